@@ -1,0 +1,41 @@
+"""How django-allauth fits Rapport: who may sign up, and what a new account is."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from allauth.account.adapter import DefaultAccountAdapter
+from allauth.mfa.adapter import DefaultMFAAdapter
+from django.http import HttpRequest
+
+from rapport.accounts.models import Practice, Role
+
+
+class AccountAdapter(DefaultAccountAdapter):  # type: ignore[misc]
+    def is_open_for_signup(self, request: HttpRequest) -> bool:
+        # Clients join by invitation unless the practice opens self-registration.
+        return Practice.get().allow_client_self_registration
+
+    def save_user(self, request: HttpRequest, user: Any, form: Any, commit: bool = True) -> Any:
+        user = super().save_user(request, user, form, commit=False)
+        user.role = Role.CLIENT
+        user.full_name = form.cleaned_data.get("full_name", "") or user.email.split("@")[0]
+        if commit:
+            user.save()
+        return user
+
+
+class MFAAdapter(DefaultMFAAdapter):  # type: ignore[misc]
+    """Keeps authenticator secrets (TOTP seeds, recovery-code seeds) encrypted at rest."""
+
+    CONTEXT = "mfa.authenticator"
+
+    def encrypt(self, text: str) -> str:
+        from rapport.core.encryption import key_ring
+
+        return key_ring().encrypt(text, self.CONTEXT)
+
+    def decrypt(self, encrypted_text: str) -> str:
+        from rapport.core.encryption import key_ring
+
+        return key_ring().decrypt(encrypted_text, self.CONTEXT)

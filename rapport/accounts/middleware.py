@@ -1,0 +1,114 @@
+"""Per-request account rules: session lifetimes, the user's zone and language, required MFA."""
+
+from __future__ import annotations
+
+import time
+import zoneinfo
+from collections.abc import Callable
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth import logout
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.urls import reverse
+from django.utils import timezone, translation
+from django.utils.translation import gettext as _
+
+from rapport.audit.services import Action, record
+
+STARTED = "rapport_session_started"
+SEEN = "rapport_session_seen"
+# Only rewrite the session when the last-seen time moved this much (saves a write per request).
+SEEN_RESOLUTION = 15
+
+
+class SessionLifetimeMiddleware:
+    """Automatic log-off: an idle timeout and an absolute lifetime for every session."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if request.user.is_authenticated:
+            now = time.time()
+            started = request.session.get(STARTED)
+            seen = request.session.get(SEEN)
+            if started is None or seen is None:
+                request.session[STARTED] = request.session[SEEN] = now
+            else:
+                reason = None
+                if now - float(seen) > settings.SESSION_IDLE_TIMEOUT:
+                    reason = "idle"
+                elif now - float(started) > settings.SESSION_ABSOLUTE_LIFETIME:
+                    reason = "lifetime"
+                if reason is not None:
+                    user = request.user
+                    record(Action.SESSION_EXPIRED, actor=user, request=request, reason=reason)  # type: ignore[arg-type]
+                    logout(request)
+                    messages.info(
+                        request,
+                        _("You were signed out after a period of inactivity.")
+                        if reason == "idle"
+                        else _("For your security, please sign in again."),
+                    )
+                    return HttpResponseRedirect(
+                        f"{reverse('account_login')}?next={request.get_full_path()}"
+                        if request.method == "GET"
+                        else reverse("account_login")
+                    )
+                if now - float(seen) >= SEEN_RESOLUTION:
+                    request.session[SEEN] = now
+        return self.get_response(request)
+
+
+class UserPreferencesMiddleware:
+    """Render every page in the signed-in user's time zone and language."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        user = request.user
+        if user.is_authenticated:
+            try:
+                timezone.activate(zoneinfo.ZoneInfo(user.time_zone))  # type: ignore[union-attr]
+            except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+                timezone.deactivate()
+            translation.activate(user.language)  # type: ignore[union-attr]
+        else:
+            language = translation.get_language_from_request(request)
+            translation.activate(language)
+        request.LANGUAGE_CODE = translation.get_language()
+        response = self.get_response(request)
+        response.headers.setdefault("Content-Language", translation.get_language())
+        timezone.deactivate()
+        return response
+
+
+# Paths a therapist or admin without MFA may still use: enrolment itself and leaving.
+MFA_EXEMPT_PREFIXES = ("/accounts/", "/static/", "/healthz")
+
+
+class RequireMFAMiddleware:
+    """Therapists and admins must enrol a second factor before anything else."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        user = request.user
+        if (
+            user.is_authenticated
+            and user.requires_mfa  # type: ignore[union-attr]
+            and not request.path.startswith(MFA_EXEMPT_PREFIXES)
+        ):
+            from allauth.mfa.models import Authenticator
+
+            if not Authenticator.objects.filter(user_id=user.pk).exists():
+                messages.info(
+                    request,
+                    _("Your role requires two-factor authentication. Set up an authenticator app "
+                      "to continue."),
+                )
+                return HttpResponseRedirect(reverse("mfa_activate_totp"))
+        return self.get_response(request)

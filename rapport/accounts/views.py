@@ -1,0 +1,124 @@
+"""Account screens: preferences, sign out everywhere, invitations, practice settings."""
+
+from __future__ import annotations
+
+from allauth.account.decorators import reauthentication_required
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_http_methods, require_POST
+
+from rapport.accounts import services
+from rapport.accounts.decorators import role_required
+from rapport.accounts.forms import AcceptInvitationForm, InviteForm, PracticeForm, PreferencesForm
+from rapport.accounts.models import Invitation, Practice, Role, User
+from rapport.audit.services import Action, record
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def account_settings(request: HttpRequest) -> HttpResponse:
+    user: User = request.user  # type: ignore[assignment]
+    form = PreferencesForm(request.POST or None, instance=user)
+    if request.method == "POST" and form.is_valid():
+        with transaction.atomic():
+            form.save()
+            record(Action.PREFERENCES_CHANGED, request=request, obj=user,
+                   fields=sorted(form.changed_data))
+        messages.success(request, _("Your preferences are saved."))
+        return redirect("account_settings")
+    return render(request, "accounts/settings.html", {"form": form})
+
+
+@login_required
+@require_POST
+def sign_out_everywhere(request: HttpRequest) -> HttpResponse:
+    services.sign_out_everywhere(request.user, request)  # type: ignore[arg-type]
+    messages.success(request, _("You are signed out on every device."))
+    return redirect("account_login")
+
+
+@role_required(Role.THERAPIST, Role.ADMIN)
+@require_http_methods(["GET", "POST"])
+def invitations(request: HttpRequest) -> HttpResponse:
+    user: User = request.user  # type: ignore[assignment]
+    form = InviteForm(request.POST or None, inviter=user)
+    if request.method == "POST" and form.is_valid():
+        try:
+            invitation, _token = services.invite(
+                user,
+                email=form.cleaned_data["email"],
+                full_name=form.cleaned_data["full_name"],
+                role=form.cleaned_data["role"],
+                request=request,
+            )
+        except ValidationError as exc:
+            form.add_error("email", exc)
+        else:
+            messages.success(request, _("Invitation sent to %(email)s.") % {"email": invitation.email})
+            return redirect("invitations")
+    visible = Invitation.objects.select_related("invited_by", "accepted_user")
+    if not user.is_practice_admin:
+        visible = visible.filter(invited_by=user)
+    return render(
+        request, "accounts/invitations.html", {"form": form, "invitations": visible[:200], "days": settings.INVITATION_DAYS}
+    )
+
+
+@role_required(Role.THERAPIST, Role.ADMIN)
+@require_POST
+def revoke_invitation(request: HttpRequest, invitation_id: int) -> HttpResponse:
+    services.revoke_invitation(request.user, invitation_id, request)  # type: ignore[arg-type]
+    messages.success(request, _("Invitation withdrawn."))
+    return redirect("invitations")
+
+
+@require_http_methods(["GET", "POST"])
+def accept_invitation(request: HttpRequest, token: str) -> HttpResponse:
+    if request.user.is_authenticated:
+        messages.info(request, _("You are already signed in. Sign out to accept an invitation."))
+        return redirect("home")
+    try:
+        invitation = services.find_invitation(token)
+    except services.InvitationError as exc:
+        return render(request, "accounts/invitation_invalid.html", {"error": exc.message}, status=410)
+    form = AcceptInvitationForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.accept_invitation(
+                token,
+                password=form.cleaned_data["password1"],
+                time_zone=form.cleaned_data["time_zone"],
+                request=request,
+            )
+        except services.InvitationError as exc:
+            return render(
+                request, "accounts/invitation_invalid.html", {"error": exc.message}, status=410
+            )
+        except ValidationError as exc:
+            form.add_error("password1", exc)
+        else:
+            messages.success(request, _("Welcome to Rapport."))
+            return redirect("home")
+    return render(request, "accounts/accept_invitation.html", {"form": form, "invitation": invitation})
+
+
+@role_required(Role.ADMIN)
+@reauthentication_required  # type: ignore[untyped-decorator,unused-ignore]
+@require_http_methods(["GET", "POST"])
+def practice_settings(request: HttpRequest) -> HttpResponse:
+    practice = Practice.get()
+    form = PracticeForm(request.POST or None, instance=practice)
+    if request.method == "POST" and form.is_valid():
+        with transaction.atomic():
+            form.save()
+            record(Action.PRACTICE_SETTINGS_CHANGED, request=request, obj=practice,
+                   fields=sorted(form.changed_data))
+        messages.success(request, _("Practice settings saved."))
+        return redirect("practice_settings")
+    return render(request, "accounts/practice.html", {"form": form})

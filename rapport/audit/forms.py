@@ -1,0 +1,27 @@
+from __future__ import annotations
+
+from django import forms
+from django.utils.translation import gettext_lazy as _
+
+from rapport.accounts.models import Role, User
+
+
+class TrailFilterForm(forms.Form):
+    client = forms.ModelChoiceField(
+        label=_("Client"), required=False, queryset=User.objects.filter(role=Role.CLIENT)
+    )
+    actor = forms.ModelChoiceField(label=_("Done by"), required=False, queryset=User.objects.all())
+    action = forms.CharField(label=_("Action starts with"), required=False, max_length=64)
+    since = forms.DateField(
+        label=_("From"), required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
+    until = forms.DateField(
+        label=_("To"), required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
+
+    def clean(self) -> dict[str, object]:
+        data = super().clean() or {}
+        since, until = data.get("since"), data.get("until")
+        if since and until and since > until:  # type: ignore[operator]
+            self.add_error("until", _("The end date is before the start date."))
+        return data

@@ -1,0 +1,125 @@
+"""Writing and checking the audit trail. ``record`` is the only way events are written."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from django.db import transaction
+from django.http import HttpRequest
+from django.utils import timezone
+
+from rapport.audit.models import AuditEvent, ChainHead
+from rapport.lib.hashchain import Break, Link, link_hash, verify_chain
+
+if TYPE_CHECKING:
+    from rapport.accounts.models import User
+
+
+class Action:
+    """Names of audited actions (stable strings: they are part of the chain)."""
+
+    SIGN_IN = "auth.sign_in"
+    SIGN_IN_FAILED = "auth.sign_in_failed"
+    SIGN_OUT = "auth.sign_out"
+    SIGN_OUT_EVERYWHERE = "auth.sign_out_everywhere"
+    LOCKED_OUT = "auth.locked_out"
+    SESSION_EXPIRED = "auth.session_expired"
+    PASSWORD_CHANGED = "auth.password_changed"
+    PASSWORD_RESET = "auth.password_reset"
+    REAUTHENTICATED = "auth.reauthenticated"
+    MFA_ADDED = "mfa.authenticator_added"
+    MFA_REMOVED = "mfa.authenticator_removed"
+    MFA_RECOVERY_RESET = "mfa.recovery_codes_reset"
+    EMAIL_CONFIRMED = "auth.email_confirmed"
+    INVITATION_SENT = "account.invitation_sent"
+    INVITATION_ACCEPTED = "account.invitation_accepted"
+    INVITATION_REVOKED = "account.invitation_revoked"
+    ACCOUNT_CREATED = "account.created"
+    ACCOUNT_DEACTIVATED = "account.deactivated"
+    ACCOUNT_REACTIVATED = "account.reactivated"
+    PREFERENCES_CHANGED = "account.preferences_changed"
+    PRACTICE_SETTINGS_CHANGED = "practice.settings_changed"
+    CLIENT_RECORD_VIEWED = "client.record_viewed"
+    CLIENT_RECORD_CHANGED = "client.record_changed"
+    CARE_STARTED = "care.relationship_started"
+    CARE_ENDED = "care.relationship_ended"
+    EMERGENCY_ACCESS = "security.emergency_access"
+    AUDIT_VIEWED = "audit.trail_viewed"
+    AUDIT_EXPORTED = "audit.trail_exported"
+    KEYS_ROTATED = "security.keys_rotated"
+
+
+def request_origin(request: HttpRequest | None) -> tuple[str | None, str]:
+    if request is None:
+        return None, ""
+    ip = request.META.get("REMOTE_ADDR") or None
+    agent = str(request.META.get("HTTP_USER_AGENT", ""))[:300]
+    return ip, agent
+
+
+def record(
+    action: str,
+    *,
+    actor: User | None = None,
+    request: HttpRequest | None = None,
+    obj: Any = None,
+    client: User | None = None,
+    actor_label: str = "",
+    **detail: Any,
+) -> AuditEvent:
+    """Append one event to the chain, inside the caller's transaction when there is one.
+
+    ``detail`` holds identifiers and flags only, never free text written by a person.
+    """
+    ip, agent = request_origin(request)
+    if actor is None and request is not None and request.user.is_authenticated:
+        actor = request.user  # type: ignore[assignment]
+    with transaction.atomic():
+        head, _ = ChainHead.objects.select_for_update().get_or_create(id=1)
+        event = AuditEvent(
+            sequence=head.sequence + 1,
+            occurred_at=timezone.now(),
+            actor=actor,
+            actor_label=actor_label or (actor.email if actor is not None else ""),
+            action=action,
+            object_type=type(obj).__name__ if obj is not None else "",
+            object_id=str(getattr(obj, "pk", "") or "") if obj is not None else "",
+            client=client,
+            ip_address=ip,
+            user_agent=agent,
+            detail=detail,
+            previous_hash=head.hash,
+        )
+        event.hash = link_hash(event.previous_hash, event.chain_content())
+        event.save()
+        head.sequence = event.sequence
+        head.hash = event.hash
+        head.save(update_fields=["sequence", "hash"])
+    return event
+
+
+@dataclass(frozen=True)
+class VerifyResult:
+    checked: int
+    problems: list[Break]
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+def verify_trail(batch_size: int = 2000) -> VerifyResult:
+    head = ChainHead.objects.filter(id=1).first()
+
+    def links() -> Any:
+        for event in AuditEvent.objects.order_by("sequence").iterator(chunk_size=batch_size):
+            yield Link(event.sequence, event.previous_hash, event.hash, event.chain_content())
+
+    count = AuditEvent.objects.count()
+    problems = verify_chain(
+        links(),
+        expected_count=head.sequence if head else 0,
+        expected_head=head.hash if head else None,
+    )
+    return VerifyResult(checked=count, problems=problems)

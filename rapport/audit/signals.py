@@ -1,0 +1,82 @@
+"""Security events from Django and allauth, written to the audit trail."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from allauth.account.signals import (
+    email_confirmed,
+    password_changed,
+    password_reset,
+)
+from allauth.mfa.signals import authenticator_added, authenticator_removed, authenticator_reset
+from django.contrib.auth.signals import user_logged_in, user_logged_out, user_login_failed
+from django.dispatch import receiver
+from django.http import HttpRequest
+
+from rapport.audit.services import Action, record
+from rapport.accounts.middleware import SEEN, STARTED
+
+
+@receiver(user_logged_in)
+def on_sign_in(sender: Any, request: HttpRequest | None, user: Any, **kwargs: Any) -> None:
+    if request is not None and hasattr(request, "session"):
+        import time
+
+        request.session[STARTED] = request.session[SEEN] = time.time()
+    record(Action.SIGN_IN, actor=user, request=request, obj=user)
+
+
+@receiver(user_logged_out)
+def on_sign_out(sender: Any, request: HttpRequest | None, user: Any, **kwargs: Any) -> None:
+    if user is not None:
+        record(Action.SIGN_OUT, actor=user, request=request, obj=user)
+
+
+@receiver(user_login_failed)
+def on_sign_in_failed(
+    sender: Any, credentials: dict[str, Any], request: HttpRequest | None = None, **kwargs: Any
+) -> None:
+    from rapport.accounts.models import User
+
+    # The attempted address is kept (not the password); the actor is the account if it exists.
+    attempted = str(credentials.get("email") or credentials.get("username") or "")[:254]
+    account = User.objects.filter(email__iexact=attempted).first() if attempted else None
+    record(
+        Action.SIGN_IN_FAILED,
+        actor=account,
+        request=request,
+        actor_label=attempted or "unknown",
+    )
+
+
+@receiver(password_changed)
+def on_password_changed(sender: Any, request: HttpRequest, user: Any, **kwargs: Any) -> None:
+    record(Action.PASSWORD_CHANGED, actor=user, request=request, obj=user)
+
+
+@receiver(password_reset)
+def on_password_reset(sender: Any, request: HttpRequest, user: Any, **kwargs: Any) -> None:
+    record(Action.PASSWORD_RESET, actor=user, request=request, obj=user)
+
+
+@receiver(email_confirmed)
+def on_email_confirmed(sender: Any, request: HttpRequest, email_address: Any, **kwargs: Any) -> None:
+    record(Action.EMAIL_CONFIRMED, actor=email_address.user, request=request)
+
+
+@receiver(authenticator_added)
+def on_mfa_added(sender: Any, request: HttpRequest, user: Any, authenticator: Any, **kw: Any) -> None:
+    record(Action.MFA_ADDED, actor=user, request=request, kind=authenticator.type)
+
+
+@receiver(authenticator_removed)
+def on_mfa_removed(
+    sender: Any, request: HttpRequest, user: Any, authenticator: Any, **kw: Any
+) -> None:
+    record(Action.MFA_REMOVED, actor=user, request=request, kind=authenticator.type)
+
+
+@receiver(authenticator_reset)
+def on_mfa_reset(sender: Any, request: HttpRequest, user: Any, authenticator: Any, **kw: Any) -> None:
+    record(Action.MFA_RECOVERY_RESET, actor=user, request=request, kind=authenticator.type)

@@ -1,0 +1,48 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.utils.translation import gettext_lazy as _
+
+from rapport.accounts.models import Role, User
+from rapport.care.models import ClientProfile
+
+
+class ClientProfileForm(forms.ModelForm):  # type: ignore[type-arg]
+    class Meta:
+        model = ClientProfile
+        fields = ["preferred_name", "phone", "emergency_contact", "intake_notes"]
+        widgets = {
+            "phone": forms.TextInput(attrs={"autocomplete": "off", "maxlength": 40}),
+            "emergency_contact": forms.Textarea(attrs={"rows": 2, "maxlength": 500}),
+            "intake_notes": forms.Textarea(attrs={"rows": 6, "maxlength": 10000}),
+        }
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        limits = {"phone": 40, "emergency_contact": 500, "intake_notes": 10000}
+        for name, limit in limits.items():
+            self.fields[name].max_length = limit  # type: ignore[attr-defined]
+            self.fields[name].validators.append(
+                forms.fields.validators.MaxLengthValidator(limit)
+            )
+
+
+class EmergencyAccessForm(forms.Form):
+    reason = forms.CharField(
+        label=_("Why do you need access to this client's record?"),
+        min_length=15,
+        max_length=2000,
+        widget=forms.Textarea(attrs={"rows": 4}),
+        help_text=_("Recorded in the audit trail and visible to the client."),
+    )
+
+
+class RelationshipForm(forms.Form):
+    therapist = forms.ModelChoiceField(
+        label=_("Therapist"), queryset=User.objects.filter(role=Role.THERAPIST, is_active=True)
+    )
+    client = forms.ModelChoiceField(
+        label=_("Client"), queryset=User.objects.filter(role=Role.CLIENT, is_active=True)
+    )

@@ -1,0 +1,112 @@
+"""Changes to care relationships, client records and emergency access."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.conf import settings
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+from django.http import HttpRequest
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from rapport.accounts.models import User
+from rapport.audit.services import Action, record
+from rapport.care.models import CareRelationship, ClientProfile, EmergencyAccess
+
+
+def start_care(
+    therapist: User, client: User, *, actor: User, request: HttpRequest | None = None
+) -> CareRelationship:
+    if not therapist.is_therapist or not client.is_client:
+        raise ValidationError(_("A care relationship joins a therapist and a client."))
+    if not (actor.is_practice_admin or actor.pk == therapist.pk):
+        raise PermissionDenied("only admins or the therapist start care")
+    with transaction.atomic():
+        existing = CareRelationship.objects.filter(
+            therapist=therapist, client=client, status=CareRelationship.Status.ACTIVE
+        ).first()
+        if existing is not None:
+            raise ValidationError(_("%(t)s already treats %(c)s.") % {"t": therapist, "c": client})
+        relationship = CareRelationship.objects.create(therapist=therapist, client=client)
+        ClientProfile.objects.get_or_create(client=client)
+        record(
+            Action.CARE_STARTED, actor=actor, request=request, obj=relationship, client=client
+        )
+    return relationship
+
+
+def end_care(relationship_id: int, *, actor: User, request: HttpRequest) -> CareRelationship:
+    with transaction.atomic():
+        relationship = (
+            CareRelationship.objects.select_for_update().filter(pk=relationship_id).first()
+        )
+        if relationship is None or not (
+            actor.is_practice_admin or relationship.therapist_id == actor.pk
+        ):
+            raise PermissionDenied("not allowed to end this relationship")
+        if relationship.status == CareRelationship.Status.ACTIVE:
+            relationship.status = CareRelationship.Status.ENDED
+            relationship.ended_at = timezone.now()
+            relationship.ended_by = actor
+            relationship.save(update_fields=["status", "ended_at", "ended_by"])
+            record(
+                Action.CARE_ENDED,
+                actor=actor,
+                request=request,
+                obj=relationship,
+                client=relationship.client,
+            )
+    return relationship
+
+
+def update_client_profile(
+    client: User, *, actor: User, request: HttpRequest, changes: dict[str, str]
+) -> ClientProfile:
+    """Save edits to a client's record (the caller has passed ``access_client``)."""
+    with transaction.atomic():
+        profile, _created = ClientProfile.objects.select_for_update().get_or_create(client=client)
+        changed = [name for name, value in changes.items() if getattr(profile, name) != value]
+        for name in changed:
+            setattr(profile, name, changes[name])
+        if changed:
+            profile.save(update_fields=[*changed, "updated_at"])
+            record(
+                Action.CLIENT_RECORD_CHANGED,
+                actor=actor,
+                request=request,
+                obj=profile,
+                client=client,
+                fields=sorted(changed),
+            )
+    return profile
+
+
+def grant_emergency_access(
+    admin: User, client: User, *, reason: str, request: HttpRequest
+) -> EmergencyAccess:
+    """Break glass: give an admin time-limited access to one client's record, audited."""
+    if not admin.is_practice_admin:
+        raise PermissionDenied("only practice admins may use emergency access")
+    if not client.is_client:
+        raise ValidationError(_("Emergency access is to a client's record."))
+    reason = reason.strip()
+    if len(reason) < 15:
+        raise ValidationError(_("Write down why you need access (at least 15 characters)."))
+    with transaction.atomic():
+        grant = EmergencyAccess.objects.create(
+            admin=admin,
+            client=client,
+            reason=reason,
+            expires_at=timezone.now() + timedelta(minutes=settings.EMERGENCY_ACCESS_MINUTES),
+        )
+        record(
+            Action.EMERGENCY_ACCESS,
+            actor=admin,
+            request=request,
+            obj=grant,
+            client=client,
+            minutes=settings.EMERGENCY_ACCESS_MINUTES,
+        )
+    return grant

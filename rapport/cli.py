@@ -1,0 +1,249 @@
+"""The ``rapport`` command: run the demo, the server, the worker, and operator tasks."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Sequence
+
+DESCRIPTION = "Rapport: a self-hostable virtual therapy platform."
+
+
+def _setup(default_env: str | None = None) -> None:
+    if default_env is not None:
+        os.environ.setdefault("RAPPORT_ENV", default_env)
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "rapport.settings")
+    from rapport.lib.config import ConfigError
+
+    try:
+        import django
+
+        django.setup()
+    except ConfigError as exc:
+        sys.exit(f"rapport: configuration error: {exc}")
+
+
+def _manage(*argv: str, **options: object) -> None:
+    from django.core.management import call_command
+
+    call_command(*argv, **options)
+
+
+def _run_management(argv: Sequence[str]) -> int:
+    from django.core.management import execute_from_command_line
+
+    execute_from_command_line(["rapport manage", *argv])
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    os.environ["RAPPORT_ENV"] = "demo"
+    _setup()
+    from django.conf import settings
+
+    from rapport.core.demo import demo_logins, seed_demo
+
+    print(f"Data folder: {settings.DATA_DIR}")
+    _manage("migrate", "--no-input", verbosity=0)
+    _manage("createcachetable", verbosity=0)
+    created = seed_demo()
+    print("Demo practice created." if created else "Demo practice found; keeping its data.")
+    worker = subprocess.Popen([sys.executable, "-m", "rapport.cli", "worker"], env=os.environ.copy())
+    url = f"http://{args.host}:{args.port}/"
+    print("\n  Rapport demo is running at " + url)
+    print("  Sign in with:")
+    for role, email, password in demo_logins():
+        print(f"    {role:<15} {email:<32} {password}")
+    print("  Therapists and admins set up two-factor authentication at first sign-in.")
+    print("  Emails (invitations) are printed in this terminal. Press Ctrl+C to stop.\n")
+    try:
+        import uvicorn
+
+        uvicorn.run(
+            "rapport.asgi:application",
+            host=args.host,
+            port=args.port,
+            log_level="info",
+            lifespan="off",
+        )
+    finally:
+        worker.send_signal(signal.SIGTERM)
+        try:
+            worker.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            worker.kill()
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    _setup("production")
+    import uvicorn
+
+    uvicorn.run(
+        "rapport.asgi:application",
+        host=args.host,
+        port=args.port,
+        workers=args.workers,
+        proxy_headers=True,
+        forwarded_allow_ips=args.forwarded_allow_ips,
+        log_level="info",
+        server_header=False,
+        lifespan="off",
+    )
+    return 0
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    _setup()
+    _manage("db_worker", "--interval", str(args.interval), "--no-reload")
+    return 0
+
+
+def cmd_createadmin(args: argparse.Namespace) -> int:
+    _setup()
+    _manage("createadmin", "--email", args.email, "--name", args.name)
+    return 0
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    _setup()
+    from django.core.management.base import CommandError
+
+    try:
+        _manage("rapport_check")
+    except CommandError as exc:
+        print(f"rapport check: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def cmd_audit_verify(args: argparse.Namespace) -> int:
+    _setup()
+    from django.core.management.base import CommandError
+
+    try:
+        _manage("audit_verify")
+    except CommandError as exc:
+        print(f"rapport audit verify: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def cmd_keys_rotate(args: argparse.Namespace) -> int:
+    _setup()
+    _manage("rotate_keys")
+    return 0
+
+
+def cmd_keys_generate(args: argparse.Namespace) -> int:
+    from rapport.lib.crypto import generate_key
+
+    print(generate_key())
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="rapport", description=DESCRIPTION)
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    demo = commands.add_parser(
+        "demo",
+        help="set up a demo practice and run server + worker on 127.0.0.1:8000",
+        description="Create the database, migrate, seed a demo practice, then run the web server "
+        "and the task worker together. Running it again keeps the data.",
+    )
+    demo.add_argument("--host", default="127.0.0.1")
+    demo.add_argument("--port", type=int, default=8000)
+    demo.set_defaults(func=cmd_demo)
+
+    serve = commands.add_parser(
+        "serve",
+        help="run the production web server (uvicorn)",
+        description="Serve Rapport over ASGI with uvicorn. Defaults to RAPPORT_ENV=production, "
+        "which refuses to start without RAPPORT_SECRET_KEY and RAPPORT_ENCRYPTION_KEYS.",
+    )
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--workers", type=int, default=1, help="server processes (default 1)")
+    serve.add_argument(
+        "--forwarded-allow-ips",
+        default="127.0.0.1",
+        help="proxies trusted for X-Forwarded-* headers (default 127.0.0.1)",
+    )
+    serve.set_defaults(func=cmd_serve)
+
+    worker = commands.add_parser(
+        "worker",
+        help="run the background task worker",
+        description="Run queued tasks (emails, reminders) from the database task queue.",
+    )
+    worker.add_argument("--interval", type=float, default=1.0, help="seconds between polls")
+    worker.set_defaults(func=cmd_worker)
+
+    admin = commands.add_parser(
+        "createadmin",
+        help="create a practice admin account",
+        description="Create a practice admin. The password comes from RAPPORT_ADMIN_PASSWORD or "
+        "a prompt; two-factor authentication is set up at first sign-in.",
+    )
+    admin.add_argument("--email", required=True)
+    admin.add_argument("--name", required=True, help="full name")
+    admin.set_defaults(func=cmd_createadmin)
+
+    check = commands.add_parser(
+        "check",
+        help="deployment self-check",
+        description="Check secrets and keys, HTTPS settings, database and Redis. Exits 1 and "
+        "lists every problem when something is not ready for production.",
+    )
+    check.set_defaults(func=cmd_check)
+
+    audit = commands.add_parser("audit", help="audit trail tools", description="Audit trail tools.")
+    audit_commands = audit.add_subparsers(dest="audit_command", required=True, metavar="ACTION")
+    verify = audit_commands.add_parser(
+        "verify",
+        help="verify the hash chain",
+        description="Walk the audit trail's hash chain; exit 1 naming each edited, deleted or "
+        "reordered event.",
+    )
+    verify.set_defaults(func=cmd_audit_verify)
+
+    keys = commands.add_parser("keys", help="encryption key tools", description="Key tools.")
+    key_commands = keys.add_subparsers(dest="keys_command", required=True, metavar="ACTION")
+    rotate = key_commands.add_parser(
+        "rotate",
+        help="re-encrypt all data with the first key",
+        description="Re-encrypt every encrypted value with the first key in "
+        "RAPPORT_ENCRYPTION_KEYS. Old keys stay usable for reading until you remove them.",
+    )
+    rotate.set_defaults(func=cmd_keys_rotate)
+    generate = key_commands.add_parser(
+        "generate", help="print a new random key", description="Print a new random 256-bit key."
+    )
+    generate.set_defaults(func=cmd_keys_generate)
+
+    manage = commands.add_parser(
+        "manage",
+        help="run a Django management command (migrate, shell, ...)",
+        description="Pass the remaining arguments to Django's management commands.",
+        add_help=False,
+    )
+    manage.set_defaults(func=None)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["manage"]:
+        _setup()
+        return _run_management(argv[1:])
+    args = build_parser().parse_args(argv)
+    result: int = args.func(args)
+    return result
+
+
+if __name__ == "__main__":
+    sys.exit(main())

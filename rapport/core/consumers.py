@@ -1,0 +1,67 @@
+"""The per-user event socket: pushes live events (alerts, messages) to every open tab of a user.
+
+Later features publish to ``user_group(user_id)`` after their transaction commits. The socket
+authenticates with the session cookie at the handshake (Origin checked by the ASGI router), refuses
+anonymous users, and closes when the user signs out everywhere.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from asgiref.sync import async_to_sync
+from channels.generic.websocket import AsyncWebsocketConsumer
+from channels.layers import get_channel_layer
+
+MAX_MESSAGE_BYTES = 64 * 1024
+
+
+def user_group(user_id: int) -> str:
+    return f"user-{user_id}"
+
+
+def publish_to_user(user_id: int, event: dict[str, Any]) -> None:
+    """Send ``event`` to every open socket of ``user_id`` (call after commit)."""
+    layer = get_channel_layer()
+    if layer is not None:
+        async_to_sync(layer.group_send)(user_group(user_id), {"type": "user.event", "event": event})
+
+
+class EventsConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
+    async def connect(self) -> None:
+        user = self.scope.get("user")
+        if user is None or not user.is_authenticated:
+            await self.close(code=4401)
+            return
+        self.group = user_group(user.pk)
+        await self.channel_layer.group_add(self.group, self.channel_name)
+        await self.accept()
+
+    async def disconnect(self, code: int) -> None:
+        if hasattr(self, "group"):
+            await self.channel_layer.group_discard(self.group, self.channel_name)
+
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        if bytes_data is not None or text_data is None or len(text_data) > MAX_MESSAGE_BYTES:
+            await self.send_error("messages must be JSON text up to 64 KB")
+            return
+        try:
+            message = json.loads(text_data)
+        except ValueError:
+            await self.send_error("message is not valid JSON")
+            return
+        if not isinstance(message, dict) or message.get("type") != "ping":
+            await self.send_error("unknown message type")
+            return
+        await self.send(text_data=json.dumps({"type": "pong", "id": message.get("id")}))
+
+    async def send_error(self, text: str) -> None:
+        await self.send(text_data=json.dumps({"type": "error", "error": text}))
+
+    async def user_event(self, message: dict[str, Any]) -> None:
+        await self.send(text_data=json.dumps(message["event"]))
+
+    async def session_ended(self, message: dict[str, Any]) -> None:
+        await self.send(text_data=json.dumps({"type": "session.ended"}))
+        await self.close(code=4001)

@@ -1,0 +1,133 @@
+"""Encryption at rest for free-text clinical content.
+
+``EncryptedTextField`` stores AES-GCM ciphertext (see ``rapport.lib.crypto``) and hands Python code
+plain ``str``. Values are bound to their column, so ciphertext moved elsewhere will not decrypt.
+Such fields cannot be searched or ordered in SQL; keep anything that must be queried unencrypted
+and non-clinical.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any
+
+from django.conf import settings
+from django.db import models
+from django.db.backends.base.base import BaseDatabaseWrapper
+from django.db.models.expressions import Expression
+
+from rapport.lib.crypto import KeyRing
+
+
+@cache
+def key_ring() -> KeyRing:
+    return KeyRing.from_strings(list(settings.RAPPORT_ENCRYPTION_KEYS))
+
+
+def reset_key_ring() -> None:
+    key_ring.cache_clear()
+
+
+class EncryptedTextField(models.TextField):  # type: ignore[type-arg]
+    description = "Text encrypted at rest with the practice key ring"
+
+    def _context(self) -> str:
+        return f"{self.model._meta.label_lower}.{self.attname}"
+
+    def get_prep_value(self, value: Any) -> Any:
+        value = super().get_prep_value(value)
+        if value is None:
+            return None
+        return key_ring().encrypt(str(value), self._context())
+
+    def from_db_value(
+        self, value: str | None, expression: Expression, connection: BaseDatabaseWrapper
+    ) -> str | None:
+        if value is None:
+            return None
+        return key_ring().decrypt(value, self._context())
+
+    def get_lookup(self, lookup_name: str) -> Any:
+        # Ciphertext is randomised: anything but a null check would silently match nothing.
+        if lookup_name not in {"isnull"}:
+            return None
+        return super().get_lookup(lookup_name)
+
+
+def encrypted_fields() -> list[tuple[type[models.Model], EncryptedTextField]]:
+    from django.apps import apps
+
+    found = []
+    for model in apps.get_models():
+        for field in model._meta.concrete_fields:
+            if isinstance(field, EncryptedTextField):
+                found.append((model, field))
+    return found
+
+
+def rotate_keys(batch_size: int = 500) -> dict[str, int]:
+    """Re-encrypt every value not written with the current key. Returns rows changed per field."""
+    from django.db import transaction
+
+    ring = key_ring()
+    current = ring.current_id
+    changed: dict[str, int] = {}
+    for model, field in encrypted_fields():
+        label = f"{model._meta.label}.{field.name}"
+        changed[label] = 0
+        table = model._meta.db_table
+        column = field.column
+        last_pk: Any = None
+        while True:
+            # Read raw stored tokens so we only rewrite rows whose key id is not current.
+            queryset = model._default_manager.order_by("pk")
+            if last_pk is not None:
+                queryset = queryset.filter(pk__gt=last_pk)
+            pks = list(queryset.values_list("pk", flat=True)[:batch_size])
+            if not pks:
+                break
+            last_pk = pks[-1]
+            with transaction.atomic():
+                from django.db import connection
+
+                with connection.cursor() as cursor:
+                    placeholders = ",".join(["%s"] * len(pks))
+                    pk_column = model._meta.pk.column  # type: ignore[union-attr]
+                    cursor.execute(
+                        f"SELECT {pk_column}, {column} FROM {table} "  # noqa: S608 (names from models)
+                        f"WHERE {pk_column} IN ({placeholders})",
+                        pks,
+                    )
+                    rows = cursor.fetchall()
+                for pk, token in rows:
+                    if token is None or KeyRing.key_id_of(token) == current:
+                        continue
+                    plain = ring.decrypt(token, field._context())
+                    model._default_manager.filter(pk=pk).update(**{field.attname: plain})
+                    changed[label] += 1
+    changed["mfa.Authenticator.data"] = _rotate_authenticator_secrets(ring)
+    return changed
+
+
+def _rotate_authenticator_secrets(ring: KeyRing) -> int:
+    """allauth keeps TOTP and recovery-code seeds in JSON, encrypted by our MFA adapter."""
+    from allauth.mfa.models import Authenticator
+    from django.db import transaction
+
+    from rapport.accounts.adapter import MFAAdapter
+
+    count = 0
+    for authenticator in Authenticator.objects.iterator():
+        data = dict(authenticator.data)
+        touched = False
+        for key in ("secret", "seed"):
+            token = data.get(key)
+            if isinstance(token, str) and KeyRing.key_id_of(token) not in (None, ring.current_id):
+                plain = ring.decrypt(token, MFAAdapter.CONTEXT)
+                data[key] = ring.encrypt(plain, MFAAdapter.CONTEXT)
+                touched = True
+        if touched:
+            with transaction.atomic():
+                Authenticator.objects.filter(pk=authenticator.pk).update(data=data)
+            count += 1
+    return count

@@ -1,0 +1,83 @@
+from typing import Any
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
+
+from rapport.lib.crypto import KeyRing, KeyRingError
+
+
+def find_problems() -> list[str]:
+    """Everything that stops this installation from being safe to run for real clients."""
+    problems: list[str] = []
+    if settings.DEMO_MODE:
+        problems.append(
+            "RAPPORT_ENV is 'demo': secrets are generated on disk. Set RAPPORT_ENV=production."
+        )
+    if len(settings.SECRET_KEY) < 50:
+        problems.append("RAPPORT_SECRET_KEY is shorter than 50 characters.")
+    try:
+        ring = KeyRing.from_strings(list(settings.RAPPORT_ENCRYPTION_KEYS))
+    except KeyRingError as exc:
+        problems.append(f"RAPPORT_ENCRYPTION_KEYS: {exc}.")
+    else:
+        if len(set(ring.keys)) != len(ring.keys):
+            problems.append("RAPPORT_ENCRYPTION_KEYS lists the same key twice.")
+    if not settings.HTTPS:
+        problems.append("RAPPORT_HTTPS is off: cookies are not marked Secure and HSTS is not sent.")
+    elif settings.SECURE_HSTS_SECONDS < 15552000:
+        problems.append("RAPPORT_HSTS_SECONDS is under 180 days.")
+    if set(settings.ALLOWED_HOSTS) <= {"127.0.0.1", "localhost"}:
+        problems.append("RAPPORT_ALLOWED_HOSTS names no public host name.")
+    if settings.DEBUG:
+        problems.append("RAPPORT_DEBUG is on: error pages would show internals.")
+    if not settings.RAPPORT_EMAIL_HOST:
+        problems.append("RAPPORT_EMAIL_HOST is not set: invitations and reminders cannot be sent.")
+    problems += _database_problems()
+    if settings.REDIS_URL:
+        problems += _redis_problems()
+    return problems
+
+
+def _database_problems() -> list[str]:
+    from django.db import connection
+    from django.db.migrations.executor import MigrationExecutor
+    from django.db.utils import Error
+
+    try:
+        connection.ensure_connection()
+        executor = MigrationExecutor(connection)
+        pending = executor.migration_plan(executor.loader.graph.leaf_nodes())
+    except Error as exc:
+        return [f"database unreachable ({connection.vendor}): {exc.__class__.__name__}: {exc}"]
+    if pending:
+        return [f"database has {len(pending)} unapplied migration(s): run 'rapport manage migrate'."]
+    return []
+
+
+def _redis_problems() -> list[str]:
+    from django.core.cache import cache
+
+    try:
+        cache.set("rapport:check", "ok", 10)
+        if cache.get("rapport:check") != "ok":
+            return ["Redis cache does not return what was written."]
+    except Exception as exc:  # noqa: BLE001 (any client error means unreachable)
+        return [f"Redis unreachable at REDIS_URL: {exc.__class__.__name__}: {exc}"]
+    return []
+
+
+class Command(BaseCommand):
+    help = (
+        "Deployment self-check: secrets and keys, HTTPS settings, database and Redis reachable. "
+        "Exits non-zero and lists every problem found."
+    )
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        problems = find_problems()
+        if not problems:
+            self.stdout.write("All checks passed.")
+            return
+        self.stderr.write("Rapport is not ready for production:")
+        for problem in problems:
+            self.stderr.write(f"  - {problem}")
+        raise CommandError(f"{len(problems)} problem(s) found", returncode=1)

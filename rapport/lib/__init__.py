@@ -1,0 +1,1 @@
+"""Framework-free helpers: configuration parsing, encryption, hash chains."""

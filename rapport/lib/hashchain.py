@@ -1,0 +1,72 @@
+"""Hash chain over an ordered list of records (the tamper-evident audit trail).
+
+Each record's hash covers its own canonical content and the previous record's hash, so editing,
+deleting or reordering any record breaks the chain at that point.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+GENESIS = "0" * 64
+
+
+def canonical(content: Mapping[str, Any]) -> bytes:
+    return json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def link_hash(previous_hash: str, content: Mapping[str, Any]) -> str:
+    digest = hashlib.sha256()
+    digest.update(previous_hash.encode("ascii"))
+    digest.update(b"\n")
+    digest.update(canonical(content))
+    return digest.hexdigest()
+
+
+@dataclass(frozen=True)
+class Link:
+    sequence: int
+    previous_hash: str
+    hash: str
+    content: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class Break:
+    sequence: int
+    problem: str
+
+
+def verify_chain(
+    links: Iterable[Link], *, expected_count: int | None = None, expected_head: str | None = None
+) -> list[Break]:
+    """Walk the chain in sequence order and name every place where it does not hold."""
+    problems: list[Break] = []
+    previous_hash = GENESIS
+    expected_sequence = 1
+    last_sequence = 0
+    for link in links:
+        if link.sequence != expected_sequence:
+            problems.append(
+                Break(link.sequence, f"expected event #{expected_sequence} here; events are missing")
+            )
+        if link.previous_hash != previous_hash:
+            problems.append(
+                Break(link.sequence, "does not follow the event before it (deleted or reordered)")
+            )
+        if link_hash(link.previous_hash, link.content) != link.hash:
+            problems.append(Break(link.sequence, "content does not match its hash (edited)"))
+        previous_hash = link.hash
+        expected_sequence = link.sequence + 1
+        last_sequence = link.sequence
+    if expected_count is not None and last_sequence != expected_count:
+        problems.append(
+            Break(last_sequence + 1, f"chain ends at #{last_sequence}, head says #{expected_count}")
+        )
+    if expected_head is not None and previous_hash != expected_head:
+        problems.append(Break(last_sequence, "last event is not the recorded head of the chain"))
+    return problems

@@ -1,0 +1,11 @@
+"""WebSocket routes. Each consumer authorises every message through ``rapport.care.access``."""
+
+from typing import Any
+
+from django.urls import path
+
+from rapport.core.consumers import EventsConsumer
+
+websocket_urlpatterns: list[Any] = [
+    path("ws/events/", EventsConsumer.as_asgi()),
+]

@@ -1,0 +1,340 @@
+"""Rapport's one settings module. Every value comes from the environment (see README).
+
+With no variable set at all Rapport runs embedded: SQLite in the data folder, in-memory channel
+layer, database cache and task queue, and secret + encryption keys generated into the data folder.
+That is demo mode; ``RAPPORT_ENV=production`` refuses to start without real secrets.
+"""
+
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, unquote, urlsplit
+
+from django.utils.csp import CSP  # type: ignore[import-untyped,unused-ignore]
+from django.utils.translation import gettext_lazy as _
+
+from rapport.lib.config import (
+    ConfigError,
+    env_bool,
+    env_int,
+    env_list,
+    env_str,
+    read_or_create_secret,
+)
+from rapport.lib.crypto import generate_key
+
+BASE_DIR = Path(__file__).resolve().parent
+
+RAPPORT_ENV = env_str("RAPPORT_ENV", "demo")
+if RAPPORT_ENV not in {"demo", "production"}:
+    raise ConfigError("RAPPORT_ENV must be 'demo' or 'production'")
+DEMO_MODE = RAPPORT_ENV == "demo"
+DATA_DIR = Path(env_str("RAPPORT_DATA_DIR", str(Path.cwd() / "var"))).resolve()
+DEBUG = env_bool("RAPPORT_DEBUG", False)
+
+# --- Secrets -------------------------------------------------------------------------------------
+SECRET_KEY = env_str("RAPPORT_SECRET_KEY")
+RAPPORT_ENCRYPTION_KEYS = env_list("RAPPORT_ENCRYPTION_KEYS")
+if DEMO_MODE:
+    if not SECRET_KEY:
+        SECRET_KEY = read_or_create_secret(DATA_DIR / "secret_key", lambda: secrets.token_urlsafe(50))
+    if not RAPPORT_ENCRYPTION_KEYS:
+        RAPPORT_ENCRYPTION_KEYS = [read_or_create_secret(DATA_DIR / "encryption_key", generate_key)]
+else:
+    missing = [
+        name
+        for name, value in (
+            ("RAPPORT_SECRET_KEY", SECRET_KEY),
+            ("RAPPORT_ENCRYPTION_KEYS", RAPPORT_ENCRYPTION_KEYS),
+        )
+        if not value
+    ]
+    if missing:
+        raise ConfigError(
+            "production refuses to start without " + " and ".join(missing)
+            + " (set them, or RAPPORT_ENV=demo for a throwaway demo)"
+        )
+
+# --- Hosts and HTTPS -----------------------------------------------------------------------------
+ALLOWED_HOSTS = env_list("RAPPORT_ALLOWED_HOSTS", ["127.0.0.1", "localhost"])
+CSRF_TRUSTED_ORIGINS = env_list("RAPPORT_CSRF_TRUSTED_ORIGINS")
+HTTPS = env_bool("RAPPORT_HTTPS", not DEMO_MODE)
+SECURE_PROXY_SSL_HEADER = (
+    ("HTTP_X_FORWARDED_PROTO", "https") if env_bool("RAPPORT_BEHIND_PROXY", False) else None
+)
+SECURE_SSL_REDIRECT = HTTPS and env_bool("RAPPORT_SSL_REDIRECT", True)
+SECURE_HSTS_SECONDS = env_int("RAPPORT_HSTS_SECONDS", 31536000) if HTTPS else 0
+SECURE_HSTS_INCLUDE_SUBDOMAINS = HTTPS
+SESSION_COOKIE_SECURE = HTTPS
+CSRF_COOKIE_SECURE = HTTPS
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+CSRF_COOKIE_HTTPONLY = True
+SESSION_COOKIE_NAME = "__Host-rapport_session" if HTTPS else "rapport_session"
+CSRF_COOKIE_NAME = "__Host-rapport_csrf" if HTTPS else "rapport_csrf"
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+SECURE_CSP = {
+    "default-src": [CSP.SELF],
+    "script-src": [CSP.SELF, CSP.NONCE],
+    "style-src": [CSP.SELF, CSP.NONCE],
+    "img-src": [CSP.SELF, "data:"],
+    "connect-src": [CSP.SELF],
+    "font-src": [CSP.SELF],
+    "object-src": [CSP.NONE],
+    "base-uri": [CSP.NONE],
+    "form-action": [CSP.SELF],
+    "frame-ancestors": [CSP.NONE],
+}
+# Camera and microphone stay off everywhere; the session room grants them on its own response.
+PERMISSIONS_POLICY = (
+    "camera=(), microphone=(), geolocation=(), display-capture=(), payment=(), usb=(), "
+    "interest-cohort=()"
+)
+
+# --- Applications --------------------------------------------------------------------------------
+INSTALLED_APPS = [
+    "rapport.core",
+    "rapport.accounts",
+    "rapport.care",
+    "rapport.audit",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django.contrib.humanize",
+    "allauth",
+    "allauth.account",
+    "allauth.mfa",
+    "django_tasks_db",
+    "channels",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "rapport.core.middleware.SecurityHeadersMiddleware",
+    "django.middleware.csp.ContentSecurityPolicyMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "rapport.accounts.middleware.SessionLifetimeMiddleware",
+    "rapport.accounts.middleware.UserPreferencesMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "allauth.account.middleware.AccountMiddleware",
+    "rapport.accounts.middleware.RequireMFAMiddleware",
+]
+
+ROOT_URLCONF = "rapport.urls"
+ASGI_APPLICATION = "rapport.asgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.template.context_processors.csp",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "rapport.core.context_processors.rapport",
+            ],
+        },
+    },
+]
+
+# --- Database ------------------------------------------------------------------------------------
+
+
+def _database(url: str) -> dict[str, Any]:
+    if not url:
+        DATA_DIR.mkdir(parents=True, exist_ok=True)
+        return {
+            "ENGINE": "django.db.backends.sqlite3",
+            "NAME": DATA_DIR / "rapport.sqlite3",
+            # IMMEDIATE: a write transaction takes the write lock at BEGIN, so check-then-write
+            # sequences (booking, audit chain) are serialized instead of failing at COMMIT.
+            "OPTIONS": {
+                "transaction_mode": "IMMEDIATE",
+                "timeout": 20,
+                "init_command": (
+                    "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;"
+                ),
+            },
+            "TEST": {"NAME": str(DATA_DIR / "test.sqlite3")},
+        }
+    parts = urlsplit(url)
+    if parts.scheme not in {"postgres", "postgresql"}:
+        raise ConfigError("DATABASE_URL must start with postgres:// (or leave it unset for SQLite)")
+    options = {key: values[-1] for key, values in parse_qs(parts.query).items()}
+    return {
+        "ENGINE": "django.db.backends.postgresql",
+        "NAME": unquote(parts.path.lstrip("/")) or "rapport",
+        "USER": unquote(parts.username or ""),
+        "PASSWORD": unquote(parts.password or ""),
+        "HOST": parts.hostname or "",
+        "PORT": str(parts.port or ""),
+        "CONN_MAX_AGE": env_int("RAPPORT_DB_CONN_MAX_AGE", 0),
+        "OPTIONS": options,
+    }
+
+
+DATABASE_URL = env_str("DATABASE_URL")
+DATABASES = {"default": _database(DATABASE_URL)}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- Cache, channel layer, tasks -----------------------------------------------------------------
+REDIS_URL = env_str("REDIS_URL")
+if REDIS_URL:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": env_str("RAPPORT_CACHE_PREFIX", "rapport"),
+        }
+    }
+    CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "CONFIG": {
+                "hosts": [REDIS_URL],
+                "prefix": env_str("RAPPORT_CACHE_PREFIX", "rapport") + ":asgi",
+            },
+        }
+    }
+else:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.db.DatabaseCache",
+            "LOCATION": "rapport_cache",
+        }
+    }
+    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+
+TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
+
+# --- Accounts and sign-in ------------------------------------------------------------------------
+AUTH_USER_MODEL = "accounts.User"
+AUTHENTICATION_BACKENDS = [
+    "django.contrib.auth.backends.ModelBackend",
+    "allauth.account.auth_backends.AuthenticationBackend",
+]
+PASSWORD_HASHERS = [
+    "django.contrib.auth.hashers.Argon2PasswordHasher",
+    "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+]
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {
+        "NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
+        "OPTIONS": {"min_length": 12},
+    },
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+LOGIN_URL = "account_login"
+LOGIN_REDIRECT_URL = "home"
+ACCOUNT_LOGOUT_REDIRECT_URL = "account_login"
+
+ACCOUNT_ADAPTER = "rapport.accounts.adapter.AccountAdapter"
+ACCOUNT_USER_MODEL_USERNAME_FIELD = None
+ACCOUNT_LOGIN_METHODS = {"email"}
+ACCOUNT_SIGNUP_FIELDS = ["email*", "password1*", "password2*"]
+ACCOUNT_UNIQUE_EMAIL = True
+ACCOUNT_EMAIL_VERIFICATION = "mandatory"
+ACCOUNT_LOGIN_ON_EMAIL_CONFIRMATION = False
+ACCOUNT_CONFIRM_EMAIL_ON_GET = False
+ACCOUNT_PREVENT_ENUMERATION = True
+ACCOUNT_SESSION_REMEMBER = False
+ACCOUNT_LOGOUT_ON_PASSWORD_CHANGE = False
+ACCOUNT_REAUTHENTICATION_TIMEOUT = env_int("RAPPORT_SUDO_SECONDS", 300)
+ACCOUNT_EMAIL_SUBJECT_PREFIX = "[Rapport] "
+LOCKOUT_FAILURES = env_int("RAPPORT_LOCKOUT_FAILURES", 5)
+LOCKOUT_MINUTES = env_int("RAPPORT_LOCKOUT_MINUTES", 15)
+ACCOUNT_RATE_LIMITS = {
+    # Lockout: after N failed passwords for one address, sign-in for it is refused for M minutes.
+    "login_failed": f"{LOCKOUT_FAILURES * 4}/{LOCKOUT_MINUTES}m/ip,"
+    f"{LOCKOUT_FAILURES}/{LOCKOUT_MINUTES}m/key",
+    "login": "30/m/ip",
+    "signup": "10/h/ip",
+    "confirm_email": "1/3m/key",
+    "reset_password": "20/m/ip,5/m/key",
+    "reset_password_from_key": "20/m/ip",
+    "change_password": "5/m/user",
+    "reauthenticate": "10/m/user",
+}
+
+MFA_ADAPTER = "rapport.accounts.adapter.MFAAdapter"
+MFA_SUPPORTED_TYPES = ["totp", "webauthn", "recovery_codes"]
+MFA_PASSKEY_LOGIN_ENABLED = True
+MFA_WEBAUTHN_ALLOW_INSECURE_ORIGIN = DEMO_MODE and not HTTPS
+MFA_TOTP_ISSUER = env_str("RAPPORT_PRACTICE_NAME", "Rapport")
+MFA_RECOVERY_CODE_COUNT = 10
+
+SESSION_IDLE_TIMEOUT = env_int("RAPPORT_SESSION_IDLE_MINUTES", 30) * 60
+SESSION_ABSOLUTE_LIFETIME = env_int("RAPPORT_SESSION_MAX_HOURS", 12) * 3600
+SESSION_COOKIE_AGE = SESSION_ABSOLUTE_LIFETIME
+SESSION_EXPIRE_AT_BROWSER_CLOSE = True
+INVITATION_DAYS = env_int("RAPPORT_INVITATION_DAYS", 7)
+EMERGENCY_ACCESS_MINUTES = env_int("RAPPORT_EMERGENCY_ACCESS_MINUTES", 60)
+
+# --- Email ---------------------------------------------------------------------------------------
+RAPPORT_EMAIL_HOST = env_str("RAPPORT_EMAIL_HOST")
+if RAPPORT_EMAIL_HOST:
+    MAILERS = {
+        "default": {
+            "BACKEND": "django.core.mail.backends.smtp.EmailBackend",
+            "OPTIONS": {
+                "host": RAPPORT_EMAIL_HOST,
+                "port": env_int("RAPPORT_EMAIL_PORT", 587),
+                "username": env_str("RAPPORT_EMAIL_USER") or None,
+                "password": env_str("RAPPORT_EMAIL_PASSWORD") or None,
+                "use_tls": env_bool("RAPPORT_EMAIL_TLS", True),
+                "timeout": 20,
+            },
+        }
+    }
+else:
+    # No mail server configured (demo): emails are printed on the console.
+    MAILERS = {"default": {"BACKEND": "django.core.mail.backends.console.EmailBackend"}}
+DEFAULT_FROM_EMAIL = env_str("RAPPORT_FROM_EMAIL", "Rapport <no-reply@localhost>")
+SITE_URL = env_str("RAPPORT_SITE_URL", "http://127.0.0.1:8000").rstrip("/")
+
+# --- Locale --------------------------------------------------------------------------------------
+LANGUAGE_CODE = "en"
+LANGUAGES = [("en", _("English")), ("es", _("Spanish")), ("fr", _("French")), ("de", _("German"))]
+USE_I18N = True
+USE_TZ = True
+TIME_ZONE = "UTC"
+LOCALE_PATHS = [BASE_DIR / "locale"]
+
+# --- Static files --------------------------------------------------------------------------------
+STATIC_URL = "/static/"
+STATIC_ROOT = DATA_DIR / "static"
+STATIC_ROOT.mkdir(parents=True, exist_ok=True)
+WHITENOISE_USE_FINDERS = True
+WHITENOISE_AUTOREFRESH = DEBUG
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+
+# --- Logging: never client content; security events go to the audit trail, not the log ---------
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env_str("RAPPORT_LOG_LEVEL", "INFO")},
+    "loggers": {"django.db.backends": {"level": "WARNING"}},
+}
+CSRF_FAILURE_VIEW = "rapport.core.views.csrf_failure"

@@ -1,0 +1,40 @@
+"""Every route of Rapport. Each one needs an entry in tests/test_access_matrix.py."""
+
+from django.urls import include, path
+
+from rapport.accounts import views as accounts
+from rapport.audit import views as audit
+from rapport.care import views as care
+from rapport.core import views as core
+
+urlpatterns = [
+    path("", core.home, name="home"),
+    path("healthz", core.healthz, name="healthz"),
+    path("accounts/", include("allauth.urls")),
+    path("invite/<str:token>/", accounts.accept_invitation, name="accept_invitation"),
+    path("settings/", accounts.account_settings, name="account_settings"),
+    path("settings/sign-out-everywhere/", accounts.sign_out_everywhere,
+         name="sign_out_everywhere"),
+    path("invitations/", accounts.invitations, name="invitations"),
+    path("invitations/<int:invitation_id>/revoke/", accounts.revoke_invitation,
+         name="revoke_invitation"),
+    path("clients/", care.caseload, name="caseload"),
+    path("clients/<int:client_id>/", care.client_record, name="client_record"),
+    path("clients/<int:client_id>/edit/", care.edit_client_record, name="edit_client_record"),
+    path("clients/<int:client_id>/emergency-access/", care.emergency_access,
+         name="emergency_access"),
+    path("my-record/access/", audit.my_record_access, name="my_record_access"),
+    path("practice/people/", care.admin_users, name="admin_users"),
+    path("practice/people/<int:user_id>/active/", care.admin_set_active, name="admin_set_active"),
+    path("practice/relationships/", care.admin_relationships, name="admin_relationships"),
+    path("practice/relationships/<int:relationship_id>/end/", care.end_relationship,
+         name="end_relationship"),
+    path("practice/audit/", audit.audit_trail, name="audit_trail"),
+    path("practice/audit/export.csv", audit.audit_export, name="audit_export"),
+    path("practice/settings/", accounts.practice_settings, name="practice_settings"),
+]
+
+handler400 = "rapport.core.views.bad_request"
+handler403 = "rapport.core.views.forbidden"
+handler404 = "rapport.core.views.not_found"
+handler500 = "rapport.core.views.server_error"
