@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 DESCRIPTION = "Rapport: a self-hostable virtual therapy platform."
 
@@ -26,7 +27,7 @@ def _setup(default_env: str | None = None) -> None:
         sys.exit(f"rapport: configuration error: {exc}")
 
 
-def _manage(*argv: str, **options: object) -> None:
+def _manage(*argv: str, **options: Any) -> None:
     from django.core.management import call_command
 
     call_command(*argv, **options)
@@ -51,7 +52,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
     _manage("createcachetable", verbosity=0)
     created = seed_demo()
     print("Demo practice created." if created else "Demo practice found; keeping its data.")
-    worker = subprocess.Popen([sys.executable, "-m", "rapport.cli", "worker"], env=os.environ.copy())
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "rapport.cli", "worker"], env=os.environ.copy()
+    )
     url = f"http://{args.host}:{args.port}/"
     print("\n  Rapport demo is running at " + url)
     print("  Sign in with:")

@@ -39,7 +39,9 @@ SECRET_KEY = env_str("RAPPORT_SECRET_KEY")
 RAPPORT_ENCRYPTION_KEYS = env_list("RAPPORT_ENCRYPTION_KEYS")
 if DEMO_MODE:
     if not SECRET_KEY:
-        SECRET_KEY = read_or_create_secret(DATA_DIR / "secret_key", lambda: secrets.token_urlsafe(50))
+        SECRET_KEY = read_or_create_secret(
+            DATA_DIR / "secret_key", lambda: secrets.token_urlsafe(50)
+        )
     if not RAPPORT_ENCRYPTION_KEYS:
         RAPPORT_ENCRYPTION_KEYS = [read_or_create_secret(DATA_DIR / "encryption_key", generate_key)]
 else:
@@ -53,7 +55,8 @@ else:
     ]
     if missing:
         raise ConfigError(
-            "production refuses to start without " + " and ".join(missing)
+            "production refuses to start without "
+            + " and ".join(missing)
             + " (set them, or RAPPORT_ENV=demo for a throwaway demo)"
         )
 

@@ -48,7 +48,7 @@ def make_user(email: str, role: str, name: str, *, mfa: bool | None = None) -> A
     if mfa if mfa is not None else user.requires_mfa:
         secret = generate_totp_secret()
         TOTP.activate(user, secret)
-        user.totp_secret = secret
+        user.totp_secret = secret  # type: ignore[attr-defined]
     return user
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from allauth.account.adapter import DefaultAccountAdapter
@@ -15,6 +16,26 @@ class AccountAdapter(DefaultAccountAdapter):  # type: ignore[misc]
     def is_open_for_signup(self, request: HttpRequest) -> bool:
         # Clients join by invitation unless the practice opens self-registration.
         return Practice.get().allow_client_self_registration
+
+    def is_reauthentication_required(self, *, app: str, **kwargs: Any) -> bool:
+        """Sudo mode: a sign-in (or re-authentication) within the last few minutes counts.
+
+        allauth on its own only counts explicit re-authentication, which would ask a therapist
+        for their password again seconds after signing in, on their way to enrol MFA.
+        """
+        from allauth.account import app_settings
+        from allauth.account.internal.flows.login import get_authentication_records
+        from allauth.core import context
+
+        if not super().is_reauthentication_required(app=app, **kwargs):
+            return False
+        request = self.request or context.request
+        if request is None or not request.user.is_authenticated:
+            return True
+        window = app_settings.REAUTHENTICATION_TIMEOUT
+        records = get_authentication_records(request, request.user)
+        latest = max((float(r.get("at", 0)) for r in records), default=0.0)
+        return bool(time.time() - latest >= window)
 
     def save_user(self, request: HttpRequest, user: Any, form: Any, commit: bool = True) -> Any:
         user = super().save_user(request, user, form, commit=False)

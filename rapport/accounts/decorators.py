@@ -21,7 +21,7 @@ def role_required(*roles: str) -> Callable[[View], View]:
         def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
             if not request.user.is_authenticated:
                 return redirect_to_login(request.get_full_path())
-            if request.user.role not in roles:  # type: ignore[union-attr]
+            if request.user.role not in roles:
                 raise PermissionDenied("not available for your role")
             return view(request, *args, **kwargs)
 

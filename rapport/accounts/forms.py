@@ -73,4 +73,3 @@ class PracticeForm(forms.ModelForm):  # type: ignore[type-arg]
         model = Practice
         fields = ["name", "allow_client_self_registration", "crisis_resources"]
         widgets = {"crisis_resources": forms.Textarea(attrs={"rows": 4})}
-

@@ -43,7 +43,7 @@ class SessionLifetimeMiddleware:
                     reason = "lifetime"
                 if reason is not None:
                     user = request.user
-                    record(Action.SESSION_EXPIRED, actor=user, request=request, reason=reason)  # type: ignore[arg-type]
+                    record(Action.SESSION_EXPIRED, actor=user, request=request, reason=reason)
                     logout(request)
                     messages.info(
                         request,
@@ -71,10 +71,10 @@ class UserPreferencesMiddleware:
         user = request.user
         if user.is_authenticated:
             try:
-                timezone.activate(zoneinfo.ZoneInfo(user.time_zone))  # type: ignore[union-attr]
+                timezone.activate(zoneinfo.ZoneInfo(user.time_zone))
             except (zoneinfo.ZoneInfoNotFoundError, ValueError):
                 timezone.deactivate()
-            translation.activate(user.language)  # type: ignore[union-attr]
+            translation.activate(user.language)
         else:
             language = translation.get_language_from_request(request)
             translation.activate(language)
@@ -99,7 +99,7 @@ class RequireMFAMiddleware:
         user = request.user
         if (
             user.is_authenticated
-            and user.requires_mfa  # type: ignore[union-attr]
+            and user.requires_mfa
             and not request.path.startswith(MFA_EXEMPT_PREFIXES)
         ):
             from allauth.mfa.models import Authenticator
@@ -107,8 +107,10 @@ class RequireMFAMiddleware:
             if not Authenticator.objects.filter(user_id=user.pk).exists():
                 messages.info(
                     request,
-                    _("Your role requires two-factor authentication. Set up an authenticator app "
-                      "to continue."),
+                    _(
+                        "Your role requires two-factor authentication. Set up an authenticator app "
+                        "to continue."
+                    ),
                 )
                 return HttpResponseRedirect(reverse("mfa_activate_totp"))
         return self.get_response(request)

@@ -31,9 +31,7 @@ class Role(models.TextChoices):
 class UserManager(BaseUserManager["User"]):
     use_in_migrations = True
 
-    def create_user(
-        self, email: str, password: str | None = None, **fields: Any
-    ) -> User:
+    def create_user(self, email: str, password: str | None = None, **fields: Any) -> User:
         if not email:
             raise ValueError("an email address is required")
         user = self.model(email=self.normalize_email(email).lower(), **fields)
@@ -63,7 +61,7 @@ class User(AbstractBaseUser):
     # Bumped by "sign out everywhere": every session minted before holds a stale auth hash.
     session_generation = models.PositiveIntegerField(default=0)
 
-    objects: ClassVar[UserManager] = UserManager()  # type: ignore[assignment]
+    objects: ClassVar[UserManager] = UserManager()
 
     USERNAME_FIELD = "email"
     EMAIL_FIELD = "email"

@@ -70,9 +70,7 @@ def find_invitation(token: str) -> Invitation:
     return invitation
 
 
-def accept_invitation(
-    token: str, *, password: str, time_zone: str, request: HttpRequest
-) -> User:
+def accept_invitation(token: str, *, password: str, time_zone: str, request: HttpRequest) -> User:
     """Create the invited account (email already proven by the link) and sign it in."""
     from allauth.account.models import EmailAddress
 
@@ -83,7 +81,9 @@ def accept_invitation(
         # Lock the row: two tabs submitting the same link must not both create an account.
         invitation = Invitation.objects.select_for_update().get(pk=invitation.pk)
         if invitation.status != "pending":
-            raise InvitationError(_("This invitation has already been used. Please sign in instead."))
+            raise InvitationError(
+                _("This invitation has already been used. Please sign in instead.")
+            )
         user = User(
             email=invitation.email,
             full_name=invitation.full_name,

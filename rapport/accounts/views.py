@@ -28,8 +28,12 @@ def account_settings(request: HttpRequest) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         with transaction.atomic():
             form.save()
-            record(Action.PREFERENCES_CHANGED, request=request, obj=user,
-                   fields=sorted(form.changed_data))
+            record(
+                Action.PREFERENCES_CHANGED,
+                request=request,
+                obj=user,
+                fields=sorted(form.changed_data),
+            )
         messages.success(request, _("Your preferences are saved."))
         return redirect("account_settings")
     return render(request, "accounts/settings.html", {"form": form})
@@ -60,13 +64,17 @@ def invitations(request: HttpRequest) -> HttpResponse:
         except ValidationError as exc:
             form.add_error("email", exc)
         else:
-            messages.success(request, _("Invitation sent to %(email)s.") % {"email": invitation.email})
+            messages.success(
+                request, _("Invitation sent to %(email)s.") % {"email": invitation.email}
+            )
             return redirect("invitations")
     visible = Invitation.objects.select_related("invited_by", "accepted_user")
     if not user.is_practice_admin:
         visible = visible.filter(invited_by=user)
     return render(
-        request, "accounts/invitations.html", {"form": form, "invitations": visible[:200], "days": settings.INVITATION_DAYS}
+        request,
+        "accounts/invitations.html",
+        {"form": form, "invitations": visible[:200], "days": settings.INVITATION_DAYS},
     )
 
 
@@ -86,7 +94,9 @@ def accept_invitation(request: HttpRequest, token: str) -> HttpResponse:
     try:
         invitation = services.find_invitation(token)
     except services.InvitationError as exc:
-        return render(request, "accounts/invitation_invalid.html", {"error": exc.message}, status=410)
+        return render(
+            request, "accounts/invitation_invalid.html", {"error": exc.message}, status=410
+        )
     form = AcceptInvitationForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
@@ -105,7 +115,9 @@ def accept_invitation(request: HttpRequest, token: str) -> HttpResponse:
         else:
             messages.success(request, _("Welcome to Rapport."))
             return redirect("home")
-    return render(request, "accounts/accept_invitation.html", {"form": form, "invitation": invitation})
+    return render(
+        request, "accounts/accept_invitation.html", {"form": form, "invitation": invitation}
+    )
 
 
 @role_required(Role.ADMIN)
@@ -117,8 +129,12 @@ def practice_settings(request: HttpRequest) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         with transaction.atomic():
             form.save()
-            record(Action.PRACTICE_SETTINGS_CHANGED, request=request, obj=practice,
-                   fields=sorted(form.changed_data))
+            record(
+                Action.PRACTICE_SETTINGS_CHANGED,
+                request=request,
+                obj=practice,
+                fields=sorted(form.changed_data),
+            )
         messages.success(request, _("Practice settings saved."))
         return redirect("practice_settings")
     return render(request, "accounts/practice.html", {"form": form})

@@ -22,6 +22,6 @@ class TrailFilterForm(forms.Form):
     def clean(self) -> dict[str, object]:
         data = super().clean() or {}
         since, until = data.get("since"), data.get("until")
-        if since and until and since > until:  # type: ignore[operator]
+        if since and until and since > until:
             self.add_error("until", _("The end date is before the start date."))
         return data

@@ -25,8 +25,8 @@ class Action:
     SIGN_OUT_EVERYWHERE = "auth.sign_out_everywhere"
     LOCKED_OUT = "auth.locked_out"
     SESSION_EXPIRED = "auth.session_expired"
-    PASSWORD_CHANGED = "auth.password_changed"
-    PASSWORD_RESET = "auth.password_reset"
+    PASSWORD_CHANGED = "auth.password_changed"  # noqa: S105 (an action name)
+    PASSWORD_RESET = "auth.password_reset"  # noqa: S105 (an action name)
     REAUTHENTICATED = "auth.reauthenticated"
     MFA_ADDED = "mfa.authenticator_added"
     MFA_REMOVED = "mfa.authenticator_removed"
@@ -74,7 +74,7 @@ def record(
     """
     ip, agent = request_origin(request)
     if actor is None and request is not None and request.user.is_authenticated:
-        actor = request.user  # type: ignore[assignment]
+        actor = request.user
     with transaction.atomic():
         head, _ = ChainHead.objects.select_for_update().get_or_create(id=1)
         event = AuditEvent(

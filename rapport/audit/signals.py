@@ -14,8 +14,8 @@ from django.contrib.auth.signals import user_logged_in, user_logged_out, user_lo
 from django.dispatch import receiver
 from django.http import HttpRequest
 
-from rapport.audit.services import Action, record
 from rapport.accounts.middleware import SEEN, STARTED
+from rapport.audit.services import Action, record
 
 
 @receiver(user_logged_in)
@@ -61,12 +61,16 @@ def on_password_reset(sender: Any, request: HttpRequest, user: Any, **kwargs: An
 
 
 @receiver(email_confirmed)
-def on_email_confirmed(sender: Any, request: HttpRequest, email_address: Any, **kwargs: Any) -> None:
+def on_email_confirmed(
+    sender: Any, request: HttpRequest, email_address: Any, **kwargs: Any
+) -> None:
     record(Action.EMAIL_CONFIRMED, actor=email_address.user, request=request)
 
 
 @receiver(authenticator_added)
-def on_mfa_added(sender: Any, request: HttpRequest, user: Any, authenticator: Any, **kw: Any) -> None:
+def on_mfa_added(
+    sender: Any, request: HttpRequest, user: Any, authenticator: Any, **kw: Any
+) -> None:
     record(Action.MFA_ADDED, actor=user, request=request, kind=authenticator.type)
 
 
@@ -78,5 +82,7 @@ def on_mfa_removed(
 
 
 @receiver(authenticator_reset)
-def on_mfa_reset(sender: Any, request: HttpRequest, user: Any, authenticator: Any, **kw: Any) -> None:
+def on_mfa_reset(
+    sender: Any, request: HttpRequest, user: Any, authenticator: Any, **kw: Any
+) -> None:
     record(Action.MFA_RECOVERY_RESET, actor=user, request=request, kind=authenticator.type)

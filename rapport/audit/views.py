@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+from collections.abc import Iterator
 from datetime import datetime, time, timedelta
 
 from allauth.account.decorators import reauthentication_required
@@ -54,9 +55,11 @@ def _filtered(form: TrailFilterForm) -> QuerySet[AuditEvent]:
 @require_http_methods(["GET"])
 def audit_trail(request: HttpRequest) -> HttpResponse:
     form = TrailFilterForm(request.GET or None)
-    events = _filtered(form) if request.GET else AuditEvent.objects.select_related(
-        "actor", "client"
-    ).order_by("-sequence")
+    events = (
+        _filtered(form)
+        if request.GET
+        else AuditEvent.objects.select_related("actor", "client").order_by("-sequence")
+    )
     page = Paginator(events, 50).get_page(request.GET.get("page"))
     record(Action.AUDIT_VIEWED, request=request)
     query = request.GET.copy()
@@ -84,17 +87,36 @@ def audit_export(request: HttpRequest) -> HttpResponse | StreamingHttpResponse:
     client = form.cleaned_data.get("client") if form.is_bound else None
     record(Action.AUDIT_EXPORTED, request=request, client=client)
     writer = csv.writer(_Echo())
-    header = ["sequence", "occurred_at", "actor", "action", "object_type", "object_id",
-              "client_id", "ip_address", "user_agent", "hash"]
+    header = [
+        "sequence",
+        "occurred_at",
+        "actor",
+        "action",
+        "object_type",
+        "object_id",
+        "client_id",
+        "ip_address",
+        "user_agent",
+        "hash",
+    ]
 
-    def rows():  # type: ignore[no-untyped-def]
+    def rows() -> Iterator[str]:
         yield writer.writerow(header)
         for event in events.select_related("actor").iterator(chunk_size=1000):
-            yield writer.writerow([
-                event.sequence, event.occurred_at.isoformat(), event.actor_label, event.action,
-                event.object_type, event.object_id, event.client_id or "",
-                event.ip_address or "", event.user_agent, event.hash,
-            ])
+            yield writer.writerow(
+                [
+                    event.sequence,
+                    event.occurred_at.isoformat(),
+                    event.actor_label,
+                    event.action,
+                    event.object_type,
+                    event.object_id,
+                    event.client_id or "",
+                    event.ip_address or "",
+                    event.user_agent,
+                    event.hash,
+                ]
+            )
 
     response = StreamingHttpResponse(rows(), content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = 'attachment; filename="rapport-audit.csv"'

@@ -3,6 +3,7 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
+from django.core.validators import MaxLengthValidator
 from django.utils.translation import gettext_lazy as _
 
 from rapport.accounts.models import Role, User
@@ -24,9 +25,7 @@ class ClientProfileForm(forms.ModelForm):  # type: ignore[type-arg]
         limits = {"phone": 40, "emergency_contact": 500, "intake_notes": 10000}
         for name, limit in limits.items():
             self.fields[name].max_length = limit  # type: ignore[attr-defined]
-            self.fields[name].validators.append(
-                forms.fields.validators.MaxLengthValidator(limit)
-            )
+            self.fields[name].validators.append(MaxLengthValidator(limit))
 
 
 class EmergencyAccessForm(forms.Form):

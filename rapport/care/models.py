@@ -63,7 +63,9 @@ class ClientProfile(models.Model):
     emergency_contact = EncryptedTextField(
         _("emergency contact (name, relation, phone)"), blank=True, default=""
     )
-    intake_notes = EncryptedTextField(_("reason for referral / intake notes"), blank=True, default="")
+    intake_notes = EncryptedTextField(
+        _("reason for referral / intake notes"), blank=True, default=""
+    )
     updated_at = models.DateTimeField(auto_now=True)
 
     def __str__(self) -> str:

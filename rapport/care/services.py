@@ -31,9 +31,7 @@ def start_care(
             raise ValidationError(_("%(t)s already treats %(c)s.") % {"t": therapist, "c": client})
         relationship = CareRelationship.objects.create(therapist=therapist, client=client)
         ClientProfile.objects.get_or_create(client=client)
-        record(
-            Action.CARE_STARTED, actor=actor, request=request, obj=relationship, client=client
-        )
+        record(Action.CARE_STARTED, actor=actor, request=request, obj=relationship, client=client)
     return relationship
 
 

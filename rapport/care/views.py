@@ -105,8 +105,9 @@ def admin_users(request: HttpRequest) -> HttpResponse:
     role = request.GET.get("role", "")
     if role in Role.values:
         people = people.filter(role=role)
-    return render(request, "care/admin_users.html", {"people": people, "role": role,
-                                                     "roles": Role.choices})
+    return render(
+        request, "care/admin_users.html", {"people": people, "role": role, "roles": Role.choices}
+    )
 
 
 @role_required(Role.ADMIN)

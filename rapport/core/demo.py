@@ -21,8 +21,12 @@ class DemoPerson:
 
 ADMIN = DemoPerson("admin@demo.rapport.test", "Alex Admin", Role.ADMIN, "Europe/London")
 THERAPISTS = [
-    DemoPerson("therapist@demo.rapport.test", "Dr. Maya Okafor", Role.THERAPIST, "America/New_York"),
-    DemoPerson("t.lindqvist@demo.rapport.test", "Erik Lindqvist", Role.THERAPIST, "Europe/Stockholm"),
+    DemoPerson(
+        "therapist@demo.rapport.test", "Dr. Maya Okafor", Role.THERAPIST, "America/New_York"
+    ),
+    DemoPerson(
+        "t.lindqvist@demo.rapport.test", "Erik Lindqvist", Role.THERAPIST, "Europe/Stockholm"
+    ),
     DemoPerson("p.ramos@demo.rapport.test", "Paula Ramos", Role.THERAPIST, "America/Chicago"),
 ]
 CLIENTS = [

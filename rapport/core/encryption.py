@@ -92,7 +92,7 @@ def rotate_keys(batch_size: int = 500) -> dict[str, int]:
 
                 with connection.cursor() as cursor:
                     placeholders = ",".join(["%s"] * len(pks))
-                    pk_column = model._meta.pk.column  # type: ignore[union-attr]
+                    pk_column = model._meta.pk.column
                     cursor.execute(
                         f"SELECT {pk_column}, {column} FROM {table} "  # noqa: S608 (names from models)
                         f"WHERE {pk_column} IN ({placeholders})",

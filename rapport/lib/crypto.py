@@ -2,8 +2,8 @@
 
 A stored value looks like ``enc1$<key id>$<base64(nonce || ciphertext+tag)>``. The key id names the
 key that wrote it, so after a rotation old rows still decrypt with the older keys until
-``rapport keys rotate`` re-encrypts them with the first (current) key. Each value is bound to the
-place it is stored in (associated data), so a ciphertext copied into another column does not decrypt.
+``rapport keys rotate`` re-encrypts them with the first (current) key. Each value is bound to
+the place it is stored in (associated data), so ciphertext copied to another column won't decrypt.
 """
 
 from __future__ import annotations

@@ -52,7 +52,9 @@ def verify_chain(
     for link in links:
         if link.sequence != expected_sequence:
             problems.append(
-                Break(link.sequence, f"expected event #{expected_sequence} here; events are missing")
+                Break(
+                    link.sequence, f"expected event #{expected_sequence} here; events are missing"
+                )
             )
         if link.previous_hash != previous_hash:
             problems.append(

@@ -2,13 +2,13 @@
 
 import django.db.models.deletion
 import django.utils.timezone
-import rapport.core.encryption
 from django.conf import settings
 from django.db import migrations, models
 
+import rapport.core.encryption
+
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
@@ -17,45 +17,141 @@ class Migration(migrations.Migration):
 
     operations = [
         migrations.CreateModel(
-            name='ClientProfile',
+            name="ClientProfile",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('preferred_name', models.CharField(blank=True, max_length=80, verbose_name='preferred name')),
-                ('phone', rapport.core.encryption.EncryptedTextField(blank=True, default='', verbose_name='phone number')),
-                ('emergency_contact', rapport.core.encryption.EncryptedTextField(blank=True, default='', verbose_name='emergency contact (name, relation, phone)')),
-                ('intake_notes', rapport.core.encryption.EncryptedTextField(blank=True, default='', verbose_name='reason for referral / intake notes')),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('client', models.OneToOneField(on_delete=django.db.models.deletion.PROTECT, related_name='client_profile', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "preferred_name",
+                    models.CharField(blank=True, max_length=80, verbose_name="preferred name"),
+                ),
+                (
+                    "phone",
+                    rapport.core.encryption.EncryptedTextField(
+                        blank=True, default="", verbose_name="phone number"
+                    ),
+                ),
+                (
+                    "emergency_contact",
+                    rapport.core.encryption.EncryptedTextField(
+                        blank=True,
+                        default="",
+                        verbose_name="emergency contact (name, relation, phone)",
+                    ),
+                ),
+                (
+                    "intake_notes",
+                    rapport.core.encryption.EncryptedTextField(
+                        blank=True, default="", verbose_name="reason for referral / intake notes"
+                    ),
+                ),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "client",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="client_profile",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='EmergencyAccess',
+            name="EmergencyAccess",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('reason', rapport.core.encryption.EncryptedTextField(verbose_name='reason')),
-                ('granted_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('expires_at', models.DateTimeField()),
-                ('admin', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='emergency_accesses', to=settings.AUTH_USER_MODEL)),
-                ('client', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("reason", rapport.core.encryption.EncryptedTextField(verbose_name="reason")),
+                ("granted_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("expires_at", models.DateTimeField()),
+                (
+                    "admin",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="emergency_accesses",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "client",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-granted_at'],
+                "ordering": ["-granted_at"],
             },
         ),
         migrations.CreateModel(
-            name='CareRelationship',
+            name="CareRelationship",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('status', models.CharField(choices=[('active', 'Active'), ('ended', 'Ended')], default='active', max_length=8)),
-                ('started_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('ended_at', models.DateTimeField(blank=True, null=True)),
-                ('client', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='care_relationships', to=settings.AUTH_USER_MODEL)),
-                ('ended_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('therapist', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='caseload', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[("active", "Active"), ("ended", "Ended")],
+                        default="active",
+                        max_length=8,
+                    ),
+                ),
+                ("started_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("ended_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "client",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="care_relationships",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "ended_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "therapist",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="caseload",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-started_at'],
-                'constraints': [models.UniqueConstraint(condition=models.Q(('status', 'active')), fields=('therapist', 'client'), name='one_active_relationship_per_pair'), models.CheckConstraint(condition=models.Q(('therapist', models.F('client')), _negated=True), name='therapist_is_not_own_client')],
+                "ordering": ["-started_at"],
+                "constraints": [
+                    models.UniqueConstraint(
+                        condition=models.Q(("status", "active")),
+                        fields=("therapist", "client"),
+                        name="one_active_relationship_per_pair",
+                    ),
+                    models.CheckConstraint(
+                        condition=models.Q(("therapist", models.F("client")), _negated=True),
+                        name="therapist_is_not_own_client",
+                    ),
+                ],
             },
         ),
     ]

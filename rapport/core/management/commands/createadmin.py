@@ -40,6 +40,7 @@ class Command(BaseCommand):
         with transaction.atomic():
             user = User.objects.create_user(email, password, full_name=name, role=Role.ADMIN)
             EmailAddress.objects.create(user=user, email=user.email, verified=True, primary=True)
-            record(Action.ACCOUNT_CREATED, actor_label="rapport createadmin", obj=user,
-                   role=Role.ADMIN)
+            record(
+                Action.ACCOUNT_CREATED, actor_label="rapport createadmin", obj=user, role=Role.ADMIN
+            )
         self.stdout.write(f"Created admin {user.email}.")

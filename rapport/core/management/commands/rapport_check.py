@@ -50,7 +50,9 @@ def _database_problems() -> list[str]:
     except Error as exc:
         return [f"database unreachable ({connection.vendor}): {exc.__class__.__name__}: {exc}"]
     if pending:
-        return [f"database has {len(pending)} unapplied migration(s): run 'rapport manage migrate'."]
+        return [
+            f"database has {len(pending)} unapplied migration(s): run 'rapport manage migrate'."
+        ]
     return []
 
 
@@ -61,7 +63,7 @@ def _redis_problems() -> list[str]:
         cache.set("rapport:check", "ok", 10)
         if cache.get("rapport:check") != "ok":
             return ["Redis cache does not return what was written."]
-    except Exception as exc:  # noqa: BLE001 (any client error means unreachable)
+    except Exception as exc:
         return [f"Redis unreachable at REDIS_URL: {exc.__class__.__name__}: {exc}"]
     return []
 

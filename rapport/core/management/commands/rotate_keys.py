@@ -17,6 +17,10 @@ class Command(BaseCommand):
         total = sum(changed.values())
         for label, count in changed.items():
             self.stdout.write(f"{label}: {count} re-encrypted")
-        record(Action.KEYS_ROTATED, actor_label="rapport keys rotate",
-               key=key_ring().current_id, values=total)
+        record(
+            Action.KEYS_ROTATED,
+            actor_label="rapport keys rotate",
+            key=key_ring().current_id,
+            values=total,
+        )
         self.stdout.write(f"Done: {total} values now use key {key_ring().current_id}.")

@@ -1,0 +1,317 @@
+"""Every route x every persona → the status that persona must get.
+
+The routes are enumerated from the URL configuration, so a route added without an entry here fails
+``test_every_route_has_an_access_rule``: nothing can be served without a written access rule.
+
+Statuses are for a GET. 302 for anonymous users means "sent to sign in" (checked), 404 means the
+object is hidden from that persona, 403 that the role may not use the page at all, 405 that the
+page only takes POST (its role gate passed first).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+from django.urls import URLPattern, URLResolver, get_resolver, reverse
+
+from tests.conftest import signed_in
+
+PERSONAS = ["anonymous", "client_a", "client_b", "therapist_x", "therapist_y", "admin"]
+Kwargs = Callable[[dict[str, Any]], dict[str, Any]]
+
+
+Expect = int | str  # a status, or "302 /prefix/" for a redirect to that place
+
+
+def rule(
+    anonymous: Expect,
+    client_a: Expect,
+    client_b: Expect,
+    therapist_x: Expect,
+    therapist_y: Expect,
+    admin: Expect,
+    kwargs: Kwargs | None = None,
+) -> tuple[dict[str, Expect], Kwargs | None]:
+    return (
+        {
+            "anonymous": anonymous,
+            "client_a": client_a,
+            "client_b": client_b,
+            "therapist_x": therapist_x,
+            "therapist_y": therapist_y,
+            "admin": admin,
+        },
+        kwargs,
+    )
+
+
+def client_a_id(p: dict[str, Any]) -> dict[str, Any]:
+    return {"client_id": p["client_a"].pk}
+
+
+LOGIN = "302 /accounts/login/"  # anonymous: sent to sign in
+HOME = "302 /"  # signed in already: sent home
+REAUTH = "302 /accounts/reauthenticate/"
+TO_CODE = "302 /accounts/reauthenticate/code/"
+TO_CHANGE = "302 /accounts/password/change/"
+HAS_TOTP = "302 /accounts/2fa/totp/deactivate/"  # TOTP already on: offered to turn it off
+
+MATRIX: dict[str, tuple[dict[str, Expect], Kwargs | None]] = {
+    "home": rule(LOGIN, 200, 200, 200, 200, 200),
+    "healthz": rule(200, 200, 200, 200, 200, 200),
+    "account_login": rule(200, HOME, HOME, HOME, HOME, HOME),
+    "account_logout": rule(LOGIN, 200, 200, 200, 200, 200),
+    "account_inactive": rule(200, 200, 200, 200, 200, 200),
+    "account_signup": rule(200, HOME, HOME, HOME, HOME, HOME),
+    "account_reauthenticate": rule(LOGIN, 200, 200, 200, 200, 200),
+    "account_request_reauthentication_code": rule(LOGIN, 200, 200, 200, 200, 200),
+    "account_confirm_reauthentication_code": rule(
+        LOGIN,
+        TO_CODE,
+        TO_CODE,
+        TO_CODE,
+        TO_CODE,
+        TO_CODE,
+    ),
+    "account_email": rule(LOGIN, 200, 200, 200, 200, 200),
+    "account_email_verification_sent": rule(200, 200, 200, 200, 200, 200),
+    "account_change_password": rule(LOGIN, 200, 200, 200, 200, 200),
+    "account_set_password": rule(
+        LOGIN,
+        TO_CHANGE,
+        TO_CHANGE,
+        TO_CHANGE,
+        TO_CHANGE,
+        TO_CHANGE,
+    ),
+    "account_reset_password": rule(200, 200, 200, 200, 200, 200),
+    "account_confirm_login_code": rule(LOGIN, HOME, HOME, HOME, HOME, HOME),
+    "account_confirm_email": rule(200, 200, 200, 200, 200, 200, lambda p: {"key": "bogus-key"}),
+    "account_reset_password_from_key_done": rule(200, 200, 200, 200, 200, 200),
+    "account_reset_password_from_key": rule(
+        200, 200, 200, 200, 200, 200, lambda p: {"uidb36": "zz", "key": "bogus-key"}
+    ),
+    "account_reset_password_done": rule(200, 200, 200, 200, 200, 200),
+    "mfa_index": rule(LOGIN, 200, 200, 200, 200, 200),
+    "mfa_authenticate": rule(LOGIN, HOME, HOME, HOME, HOME, HOME),
+    "mfa_reauthenticate": rule(
+        LOGIN,
+        REAUTH,
+        REAUTH,
+        200,
+        200,
+        200,
+    ),
+    "mfa_activate_totp": rule(
+        LOGIN,
+        200,
+        200,
+        HAS_TOTP,
+        HAS_TOTP,
+        HAS_TOTP,
+    ),
+    "mfa_deactivate_totp": rule(LOGIN, 404, 404, 200, 200, 200),
+    "mfa_view_recovery_codes": rule(LOGIN, 404, 404, 404, 404, 404),
+    "mfa_generate_recovery_codes": rule(LOGIN, 200, 200, 200, 200, 200),
+    "mfa_download_recovery_codes": rule(LOGIN, 404, 404, 404, 404, 404),
+    "mfa_list_webauthn": rule(LOGIN, 200, 200, 200, 200, 200),
+    "mfa_add_webauthn": rule(LOGIN, 200, 200, 200, 200, 200),
+    "mfa_reauthenticate_webauthn": rule(
+        LOGIN,
+        REAUTH,
+        REAUTH,
+        REAUTH,
+        REAUTH,
+        REAUTH,
+    ),
+    "mfa_remove_webauthn": rule(LOGIN, 404, 404, 404, 404, 404, lambda p: {"pk": 999999}),
+    "mfa_edit_webauthn": rule(LOGIN, 404, 404, 404, 404, 404, lambda p: {"pk": 999999}),
+    "mfa_login_webauthn": rule(LOGIN, HOME, HOME, HOME, HOME, HOME),
+    "accept_invitation": rule(
+        410, HOME, HOME, HOME, HOME, HOME, lambda p: {"token": "not-a-real-token"}
+    ),
+    "account_settings": rule(LOGIN, 200, 200, 200, 200, 200),
+    "sign_out_everywhere": rule(LOGIN, 405, 405, 405, 405, 405),
+    "invitations": rule(LOGIN, 403, 403, 200, 200, 200),
+    "revoke_invitation": rule(
+        LOGIN,
+        403,
+        403,
+        405,
+        405,
+        405,
+        lambda p: {"invitation_id": p["invitation"].pk},
+    ),
+    "caseload": rule(LOGIN, 403, 403, 200, 200, 403),
+    "client_record": rule(LOGIN, 200, 404, 200, 404, 404, client_a_id),
+    "edit_client_record": rule(LOGIN, 200, 404, 200, 404, 404, client_a_id),
+    "emergency_access": rule(LOGIN, 403, 403, 403, 403, 200, client_a_id),
+    "my_record_access": rule(LOGIN, 200, 200, 403, 403, 403),
+    "admin_users": rule(LOGIN, 403, 403, 403, 403, 200),
+    "admin_set_active": rule(
+        LOGIN, 403, 403, 403, 403, 405, lambda p: {"user_id": p["client_a"].pk}
+    ),
+    "admin_relationships": rule(LOGIN, 403, 403, 403, 403, 200),
+    "end_relationship": rule(
+        LOGIN,
+        403,
+        403,
+        405,
+        405,
+        405,
+        lambda p: {"relationship_id": p["relationship"].pk},
+    ),
+    "audit_trail": rule(LOGIN, 403, 403, 403, 403, 200),
+    "audit_export": rule(LOGIN, 403, 403, 403, 403, 200),
+    "practice_settings": rule(LOGIN, 403, 403, 403, 403, 200),
+}
+
+
+def route_names(patterns: list[Any] | None = None) -> Iterator[str]:
+    for entry in get_resolver().url_patterns if patterns is None else patterns:
+        if isinstance(entry, URLResolver):
+            yield from route_names(entry.url_patterns)
+        elif isinstance(entry, URLPattern):
+            assert entry.name, f"route {entry.pattern} has no name, so it cannot have a rule"
+            yield entry.name
+
+
+def test_every_route_has_an_access_rule() -> None:
+    routes = set(route_names())
+    missing = sorted(routes - MATRIX.keys())
+    stale = sorted(MATRIX.keys() - routes)
+    assert not missing, f"routes without an access rule in MATRIX: {missing}"
+    assert not stale, f"rules for routes that no longer exist: {stale}"
+
+
+@pytest.fixture
+def world(personas: dict[str, Any]) -> dict[str, Any]:
+    from rapport.accounts.services import invite
+    from rapport.care.models import CareRelationship
+
+    invitation, _token = invite(
+        personas["therapist_x"], email="new.client@example.test", full_name="New", role="client"
+    )
+    return {
+        **personas,
+        "invitation": invitation,
+        "relationship": CareRelationship.objects.get(therapist=personas["therapist_x"]),
+    }
+
+
+def matches(expected: Expect, response: Any) -> bool:
+    if isinstance(expected, int):
+        return bool(response.status_code == expected)
+    status, place = expected.split(" ", 1)
+    return response.status_code == int(status) and str(response["Location"]).split("?")[0] == place
+
+
+def test_access_matrix(world: dict[str, Any]) -> None:
+    from django.test import Client
+
+    browsers = {p: Client() if p == "anonymous" else signed_in(world[p]) for p in PERSONAS}
+    wrong = []
+    for name in sorted(route_names()):
+        expected, kwargs = MATRIX[name]
+        url = reverse(name, kwargs=kwargs(world) if kwargs else None)
+        for persona in PERSONAS:
+            response = browsers[persona].get(url)
+            if not matches(expected[persona], response):
+                got = f"{response.status_code} {response.get('Location', '')}".strip()
+                wrong.append(f"{name} as {persona}: expected {expected[persona]}, got {got}")
+    assert not wrong, "access matrix violations:\n" + "\n".join(wrong)
+
+
+# State-changing routes, POSTed by every persona: only the allowed one changes anything.
+POST_MATRIX: dict[str, tuple[dict[str, Expect], Kwargs, dict[str, str]]] = {
+    "edit_client_record": (
+        {"client_b": 404, "therapist_y": 404, "admin": 404, "therapist_x": "302 /clients/"},
+        client_a_id,
+        {"preferred_name": "Al", "phone": "", "emergency_contact": "", "intake_notes": ""},
+    ),
+    "end_relationship": (
+        {"client_a": 403, "client_b": 403, "therapist_y": 403},
+        lambda p: {"relationship_id": p["relationship"].pk},
+        {},
+    ),
+    "revoke_invitation": (
+        {"client_a": 403, "therapist_y": 403},
+        lambda p: {"invitation_id": p["invitation"].pk},
+        {},
+    ),
+    "admin_set_active": (
+        {"client_a": 403, "therapist_x": 403, "therapist_y": 403},
+        lambda p: {"user_id": p["client_b"].pk},
+        {"active": "0"},
+    ),
+    "emergency_access": (
+        {"client_a": 403, "therapist_x": 403, "therapist_y": 403},
+        client_a_id,
+        {"reason": "Client unreachable and at risk, safety check requested"},
+    ),
+}
+
+
+def test_state_changing_routes_refuse_outsiders(world: dict[str, Any]) -> None:
+    from rapport.accounts.models import Invitation, User
+    from rapport.care.models import CareRelationship, ClientProfile, EmergencyAccess
+
+    def snapshot() -> tuple[Any, ...]:
+        return (
+            ClientProfile.objects.get(client=world["client_a"]).preferred_name,
+            CareRelationship.objects.get(pk=world["relationship"].pk).status,
+            Invitation.objects.get(pk=world["invitation"].pk).revoked_at,
+            User.objects.get(pk=world["client_b"].pk).is_active,
+            EmergencyAccess.objects.count(),
+        )
+
+    before = snapshot()
+    browsers = {p: signed_in(world[p]) for p in PERSONAS if p != "anonymous"}
+    wrong = []
+    for name, (expected, kwargs, data) in POST_MATRIX.items():
+        url = reverse(name, kwargs=kwargs(world))
+        for persona, status in expected.items():
+            if isinstance(status, str):
+                continue  # the allowed persona; checked below
+            response = browsers[persona].post(url, data)
+            if not matches(status, response):
+                wrong.append(
+                    f"POST {name} as {persona}: expected {status}, got {response.status_code}"
+                )
+    assert not wrong, "\n".join(wrong)
+    assert snapshot() == before, "a refused request changed data"
+    # The one allowed persona does change it.
+    response = browsers["therapist_x"].post(
+        reverse("edit_client_record", kwargs=client_a_id(world)),
+        POST_MATRIX["edit_client_record"][2],
+    )
+    assert response.status_code == 302
+    assert ClientProfile.objects.get(client=world["client_a"]).preferred_name == "Al"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_every_websocket_route_refuses_anonymous_and_accepts_members() -> None:
+    from asgiref.sync import async_to_sync
+    from channels.testing import WebsocketCommunicator
+
+    from rapport.asgi import application
+    from rapport.routing import websocket_urlpatterns
+    from tests.conftest import make_user
+
+    user = make_user("ws.client@example.test", "client", "Wes Socket")
+    cookie = signed_in(user).cookies
+    session = "; ".join(f"{k}={v.value}" for k, v in cookie.items())
+
+    async def connect(path: str, headers: list[tuple[bytes, bytes]]) -> bool:
+        communicator = WebsocketCommunicator(application, path, headers=headers)
+        connected, _code = await communicator.connect()
+        await communicator.disconnect()
+        return bool(connected)
+
+    origin = (b"origin", b"http://127.0.0.1")
+    for pattern in websocket_urlpatterns:
+        path = "/" + str(pattern.pattern)
+        assert not async_to_sync(connect)(path, [origin]), f"{path} accepted an anonymous socket"
+        assert async_to_sync(connect)(path, [origin, (b"cookie", session.encode())]), path
