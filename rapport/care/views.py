@@ -117,7 +117,10 @@ def admin_set_active(request: HttpRequest, user_id: int) -> HttpResponse:
     target = User.objects.filter(pk=user_id).first()
     if target is None:
         return render(request, "404.html", status=404)
-    active = request.POST.get("active") == "1"
+    choice = request.POST.get("active")
+    if choice not in {"0", "1"}:
+        return render(request, "400.html", status=400)
+    active = choice == "1"
     account_services.set_active(request.user, target, active, request)  # type: ignore[arg-type]
     messages.success(request, _("Account updated."))
     return redirect("admin_users")

@@ -1,0 +1,144 @@
+"""Care relationships as the root of access, and emergency ("break glass") access."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import time_machine
+from django.test import Client
+from django.utils import timezone
+
+from rapport.audit.models import AuditEvent
+from rapport.care.models import CareRelationship, EmergencyAccess
+from tests.conftest import make_user, signed_in
+
+REASON = "Client missed a safety call; police welfare check needs the emergency contact."
+
+
+def test_therapist_reaches_only_clients_in_active_care(
+    therapist_x: Any, therapist_y: Any, client_a: Any, client_b: Any
+) -> None:
+    browser = signed_in(therapist_x)
+    assert browser.get(f"/clients/{client_a.pk}/").status_code == 200
+    assert browser.get(f"/clients/{client_b.pk}/").status_code == 404
+    caseload = browser.get("/clients/").content.decode()
+    assert "Alice Client" in caseload
+    assert "Bob Client" not in caseload
+
+    relationship = CareRelationship.objects.get(therapist=therapist_x, client=client_a)
+    response = browser.post(f"/practice/relationships/{relationship.pk}/end/")
+    assert response.status_code == 302
+    relationship.refresh_from_db()
+    assert relationship.status == "ended"
+    assert relationship.ended_by == therapist_x
+    assert browser.get(f"/clients/{client_a.pk}/").status_code == 404
+    assert "Alice Client" not in browser.get("/clients/").content.decode()
+    assert AuditEvent.objects.filter(action="care.relationship_ended", client=client_a).exists()
+
+
+def test_every_read_of_a_record_is_audited_with_who_and_from_where(
+    therapist_x: Any, client_a: Any
+) -> None:
+    browser = Client(HTTP_USER_AGENT="TestBrowser/1.0", REMOTE_ADDR="203.0.113.7")
+    signed = signed_in(therapist_x)
+    browser.cookies = signed.cookies
+    browser.get(f"/clients/{client_a.pk}/")
+    event = AuditEvent.objects.filter(action="client.record_viewed").latest("sequence")
+    assert event.actor == therapist_x
+    assert event.client == client_a
+    assert event.ip_address == "203.0.113.7"
+    assert event.user_agent == "TestBrowser/1.0"
+    assert event.detail == {"purpose": "view", "via": "care"}
+
+
+def test_admin_sees_no_clinical_content_without_breaking_the_glass(
+    admin: Any, client_a: Any, therapist_x: Any
+) -> None:
+    browser = signed_in(admin)
+    assert browser.get(f"/clients/{client_a.pk}/").status_code == 404
+
+    # A reason that says nothing is refused, and nothing is granted.
+    response = browser.post(f"/clients/{client_a.pk}/emergency-access/", {"reason": "need it"})
+    assert response.status_code == 200
+    assert "at least 15 characters" in response.content.decode()
+    assert not EmergencyAccess.objects.exists()
+
+    response = browser.post(f"/clients/{client_a.pk}/emergency-access/", {"reason": REASON})
+    assert response.status_code == 302
+    grant = EmergencyAccess.objects.get()
+    assert grant.reason == REASON and grant.admin == admin and grant.client == client_a
+    event = AuditEvent.objects.get(action="security.emergency_access")
+    assert event.actor == admin and event.client == client_a
+    assert REASON not in str(event.detail), "the written reason stays out of the trail"
+
+    page = browser.get(f"/clients/{client_a.pk}/")
+    assert page.status_code == 200
+    assert "emergency access" in page.content.decode()
+    viewed = AuditEvent.objects.filter(action="client.record_viewed", actor=admin).get()
+    assert viewed.detail["via"] == "emergency"
+    # Emergency access reads; it does not write.
+    assert browser.get(f"/clients/{client_a.pk}/edit/").status_code == 403
+
+    # The client can see that it happened.
+    seen = signed_in(client_a).get("/my-record/access/").content.decode()
+    assert "Emergency access to your record" in seen
+    assert "Ada Admin" in seen
+
+    # It expires by itself.
+    with time_machine.travel(timezone.now() + timedelta(minutes=61)):
+        again = signed_in(admin).get(f"/clients/{client_a.pk}/")
+        assert again.status_code == 404
+
+
+def test_emergency_access_asks_for_the_password_again(admin: Any, client_a: Any) -> None:
+    browser = signed_in(admin)
+    with time_machine.travel(timezone.now() + timedelta(minutes=10)):
+        response = browser.get(f"/clients/{client_a.pk}/emergency-access/")
+        assert response.status_code == 302
+        assert response["Location"].startswith("/accounts/reauthenticate/")
+        browser.post("/accounts/reauthenticate/", {"password": "correct horse battery staple"})
+        assert browser.get(f"/clients/{client_a.pk}/emergency-access/").status_code == 200
+
+
+def test_admin_starts_care_and_duplicates_are_refused(admin: Any, client_b: Any) -> None:
+    therapist = make_user("new.therapist@example.test", "therapist", "Nia Therapist")
+    browser = signed_in(admin)
+    data = {"therapist": therapist.pk, "client": client_b.pk}
+    assert browser.post("/practice/relationships/", data).status_code == 302
+    assert CareRelationship.objects.filter(therapist=therapist, client=client_b).count() == 1
+    again = browser.post("/practice/relationships/", data)
+    assert again.status_code == 200
+    assert "already treats" in again.content.decode()
+    assert CareRelationship.objects.filter(therapist=therapist, client=client_b).count() == 1
+    # A client offered as the therapist is not a valid choice.
+    swapped = browser.post(
+        "/practice/relationships/", {"therapist": client_b.pk, "client": client_b.pk}
+    )
+    assert swapped.status_code == 200
+    assert "Select a valid choice" in swapped.content.decode()
+
+
+def test_caseload_query_count_does_not_grow_with_clients(
+    therapist_x: Any, django_assert_max_num_queries: Any
+) -> None:
+    for number in range(15):
+        client = make_user(f"extra{number}@example.test", "client", f"Extra {number}")
+        CareRelationship.objects.create(therapist=therapist_x, client=client)
+    browser = signed_in(therapist_x)
+    with django_assert_max_num_queries(12):
+        response = browser.get("/clients/")
+    assert response.status_code == 200
+    assert response.content.decode().count("/clients/") >= 16
+
+
+def test_admin_people_page_query_count_is_flat(
+    admin: Any, personas: dict[str, Any], django_assert_max_num_queries: Any
+) -> None:
+    for number in range(15):
+        make_user(f"people{number}@example.test", "client", f"People {number}")
+    browser = signed_in(admin)
+    with django_assert_max_num_queries(12):
+        response = browser.get("/practice/people/")
+    assert response.status_code == 200
+    assert "People 14" in response.content.decode()
