@@ -1,0 +1,45 @@
+"""The demo practice: what `rapport demo` seeds, and that seeding again keeps the data."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.test import Client
+
+from rapport.accounts.models import User
+from rapport.care.models import CareRelationship, ClientProfile
+from rapport.core.demo import DEMO_PASSWORD, demo_logins, seed_demo
+
+
+def test_seed_creates_the_practice_once(db: Any) -> None:
+    assert seed_demo() is True
+    counts = {
+        role: User.objects.filter(role=role).count() for role in ("admin", "therapist", "client")
+    }
+    assert counts == {"admin": 1, "therapist": 3, "client": 6}
+    assert CareRelationship.objects.filter(status="active").count() == 6
+    profile = ClientProfile.objects.get(client__email="client@demo.rapport.test")
+    profile.preferred_name = "Changed by a visitor"
+    profile.save()
+
+    assert seed_demo() is False
+    assert User.objects.count() == 10
+    profile.refresh_from_db()
+    assert profile.preferred_name == "Changed by a visitor", "a second run keeps the data"
+
+
+def test_demo_logins_sign_in_and_every_page_shows_the_banner(db: Any) -> None:
+    seed_demo()
+    for _role, email, password in demo_logins():
+        assert password == DEMO_PASSWORD
+        assert User.objects.get(email=email).check_password(password)
+    browser = Client()
+    page = browser.get("/accounts/login/").content.decode()
+    assert 'class="demo-banner"' in page
+    response = browser.post(
+        "/accounts/login/", {"login": "client@demo.rapport.test", "password": DEMO_PASSWORD}
+    )
+    assert response.status_code == 302
+    home = browser.get("/").content.decode()
+    assert 'class="demo-banner"' in home
+    assert "Dr. Maya Okafor" in home
