@@ -107,7 +107,13 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
 def cmd_createadmin(args: argparse.Namespace) -> int:
     _setup()
-    _manage("createadmin", "--email", args.email, "--name", args.name)
+    from django.core.management.base import CommandError
+
+    try:
+        _manage("createadmin", "--email", args.email, "--name", args.name)
+    except CommandError as exc:
+        print(f"rapport createadmin: {exc}", file=sys.stderr)
+        return 1
     return 0
 
 
@@ -137,7 +143,13 @@ def cmd_audit_verify(args: argparse.Namespace) -> int:
 
 def cmd_keys_rotate(args: argparse.Namespace) -> int:
     _setup()
-    _manage("rotate_keys")
+    from rapport.lib.crypto import DecryptionError
+
+    try:
+        _manage("rotate_keys")
+    except DecryptionError as exc:
+        print(f"rapport keys rotate: stopped, a value cannot be decrypted: {exc}", file=sys.stderr)
+        return 1
     return 0
 
 

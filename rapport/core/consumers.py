@@ -43,7 +43,11 @@ class EventsConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
             await self.channel_layer.group_discard(self.group, self.channel_name)
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
-        if bytes_data is not None or text_data is None or len(text_data) > MAX_MESSAGE_BYTES:
+        if (
+            bytes_data is not None
+            or text_data is None
+            or len(text_data.encode("utf-8", "surrogatepass")) > MAX_MESSAGE_BYTES
+        ):
             await self.send_error("messages must be JSON text up to 64 KB")
             return
         try:

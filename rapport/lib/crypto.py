@@ -20,6 +20,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 PREFIX = "enc1"
 KEY_BYTES = 32
 NONCE_BYTES = 12
+TAG_BYTES = 16
 
 
 class KeyRingError(ValueError):
@@ -51,7 +52,7 @@ class KeyRing:
         keys = []
         for position, item in enumerate(encoded, start=1):
             try:
-                raw = base64.urlsafe_b64decode(item.encode("ascii"))
+                raw = base64.b64decode(item.encode("ascii"), altchars=b"-_", validate=True)
             except (binascii.Error, UnicodeEncodeError) as exc:
                 raise KeyRingError(f"encryption key #{position} is not valid base64") from exc
             if len(raw) != KEY_BYTES:
@@ -82,6 +83,8 @@ class KeyRing:
             blob = base64.urlsafe_b64decode(body.encode("ascii"))
         except (binascii.Error, UnicodeEncodeError) as exc:
             raise DecryptionError("encrypted value is damaged") from exc
+        if len(blob) < NONCE_BYTES + TAG_BYTES:
+            raise DecryptionError("encrypted value is damaged")
         for raw in self.keys:
             if key_id(raw) != kid:
                 continue

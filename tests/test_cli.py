@@ -1,0 +1,277 @@
+"""The `rapport` command, run as a real process with its own data folder."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+RAPPORT = str(Path(sys.executable).with_name("rapport"))
+STRONG_PASSWORD = "orchid lantern quietly 47 rivers"
+
+
+def _env(data_dir: Path, **extra: str) -> dict[str, str]:
+    """A clean environment: no inherited Rapport settings, SQLite in ``data_dir``."""
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith("RAPPORT_")
+        and key not in {"DATABASE_URL", "REDIS_URL", "DJANGO_SETTINGS_MODULE"}
+    }
+    env["RAPPORT_DATA_DIR"] = str(data_dir)
+    env.update(extra)
+    return env
+
+
+def _rapport(
+    env: dict[str, str], *args: str, cwd: Path | None = None
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [RAPPORT, *args],
+        env=env,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+        stdin=subprocess.DEVNULL,
+    )
+
+
+def _ok(done: subprocess.CompletedProcess[str]) -> subprocess.CompletedProcess[str]:
+    assert done.returncode == 0, f"{done.args}: {done.stdout}\n{done.stderr}"
+    return done
+
+
+# --- Help ----------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("command", "expected"),
+    [
+        ((), "self-hostable virtual therapy platform"),
+        (("demo",), "seed a demo practice"),
+        (("serve",), "refuses to start without RAPPORT_SECRET_KEY"),
+        (("worker",), "Run queued tasks"),
+        (("createadmin",), "Create a practice admin"),
+        (("check",), "Check secrets and keys"),
+        (("audit",), "Audit trail tools"),
+        (("audit", "verify"), "hash chain"),
+        (("keys",), "Key tools"),
+        (("keys", "rotate"), "Re-encrypt every encrypted value"),
+        (("keys", "generate"), "new random 256-bit key"),
+    ],
+)
+def test_help_describes_every_command(
+    tmp_path: Path, command: tuple[str, ...], expected: str
+) -> None:
+    done = _ok(_rapport(_env(tmp_path), *command, "--help"))
+    text = " ".join(done.stdout.split())
+    assert text.startswith(f"usage: rapport {' '.join(command)}".rstrip())
+    assert expected in text
+    # Help never needs (or creates) a database or secrets.
+    assert not (tmp_path / "secret_key").exists()
+
+
+def test_top_level_help_lists_the_commands(tmp_path: Path) -> None:
+    text = _ok(_rapport(_env(tmp_path), "--help")).stdout
+    for name in ("demo", "serve", "worker", "createadmin", "check", "audit", "keys", "manage"):
+        assert name in text
+
+
+def test_keys_generate_prints_a_usable_key(tmp_path: Path) -> None:
+    from rapport.lib.crypto import KeyRing
+
+    first = _ok(_rapport(_env(tmp_path), "keys", "generate")).stdout.strip()
+    second = _ok(_rapport(_env(tmp_path), "keys", "generate")).stdout.strip()
+    assert first != second
+    ring = KeyRing.from_strings([first])
+    assert ring.decrypt(ring.encrypt("x", "c"), "c") == "x"
+
+
+# --- Production refuses to run without secrets ---------------------------------------------------
+
+
+@pytest.mark.parametrize("explicit_env", [True, False])
+def test_serve_in_production_refuses_to_start_without_secrets(
+    tmp_path: Path, explicit_env: bool
+) -> None:
+    extra = {"RAPPORT_ENV": "production"} if explicit_env else {}
+    done = _rapport(_env(tmp_path, **extra), "serve", "--port", "8799")
+    assert done.returncode != 0
+    assert (
+        "production refuses to start without RAPPORT_SECRET_KEY and RAPPORT_ENCRYPTION_KEYS"
+        in done.stderr
+    )
+    assert "Traceback" not in done.stderr
+    assert not (tmp_path / "secret_key").exists()
+    assert not (tmp_path / "encryption_key").exists()
+
+
+def test_serve_names_only_the_missing_secret(tmp_path: Path) -> None:
+    env = _env(tmp_path, RAPPORT_ENV="production", RAPPORT_SECRET_KEY="s" * 64)
+    done = _rapport(env, "serve", "--port", "8799")
+    assert done.returncode != 0
+    assert "production refuses to start without RAPPORT_ENCRYPTION_KEYS (" in done.stderr
+
+
+# --- rapport check
+
+
+def test_check_in_demo_mode_lists_its_problems(tmp_path: Path) -> None:
+    env = _env(tmp_path)
+    _ok(_rapport(env, "manage", "migrate", "--no-input", "-v0"))
+    done = _rapport(env, "check")
+    assert done.returncode == 1
+    assert "Rapport is not ready for production" in done.stderr
+    assert "RAPPORT_ENV is 'demo'" in done.stderr
+    assert "RAPPORT_HTTPS is off" in done.stderr
+    assert "RAPPORT_ALLOWED_HOSTS names no public host name" in done.stderr
+    assert "RAPPORT_EMAIL_HOST is not set" in done.stderr
+    assert "unapplied migration" not in done.stderr
+    assert "All checks passed" not in done.stdout
+
+
+@pytest.fixture(scope="module")
+def production_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    """A production-like configuration with a migrated SQLite database."""
+    data_dir = tmp_path_factory.mktemp("production")
+    key = _ok(_rapport(_env(data_dir), "keys", "generate")).stdout.strip()
+    env = _env(
+        data_dir,
+        RAPPORT_ENV="production",
+        RAPPORT_SECRET_KEY=secrets.token_urlsafe(48)[:64],
+        RAPPORT_ENCRYPTION_KEYS=key,
+        RAPPORT_HTTPS="true",
+        RAPPORT_ALLOWED_HOSTS="therapy.example.org",
+        RAPPORT_EMAIL_HOST="127.0.0.1",
+    )
+    assert len(env["RAPPORT_SECRET_KEY"]) == 64
+    _ok(_rapport(env, "manage", "migrate", "--no-input", "-v0"))
+    return env
+
+
+def test_check_passes_for_a_production_configuration(production_env: dict[str, str]) -> None:
+    done = _ok(_rapport(production_env, "check"))
+    assert "All checks passed" in done.stdout
+    assert done.stderr.strip() == ""
+
+
+def test_check_reports_unreachable_redis(production_env: dict[str, str]) -> None:
+    env = {**production_env, "REDIS_URL": "redis://127.0.0.1:1/0"}
+    done = _rapport(env, "check")
+    assert done.returncode == 1
+    assert "Redis unreachable" in done.stderr
+    assert "1 problem(s) found" in done.stderr
+
+
+def test_check_reports_unapplied_migrations(production_env: dict[str, str], tmp_path: Path) -> None:
+    env = {**production_env, "RAPPORT_DATA_DIR": str(tmp_path)}
+    done = _rapport(env, "check")
+    assert done.returncode == 1
+    assert "unapplied migration(s): run 'rapport manage migrate'" in done.stderr
+
+
+def test_check_reports_weak_settings(production_env: dict[str, str]) -> None:
+    env = {
+        **production_env,
+        "RAPPORT_SECRET_KEY": "too-short",
+        "RAPPORT_ENCRYPTION_KEYS": f"{production_env['RAPPORT_ENCRYPTION_KEYS']},"
+        f"{production_env['RAPPORT_ENCRYPTION_KEYS']}",
+        "RAPPORT_HSTS_SECONDS": "60",
+        "RAPPORT_DEBUG": "true",
+    }
+    done = _rapport(env, "check")
+    assert done.returncode == 1
+    for problem in (
+        "shorter than 50 characters",
+        "lists the same key twice",
+        "under 180 days",
+        "RAPPORT_DEBUG is on",
+    ):
+        assert problem in done.stderr
+
+
+# --- rapport createadmin
+
+
+def test_createadmin(tmp_path: Path) -> None:
+    env = _env(tmp_path)
+    _ok(_rapport(env, "manage", "migrate", "--no-input", "-v0"))
+
+    created = _ok(
+        _rapport(
+            {**env, "RAPPORT_ADMIN_PASSWORD": STRONG_PASSWORD},
+            "createadmin",
+            "--email",
+            "Owner@Practice.example",
+            "--name",
+            "Olive Owner",
+        )
+    )
+    assert "Created admin owner@practice.example" in created.stdout
+
+    with sqlite3.connect(tmp_path / "rapport.sqlite3") as db:
+        users = db.execute(
+            "SELECT id, email, role, full_name, password FROM accounts_user"
+        ).fetchall()
+        assert len(users) == 1
+        user_id, email, role, full_name, password_hash = users[0]
+        assert (email, role, full_name) == ("owner@practice.example", "admin", "Olive Owner")
+        assert password_hash.startswith("argon2$")
+        assert STRONG_PASSWORD not in password_hash
+        addresses = db.execute(
+            'SELECT email, verified, "primary" FROM account_emailaddress WHERE user_id = ?',
+            (user_id,),
+        ).fetchall()
+        assert addresses == [("owner@practice.example", 1, 1)]
+        created_events = db.execute(
+            "SELECT actor_label FROM audit_auditevent WHERE action = 'account.created'"
+        ).fetchall()
+        assert created_events == [("rapport createadmin",)]
+    db.close()
+
+    weak = _rapport(
+        {**env, "RAPPORT_ADMIN_PASSWORD": "password"},
+        "createadmin",
+        "--email",
+        "second@practice.example",
+        "--name",
+        "Sam Second",
+    )
+    assert weak.returncode == 1
+    assert "rapport createadmin: This password is too short" in weak.stderr
+    assert "too common" in weak.stderr
+    assert "Traceback" not in weak.stderr
+
+    duplicate = _rapport(
+        {**env, "RAPPORT_ADMIN_PASSWORD": STRONG_PASSWORD},
+        "createadmin",
+        "--email",
+        "OWNER@practice.example",
+        "--name",
+        "Olive Again",
+    )
+    assert duplicate.returncode == 1
+    assert "already exists" in duplicate.stderr
+    assert "Traceback" not in duplicate.stderr
+
+    invalid = _rapport(
+        {**env, "RAPPORT_ADMIN_PASSWORD": STRONG_PASSWORD},
+        "createadmin",
+        "--email",
+        "not-an-address",
+        "--name",
+        "Nobody",
+    )
+    assert invalid.returncode == 1
+    assert "is not a valid email address" in invalid.stderr
+
+    with sqlite3.connect(tmp_path / "rapport.sqlite3") as db:
+        assert db.execute("SELECT count(*) FROM accounts_user").fetchone() == (1,)
+    db.close()

@@ -1,0 +1,177 @@
+"""The per-user event socket through the real ASGI application (Origin check, session auth)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import pytest
+from asgiref.sync import async_to_sync, sync_to_async
+from channels.layers import get_channel_layer
+from channels.testing import WebsocketCommunicator
+from django.conf import settings
+from django.test import Client
+
+from rapport.accounts.services import end_live_connections
+from rapport.asgi import application
+from rapport.core.consumers import MAX_MESSAGE_BYTES, publish_to_user
+from tests.conftest import signed_in
+
+PATH = "/ws/events/"
+GOOD_ORIGIN = b"http://127.0.0.1"
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def _headers(
+    browser: Client | None, origin: bytes | None = GOOD_ORIGIN
+) -> list[tuple[bytes, bytes]]:
+    headers = [(b"host", b"127.0.0.1")]
+    if origin is not None:
+        headers.append((b"origin", origin))
+    if browser is not None:
+        session = browser.cookies[settings.SESSION_COOKIE_NAME].value
+        headers.append((b"cookie", f"{settings.SESSION_COOKIE_NAME}={session}".encode()))
+    return headers
+
+
+def _run(test: Callable[[], Awaitable[None]]) -> None:
+    """Run an async test body; thread-sensitive database work comes back to this thread."""
+
+    async def wrapped() -> None:
+        layer = get_channel_layer()
+        assert layer is not None
+        try:
+            await test()
+        finally:
+            await layer.flush()
+
+    async_to_sync(wrapped)()
+
+
+async def _open(headers: list[tuple[bytes, bytes]]) -> tuple[WebsocketCommunicator, bool, Any]:
+    socket = WebsocketCommunicator(application, PATH, headers=headers)
+    connected, detail = await socket.connect(timeout=5)
+    return socket, connected, detail
+
+
+async def _receive(socket: WebsocketCommunicator) -> dict[str, Any]:
+    message: dict[str, Any] = await socket.receive_json_from(timeout=5)
+    return message
+
+
+def test_anonymous_connection_is_refused() -> None:
+    async def body() -> None:
+        socket, connected, code = await _open(_headers(None))
+        assert not connected
+        assert code == 4401
+        await socket.disconnect()
+
+    _run(body)
+
+
+def test_foreign_or_missing_origin_is_refused(client_a: Any) -> None:
+    browser = signed_in(client_a)
+
+    async def body() -> None:
+        for origin in (b"http://evil.example", b"https://127.0.0.1.evil.example", None):
+            socket, connected, _ = await _open(_headers(browser, origin=origin))
+            assert not connected, origin
+            await socket.disconnect()
+
+    _run(body)
+
+
+def test_signed_in_user_pings_and_bad_messages_get_errors(client_a: Any) -> None:
+    browser = signed_in(client_a)
+
+    async def body() -> None:
+        socket, connected, _ = await _open(_headers(browser))
+        assert connected
+        await socket.send_json_to({"type": "ping", "id": 7})
+        assert await _receive(socket) == {"type": "pong", "id": 7}
+
+        await socket.send_to(text_data="{not json")
+        assert await _receive(socket) == {"type": "error", "error": "message is not valid JSON"}
+
+        await socket.send_json_to({"type": "subscribe", "to": "everything"})
+        assert (await _receive(socket))["error"] == "unknown message type"
+        await socket.send_json_to(["ping"])
+        assert (await _receive(socket))["error"] == "unknown message type"
+
+        oversized = json.dumps({"type": "ping", "pad": "x" * MAX_MESSAGE_BYTES})
+        await socket.send_to(text_data=oversized)
+        assert (await _receive(socket))["error"] == "messages must be JSON text up to 64 KB"
+
+        # The limit is in bytes: 40,000 four-byte characters are far over 64 KB.
+        wide = json.dumps({"type": "ping", "pad": "😀" * 40_000}, ensure_ascii=False)
+        assert len(wide) < MAX_MESSAGE_BYTES < len(wide.encode())
+        await socket.send_to(text_data=wide)
+        assert (await _receive(socket))["error"] == "messages must be JSON text up to 64 KB"
+
+        await socket.send_to(bytes_data=b'{"type": "ping"}')
+        assert (await _receive(socket))["type"] == "error"
+
+        # Still alive after all of that.
+        await socket.send_json_to({"type": "ping"})
+        assert await _receive(socket) == {"type": "pong", "id": None}
+        await socket.disconnect()
+
+    _run(body)
+
+
+def test_published_events_reach_only_that_user(client_a: Any, client_b: Any) -> None:
+    alice, bob = signed_in(client_a), signed_in(client_b)
+
+    async def body() -> None:
+        socket_a, connected_a, _ = await _open(_headers(alice))
+        second_tab, connected_tab, _ = await _open(_headers(alice))
+        socket_b, connected_b, _ = await _open(_headers(bob))
+        assert connected_a and connected_tab and connected_b
+
+        await sync_to_async(publish_to_user)(client_a.pk, {"type": "alert", "text": "hello"})
+        assert await _receive(socket_a) == {"type": "alert", "text": "hello"}
+        assert await _receive(second_tab) == {"type": "alert", "text": "hello"}
+        assert await socket_b.receive_nothing(timeout=0.3)
+        for socket in (socket_a, second_tab, socket_b):
+            await socket.disconnect()
+
+    _run(body)
+
+
+def test_ending_live_connections_closes_the_socket(client_a: Any) -> None:
+    browser = signed_in(client_a)
+
+    async def body() -> None:
+        socket, connected, _ = await _open(_headers(browser))
+        assert connected
+        await sync_to_async(end_live_connections)(client_a.pk)
+        assert await _receive(socket) == {"type": "session.ended"}
+        closed = await socket.receive_output(timeout=5)
+        assert closed == {"type": "websocket.close", "code": 4001}
+        await socket.disconnect()
+
+    _run(body)
+
+
+def test_sign_out_everywhere_closes_sockets_and_refuses_the_old_cookie(client_a: Any) -> None:
+    browser = signed_in(client_a)
+    other_device = signed_in(client_a)
+
+    async def body() -> None:
+        socket, connected, _ = await _open(_headers(other_device))
+        assert connected
+        response = await sync_to_async(browser.post)("/settings/sign-out-everywhere/")
+        assert response.status_code == 302
+        assert await _receive(socket) == {"type": "session.ended"}
+        assert await socket.receive_output(timeout=5) == {"type": "websocket.close", "code": 4001}
+        await socket.disconnect()
+
+        # The other device's session cookie no longer opens a socket.
+        again, connected_again, code = await _open(_headers(other_device))
+        assert not connected_again
+        assert code == 4401
+        await again.disconnect()
+
+    _run(body)
