@@ -127,9 +127,10 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # Before the session lifetime check: it tells the person why they were signed out.
+    "django.contrib.messages.middleware.MessageMiddleware",
     "rapport.accounts.middleware.SessionLifetimeMiddleware",
     "rapport.accounts.middleware.UserPreferencesMiddleware",
-    "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "allauth.account.middleware.AccountMiddleware",
     "rapport.accounts.middleware.RequireMFAMiddleware",
@@ -282,6 +283,8 @@ MFA_PASSKEY_LOGIN_ENABLED = True
 MFA_WEBAUTHN_ALLOW_INSECURE_ORIGIN = DEMO_MODE and not HTTPS
 MFA_TOTP_ISSUER = env_str("RAPPORT_PRACTICE_NAME", "Rapport")
 MFA_RECOVERY_CODE_COUNT = 10
+# One 30-second step either way: phones drift, and a code typed at a step boundary still works.
+MFA_TOTP_TOLERANCE = 1
 
 SESSION_IDLE_TIMEOUT = env_int("RAPPORT_SESSION_IDLE_MINUTES", 30) * 60
 SESSION_ABSOLUTE_LIFETIME = env_int("RAPPORT_SESSION_MAX_HOURS", 12) * 3600

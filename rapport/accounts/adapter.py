@@ -7,9 +7,11 @@ from typing import Any
 
 from allauth.account.adapter import DefaultAccountAdapter
 from allauth.mfa.adapter import DefaultMFAAdapter
+from django.core.exceptions import ValidationError
 from django.http import HttpRequest
 
-from rapport.accounts.models import Practice, Role
+from rapport.accounts.models import Practice, Role, User
+from rapport.audit.services import Action, record
 
 
 class AccountAdapter(DefaultAccountAdapter):  # type: ignore[misc]
@@ -36,6 +38,17 @@ class AccountAdapter(DefaultAccountAdapter):  # type: ignore[misc]
         records = get_authentication_records(request, request.user)
         latest = max((float(r.get("at", 0)) for r in records), default=0.0)
         return bool(time.time() - latest >= window)
+
+    def pre_authenticate(self, request: HttpRequest, **credentials: Any) -> None:
+        try:
+            super().pre_authenticate(request, **credentials)
+        except ValidationError:
+            # Too many failed passwords for this address: the refused attempt is audited too.
+            attempted = str(credentials.get("email") or credentials.get("username") or "")[:254]
+            account = User.objects.filter(email__iexact=attempted).first() if attempted else None
+            label = attempted or "unknown"
+            record(Action.LOCKED_OUT, actor=account, request=request, actor_label=label)
+            raise
 
     def save_user(self, request: HttpRequest, user: Any, form: Any, commit: bool = True) -> Any:
         user = super().save_user(request, user, form, commit=False)

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import logout
+from django.contrib.auth.views import redirect_to_login
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import reverse
 from django.utils import timezone, translation
@@ -51,11 +52,9 @@ class SessionLifetimeMiddleware:
                         if reason == "idle"
                         else _("For your security, please sign in again."),
                     )
-                    return HttpResponseRedirect(
-                        f"{reverse('account_login')}?next={request.get_full_path()}"
-                        if request.method == "GET"
-                        else reverse("account_login")
-                    )
+                    if request.method == "GET":
+                        return redirect_to_login(request.get_full_path())
+                    return HttpResponseRedirect(reverse("account_login"))
                 if now - float(seen) >= SEEN_RESOLUTION:
                     request.session[SEEN] = now
         return self.get_response(request)
