@@ -40,6 +40,19 @@ def _run_management(argv: Sequence[str]) -> int:
     return 0
 
 
+def _uvicorn_log_config() -> dict[str, Any]:
+    """uvicorn's own logging, with invitation and reset tokens redacted from access lines."""
+    import copy
+
+    from uvicorn.config import LOGGING_CONFIG
+
+    config: dict[str, Any] = copy.deepcopy(LOGGING_CONFIG)
+    config.setdefault("filters", {})["redact"] = {"()": "rapport.lib.redact.RedactSecrets"}
+    for handler in config["handlers"].values():
+        handler.setdefault("filters", []).append("redact")
+    return config
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     os.environ["RAPPORT_ENV"] = "demo"
     _setup()
@@ -70,6 +83,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
             host=args.host,
             port=args.port,
             log_level="info",
+            log_config=_uvicorn_log_config(),
             lifespan="off",
         )
     finally:
@@ -93,6 +107,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         proxy_headers=True,
         forwarded_allow_ips=args.forwarded_allow_ips,
         log_level="info",
+        log_config=_uvicorn_log_config(),
         server_header=False,
         lifespan="off",
     )

@@ -149,6 +149,7 @@ def production_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
         RAPPORT_ENCRYPTION_KEYS=key,
         RAPPORT_HTTPS="true",
         RAPPORT_ALLOWED_HOSTS="therapy.example.org",
+        RAPPORT_SITE_URL="https://therapy.example.org",
         RAPPORT_EMAIL_HOST="127.0.0.1",
     )
     assert len(env["RAPPORT_SECRET_KEY"]) == 64

@@ -73,3 +73,34 @@ def test_https_mode_sends_hsts_redirects_and_secures_cookies(client_a: Any) -> N
     assert session_cookie["secure"] is True
     assert session_cookie["httponly"] is True
     assert session_cookie["samesite"] == "Lax"
+
+
+@override_settings(SECURE_SSL_REDIRECT=True)
+def test_health_check_answers_plain_http_for_local_probes(db: Any) -> None:
+    response = Client().get("/healthz")
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok"}
+
+
+def test_url_secrets_never_reach_access_logs() -> None:
+    import logging
+
+    from rapport.lib.redact import RedactSecrets
+
+    record = logging.LogRecord(
+        "uvicorn.access",
+        logging.INFO,
+        __file__,
+        1,
+        '%s - "%s %s HTTP/%s" %d',
+        ("127.0.0.1:5000", "GET", "/invite/AbC-123_xyz/?x=1", "1.1", 200),
+        None,
+    )
+    assert RedactSecrets().filter(record)
+    assert "AbC-123_xyz" not in record.getMessage()
+    assert "/invite/[redacted]/?x=1" in record.getMessage()
+    plain = logging.LogRecord(
+        "x", logging.INFO, __file__, 1, "GET /accounts/confirm-email/k3y/", None, None
+    )
+    RedactSecrets().filter(plain)
+    assert plain.getMessage() == "GET /accounts/confirm-email/[redacted]/"

@@ -175,3 +175,45 @@ def test_sign_out_everywhere_closes_sockets_and_refuses_the_old_cookie(client_a:
         await again.disconnect()
 
     _run(body)
+
+
+def test_signing_out_closes_that_browser_only(client_a: Any) -> None:
+    laptop = signed_in(client_a)
+    phone = signed_in(client_a)
+
+    async def body() -> None:
+        laptop_socket, laptop_ok, _ = await _open(_headers(laptop))
+        phone_socket, phone_ok, _ = await _open(_headers(phone))
+        assert laptop_ok and phone_ok
+        response = await sync_to_async(laptop.post)("/accounts/logout/")
+        assert response.status_code == 302
+        assert await _receive(laptop_socket) == {"type": "session.ended"}
+        assert await laptop_socket.receive_output(timeout=5) == {
+            "type": "websocket.close",
+            "code": 4001,
+        }
+        # The phone is still signed in and its socket stays open.
+        assert await phone_socket.receive_nothing(timeout=0.3)
+        await phone_socket.send_json_to({"type": "ping", "id": 7})
+        assert await _receive(phone_socket) == {"type": "pong", "id": 7}
+        for socket in (laptop_socket, phone_socket):
+            await socket.disconnect()
+
+    _run(body)
+
+
+def test_deactivating_an_account_closes_its_sockets(client_a: Any, admin: Any) -> None:
+    alice = signed_in(client_a)
+    admin_browser = signed_in(admin)
+
+    async def body() -> None:
+        socket, connected, _ = await _open(_headers(alice))
+        assert connected
+        response = await sync_to_async(admin_browser.post)(
+            f"/practice/people/{client_a.pk}/active/", {"active": "0"}
+        )
+        assert response.status_code == 302
+        assert await _receive(socket) == {"type": "session.ended"}
+        await socket.disconnect()
+
+    _run(body)

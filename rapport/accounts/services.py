@@ -156,6 +156,8 @@ def set_active(actor: User, target: User, active: bool, request: HttpRequest) ->
         if not active:
             target.session_generation += 1
         target.save(update_fields=["is_active", "session_generation"])
+        if not active:
+            transaction.on_commit(lambda: end_live_connections(target.pk))
         record(
             Action.ACCOUNT_REACTIVATED if active else Action.ACCOUNT_DEACTIVATED,
             actor=actor,

@@ -27,7 +27,6 @@ class Action:
     SESSION_EXPIRED = "auth.session_expired"
     PASSWORD_CHANGED = "auth.password_changed"  # noqa: S105 (an action name)
     PASSWORD_RESET = "auth.password_reset"  # noqa: S105 (an action name)
-    REAUTHENTICATED = "auth.reauthenticated"
     MFA_ADDED = "mfa.authenticator_added"
     MFA_REMOVED = "mfa.authenticator_removed"
     MFA_RECOVERY_RESET = "mfa.recovery_codes_reset"

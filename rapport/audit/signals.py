@@ -30,7 +30,15 @@ def on_sign_in(sender: Any, request: HttpRequest | None, user: Any, **kwargs: An
 @receiver(user_logged_out)
 def on_sign_out(sender: Any, request: HttpRequest | None, user: Any, **kwargs: Any) -> None:
     if user is not None:
+        from django.db import transaction
+
+        from rapport.core.consumers import end_session_connections
+
         record(Action.SIGN_OUT, actor=user, request=request, obj=user)
+        # Signing out ends this browser's live connections (its other tabs), not other devices'.
+        session_key = getattr(getattr(request, "session", None), "session_key", None)
+        if session_key:
+            transaction.on_commit(lambda: end_session_connections(session_key))
 
 
 @receiver(user_login_failed)

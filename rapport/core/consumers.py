@@ -7,6 +7,7 @@ anonymous users, and closes when the user signs out everywhere.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from typing import Any
 
@@ -19,6 +20,18 @@ MAX_MESSAGE_BYTES = 64 * 1024
 
 def user_group(user_id: int) -> str:
     return f"user-{user_id}"
+
+
+def session_group(session_key: str) -> str:
+    """The sockets opened by one browser session (hashed: group names end up in Redis keys)."""
+    return "session-" + hashlib.sha256(session_key.encode()).hexdigest()[:32]
+
+
+def end_session_connections(session_key: str) -> None:
+    """Close the sockets of one browser session (it signed out or expired)."""
+    layer = get_channel_layer()
+    if layer is not None:
+        async_to_sync(layer.group_send)(session_group(session_key), {"type": "session.ended"})
 
 
 def publish_to_user(user_id: int, event: dict[str, Any]) -> None:
@@ -34,13 +47,17 @@ class EventsConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
         if user is None or not user.is_authenticated:
             await self.close(code=4401)
             return
-        self.group = user_group(user.pk)
-        await self.channel_layer.group_add(self.group, self.channel_name)
+        self.groups_joined = [user_group(user.pk)]
+        session_key = getattr(self.scope.get("session"), "session_key", None)
+        if session_key:
+            self.groups_joined.append(session_group(session_key))
+        for group in self.groups_joined:
+            await self.channel_layer.group_add(group, self.channel_name)
         await self.accept()
 
     async def disconnect(self, code: int) -> None:
-        if hasattr(self, "group"):
-            await self.channel_layer.group_discard(self.group, self.channel_name)
+        for group in getattr(self, "groups_joined", []):
+            await self.channel_layer.group_discard(group, self.channel_name)
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         if (

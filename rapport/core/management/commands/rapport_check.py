@@ -30,6 +30,11 @@ def find_problems() -> list[str]:
         problems.append("RAPPORT_ALLOWED_HOSTS names no public host name.")
     if settings.DEBUG:
         problems.append("RAPPORT_DEBUG is on: error pages would show internals.")
+    if not settings.SITE_URL.startswith("https://") or "127.0.0.1" in settings.SITE_URL:
+        problems.append(
+            f"RAPPORT_SITE_URL is {settings.SITE_URL!r}: links in emails need the public https "
+            "address."
+        )
     if not settings.RAPPORT_EMAIL_HOST:
         problems.append("RAPPORT_EMAIL_HOST is not set: invitations and reminders cannot be sent.")
     problems += _database_problems()
