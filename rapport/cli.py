@@ -11,6 +11,9 @@ from collections.abc import Sequence
 from typing import Any
 
 DESCRIPTION = "Rapport: a self-hostable virtual therapy platform."
+# OWASP WebSocket guidance: no per-message compression; refuse huge frames before they are read
+# (the consumer answers anything over 64 KB with an error; far larger frames close the socket).
+WEBSOCKET_LIMITS: dict[str, Any] = {"ws_max_size": 128 * 1024, "ws_per_message_deflate": False}
 
 
 def _setup(default_env: str | None = None) -> None:
@@ -84,6 +87,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
             port=args.port,
             log_level="info",
             log_config=_uvicorn_log_config(),
+            **WEBSOCKET_LIMITS,
             lifespan="off",
         )
     finally:
@@ -108,6 +112,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         forwarded_allow_ips=args.forwarded_allow_ips,
         log_level="info",
         log_config=_uvicorn_log_config(),
+        **WEBSOCKET_LIMITS,
         server_header=False,
         lifespan="off",
     )
