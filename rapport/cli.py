@@ -71,7 +71,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
     worker = subprocess.Popen(
         [sys.executable, "-m", "rapport.cli", "worker"], env=os.environ.copy()
     )
-    url = f"http://{args.host}:{args.port}/"
+    # "localhost", not the IP: browsers refuse passkeys (WebAuthn) on an IP address.
+    shown_host = "localhost" if args.host == "127.0.0.1" else args.host
+    url = f"http://{shown_host}:{args.port}/"
     print("\n  Rapport demo is running at " + url)
     print("  Sign in with:")
     for role, email, password in demo_logins():

@@ -1,0 +1,1 @@
+"""Benchmarks and budgets (run with ``make bench``)."""

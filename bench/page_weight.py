@@ -1,0 +1,187 @@
+"""Page-weight budget: the signed-in client home page must stay under 30 kB compressed.
+
+Starts a demo server (the same helper as the browser tests), signs in as the demo client over
+plain HTTP, fetches the home page's HTML and every stylesheet and script it references, gzips
+each one (level 6, roughly what a reverse proxy sends) and adds them up. The anonymous sign-in
+page is measured in the same run as a baseline. Exits 1 when the client home is over budget.
+
+    .venv/bin/python bench/page_weight.py            # or: make bench
+"""
+
+from __future__ import annotations
+
+import gzip
+import http.cookiejar
+import os
+import sys
+import tempfile
+import urllib.parse
+import urllib.request
+from dataclasses import dataclass, field
+from html.parser import HTMLParser
+from pathlib import Path
+
+if __package__ in {None, ""}:  # run as a script: make the repository importable
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from tests.browser.server import demo_server
+
+BUDGET_BYTES = 30_000  # 30 kB, compressed
+GZIP_LEVEL = 6
+CLIENT_EMAIL = "client@demo.rapport.test"
+DEMO_PASSWORD = "rapport-demo-password"  # noqa: S105 (the published demo login)
+
+
+class _Assets(HTMLParser):
+    """Collects the stylesheets and scripts a page references, and the sign-in CSRF token."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.urls: list[str] = []
+        self.csrf_token = ""
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        found = {name: value or "" for name, value in attrs}
+        if tag == "link" and "stylesheet" in found.get("rel", "").split() and found.get("href"):
+            self.urls.append(found["href"])
+        elif tag == "script" and found.get("src"):
+            self.urls.append(found["src"])
+        elif tag == "input" and found.get("name") == "csrfmiddlewaretoken":
+            self.csrf_token = found.get("value", "")
+
+
+@dataclass
+class Resource:
+    url: str
+    kind: str
+    raw_bytes: int
+    gzip_bytes: int
+
+
+@dataclass
+class PageWeight:
+    name: str
+    path: str
+    resources: list[Resource] = field(default_factory=list)
+
+    def total(self, kind: str | None = None) -> int:
+        return sum(r.gzip_bytes for r in self.resources if kind is None or r.kind == kind)
+
+    @property
+    def raw_total(self) -> int:
+        return sum(r.raw_bytes for r in self.resources)
+
+
+class Browser:
+    """A tiny cookie-keeping HTTP client (stdlib only)."""
+
+    def __init__(self, base_url: str) -> None:
+        if not base_url.startswith(("http://", "https://")):
+            raise ValueError(f"not an http(s) URL: {base_url}")
+        self.base_url = base_url.rstrip("/")
+        self.opener = urllib.request.build_opener(
+            urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar())
+        )
+
+    def fetch(self, path: str, data: dict[str, str] | None = None) -> tuple[str, bytes]:
+        url = urllib.parse.urljoin(self.base_url + "/", path)
+        if not url.startswith(self.base_url + "/"):
+            raise ValueError(f"refusing to fetch {url}: not on {self.base_url}")
+        body = urllib.parse.urlencode(data).encode() if data is not None else None
+        # The URL was checked above: it is always on the demo server's http:// base URL.
+        request = urllib.request.Request(  # noqa: S310
+            url, data=body, headers={"Accept-Encoding": "identity"}
+        )
+        with self.opener.open(request, timeout=30) as response:
+            final_url: str = response.geturl()
+            return final_url, response.read()
+
+    def sign_in(self, email: str, password: str) -> None:
+        _, html = self.fetch("/accounts/login/")
+        parser = _Assets()
+        parser.feed(html.decode("utf-8"))
+        if not parser.csrf_token:
+            raise RuntimeError("no CSRF token on the sign-in page")
+        final_url, _ = self.fetch(
+            "/accounts/login/",
+            {"login": email, "password": password, "csrfmiddlewaretoken": parser.csrf_token},
+        )
+        if urllib.parse.urlsplit(final_url).path != "/":
+            raise RuntimeError(f"sign-in as {email} ended on {final_url}, not the home page")
+
+
+def gzipped_size(content: bytes) -> int:
+    return len(gzip.compress(content, compresslevel=GZIP_LEVEL, mtime=0))
+
+
+def measure(browser: Browser, name: str, path: str) -> PageWeight:
+    final_url, html = browser.fetch(path)
+    if urllib.parse.urlsplit(final_url).path != urllib.parse.urlsplit(path).path:
+        raise RuntimeError(f"{path} redirected to {final_url}")
+    weight = PageWeight(name, path, [Resource(path, "html", len(html), gzipped_size(html))])
+    parser = _Assets()
+    parser.feed(html.decode("utf-8"))
+    for url in dict.fromkeys(parser.urls):  # each asset once, in page order
+        _, content = browser.fetch(url)
+        kind = "css" if url.split("?")[0].endswith(".css") else "js"
+        weight.resources.append(Resource(url, kind, len(content), gzipped_size(content)))
+    return weight
+
+
+def measure_pages(base_url: str) -> tuple[PageWeight, PageWeight]:
+    """(baseline: the anonymous sign-in page, the signed-in client home page)."""
+    anonymous = Browser(base_url)
+    baseline = measure(anonymous, "sign-in page (anonymous, baseline)", "/accounts/login/")
+    client = Browser(base_url)
+    client.sign_in(CLIENT_EMAIL, DEMO_PASSWORD)
+    home = measure(client, "client home (signed in)", "/")
+    return baseline, home
+
+
+def report(pages: tuple[PageWeight, ...], budget: int = BUDGET_BYTES) -> str:
+    def kb(n: int) -> str:
+        return f"{n / 1000:.1f} kB"
+
+    header = f"{'page':<36} {'files':>5} {'html':>9} {'css':>9} {'js':>9} {'total':>9} {'raw':>9}"
+    lines = [f"Page weight, gzip level {GZIP_LEVEL} per file; budget {kb(budget)}", header,
+             "-" * len(header)]
+    for page in pages:
+        lines.append(
+            f"{page.name:<36} {len(page.resources):>5} {kb(page.total('html')):>9} "
+            f"{kb(page.total('css')):>9} {kb(page.total('js')):>9} {kb(page.total()):>9} "
+            f"{kb(page.raw_total):>9}"
+        )
+    lines.append("")
+    for page in pages:
+        lines.append(f"{page.name}:")
+        for resource in page.resources:
+            raw, gzipped = kb(resource.raw_bytes), kb(resource.gzip_bytes)
+            lines.append(f"  {resource.url:<44} {raw:>9} raw {gzipped:>9} gzip")
+    return "\n".join(lines)
+
+
+def main() -> int:
+    # The server's data folder goes inside $RAPPORT_DATA_DIR when set, and its PostgreSQL
+    # database (when $DATABASE_URL is set) is <name>_bench, apart from the browser tests' one.
+    parent = os.environ.get("RAPPORT_DATA_DIR") or None
+    if parent:
+        Path(parent).mkdir(parents=True, exist_ok=True)
+    with (
+        tempfile.TemporaryDirectory(prefix="rapport-page-weight-", dir=parent) as data_dir,
+        demo_server(Path(data_dir), database_suffix="_bench") as server,
+    ):
+        baseline, home = measure_pages(server.url)
+    print(report((baseline, home)))
+    total = home.total()
+    if total > BUDGET_BYTES:
+        print(f"\nOVER BUDGET: the client home is {total} bytes compressed "
+              f"(budget {BUDGET_BYTES}, {total - BUDGET_BYTES} over)")
+        return 1
+    print(f"\nOK: the client home is {total} bytes compressed, "
+          f"{BUDGET_BYTES - total} under the {BUDGET_BYTES}-byte budget "
+          f"(sign-in baseline: {baseline.total()} bytes)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

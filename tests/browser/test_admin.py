@@ -1,0 +1,105 @@
+"""The practice admin enrols TOTP, then walks every admin page; sensitive ones ask for sudo mode."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+
+import pytest
+from playwright.sync_api import expect
+
+from tests.browser.browsing import DEMO_PASSWORD, SMALL_SCREEN, Visitor, fresh_totp
+from tests.browser.conftest import MakeVisitor
+from tests.browser.server import DemoServer
+
+pytestmark = pytest.mark.browser
+
+ADMIN = "admin@demo.rapport.test"
+
+# Moves every authentication record of one session an hour into the past, as if the admin had
+# signed in long ago: allauth's "sudo mode" (ACCOUNT_REAUTHENTICATION_TIMEOUT) is then over.
+AGE_SESSION = """
+from importlib import import_module
+from django.conf import settings
+store = import_module(settings.SESSION_ENGINE).SessionStore(session_key={key})
+records = store["account_authentication_methods"]
+for record in records:
+    record["at"] -= 3600
+store["account_authentication_methods"] = records
+store.save()
+print(len(records))
+"""
+
+
+def end_sudo_mode(server: DemoServer, admin: Visitor) -> None:
+    (key,) = [c["value"] for c in admin.context.cookies() if c["name"] == "rapport_session"]
+    assert int(server.shell(AGE_SESSION.format(key=json.dumps(key)))) > 0
+
+
+def test_admin_pages_and_reauthentication(visitor: MakeVisitor, server: DemoServer) -> None:
+    admin = visitor("admin")
+    page = admin.sign_in(ADMIN)
+    assert admin.path == "/accounts/2fa/totp/activate/"
+    secret = admin.enrol_totp()
+    admin.goto("/")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Riverside Counselling (demo)")
+
+    nav = page.get_by_role("navigation", name="Main")
+    admin.click(nav.get_by_role("link", name="People"))
+    expect(page.get_by_role("cell", name="Dr. Maya Okafor", exact=True)).to_be_visible()
+    admin.click(nav.get_by_role("link", name="Care relationships"))
+    expect(page.get_by_role("cell", name="Jordan Chen", exact=True).first).to_be_visible()
+    admin.click(nav.get_by_role("link", name="Invitations"))
+    expect(page.get_by_role("heading", level=1)).to_be_visible()
+    admin.click(nav.get_by_role("link", name="Audit trail"))
+    expect(page.get_by_role("table")).to_be_visible()
+
+    # Practice settings are behind sudo mode: once it has lapsed, the admin confirms the password.
+    end_sudo_mode(server, admin)
+    admin.click(nav.get_by_role("link", name="Practice"))
+    assert admin.path.startswith("/accounts/reauthenticate/"), page.url
+    page.get_by_label("Password").fill(DEMO_PASSWORD)
+    admin.click(page.get_by_role("button", name="Confirm"))
+    assert admin.path == "/practice/settings/"
+    expect(page.get_by_role("heading", level=1)).to_have_text("Practice settings")
+    expect(page.get_by_label("Practice name")).to_have_value("Riverside Counselling (demo)")
+
+    # Opening client self-registration puts a sign-up link on the sign-in page; closing it again
+    # takes the link away.
+    registration = page.get_by_label("clients may create their own account")
+    for is_open in (True, False):
+        registration.set_checked(is_open)
+        admin.click(page.get_by_role("button", name="Save"))
+        expect(page.get_by_text("Practice settings saved.")).to_be_visible()
+        newcomer = visitor(f"newcomer (self-registration {'open' if is_open else 'closed'})")
+        newcomer.goto("/accounts/login/")
+        signup = newcomer.page.get_by_role("link", name="Create a client account")
+        if is_open:
+            newcomer.click(signup)
+            assert newcomer.path == "/accounts/signup/"
+            expect(newcomer.page.get_by_label("Password (again)")).to_be_visible()
+        else:
+            expect(signup).to_have_count(0)
+
+    # So is the audit export; this time the admin confirms with the authenticator app instead.
+    end_sudo_mode(server, admin)
+    admin.goto("/practice/audit/")
+    admin.click(page.get_by_role("link", name="Export these events (CSV)"))
+    assert admin.path.startswith("/accounts/reauthenticate/"), page.url
+    admin.click(page.get_by_role("link", name="Use authenticator app or code"))
+    assert admin.path.startswith("/accounts/2fa/reauthenticate/"), page.url
+    page.get_by_label("Authenticator code").fill(fresh_totp(secret))
+    with page.expect_download() as download_info:
+        page.get_by_role("button", name="Confirm").click()
+    exported = download_info.value.path().read_text(encoding="utf-8")
+    rows = list(csv.reader(io.StringIO(exported)))
+    assert rows[0][:4] == ["sequence", "occurred_at", "actor", "action"]
+    assert len(rows) > 1, rows
+
+    # The wide tables on a 360px phone: each scrolls inside its own box, never the whole page.
+    page.set_viewport_size(SMALL_SCREEN)
+    for path in ("/practice/people/", "/practice/relationships/", "/practice/audit/"):
+        admin.goto(path)
+        admin.assert_fits()
+

@@ -1,0 +1,69 @@
+"""A client signs in (no second factor required), sees an empty home and who saw their record."""
+
+from __future__ import annotations
+
+import pytest
+from playwright.sync_api import expect
+
+from tests.browser.browsing import SMALL_SCREEN
+from tests.browser.conftest import MakeVisitor
+
+pytestmark = pytest.mark.browser
+
+CLIENT = "client@demo.rapport.test"
+
+
+def test_client_home_and_record_access(visitor: MakeVisitor) -> None:
+    client = visitor("client")
+    client.goto("/accounts/login/")
+    page = client.page
+    # Sign-up is closed in the demo practice (clients join by invitation): no sign-up link.
+    expect(page.get_by_role("link", name="Create a client account")).to_have_count(0)
+    expect(page.get_by_role("button", name="Sign in with a passkey")).to_be_visible()
+
+    client.sign_in(CLIENT, "not-the-password")
+    assert client.path.startswith("/accounts/login/")
+    expect(page.get_by_role("alert")).to_contain_text("not correct")
+    client.sign_in(CLIENT)
+
+    assert client.path == "/"
+    expect(page.get_by_role("heading", level=1)).to_have_text("Hello, Sam Rivera")
+    expect(page.get_by_role("region", name="Upcoming sessions")).to_contain_text(
+        "No sessions booked yet."
+    )
+    expect(page.get_by_role("region", name="Messages")).to_contain_text("No new messages.")
+    expect(page.get_by_role("region", name="Things to do")).to_contain_text(
+        "Nothing to fill in right now."
+    )
+    expect(page.get_by_role("region", name="Your therapist")).to_contain_text("Dr. Maya Okafor")
+    expect(page.get_by_role("region", name="In a crisis")).to_contain_text("988")
+
+    nav = page.get_by_role("navigation", name="Main")
+    client.click(nav.get_by_role("link", name="Who saw my record"))
+    assert client.path == "/my-record/access/"
+    expect(page.get_by_role("heading", level=1)).to_have_text("Who saw or changed your record")
+    expect(page.get_by_role("table")).to_contain_text("Care started")
+
+    client.click(nav.get_by_role("link", name="Account"))
+    expect(page.get_by_role("heading", level=1)).to_have_text("Your account")
+    expect(nav.get_by_role("link", name="Account")).to_have_attribute("aria-current", "page")
+    client.click(page.get_by_role("link", name="Change password"))
+    expect(page.get_by_label("Current password")).to_be_visible()
+    client.goto("/settings/")
+    client.click(page.get_by_role("link", name="Email address"))
+    expect(page.get_by_text(CLIENT)).to_be_visible()
+
+
+def test_sign_in_and_client_home_fit_a_small_phone(visitor: MakeVisitor) -> None:
+    phone = visitor("client on a 360px phone", viewport=SMALL_SCREEN, is_mobile=True)
+    phone.goto("/accounts/login/")
+    phone.assert_fits()
+    phone.sign_in(CLIENT)
+    assert phone.path == "/"
+    phone.assert_fits()
+    phone.goto("/my-record/access/")
+    phone.assert_fits()
+    phone.sign_out()
+    phone.click(phone.page.get_by_role("link", name="Forgot your password?"))
+    assert phone.path == "/accounts/password/reset/"
+    phone.assert_fits()
