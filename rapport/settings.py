@@ -106,6 +106,7 @@ INSTALLED_APPS = [
     "rapport.accounts",
     "rapport.care",
     "rapport.audit",
+    "rapport.scheduling",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",

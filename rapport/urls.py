@@ -38,6 +38,7 @@ urlpatterns = [
     path("practice/audit/", audit.audit_trail, name="audit_trail"),
     path("practice/audit/export.csv", audit.audit_export, name="audit_export"),
     path("practice/settings/", accounts.practice_settings, name="practice_settings"),
+    path("", include("rapport.scheduling.urls")),
 ]
 
 handler400 = "rapport.core.views.bad_request"

@@ -43,6 +43,13 @@ LOCKED = "Too many failed login attempts. Try again later."
 
 # --- helpers -------------------------------------------------------------------------------------
 
+# The practice form's scheduling fields, at their defaults.
+SCHEDULING_DEFAULTS = {
+    "late_cancel_hours": "24",
+    "reminder_minutes": "1440,60",
+    "join_opens_minutes": "10",
+}
+
 
 def page(response: Any) -> str:
     """The response body as a person reads it (entities decoded)."""
@@ -601,6 +608,7 @@ def test_self_registration_when_open_needs_verified_email(
             "name": "Rapport practice",
             "allow_client_self_registration": "on",
             "crisis_resources": "Call 988.",
+            **SCHEDULING_DEFAULTS,
         },
     )
     assert response.status_code == 302
@@ -680,7 +688,7 @@ def test_practice_settings_ask_for_password_again_after_timeout(admin: Any) -> N
         assert "Practice settings" in page(response)
         response = browser.post(
             "/practice/settings/",
-            {"name": "Harbour Counselling", "crisis_resources": "Call 988."},
+            {"name": "Harbour Counselling", "crisis_resources": "Call 988.", **SCHEDULING_DEFAULTS},
         )
         assert response.status_code == 302
     assert Practice.get().name == "Harbour Counselling"

@@ -71,5 +71,14 @@ class PreferencesForm(forms.ModelForm):  # type: ignore[type-arg]
 class PracticeForm(forms.ModelForm):  # type: ignore[type-arg]
     class Meta:
         model = Practice
-        fields = ["name", "allow_client_self_registration", "crisis_resources"]
+        fields = [
+            "name",
+            "allow_client_self_registration",
+            "requires_booking_approval",
+            "late_cancel_hours",
+            "reminder_minutes",
+            "join_opens_minutes",
+            "calendar_shows_client_names",
+            "crisis_resources",
+        ]
         widgets = {"crisis_resources": forms.Textarea(attrs={"rows": 4})}

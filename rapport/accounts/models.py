@@ -113,6 +113,14 @@ class User(AbstractBaseUser):
         ).hexdigest()
 
 
+def validate_reminder_minutes(value: str) -> None:
+    parts = [p.strip() for p in value.split(",") if p.strip()]
+    if not parts or not all(p.isdigit() and 0 < int(p) <= 20160 for p in parts):
+        raise ValidationError(
+            _("List minutes before the session, like “1440,60” (at most two weeks).")
+        )
+
+
 class Practice(models.Model):
     """The practice running this Rapport instance (one row)."""
 
@@ -120,6 +128,24 @@ class Practice(models.Model):
     name = models.CharField(_("practice name"), max_length=120, default="Rapport practice")
     allow_client_self_registration = models.BooleanField(
         _("clients may create their own account"), default=False
+    )
+    requires_booking_approval = models.BooleanField(
+        _("client bookings wait for the therapist's approval"), default=False
+    )
+    late_cancel_hours = models.PositiveSmallIntegerField(
+        _("late cancellation window (hours before the session)"), default=24
+    )
+    reminder_minutes = models.CharField(
+        _("reminders (minutes before the session, comma-separated)"),
+        max_length=60,
+        default="1440,60",
+        validators=[validate_reminder_minutes],
+    )
+    join_opens_minutes = models.PositiveSmallIntegerField(
+        _("the session can be joined this many minutes before it starts"), default=10
+    )
+    calendar_shows_client_names = models.BooleanField(
+        _("therapist calendar feeds show client full names (otherwise initials)"), default=False
     )
     crisis_resources = models.TextField(
         _("crisis resources shown to clients"),
@@ -130,6 +156,10 @@ class Practice(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def reminder_offsets(self) -> list[int]:
+        return sorted({int(p) for p in self.reminder_minutes.split(",") if p.strip()}, reverse=True)
 
     @classmethod
     def get(cls) -> Practice:

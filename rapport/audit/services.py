@@ -47,6 +47,14 @@ class Action:
     AUDIT_VIEWED = "audit.trail_viewed"
     AUDIT_EXPORTED = "audit.trail_exported"
     KEYS_ROTATED = "security.keys_rotated"
+    CONSENT_PUBLISHED = "consent.published"
+    CONSENT_SIGNED = "consent.signed"
+    APPOINTMENT_BOOKED = "appointment.booked"
+    APPOINTMENT_MOVED = "appointment.moved"
+    APPOINTMENT_CANCELLED = "appointment.cancelled"
+    APPOINTMENT_STATUS = "appointment.status_changed"
+    AVAILABILITY_CHANGED = "availability.changed"
+    CALENDAR_FEED_CHANGED = "calendar.feed_changed"
 
 
 def request_origin(request: HttpRequest | None) -> tuple[str | None, str]:

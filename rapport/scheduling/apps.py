@@ -1,0 +1,8 @@
+from django.apps import AppConfig
+
+
+class SchedulingConfig(AppConfig):
+    """Availability, appointments, telehealth consent, reminders and calendar feeds."""
+
+    name = "rapport.scheduling"
+    label = "scheduling"

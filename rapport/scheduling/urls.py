@@ -1,0 +1,4 @@
+"""Scheduling routes (mounted at the site root). Each needs a rule in the access matrix."""
+
+
+urlpatterns: list = []  # type: ignore[type-arg]
