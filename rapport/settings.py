@@ -37,6 +37,9 @@ DEBUG = env_bool("RAPPORT_DEBUG", False)
 # --- Secrets -------------------------------------------------------------------------------------
 SECRET_KEY = env_str("RAPPORT_SECRET_KEY")
 RAPPORT_ENCRYPTION_KEYS = env_list("RAPPORT_ENCRYPTION_KEYS")
+# Key of the audit trail's HMAC chain. Kept apart from the secret key so that rotating that one
+# does not make old audit events unverifiable; derived from the secret key when unset.
+RAPPORT_AUDIT_KEY = env_str("RAPPORT_AUDIT_KEY")
 if DEMO_MODE:
     if not SECRET_KEY:
         SECRET_KEY = read_or_create_secret(

@@ -376,3 +376,38 @@ def test_audit_events_never_hold_record_contents(client_a: Any, therapist_x: Any
             assert canary not in str(value), row
     for detail in AuditEvent.objects.values_list("detail", flat=True):
         assert canary not in repr(detail)
+
+
+def test_a_rewritten_chain_without_the_key_is_detected(db: Any) -> None:
+    """Someone with database access edits an event and recomputes every hash after it, but
+    without the audit key: the forgery is still caught at the edited event."""
+    from rapport.audit.models import ChainHead
+    from rapport.lib.hashchain import GENESIS, link_hash
+
+    sequences = _seed(4)
+    target = sequences[1]
+    forged_key = b"attacker does not know the real key"
+    previous = GENESIS
+    for event in AuditEvent.objects.order_by("sequence"):
+        if event.sequence == target:
+            event.action = "auth.sign_in"
+        if event.sequence >= target:
+            event.previous_hash = previous
+            event.hash = link_hash(forged_key, previous, event.chain_content())
+            _execute(
+                "UPDATE audit_auditevent SET action = %s, previous_hash = %s, hash = %s "
+                "WHERE sequence = %s",
+                [event.action, event.previous_hash, event.hash, event.sequence],
+            )
+        previous = event.hash
+    ChainHead.objects.filter(id=1).update(hash=previous)
+    problems = _problems()
+    assert problems, "a chain forged without the key passed verification"
+    assert problems[0][0] == target
+
+
+def test_the_chain_depends_on_the_audit_key(db: Any, settings: Any) -> None:
+    _seed(3)
+    assert verify_trail().ok
+    settings.RAPPORT_AUDIT_KEY = "another key entirely, at least 32 characters long"
+    assert len(verify_trail().problems) >= 3

@@ -150,6 +150,7 @@ def production_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
         RAPPORT_HTTPS="true",
         RAPPORT_ALLOWED_HOSTS="therapy.example.org",
         RAPPORT_SITE_URL="https://therapy.example.org",
+        RAPPORT_AUDIT_KEY=secrets.token_urlsafe(32),
         RAPPORT_EMAIL_HOST="127.0.0.1",
     )
     assert len(env["RAPPORT_SECRET_KEY"]) == 64

@@ -57,6 +57,16 @@ class Action:
     CALENDAR_FEED_CHANGED = "calendar.feed_changed"
 
 
+def chain_key() -> bytes:
+    """The audit chain's HMAC key: RAPPORT_AUDIT_KEY, or one derived from the secret key."""
+    from django.conf import settings
+    from django.utils.crypto import salted_hmac
+
+    if settings.RAPPORT_AUDIT_KEY:
+        return settings.RAPPORT_AUDIT_KEY.encode("utf-8")
+    return salted_hmac("rapport.audit.chain", "key", algorithm="sha256").digest()
+
+
 def request_origin(request: HttpRequest | None) -> tuple[str | None, str]:
     if request is None:
         return None, ""
@@ -98,7 +108,7 @@ def record(
             detail=detail,
             previous_hash=head.hash,
         )
-        event.hash = link_hash(event.previous_hash, event.chain_content())
+        event.hash = link_hash(chain_key(), event.previous_hash, event.chain_content())
         event.save()
         head.sequence = event.sequence
         head.hash = event.hash
@@ -126,6 +136,7 @@ def verify_trail(batch_size: int = 2000) -> VerifyResult:
     count = AuditEvent.objects.count()
     problems = verify_chain(
         links(),
+        key=chain_key(),
         expected_count=head.sequence if head else 0,
         expected_head=head.hash if head else None,
     )

@@ -1,12 +1,15 @@
-"""Hash chain over an ordered list of records (the tamper-evident audit trail).
+"""Keyed hash chain over an ordered list of records (the tamper-evident audit trail).
 
-Each record's hash covers its own canonical content and the previous record's hash, so editing,
-deleting or reordering any record breaks the chain at that point.
+Each record's hash is an HMAC-SHA256, under a key the database never holds, of the previous
+record's hash and its own canonical content. Editing, deleting or reordering any record breaks the
+chain at that point, and someone who can write to the database cannot forge a consistent chain
+without the key.
 """
 
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -19,12 +22,9 @@ def canonical(content: Mapping[str, Any]) -> bytes:
     return json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
 
 
-def link_hash(previous_hash: str, content: Mapping[str, Any]) -> str:
-    digest = hashlib.sha256()
-    digest.update(previous_hash.encode("ascii"))
-    digest.update(b"\n")
-    digest.update(canonical(content))
-    return digest.hexdigest()
+def link_hash(key: bytes, previous_hash: str, content: Mapping[str, Any]) -> str:
+    message = previous_hash.encode("ascii") + b"\n" + canonical(content)
+    return hmac.new(key, message, hashlib.sha256).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -42,7 +42,11 @@ class Break:
 
 
 def verify_chain(
-    links: Iterable[Link], *, expected_count: int | None = None, expected_head: str | None = None
+    links: Iterable[Link],
+    *,
+    key: bytes,
+    expected_count: int | None = None,
+    expected_head: str | None = None,
 ) -> list[Break]:
     """Walk the chain in sequence order and name every place where it does not hold."""
     problems: list[Break] = []
@@ -60,7 +64,7 @@ def verify_chain(
             problems.append(
                 Break(link.sequence, "does not follow the event before it (deleted or reordered)")
             )
-        if link_hash(link.previous_hash, link.content) != link.hash:
+        if not hmac.compare_digest(link_hash(key, link.previous_hash, link.content), link.hash):
             problems.append(Break(link.sequence, "content does not match its hash (edited)"))
         previous_hash = link.hash
         expected_sequence = link.sequence + 1

@@ -22,6 +22,13 @@ def find_problems() -> list[str]:
     else:
         if len(set(ring.keys)) != len(ring.keys):
             problems.append("RAPPORT_ENCRYPTION_KEYS lists the same key twice.")
+    if not settings.RAPPORT_AUDIT_KEY:
+        problems.append(
+            "RAPPORT_AUDIT_KEY is not set: the audit chain key is derived from the secret key, so "
+            "rotating RAPPORT_SECRET_KEY would make earlier audit events fail verification."
+        )
+    elif len(settings.RAPPORT_AUDIT_KEY) < 32:
+        problems.append("RAPPORT_AUDIT_KEY is shorter than 32 characters.")
     if not settings.HTTPS:
         problems.append("RAPPORT_HTTPS is off: cookies are not marked Secure and HSTS is not sent.")
     elif settings.SECURE_HSTS_SECONDS < 15552000:
