@@ -11,6 +11,7 @@ page only takes POST (its role gate passed first).
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from datetime import date, time, timedelta
 from typing import Any
 
 import pytest
@@ -49,6 +50,22 @@ def rule(
 
 def client_a_id(p: dict[str, Any]) -> dict[str, Any]:
     return {"client_id": p["client_a"].pk}
+
+
+def appointment_id(p: dict[str, Any]) -> dict[str, Any]:
+    return {"appointment_id": p["appointment"].pk}
+
+
+def window_id(p: dict[str, Any]) -> dict[str, Any]:
+    return {"window_id": p["window"].pk}
+
+
+def change_id(p: dict[str, Any]) -> dict[str, Any]:
+    return {"change_id": p["change"].pk}
+
+
+def session_type_id(p: dict[str, Any]) -> dict[str, Any]:
+    return {"session_type_id": p["session_type"].pk}
 
 
 LOGIN = "302 /accounts/login/"  # anonymous: sent to sign in
@@ -166,6 +183,33 @@ MATRIX: dict[str, tuple[dict[str, Expect], Kwargs | None]] = {
     "audit_trail": rule(LOGIN, 403, 403, 403, 403, 200),
     "audit_export": rule(LOGIN, 403, 403, 403, 403, 200),
     "practice_settings": rule(LOGIN, 403, 403, 403, 403, 200),
+    "calendar_feed": rule(LOGIN, 200, 200, 200, 200, 200),
+    # The token is the key: an unknown one is a 404 for everyone, signed in or not.
+    "calendar_feed_ics": rule(
+        404, 404, 404, 404, 404, 404, lambda p: {"token": "not-a-real-token"}
+    ),
+    # Scheduling. Therapist screens; POST-only routes answer GET with 405 once the role passed.
+    "schedule": rule(LOGIN, 403, 403, 200, 200, 403),
+    "schedule_week": rule(LOGIN, 403, 403, 200, 200, 403, lambda p: {"day": date(2026, 3, 9)}),
+    "schedule_day": rule(LOGIN, 403, 403, 200, 200, 403, lambda p: {"day": date(2026, 3, 8)}),
+    "book_for_client": rule(LOGIN, 403, 403, 200, 200, 403),
+    "availability": rule(LOGIN, 403, 403, 200, 200, 403),
+    "add_weekly_window": rule(LOGIN, 403, 403, 405, 405, 403),
+    "delete_weekly_window": rule(LOGIN, 403, 403, 405, 405, 403, window_id),
+    "add_availability_change": rule(LOGIN, 403, 403, 405, 405, 403),
+    "delete_availability_change": rule(LOGIN, 403, 403, 405, 405, 403, change_id),
+    "add_session_type": rule(LOGIN, 403, 403, 405, 405, 403),
+    "edit_session_type": rule(LOGIN, 403, 403, 405, 405, 403, session_type_id),
+    # Client screens.
+    "book": rule(LOGIN, 200, 200, 403, 403, 403),
+    "my_sessions": rule(LOGIN, 200, 200, 403, 403, 403),
+    "consent_sign": rule(LOGIN, 200, 200, 403, 403, 403),
+    "consent_admin": rule(LOGIN, 403, 403, 403, 403, 200),
+    # One appointment of therapist_x with client_a: its two parties only, a 404 for everyone else.
+    "appointment_detail": rule(LOGIN, 200, 404, 200, 404, 404, appointment_id),
+    "cancel_appointment": rule(LOGIN, 200, 404, 200, 404, 404, appointment_id),
+    "reschedule_appointment": rule(LOGIN, 200, 404, 200, 404, 404, appointment_id),
+    "set_appointment_status": rule(LOGIN, 403, 403, 405, 405, 403, appointment_id),
 }
 
 
@@ -198,6 +242,45 @@ def world(personas: dict[str, Any]) -> dict[str, Any]:
         **personas,
         "invitation": invitation,
         "relationship": CareRelationship.objects.get(therapist=personas["therapist_x"]),
+        **schedule_of(personas["therapist_x"], personas["client_a"]),
+    }
+
+
+def schedule_of(therapist: Any, client: Any) -> dict[str, Any]:
+    """Working hours, a time off, a session type and one booked appointment of ``therapist``."""
+    from django.utils import timezone
+
+    from rapport.scheduling.models import (
+        Appointment,
+        AvailabilityChange,
+        SessionType,
+        WeeklyWindow,
+    )
+
+    now = timezone.now().replace(microsecond=0)
+    session_type = SessionType.objects.create(therapist=therapist, name="Session", minutes=50)
+    starts_at = now + timedelta(days=3)
+    return {
+        "session_type": session_type,
+        "window": WeeklyWindow.objects.create(
+            therapist=therapist, weekday=0, start_time=time(9), end_time=time(12), time_zone="UTC"
+        ),
+        "change": AvailabilityChange.objects.create(
+            therapist=therapist,
+            kind="off",
+            starts_at=now + timedelta(days=1),
+            ends_at=now + timedelta(days=2),
+        ),
+        "appointment": Appointment.objects.create(
+            therapist=therapist,
+            client=client,
+            session_type=session_type,
+            modality="video",
+            starts_at=starts_at,
+            ends_at=starts_at + timedelta(minutes=50),
+            busy_until=starts_at + timedelta(minutes=60),
+            booked_by=therapist,
+        ),
     }
 
 
@@ -251,12 +334,59 @@ POST_MATRIX: dict[str, tuple[dict[str, Expect], Kwargs, dict[str, str]]] = {
         client_a_id,
         {"reason": "Client unreachable and at risk, safety check requested"},
     ),
+    "delete_weekly_window": ({"client_a": 403, "therapist_y": 404, "admin": 403}, window_id, {}),
+    "delete_availability_change": (
+        {"client_a": 403, "therapist_y": 404, "admin": 403},
+        change_id,
+        {},
+    ),
+    "edit_session_type": (
+        {"client_a": 403, "therapist_y": 404, "admin": 403},
+        session_type_id,
+        {"name": "Hijacked", "minutes": "15"},
+    ),
+    "add_weekly_window": (
+        {"client_a": 403, "admin": 403},
+        lambda p: {},
+        {"window-weekday": "1", "window-start_time": "09:00", "window-end_time": "10:00"},
+    ),
+    "book_for_client": ({"client_a": 403, "admin": 403}, lambda p: {}, {}),
+    "book": ({"therapist_x": 403, "admin": 403}, lambda p: {}, {}),
+    "cancel_appointment": (
+        {"client_b": 404, "therapist_y": 404, "admin": 404},
+        appointment_id,
+        {"scope": "this"},
+    ),
+    "reschedule_appointment": (
+        {"client_b": 404, "therapist_y": 404, "admin": 404},
+        appointment_id,
+        {"day": "2030-01-07", "start_time": "10:00"},
+    ),
+    "set_appointment_status": (
+        {"client_a": 403, "client_b": 403, "therapist_y": 404, "admin": 403},
+        appointment_id,
+        {"status": "decline"},
+    ),
+    "consent_sign": ({"therapist_x": 403, "admin": 403}, lambda p: {}, {"typed_name": "X"}),
+    "consent_admin": (
+        {"client_a": 403, "therapist_x": 403, "therapist_y": 403},
+        lambda p: {},
+        {"title": "Taken over", "body": "Text"},
+    ),
 }
 
 
 def test_state_changing_routes_refuse_outsiders(world: dict[str, Any]) -> None:
     from rapport.accounts.models import Invitation, User
     from rapport.care.models import CareRelationship, ClientProfile, EmergencyAccess
+    from rapport.scheduling.models import (
+        Appointment,
+        AvailabilityChange,
+        ConsentDocument,
+        ConsentSignature,
+        SessionType,
+        WeeklyWindow,
+    )
 
     def snapshot() -> tuple[Any, ...]:
         return (
@@ -265,6 +395,12 @@ def test_state_changing_routes_refuse_outsiders(world: dict[str, Any]) -> None:
             Invitation.objects.get(pk=world["invitation"].pk).revoked_at,
             User.objects.get(pk=world["client_b"].pk).is_active,
             EmergencyAccess.objects.count(),
+            list(Appointment.objects.values_list("pk", "status", "starts_at", "revision")),
+            list(WeeklyWindow.objects.values_list("pk", "weekday", "start_time", "end_time")),
+            list(AvailabilityChange.objects.values_list("pk", "starts_at", "ends_at")),
+            list(SessionType.objects.values_list("pk", "name", "minutes")),
+            ConsentDocument.objects.count(),
+            ConsentSignature.objects.count(),
         )
 
     before = snapshot()

@@ -43,3 +43,38 @@ def test_demo_logins_sign_in_and_every_page_shows_the_banner(db: Any) -> None:
     home = browser.get("/").content.decode()
     assert 'class="demo-banner"' in home
     assert "Dr. Maya Okafor" in home
+
+
+def test_seed_gives_every_therapist_hours_types_and_two_weeks_of_sessions(db: Any) -> None:
+    from django.utils import timezone
+
+    from rapport.scheduling.availability import open_slots
+    from rapport.scheduling.models import Appointment, ConsentSignature, SessionType
+    from rapport.scheduling.services import has_current_consent
+
+    seed_demo()
+    now = timezone.now()
+    for therapist in User.objects.filter(role="therapist"):
+        individual = SessionType.objects.get(therapist=therapist, name="Individual session")
+        assert individual.modalities == ["video", "audio", "text"]
+        assert SessionType.objects.get(therapist=therapist, name="Intake").minutes == 60
+        assert open_slots(individual), f"{therapist} has no open slots"
+        mine = Appointment.objects.filter(therapist=therapist)
+        assert mine.filter(starts_at__gt=now, status="confirmed").exists()
+        assert mine.filter(starts_at__lt=now).exists()
+        assert all(abs(a.starts_at - now).days <= 14 for a in mine), (
+            "two weeks either side of today"
+        )
+    assert Appointment.objects.filter(status="no_show").count() == 1
+    late = Appointment.objects.get(status="cancelled")
+    assert late.late_cancellation and late.cancelled_by == late.client
+    assert Appointment.objects.filter(status="completed").exists()
+    unsigned = [
+        c.full_name for c in User.objects.filter(role="client") if not has_current_consent(c)
+    ]
+    assert unsigned == ["Sam Rivera"]
+    signatures = ConsentSignature.objects.count()
+
+    assert seed_demo() is False
+    assert ConsentSignature.objects.count() == signatures
+    assert SessionType.objects.count() == 6

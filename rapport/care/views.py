@@ -19,13 +19,27 @@ from rapport.care import services
 from rapport.care.access import Reach, access_client, clients_of
 from rapport.care.forms import ClientProfileForm, EmergencyAccessForm, RelationshipForm
 from rapport.care.models import CareRelationship, ClientProfile
+from rapport.scheduling.services import (
+    clients_with_current_consent,
+    current_consent,
+    has_current_consent,
+    upcoming_sessions,
+)
 
 
 @role_required(Role.THERAPIST)
 @require_http_methods(["GET"])
 def caseload(request: HttpRequest) -> HttpResponse:
-    clients = clients_of(request.user).select_related("client_profile")  # type: ignore[arg-type]
-    return render(request, "care/caseload.html", {"clients": clients})
+    clients = list(clients_of(request.user).select_related("client_profile"))  # type: ignore[arg-type]
+    return render(
+        request,
+        "care/caseload.html",
+        {
+            "clients": clients,
+            "consent_published": current_consent() is not None,
+            "consent_signed": clients_with_current_consent([c.pk for c in clients]),
+        },
+    )
 
 
 @login_required
@@ -43,6 +57,11 @@ def client_record(request: HttpRequest, client_id: int) -> HttpResponse:
             "relationships": relationships,
             "via": how,
             "may_edit": how in {Reach.CARE, Reach.SELF},
+            "consent_document": current_consent(),
+            "consent_signed": has_current_consent(client),
+            "sessions": upcoming_sessions(client, limit=5, therapist=request.user)  # type: ignore[arg-type]
+            if how == Reach.CARE
+            else [],
         },
     )
 

@@ -1,10 +1,19 @@
-"""The demo practice: an admin, three therapists, six clients, their care relationships."""
+"""The demo practice: an admin, three therapists, six clients, their care relationships.
+
+Scheduling too: working hours and session types for every therapist, a telehealth consent signed
+by every client but Sam Rivera (so the demo login walks through signing), and two weeks of past
+and upcoming sessions in each therapist's own time zone.
+"""
 
 from __future__ import annotations
 
+import zoneinfo
 from dataclasses import dataclass
+from datetime import datetime, time, timedelta
+from typing import Any
 
 from django.db import transaction
+from django.utils import timezone
 
 from rapport.accounts.models import Practice, Role, User
 
@@ -39,6 +48,23 @@ CLIENTS = [
 ]
 # Therapist index → client indexes.
 CASELOADS = {0: [0, 1], 1: [2, 3], 2: [4, 5]}
+# Each client's weekly session: weekday (Monday = 0) and hour, on their therapist's clock.
+WEEKLY_SESSIONS = {0: (1, 10), 1: (3, 14), 2: (0, 9), 3: (2, 15), 4: (4, 11), 5: (1, 16)}
+WORKING_HOURS = [(time(9), time(12)), (time(13), time(17))]
+UNSIGNED_CLIENT = 0  # Sam Rivera: signs the consent on their first booking
+NO_SHOW_CLIENT = 1  # their latest past session was a no-show
+LATE_CANCEL_CLIENT = 3  # their latest past session was cancelled late
+CONSENT_TEXT = """Rapport sessions happen over video, audio or live text instead of in a room.
+
+What to expect: your therapist joins from a private space. Please join from somewhere you can talk \
+freely. Sessions are not recorded.
+
+Risks: a connection can drop or be overheard. If a session is interrupted, your therapist will try \
+to reach you by phone.
+
+In an emergency, call your local emergency number: online sessions are not a crisis service.
+
+You may stop online sessions at any time and ask for other arrangements."""
 
 
 def _person(person: DemoPerson) -> User:
@@ -65,7 +91,9 @@ def seed_demo() -> bool:
     from rapport.care.services import start_care
 
     if User.objects.filter(email=ADMIN.email).exists():
-        return False
+        # A demo practice from before scheduling existed gets its schedule now.
+        with transaction.atomic():
+            return _seed_scheduling()
     with transaction.atomic():
         practice = Practice.get()
         practice.name = "Riverside Counselling (demo)"
@@ -85,7 +113,119 @@ def seed_demo() -> bool:
             profile.emergency_contact = f"Demo contact {number} (friend), +1 555 020 {number:04d}"
             profile.intake_notes = "Demo record. Self-referred for low mood and sleep problems."
             profile.save()
+        _seed_scheduling()
     return True
+
+
+def _seed_scheduling() -> bool:
+    """Hours, session types, consent and two weeks either side of today. False if already there."""
+    from rapport.scheduling.models import (
+        ConsentDocument,
+        ConsentSignature,
+        SessionType,
+        WeeklyWindow,
+    )
+
+    admin = User.objects.get(email=ADMIN.email)
+    therapists = [User.objects.get(email=p.email) for p in THERAPISTS]
+    clients = [User.objects.get(email=p.email) for p in CLIENTS]
+    if SessionType.objects.filter(therapist__in=therapists).exists():
+        return False
+    now = timezone.now().replace(second=0, microsecond=0)
+    session_types = {}
+    for therapist in therapists:
+        WeeklyWindow.objects.bulk_create(
+            WeeklyWindow(
+                therapist=therapist,
+                weekday=weekday,
+                start_time=start,
+                end_time=end,
+                time_zone=therapist.time_zone,
+            )
+            for weekday in range(5)
+            for start, end in WORKING_HOURS
+        )
+        individual = SessionType.objects.create(
+            therapist=therapist, name="Individual session", minutes=50, buffer_minutes=10
+        )
+        intake = SessionType.objects.create(
+            therapist=therapist,
+            name="Intake",
+            minutes=60,
+            allow_text=False,
+            buffer_minutes=15,
+            min_notice_hours=24,
+        )
+        session_types[therapist.pk] = (intake, individual)
+    if not ConsentDocument.objects.exists():
+        document = ConsentDocument.objects.create(
+            version=1,
+            title="Telehealth informed consent",
+            body=CONSENT_TEXT,
+            published_by=admin,
+            published_at=now - timedelta(days=30),
+        )
+        ConsentSignature.objects.bulk_create(
+            ConsentSignature(
+                client=client,
+                document=document,
+                typed_name=client.full_name,
+                signed_at=now - timedelta(days=29 - number),
+            )
+            for number, client in enumerate(clients)
+            if number != UNSIGNED_CLIENT
+        )
+    for t_index, c_indexes in CASELOADS.items():
+        therapist = therapists[t_index]
+        for c_index in c_indexes:
+            _seed_sessions(therapist, clients[c_index], c_index, session_types[therapist.pk], now)
+    return True
+
+
+def _seed_sessions(
+    therapist: User, client: User, c_index: int, types: tuple[Any, Any], now: datetime
+) -> None:
+    """Weekly sessions from two weeks ago to two weeks ahead; the first one is the intake."""
+    from rapport.lib.intervals import local_to_utc
+    from rapport.scheduling.models import Appointment, AppointmentStatus
+
+    zone = zoneinfo.ZoneInfo(therapist.time_zone)
+    weekday, hour = WEEKLY_SESSIONS[c_index]
+    today = now.astimezone(zone).date()
+    monday = today - timedelta(days=today.weekday())
+    starts = [
+        local_to_utc(monday + timedelta(weeks=week, days=weekday), time(hour), zone)
+        for week in range(-2, 3)
+    ]
+    starts = [s for s in starts if now - timedelta(days=14) <= s <= now + timedelta(days=14)]
+    past = [s for s in starts if s + timedelta(hours=1) <= now]
+    for number, starts_at in enumerate(starts):
+        kind = types[0] if number == 0 else types[1]
+        ends_at = starts_at + timedelta(minutes=kind.minutes)
+        status = AppointmentStatus.CONFIRMED
+        cancelled_at = None
+        if starts_at in past:
+            status = AppointmentStatus.COMPLETED
+            latest = starts_at == past[-1]
+            if latest and c_index == NO_SHOW_CLIENT:
+                status = AppointmentStatus.NO_SHOW
+            elif latest and c_index == LATE_CANCEL_CLIENT:
+                status, cancelled_at = AppointmentStatus.CANCELLED, starts_at - timedelta(hours=3)
+        Appointment.objects.create(
+            therapist=therapist,
+            client=client,
+            session_type=kind,
+            modality="video" if number % 2 == 0 else "audio",
+            starts_at=starts_at,
+            ends_at=ends_at,
+            busy_until=ends_at + timedelta(minutes=kind.buffer_minutes),
+            status=status,
+            booked_by=therapist,
+            booked_at=starts[0] - timedelta(days=7),
+            cancelled_by=client if cancelled_at else None,
+            cancelled_at=cancelled_at,
+            late_cancellation=cancelled_at is not None,
+        )
 
 
 def demo_logins() -> list[tuple[str, str, str]]:

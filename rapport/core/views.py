@@ -14,6 +14,7 @@ from rapport.accounts.models import Invitation, Role, User
 from rapport.audit.models import AuditEvent
 from rapport.care.access import clients_of, therapists_of
 from rapport.care.models import CareRelationship
+from rapport.scheduling.services import appointments_on, upcoming_sessions
 
 
 @login_required
@@ -22,13 +23,15 @@ def home(request: HttpRequest) -> HttpResponse:
     user: User = request.user  # type: ignore[assignment]
     if user.is_therapist:
         clients = clients_of(user)
+        today = timezone.localdate()
         return render(
             request,
             "core/home_therapist.html",
             {
                 "clients": clients[:12],
                 "client_count": clients.count(),
-                "today": timezone.localdate(),
+                "today": today,
+                "todays_sessions": appointments_on(user, today),
                 "pending_invitations": Invitation.objects.pending().filter(invited_by=user).count(),
             },
         )
@@ -47,7 +50,11 @@ def home(request: HttpRequest) -> HttpResponse:
                 "recent_events": AuditEvent.objects.select_related("actor")[:8],
             },
         )
-    return render(request, "core/home_client.html", {"therapists": therapists_of(user)})
+    return render(
+        request,
+        "core/home_client.html",
+        {"therapists": therapists_of(user), "next_sessions": upcoming_sessions(user, limit=3)},
+    )
 
 
 @never_cache

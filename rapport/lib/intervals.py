@@ -46,15 +46,12 @@ def subtract(base: list[Interval], holes: list[Interval]) -> list[Interval]:
 def local_to_utc(day: date, wall: time, zone: zoneinfo.ZoneInfo) -> datetime:
     """The UTC instant of wall-clock ``wall`` on ``day`` in ``zone``.
 
-    A wall time skipped by a spring-forward change moves to just after the gap; an ambiguous
-    fall-back time takes its first occurrence (fold=0), as people read "09:00" that day.
+    An ambiguous fall-back time takes its first occurrence (fold=0), as people read "09:00" that
+    day. A time skipped by a spring-forward change is read with the offset from before it, so it
+    moves forward by the length of the gap: 02:00 becomes 03:00 in New York, and 02:30 on Lord
+    Howe Island, where the clocks skip only half an hour.
     """
-    local = datetime.combine(day, wall, tzinfo=zone)
-    round_trip = local.astimezone(UTC).astimezone(zone)
-    if round_trip.replace(tzinfo=None) != local.replace(tzinfo=None):
-        # Inside a gap: the same wall time one hour later exists.
-        local = datetime.combine(day, wall, tzinfo=zone) + timedelta(hours=1)
-    return local.astimezone(UTC)
+    return datetime.combine(day, wall, tzinfo=zone).astimezone(UTC)
 
 
 def days(first: date, last: date) -> Iterator[date]:

@@ -1,13 +1,14 @@
-"""Keep one-time secrets that travel in URLs (invitation tokens) out of access logs."""
+"""Keep secrets that travel in URLs (invitation tokens, calendar feed tokens) out of access logs."""
 
 from __future__ import annotations
 
 import logging
 import re
 
-# /invite/<token>/ and allauth's key-bearing links (email confirmation, password reset).
+# /invite/<token>/, /calendar/<token>.ics and allauth's key-bearing links (email confirmation,
+# password reset).
 SECRET_PATHS = re.compile(
-    r"(/invite/|/accounts/confirm-email/|/accounts/password/reset/key/)[^/?\s\"]+"
+    r"(/invite/|/calendar/|/accounts/confirm-email/|/accounts/password/reset/key/)[^/?\s\"]+"
 )
 
 

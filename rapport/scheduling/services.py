@@ -1,19 +1,26 @@
 """Booking, changing and cancelling appointments; telehealth consent.
 
-Every write runs in one transaction. The overlap rule is enforced twice: here (a clear message,
-and the only guard on SQLite, where IMMEDIATE transactions serialize the check and the insert)
-and by PostgreSQL's exclusion constraints (which catch the race between two transactions).
-Emails and reminders are queued only after commit.
+Every write runs in one transaction. The overlap rule is enforced twice: here, with bookings of
+one person taken in turn (PostgreSQL: advisory locks, ``_lock_schedules``; SQLite: IMMEDIATE
+transactions, queued on a lock file, ``_booking_turn``) so the check and the insert cannot be
+split by another booking and the answer is a clear message; and by PostgreSQL's exclusion
+constraints, which refuse whatever gets past (migration 0002). Emails and reminders are queued
+only after commit.
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
+import os
+import zoneinfo
+from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, time, timedelta
 
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import IntegrityError, transaction
-from django.db.models import Q
+from django.db import DatabaseError, connection, transaction
+from django.db.models import Exists, OuterRef, Q
 from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -28,9 +35,11 @@ from rapport.scheduling.models import (
     Appointment,
     AppointmentSeries,
     AppointmentStatus,
+    AvailabilityChange,
     ConsentDocument,
     ConsentSignature,
     SessionType,
+    WeeklyWindow,
 )
 
 
@@ -54,10 +63,15 @@ def current_consent() -> ConsentDocument | None:
 
 
 def has_current_consent(client: User) -> bool:
-    document = current_consent()
-    if document is None:
-        return True  # The practice has not published a consent document.
-    return ConsentSignature.objects.filter(client=client, document=document).exists()
+    signed = (
+        ConsentDocument.objects.order_by("-version")
+        .annotate(
+            signed=Exists(ConsentSignature.objects.filter(client=client, document=OuterRef("pk")))
+        )
+        .values_list("signed", flat=True)
+        .first()
+    )
+    return signed is None or signed  # None: the practice has not published a consent document.
 
 
 def publish_consent(admin: User, *, title: str, body: str, request: HttpRequest) -> ConsentDocument:
@@ -133,16 +147,31 @@ def _check_overlap(
     busy_until: datetime,
     exclude: list[int] | None = None,
 ) -> None:
-    live = Appointment.objects.filter(status__in=LIVE_STATUSES).exclude(pk__in=exclude or [])
-    if live.filter(
-        therapist=therapist, starts_at__lt=busy_until, busy_until__gt=starts_at
-    ).exists():
-        raise SlotTaken()
-    if live.filter(client=client, starts_at__lt=ends_at, ends_at__gt=starts_at).exists():
+    clashes = list(
+        Appointment.objects.filter(status__in=LIVE_STATUSES)
+        .exclude(pk__in=exclude or [])
+        .filter(
+            Q(client=client, starts_at__lt=ends_at, ends_at__gt=starts_at)
+            | Q(therapist=therapist, starts_at__lt=busy_until, busy_until__gt=starts_at)
+        )
+        .values_list("client_id", "starts_at", "ends_at")
+    )
+    # The client's own clash first: a double-submitted form should say so, not "just taken".
+    if any(c == client.pk and s < ends_at and e > starts_at for c, s, e in clashes):
         raise SchedulingError(_("You already have a session at that time."), code="client_busy")
+    if clashes:
+        raise SlotTaken()
 
 
-def _validate(actor: User, booking: BookingRequest, *, now: datetime) -> None:
+def _busy_span(session_type: SessionType, starts_at: datetime) -> tuple[datetime, datetime]:
+    """When a session starting at ``starts_at`` ends, and when the buffer after it ends."""
+    ends_at = starts_at + timedelta(minutes=session_type.minutes)
+    return ends_at, ends_at + timedelta(minutes=session_type.buffer_minutes)
+
+
+def _validate(
+    actor: User, booking: BookingRequest, *, now: datetime, exclude: list[int] | None = None
+) -> None:
     session_type = booking.session_type
     therapist = session_type.therapist
     client = booking.client
@@ -159,6 +188,10 @@ def _validate(actor: User, booking: BookingRequest, *, now: datetime) -> None:
         )
     if booking.starts_at <= now:
         raise SchedulingError(_("That time has already passed."), code="past")
+    # Free first: called under the schedule lock, the loser of a race for a slot learns it from
+    # this one query instead of running every slower check while the others queue.
+    ends_at, busy_until = _busy_span(session_type, booking.starts_at)
+    _check_overlap(therapist, client, booking.starts_at, ends_at, busy_until, exclude)
     if actor.pk == client.pk:
         if not has_current_consent(client):
             raise SchedulingError(
@@ -177,12 +210,56 @@ def _validate(actor: User, booking: BookingRequest, *, now: datetime) -> None:
             )
 
 
+# Namespace of the PostgreSQL advisory locks that serialize one person's bookings.
+SCHEDULE_LOCK = 0x5343
+
+
+def _lock_schedules(*people: User) -> None:
+    """Hold each person's schedule until commit (PostgreSQL; always in the same order).
+
+    Without it, two transactions can both pass the overlap check, both insert, and then wait on
+    each other inside the exclusion constraint: a deadlock PostgreSQL breaks only after a second.
+    SQLite needs nothing: its IMMEDIATE transactions already run one at a time.
+    """
+    if connection.vendor != "postgresql":
+        return
+    keys = sorted({person.pk % 2**31 for person in people})
+    # One statement; PostgreSQL evaluates the select list left to right, so in key order.
+    locks = ", ".join(["pg_advisory_xact_lock(%s, %s)"] * len(keys))
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT {locks}", [n for key in keys for n in (SCHEDULE_LOCK, key)])
+
+
+@contextlib.contextmanager
+def _booking_turn() -> Iterator[None]:
+    """SQLite: one booking transaction at a time, across processes, queued by the kernel.
+
+    SQLite's write lock alone would serialize them too, but its waiters poll with sleeps that
+    grow to 100 ms, so fifty clients racing for one slot would wait seconds for their answer.
+    Waiting on a lock file next to the database, each wakes the moment the one before is done.
+    Not taken inside an outer transaction: that one already holds SQLite's write lock.
+    """
+    if connection.vendor != "sqlite" or connection.in_atomic_block:
+        yield
+        return
+    connection.ensure_connection()
+    if connection.is_in_memory_db():  # type: ignore[attr-defined]
+        yield
+        return
+    lock = os.open(f"{connection.settings_dict['NAME']}.bookings", os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(lock)  # releases the lock
+
+
 def _insert(
     actor: User, booking: BookingRequest, status: str, series: AppointmentSeries | None = None
 ) -> Appointment:
+    """Check and insert, the caller holding the schedule lock (``_lock_schedules``)."""
     session_type = booking.session_type
-    ends_at = booking.starts_at + timedelta(minutes=session_type.minutes)
-    busy_until = ends_at + timedelta(minutes=session_type.buffer_minutes)
+    ends_at, busy_until = _busy_span(session_type, booking.starts_at)
     _check_overlap(session_type.therapist, booking.client, booking.starts_at, ends_at, busy_until)
     try:
         with transaction.atomic():
@@ -198,19 +275,30 @@ def _insert(
                 series=series,
                 booked_by=actor,
             )
-    except IntegrityError as exc:
+    except DatabaseError as exc:
         # PostgreSQL's exclusion constraint: another transaction took the time first.
+        if not _overlap_refused(exc):
+            raise
         raise SlotTaken() from exc
+
+
+def _overlap_refused(exc: DatabaseError) -> bool:
+    """Whether PostgreSQL refused a write for overlapping another one: the exclusion constraint
+    (23P01), or the deadlock two writers that skipped ``_lock_schedules`` can meet in it (40P01)."""
+    return getattr(exc.__cause__, "sqlstate", None) in {"23P01", "40P01"}
 
 
 def book_appointment(
     actor: User, booking: BookingRequest, *, request: HttpRequest | None = None
 ) -> Appointment:
     now = timezone.now()
-    _validate(actor, booking, now=now)
-    needs_approval = actor.pk == booking.client.pk and Practice.get().requires_booking_approval
-    status = AppointmentStatus.REQUESTED if needs_approval else AppointmentStatus.CONFIRMED
-    with transaction.atomic():
+    # Validated in turn, under the schedule lock: when many race for one slot, the losers queue
+    # and each gives up after the overlap check instead of validating in full all at once.
+    with _booking_turn(), transaction.atomic():
+        _lock_schedules(booking.session_type.therapist, booking.client)
+        _validate(actor, booking, now=now)
+        needs_approval = actor.pk == booking.client.pk and Practice.get().requires_booking_approval
+        status = AppointmentStatus.REQUESTED if needs_approval else AppointmentStatus.CONFIRMED
         appointment = _insert(actor, booking, status)
         record(
             Action.APPOINTMENT_BOOKED,
@@ -266,30 +354,20 @@ def book_series(
     if len(starts) < 2:
         raise SchedulingError(_("A series has at least two sessions."), code="count")
     now = timezone.now()
-    for moment in starts:
-        _validate(
-            actor,
-            BookingRequest(booking.client, booking.session_type, booking.modality, moment),
-            now=now,
-        )
-    with transaction.atomic():
+    with _booking_turn(), transaction.atomic():
+        _lock_schedules(therapist, booking.client)
         series = AppointmentSeries.objects.create(
             therapist=therapist, client=booking.client, interval_weeks=interval_weeks
         )
         appointments = []
         for moment in starts:
+            each = BookingRequest(booking.client, booking.session_type, booking.modality, moment)
             try:
-                appointments.append(
-                    _insert(
-                        actor,
-                        BookingRequest(
-                            booking.client, booking.session_type, booking.modality, moment
-                        ),
-                        AppointmentStatus.CONFIRMED,
-                        series,
-                    )
-                )
+                _validate(actor, each, now=now)
+                appointments.append(_insert(actor, each, AppointmentStatus.CONFIRMED, series))
             except SchedulingError as exc:
+                if exc.code not in {"slot_taken", "client_busy"}:
+                    raise
                 raise SchedulingError(
                     _("The session on %(date)s collides with another booking; nothing was booked.")
                     % {"date": timezone.localtime(moment, zone).strftime("%Y-%m-%d %H:%M")},
@@ -395,10 +473,19 @@ def reschedule_appointment(
         if scope == "following" and actor.pk != locked.therapist_id:
             raise PermissionDenied("only the therapist changes a series")
         items = _scope(locked, scope)
-        shift = new_start - locked.starts_at
+        _lock_schedules(locked.therapist, locked.client)
+        # The same wall-clock move for every item, in the therapist's zone: following sessions
+        # keep their local time when the move crosses a daylight-saving change.
+        zone = zoneinfo.ZoneInfo(locked.therapist.time_zone)
+        shift = _wall_clock(new_start, zone) - _wall_clock(locked.starts_at, zone)
+        later = new_start > locked.starts_at
         moved_ids = [i.pk for i in items]
         for item in items:
-            target = item.starts_at + shift
+            if item.pk == locked.pk:
+                target = new_start
+            else:
+                wall = _wall_clock(item.starts_at, zone) + shift
+                target = local_to_utc(wall.date(), wall.time(), zone)
             if actor.pk == item.client_id:
                 _check_client_move(item, target, now=now)
             else:
@@ -406,6 +493,7 @@ def reschedule_appointment(
                     actor,
                     BookingRequest(item.client, item.session_type, item.modality, target),
                     now=now,
+                    exclude=moved_ids,
                 )
             length = item.ends_at - item.starts_at
             buffer = item.busy_until - item.ends_at
@@ -425,9 +513,13 @@ def reschedule_appointment(
             item.revision += 1
         try:
             with transaction.atomic():
-                for item in items:
+                # PostgreSQL checks the exclusion constraints row by row: move the far end first,
+                # so no session lands on the time of one that has yet to move.
+                for item in sorted(items, key=lambda i: i.starts_at, reverse=later):
                     item.save(update_fields=["starts_at", "ends_at", "busy_until", "revision"])
-        except IntegrityError as exc:
+        except DatabaseError as exc:
+            if not _overlap_refused(exc):
+                raise
             raise SlotTaken() from exc
         for item in items:
             record(
@@ -437,11 +529,16 @@ def reschedule_appointment(
     return items
 
 
+def _wall_clock(moment: datetime, zone: zoneinfo.ZoneInfo) -> datetime:
+    """``moment`` as a naive wall-clock time in ``zone``."""
+    return moment.astimezone(zone).replace(tzinfo=None)
+
+
 def _check_client_move(item: Appointment, target: datetime, *, now: datetime) -> None:
     """A client moves their session only into an open slot (their own old time counts as free)."""
     if target <= now:
         raise SchedulingError(_("That time has already passed."), code="past")
-    sid = transaction.savepoint()
+    sid = transaction.savepoint_create()
     try:
         Appointment.objects.filter(pk=item.pk).update(status=AppointmentStatus.CANCELLED)
         offered = open_slots(
@@ -450,6 +547,15 @@ def _check_client_move(item: Appointment, target: datetime, *, now: datetime) ->
     finally:
         transaction.savepoint_rollback(sid)
     if not offered or offered[0].starts_at != target:
+        length, buffer = item.ends_at - item.starts_at, item.busy_until - item.ends_at
+        _check_overlap(
+            item.therapist,
+            item.client,
+            target,
+            target + length,
+            target + length + buffer,
+            exclude=[item.pk],
+        )
         raise SchedulingError(
             _("That time is not open for booking. Please choose one of the times shown."),
             code="not_open",
@@ -514,3 +620,235 @@ def appointments_between(user: User, start: datetime, end: datetime) -> list[App
         .select_related("client", "therapist", "session_type")
         .order_by("starts_at")
     )
+
+
+# --- Availability --------------------------------------------------------------------------------
+# Changing availability never touches a booking: appointments that end up outside working time
+# are listed by ``availability_conflicts`` for the therapist to resolve.
+
+
+def zone_of(user: User) -> zoneinfo.ZoneInfo:
+    """``user``'s time zone, or a clear error when the stored name is not a known zone."""
+    try:
+        return zoneinfo.ZoneInfo(user.time_zone)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError) as exc:
+        raise SchedulingError(
+            _("The time zone “%(zone)s” is not known. Choose your time zone in your account.")
+            % {"zone": user.time_zone},
+            code="time_zone",
+        ) from exc
+
+
+def _availability_changed(
+    therapist: User, obj: object, change: str, request: HttpRequest | None
+) -> None:
+    record(Action.AVAILABILITY_CHANGED, actor=therapist, request=request, obj=obj, change=change)
+
+
+def add_weekly_window(
+    therapist: User,
+    *,
+    weekday: int,
+    start_time: time,
+    end_time: time,
+    request: HttpRequest | None = None,
+) -> WeeklyWindow:
+    if not therapist.is_therapist:
+        raise PermissionDenied("only therapists have working hours")
+    zone = zone_of(therapist)
+    if end_time <= start_time:
+        raise SchedulingError(
+            _(
+                "The hours must end after they start. For hours past midnight, add the rest to the "
+                "next day."
+            ),
+            code="order",
+        )
+    with transaction.atomic():
+        clash = WeeklyWindow.objects.filter(
+            therapist=therapist, weekday=weekday, start_time__lt=end_time, end_time__gt=start_time
+        ).first()
+        if clash is not None:
+            raise SchedulingError(
+                _("These hours overlap your hours on %(window)s.") % {"window": clash},
+                code="overlap",
+            )
+        window = WeeklyWindow.objects.create(
+            therapist=therapist,
+            weekday=weekday,
+            start_time=start_time,
+            end_time=end_time,
+            time_zone=zone.key,
+        )
+        _availability_changed(therapist, window, "window_added", request)
+    return window
+
+
+def remove_weekly_window(
+    therapist: User, window_id: int, *, request: HttpRequest | None = None
+) -> bool:
+    """Remove one of ``therapist``'s weekly windows; False when they have no such window."""
+    with transaction.atomic():
+        window = WeeklyWindow.objects.filter(pk=window_id, therapist=therapist).first()
+        if window is None:
+            return False
+        _availability_changed(therapist, window, "window_removed", request)
+        window.delete()
+    return True
+
+
+def add_availability_change(
+    therapist: User,
+    *,
+    kind: str,
+    starts_at: datetime,
+    ends_at: datetime,
+    request: HttpRequest | None = None,
+) -> AvailabilityChange:
+    if not therapist.is_therapist:
+        raise PermissionDenied("only therapists have working hours")
+    if kind not in AvailabilityChange.Kind.values:
+        raise SchedulingError(_("Choose extra hours or time off."), code="kind")
+    if ends_at <= starts_at:
+        raise SchedulingError(_("The change must end after it starts."), code="order")
+    if ends_at <= timezone.now():
+        raise SchedulingError(_("That time is already over."), code="past")
+    if ends_at - starts_at > timedelta(days=366):
+        raise SchedulingError(_("A change can last at most a year."), code="length")
+    with transaction.atomic():
+        if AvailabilityChange.objects.filter(
+            therapist=therapist, kind=kind, starts_at=starts_at, ends_at=ends_at
+        ).exists():
+            raise SchedulingError(_("This change is already in your list."), code="duplicate")
+        change = AvailabilityChange.objects.create(
+            therapist=therapist, kind=kind, starts_at=starts_at, ends_at=ends_at
+        )
+        _availability_changed(therapist, change, f"{kind}_added", request)
+    return change
+
+
+def remove_availability_change(
+    therapist: User, change_id: int, *, request: HttpRequest | None = None
+) -> bool:
+    """Remove one of ``therapist``'s one-off changes; False when they have no such change."""
+    with transaction.atomic():
+        change = AvailabilityChange.objects.filter(pk=change_id, therapist=therapist).first()
+        if change is None:
+            return False
+        _availability_changed(therapist, change, f"{change.kind}_removed", request)
+        change.delete()
+    return True
+
+
+SESSION_TYPE_FIELDS = (
+    "name",
+    "minutes",
+    "allow_video",
+    "allow_audio",
+    "allow_text",
+    "buffer_minutes",
+    "min_notice_hours",
+    "horizon_days",
+    "is_active",
+)
+
+
+def save_session_type(
+    therapist: User,
+    session_type: SessionType | None,
+    values: dict[str, object],
+    *,
+    request: HttpRequest | None = None,
+) -> SessionType:
+    """Create a session type (``session_type`` None) or change one of the therapist's own.
+
+    Booked appointments keep their times: a new length applies to new bookings only.
+    """
+    if not therapist.is_therapist:
+        raise PermissionDenied("only therapists offer sessions")
+    if session_type is not None and session_type.therapist_id != therapist.pk:
+        raise PermissionDenied("not your session type")
+    item = session_type or SessionType(therapist=therapist)
+    for name in SESSION_TYPE_FIELDS:
+        if name in values:
+            setattr(item, name, values[name])
+    item.name = " ".join(str(item.name).split())
+    if not (item.allow_video or item.allow_audio or item.allow_text):
+        raise SchedulingError(_("Choose at least one way to hold the session."), code="modality")
+    with transaction.atomic():
+        same_name = SessionType.objects.filter(therapist=therapist, name__iexact=item.name)
+        if item.pk is not None:
+            same_name = same_name.exclude(pk=item.pk)
+        if same_name.exists():
+            raise SchedulingError(
+                _("You already have a session type named “%(name)s”.") % {"name": item.name},
+                code="duplicate",
+            )
+        item.full_clean(exclude=["therapist"])
+        item.save()
+        _availability_changed(
+            therapist,
+            item,
+            "session_type_added" if session_type is None else "session_type_changed",
+            request,
+        )
+    return item
+
+
+def availability_conflicts(therapist: User, *, now: datetime | None = None) -> list[Appointment]:
+    """Upcoming live appointments that no longer fit inside the therapist's working time."""
+    from bisect import bisect_right
+
+    from rapport.scheduling.availability import working_time
+
+    now = now or timezone.now()
+    upcoming = list(
+        Appointment.objects.filter(therapist=therapist, status__in=LIVE_STATUSES, ends_at__gt=now)
+        .select_related("client", "session_type")
+        .order_by("starts_at")[:1000]
+    )
+    if not upcoming:
+        return []
+    working = working_time(therapist, upcoming[0].starts_at, max(a.ends_at for a in upcoming))
+    starts = [start for start, _end in working]
+    conflicts = []
+    for appointment in upcoming:
+        index = bisect_right(starts, appointment.starts_at) - 1
+        if index < 0 or working[index][1] < appointment.ends_at:
+            conflicts.append(appointment)
+    return conflicts
+
+
+def clients_with_current_consent(client_ids: list[int]) -> set[int]:
+    """Which of ``client_ids`` signed the current consent (all of them when none is published)."""
+    document = current_consent()
+    if document is None:
+        return set(client_ids)
+    return set(
+        ConsentSignature.objects.filter(document=document, client_id__in=client_ids).values_list(
+            "client_id", flat=True
+        )
+    )
+
+
+def appointments_on(user: User, day: date) -> list[Appointment]:
+    """A user's appointments that start on ``day`` in their own time zone."""
+    try:
+        zone = zone_of(user)
+    except SchedulingError:
+        zone = zoneinfo.ZoneInfo("UTC")
+    start = local_to_utc(day, time(0), zone)
+    end = local_to_utc(day + timedelta(days=1), time(0), zone)
+    return [a for a in appointments_between(user, start, end) if a.starts_at >= start]
+
+
+def upcoming_sessions(
+    client: User, *, limit: int, therapist: User | None = None
+) -> list[Appointment]:
+    """The client's next booked sessions (not yet over; with ``therapist`` only if given)."""
+    sessions = Appointment.objects.filter(
+        client=client, status__in=LIVE_STATUSES, ends_at__gt=timezone.now()
+    )
+    if therapist is not None:
+        sessions = sessions.filter(therapist=therapist)
+    return list(sessions.select_related("therapist", "session_type").order_by("starts_at")[:limit])

@@ -28,9 +28,9 @@ def test_client_home_and_record_access(visitor: MakeVisitor) -> None:
 
     assert client.path == "/"
     expect(page.get_by_role("heading", level=1)).to_have_text("Hello, Sam Rivera")
-    expect(page.get_by_role("region", name="Upcoming sessions")).to_contain_text(
-        "No sessions booked yet."
-    )
+    sessions = page.get_by_role("region", name="Upcoming sessions")
+    expect(sessions.get_by_role("link", name="Book a session")).to_be_visible()
+    expect(sessions.get_by_role("listitem").first).to_contain_text("Individual session")
     expect(page.get_by_role("region", name="Messages")).to_contain_text("No new messages.")
     expect(page.get_by_role("region", name="Things to do")).to_contain_text(
         "Nothing to fill in right now."
