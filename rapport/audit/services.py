@@ -92,7 +92,8 @@ def record(
     ip, agent = request_origin(request)
     if actor is None and request is not None and request.user.is_authenticated:
         actor = request.user
-    with transaction.atomic():
+    # No savepoint: the event belongs to the caller's transaction and fails with it.
+    with transaction.atomic(savepoint=False):
         head, _ = ChainHead.objects.select_for_update().get_or_create(id=1)
         event = AuditEvent(
             sequence=head.sequence + 1,

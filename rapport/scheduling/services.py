@@ -170,15 +170,24 @@ def _busy_span(session_type: SessionType, starts_at: datetime) -> tuple[datetime
 
 
 def _validate(
-    actor: User, booking: BookingRequest, *, now: datetime, exclude: list[int] | None = None
+    actor: User,
+    booking: BookingRequest,
+    *,
+    now: datetime,
+    exclude: list[int] | None = None,
+    care_checked: bool = False,
 ) -> None:
     session_type = booking.session_type
     therapist = session_type.therapist
     client = booking.client
     if actor.pk not in (client.pk, therapist.pk):
         raise PermissionDenied("only the client or their therapist books")
-    if not client.is_client or active_relationship(therapist, client) is None:
+    if not client.is_client:
         raise SchedulingError(_("You can only book with your own therapist."), code="no_care")
+    # Care comes before any answer that depends on the therapist's diary, so nobody outside the
+    # relationship can probe it; the caller may have checked it already, outside the lock.
+    if not care_checked:
+        _check_care(therapist, client)
     if not session_type.is_active:
         raise SchedulingError(_("This kind of session is no longer offered."), code="type")
     if booking.modality not in session_type.modalities:
@@ -208,6 +217,11 @@ def _validate(
                 _("That time is not open for booking. Please choose one of the times shown."),
                 code="not_open",
             )
+
+
+def _check_care(therapist: User, client: User) -> None:
+    if not client.is_client or active_relationship(therapist, client) is None:
+        raise SchedulingError(_("You can only book with your own therapist."), code="no_care")
 
 
 # Namespace of the PostgreSQL advisory locks that serialize one person's bookings.
@@ -257,24 +271,24 @@ def _booking_turn() -> Iterator[None]:
 def _insert(
     actor: User, booking: BookingRequest, status: str, series: AppointmentSeries | None = None
 ) -> Appointment:
-    """Check and insert, the caller holding the schedule lock (``_lock_schedules``)."""
+    """Insert; the caller holds the schedule lock (``_lock_schedules``) and has run ``_validate``
+    under it, inside its transaction. A refusal by the database aborts that whole transaction,
+    so no savepoint is needed here (it would cost two round trips on the hot path)."""
     session_type = booking.session_type
     ends_at, busy_until = _busy_span(session_type, booking.starts_at)
-    _check_overlap(session_type.therapist, booking.client, booking.starts_at, ends_at, busy_until)
     try:
-        with transaction.atomic():
-            return Appointment.objects.create(
-                therapist=session_type.therapist,
-                client=booking.client,
-                session_type=session_type,
-                modality=booking.modality,
-                starts_at=booking.starts_at,
-                ends_at=ends_at,
-                busy_until=busy_until,
-                status=status,
-                series=series,
-                booked_by=actor,
-            )
+        return Appointment.objects.create(
+            therapist=session_type.therapist,
+            client=booking.client,
+            session_type=session_type,
+            modality=booking.modality,
+            starts_at=booking.starts_at,
+            ends_at=ends_at,
+            busy_until=busy_until,
+            status=status,
+            series=series,
+            booked_by=actor,
+        )
     except DatabaseError as exc:
         # PostgreSQL's exclusion constraint: another transaction took the time first.
         if not _overlap_refused(exc):
@@ -294,9 +308,11 @@ def book_appointment(
     now = timezone.now()
     # Validated in turn, under the schedule lock: when many race for one slot, the losers queue
     # and each gives up after the overlap check instead of validating in full all at once.
+    # Care is checked before queueing for the lock; under it, the overlap check comes first.
+    _check_care(booking.session_type.therapist, booking.client)
     with _booking_turn(), transaction.atomic():
         _lock_schedules(booking.session_type.therapist, booking.client)
-        _validate(actor, booking, now=now)
+        _validate(actor, booking, now=now, care_checked=True)
         needs_approval = actor.pk == booking.client.pk and Practice.get().requires_booking_approval
         status = AppointmentStatus.REQUESTED if needs_approval else AppointmentStatus.CONFIRMED
         appointment = _insert(actor, booking, status)
