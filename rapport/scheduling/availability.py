@@ -73,8 +73,13 @@ def open_slots(
     now: datetime | None = None,
     start: datetime | None = None,
     end: datetime | None = None,
+    ignore_busy: bool = False,
 ) -> list[Slot]:
-    """Bookable starts for ``session_type``: within working time, notice and horizon, free."""
+    """Bookable starts for ``session_type``: within working time, notice and horizon, free.
+
+    ``ignore_busy`` skips the appointments, for a caller that has just checked for a clash
+    under the schedule lock (booking), so only working time is left to check.
+    """
     now = now or timezone.now()
     earliest = now + timedelta(hours=session_type.min_notice_hours)
     latest = now + timedelta(days=session_type.horizon_days)
@@ -87,7 +92,7 @@ def open_slots(
     occupied = length + timedelta(minutes=session_type.buffer_minutes)
     # Free time must hold the session; the buffer must not run into another appointment.
     free = subtract(working_time(therapist, start, end + occupied), [])
-    busy = busy_time(therapist, start - occupied, end + occupied)
+    busy = [] if ignore_busy else busy_time(therapist, start - occupied, end + occupied)
     busy_starts = [b[0] for b in busy]
     slots: list[Slot] = []
     for window_start, window_end in free:
