@@ -448,6 +448,16 @@ def _scope(appointment: Appointment, scope: str) -> list[Appointment]:
     )
 
 
+def _lock_for_change(actor: User, appointment: Appointment, scope: str) -> Appointment:
+    """The appointment, row-locked for a change by one of its two people (a series: therapist)."""
+    locked = Appointment.objects.select_for_update().get(pk=appointment.pk)
+    if actor.pk not in (locked.client_id, locked.therapist_id):
+        raise PermissionDenied("not your appointment")
+    if scope == "following" and actor.pk != locked.therapist_id:
+        raise PermissionDenied("only the therapist changes a series")
+    return locked
+
+
 def is_late(appointment: Appointment, at: datetime) -> bool:
     window = timedelta(hours=Practice.get().late_cancel_hours)
     return appointment.starts_at - at < window
@@ -462,15 +472,11 @@ def cancel_appointment(
 ) -> list[Appointment]:
     now = timezone.now()
     with transaction.atomic():
-        locked = Appointment.objects.select_for_update().get(pk=appointment.pk)
-        if actor.pk not in (locked.client_id, locked.therapist_id):
-            raise PermissionDenied("not your appointment")
+        locked = _lock_for_change(actor, appointment, scope)
         if not locked.is_live:
             raise SchedulingError(_("This session is no longer booked."), code="not_live")
         if locked.starts_at <= now:
             raise SchedulingError(_("This session has already started."), code="started")
-        if scope == "following" and actor.pk != locked.therapist_id:
-            raise PermissionDenied("only the therapist changes a series")
         cancelled = []
         for item in _scope(locked, scope):
             item.status = AppointmentStatus.CANCELLED
@@ -511,13 +517,9 @@ def reschedule_appointment(
     """Move one appointment (or it and the following ones of its series by the same shift)."""
     now = timezone.now()
     with transaction.atomic():
-        locked = Appointment.objects.select_for_update().get(pk=appointment.pk)
-        if actor.pk not in (locked.client_id, locked.therapist_id):
-            raise PermissionDenied("not your appointment")
+        locked = _lock_for_change(actor, appointment, scope)
         if not locked.is_live or locked.starts_at <= now:
             raise SchedulingError(_("Only upcoming sessions can be moved."), code="not_live")
-        if scope == "following" and actor.pk != locked.therapist_id:
-            raise PermissionDenied("only the therapist changes a series")
         items = _scope(locked, scope)
         _lock_schedules(locked.therapist, locked.client)
         # The same wall-clock move for every item, in the therapist's zone: following sessions
