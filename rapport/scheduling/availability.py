@@ -91,7 +91,7 @@ def open_slots(
     length = timedelta(minutes=session_type.minutes)
     occupied = length + timedelta(minutes=session_type.buffer_minutes)
     # Free time must hold the session; the buffer must not run into another appointment.
-    free = subtract(working_time(therapist, start, end + occupied), [])
+    free = working_time(therapist, start, end + occupied)
     busy = [] if ignore_busy else busy_time(therapist, start - occupied, end + occupied)
     busy_starts = [b[0] for b in busy]
     slots: list[Slot] = []

@@ -732,17 +732,28 @@ def add_weekly_window(
     return window
 
 
+def _remove_own(
+    model: type[WeeklyWindow] | type[AvailabilityChange],
+    therapist: User,
+    pk: int,
+    request: HttpRequest | None,
+) -> bool:
+    """Delete one availability row of ``therapist`` (audited); False when they have no such row."""
+    with transaction.atomic():
+        row = model.objects.filter(pk=pk, therapist=therapist).first()
+        if row is None:
+            return False
+        prefix = row.kind if isinstance(row, AvailabilityChange) else "window"
+        _availability_changed(therapist, row, f"{prefix}_removed", request)
+        row.delete()
+    return True
+
+
 def remove_weekly_window(
     therapist: User, window_id: int, *, request: HttpRequest | None = None
 ) -> bool:
     """Remove one of ``therapist``'s weekly windows; False when they have no such window."""
-    with transaction.atomic():
-        window = WeeklyWindow.objects.filter(pk=window_id, therapist=therapist).first()
-        if window is None:
-            return False
-        _availability_changed(therapist, window, "window_removed", request)
-        window.delete()
-    return True
+    return _remove_own(WeeklyWindow, therapist, window_id, request)
 
 
 def add_availability_change(
@@ -779,13 +790,7 @@ def remove_availability_change(
     therapist: User, change_id: int, *, request: HttpRequest | None = None
 ) -> bool:
     """Remove one of ``therapist``'s one-off changes; False when they have no such change."""
-    with transaction.atomic():
-        change = AvailabilityChange.objects.filter(pk=change_id, therapist=therapist).first()
-        if change is None:
-            return False
-        _availability_changed(therapist, change, f"{change.kind}_removed", request)
-        change.delete()
-    return True
+    return _remove_own(AvailabilityChange, therapist, change_id, request)
 
 
 SESSION_TYPE_FIELDS = (
