@@ -5,7 +5,9 @@ from typing import Any
 from django.urls import path
 
 from rapport.core.consumers import EventsConsumer
+from rapport.visits.consumers import VisitConsumer
 
 websocket_urlpatterns: list[Any] = [
     path("ws/events/", EventsConsumer.as_asgi()),
+    path("ws/visits/<uuid:visit_id>/", VisitConsumer.as_asgi()),
 ]

@@ -24,6 +24,7 @@ from rapport.lib.config import (
     read_or_create_secret,
 )
 from rapport.lib.crypto import generate_key
+from rapport.lib.turn import check_ice_settings
 
 BASE_DIR = Path(__file__).resolve().parent
 
@@ -110,6 +111,8 @@ INSTALLED_APPS = [
     "rapport.care",
     "rapport.audit",
     "rapport.scheduling",
+    "rapport.visits",
+    "rapport.messaging",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -352,3 +355,42 @@ LOGGING = {
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }
 CSRF_FAILURE_VIEW = "rapport.core.views.csrf_failure"
+
+# --- Live session rooms --------------------------------------------------------------------------
+# ICE servers handed to browsers (rapport.lib.turn). TURN uses coturn's REST credentials:
+# RAPPORT_TURN_SECRET is coturn's static-auth-secret (docs/deployment.md, "TURN server").
+RAPPORT_STUN_URLS = env_list("RAPPORT_STUN_URLS")
+RAPPORT_TURN_URLS = env_list("RAPPORT_TURN_URLS")  # e.g. turn:turn.example.org:3478?transport=udp
+RAPPORT_TURN_SECRET = env_str("RAPPORT_TURN_SECRET")
+RAPPORT_TURN_TTL_SECONDS = env_int("RAPPORT_TURN_TTL_SECONDS", 3600)
+RAPPORT_ICE_TRANSPORT_POLICY = env_str("RAPPORT_ICE_TRANSPORT_POLICY", "all")  # or "relay"
+check_ice_settings(
+    RAPPORT_STUN_URLS,
+    RAPPORT_TURN_URLS,
+    RAPPORT_TURN_SECRET,
+    RAPPORT_TURN_TTL_SECONDS,
+    RAPPORT_ICE_TRANSPORT_POLICY,
+)
+
+# A client whose page reloads or whose browser crashes comes back in without being admitted again
+# when they return within this many seconds.
+RAPPORT_VISIT_REJOIN_GRACE_SECONDS = env_int("RAPPORT_VISIT_REJOIN_GRACE_SECONDS", 300)
+# When video steps down by itself (see docs/visit-protocol.md). Defaults from Microsoft Teams'
+# network targets and ITU-T G.114 (docs/security.md and the deployment guide explain them).
+RAPPORT_QUALITY_POLICY = {
+    "sample_seconds": env_int("RAPPORT_QUALITY_SAMPLE_SECONDS", 2),
+    "poor": {
+        "rtt_ms": env_int("RAPPORT_QUALITY_POOR_RTT_MS", 300),
+        "loss": env_int("RAPPORT_QUALITY_POOR_LOSS_PERCENT", 5) / 100,
+        "jitter_ms": env_int("RAPPORT_QUALITY_POOR_JITTER_MS", 50),
+        "video_kbps": env_int("RAPPORT_QUALITY_POOR_VIDEO_KBPS", 150),
+    },
+    "lower_video_after_seconds": env_int("RAPPORT_QUALITY_LOWER_VIDEO_AFTER", 6),
+    "audio_only_after_seconds": env_int("RAPPORT_QUALITY_AUDIO_ONLY_AFTER", 12),
+    "audio_poor": {
+        "rtt_ms": env_int("RAPPORT_QUALITY_AUDIO_POOR_RTT_MS", 800),
+        "loss": env_int("RAPPORT_QUALITY_AUDIO_POOR_LOSS_PERCENT", 20) / 100,
+    },
+    "text_after_seconds": env_int("RAPPORT_QUALITY_TEXT_AFTER", 20),
+    "recover_after_seconds": env_int("RAPPORT_QUALITY_RECOVER_AFTER", 30),
+}

@@ -39,6 +39,7 @@ urlpatterns = [
     path("practice/audit/export.csv", audit.audit_export, name="audit_export"),
     path("practice/settings/", accounts.practice_settings, name="practice_settings"),
     path("", include("rapport.scheduling.urls")),
+    path("", include("rapport.visits.urls")),
 ]
 
 handler400 = "rapport.core.views.bad_request"

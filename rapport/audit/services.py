@@ -55,6 +55,11 @@ class Action:
     APPOINTMENT_STATUS = "appointment.status_changed"
     AVAILABILITY_CHANGED = "availability.changed"
     CALENDAR_FEED_CHANGED = "calendar.feed_changed"
+    VISIT_OPENED = "visit.opened"
+    VISIT_CHECKED_IN = "visit.checked_in"
+    VISIT_ADMITTED = "visit.admitted"
+    VISIT_ENDED = "visit.ended"
+    VISIT_TIMELINE_VIEWED = "visit.timeline_viewed"
 
 
 def chain_key() -> bytes:

@@ -15,6 +15,7 @@ from rapport.audit.models import AuditEvent
 from rapport.care.access import clients_of, therapists_of
 from rapport.care.models import CareRelationship
 from rapport.scheduling.services import appointments_on, upcoming_sessions
+from rapport.visits.services import open_visits, waiting_visits
 
 
 @login_required
@@ -33,6 +34,7 @@ def home(request: HttpRequest) -> HttpResponse:
                 "today": today,
                 "todays_sessions": appointments_on(user, today),
                 "pending_invitations": Invitation.objects.pending().filter(invited_by=user).count(),
+                "waiting_visits": waiting_visits(user),
             },
         )
     if user.is_practice_admin:
@@ -53,7 +55,11 @@ def home(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "core/home_client.html",
-        {"therapists": therapists_of(user), "next_sessions": upcoming_sessions(user, limit=3)},
+        {
+            "therapists": therapists_of(user),
+            "next_sessions": upcoming_sessions(user, limit=3),
+            "open_visits": open_visits(user),
+        },
     )
 
 

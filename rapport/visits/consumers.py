@@ -1,0 +1,496 @@
+"""The session room's signaling socket (protocol: docs/visit-protocol.md).
+
+The server relays offers, answers and ICE candidates between the two browsers and never carries
+media. Every message is size-checked, rate-limited, validated against its schema and authorised
+for the sender's role and state before anything happens; state changes go through
+``rapport.visits.services`` in a transaction with the visit row locked.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import time
+import uuid
+from typing import Any
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncWebsocketConsumer
+from django.conf import settings
+from django.core.exceptions import PermissionDenied, ValidationError
+
+from rapport.accounts.middleware import SEEN, STARTED
+from rapport.core.consumers import MAX_MESSAGE_BYTES, session_group, user_group
+from rapport.lib.turn import ice_servers
+from rapport.visits import services
+from rapport.visits.models import EventKind, Visit
+from rapport.visits.schema import SchemaError, validate
+from rapport.visits.services import CLIENT, THERAPIST
+
+# Close codes (docs/visit-protocol.md).
+SESSION_ENDED = 4001
+NOT_SIGNED_IN = 4401
+NOT_FOUND = 4404
+REPLACED = 4409
+VISIT_ENDED = 4410
+TOO_MANY = 4429
+
+BUCKET_SIZE = 200.0
+BUCKET_RATE = 50.0
+CHAT_BUCKET_SIZE = 10.0
+CHAT_RATE = 5.0
+REFUSALS_BEFORE_CLOSE = 100
+SESSION_TOUCH_SECONDS = 60
+
+# Which sender may send what. "admitted": the sender is in the room (a waiting client is not).
+ANYONE = {"ping"}
+ADMITTED = {"sdp", "ice", "modality", "media", "quality", "reconnect", "chat"}
+THERAPIST_ONLY = {"admit", "wait_message", "end"}
+RELAYED = {"sdp", "ice"}
+
+RECONNECT_EVENTS = {
+    "started": EventKind.RECONNECTING,
+    "completed": EventKind.RECONNECTED,
+    "failed": EventKind.RECONNECT_FAILED,
+}
+
+
+class Bucket:
+    """A token bucket: ``size`` messages at once, refilled at ``rate`` per second."""
+
+    def __init__(self, size: float, rate: float) -> None:
+        self.size, self.rate = size, rate
+        self.tokens, self.stamp = size, time.monotonic()
+
+    def take(self) -> bool:
+        now = time.monotonic()
+        self.tokens = min(self.size, self.tokens + (now - self.stamp) * self.rate)
+        self.stamp = now
+        if self.tokens < 1:
+            return False
+        self.tokens -= 1
+        return True
+
+
+class VisitConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
+    visit: Visit
+    role: str
+    state: str
+    group: str
+
+    async def connect(self) -> None:
+        user = self.scope.get("user")
+        self.groups_joined: list[str] = []
+        if user is None or not user.is_authenticated:
+            await self.close(code=NOT_SIGNED_IN)
+            return
+        if not self._session_alive():
+            await self.close(code=SESSION_ENDED)
+            return
+        self.user = user
+        self.connection = secrets.token_hex(8)
+        self.bucket = Bucket(BUCKET_SIZE, BUCKET_RATE)
+        self.chat_bucket = Bucket(CHAT_BUCKET_SIZE, CHAT_RATE)
+        self.refusals = 0
+        self.ended = False
+        self.peer_state = "away"
+        self.peer_connection = ""
+        self.last_quality = "unknown"
+        self.touched = time.monotonic()
+        visit_uid = self.scope["url_route"]["kwargs"]["visit_id"]
+        visit = await database_sync_to_async(self._find)(visit_uid, user)
+        if visit is None:
+            await self.close(code=NOT_FOUND)
+            return
+        if visit.is_ended:
+            await self.close(code=VISIT_ENDED)
+            return
+        try:
+            joined = await database_sync_to_async(services.connect)(
+                visit.pk, user, self.channel_name, self.connection
+            )
+        except PermissionDenied:
+            await self.close(code=NOT_FOUND)
+            return
+        except ValidationError:
+            await self.close(code=VISIT_ENDED)
+            return
+        self.visit, self.role, self.state = joined.visit, joined.role, joined.state
+        self.group = services.visit_group(self.visit)
+        # The user's group carries "sign out everywhere" and deactivation; the session's group
+        # the sign-out of this browser.
+        self.groups_joined = [self.group, user_group(user.pk)]
+        session_key = getattr(self.scope.get("session"), "session_key", None)
+        if session_key:
+            self.groups_joined.append(session_group(session_key))
+        for group in self.groups_joined:
+            await self.channel_layer.group_add(group, self.channel_name)
+        await self.accept()
+        if joined.replaced_channel and joined.replaced_channel != self.channel_name:
+            await self.channel_layer.send(joined.replaced_channel, {"type": "visit.replaced"})
+        await self.send_json(await database_sync_to_async(self._welcome)())
+        await self._announce(ready=joined.both_in)
+
+    def _find(self, visit_uid: uuid.UUID, user: Any) -> Visit | None:
+        visit = Visit.objects.select_related("therapist", "client").filter(uid=visit_uid).first()
+        if visit is None or services.role_in(visit, user) is None:
+            return None
+        return visit
+
+    def _session_alive(self) -> bool:
+        session = self.scope.get("session")
+        if session is None:
+            return False
+        now = time.time()
+        started, seen = session.get(STARTED), session.get(SEEN)
+        if started is None or seen is None:
+            return True
+        return (
+            now - float(seen) <= settings.SESSION_IDLE_TIMEOUT
+            and now - float(started) <= settings.SESSION_ABSOLUTE_LIFETIME
+        )
+
+    def _touch_session(self) -> None:
+        """Time in the room is activity: keep the idle timer of the browser session fresh."""
+        session = self.scope.get("session")
+        if session is not None and session.get(STARTED) is not None:
+            session[SEEN] = time.time()
+            session.save()
+
+    def _welcome(self) -> dict[str, Any]:
+        visit = Visit.objects.select_related("therapist", "client").get(pk=self.visit.pk)
+        self.visit = visit
+        peer_role = CLIENT if self.role == THERAPIST else THERAPIST
+        peer = services.presence_of(visit, peer_role)
+        self.peer_state, self.peer_connection = peer.state, peer.connection
+        checkin = services.current_checkin(visit) if self.role == THERAPIST else None
+        return {
+            "type": "welcome",
+            "you": {"role": self.role, "state": self.state},
+            "peer": {
+                "present": peer.present,
+                "state": peer.state,
+                "name": self._name(peer_role),
+                "connection": peer.connection or None,
+            },
+            "modality": visit.modality,
+            "ice_servers": ice_servers(self.user.pk),
+            "chat": [self._chat_json(m) for m in services.chat_history(visit)],
+            "checkin": checkin.as_dict() if checkin is not None else None,
+            "connection": self.connection,
+        }
+
+    def _name(self, role: str) -> str:
+        person = self.visit.therapist if role == THERAPIST else self.visit.client
+        return str(person.full_name)
+
+    def _chat_json(self, message: Any) -> dict[str, Any]:
+        role = THERAPIST if message.sender_id == self.visit.therapist_id else CLIENT
+        return {
+            "type": "chat",
+            "id": str(message.client_uid),
+            "from": role,
+            "name": self._name(role),
+            "text": message.body,
+            "at": message.created_at.isoformat(),
+        }
+
+    async def _announce(self, *, ready: bool) -> None:
+        """Tell the room where this socket stands; start the call when both are in."""
+        await self.channel_layer.group_send(
+            self.group,
+            {
+                "type": "visit.presence",
+                "role": self.role,
+                "present": True,
+                "state": self.state,
+                "connection": self.connection,
+            },
+        )
+        if ready:
+            await self._send_ready()
+
+    async def _send_ready(self) -> None:
+        visit = await database_sync_to_async(Visit.objects.get)(pk=self.visit.pk)
+        await self.channel_layer.group_send(
+            self.group,
+            {
+                "type": "visit.ready",
+                THERAPIST: visit.therapist_connection,
+                CLIENT: visit.client_connection,
+            },
+        )
+
+    async def disconnect(self, code: int) -> None:
+        for group in self.groups_joined:
+            await self.channel_layer.group_discard(group, self.channel_name)
+        if not hasattr(self, "visit"):
+            return
+        visit = await database_sync_to_async(services.disconnect)(
+            self.visit.pk, self.user, self.channel_name
+        )
+        if visit is None or visit.is_ended:
+            return
+        peer_view = services.presence_of(visit, self.role)
+        await self.channel_layer.group_send(
+            self.group,
+            {
+                "type": "visit.presence",
+                "role": self.role,
+                "present": False,
+                "state": peer_view.state,
+                "connection": "",
+            },
+        )
+
+    # --- Incoming --------------------------------------------------------------------------
+
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        if self.ended:
+            return
+        if not self.bucket.take():
+            await self._refuse("rate limit: slow down", None)
+            return
+        if bytes_data is not None or text_data is None:
+            await self._refuse("messages must be JSON text", None)
+            return
+        if len(text_data.encode("utf-8", "surrogatepass")) > MAX_MESSAGE_BYTES:
+            await self._refuse("messages must be at most 64 KB", None)
+            return
+        try:
+            message = json.loads(text_data)
+        except ValueError:
+            await self._refuse("message is not valid JSON", None)
+            return
+        try:
+            kind, fields = validate(message)
+        except SchemaError as exc:
+            ref = message.get("type") if isinstance(message, dict) else None
+            await self._refuse(str(exc), ref if isinstance(ref, str) else None)
+            return
+        if not self._session_alive():
+            await self.close(code=SESSION_ENDED)
+            return
+        refusal = self._authorise(kind)
+        if refusal:
+            await self._refuse(refusal, kind)
+            return
+        if kind == "chat" and not self.chat_bucket.take():
+            await self._refuse("rate limit: slow down", kind)
+            return
+        if time.monotonic() - self.touched > SESSION_TOUCH_SECONDS:
+            self.touched = time.monotonic()
+            await database_sync_to_async(self._touch_session)()
+        try:
+            await getattr(self, f"on_{kind}")(fields)
+        except PermissionDenied:
+            await self._refuse("not allowed now", kind)
+        except ValidationError as exc:
+            await self._refuse(" ".join(exc.messages), kind)
+
+    def _authorise(self, kind: str) -> str:
+        if kind in ANYONE:
+            return ""
+        if kind in THERAPIST_ONLY:
+            return "" if self.role == THERAPIST else "only the therapist can do that"
+        if self.state != "admitted":
+            return "you are in the waiting room"
+        if kind in RELAYED and self.peer_state != "admitted":
+            return "the other person is not in the room"
+        return ""
+
+    async def _refuse(self, text: str, ref: str | None) -> None:
+        self.refusals += 1
+        await self.send_json({"type": "error", "error": text, "ref": ref})
+        if self.refusals > REFUSALS_BEFORE_CLOSE:
+            await self.close(code=TOO_MANY)
+
+    async def on_ping(self, fields: dict[str, Any]) -> None:
+        await self.send_json({"type": "pong", "id": fields.get("id")})
+
+    async def on_admit(self, fields: dict[str, Any]) -> None:
+        await database_sync_to_async(services.admit)(self.visit.pk, self.user)
+        await self.channel_layer.group_send(self.group, {"type": "visit.admitted"})
+        await self._send_ready()
+
+    async def on_wait_message(self, fields: dict[str, Any]) -> None:
+        await database_sync_to_async(services.wait_message)(self.visit.pk, self.user)
+        await self._to_peer(
+            {"type": "wait_message", "text": fields["text"], "at": _now_iso()}, relay=False
+        )
+
+    async def on_sdp(self, fields: dict[str, Any]) -> None:
+        await self._to_peer({"type": "sdp", "description": fields["description"]})
+
+    async def on_ice(self, fields: dict[str, Any]) -> None:
+        await self._to_peer({"type": "ice", "candidate": fields["candidate"]})
+
+    async def on_media(self, fields: dict[str, Any]) -> None:
+        await self._to_peer({"type": "peer_media", **fields})
+
+    async def on_quality(self, fields: dict[str, Any]) -> None:
+        level = fields["level"]
+        await self._to_peer({"type": "peer_quality", **fields})
+        if level == self.last_quality or level in ("fair", "unknown"):
+            return
+        previous, self.last_quality = self.last_quality, level
+        if level == "poor":
+            await database_sync_to_async(services.note)(
+                self.visit.pk, self.user, EventKind.QUALITY_POOR, detail=_figures(fields)
+            )
+        elif previous == "poor":
+            await database_sync_to_async(services.note)(
+                self.visit.pk, self.user, EventKind.QUALITY_RECOVERED, detail=_figures(fields)
+            )
+
+    async def on_reconnect(self, fields: dict[str, Any]) -> None:
+        await database_sync_to_async(services.note)(
+            self.visit.pk, self.user, RECONNECT_EVENTS[fields["phase"]], reason=fields["cause"]
+        )
+
+    async def on_modality(self, fields: dict[str, Any]) -> None:
+        await database_sync_to_async(services.switch_modality)(
+            self.visit.pk,
+            self.user,
+            fields["modality"],
+            reason=fields["reason"],
+            detail=fields.get("detail", ""),
+        )
+        await self.channel_layer.group_send(
+            self.group,
+            {
+                "type": "visit.relay",
+                "to": None,
+                "message": {
+                    "type": "modality",
+                    "modality": fields["modality"],
+                    "by": self.role,
+                    "reason": fields["reason"],
+                    "detail": fields.get("detail", ""),
+                },
+            },
+        )
+
+    async def on_chat(self, fields: dict[str, Any]) -> None:
+        message, created = await database_sync_to_async(services.store_chat)(
+            self.visit.pk, self.user, fields["id"], fields["text"]
+        )
+        if created:
+            await self.channel_layer.group_send(
+                self.group,
+                {"type": "visit.relay", "to": None, "message": self._chat_json(message)},
+            )
+        await self.send_json({"type": "chat_ack", "id": str(fields["id"])})
+
+    async def on_end(self, fields: dict[str, Any]) -> None:
+        # The service broadcasts "visit.ended" to the room after commit.
+        await database_sync_to_async(services.end)(self.visit.pk, self.user)
+
+    async def _to_peer(self, message: dict[str, Any], *, relay: bool = True) -> None:
+        peer = CLIENT if self.role == THERAPIST else THERAPIST
+        await self.channel_layer.group_send(
+            self.group, {"type": "visit.relay", "to": peer, "message": message}
+        )
+
+    # --- From the room's group -------------------------------------------------------------
+
+    async def visit_relay(self, event: dict[str, Any]) -> None:
+        if event["to"] in (None, self.role):
+            await self.send_json(event["message"])
+
+    async def visit_presence(self, event: dict[str, Any]) -> None:
+        if event["role"] == self.role:
+            return
+        self.peer_state = event["state"]
+        self.peer_connection = event["connection"]
+        message: dict[str, Any] = {
+            "type": "peer",
+            "present": event["present"],
+            "state": event["state"],
+            "name": self._name(event["role"]),
+            "connection": event["connection"] or None,
+        }
+        if self.role == THERAPIST and event["present"] and event["state"] == "waiting":
+            checkin = await database_sync_to_async(services.current_checkin)(self.visit)
+            message["checkin"] = checkin.as_dict() if checkin is not None else None
+        await self.send_json(message)
+
+    async def visit_checkin(self, event: dict[str, Any]) -> None:
+        if self.role == THERAPIST:
+            await self.send_json(
+                {
+                    "type": "peer",
+                    "present": self.peer_state not in ("away", "reconnecting"),
+                    "state": self.peer_state,
+                    "name": self._name(CLIENT),
+                    "connection": self.peer_connection or None,
+                    "checkin": event["checkin"],
+                }
+            )
+
+    async def visit_admitted(self, event: dict[str, Any]) -> None:
+        if self.role == CLIENT:
+            self.state = "admitted"
+            await self.send_json({"type": "admitted"})
+        else:
+            self.peer_state = "admitted"
+            await self.send_json(
+                {
+                    "type": "peer",
+                    "present": True,
+                    "state": "admitted",
+                    "name": self._name(CLIENT),
+                    "connection": self.peer_connection or None,
+                }
+            )
+
+    async def visit_ready(self, event: dict[str, Any]) -> None:
+        peer = CLIENT if self.role == THERAPIST else THERAPIST
+        if event[self.role] != self.connection or not event[peer]:
+            return  # an older socket of mine, or the peer already left again
+        self.state, self.peer_state = "admitted", "admitted"
+        self.peer_connection = event[peer]
+        await self.send_json(
+            {"type": "ready", "polite": self.role == CLIENT, "peer_connection": event[peer]}
+        )
+
+    async def visit_ended(self, event: dict[str, Any]) -> None:
+        self.ended = True
+        await self.send_json({"type": "ended", "by": event["by"], "at": event["at"]})
+        await self.close(code=VISIT_ENDED)
+
+    async def visit_replaced(self, event: dict[str, Any]) -> None:
+        self.ended = True
+        await self.send_json({"type": "replaced"})
+        await self.close(code=REPLACED)
+
+    async def user_event(self, event: dict[str, Any]) -> None:
+        """Per-user events (alerts, messages) are for the events socket, not the room."""
+
+    async def session_ended(self, event: dict[str, Any]) -> None:
+        self.ended = True
+        await self.send_json({"type": "session.ended"})
+        await self.close(code=SESSION_ENDED)
+
+    async def send_json(self, message: dict[str, Any]) -> None:
+        await self.send(text_data=json.dumps(message))
+
+
+def _now_iso() -> str:
+    from django.utils import timezone
+
+    return timezone.now().isoformat()
+
+
+def _figures(fields: dict[str, Any]) -> str:
+    """The numbers behind a quality change, for the timeline ("rtt 420 ms, loss 12 %")."""
+    parts = []
+    if fields.get("rtt_ms") is not None:
+        parts.append(f"rtt {round(fields['rtt_ms'])} ms")
+    if fields.get("loss") is not None:
+        parts.append(f"loss {round(fields['loss'] * 100)} %")
+    if fields.get("jitter_ms") is not None:
+        parts.append(f"jitter {round(fields['jitter_ms'])} ms")
+    if fields.get("bitrate_kbps") is not None:
+        parts.append(f"{round(fields['bitrate_kbps'])} kbit/s")
+    return ", ".join(parts)

@@ -1,0 +1,194 @@
+"""The schema of every message a browser may send on the room socket (docs/visit-protocol.md).
+
+``validate`` returns the message type and its checked fields, or raises ``SchemaError`` with a
+message that says what is wrong. Unknown types and unknown fields are refused.
+"""
+
+from __future__ import annotations
+
+import math
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+
+class SchemaError(ValueError):
+    pass
+
+
+Check = Callable[[str, Any], Any]
+
+
+def text(low: int, high: int) -> Check:
+    def check(name: str, value: Any) -> str:
+        if not isinstance(value, str) or not low <= len(value) <= high:
+            raise SchemaError(f"{name} must be text of {low} to {high} characters")
+        if low > 0 and not value.strip():
+            raise SchemaError(f"{name} must not be blank")
+        return value
+
+    return check
+
+
+def choice(*options: str) -> Check:
+    def check(name: str, value: Any) -> str:
+        if value not in options:
+            raise SchemaError(f"{name} must be one of: {', '.join(options)}")
+        return str(value)
+
+    return check
+
+
+def boolean(name: str, value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise SchemaError(f"{name} must be true or false")
+    return value
+
+
+def number(low: float, high: float) -> Check:
+    def check(name: str, value: Any) -> float | None:
+        if value is None:
+            return None
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, int | float)
+            or not math.isfinite(value)
+        ):
+            raise SchemaError(f"{name} must be a number or null")
+        if not low <= value <= high:
+            raise SchemaError(f"{name} must be between {low} and {high}")
+        return float(value)
+
+    return check
+
+
+def message_id(name: str, value: Any) -> uuid.UUID:
+    try:
+        return uuid.UUID(str(value)) if isinstance(value, str) else _bad(name)
+    except ValueError:
+        return _bad(name)
+
+
+def _bad(name: str) -> uuid.UUID:
+    raise SchemaError(f"{name} must be a UUID")
+
+
+def any_json(name: str, value: Any) -> Any:
+    return value
+
+
+def optional_text(high: int) -> Check:
+    def check(name: str, value: Any) -> str | None:
+        if value is None:
+            return None
+        if not isinstance(value, str) or len(value) > high:
+            raise SchemaError(f"{name} must be text of at most {high} characters or null")
+        return value
+
+    return check
+
+
+def optional_int(name: str, value: Any) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 64:
+        raise SchemaError(f"{name} must be a small whole number or null")
+    return value
+
+
+def obj(required: dict[str, Check], optional: dict[str, Check] | None = None) -> Check:
+    optional = optional or {}
+
+    def check(name: str, value: Any) -> dict[str, Any]:
+        if not isinstance(value, dict):
+            raise SchemaError(f"{name} must be an object")
+        return fields(value, required, optional, prefix=f"{name}.")
+
+    return check
+
+
+def nullable(inner: Check) -> Check:
+    def check(name: str, value: Any) -> Any:
+        return None if value is None else inner(name, value)
+
+    return check
+
+
+def fields(
+    value: dict[str, Any],
+    required: dict[str, Check],
+    optional: dict[str, Check],
+    prefix: str = "",
+) -> dict[str, Any]:
+    unknown = set(value) - set(required) - set(optional)
+    if unknown:
+        raise SchemaError(f"unknown field {prefix}{sorted(unknown)[0]}")
+    checked = {}
+    for key, check in required.items():
+        if key not in value:
+            raise SchemaError(f"{prefix}{key} is required")
+        checked[key] = check(prefix + key, value[key])
+    for key, check in optional.items():
+        if key in value:
+            checked[key] = check(prefix + key, value[key])
+    return checked
+
+
+FIGURES = {
+    "rtt_ms": number(0, 600_000),
+    "loss": number(0, 1),
+    "jitter_ms": number(0, 600_000),
+    "bitrate_kbps": number(0, 10_000_000),
+    "fps": number(0, 1000),
+}
+MODALITY = choice("video", "audio", "text")
+CANDIDATE = obj(
+    {
+        "candidate": text(0, 1000),
+        "sdpMid": optional_text(64),
+        "sdpMLineIndex": optional_int,
+    },
+    {"usernameFragment": optional_text(256)},
+)
+
+# type → (required fields, optional fields)
+MESSAGES: dict[str, tuple[dict[str, Check], dict[str, Check]]] = {
+    "ping": ({}, {"id": any_json}),
+    "admit": ({}, {}),
+    "wait_message": ({"text": text(1, 280)}, {}),
+    "sdp": (
+        {
+            "description": obj(
+                {"type": choice("offer", "answer", "rollback")}, {"sdp": text(0, 60_000)}
+            )
+        },
+        {},
+    ),
+    "ice": ({"candidate": nullable(CANDIDATE)}, {}),
+    "modality": (
+        {"modality": MODALITY, "reason": choice("user", "connection")},
+        {"detail": text(0, 200)},
+    ),
+    "media": ({"audio": boolean, "video": boolean, "screen": boolean}, {}),
+    "quality": ({"level": choice("good", "fair", "poor", "unknown")}, FIGURES),
+    "reconnect": (
+        {
+            "phase": choice("started", "completed", "failed"),
+            "cause": choice("ice_failed", "network_change", "socket_dropped", "page_reload"),
+        },
+        {},
+    ),
+    "chat": ({"id": message_id, "text": text(1, 4000)}, {}),
+    "end": ({}, {}),
+}
+
+
+def validate(message: Any) -> tuple[str, dict[str, Any]]:
+    if not isinstance(message, dict):
+        raise SchemaError("a message must be a JSON object")
+    kind = message.get("type")
+    if not isinstance(kind, str) or kind not in MESSAGES:
+        raise SchemaError("unknown message type")
+    required, optional = MESSAGES[kind]
+    body = {key: value for key, value in message.items() if key != "type"}
+    return kind, fields(body, required, optional)

@@ -1,0 +1,485 @@
+"""The session room's signaling socket through the real ASGI application.
+
+Handshake checks, the waiting room, admission and the rejoin grace, relaying, the message schema,
+size and rate limits, chat stored once, modality switches, the end, sign-out and replacement.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from asgiref.sync import async_to_sync, sync_to_async
+from channels.layers import get_channel_layer
+from channels.testing import WebsocketCommunicator
+from django.conf import settings
+from django.db import connection
+from django.test import Client
+from django.utils import timezone
+
+from rapport.accounts.services import end_live_connections
+from rapport.asgi import application
+from rapport.messaging.models import Message
+from rapport.visits import services
+from rapport.visits.models import EventKind, Visit, VisitEvent
+from tests.conftest import signed_in
+
+pytestmark = pytest.mark.django_db(transaction=True)
+ORIGIN = b"http://127.0.0.1"
+Socket = WebsocketCommunicator
+
+
+def headers(browser: Client | None, origin: bytes | None = ORIGIN) -> list[tuple[bytes, bytes]]:
+    result = [(b"host", b"127.0.0.1")]
+    if origin is not None:
+        result.append((b"origin", origin))
+    if browser is not None:
+        session = browser.cookies[settings.SESSION_COOKIE_NAME].value
+        result.append((b"cookie", f"{settings.SESSION_COOKIE_NAME}={session}".encode()))
+    return result
+
+
+def run(test: Callable[[], Awaitable[None]]) -> None:
+    async def wrapped() -> None:
+        layer = get_channel_layer()
+        assert layer is not None
+        try:
+            await test()
+        finally:
+            await layer.flush()
+
+    async_to_sync(wrapped)()
+
+
+async def open_socket(visit: Visit, browser: Client | None, **kw: Any) -> tuple[Socket, bool, Any]:
+    socket = WebsocketCommunicator(
+        application, f"/ws/visits/{visit.uid}/", headers=headers(browser, **kw)
+    )
+    connected, detail = await socket.connect(timeout=5)
+    return socket, connected, detail
+
+
+async def receive(socket: Socket, timeout: float = 5) -> dict[str, Any]:
+    message: dict[str, Any] = await socket.receive_json_from(timeout=timeout)
+    return message
+
+
+async def receive_until(socket: Socket, kind: str) -> dict[str, Any]:
+    """The next message of type ``kind``, skipping presence updates and the like."""
+    for _ in range(20):
+        message = await receive(socket)
+        if message["type"] == kind:
+            return message
+    raise AssertionError(f"no {kind} message")
+
+
+async def drain(socket: Socket) -> list[dict[str, Any]]:
+    seen = []
+    while not await socket.receive_nothing(timeout=0.3):
+        seen.append(await receive(socket))
+    return seen
+
+
+async def send(socket: Socket, message: dict[str, Any]) -> None:
+    await socket.send_to(text_data=json.dumps(message))
+
+
+@pytest.fixture
+def visit(therapist_x: Any, client_a: Any) -> Visit:
+    visit = services.start_unscheduled(therapist_x, client_a)
+    services.check_in(
+        visit,
+        client_a,
+        location="Home, Elm St",
+        callback_phone="+1 555 0100",
+        emergency_contact="Sam",
+    )
+    return visit
+
+
+async def in_call(visit: Visit, therapist: Client, client: Client) -> tuple[Socket, Socket]:
+    """Both in the room, the client admitted, every setup message read."""
+    t, ok, _ = await open_socket(visit, therapist)
+    assert ok
+    assert (await receive(t))["type"] == "welcome"
+    c, ok, _ = await open_socket(visit, client)
+    assert ok
+    welcome = await receive(c)
+    assert welcome["you"] == {"role": "client", "state": "waiting"}
+    await send(t, {"type": "admit"})
+    assert (await receive_until(c, "ready"))["polite"] is True
+    assert (await receive_until(t, "ready"))["polite"] is False
+    await drain(c)
+    await drain(t)
+    return t, c
+
+
+def events(visit: Visit) -> list[str]:
+    return list(VisitEvent.objects.filter(visit=visit).values_list("kind", flat=True))
+
+
+def test_outsiders_and_anonymous_are_refused_at_the_handshake(
+    visit: Visit, client_b: Any, therapist_y: Any, admin: Any
+) -> None:
+    outsiders = [signed_in(client_b), signed_in(therapist_y), signed_in(admin)]
+
+    async def body() -> None:
+        _socket, connected, code = await open_socket(visit, None)
+        assert (connected, code) == (False, 4401)
+        for browser in outsiders:
+            _socket, connected, code = await open_socket(visit, browser)
+            assert (connected, code) == (False, 4404)
+        unknown = Visit(uid=uuid.uuid4())
+        _socket, connected, code = await open_socket(unknown, outsiders[0])
+        assert (connected, code) == (False, 4404)
+
+    run(body)
+
+
+def test_foreign_origin_is_refused(visit: Visit, client_a: Any) -> None:
+    browser = signed_in(client_a)
+
+    async def body() -> None:
+        for origin in (b"http://evil.example", None):
+            _socket, connected, _ = await open_socket(visit, browser, origin=origin)
+            assert not connected
+
+    run(body)
+
+
+def test_waiting_room_cannot_be_bypassed(visit: Visit, therapist_x: Any, client_a: Any) -> None:
+    therapist, client = signed_in(therapist_x), signed_in(client_a)
+
+    async def body() -> None:
+        # Early: the therapist is not there yet. The client waits and can do nothing else.
+        c, ok, _ = await open_socket(visit, client)
+        assert ok
+        welcome = await receive(c)
+        assert welcome["you"]["state"] == "waiting"
+        assert welcome["peer"]["state"] == "away"
+        assert welcome["checkin"] is None  # the check-in goes to the therapist only
+        for message in (
+            {"type": "sdp", "description": {"type": "offer", "sdp": "v=0"}},
+            {"type": "chat", "id": str(uuid.uuid4()), "text": "let me in"},
+            {"type": "modality", "modality": "text", "reason": "user"},
+            {"type": "admit"},
+            {"type": "end"},
+        ):
+            await send(c, message)
+            error = await receive(c)
+            assert error["type"] == "error", message
+        # Reloading does not admit: a new socket is still waiting.
+        await c.disconnect()
+        c, ok, _ = await open_socket(visit, client)
+        assert ok
+        assert (await receive(c))["you"]["state"] == "waiting"
+        # The therapist arrives: sees the waiting client with the safety check-in.
+        t, ok, _ = await open_socket(visit, therapist)
+        assert ok
+        welcome = await receive(t)
+        assert welcome["peer"]["state"] == "waiting"
+        assert welcome["checkin"]["location"] == "Home, Elm St"
+        assert welcome["checkin"]["callback_phone"] == "+1 555 0100"
+        await send(t, {"type": "wait_message", "text": "Two minutes, please"})
+        note = await receive_until(c, "wait_message")
+        assert note["text"] == "Two minutes, please"
+        await drain(c)
+        assert await c.receive_nothing(timeout=0.3)  # no "ready" for a waiting client
+        await send(t, {"type": "admit"})
+        assert (await receive_until(c, "admitted"))["type"] == "admitted"
+        ready = await receive_until(c, "ready")
+        assert ready["peer_connection"] == welcome["connection"] or ready["peer_connection"]
+        await c.disconnect()
+        await t.disconnect()
+
+    run(body)
+    kinds = events(visit)
+    assert kinds.count(EventKind.WAITING) == 2
+    assert EventKind.ADMITTED in kinds
+    assert EventKind.WAIT_MESSAGE in kinds
+
+
+def test_signaling_is_relayed_only_to_the_peer(
+    visit: Visit, therapist_x: Any, client_a: Any
+) -> None:
+    therapist, client = signed_in(therapist_x), signed_in(client_a)
+
+    async def body() -> None:
+        t, c = await in_call(visit, therapist, client)
+        offer = {"type": "offer", "sdp": "v=0\r\no=- 1 2 IN IP4 127.0.0.1\r\n"}
+        await send(t, {"type": "sdp", "description": offer})
+        assert await receive(c) == {"type": "sdp", "description": offer}
+        assert await t.receive_nothing(timeout=0.3)  # not echoed to the sender
+        candidate = {
+            "candidate": "candidate:1 1 udp 2122260223 192.0.2.1 54400 typ host",
+            "sdpMid": "0",
+            "sdpMLineIndex": 0,
+        }
+        await send(c, {"type": "ice", "candidate": candidate})
+        assert await receive(t) == {"type": "ice", "candidate": candidate}
+        await send(c, {"type": "ice", "candidate": None})
+        assert await receive(t) == {"type": "ice", "candidate": None}
+        await send(c, {"type": "media", "audio": False, "video": True, "screen": False})
+        assert (await receive(t))["type"] == "peer_media"
+        await t.disconnect()
+        await c.disconnect()
+
+    run(body)
+
+
+BAD_MESSAGES: list[tuple[str, str]] = [
+    ("not json", "not valid JSON"),
+    ("[1, 2]", "JSON object"),
+    ('{"type": "teleport"}', "unknown message type"),
+    ('{"type": "ping", "extra": 1}', "unknown field"),
+    ('{"type": "sdp", "description": {"type": "offer", "sdp": 5}}', "description.sdp"),
+    ('{"type": "sdp", "description": {"type": "pranswer", "sdp": ""}}', "description.type"),
+    ('{"type": "ice", "candidate": {"candidate": "x"}}', "candidate.sdpMid is required"),
+    ('{"type": "chat", "id": "not-a-uuid", "text": "hi"}', "UUID"),
+    ('{"type": "chat", "id": "2b1c6f2e-8d9a-4c51-9b6a-0d7f1d4e5a10", "text": "   "}', "blank"),
+    ('{"type": "quality", "level": "poor", "loss": 7}', "between"),
+    ('{"type": "quality", "level": "poor", "rtt_ms": "fast"}', "number"),
+    ('{"type": "modality", "modality": "hologram", "reason": "user"}', "one of"),
+    ('{"type": "media", "audio": "yes", "video": true, "screen": false}', "true or false"),
+]
+
+
+def test_malformed_messages_get_a_clear_error_and_the_socket_stays(
+    visit: Visit, therapist_x: Any, client_a: Any
+) -> None:
+    therapist, client = signed_in(therapist_x), signed_in(client_a)
+
+    async def body() -> None:
+        t, c = await in_call(visit, therapist, client)
+        for raw, expected in BAD_MESSAGES:
+            await t.send_to(text_data=raw)
+            error = await receive(t)
+            assert error["type"] == "error", raw
+            assert expected in error["error"], (raw, error)
+        await t.send_to(
+            text_data=json.dumps({"type": "chat", "id": str(uuid.uuid4()), "text": "x" * 70_000})
+        )
+        assert "64 KB" in (await receive(t))["error"]
+        await t.send_to(bytes_data=b"\x00\x01")
+        assert "JSON text" in (await receive(t))["error"]
+        await send(t, {"type": "ping", "id": 7})
+        assert await receive(t) == {"type": "pong", "id": 7}
+        assert await c.receive_nothing(timeout=0.3)  # nothing bad reached the peer
+        await t.disconnect()
+        await c.disconnect()
+
+    run(body)
+
+
+def test_a_flood_is_rate_limited_then_closed(visit: Visit, therapist_x: Any) -> None:
+    therapist = signed_in(therapist_x)
+
+    async def body() -> None:
+        t, ok, _ = await open_socket(visit, therapist)
+        assert ok
+        await receive(t)
+        for _ in range(400):
+            await send(t, {"type": "ping"})
+        replies = []
+        while True:
+            output = await t.receive_output(timeout=5)
+            if output["type"] == "websocket.close":
+                assert output["code"] == 4429
+                break
+            replies.append(json.loads(output["text"]))
+        assert any(r.get("error") == "rate limit: slow down" for r in replies)
+        assert sum(r["type"] == "pong" for r in replies) >= 150
+
+    run(body)
+
+
+def test_chat_is_stored_once_encrypted_and_reaches_both(
+    visit: Visit, therapist_x: Any, client_a: Any
+) -> None:
+    therapist, client = signed_in(therapist_x), signed_in(client_a)
+    message_id = str(uuid.uuid4())
+
+    async def body() -> None:
+        t, c = await in_call(visit, therapist, client)
+        for _ in range(2):  # a retry after a lost ack
+            await send(c, {"type": "chat", "id": message_id, "text": "I feel <b>better</b>"})
+        seen = [await receive(c) for _ in range(3)]
+        assert [m["type"] for m in seen].count("chat_ack") == 2
+        assert [m["type"] for m in seen].count("chat") == 1
+        chat = await receive(t)
+        assert chat["text"] == "I feel <b>better</b>" and chat["from"] == "client"
+        assert await t.receive_nothing(timeout=0.3)
+        await t.disconnect()
+        await c.disconnect()
+        # The history comes back on the next welcome.
+        c, ok, _ = await open_socket(visit, client)
+        assert [m["id"] for m in (await receive(c))["chat"]] == [message_id]
+        await c.disconnect()
+
+    run(body)
+    stored = Message.objects.get()
+    assert (
+        stored.visit_id == visit.pk and stored.conversation.relationship_id == visit.relationship_id
+    )
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT body FROM messaging_message")
+        raw = cursor.fetchone()[0]
+    assert "better" not in raw
+
+
+def test_reload_within_grace_comes_back_without_admission(
+    visit: Visit, therapist_x: Any, client_a: Any
+) -> None:
+    therapist, client = signed_in(therapist_x), signed_in(client_a)
+
+    async def body() -> None:
+        t, c = await in_call(visit, therapist, client)
+        await c.disconnect()
+        peer = await receive_until(t, "peer")
+        assert peer["state"] == "reconnecting"  # not "left"
+        c, ok, _ = await open_socket(visit, client)
+        assert ok
+        welcome = await receive(c)
+        assert welcome["you"]["state"] == "admitted"
+        ready = await receive_until(t, "ready")
+        assert ready["peer_connection"] == welcome["connection"]
+        await c.disconnect()
+        # After the grace period the client waits again.
+        await sync_to_async(Visit.objects.filter(pk=visit.pk).update)(
+            client_away_since=timezone.now()
+            - timedelta(seconds=settings.RAPPORT_VISIT_REJOIN_GRACE_SECONDS + 1)
+        )
+        c, ok, _ = await open_socket(visit, client)
+        assert (await receive(c))["you"]["state"] == "waiting"
+        await c.disconnect()
+        await t.disconnect()
+
+    run(body)
+    assert EventKind.RECONNECTED in events(visit)
+    assert Visit.objects.count() == 1
+
+
+def test_a_second_socket_replaces_the_first(visit: Visit, therapist_x: Any) -> None:
+    therapist = signed_in(therapist_x)
+
+    async def body() -> None:
+        first, ok, _ = await open_socket(visit, therapist)
+        await receive(first)
+        second, ok, _ = await open_socket(visit, therapist)
+        assert ok
+        await receive(second)
+        assert (await receive(first))["type"] == "replaced"
+        assert (await first.receive_output(timeout=5))["code"] == 4409
+        await send(second, {"type": "ping", "id": 1})
+        assert (await receive(second))["type"] == "pong"
+        await second.disconnect()
+
+    run(body)
+    visit.refresh_from_db()
+    assert visit.therapist_channel == ""  # the second one's leaving marked the therapist away
+
+
+def test_modality_switches_are_recorded_with_their_reason(
+    visit: Visit, therapist_x: Any, client_a: Any
+) -> None:
+    therapist, client = signed_in(therapist_x), signed_in(client_a)
+
+    async def body() -> None:
+        t, c = await in_call(visit, therapist, client)
+        await send(
+            c,
+            {
+                "type": "modality",
+                "modality": "audio",
+                "reason": "connection",
+                "detail": "loss 12 %",
+            },
+        )
+        for socket in (t, c):
+            switched = await receive(socket)
+            assert switched == {
+                "type": "modality",
+                "modality": "audio",
+                "by": "client",
+                "reason": "connection",
+                "detail": "loss 12 %",
+            }
+        await send(t, {"type": "modality", "modality": "text", "reason": "user"})
+        await receive(t)
+        await send(c, {"type": "quality", "level": "poor", "rtt_ms": 420, "loss": 0.12})
+        assert (await receive(t))["type"] == "peer_quality"
+        await send(c, {"type": "reconnect", "phase": "started", "cause": "ice_failed"})
+        await send(t, {"type": "ping"})
+        await receive_until(t, "pong")
+        await t.disconnect()
+        await c.disconnect()
+
+    run(body)
+    visit.refresh_from_db()
+    assert visit.modality == "text"
+    switches = list(
+        VisitEvent.objects.filter(visit=visit, kind=EventKind.MODALITY).values_list(
+            "modality", "reason"
+        )
+    )
+    assert switches == [("audio", "connection"), ("text", "user")]
+    poor = VisitEvent.objects.get(visit=visit, kind=EventKind.QUALITY_POOR)
+    assert poor.detail == "rtt 420 ms, loss 12 %"
+    assert VisitEvent.objects.filter(
+        visit=visit, kind=EventKind.RECONNECTING, reason="ice_failed"
+    ).exists()
+
+
+def test_the_therapist_ends_the_session_for_both(
+    visit: Visit, therapist_x: Any, client_a: Any
+) -> None:
+    therapist, client = signed_in(therapist_x), signed_in(client_a)
+
+    async def body() -> None:
+        t, c = await in_call(visit, therapist, client)
+        await send(c, {"type": "end"})
+        assert "therapist" in (await receive(c))["error"]
+        await send(t, {"type": "end"})
+        for socket in (t, c):
+            assert (await receive_until(socket, "ended"))["by"] == "therapist"
+            assert (await socket.receive_output(timeout=5))["code"] == 4410
+        _socket, connected, code = await open_socket(visit, client)
+        assert (connected, code) == (False, 4410)
+
+    run(body)
+    visit.refresh_from_db()
+    assert visit.is_ended and visit.ended_by == therapist_x and visit.ended_at is not None
+    assert events(visit)[-1] == EventKind.ENDED
+
+
+def test_signing_out_closes_the_room_socket(visit: Visit, therapist_x: Any, client_a: Any) -> None:
+    client = signed_in(client_a)
+
+    async def body() -> None:
+        c, ok, _ = await open_socket(visit, client)
+        assert ok
+        await receive(c)
+        await sync_to_async(end_live_connections)(client_a.pk)
+        assert (await receive_until(c, "session.ended"))["type"] == "session.ended"
+        assert (await c.receive_output(timeout=5))["code"] == 4001
+
+    run(body)
+
+
+def test_ending_the_care_relationship_shuts_the_room(
+    visit: Visit, therapist_x: Any, client_a: Any
+) -> None:
+    from rapport.care.models import CareRelationship
+
+    CareRelationship.objects.filter(pk=visit.relationship_id).update(status="ended")
+    client = signed_in(client_a)
+
+    async def body() -> None:
+        _socket, connected, code = await open_socket(visit, client)
+        assert (connected, code) == (False, 4404)
+
+    run(body)
