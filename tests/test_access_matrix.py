@@ -56,6 +56,10 @@ def appointment_id(p: dict[str, Any]) -> dict[str, Any]:
     return {"appointment_id": p["appointment"].pk}
 
 
+def visit_id(p: dict[str, Any]) -> dict[str, Any]:
+    return {"visit_id": p["visit"].uid}
+
+
 def window_id(p: dict[str, Any]) -> dict[str, Any]:
     return {"window_id": p["window"].pk}
 
@@ -210,6 +214,15 @@ MATRIX: dict[str, tuple[dict[str, Expect], Kwargs | None]] = {
     "cancel_appointment": rule(LOGIN, 200, 404, 200, 404, 404, appointment_id),
     "reschedule_appointment": rule(LOGIN, 200, 404, 200, 404, 404, appointment_id),
     "set_appointment_status": rule(LOGIN, 403, 403, 405, 405, 403, appointment_id),
+    # Live sessions: one open visit of therapist_x with client_a. Only those two ever get in;
+    # admins are never participants. POST-only routes answer GET with 405.
+    "appointment_join": rule(LOGIN, 405, 405, 405, 405, 405, appointment_id),
+    "visit_start": rule(LOGIN, 403, 403, 405, 405, 403, client_a_id),
+    "visit_room": rule(LOGIN, 200, 404, 200, 404, 404, visit_id),
+    "visit_check": rule(LOGIN, 200, 404, 200, 404, 404, visit_id),
+    "visit_checkin": rule(LOGIN, 200, 404, 404, 404, 404, visit_id),
+    "visit_end": rule(LOGIN, 405, 405, 405, 405, 405, visit_id),
+    "visit_timeline": rule(LOGIN, 403, 404, 200, 404, 404, visit_id),
 }
 
 
@@ -243,7 +256,19 @@ def world(personas: dict[str, Any]) -> dict[str, Any]:
         "invitation": invitation,
         "relationship": CareRelationship.objects.get(therapist=personas["therapist_x"]),
         **schedule_of(personas["therapist_x"], personas["client_a"]),
+        "visit": open_visit(personas["therapist_x"], personas["client_a"]),
     }
+
+
+def open_visit(therapist: Any, client: Any) -> Any:
+    """An unscheduled visit, the client already checked in."""
+    from rapport.visits import services
+
+    visit = services.start_unscheduled(therapist, client)
+    services.check_in(
+        visit, client, location="Home", callback_phone="+1 555 0100", emergency_contact="Sam"
+    )
+    return visit
 
 
 def schedule_of(therapist: Any, client: Any) -> dict[str, Any]:
@@ -368,6 +393,27 @@ POST_MATRIX: dict[str, tuple[dict[str, Expect], Kwargs, dict[str, str]]] = {
         {"status": "decline"},
     ),
     "consent_sign": ({"therapist_x": 403, "admin": 403}, lambda p: {}, {"typed_name": "X"}),
+    "appointment_join": (
+        {"client_b": 404, "therapist_y": 404, "admin": 404},
+        appointment_id,
+        {},
+    ),
+    "visit_start": ({"client_a": 403, "therapist_y": 404, "admin": 403}, client_a_id, {}),
+    "visit_end": (
+        {"client_a": 403, "client_b": 404, "therapist_y": 404, "admin": 404},
+        visit_id,
+        {},
+    ),
+    "visit_checkin": (
+        {"therapist_x": 404, "client_b": 404, "therapist_y": 404, "admin": 404},
+        visit_id,
+        {
+            "location": "Elsewhere",
+            "callback_phone": "+1 555 0199",
+            "emergency_contact": "Nobody",
+            "confirm": "on",
+        },
+    ),
     "consent_admin": (
         {"client_a": 403, "therapist_x": 403, "therapist_y": 403},
         lambda p: {},
@@ -387,6 +433,7 @@ def test_state_changing_routes_refuse_outsiders(world: dict[str, Any]) -> None:
         SessionType,
         WeeklyWindow,
     )
+    from rapport.visits.models import SafetyCheckIn, Visit
 
     def snapshot() -> tuple[Any, ...]:
         return (
@@ -401,6 +448,8 @@ def test_state_changing_routes_refuse_outsiders(world: dict[str, Any]) -> None:
             list(SessionType.objects.values_list("pk", "name", "minutes")),
             ConsentDocument.objects.count(),
             ConsentSignature.objects.count(),
+            list(Visit.objects.values_list("pk", "status", "ended_at")),
+            SafetyCheckIn.objects.count(),
         )
 
     before = snapshot()
@@ -433,10 +482,15 @@ def test_every_websocket_route_refuses_anonymous_and_accepts_members() -> None:
     from channels.testing import WebsocketCommunicator
 
     from rapport.asgi import application
+    from rapport.care.models import CareRelationship
     from rapport.routing import websocket_urlpatterns
     from tests.conftest import make_user
 
     user = make_user("ws.client@example.test", "client", "Wes Socket")
+    therapist = make_user("ws.therapist@example.test", "therapist", "Tess Socket")
+    CareRelationship.objects.create(therapist=therapist, client=user)
+    visit = open_visit(therapist, user)
+    real_kwargs = {"visit_id": str(visit.uid)}
     cookie = signed_in(user).cookies
     session = "; ".join(f"{k}={v.value}" for k, v in cookie.items())
 
@@ -449,5 +503,7 @@ def test_every_websocket_route_refuses_anonymous_and_accepts_members() -> None:
     origin = (b"origin", b"http://127.0.0.1")
     for pattern in websocket_urlpatterns:
         path = "/" + str(pattern.pattern)
+        for name, value in real_kwargs.items():
+            path = path.replace(f"<uuid:{name}>", value)
         assert not async_to_sync(connect)(path, [origin]), f"{path} accepted an anonymous socket"
         assert async_to_sync(connect)(path, [origin, (b"cookie", session.encode())]), path

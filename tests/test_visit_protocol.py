@@ -30,7 +30,6 @@ from tests.conftest import signed_in
 
 pytestmark = pytest.mark.django_db(transaction=True)
 ORIGIN = b"http://127.0.0.1"
-Socket = WebsocketCommunicator
 
 
 def headers(browser: Client | None, origin: bytes | None = ORIGIN) -> list[tuple[bytes, bytes]]:
@@ -55,7 +54,9 @@ def run(test: Callable[[], Awaitable[None]]) -> None:
     async_to_sync(wrapped)()
 
 
-async def open_socket(visit: Visit, browser: Client | None, **kw: Any) -> tuple[Socket, bool, Any]:
+async def open_socket(
+    visit: Visit, browser: Client | None, **kw: Any
+) -> tuple[WebsocketCommunicator, bool, Any]:
     socket = WebsocketCommunicator(
         application, f"/ws/visits/{visit.uid}/", headers=headers(browser, **kw)
     )
@@ -63,12 +64,12 @@ async def open_socket(visit: Visit, browser: Client | None, **kw: Any) -> tuple[
     return socket, connected, detail
 
 
-async def receive(socket: Socket, timeout: float = 5) -> dict[str, Any]:
+async def receive(socket: WebsocketCommunicator, timeout: float = 5) -> dict[str, Any]:
     message: dict[str, Any] = await socket.receive_json_from(timeout=timeout)
     return message
 
 
-async def receive_until(socket: Socket, kind: str) -> dict[str, Any]:
+async def receive_until(socket: WebsocketCommunicator, kind: str) -> dict[str, Any]:
     """The next message of type ``kind``, skipping presence updates and the like."""
     for _ in range(20):
         message = await receive(socket)
@@ -77,14 +78,14 @@ async def receive_until(socket: Socket, kind: str) -> dict[str, Any]:
     raise AssertionError(f"no {kind} message")
 
 
-async def drain(socket: Socket) -> list[dict[str, Any]]:
+async def drain(socket: WebsocketCommunicator) -> list[dict[str, Any]]:
     seen = []
     while not await socket.receive_nothing(timeout=0.3):
         seen.append(await receive(socket))
     return seen
 
 
-async def send(socket: Socket, message: dict[str, Any]) -> None:
+async def send(socket: WebsocketCommunicator, message: dict[str, Any]) -> None:
     await socket.send_to(text_data=json.dumps(message))
 
 
@@ -101,7 +102,9 @@ def visit(therapist_x: Any, client_a: Any) -> Visit:
     return visit
 
 
-async def in_call(visit: Visit, therapist: Client, client: Client) -> tuple[Socket, Socket]:
+async def in_call(
+    visit: Visit, therapist: Client, client: Client
+) -> tuple[WebsocketCommunicator, WebsocketCommunicator]:
     """Both in the room, the client admitted, every setup message read."""
     t, ok, _ = await open_socket(visit, therapist)
     assert ok
@@ -316,7 +319,7 @@ def test_chat_is_stored_once_encrypted_and_reaches_both(
         await t.disconnect()
         await c.disconnect()
         # The history comes back on the next welcome.
-        c, ok, _ = await open_socket(visit, client)
+        c, _ok, _ = await open_socket(visit, client)
         assert [m["id"] for m in (await receive(c))["chat"]] == [message_id]
         await c.disconnect()
 

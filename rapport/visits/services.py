@@ -75,14 +75,17 @@ def _open(
     existing = Visit.objects.filter(relationship=relationship).exclude(status=VisitStatus.ENDED)
     try:
         with transaction.atomic():
-            current = existing.first()
+            current = existing.select_for_update().first()
             if current is not None:
-                if appointment is not None and current.appointment_id not in (None, appointment.pk):
+                if appointment is None or current.appointment_id == appointment.pk:
+                    return current
+                if current.therapist_channel or current.client_channel:
                     raise VisitError(
-                        _("Another session with this person is still open. End it first."),
+                        _("Another session with this person is still going on. End it first."),
                         code="busy",
                     )
-                return current
+                # A room left open and empty (nobody ended it): close it as abandoned.
+                _close_abandoned(current)
             visit = Visit.objects.create(
                 relationship=relationship,
                 therapist=therapist,
@@ -101,6 +104,14 @@ def _open(
         if current is None:
             raise
         return current
+
+
+def _close_abandoned(visit: Visit) -> None:
+    visit.status = VisitStatus.ENDED
+    visit.ended_at = timezone.now()
+    visit.save(update_fields=["status", "ended_at"])
+    _event(visit, EventKind.ENDED, None, reason="abandoned")
+    record(Action.VISIT_ENDED, obj=visit, client=visit.client, reason="abandoned")
 
 
 def open_for_appointment(

@@ -1,0 +1,214 @@
+"""Session rooms over HTTP: joining in the window, the safety check-in, the end and the timeline."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import pytest
+import time_machine
+from django.db import connection
+from django.urls import reverse
+from django.utils import timezone
+
+from rapport.audit.models import AuditEvent
+from rapport.audit.services import Action
+from rapport.care.models import ClientProfile
+from rapport.scheduling.models import Appointment, AppointmentStatus, SessionType
+from rapport.visits import services
+from rapport.visits.models import EventKind, SafetyCheckIn, Visit, VisitEvent, VisitStatus
+from tests.conftest import signed_in
+
+CHECKIN = {
+    "location": "Home, 12 Elm Street, Springfield",
+    "callback_phone": "+1 (555) 010-0100",
+    "emergency_contact": "Sam Doe, sister, +1 555 0101",
+    "confirm": "on",
+}
+
+
+@pytest.fixture
+def appointment(therapist_x: Any, client_a: Any) -> Appointment:
+    session_type = SessionType.objects.create(
+        therapist=therapist_x, name="Session", minutes=50, allow_video=False
+    )
+    starts = timezone.now().replace(microsecond=0) + timedelta(hours=2)
+    return Appointment.objects.create(
+        therapist=therapist_x,
+        client=client_a,
+        session_type=session_type,
+        modality="audio",
+        starts_at=starts,
+        ends_at=starts + timedelta(minutes=50),
+        busy_until=starts + timedelta(minutes=60),
+        booked_by=therapist_x,
+    )
+
+
+def test_joining_opens_the_room_only_in_the_join_window(
+    appointment: Appointment, client_a: Any, therapist_x: Any
+) -> None:
+    browser = signed_in(client_a)
+    url = reverse("appointment_join", args=[appointment.pk])
+    early = browser.post(url)
+    assert early.status_code == 302 and early["Location"] == f"/appointments/{appointment.pk}/"
+    assert not Visit.objects.exists()
+    with time_machine.travel(appointment.starts_at - timedelta(minutes=5), tick=False):
+        response = signed_in(client_a).post(url)
+        visit = Visit.objects.get()
+        assert response["Location"] == reverse("visit_check", args=[visit.uid])
+        # The therapist joining the same appointment gets the same visit.
+        again = signed_in(therapist_x).post(url)
+        assert again["Location"] == response["Location"]
+    assert Visit.objects.count() == 1
+    assert visit.appointment_id == appointment.pk
+    assert visit.planned_modality == "audio"
+    # Video is not offered by this session type; text always is.
+    assert services.allowed_modalities(visit) == ["audio", "text"]
+    with time_machine.travel(appointment.ends_at + timedelta(minutes=1), tick=False):
+        Visit.objects.all().delete()
+        late = signed_in(client_a).post(url)
+        assert late.status_code == 302 and not Visit.objects.exists()
+
+
+def test_a_therapist_starts_an_unscheduled_session_once(therapist_x: Any, client_a: Any) -> None:
+    browser = signed_in(therapist_x)
+    url = reverse("visit_start", args=[client_a.pk])
+    first = browser.post(url, {"modality": "text"})
+    second = browser.post(url, {"modality": "video"})
+    assert first["Location"] == second["Location"]
+    visit = Visit.objects.get()
+    assert visit.modality == "text" and visit.appointment is None
+    assert AuditEvent.objects.filter(action=Action.VISIT_OPENED).count() == 1
+
+
+def test_the_client_checks_in_before_the_room(therapist_x: Any, client_a: Any) -> None:
+    ClientProfile.objects.update_or_create(
+        client=client_a, defaults={"phone": "+1 555 0199", "emergency_contact": "Mo"}
+    )
+    visit = services.start_unscheduled(therapist_x, client_a)
+    browser = signed_in(client_a)
+    room = browser.get(reverse("visit_room", args=[visit.uid]) + "?mode=audio")
+    checkin_url = reverse("visit_checkin", args=[visit.uid])
+    assert room.status_code == 302 and room["Location"] == checkin_url + "?mode=audio"
+    form = browser.get(checkin_url)
+    assert form.status_code == 200
+    assert form["Permissions-Policy"].startswith("camera=()")
+    assert "geolocation=(self)" in form["Permissions-Policy"]
+    # Prefilled from the profile the first time.
+    assert b"+1 555 0199" in form.content
+    # Bad input: clear errors, nothing lost, nothing stored.
+    bad = browser.post(checkin_url, {**CHECKIN, "callback_phone": "call me", "confirm": ""})
+    assert bad.status_code == 400
+    assert b"Enter a phone number" in bad.content
+    assert b"Home, 12 Elm Street" in bad.content
+    assert not SafetyCheckIn.objects.exists()
+    good = browser.post(
+        checkin_url + "?mode=audio",
+        {**CHECKIN, "share_position": "on", "geolocation": "40.1,-75.2 ±30 m"},
+    )
+    assert good.status_code == 302
+    assert good["Location"] == reverse("visit_room", args=[visit.uid]) + "?mode=audio"
+    checkin = SafetyCheckIn.objects.get()
+    assert checkin.geolocation == "40.1,-75.2 ±30 m"
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT location, callback_phone, emergency_contact FROM visits_safetycheckin"
+        )
+        raw = " ".join(cursor.fetchone())
+    assert "Elm" not in raw and "555" not in raw and "Sam" not in raw  # encrypted at rest
+    room = browser.get(reverse("visit_room", args=[visit.uid]))
+    assert room.status_code == 200
+    assert "camera=(self)" in room["Permissions-Policy"]
+    assert "microphone=(self)" in room["Permissions-Policy"]
+    # The next session starts from this check-in, to be confirmed again.
+    services.end(visit.pk, therapist_x)
+    second = services.start_unscheduled(therapist_x, client_a)
+    again = browser.get(reverse("visit_checkin", args=[second.uid]))
+    assert b"12 Elm Street" in again.content and b"Sam Doe" in again.content
+    assert (
+        b'name="confirm"' in again.content
+        and b"checked" not in again.content.split(b'name="confirm"')[1][:40]
+    )
+
+
+def test_position_is_kept_only_when_the_client_agreed(therapist_x: Any, client_a: Any) -> None:
+    visit = services.start_unscheduled(therapist_x, client_a)
+    signed_in(client_a).post(
+        reverse("visit_checkin", args=[visit.uid]), {**CHECKIN, "geolocation": "40.1,-75.2"}
+    )
+    assert SafetyCheckIn.objects.get().geolocation == ""
+
+
+def test_ending_keeps_the_record_and_shuts_the_pages(
+    appointment: Appointment, therapist_x: Any, client_a: Any
+) -> None:
+    with time_machine.travel(appointment.starts_at - timedelta(minutes=1), tick=False):
+        visit = services.open_for_appointment(client_a, appointment)
+        services.check_in(
+            visit, client_a, location="Home", callback_phone="555 0100", emergency_contact="Sam"
+        )
+    with time_machine.travel(appointment.starts_at, tick=False):
+        Visit.objects.filter(pk=visit.pk).update(client_channel="specific.x")
+        services.admit(visit.pk, therapist_x)
+    assert Appointment.objects.get(pk=appointment.pk).status == AppointmentStatus.IN_PROGRESS
+    with time_machine.travel(appointment.starts_at + timedelta(minutes=20), tick=False):
+        services.switch_modality(visit.pk, therapist_x, "text", reason="user")
+    with time_machine.travel(appointment.starts_at + timedelta(minutes=45), tick=False):
+        response = signed_in(therapist_x).post(reverse("visit_end", args=[visit.uid]))
+    assert response["Location"] == reverse("visit_timeline", args=[visit.uid])
+    visit.refresh_from_db()
+    assert visit.status == VisitStatus.ENDED and visit.ended_by == therapist_x
+    assert Appointment.objects.get(pk=appointment.pk).status == AppointmentStatus.COMPLETED
+    summary = services.summary(visit, list(visit.events.all()), services.current_checkin(visit))
+    assert summary.minutes == {"video": 0.0, "audio": 20.0, "text": 25.0}
+    assert summary.location == "Home"
+    client = signed_in(client_a)
+    for name in ("visit_room", "visit_check", "visit_checkin"):
+        page = client.get(reverse(name, args=[visit.uid]))
+        assert page.status_code == 410 and b"This session has ended" in page.content
+    timeline = signed_in(therapist_x).get(reverse("visit_timeline", args=[visit.uid]))
+    assert timeline.status_code == 200
+    assert b"audio only 20.0" in timeline.content and b"text 25.0" in timeline.content
+    kinds = list(VisitEvent.objects.filter(visit=visit).values_list("kind", flat=True))
+    assert kinds == [
+        EventKind.CREATED,
+        EventKind.CHECKED_IN,
+        EventKind.ADMITTED,
+        EventKind.MODALITY,
+        EventKind.ENDED,
+    ]
+    # A new session with the same person is a new visit; the appointment cannot reopen.
+    assert (
+        signed_in(client_a).post(reverse("appointment_join", args=[appointment.pk])).status_code
+        == 302
+    )
+    assert Visit.objects.count() == 1
+
+
+def test_the_therapist_home_lists_waiting_clients(therapist_x: Any, client_a: Any) -> None:
+    visit = services.start_unscheduled(therapist_x, client_a)
+    home = signed_in(therapist_x)
+    assert visit.get_absolute_url().encode() not in home.get("/").content
+    Visit.objects.filter(pk=visit.pk).update(client_channel="specific.x")
+    assert visit.get_absolute_url().encode() in home.get("/").content
+    services.admit(visit.pk, therapist_x)
+    assert visit.get_absolute_url().encode() not in home.get("/").content
+    # The client's home offers the open session.
+    assert visit.get_absolute_url().encode() in signed_in(client_a).get("/").content
+
+
+def test_an_abandoned_room_does_not_block_the_next_appointment(
+    appointment: Appointment, therapist_x: Any, client_a: Any
+) -> None:
+    stale = services.start_unscheduled(therapist_x, client_a)
+    with time_machine.travel(appointment.starts_at - timedelta(minutes=2), tick=False):
+        Visit.objects.filter(pk=stale.pk).update(client_channel="specific.busy")
+        with pytest.raises(services.VisitError):
+            services.open_for_appointment(client_a, appointment)
+        Visit.objects.filter(pk=stale.pk).update(client_channel="")
+        visit = services.open_for_appointment(client_a, appointment)
+    stale.refresh_from_db()
+    assert stale.is_ended and stale.ended_by is None
+    assert stale.events.last().reason == "abandoned"  # type: ignore[union-attr]
+    assert visit.pk != stale.pk and visit.appointment_id == appointment.pk
