@@ -362,7 +362,7 @@ CSRF_FAILURE_VIEW = "rapport.core.views.csrf_failure"
 RAPPORT_STUN_URLS = env_list("RAPPORT_STUN_URLS")
 RAPPORT_TURN_URLS = env_list("RAPPORT_TURN_URLS")  # e.g. turn:turn.example.org:3478?transport=udp
 RAPPORT_TURN_SECRET = env_str("RAPPORT_TURN_SECRET")
-RAPPORT_TURN_TTL_SECONDS = env_int("RAPPORT_TURN_TTL_SECONDS", 3600)
+RAPPORT_TURN_TTL_SECONDS = env_int("RAPPORT_TURN_TTL_SECONDS", 4 * 3600)
 RAPPORT_ICE_TRANSPORT_POLICY = env_str("RAPPORT_ICE_TRANSPORT_POLICY", "all")  # or "relay"
 check_ice_settings(
     RAPPORT_STUN_URLS,
@@ -375,8 +375,10 @@ check_ice_settings(
 # A client whose page reloads or whose browser crashes comes back in without being admitted again
 # when they return within this many seconds.
 RAPPORT_VISIT_REJOIN_GRACE_SECONDS = env_int("RAPPORT_VISIT_REJOIN_GRACE_SECONDS", 300)
-# When video steps down by itself (see docs/visit-protocol.md). Defaults from Microsoft Teams'
-# network targets and ITU-T G.114 (docs/security.md and the deployment guide explain them).
+# When a call steps down by itself (docs/protocol.md, "Quality policy"). The defaults start from
+# Microsoft Teams' network targets (RTT < 100 ms, loss < 1 %, jitter < 30 ms), ITU-T G.114 (one-way
+# delay up to 150 ms fine) and ~500 kbit/s for 360p video, loosened so that a usable call is not
+# stepped down: a 300 ms round trip or 5 % loss sustained for several seconds.
 RAPPORT_QUALITY_POLICY = {
     "sample_seconds": env_int("RAPPORT_QUALITY_SAMPLE_SECONDS", 2),
     "poor": {

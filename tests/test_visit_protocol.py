@@ -13,6 +13,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+import time_machine
 from asgiref.sync import async_to_sync, sync_to_async
 from channels.layers import get_channel_layer
 from channels.testing import WebsocketCommunicator
@@ -484,5 +485,22 @@ def test_ending_the_care_relationship_shuts_the_room(
     async def body() -> None:
         _socket, connected, code = await open_socket(visit, client)
         assert (connected, code) == (False, 4404)
+
+    run(body)
+
+
+def test_an_expired_browser_session_closes_the_room_socket(visit: Visit, client_a: Any) -> None:
+    client = signed_in(client_a)
+    idle = timedelta(seconds=settings.SESSION_IDLE_TIMEOUT + 60)
+
+    async def body() -> None:
+        c, ok, _ = await open_socket(visit, client)
+        assert ok
+        await receive(c)
+        with time_machine.travel(timezone.now() + idle):
+            await send(c, {"type": "ping"})
+            assert (await c.receive_output(timeout=5))["code"] == 4001
+            _socket, connected, code = await open_socket(visit, client)
+            assert (connected, code) == (False, 4001)
 
     run(body)

@@ -1,4 +1,4 @@
-"""The session room's signaling socket (protocol: docs/visit-protocol.md).
+"""The session room's signaling socket (protocol: docs/protocol.md).
 
 The server relays offers, answers and ICE candidates between the two browsers and never carries
 media. Every message is size-checked, rate-limited, validated against its schema and authorised
@@ -27,7 +27,7 @@ from rapport.visits.models import EventKind, Visit
 from rapport.visits.schema import SchemaError, validate
 from rapport.visits.services import CLIENT, THERAPIST
 
-# Close codes (docs/visit-protocol.md).
+# Close codes (docs/protocol.md).
 SESSION_ENDED = 4001
 NOT_SIGNED_IN = 4401
 NOT_FOUND = 4404

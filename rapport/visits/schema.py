@@ -1,4 +1,4 @@
-"""The schema of every message a browser may send on the room socket (docs/visit-protocol.md).
+"""The schema of every message a browser may send on the room socket (docs/protocol.md).
 
 ``validate`` returns the message type and its checked fields, or raises ``SchemaError`` with a
 message that says what is wrong. Unknown types and unknown fields are refused.

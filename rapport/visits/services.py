@@ -285,6 +285,10 @@ def disconnect(visit_id: int, user: User, channel: str) -> Visit | None:
         elif role == CLIENT and visit.client_channel == channel:
             visit.client_channel, visit.client_connection = "", ""
             visit.client_away_since = now
+            if not visit.client_is_admitted(now) and not visit.is_ended:
+                # The therapist's "waiting now" cue goes away with the client.
+                left = {"type": "visit.left", "visit": str(visit.uid)}
+                transaction.on_commit(lambda: publish_to_user(visit.therapist_id, left))
         else:
             return None
         visit.save()

@@ -107,7 +107,8 @@ class Visitor:
             previous = self.audited[-1].split("#")[0]
             if frame.url.split("#")[0] == previous:
                 return  # same-document jump (skip link): nothing new to audit
-        if self.pending is not None:
+        if self.pending is not None and urlsplit(self.pending).path != urlsplit(frame.url).path:
+            # Not a script tidying the address of the page still loading (history.replaceState).
             self.unaudited.append(self.pending)
         self.pending = frame.url
 

@@ -6,6 +6,7 @@ The server is a subprocess with its own data folder (and its own PostgreSQL data
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 from collections.abc import Callable, Iterator
@@ -80,11 +81,11 @@ def browser(playwright: Playwright) -> Iterator[Browser]:
     launched.close()
 
 
-@pytest.fixture
-def visitor(
+@contextlib.contextmanager
+def visitors_in(
     request: pytest.FixtureRequest, browser: Browser, server: DemoServer
 ) -> Iterator[MakeVisitor]:
-    """Make a participant: ``visitor("therapist")`` gets its own browser context and page."""
+    """Make participants in ``browser``, each with its own context; check and close them after."""
     made: list[Visitor] = []
 
     def make(name: str, **context_options: Any) -> Visitor:
@@ -109,3 +110,12 @@ def visitor(
             participant.context.close()
     if failures:
         pytest.fail("\n".join(failures))
+
+
+@pytest.fixture
+def visitor(
+    request: pytest.FixtureRequest, browser: Browser, server: DemoServer
+) -> Iterator[MakeVisitor]:
+    """Make a participant: ``visitor("therapist")`` gets its own browser context and page."""
+    with visitors_in(request, browser, server) as make:
+        yield make

@@ -159,7 +159,8 @@ class DemoServer:
             self.process = subprocess.Popen(
                 [PYTHON, "-m", "uvicorn", "rapport.asgi:application", "--host", HOST,
                  "--port", str(port), "--lifespan", "off", "--log-level", "warning",
-                 "--no-server-header"],
+                 "--no-server-header", "--ws-max-size", "131072",
+                 "--ws-per-message-deflate", "false"],
                 cwd=REPO,
                 env=self.env,
                 stdout=log,
@@ -211,25 +212,31 @@ def server_env(
 
 @contextlib.contextmanager
 def demo_server(
-    data_dir: Path, *, database_url: str | None = None, database_suffix: str = "_browser"
+    data_dir: Path,
+    *,
+    database_url: str | None = None,
+    database_suffix: str = "_browser",
+    env: Mapping[str, str] | None = None,
 ) -> Iterator[DemoServer]:
     """Prepare a fresh demo practice in ``data_dir`` and serve it until the block ends.
 
     ``database_url`` defaults to ``$DATABASE_URL``; when set, the server gets its own database
     named after it (``<name><database_suffix>``, e.g. ``rapport_browser``), created here and
     dropped afterwards. ``$REDIS_URL`` is
-    passed through and its database flushed first.
+    passed through and its database flushed first. ``env`` adds settings for this server only
+    (e.g. ``RAPPORT_TURN_URLS``).
     """
     data_dir.mkdir(parents=True, exist_ok=True)
     given = os.environ.get("DATABASE_URL", "") if database_url is None else database_url
     own_database = server_database_url(given, database_suffix) if given else ""
-    env = server_env(data_dir, database_url=own_database)
-    redis_url = env.get("REDIS_URL", "")
+    environment = server_env(data_dir, database_url=own_database)
+    environment.update(env or {})
+    redis_url = environment.get("REDIS_URL", "")
     if redis_url:
         flush_redis(redis_url)
     if own_database:
         recreate_database(own_database)
-    server = DemoServer(url="", env=env, data_dir=data_dir, database_url=own_database)
+    server = DemoServer(url="", env=environment, data_dir=data_dir, database_url=own_database)
     try:
         server.manage("migrate", "--no-input", "-v", "0", timeout=300)
         server.manage("createcachetable", "-v", "0")

@@ -1,0 +1,427 @@
+// The peer connection: local media for the modality, "perfect negotiation" (the client is
+// polite), device and screen switches with RTCRtpSender.replaceTrack, ICE restarts, stats.
+// Signaling goes through `send`; what the page shows is left to the `events` callbacks.
+
+import { summarise } from "./quality.js";
+
+const DEVICES_KEY = "rapport.devices";
+const DISCONNECTED_GRACE_MS = 3000;
+const POLITE_HOLD_MS = 1000;
+const STUCK_MS = 10_000;
+const LOWERED = { scaleResolutionDownBy: 2, maxFramerate: 15, maxBitrate: 250_000 };
+
+export function savedDevices() {
+  try {
+    return JSON.parse(localStorage.getItem(DEVICES_KEY)) || {};
+  } catch {
+    return {};
+  }
+}
+
+function saveDevice(kind, id) {
+  try {
+    localStorage.setItem(DEVICES_KEY, JSON.stringify({ ...savedDevices(), [kind]: id }));
+  } catch {
+    // Private mode or storage full: the choice lasts for this page only.
+  }
+}
+
+const wants = (modality) => ({ audio: modality !== "text", video: modality === "video" });
+
+export class Call {
+  constructor({ config, send, media, events }) {
+    this.config = config;
+    this.send = send;
+    this.media = media; // {remoteVideo, remoteAudio, selfVideo}
+    this.events = events;
+    this.polite = config.role === "client";
+    this.modality = config.modality;
+    this.iceServers = config.ice_servers;
+    this.tracks = { audio: null, video: null };
+    this.screen = null;
+    this.muted = false;
+    this.cameraOff = false;
+    this.lowered = false;
+    this.pc = null;
+    this.key = null;
+    this.previous = null;
+    this.path = null;
+    this.shownVideo = null;
+    this.firstFrameAt = null;
+    this.disconnectedTimer = null;
+  }
+
+  // --- Local media ---------------------------------------------------------------------------
+
+  // Serialised: a modality switch and a new connection may both ask for devices at once.
+  ensureMedia(modality = this.modality) {
+    this.mediaQueue = (this.mediaQueue || Promise.resolve()).then(() => this.acquire(modality));
+    return this.mediaQueue;
+  }
+
+  async acquire(modality) {
+    const need = wants(modality);
+    for (const kind of ["audio", "video"]) {
+      if (!need[kind] && this.tracks[kind]) {
+        this.tracks[kind].stop();
+        this.tracks[kind] = null;
+      }
+    }
+    const missing = ["audio", "video"].filter((kind) => need[kind] && !this.tracks[kind]);
+    if (!missing.length) return;
+    const saved = savedDevices();
+    const constraints = {};
+    for (const kind of missing) {
+      const id = saved[`${kind}input`];
+      constraints[kind] = id ? { deviceId: { ideal: id } } : true;
+    }
+    let stream = null;
+    try {
+      stream = await navigator.mediaDevices.getUserMedia(constraints);
+    } catch (error) {
+      this.events.mediaFailed(error);
+      if (missing.length === 2) {
+        // No camera (or it is busy): carry on with the microphone alone.
+        stream = await navigator.mediaDevices.getUserMedia({ audio: constraints.audio }).catch(() => null);
+      }
+    }
+    if (!stream) return;
+    for (const track of stream.getTracks()) {
+      if (wants(this.modality)[track.kind]) this.useTrack(track);
+      else track.stop(); // the modality moved on while the browser was asking
+    }
+    this.events.devicesChanged();
+  }
+
+  useTrack(track) {
+    const kind = track.kind;
+    if (this.tracks[kind] && this.tracks[kind] !== track) this.tracks[kind].stop();
+    this.tracks[kind] = track;
+    track.enabled = kind === "audio" ? !this.muted : !this.cameraOff;
+    if (kind === "video") this.showSelf();
+  }
+
+  showSelf() {
+    const track = this.screen || this.tracks.video;
+    this.media.selfVideo.srcObject = track ? new MediaStream([track]) : null;
+  }
+
+  stopMedia() {
+    for (const kind of ["audio", "video"]) {
+      this.tracks[kind]?.stop();
+      this.tracks[kind] = null;
+    }
+    this.screen?.stop();
+    this.screen = null;
+    this.showSelf();
+  }
+
+  setMuted(muted) {
+    this.muted = muted;
+    if (this.tracks.audio) this.tracks.audio.enabled = !muted;
+  }
+
+  setCameraOff(off) {
+    this.cameraOff = off;
+    if (this.tracks.video) this.tracks.video.enabled = !off;
+  }
+
+  async switchDevice(kind, id) {
+    saveDevice(kind, id);
+    if (kind === "audiooutput") {
+      if (this.media.remoteAudio.setSinkId) await this.media.remoteAudio.setSinkId(id);
+      return;
+    }
+    const type = kind === "audioinput" ? "audio" : "video";
+    if (!wants(this.modality)[type]) return; // used next time this kind is on
+    const stream = await navigator.mediaDevices.getUserMedia({
+      [type]: id ? { deviceId: { exact: id } } : true,
+    });
+    const [track] = stream.getTracks();
+    this.useTrack(track);
+    if (type === "audio" || !this.screen) await this.setSending(type, track);
+  }
+
+  async shareScreen() {
+    const stream = await navigator.mediaDevices.getDisplayMedia({ video: true, audio: false });
+    const [track] = stream.getVideoTracks();
+    this.screen = track;
+    track.addEventListener("ended", () => this.stopSharing());
+    await this.setSending("video", track);
+    this.showSelf();
+    this.events.mediaState();
+  }
+
+  async stopSharing() {
+    if (!this.screen) return;
+    const track = this.screen;
+    this.screen = null;
+    track.stop();
+    if (this.pc) await this.setSending("video", wants(this.modality).video ? this.tracks.video : null);
+    this.showSelf();
+    this.events.mediaState();
+  }
+
+  // --- Modality --------------------------------------------------------------------------------
+
+  async setModality(modality) {
+    this.modality = modality;
+    if (modality !== "video") await this.stopSharing();
+    await this.ensureMedia(modality);
+    await this.syncSenders();
+    if (modality === "video") await this.lowerVideo(false);
+  }
+
+  async syncSenders() {
+    if (!this.pc) return;
+    const need = wants(this.modality);
+    await this.setSending("audio", need.audio ? this.tracks.audio : null);
+    await this.setSending("video", need.video ? this.screen || this.tracks.video : null);
+  }
+
+  // Send `track` as our `kind` (or stop sending it) on one transceiver per kind, so switching
+  // back and forth reuses the same m-line instead of adding new ones.
+  async setSending(kind, track) {
+    const pc = this.pc;
+    if (!pc || pc.signalingState === "closed") return;
+    const transceiver = pc
+      .getTransceivers()
+      .find((t) => !t.stopped && t.receiver.track.kind === kind && t.mid !== null)
+      ?? pc.getTransceivers().find((t) => !t.stopped && t.receiver.track.kind === kind);
+    if (!track) {
+      if (!transceiver) return;
+      await transceiver.sender.replaceTrack(null);
+      if (transceiver.direction === "sendrecv") transceiver.direction = "recvonly";
+      else if (transceiver.direction === "sendonly") transceiver.direction = "inactive";
+      return;
+    }
+    if (!transceiver) {
+      pc.addTrack(track, new MediaStream([track]));
+      return;
+    }
+    await transceiver.sender.replaceTrack(track);
+    if (transceiver.direction === "recvonly") transceiver.direction = "sendrecv";
+    else if (transceiver.direction === "inactive") transceiver.direction = "sendonly";
+  }
+
+  videoSender() {
+    return this.pc?.getTransceivers().find((t) => !t.stopped && t.receiver.track.kind === "video" && t.sender.track)?.sender;
+  }
+
+  // Half resolution, at most 15 fps and 250 kbit/s while the connection is weak.
+  async lowerVideo(lower) {
+    this.lowered = lower;
+    const sender = this.videoSender();
+    if (!sender) return;
+    const params = sender.getParameters();
+    if (!params.encodings?.length) return;
+    for (const encoding of params.encodings) {
+      for (const [name, value] of Object.entries(LOWERED)) {
+        if (lower) encoding[name] = value;
+        else delete encoding[name];
+      }
+      if (!lower) encoding.scaleResolutionDownBy = 1;
+    }
+    await sender.setParameters(params);
+  }
+
+  // --- The peer connection ---------------------------------------------------------------------
+
+  // `key` names the pair of sockets this connection belongs to: a new pair, a new connection.
+  async start(key, polite) {
+    if (this.pc && this.key === key) return;
+    this.close();
+    this.key = key;
+    this.polite = polite;
+    await this.ensureMedia();
+    const pc = new RTCPeerConnection({
+      iceServers: this.iceServers,
+      iceTransportPolicy: this.config.ice_transport_policy || "all",
+    });
+    this.pc = pc;
+    this.makingOffer = false;
+    this.ignoreOffer = false;
+    this.previous = null;
+    this.path = null;
+    this.stuckSince = null;
+    this.shownVideo = null;
+    this.firstFrameAt = null;
+    this.media.remoteVideo.srcObject = null;
+    this.media.remoteAudio.srcObject = null;
+    pc.onnegotiationneeded = () => this.negotiationNeeded(pc);
+    pc.onicecandidate = ({ candidate }) => {
+      if (this.pc === pc) this.send({ type: "ice", candidate: candidate ? candidate.toJSON() : null });
+    };
+    pc.ontrack = ({ track }) => this.remoteTrack(pc, track);
+    pc.oniceconnectionstatechange = () => this.iceChanged(pc);
+    await this.syncSenders();
+    if (this.lowered) await this.lowerVideo(true);
+    this.events.started(pc);
+  }
+
+  close() {
+    clearTimeout(this.disconnectedTimer);
+    clearTimeout(this.holdTimer);
+    if (this.pc) {
+      this.pc.onnegotiationneeded = this.pc.onicecandidate = this.pc.ontrack = null;
+      this.pc.oniceconnectionstatechange = null;
+      this.pc.close();
+    }
+    this.pc = null;
+    this.key = null;
+    this.path = null;
+  }
+
+  // The impolite side offers at once. The polite side waits a moment first: the other side's
+  // offer for the same change (a new connection, a modality switch) is usually on its way, and
+  // answering it avoids an offer collision and its rollback.
+  negotiationNeeded(pc) {
+    if (!this.polite) {
+      this.offer(pc);
+      return;
+    }
+    clearTimeout(this.holdTimer);
+    this.holdTimer = setTimeout(() => this.heldOffer(pc), POLITE_HOLD_MS);
+  }
+
+  heldOffer(pc) {
+    if (this.pc !== pc) return;
+    if (pc.signalingState !== "stable") {
+      this.holdTimer = setTimeout(() => this.heldOffer(pc), POLITE_HOLD_MS);
+      return;
+    }
+    // Answering the other side's offer usually covered the change already.
+    const sends = (direction) => direction === "sendrecv" || direction === "sendonly";
+    const pending = pc.getTransceivers().some(
+      (t) => !t.stopped && (t.mid === null || sends(t.direction) !== sends(t.currentDirection)),
+    );
+    if (pending) this.offer(pc);
+  }
+
+  // A connection whose descriptions are set but whose ICE never gets going is restarted.
+  watchdog() {
+    const pc = this.pc;
+    if (!pc || this.polite) return;
+    const connected = ["connected", "completed"].includes(pc.iceConnectionState);
+    if (connected || pc.signalingState !== "stable" || !pc.remoteDescription) {
+      this.stuckSince = null;
+      return;
+    }
+    this.stuckSince ??= performance.now();
+    if (performance.now() - this.stuckSince > STUCK_MS) {
+      this.stuckSince = null;
+      this.events.iceTrouble();
+      this.restartIce();
+    }
+  }
+
+  async offer(pc) {
+    try {
+      this.makingOffer = true;
+      await pc.setLocalDescription();
+      if (this.pc === pc) this.send({ type: "sdp", description: { type: pc.localDescription.type, sdp: pc.localDescription.sdp } });
+    } catch (error) {
+      console.warn("offer failed", error);
+    } finally {
+      this.makingOffer = false;
+    }
+  }
+
+  // Call these strictly in order (the page keeps one promise chain for signaling).
+  async description(description) {
+    const pc = this.pc;
+    if (!pc || description.type === "rollback") return;
+    const collision = description.type === "offer" && (this.makingOffer || pc.signalingState !== "stable");
+    this.ignoreOffer = !this.polite && collision;
+    if (this.ignoreOffer) return;
+    await pc.setRemoteDescription(description);
+    if (description.type === "offer") {
+      await pc.setLocalDescription();
+      this.send({ type: "sdp", description: { type: pc.localDescription.type, sdp: pc.localDescription.sdp } });
+    }
+  }
+
+  async candidate(candidate) {
+    if (!this.pc) return;
+    try {
+      await this.pc.addIceCandidate(candidate ?? undefined);
+    } catch (error) {
+      if (!this.ignoreOffer) console.debug("candidate refused", error);
+    }
+  }
+
+  remoteTrack(pc, track) {
+    if (this.pc !== pc) return;
+    if (track.kind === "audio") {
+      this.media.remoteAudio.srcObject = new MediaStream([track]);
+      this.events.playAudio();
+      return;
+    }
+    const show = () => {
+      if (this.pc !== pc || this.shownVideo === track) return;
+      this.shownVideo = track;
+      const video = this.media.remoteVideo;
+      video.srcObject = new MediaStream([track]);
+      if (video.requestVideoFrameCallback) {
+        video.requestVideoFrameCallback(() => {
+          if (this.pc === pc && this.firstFrameAt === null) {
+            this.firstFrameAt = performance.timeOrigin + performance.now();
+            this.events.firstFrame();
+          }
+        });
+      }
+    };
+    // A transceiver can be switched back on later: show whichever video track carries frames.
+    track.addEventListener("unmute", show);
+    if (!this.shownVideo || !track.muted) show();
+  }
+
+  iceChanged(pc) {
+    if (this.pc !== pc) return;
+    const state = pc.iceConnectionState;
+    clearTimeout(this.disconnectedTimer);
+    if (state === "connected" || state === "completed") {
+      this.events.iceConnected();
+    } else if (state === "failed") {
+      this.events.iceTrouble();
+      this.restartIce();
+    } else if (state === "disconnected") {
+      this.disconnectedTimer = setTimeout(() => {
+        if (this.pc === pc && pc.iceConnectionState === "disconnected") {
+          this.events.iceTrouble();
+          this.restartIce();
+        }
+      }, DISCONNECTED_GRACE_MS);
+    }
+  }
+
+  // Fresh TURN credentials come with every `welcome`: the next ICE restart uses them (coturn
+  // refuses new allocations once a credential has expired).
+  useIceServers(servers) {
+    this.iceServers = servers;
+    if (!this.pc) return;
+    try {
+      this.pc.setConfiguration({ ...this.pc.getConfiguration(), iceServers: servers });
+    } catch (error) {
+      console.warn("could not update the ICE servers", error);
+    }
+  }
+
+  // Only the impolite side restarts ICE (its new offer carries fresh credentials).
+  restartIce() {
+    if (this.pc && !this.polite && this.events.peerHere()) this.pc.restartIce();
+  }
+
+  // --- Stats -----------------------------------------------------------------------------------
+
+  async sample() {
+    const pc = this.pc;
+    if (!pc || pc.connectionState === "closed") return null;
+    const report = await pc.getStats();
+    if (this.pc !== pc) return null;
+    const sample = summarise(report, this.previous);
+    this.previous = sample;
+    this.path = sample.connected ? (sample.relay ? "relay" : "direct") : null;
+    return sample;
+  }
+}

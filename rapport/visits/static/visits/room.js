@@ -1,0 +1,666 @@
+// The session room (docs/protocol.md): the client's waiting room, the therapist's admit
+// and safety panel, the call, the chat, the quality step-down and reconnects.
+//
+// Read-only hook for tests and support (kept in production on purpose):
+//   window.rapportRoom.pc()        the current RTCPeerConnection or null
+//   window.rapportRoom.state()     {you, peer, peerPresent, modality, ended, socket, path, lowered}
+//   window.rapportRoom.modality()  "video" | "audio" | "text"
+//   window.rapportRoom.received()  types of the socket messages received, in order
+//   window.rapportRoom.quality()   {own, peer}: the latest levels
+//   window.rapportRoom.timings()   {ready, firstFrame}: epoch ms (performance.timeOrigin + now)
+//                                  of the `ready` that built the current peer connection and of
+//                                  its first decoded remote video frame
+
+import { Call, savedDevices } from "./call.js";
+import { Chat } from "./chat.js";
+import { level, report, StepDown } from "./quality.js";
+import { VisitSocket } from "./socket.js";
+
+const config = JSON.parse(document.getElementById("visit-config").textContent);
+const texts = document.getElementById("room-texts").dataset;
+const $ = (id) => document.getElementById(id);
+const fill = (template, values) => template.replace(/\{(\w+)\}/g, (_, key) => values[key] ?? "");
+const now = () => performance.timeOrigin + performance.now();
+const isTherapist = config.role === "therapist";
+const policy = config.quality;
+const REJOIN_KEY = `rapport.visit.${config.visit}`;
+const RECONNECT_GIVE_UP_MS = 30_000;
+
+const state = {
+  you: isTherapist ? "admitted" : "waiting",
+  peer: { present: false, state: "away", name: config.peer_name, connection: null },
+  connection: null,
+  modality: config.modality,
+  ended: false,
+  stopped: null,
+  socketDown: false,
+  welcomed: false,
+  peerMedia: { audio: true, video: true, screen: false },
+  peerQuality: null,
+  ownSample: null,
+  ownLevel: "unknown",
+  seeingVideo: false,
+  switchPending: false,
+  chosenModality: null,
+  reconnect: null,
+  reconnectTimer: null,
+  timings: { ready: null, firstFrame: null },
+  received: [],
+};
+
+// A modality picked on the tech check (?mode=) applies once, not again after a reload.
+const MODE_KEY = `${REJOIN_KEY}.mode`;
+let requestedMode = new URLSearchParams(location.search).get("mode");
+if (requestedMode && sessionStorage.getItem(MODE_KEY) === requestedMode) requestedMode = null;
+const rejoining = sessionStorage.getItem(REJOIN_KEY) === "in-call";
+
+const socket = new VisitSocket(config.socket_url, {
+  onOpen() {},
+  onMessage: receive,
+  onDown() {
+    state.socketDown = true;
+    if (state.you === "admitted" && !state.reconnect) state.reconnect = "socket_dropped";
+    render();
+  },
+  onFinal: stopped,
+});
+const send = (message) => socket.send(message);
+
+const media = { remoteVideo: $("remote-video"), remoteAudio: $("remote-audio"), selfVideo: $("self-video") };
+const call = new Call({
+  config,
+  send,
+  media,
+  events: {
+    mediaFailed: (error) => notice(fill(texts.noMedia, { error: error.name || error.message })),
+    devicesChanged: listDevices,
+    mediaState: () => {
+      sendMedia();
+      renderControls();
+    },
+    started() {
+      state.seeingVideo = false;
+      sendMedia();
+      render();
+    },
+    firstFrame() {
+      state.timings.firstFrame = call.firstFrameAt;
+      state.seeingVideo = true;
+      render();
+    },
+    playAudio,
+    iceConnected() {
+      sessionStorage.setItem(REJOIN_KEY, "in-call");
+      finishReconnect();
+      sampleQuality(); // shows the path (direct or relayed) now rather than at the next sample
+    },
+    iceTrouble: () => startReconnect("ice_failed"),
+    peerHere: () => state.peer.present && state.peer.state === "admitted",
+  },
+});
+
+const chat = new Chat({
+  log: $("chat-log"),
+  list: $("chat-list"),
+  form: $("chat-form"),
+  input: $("chat-text"),
+  send,
+  role: config.role,
+  texts: { you: texts.you, sending: texts.sending },
+});
+
+const stepDown = new StepDown(policy);
+
+// Signaling is handled strictly in order: a candidate must not overtake its description.
+let signaling = Promise.resolve();
+const inOrder = (task) => {
+  signaling = signaling.then(task).catch((error) => console.warn("signaling", error));
+  return signaling;
+};
+
+// --- Messages from the server -----------------------------------------------------------------
+
+function receive(message) {
+  state.received.push(message.type);
+  if (state.received.length > 1000) state.received.splice(0, 500);
+  const handler = handlers[message.type];
+  if (handler) handler(message);
+}
+
+const handlers = {
+  welcome(m) {
+    const first = !state.welcomed;
+    state.welcomed = true;
+    state.socketDown = false;
+    state.connection = m.connection;
+    state.you = m.you.state;
+    setPeer(m.peer);
+    call.useIceServers(m.ice_servers);
+    if (m.checkin) renderCheckin(m.checkin);
+    chat.history(m.chat);
+    chat.resend();
+    if (m.modality !== state.modality) applyModality(m.modality, null);
+    if (first && rejoining && state.you === "admitted") state.reconnect = "page_reload";
+    const peerHere = state.peer.present && state.peer.state === "admitted";
+    if (state.reconnect && state.you === "admitted" && peerHere) {
+      send({ type: "reconnect", phase: "started", cause: state.reconnect });
+      armReconnectTimer();
+    } else {
+      state.reconnect = null;
+    }
+    if (state.you === "admitted") applyRequestedMode();
+    render();
+  },
+  peer(m) {
+    const before = state.peer.state;
+    setPeer(m);
+    if (isTherapist && "checkin" in m && m.checkin) renderCheckin(m.checkin);
+    if (isTherapist && m.state === "waiting" && m.present && before !== "waiting") cue();
+    render();
+  },
+  admitted() {
+    state.you = "admitted";
+    applyRequestedMode();
+    render();
+  },
+  ready(m) {
+    const key = `${state.connection}/${m.peer_connection}`;
+    if (call.key === key && call.pc) return;
+    state.timings = { ready: now(), firstFrame: null };
+    sessionStorage.setItem(REJOIN_KEY, "in-call");
+    inOrder(() => call.start(key, m.polite));
+  },
+  sdp: (m) => inOrder(() => call.description(m.description)),
+  ice: (m) => inOrder(() => call.candidate(m.candidate)),
+  modality(m) {
+    const previous = state.modality;
+    state.switchPending = false;
+    state.chosenModality = null;
+    stepDown.modalityChanged(m.modality, m.reason, previous);
+    applyModality(m.modality, m);
+  },
+  peer_media(m) {
+    state.peerMedia = { audio: m.audio, video: m.video, screen: m.screen };
+    render();
+  },
+  peer_quality(m) {
+    state.peerQuality = { ...m, at: now() };
+    renderQuality();
+  },
+  chat: (m) => chat.received(m),
+  chat_ack: (m) => chat.acked(m.id),
+  wait_message(m) {
+    const list = $("wait-messages");
+    if (!list) return;
+    list.querySelector(".empty")?.remove();
+    const item = document.createElement("li");
+    const when = document.createElement("time");
+    when.dateTime = m.at;
+    when.textContent = new Date(m.at).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+    item.append(when, " ", m.text);
+    list.append(item);
+  },
+  ended: () => stopped("ended"),
+  error(m) {
+    console.debug("refused by the server:", m.error, m.ref);
+    if (m.ref === "modality") {
+      state.switchPending = false;
+      state.chosenModality = null;
+      notice(m.error);
+    } else if (["admit", "wait_message", "end"].includes(m.ref)) {
+      notice(m.error);
+    }
+    render();
+  },
+};
+
+function setPeer(peer) {
+  state.peer = {
+    present: Boolean(peer.present),
+    state: peer.state,
+    name: peer.name || config.peer_name,
+    connection: peer.connection ?? null,
+  };
+}
+
+function applyRequestedMode() {
+  const wanted = requestedMode;
+  requestedMode = null;
+  if (!wanted) return;
+  sessionStorage.setItem(MODE_KEY, wanted);
+  if (wanted !== state.modality && config.modalities.includes(wanted)) {
+    send({ type: "modality", modality: wanted, reason: "user" });
+  }
+}
+
+function applyModality(modality, message) {
+  const previous = state.modality;
+  state.modality = modality;
+  if (modality !== "video") state.seeingVideo = false;
+  inOrder(() => call.setModality(modality));
+  if (message && previous !== modality) {
+    const parts = [texts[`switched${modality[0].toUpperCase()}${modality.slice(1)}`]];
+    if (message.reason === "connection") parts.push(fill(texts.because, { detail: message.detail || "" }));
+    else if (message.by !== config.role) parts.push(texts.byPeer);
+    notice(parts.join(" "));
+  }
+  sendMedia();
+  render();
+}
+
+// --- Reconnects ----------------------------------------------------------------------------------
+
+function startReconnect(cause) {
+  if (state.reconnect || state.you !== "admitted" || !call.pc) return;
+  if (!(state.peer.present && state.peer.state === "admitted")) return;
+  state.reconnect = cause;
+  send({ type: "reconnect", phase: "started", cause });
+  armReconnectTimer();
+  render();
+}
+
+function armReconnectTimer() {
+  clearTimeout(state.reconnectTimer);
+  const cause = state.reconnect;
+  state.reconnectTimer = setTimeout(() => {
+    if (state.reconnect === cause && !state.ended) {
+      send({ type: "reconnect", phase: "failed", cause });
+      state.reconnect = null;
+    }
+  }, RECONNECT_GIVE_UP_MS);
+}
+
+function finishReconnect() {
+  if (!state.reconnect) return;
+  clearTimeout(state.reconnectTimer);
+  if (send({ type: "reconnect", phase: "completed", cause: state.reconnect })) state.reconnect = null;
+  render();
+}
+
+addEventListener("online", () => {
+  if (!isTherapist || !call.pc) return;
+  startReconnect("network_change");
+  call.restartIce();
+});
+addEventListener("pagehide", () => call.close());
+
+function stopped(reason) {
+  if (state.stopped) return;
+  state.stopped = reason;
+  state.ended = reason === "ended";
+  clearInterval(sampler);
+  clearTimeout(state.reconnectTimer);
+  call.close();
+  call.stopMedia();
+  socket.close();
+  if (reason === "ended" || reason === "left") sessionStorage.removeItem(REJOIN_KEY);
+  const heading = { ended: "h-ended", left: "h-left" }[reason] || "h-stopped";
+  if (reason === "ended") $("ended-detail").textContent = texts.endedBy;
+  if (heading === "h-stopped") $("stopped-detail").textContent = texts[{ replaced: "replaced", "signed-out": "signedOut" }[reason] || "gone"];
+  render();
+  $(heading).focus();
+}
+
+// --- Quality -------------------------------------------------------------------------------------
+
+const sampler = setInterval(sampleQuality, (policy.sample_seconds || 2) * 1000);
+
+async function sampleQuality() {
+  if (state.stopped || state.you !== "admitted" || !call.pc) return;
+  call.watchdog();
+  const sample = await call.sample().catch(() => null);
+  state.ownSample = sample;
+  state.ownLevel = level(sample, policy, state.modality);
+  send(report(sample, state.ownLevel));
+  renderQuality();
+  renderPath();
+  if (!(state.peer.present && state.peer.state === "admitted")) {
+    stepDown.pause(); // nobody to talk to: silence is not a bad connection
+    return;
+  }
+  const fresh = state.peerQuality && now() - state.peerQuality.at < 3 * policy.sample_seconds * 1000;
+  const decision = stepDown.observe(now() / 1000, state.modality, sample, fresh ? state.peerQuality : null);
+  if (decision) act(decision);
+}
+
+function act(decision) {
+  if (decision.action === "lower") {
+    inOrder(() => call.lowerVideo(true));
+    notice(fill(texts.videoLowered, { detail: decision.detail }));
+  } else if (decision.action === "restore") {
+    inOrder(() => call.lowerVideo(false));
+    notice(texts.videoRestored);
+  } else if (decision.action === "audio" || decision.action === "text") {
+    // One side decides so the timeline gets one switch: the therapist's page.
+    if (isTherapist && !state.switchPending) {
+      state.switchPending = send({ type: "modality", modality: decision.action, reason: "connection", detail: decision.detail.slice(0, 200) });
+    }
+  } else if (decision.action === "offer") {
+    const button = document.createElement("button");
+    button.type = "button";
+    button.className = "secondary";
+    button.textContent = decision.modality === "video" ? texts.switchBackVideo : texts.switchBackAudio;
+    button.addEventListener("click", () => chooseModality(decision.modality));
+    notice(texts.recovered, button);
+  }
+}
+
+// --- Controls ------------------------------------------------------------------------------------
+
+// The choice shows at once; the call switches when the server's `modality` echo arrives.
+function chooseModality(modality) {
+  if (modality === state.modality) return;
+  if (send({ type: "modality", modality, reason: "user" })) state.chosenModality = modality;
+  else notice(texts.notConnected);
+  renderControls();
+}
+
+for (const radio of document.querySelectorAll("input[name=modality]")) {
+  radio.addEventListener("change", () => chooseModality(radio.value));
+}
+
+function sendMedia() {
+  if (state.you !== "admitted") return;
+  send({
+    type: "media",
+    audio: state.modality !== "text" && !call.muted,
+    video: state.modality === "video" && !call.cameraOff,
+    screen: Boolean(call.screen),
+  });
+}
+
+function toggle(id, apply) {
+  $(id).addEventListener("click", () => {
+    const pressed = $(id).getAttribute("aria-pressed") !== "true";
+    apply(pressed);
+    $(id).setAttribute("aria-pressed", String(pressed));
+    sendMedia();
+  });
+}
+toggle("mute", (on) => call.setMuted(on));
+toggle("camera", (on) => call.setCameraOff(on));
+
+$("share").addEventListener("click", async () => {
+  try {
+    if (call.screen) await call.stopSharing();
+    else await call.shareScreen();
+  } catch (error) {
+    if (error.name !== "NotAllowedError") notice(fill(texts.shareFailed, { error: error.name || error.message }));
+  }
+  renderControls();
+});
+
+if (isTherapist) {
+  $("admit").addEventListener("click", () => {
+    if (send({ type: "admit" })) $("admit").disabled = true;
+    else notice(texts.notConnected);
+  });
+  $("wait-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    const input = $("wait-text");
+    const text = input.value.trim();
+    if (!text) return;
+    if (send({ type: "wait_message", text })) {
+      input.value = "";
+      $("wait-sent").textContent = texts.waitSent;
+    } else {
+      $("wait-sent").textContent = texts.notConnected;
+    }
+  });
+  $("end").addEventListener("click", () => {
+    const open = $("end-confirm").hidden;
+    $("end-confirm").hidden = !open;
+    $("end").setAttribute("aria-expanded", String(open));
+    if (open) $("end-yes").focus();
+  });
+  $("end-no").addEventListener("click", () => {
+    $("end-confirm").hidden = true;
+    $("end").setAttribute("aria-expanded", "false");
+    $("end").focus();
+  });
+  $("end-yes").addEventListener("click", () => {
+    // Over the socket when it is up; otherwise the plain form (its answer is the timeline).
+    if (!send({ type: "end" })) $("end-form").submit();
+  });
+} else {
+  $("leave").addEventListener("click", () => stopped("left"));
+}
+
+function playAudio() {
+  media.remoteAudio.play().catch(() => {
+    const button = document.createElement("button");
+    button.type = "button";
+    button.textContent = texts.turnOnSound;
+    button.addEventListener("click", () => media.remoteAudio.play().then(() => notice("")).catch(() => {}));
+    notice(texts.soundBlocked, button);
+  });
+}
+
+// Short, soft two-note cue when the client arrives (shown on screen as well).
+let audioContext = null;
+function cue() {
+  try {
+    audioContext ??= new AudioContext();
+    audioContext.resume().catch(() => {});
+    const start = audioContext.currentTime;
+    for (const [offset, frequency] of [[0, 660], [0.18, 880]]) {
+      const tone = audioContext.createOscillator();
+      const gain = audioContext.createGain();
+      tone.frequency.value = frequency;
+      gain.gain.setValueAtTime(0.0001, start + offset);
+      gain.gain.exponentialRampToValueAtTime(0.2, start + offset + 0.02);
+      gain.gain.exponentialRampToValueAtTime(0.0001, start + offset + 0.16);
+      tone.connect(gain).connect(audioContext.destination);
+      tone.start(start + offset);
+      tone.stop(start + offset + 0.2);
+    }
+  } catch {
+    // No WebAudio: the on-screen cue is still there.
+  }
+}
+
+// --- Devices -------------------------------------------------------------------------------------
+
+const canPickSpeaker = "setSinkId" in HTMLMediaElement.prototype;
+$("speaker-field").hidden = !canPickSpeaker;
+const deviceNames = { audioinput: texts.microphoneN, videoinput: texts.cameraN, audiooutput: texts.speakerN };
+
+async function listDevices() {
+  if (!navigator.mediaDevices?.enumerateDevices) return;
+  const devices = await navigator.mediaDevices.enumerateDevices();
+  const saved = savedDevices();
+  const inUse = {
+    audioinput: call.tracks.audio?.getSettings().deviceId,
+    videoinput: call.tracks.video?.getSettings().deviceId,
+  };
+  for (const select of document.querySelectorAll("#devices select")) {
+    const kind = select.dataset.kind;
+    const found = devices.filter((d) => d.kind === kind && d.deviceId);
+    if (!found.length) continue;
+    const chosen = inUse[kind] || saved[kind] || select.value;
+    select.replaceChildren(
+      ...found.map((device, index) => new Option(device.label || fill(deviceNames[kind], { n: index + 1 }), device.deviceId)),
+    );
+    if (found.some((d) => d.deviceId === chosen)) select.value = chosen;
+  }
+}
+navigator.mediaDevices?.addEventListener?.("devicechange", listDevices);
+
+for (const select of document.querySelectorAll("#devices select")) {
+  select.addEventListener("change", () => {
+    inOrder(() => call.switchDevice(select.dataset.kind, select.value)).then(() => listDevices());
+  });
+}
+
+// --- Rendering -----------------------------------------------------------------------------------
+
+let lastNotice = "";
+function notice(text, action = null) {
+  const region = $("notices");
+  if (!text) {
+    region.replaceChildren();
+    lastNotice = "";
+    return;
+  }
+  if (text === lastNotice && !action) return;
+  lastNotice = text;
+  const paragraph = document.createElement("p");
+  paragraph.className = "notice";
+  paragraph.textContent = text;
+  if (action) paragraph.append(" ", action);
+  region.replaceChildren(paragraph);
+}
+
+function setText(id, text) {
+  const element = $(id);
+  if (element && element.textContent !== text) element.textContent = text;
+}
+
+function renderCheckin(checkin) {
+  for (const field of ["location", "geolocation", "callback_phone", "emergency_contact"]) {
+    const cell = document.querySelector(`#checkin [data-field="${field}"]`);
+    if (cell && cell.textContent !== (checkin[field] || "—")) cell.textContent = checkin[field] || "—";
+  }
+  const confirmed = document.querySelector('#checkin [data-field="confirmed_at"]');
+  if (confirmed && checkin.confirmed_at) {
+    const time = document.createElement("time");
+    time.dateTime = checkin.confirmed_at;
+    time.textContent = new Date(checkin.confirmed_at).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+    confirmed.replaceChildren(time);
+  }
+}
+
+function describe(levelName, figures) {
+  const words = texts[levelName] || texts.unknown;
+  if (!figures || levelName === "unknown") return words;
+  const parts = [];
+  if (figures.rtt_ms != null) parts.push(`${Math.round(figures.rtt_ms)} ms`);
+  if (figures.loss != null) parts.push(`${Math.round(figures.loss * 100)} % loss`);
+  return parts.length ? `${words} (${parts.join(", ")})` : words;
+}
+
+function renderQuality() {
+  setText("quality-self", describe(state.ownLevel, state.ownSample));
+  const peer = state.peerQuality;
+  setText("quality-peer", describe(peer?.level || "unknown", peer));
+}
+
+function renderPath() {
+  let text = texts.connecting;
+  if (state.modality === "text") text = texts.textPath;
+  else if (call.path === "relay") text = texts.relay;
+  else if (call.path === "direct") text = texts.direct;
+  setText("path", text);
+}
+
+function overlayText() {
+  if (state.peer.state === "reconnecting") return texts.reconnecting;
+  if (!state.peer.present || state.peer.state !== "admitted") return texts.peerAway;
+  if (state.modality === "audio") return texts.audioOnly;
+  if (state.modality === "text") return texts.textOnly;
+  if (!state.seeingVideo) return texts.connecting;
+  return "";
+}
+
+function statusText() {
+  if (state.socketDown) return texts.youReconnecting;
+  if (!isTherapist && state.you === "waiting") return texts.waiting;
+  if (state.peer.state === "reconnecting") return texts.reconnecting;
+  if (isTherapist && state.peer.state === "waiting" && state.peer.present) return texts.lobbyWaiting;
+  if (state.peer.present && state.peer.state === "admitted") return texts.inCall;
+  if (isTherapist) return texts.lobbyAway;
+  return texts.admitted;
+}
+
+const baseTitle = document.title;
+
+function renderControls() {
+  for (const radio of document.querySelectorAll("input[name=modality]")) {
+    radio.checked = radio.value === (state.chosenModality ?? state.modality);
+  }
+  const video = state.modality === "video";
+  $("camera").disabled = !video;
+  $("mute").disabled = state.modality === "text";
+  $("share").disabled = !video || !navigator.mediaDevices?.getDisplayMedia;
+  $("share").setAttribute("aria-pressed", String(Boolean(call.screen)));
+}
+
+function render() {
+  const stoppedNow = Boolean(state.stopped);
+  const inRoom = !stoppedNow && state.you === "admitted";
+  if (!isTherapist) $("waiting").hidden = stoppedNow || state.you !== "waiting";
+  $("call").hidden = !inRoom;
+  $("call").dataset.modality = state.modality;
+  $("chat").hidden = !inRoom;
+  for (const aside of document.querySelectorAll(".safety")) aside.hidden = stoppedNow;
+  $("ended").hidden = state.stopped !== "ended";
+  $("left").hidden = state.stopped !== "left";
+  $("stopped").hidden = !stoppedNow || ["ended", "left"].includes(state.stopped);
+  if (stoppedNow) {
+    if (isTherapist) $("lobby").hidden = true;
+    const why = { ended: $("h-ended").textContent, left: texts.left }[state.stopped];
+    setText("room-status", why ?? texts[{ replaced: "replaced", "signed-out": "signedOut" }[state.stopped] || "gone"]);
+    document.title = baseTitle;
+    return;
+  }
+  setText("room-status", statusText());
+
+  if (isTherapist) {
+    const waiting = state.peer.present && state.peer.state === "waiting";
+    const lobbyText = {
+      waiting: texts.lobbyWaiting,
+      admitted: texts.lobbyAdmitted,
+      reconnecting: texts.lobbyReconnecting,
+    }[state.peer.state];
+    setText("lobby-state", (state.peer.present || state.peer.state === "reconnecting") && lobbyText ? lobbyText : texts.lobbyAway);
+    $("admit").hidden = !waiting;
+    $("admit").disabled = !waiting;
+    $("lobby").classList.toggle("attention", waiting);
+    $("lobby").hidden = ["admitted", "reconnecting"].includes(state.peer.state);
+    $("wait-form").hidden = !waiting;
+    document.title = waiting ? `(${texts.peerWaitingTitle}) ${baseTitle}` : baseTitle;
+  }
+
+  const overlay = overlayText();
+  $("remote-overlay").hidden = !overlay;
+  setText("remote-overlay", overlay);
+  const peerMedia = [];
+  if (state.peer.state === "admitted" && state.modality !== "text") {
+    if (!state.peerMedia.audio) peerMedia.push(texts.muted);
+    if (state.modality === "video" && !state.peerMedia.video && !state.peerMedia.screen) peerMedia.push(texts.cameraOff);
+    if (state.modality === "video" && state.peerMedia.screen) peerMedia.push(texts.sharing);
+  }
+  $("peer-media").hidden = !peerMedia.length;
+  setText("peer-media", peerMedia.join(" "));
+  $("stage").classList.toggle("screen", Boolean(state.peerMedia.screen));
+  chat.enable(inRoom);
+  renderControls();
+  renderQuality();
+  renderPath();
+}
+
+// --- Start ---------------------------------------------------------------------------------------
+
+window.rapportRoom = Object.freeze({
+  pc: () => call.pc,
+  state: () => ({
+    you: state.you,
+    peer: state.peer.state,
+    peerPresent: state.peer.present,
+    modality: state.modality,
+    ended: state.ended,
+    stopped: state.stopped,
+    socket: socket.open,
+    path: call.path,
+    lowered: call.lowered,
+  }),
+  modality: () => state.modality,
+  received: () => state.received.slice(),
+  quality: () => ({ own: state.ownLevel, peer: state.peerQuality?.level ?? "unknown" }),
+  timings: () => ({ ...state.timings }),
+});
+
+render();
+socket.connect();
+// Ask for the camera and microphone now, so the call starts as soon as both are in.
+if (state.modality !== "text") call.ensureMedia().then(listDevices);
