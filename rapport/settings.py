@@ -218,7 +218,10 @@ if REDIS_URL:
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
             "CONFIG": {
-                "hosts": [REDIS_URL],
+                # redis-py 8 reads with a 5 s socket timeout by default, the same as the layer's
+                # blocking BZPOPMIN, so idle sockets' receives failed with "Timeout reading from"
+                # (django/channels_redis#422): give reads more time than the blocking pop.
+                "hosts": [{"address": REDIS_URL, "socket_timeout": 15}],
                 "prefix": env_str("RAPPORT_CACHE_PREFIX", "rapport") + ":asgi",
             },
         }

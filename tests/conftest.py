@@ -37,6 +37,17 @@ def _clean_cache(db: Any) -> Iterator[None]:
     cache.clear()
 
 
+@pytest.fixture(autouse=True)
+def _fresh_channel_layer() -> Iterator[None]:
+    """A new channel layer per test: each async test body runs in its own event loop, and a Redis
+    layer keeps per-loop state (a receive still blocked in the last test's loop holds its lock)."""
+    from channels.layers import channel_layers
+
+    channel_layers.backends.clear()
+    yield
+    channel_layers.backends.clear()
+
+
 def make_user(email: str, role: str, name: str, *, mfa: bool | None = None) -> Any:
     from allauth.account.models import EmailAddress
     from allauth.mfa.totp.internal.auth import TOTP, generate_totp_secret
