@@ -123,6 +123,16 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 def cmd_worker(args: argparse.Namespace) -> int:
     _setup()
+    import django
+
+    django.setup()
+    from rapport.measures.services import escalate_overdue
+
+    # A worker killed while running an escalation leaves that task claimed for ever: on start,
+    # escalate whatever safety alert is past its deadline and still open.
+    escalated = escalate_overdue()
+    if escalated:
+        print(f"rapport worker: escalated {escalated} overdue safety alert(s)", file=sys.stderr)
     _manage("db_worker", "--interval", str(args.interval), "--no-reload")
     return 0
 

@@ -113,6 +113,7 @@ INSTALLED_APPS = [
     "rapport.scheduling",
     "rapport.visits",
     "rapport.messaging",
+    "rapport.measures",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",

@@ -40,6 +40,7 @@ urlpatterns = [
     path("practice/settings/", accounts.practice_settings, name="practice_settings"),
     path("", include("rapport.scheduling.urls")),
     path("", include("rapport.visits.urls")),
+    path("", include("rapport.measures.urls")),
 ]
 
 handler400 = "rapport.core.views.bad_request"

@@ -72,6 +72,26 @@ def session_type_id(p: dict[str, Any]) -> dict[str, Any]:
     return {"session_type_id": p["session_type"].pk}
 
 
+def task_id(p: dict[str, Any]) -> dict[str, Any]:
+    return {"task_id": p["measure_task"].pk}
+
+
+def response_id(p: dict[str, Any]) -> dict[str, Any]:
+    return {"response_id": p["measure_response"].pk}
+
+
+def alert_id(p: dict[str, Any]) -> dict[str, Any]:
+    return {"alert_id": p["safety_alert"].pk}
+
+
+def assignment_id(p: dict[str, Any]) -> dict[str, Any]:
+    return {"client_id": p["client_a"].pk, "assignment_id": p["assignment"].pk}
+
+
+def instrument_id(p: dict[str, Any]) -> dict[str, Any]:
+    return {"instrument_id": p["instrument"].pk}
+
+
 LOGIN = "302 /accounts/login/"  # anonymous: sent to sign in
 HOME = "302 /"  # signed in already: sent home
 REAUTH = "302 /accounts/reauthenticate/"
@@ -223,6 +243,23 @@ MATRIX: dict[str, tuple[dict[str, Expect], Kwargs | None]] = {
     "visit_checkin": rule(LOGIN, 200, 404, 404, 404, 404, visit_id),
     "visit_end": rule(LOGIN, 405, 405, 405, 405, 405, visit_id),
     "visit_timeline": rule(LOGIN, 403, 404, 200, 404, 404, visit_id),
+    # FHIR export of client_a's measures: client_a and therapist_x only (sudo mode: a recent
+    # sign-in counts); the admin without emergency access sees nothing.
+    "measures_fhir_export": rule(LOGIN, 200, 404, 200, 404, 404, client_a_id),
+    # Measures. client_a has an open GAD-7 questionnaire and a PHQ-9 response with a positive
+    # item 9, whose open alert is therapist_x's. The admin sees an alert only once it escalated.
+    "my_measures": rule(LOGIN, 200, 200, 403, 403, 403),
+    "measure_task": rule(LOGIN, 200, 404, 403, 403, 403, task_id),
+    "measure_result": rule(LOGIN, 200, 404, 200, 404, 404, response_id),
+    "my_progress": rule(LOGIN, 200, 200, 403, 403, 403),
+    "client_measures": rule(LOGIN, 403, 403, 200, 404, 403, client_a_id),
+    "end_assignment": rule(LOGIN, 403, 403, 405, 405, 403, assignment_id),
+    "client_progress": rule(LOGIN, 403, 403, 200, 404, 404, client_a_id),
+    "alerts": rule(LOGIN, 403, 403, 200, 200, 403),
+    "alert_detail": rule(LOGIN, 403, 403, 200, 404, 404, alert_id),
+    "escalated_alerts": rule(LOGIN, 403, 403, 403, 403, 200),
+    "instruments": rule(LOGIN, 403, 403, 403, 403, 200),
+    "instrument_detail": rule(LOGIN, 403, 403, 403, 403, 200, instrument_id),
 }
 
 
@@ -257,6 +294,28 @@ def world(personas: dict[str, Any]) -> dict[str, Any]:
         "relationship": CareRelationship.objects.get(therapist=personas["therapist_x"]),
         **schedule_of(personas["therapist_x"], personas["client_a"]),
         "visit": open_visit(personas["therapist_x"], personas["client_a"]),
+        **measures_of(personas["therapist_x"], personas["client_a"]),
+    }
+
+
+def measures_of(therapist: Any, client: Any) -> dict[str, Any]:
+    """An open GAD-7 questionnaire, and a PHQ-9 sent with a positive item 9 (its alert open)."""
+    from rapport.measures import services
+    from rapport.measures.models import Instrument
+
+    phq9 = Instrument.objects.get(key="phq9", builtin=True)
+    gad7 = Instrument.objects.get(key="gad7", builtin=True)
+    services.assign(therapist, client, phq9, "once")
+    assignment = services.assign(therapist, client, gad7, "once")
+    sent, open_task = sorted(services.due_tasks(client), key=lambda t: t.instrument.key != "phq9")
+    answers = {str(n): 0 for n in range(1, 10)} | {"9": 1}
+    response = services.submit(sent, client, answers)
+    return {
+        "measure_task": open_task,
+        "measure_response": response,
+        "safety_alert": response.alerts.get(),
+        "assignment": assignment,
+        "instrument": gad7,
     }
 
 
@@ -419,12 +478,39 @@ POST_MATRIX: dict[str, tuple[dict[str, Expect], Kwargs, dict[str, str]]] = {
         lambda p: {},
         {"title": "Taken over", "body": "Text"},
     ),
+    "measure_task": (
+        {"client_b": 404, "therapist_x": 403, "admin": 403},
+        task_id,
+        {"action": "submit", **{f"q-{n}": "3" for n in range(1, 8)}},
+    ),
+    "client_measures": (
+        {"client_a": 403, "therapist_y": 404, "admin": 403},
+        client_a_id,
+        {"instrument": "1", "schedule": "once"},
+    ),
+    "end_assignment": ({"client_a": 403, "therapist_y": 404, "admin": 403}, assignment_id, {}),
+    "alert_detail": (
+        {"client_a": 403, "client_b": 403, "therapist_y": 404, "admin": 404},
+        alert_id,
+        {"action_taken": "Closed by an outsider"},
+    ),
+    "instruments": (
+        {"client_a": 403, "therapist_x": 403, "therapist_y": 403},
+        lambda p: {},
+        {"licence_record": "Taken over"},
+    ),
+    "instrument_detail": (
+        {"client_a": 403, "therapist_x": 403, "therapist_y": 403},
+        instrument_id,
+        {"licence_record": "Taken over", "is_active": ""},
+    ),
 }
 
 
 def test_state_changing_routes_refuse_outsiders(world: dict[str, Any]) -> None:
     from rapport.accounts.models import Invitation, User
     from rapport.care.models import CareRelationship, ClientProfile, EmergencyAccess
+    from rapport.measures.models import Assignment, Instrument, MeasureTask, Response, SafetyAlert
     from rapport.scheduling.models import (
         Appointment,
         AvailabilityChange,
@@ -450,6 +536,11 @@ def test_state_changing_routes_refuse_outsiders(world: dict[str, Any]) -> None:
             ConsentSignature.objects.count(),
             list(Visit.objects.values_list("pk", "status", "ended_at")),
             SafetyCheckIn.objects.count(),
+            list(Assignment.objects.values_list("pk", "is_active")),
+            list(MeasureTask.objects.values_list("pk", "status", "draft")),
+            Response.objects.count(),
+            list(SafetyAlert.objects.values_list("pk", "acknowledged_at", "action_taken")),
+            list(Instrument.objects.values_list("pk", "licence_record", "is_active")),
         )
 
     before = snapshot()

@@ -48,6 +48,7 @@ SCHEDULING_DEFAULTS = {
     "late_cancel_hours": "24",
     "reminder_minutes": "1440,60",
     "join_opens_minutes": "10",
+    "alert_escalation_minutes": "60",
 }
 
 

@@ -80,5 +80,6 @@ class PracticeForm(forms.ModelForm):  # type: ignore[type-arg]
             "join_opens_minutes",
             "calendar_shows_client_names",
             "crisis_resources",
+            "alert_escalation_minutes",
         ]
         widgets = {"crisis_resources": forms.Textarea(attrs={"rows": 4})}

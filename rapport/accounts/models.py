@@ -11,6 +11,7 @@ from typing import Any, ClassVar
 from django.conf import settings
 from django.contrib.auth.base_user import AbstractBaseUser, BaseUserManager
 from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils import timezone
 from django.utils.crypto import salted_hmac
@@ -152,6 +153,12 @@ class Practice(models.Model):
         max_length=2000,
         default="If you are in danger, call your local emergency number. "
         "In the US, call or text 988 (Suicide & Crisis Lifeline).",
+    )
+
+    alert_escalation_minutes = models.PositiveSmallIntegerField(
+        _("an unacknowledged safety alert goes to the practice admins after (minutes)"),
+        default=60,
+        validators=[MinValueValidator(5), MaxValueValidator(24 * 60)],
     )
 
     def __str__(self) -> str:

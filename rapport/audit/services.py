@@ -60,6 +60,16 @@ class Action:
     VISIT_ADMITTED = "visit.admitted"
     VISIT_ENDED = "visit.ended"
     VISIT_TIMELINE_VIEWED = "visit.timeline_viewed"
+    INSTRUMENT_IMPORTED = "instrument.imported"
+    INSTRUMENT_CHANGED = "instrument.changed"
+    MEASURE_ASSIGNED = "measure.assigned"
+    MEASURE_ASSIGNMENT_ENDED = "measure.assignment_ended"
+    MEASURE_SUBMITTED = "measure.submitted"
+    MEASURE_CORRECTED = "measure.corrected"
+    MEASURES_EXPORTED = "measure.exported"
+    ALERT_RAISED = "alert.raised"
+    ALERT_ACKNOWLEDGED = "alert.acknowledged"
+    ALERT_ESCALATED = "alert.escalated"
 
 
 def chain_key() -> bytes:

@@ -14,6 +14,8 @@ from rapport.accounts.models import Invitation, Role, User
 from rapport.audit.models import AuditEvent
 from rapport.care.access import clients_of, therapists_of
 from rapport.care.models import CareRelationship
+from rapport.measures.models import SafetyAlert
+from rapport.measures.services import due_tasks, open_alerts
 from rapport.scheduling.services import appointments_on, upcoming_sessions
 from rapport.visits.services import open_visits, waiting_visits
 
@@ -35,6 +37,12 @@ def home(request: HttpRequest) -> HttpResponse:
                 "todays_sessions": appointments_on(user, today),
                 "pending_invitations": Invitation.objects.pending().filter(invited_by=user).count(),
                 "waiting_visits": waiting_visits(user),
+                "open_alerts": open_alerts(user).defer(
+                    "action_taken",
+                    "response__answers",
+                    "response__result",
+                    "response__instrument__definition",
+                )[:20],
             },
         )
     if user.is_practice_admin:
@@ -50,6 +58,9 @@ def home(request: HttpRequest) -> HttpResponse:
                     status=CareRelationship.Status.ACTIVE
                 ).count(),
                 "recent_events": AuditEvent.objects.select_related("actor")[:8],
+                "escalated_open": SafetyAlert.objects.filter(
+                    escalated_at__isnull=False, acknowledged_at__isnull=True
+                ).count(),
             },
         )
     return render(
@@ -59,6 +70,7 @@ def home(request: HttpRequest) -> HttpResponse:
             "therapists": therapists_of(user),
             "next_sessions": upcoming_sessions(user, limit=3),
             "open_visits": open_visits(user),
+            "measure_tasks": due_tasks(user),
         },
     )
 

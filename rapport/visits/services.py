@@ -424,7 +424,15 @@ def end(
         transaction.on_commit(lambda: broadcast(visit, ended))
         gone = {"type": "visit.ended", "visit": str(visit.uid)}
         transaction.on_commit(lambda: publish_to_user(visit.therapist_id, gone))
+        transaction.on_commit(lambda: _ask_for_feedback(visit.pk), robust=True)
     return visit
+
+
+def _ask_for_feedback(visit_id: int) -> None:
+    """The client's after-session feedback form (measures owns it; called after the end)."""
+    from rapport.measures.services import session_ended
+
+    session_ended(visit_id)
 
 
 # --- Live fan-out --------------------------------------------------------------------------------

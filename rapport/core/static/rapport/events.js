@@ -1,10 +1,18 @@
-// The per-user events socket (docs/protocol.md) on the therapist's home page: keeps the
-// "Waiting now" card current, says who arrived in a live region and plays a soft chime.
+// The per-user events socket (docs/protocol.md) on the therapist's pages: keeps the home page's
+// "Waiting now" card current, says who arrived in a live region and plays a soft chime; shows a
+// safety alert at once on any page that loads it (a banner, and the "Alerts" card where there is one).
 const card = document.getElementById("waiting");
 const list = document.getElementById("waiting-list");
 const empty = document.getElementById("waiting-empty");
 const status = document.getElementById("waiting-status");
 const entry = document.getElementById("waiting-entry");
+const alerts = document.getElementById("alerts");
+const alertList = document.getElementById("alert-list");
+const alertEmpty = document.getElementById("alert-empty");
+const alertEntry = document.getElementById("alert-entry");
+const ALERT_TEXT = "Safety alert: {name} needs your attention.";
+const ALERT_LINK = "Open the alert";
+const STOPPED_TEXT = "Live updates stopped: you were signed out. Reload the page.";
 const SESSION_ENDED = 4001;
 const MAX_DELAY_MS = 10000;
 const baseTitle = document.title;
@@ -15,10 +23,11 @@ let stopped = false;
 let sound = null;
 
 function say(key, name = "") {
-  status.textContent = card.dataset[key].replace("{name}", name);
+  if (status) status.textContent = card.dataset[key].replace("{name}", name);
 }
 
 function refresh() {
+  if (!list) return;
   const count = list.children.length;
   empty.hidden = count > 0;
   document.title = count ? `(${count}) ${baseTitle}` : baseTitle;
@@ -29,6 +38,7 @@ function find(visit) {
 }
 
 function waiting(event) {
+  if (!list) return;
   const item = find(event.visit) ?? entry.content.firstElementChild.cloneNode(true);
   item.dataset.visit = event.visit;
   const link = item.querySelector("a");
@@ -41,6 +51,7 @@ function waiting(event) {
 }
 
 function gone(event) {
+  if (!list) return;
   const item = find(event.visit);
   if (!item) return;
   const name = item.querySelector("a").textContent;
@@ -75,14 +86,62 @@ function chime() {
   }
 }
 
-// After a dropped socket, events may have been missed: read the card again from the server.
+// A safety alert: a banner at the top of the page (role="alert", read out at once), the entry in
+// the "Alerts" card where the page has one, and the chime.
+function safetyAlert(event) {
+  const name = String(event.client_name ?? "");
+  const id = String(event.alert ?? "");
+  const words = (alerts?.dataset.announce ?? ALERT_TEXT).replace("{name}", name);
+  const main = document.getElementById("main") ?? document.body;
+  let banner = document.querySelector(`.alert-banner[data-alert="${CSS.escape(id)}"]`);
+  if (!banner) {
+    banner = document.createElement("div");
+    banner.className = "message error alert-banner";
+    banner.dataset.alert = id;
+    banner.setAttribute("role", "alert");
+    main.prepend(banner);
+  }
+  const link = document.createElement("a");
+  link.href = event.url;
+  link.textContent = alerts?.dataset.open ?? ALERT_LINK;
+  const strong = document.createElement("strong");
+  strong.textContent = words;
+  banner.replaceChildren(strong, " ", link);
+  if (alertList && alertEntry) {
+    const found = [...alertList.children].find((item) => item.dataset.alert === id);
+    const item = found ?? alertEntry.content.firstElementChild.cloneNode(true);
+    item.dataset.alert = id;
+    const itemLink = item.querySelector("a");
+    itemLink.href = event.url;
+    itemLink.textContent = name;
+    if (!item.isConnected) alertList.prepend(item);
+    alertEmpty.hidden = true;
+  }
+  chime();
+}
+
+// Acknowledged (in this tab or another): the alert leaves the card and its banner goes.
+function acknowledged(event) {
+  const id = String(event.alert ?? "");
+  document.querySelector(`.alert-banner[data-alert="${CSS.escape(id)}"]`)?.remove();
+  if (!alertList) return;
+  [...alertList.children].find((item) => item.dataset.alert === id)?.remove();
+  alertEmpty.hidden = alertList.children.length > 0;
+}
+
+// After a dropped socket, events may have been missed: read the cards again from the server.
 async function reload() {
   try {
     const response = await fetch(location.pathname, { cache: "no-store", credentials: "same-origin" });
     if (!response.ok) return;
     const page = new DOMParser().parseFromString(await response.text(), "text/html");
     const fresh = page.getElementById("waiting-list");
-    if (fresh) list.replaceChildren(...fresh.children);
+    if (fresh && list) list.replaceChildren(...fresh.children);
+    const freshAlerts = page.getElementById("alert-list");
+    if (freshAlerts && alertList) {
+      alertList.replaceChildren(...freshAlerts.children);
+      alertEmpty.hidden = alertList.children.length > 0;
+    }
     refresh();
   } catch {
     // Offline again: the next reconnect tries once more.
@@ -94,6 +153,8 @@ const handlers = {
   "visit.admitted": gone,
   "visit.ended": gone,
   "visit.left": gone,
+  "alert.safety": safetyAlert,
+  "alert.acknowledged": acknowledged,
 };
 
 function connect() {
@@ -117,7 +178,8 @@ function connect() {
   socket.addEventListener("close", ({ code }) => {
     if (stopped || code === SESSION_ENDED) {
       stopped = true;
-      say("stopped");
+      if (status) say("stopped");
+      else stoppedNotice();
       return;
     }
     setTimeout(connect, delay);
@@ -125,7 +187,13 @@ function connect() {
   });
 }
 
-if (card && list && entry) {
-  refresh();
-  connect();
+function stoppedNotice() {
+  const notice = document.createElement("p");
+  notice.className = "message error";
+  notice.setAttribute("role", "status");
+  notice.textContent = alerts?.dataset.stopped ?? STOPPED_TEXT;
+  (document.getElementById("main") ?? document.body).prepend(notice);
 }
+
+refresh();
+connect();

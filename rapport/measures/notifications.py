@@ -1,0 +1,99 @@
+"""Emails about measures: a questionnaire to fill in, an alert to look at, an escalated alert.
+
+None of them carries clinical content: no instrument, no answer, no score, no client name. They
+say that something waits in Rapport and link to it; the details are shown only after sign-in.
+Each ``deliver_*`` runs in the task worker and decides then whether the email is still needed.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.core.mail import EmailMessage
+from django.db import transaction
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils import timezone, translation
+
+from rapport.accounts.models import Practice, Role, User
+from rapport.measures.models import AlertKind, MeasureTask, SafetyAlert, TaskStatus
+
+
+def _link(path: str) -> str:
+    return f"{settings.SITE_URL}{path}"
+
+
+def _email(person: User, template: str, context: dict[str, object]) -> EmailMessage:
+    with translation.override(person.language):
+        context = {"practice": Practice.get(), "person": person, **context}
+        subject = render_to_string(f"measures/email/{template}_subject.txt", context)
+        body = render_to_string(f"measures/email/{template}.txt", context)
+    return EmailMessage(
+        subject=" ".join(subject.split()),
+        body=body,
+        to=[person.email],
+        headers={"Auto-Submitted": "auto-generated"},
+    )
+
+
+def deliver_task_reminder(task_id: int) -> bool:
+    """Remind the client of a new questionnaire, once. True if sent.
+
+    ``reminded_at`` is written before the email, in the same transaction: if sending fails both
+    roll back (a retry may send); once sent, any later run finds it set and sends nothing.
+    """
+    with transaction.atomic():
+        task = (
+            MeasureTask.objects.select_for_update(of=("self",))
+            .select_related("client")
+            .filter(pk=task_id)
+            .first()
+        )
+        if task is None or task.status != TaskStatus.OPEN or task.reminded_at is not None:
+            return False
+        client = task.client
+        if not client.is_active or not client.email:
+            return False
+        task.reminded_at = timezone.now()
+        task.save(update_fields=["reminded_at"])
+        link = _link(reverse("measure_task", kwargs={"task_id": task.pk}))
+        _email(client, "task_reminder", {"link": link}).send()
+    return True
+
+
+def deliver_alert_email(alert_id: int) -> bool:
+    """Tell the therapist an alert is open. True if sent.
+
+    Queued once, with the alert. Not sent when the alert was acknowledged before the worker got
+    to it. A worker that dies between sending and recording success may send it again: for a
+    safety alert a second email is better than none.
+    """
+    alert = SafetyAlert.objects.select_related("therapist").filter(pk=alert_id).first()
+    if alert is None or alert.acknowledged_at is not None:
+        return False
+    therapist = alert.therapist
+    if not therapist.is_active or not therapist.email:
+        return False  # the escalation to the practice admins still runs
+    practice = Practice.get()
+    context = {
+        "link": _link(reverse("alert_detail", kwargs={"alert_id": alert.pk})),
+        "escalates": alert.kind == AlertKind.RISK_ITEM,
+        "escalation_minutes": practice.alert_escalation_minutes,
+    }
+    _email(therapist, "alert", context).send()
+    return True
+
+
+def deliver_escalation_email(alert_id: int, admin_id: int) -> bool:
+    """Tell one practice admin an alert went unacknowledged. True if sent."""
+    alert = SafetyAlert.objects.filter(pk=alert_id).first()
+    if alert is None or alert.escalated_at is None or alert.acknowledged_at is not None:
+        return False
+    admin = User.objects.filter(pk=admin_id, role=Role.ADMIN, is_active=True).first()
+    if admin is None or not admin.email:
+        return False
+    context = {
+        "link": _link(reverse("escalated_alerts")),
+        "escalation_minutes": Practice.get().alert_escalation_minutes,
+    }
+    _email(admin, "escalation", context).send()
+    return True

@@ -1,0 +1,741 @@
+"""Measures screens: the client's questionnaires and progress, the therapist's assignments,
+clinical progress view and safety alerts, and the practice admin's instruments.
+
+Views stay thin: writes go through ``rapport.measures.services``, reads of a client's data through
+``rapport.care.access.access_client`` (404 for outsiders, audited).
+"""
+
+from __future__ import annotations
+
+import html
+import json
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.safestring import SafeString, mark_safe
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_http_methods, require_POST
+
+from rapport.accounts.decorators import role_required
+from rapport.accounts.models import Practice, Role, User
+from rapport.audit.services import Action, record
+from rapport.care.access import Reach, access_client
+from rapport.measures import charts, services
+from rapport.measures.definitions import Definition, Item
+from rapport.measures.forms import (
+    AcknowledgeForm,
+    AssignForm,
+    InstrumentForm,
+    InstrumentImportForm,
+    QuestionnaireForm,
+    field_name,
+)
+from rapport.measures.models import (
+    Assignment,
+    Instrument,
+    MeasureTask,
+    Response,
+    SafetyAlert,
+    TaskStatus,
+)
+from rapport.measures.scoring import Change, Score, ScoringError, classify_change
+from rapport.measures.services import MeasureError, definition_of
+from rapport.visits.models import Visit
+
+
+def _user(request: HttpRequest) -> User:
+    return request.user  # type: ignore[return-value]
+
+
+def _wants_json(request: HttpRequest) -> bool:
+    return "application/json" in request.headers.get("Accept", "")
+
+
+# --- Client: questionnaires --------------------------------------------------------------------
+
+
+@role_required(Role.CLIENT)
+@require_http_methods(["GET"])
+def my_measures(request: HttpRequest) -> HttpResponse:
+    user = _user(request)
+    tasks = services.due_tasks(user)
+    done = (
+        services.effective_responses(user)
+        .select_related("instrument")
+        .only("pk", "submitted_at", "risk_positive", "instrument__short_name", "instrument__name")
+        .order_by("-submitted_at")[:20]
+    )
+    return render(request, "measures/my_measures.html", {"tasks": tasks, "done": done})
+
+
+@role_required(Role.CLIENT)
+@require_http_methods(["GET", "POST"])
+def measure_task(request: HttpRequest, task_id: int) -> HttpResponse:
+    user = _user(request)
+    task = services.access_task(user, task_id)
+    if task.status == TaskStatus.DONE:
+        submitted = task.responses.order_by("-submitted_at").first()
+        if submitted is not None:
+            return redirect("measure_result", submitted.pk)
+    if task.status != TaskStatus.OPEN:
+        return render(request, "measures/task_closed.html", {"task": task}, status=410)
+    definition = definition_of(task.instrument)
+    status = 200
+    if request.method == "POST":
+        form = QuestionnaireForm(definition, request.POST)
+        valid = form.is_valid()
+        answers = form.answers()
+        try:
+            if request.POST.get("action") == "save" or not valid:
+                # A bad value is dropped; every good answer is kept for next time.
+                services.save_draft(task, user, answers)
+                if valid:
+                    if _wants_json(request):
+                        return JsonResponse({"saved": len(answers)})
+                    messages.success(request, _("Saved. You can come back and finish it later."))
+                    return redirect("my_measures")
+                status = 400
+            else:
+                try:
+                    response = services.submit(task, user, answers, request=request)
+                except ScoringError:
+                    services.save_draft(task, user, answers)
+                    form.flag_unanswered(_("Please choose an answer."))
+                    form.add_error(None, _("Some questions still need an answer."))
+                    status = 400
+                else:
+                    return redirect("measure_result", response.pk)
+        except MeasureError:
+            # Sent already (another tab, a double click): show what was sent.
+            if _wants_json(request):
+                return JsonResponse({"error": "closed"}, status=409)
+            return redirect("measure_task", task.pk)
+    else:
+        form = QuestionnaireForm(
+            definition, initial=QuestionnaireForm.initial_from(task.draft_answers())
+        )
+    questions = [(item, form[field_name(item)]) for item in definition.items]
+    answered = sum(1 for _item, bound in questions if bound.value() not in (None, ""))
+    return render(
+        request,
+        "measures/task.html",
+        {
+            "task": task,
+            "definition": definition,
+            "form": form,
+            "questions": questions,
+            "answered": answered,
+        },
+        status=status,
+    )
+
+
+def _response_for(request: HttpRequest, response_id: int) -> tuple[Response, str]:
+    """A response the user may see: their own, or a client's in their care (audited)."""
+    response = (
+        Response.objects.filter(pk=response_id).select_related("instrument", "client").first()
+    )
+    if response is None:
+        raise Http404("No such response.")
+    _client, how = access_client(
+        _user(request), response.client_id, request=request, purpose="measure_response"
+    )
+    return response, how
+
+
+@login_required
+@require_http_methods(["GET"])
+def measure_result(request: HttpRequest, response_id: int) -> HttpResponse:
+    response, how = _response_for(request, response_id)
+    definition = definition_of(response.instrument)
+    result = Score.from_json(response.result_data())
+    context: dict[str, Any] = {
+        "response": response,
+        "definition": definition,
+        "result": result,
+        "via": how,
+        "practice": Practice.get(),
+        "correction": response.corrections.order_by("-submitted_at").first(),
+    }
+    if how == Reach.SELF:
+        return render(request, "measures/result_client.html", context)
+    answers = response.answer_values()
+    context["answers"] = [
+        _answer_row(item, answers.get(item.key), result) for item in definition.items
+    ]
+    context["alerts"] = list(response.alerts.all())
+    context["subscales"] = _subscales(definition, result)
+    context["risk"] = services.risk_summary(response)
+    return render(request, "measures/result_clinical.html", context)
+
+
+def _subscales(definition: Definition, result: Score) -> list[tuple[str, int, bool | None]]:
+    return [
+        (s.name, result.subscales[s.key], result.subscale_positive.get(s.key))
+        for s in definition.subscales
+        if s.key in result.subscales
+    ]
+
+
+@dataclass(frozen=True)
+class AnswerRow:
+    item: Item
+    value: int | None
+    label: str
+    risk: bool
+
+
+def _answer_row(item: Item, value: Any, result: Score) -> AnswerRow:
+    option = item.option(value) if isinstance(value, int) else None
+    return AnswerRow(
+        item=item,
+        value=value if isinstance(value, int) else None,
+        label=option.label if option else _("not answered"),
+        risk=item.key in result.risk_items,
+    )
+
+
+# --- Progress: one page of queries however many responses -------------------------------------
+
+
+@dataclass
+class ScoreRow:
+    """One score on the progress page, with its table text worked out once."""
+
+    response_id: int
+    at: datetime
+    score: Score
+    risk_positive: bool = False
+    change: Change | None = None  # against the baseline
+    since_last: Change | None = None
+    when: str = ""
+    change_text: str = ""
+    url: str = ""
+
+
+@dataclass
+class InstrumentProgress:
+    instrument: Instrument
+    definition: Definition
+    rows: list[ScoreRow] = field(default_factory=list)
+    chart: SafeString | None = None
+    table: SafeString | None = None
+
+    @property
+    def baseline(self) -> ScoreRow | None:
+        return self.rows[0] if self.rows else None
+
+    @property
+    def latest(self) -> ScoreRow | None:
+        return self.rows[-1] if self.rows else None
+
+
+@dataclass
+class FeedbackTrend:
+    """Session feedback of one form: each item's answer after each session, and the total."""
+
+    instrument: Instrument
+    definition: Definition
+    response_ids: list[int] = field(default_factory=list)
+    chart: SafeString | None = None
+    table: SafeString | None = None
+
+
+def _progress(
+    client: User, *, sessions_of: User | None, chart_prefix: str, clinical: bool = True
+) -> tuple[list[InstrumentProgress], list[FeedbackTrend]]:
+    """Every instrument's scores of ``client`` in order, with change since baseline and last.
+
+    A fixed number of queries however many responses: the responses (answers stay encrypted in
+    the database; only each result is decrypted, once), their instruments, visits, and the
+    feedback answers. No model instance per response: plain rows are enough here.
+    """
+    responses = list(
+        Response.objects.filter(client=client)
+        .order_by("submitted_at", "pk")
+        .values_list(
+            "pk", "instrument_id", "result", "submitted_at", "risk_positive", "corrects_id"
+        )
+    )
+    corrected = {row[5] for row in responses if row[5] is not None}
+    instruments = {i.pk: i for i in Instrument.objects.filter(pk__in={row[1] for row in responses})}
+    by_instrument: dict[int, InstrumentProgress] = {}
+    feedback: dict[int, FeedbackTrend] = {}
+    scores: dict[int, tuple[datetime, Score]] = {}
+    results_at = reverse("measure_result", args=[0]).removesuffix("0/")
+    for pk, instrument_id, result_json, submitted_at, risk_positive, _corrects in responses:
+        if pk in corrected:
+            continue  # replaced by its correction
+        instrument = instruments[instrument_id]
+        definition = definition_of(instrument)
+        result = Score.from_json(json.loads(result_json))
+        if services.is_feedback(definition):
+            if clinical:
+                trend = feedback.setdefault(
+                    instrument.pk, FeedbackTrend(instrument=instrument, definition=definition)
+                )
+                trend.response_ids.append(pk)
+                scores[pk] = (submitted_at, result)
+            continue
+        progress = by_instrument.setdefault(
+            instrument.pk, InstrumentProgress(instrument=instrument, definition=definition)
+        )
+        progress.rows.append(
+            ScoreRow(pk, submitted_at, result, risk_positive, url=f"{results_at}{pk}/")
+        )
+    visits = Visit.objects.filter(client=client, started_at__isnull=False)
+    if sessions_of is not None:
+        visits = visits.filter(therapist=sessions_of)
+    sessions = [
+        charts.Session(at, modality)
+        for at, modality in visits.order_by("started_at").values_list("started_at", "modality")
+        if at is not None
+    ]
+    progress_list = sorted(by_instrument.values(), key=lambda p: p.instrument.short_name)
+    names = _change_words()
+    for progress in progress_list:
+        _classify(progress, names)
+        progress.chart = _chart(
+            progress,
+            sessions,
+            f"{chart_prefix}-{progress.instrument.pk}",
+            width=charts.WIDTH if clinical else charts.NARROW,
+        )
+        progress.table = _table(progress, clinical=clinical)
+    if feedback:
+        answers = dict(Response.objects.filter(pk__in=list(scores)).values_list("pk", "answers"))
+        for trend in feedback.values():
+            rows = []
+            for pk in trend.response_ids:
+                at, result = scores[pk]
+                labels = _labels(trend.definition, _json(answers.get(pk)))
+                total = "—" if result.total is None else str(result.total)
+                rows.append([charts.short_date(at), *labels, total])
+            trend.table = charts.data_table(
+                _("%(name)s answers") % {"name": trend.definition.short_name},
+                [_("Date"), *(item.text for item in trend.definition.items), _("Total")],
+                rows,
+            )
+            trend.chart = charts.progress_chart(
+                chart_id=f"{chart_prefix}-feedback-{trend.instrument.pk}",
+                name=trend.definition.short_name,
+                points=[
+                    charts.Point(at, total)
+                    for at, total in (
+                        (scores[pk][0], scores[pk][1].total) for pk in trend.response_ids
+                    )
+                    if total is not None
+                ],
+                sessions=sessions,
+                bands=[charts.Band(b.min, b.max, b.label) for b in trend.definition.bands],
+                low=trend.definition.range_min,
+                high=trend.definition.range_max,
+                higher_is_worse=trend.definition.higher_is_worse,
+            )
+    return progress_list, list(feedback.values())
+
+
+def _table(progress: InstrumentProgress, *, clinical: bool) -> SafeString:
+    """The chart's alternative: every score with its date, band, change and risk answer."""
+    definition = progress.definition
+    bands = bool(definition.bands)
+    headers = [_("Date"), _("Score")]
+    if bands:
+        headers.append(_("Severity") if clinical else _("Range"))
+    if clinical:
+        headers += [_("Change since baseline"), _("Risk")]
+    prorated, risk = _(" (prorated)"), _("Risk answer")
+    rows = []
+    for row in progress.rows:
+        total = "" if row.score.total is None else str(row.score.total)
+        cells: list[str] = [
+            mark_safe(f'<a href="{row.url}">{html.escape(row.when)}</a>'),  # noqa: S308
+            total + (prorated if row.score.prorated else ""),
+        ]
+        if bands:
+            cells.append(row.score.band or "—")
+        if clinical:
+            cells += [row.change_text or "—", risk if row.risk_positive else "—"]
+        rows.append(cells)
+    caption = _("%(name)s scores") % {"name": definition.short_name}
+    return charts.data_table(caption, headers, rows)
+
+
+def _change_words() -> dict[str, str]:
+    return {
+        "improvement": _("Reliable improvement"),
+        "no_reliable_change": _("No reliable change"),
+        "deterioration": _("Reliable deterioration"),
+        "baseline": _("baseline"),
+    }
+
+
+def _json(text: str | None) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads(text) if text else {}
+    return data
+
+
+def _labels(definition: Definition, answers: dict[str, Any]) -> list[str]:
+    """Each item's answer as "value label", in the definition's order."""
+    labels = []
+    for item in definition.items:
+        value = answers.get(item.key)
+        option = item.option(value) if isinstance(value, int) else None
+        labels.append(f"{value} {option.label}" if option else "—")
+    return labels
+
+
+def _classify(progress: InstrumentProgress, words: dict[str, str]) -> None:
+    """Each score's change since the baseline and since the one before, and its table text."""
+    definition = progress.definition
+    reliable = definition.reliable_change is not None
+    baseline = progress.rows[0].score.total if progress.rows else None
+    previous: int | None = None
+    for index, row in enumerate(progress.rows):
+        row.when = charts.short_date(row.at, with_time=True)
+        total = row.score.total
+        if index == 0:
+            row.change_text = words["baseline"]
+        if total is None:
+            continue
+        if reliable and baseline is not None and index > 0:
+            row.change = classify_change(definition, baseline, total)
+            row.change_text = f"{row.change.delta:+d} · {words[row.change.kind]}"
+        elif index > 0 and baseline is not None:
+            row.change_text = f"{total - baseline:+d}"
+        if reliable and previous is not None:
+            row.since_last = classify_change(definition, previous, total)
+        previous = total
+
+
+def _chart(
+    progress: InstrumentProgress, sessions: list[charts.Session], chart_id: str, *, width: int
+) -> SafeString:
+    definition = progress.definition
+    return charts.progress_chart(
+        chart_id=chart_id,
+        name=definition.short_name,
+        points=[
+            charts.Point(
+                row.at,
+                row.score.total,
+                row.score.band,
+                row.change.kind if row.change is not None else None,
+            )
+            for row in progress.rows
+            if row.score.total is not None
+        ],
+        sessions=sessions,
+        bands=[charts.Band(b.min, b.max, b.label) for b in definition.bands],
+        low=definition.range_min,
+        high=definition.range_max,
+        higher_is_worse=definition.higher_is_worse,
+        width=width,
+    )
+
+
+def _legend(*, plain: bool = False) -> list[tuple[SafeString, str]]:
+    names = charts.change_names()
+    if plain:
+        names = {
+            charts.IMPROVEMENT: _("clearly better than your first score"),
+            charts.DETERIORATION: _("clearly harder than your first score"),
+        }
+    return [
+        (charts.marker_icon(None), _("a score")),
+        (charts.marker_icon(charts.IMPROVEMENT), names[charts.IMPROVEMENT]),
+        (charts.marker_icon(charts.DETERIORATION), names[charts.DETERIORATION]),
+    ]
+
+
+@role_required(Role.CLIENT)
+@require_http_methods(["GET"])
+def my_progress(request: HttpRequest) -> HttpResponse:
+    user = _user(request)
+    progress, _feedback = _progress(user, sessions_of=None, chart_prefix="mine", clinical=False)
+    return render(
+        request,
+        "measures/my_progress.html",
+        {"progress": progress, "legend": _legend(plain=True)},
+    )
+
+
+@role_required(Role.THERAPIST, Role.ADMIN)
+@require_http_methods(["GET"])
+def client_progress(request: HttpRequest, client_id: int) -> HttpResponse:
+    user = _user(request)
+    client, how = access_client(user, client_id, request=request, purpose="measures_progress")
+    progress, feedback = _progress(
+        client, sessions_of=user if how == Reach.CARE else None, chart_prefix="progress"
+    )
+    open_alerts = list(
+        SafetyAlert.objects.filter(client=client, acknowledged_at__isnull=True).only(
+            "pk", "kind", "opened_at", "escalated_at", "client_id"
+        )
+    )
+    return render(
+        request,
+        "measures/client_progress.html",
+        {
+            "client": client,
+            "via": how,
+            "progress": progress,
+            "feedback_trends": feedback,
+            "open_alerts": open_alerts,
+            "legend": _legend(),
+        },
+    )
+
+
+# --- Therapist: assigning measures -------------------------------------------------------------
+
+
+def _care_client(request: HttpRequest, client_id: int, purpose: str) -> User:
+    client, how = access_client(_user(request), client_id, request=request, purpose=purpose)
+    if how != Reach.CARE:
+        raise Http404("Only the client's therapist assigns measures.")
+    return client
+
+
+@role_required(Role.THERAPIST)
+@require_http_methods(["GET", "POST"])
+def client_measures(request: HttpRequest, client_id: int) -> HttpResponse:
+    user = _user(request)
+    client = _care_client(request, client_id, "measures")
+    form = AssignForm(request.POST or None, instruments=services.assignable_instruments())
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            services.assign(
+                user,
+                client,
+                data["instrument"],
+                data["schedule"],
+                interval_days=data["interval_days"],
+                request=request,
+            )
+        except MeasureError as exc:
+            form.add_error(None, exc)
+        else:
+            messages.success(request, _("Measure assigned."))
+            return redirect("client_measures", client.pk)
+    assignments = (
+        Assignment.objects.filter(client=client)
+        .select_related("instrument", "therapist")
+        .defer("instrument__definition")
+        .order_by("-is_active", "-created_at")
+    )
+    tasks = (
+        MeasureTask.objects.filter(client=client, status=TaskStatus.OPEN)
+        .select_related("instrument")
+        .only("pk", "due_at", "instrument__short_name", "appointment_id", "visit_id")
+    )
+    return render(
+        request,
+        "measures/client_measures.html",
+        {"client": client, "form": form, "assignments": assignments, "tasks": tasks},
+        status=400 if form.is_bound else 200,
+    )
+
+
+@role_required(Role.THERAPIST)
+@require_POST
+def end_assignment(request: HttpRequest, client_id: int, assignment_id: int) -> HttpResponse:
+    client = _care_client(request, client_id, "measures")
+    assignment = Assignment.objects.filter(pk=assignment_id, client=client).first()
+    if assignment is None:
+        raise Http404("No such assignment.")
+    services.end_assignment(assignment, _user(request), request=request)
+    messages.success(request, _("Assignment ended: no new questionnaires will be sent."))
+    return redirect("client_measures", client.pk)
+
+
+# --- Safety alerts ------------------------------------------------------------------------------
+
+# An alert list names the client and the instrument: leave answers and definitions undecrypted.
+ALERT_LIST_DEFER = (
+    "action_taken",
+    "response__answers",
+    "response__result",
+    "response__instrument__definition",
+)
+
+
+@role_required(Role.THERAPIST)
+@require_http_methods(["GET"])
+def alerts(request: HttpRequest) -> HttpResponse:
+    user = _user(request)
+    recent = (
+        SafetyAlert.objects.filter(therapist=user, acknowledged_at__isnull=False)
+        .select_related("client", "acknowledged_by")
+        .defer("action_taken")
+        .order_by("-acknowledged_at")[:50]
+    )
+    return render(
+        request,
+        "measures/alerts.html",
+        {
+            "open_alerts": list(services.open_alerts(user).defer(*ALERT_LIST_DEFER)),
+            "recent": recent,
+        },
+    )
+
+
+@role_required(Role.THERAPIST, Role.ADMIN)
+@require_http_methods(["GET", "POST"])
+def alert_detail(request: HttpRequest, alert_id: int) -> HttpResponse:
+    """The therapist's alert (or, once escalated, the practice admin's) with the form that
+    closes it. Every opening is audited as a read of the client's record."""
+    user = _user(request)
+    alert = services.access_alert(user, alert_id)
+    if user.is_therapist:
+        _client, how = access_client(user, alert.client_id, request=request, purpose="alert")
+    else:
+        how = "escalation"
+        record(
+            Action.CLIENT_RECORD_VIEWED,
+            actor=user,
+            request=request,
+            obj=alert.client,
+            client=alert.client,
+            purpose="alert",
+            via=how,
+        )
+    form = AcknowledgeForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.acknowledge(alert, user, form.cleaned_data["action_taken"], request=request)
+        except MeasureError as exc:
+            if getattr(exc, "code", None) == "done":
+                messages.info(request, _("This alert was already acknowledged."))
+                return redirect("alert_detail", alert.pk)
+            form.add_error("action_taken", exc)
+        except PermissionDenied as exc:
+            raise Http404("No such alert.") from exc
+        else:
+            messages.success(request, _("Acknowledged. The action you took is recorded."))
+            return redirect("alert_detail", alert.pk)
+    response = alert.response
+    definition = definition_of(response.instrument)
+    result = Score.from_json(response.result_data())
+    answers = response.answer_values()
+    rows = [_answer_row(item, answers.get(item.key), result) for item in definition.items]
+    if how == "escalation":
+        rows = [row for row in rows if row.item.risk_at_or_above is not None]
+    acknowledged_by = (
+        User.objects.filter(pk=alert.acknowledged_by_id).only("full_name").first()
+        if alert.acknowledged_by_id
+        else None
+    )
+    return render(
+        request,
+        "measures/alert_detail.html",
+        {
+            "alert": alert,
+            "acknowledged_by": acknowledged_by,
+            "via": how,
+            "form": form,
+            "definition": definition,
+            "result": result,
+            "risk": services.risk_summary(response),
+            "rows": rows,
+            "subscales": _subscales(definition, result),
+        },
+        status=400 if form.is_bound else 200,
+    )
+
+
+@role_required(Role.ADMIN)
+@require_http_methods(["GET"])
+def escalated_alerts(request: HttpRequest) -> HttpResponse:
+    """Alerts that went unacknowledged past the practice's time: who and when, no answers."""
+    escalated = services.escalated_alerts().defer("action_taken")[:200]
+    return render(
+        request,
+        "measures/escalated_alerts.html",
+        {"escalated": escalated, "practice": Practice.get()},
+    )
+
+
+# --- Practice admin: instruments ---------------------------------------------------------------
+
+
+@role_required(Role.ADMIN)
+@require_http_methods(["GET", "POST"])
+def instruments(request: HttpRequest) -> HttpResponse:
+    user = _user(request)
+    form = InstrumentImportForm(request.POST or None, request.FILES or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            instrument = services.import_instrument(
+                user,
+                form.cleaned_data["definition_file"],
+                form.cleaned_data["licence_record"],
+                request=request,
+            )
+        except MeasureError as exc:
+            field = "licence_record" if getattr(exc, "code", None) == "licence" else None
+            form.add_error(field or "definition_file", exc)
+        else:
+            messages.success(
+                request,
+                _("%(name)s imported. Therapists can now assign it.")
+                % {"name": instrument.short_name},
+            )
+            return redirect("instrument_detail", instrument.pk)
+    rows = Instrument.objects.defer("definition").order_by("-builtin", "short_name", "-imported_at")
+    return render(
+        request,
+        "measures/instruments.html",
+        {"form": form, "instruments": rows},
+        status=400 if form.is_bound else 200,
+    )
+
+
+@role_required(Role.ADMIN)
+@require_http_methods(["GET", "POST"])
+def instrument_detail(request: HttpRequest, instrument_id: int) -> HttpResponse:
+    instrument = Instrument.objects.filter(pk=instrument_id).first()
+    if instrument is None:
+        raise Http404("No such instrument.")
+    form = InstrumentForm(
+        request.POST or None,
+        initial={"licence_record": instrument.licence_record, "is_active": instrument.is_active},
+    )
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.update_instrument(
+                _user(request),
+                instrument,
+                licence_record=form.cleaned_data["licence_record"],
+                is_active=form.cleaned_data["is_active"],
+                request=request,
+            )
+        except MeasureError as exc:
+            form.add_error("licence_record", exc)
+        else:
+            messages.success(request, _("Saved."))
+            return redirect("instrument_detail", instrument.pk)
+    definition = definition_of(instrument)
+    options = {
+        item.option_set: [f"{o.value} = {o.label}" for o in item.options]
+        for item in definition.items
+    }
+    return render(
+        request,
+        "measures/instrument_detail.html",
+        {
+            "instrument": instrument,
+            "definition": definition,
+            "option_sets": options,
+            "form": form,
+        },
+        status=400 if form.is_bound else 200,
+    )
