@@ -576,3 +576,26 @@ def test_each_session_asks_for_feedback_and_a_marked_drop_alerts_the_therapist(
     assert SafetyAlert.objects.filter(kind="feedback").count() == 2
     assert SafetyAlert.objects.filter(response=drop).exists()
     assert services.open_alerts(therapist_x).get().response_id == drop.pk
+
+
+def test_a_practice_can_ask_a_licensed_alliance_measure_after_each_session(
+    therapist_x: User, client_a: User, admin: User, django_capture_on_commit_callbacks: Any
+) -> None:
+    from rapport.accounts.models import Practice
+    from tests.test_scoring import small_definition
+
+    alliance = small_definition(
+        key="licensed-alliance", name="Licensed alliance measure", construct="alliance"
+    )
+    instrument = services.import_instrument(admin, alliance, "Licence 2026-114, practice-wide")
+    practice = Practice.get()
+    practice.after_session_instrument = instrument.key
+    practice.save()
+    visit = held_session(therapist_x, client_a)
+    with django_capture_on_commit_callbacks(execute=True):
+        visits.end(visit.pk, therapist_x)
+    [task] = MeasureTask.objects.filter(visit=visit)
+    assert task.instrument == instrument
+    # Back to Rapport's own form when the imported one is switched off.
+    services.update_instrument(admin, instrument, is_active=False)
+    assert services.feedback_instrument().key == services.FEEDBACK_KEY  # type: ignore[union-attr]

@@ -81,5 +81,24 @@ class PracticeForm(forms.ModelForm):  # type: ignore[type-arg]
             "calendar_shows_client_names",
             "crisis_resources",
             "alert_escalation_minutes",
+            "after_session_instrument",
         ]
         widgets = {"crisis_resources": forms.Textarea(attrs={"rows": 4})}
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        from rapport.measures.models import Instrument
+
+        imported = (
+            Instrument.objects.filter(builtin=False, is_active=True)
+            .order_by("short_name")
+            .values_list("key", "short_name")
+            .distinct()
+        )
+        self.fields["after_session_instrument"] = forms.ChoiceField(
+            label=_("After each session, ask"),
+            required=False,
+            choices=[("", _("Rapport's own feedback form (not a validated instrument)"))]
+            + [(key, name) for key, name in imported],
+            help_text=_("An imported, licensed alliance measure can replace Rapport's form."),
+        )

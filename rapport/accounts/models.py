@@ -161,6 +161,12 @@ class Practice(models.Model):
         validators=[MinValueValidator(5), MaxValueValidator(24 * 60)],
     )
 
+    # The form clients get after each session: Rapport's own feedback form (blank), or the key of
+    # an imported, licensed alliance measure.
+    after_session_instrument = models.CharField(
+        _("after each session, ask"), max_length=40, blank=True, default=""
+    )
+
     def __str__(self) -> str:
         return self.name
 

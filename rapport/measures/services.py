@@ -142,12 +142,18 @@ def assignable_instruments() -> list[Instrument]:
 
 
 def feedback_instrument() -> Instrument | None:
-    """The form a client is asked after each session (newest active version)."""
-    return (
-        Instrument.objects.filter(key=FEEDBACK_KEY, is_active=True)
-        .order_by("-imported_at", "-pk")
-        .first()
-    )
+    """The form a client is asked after each session (newest active version): the practice's
+    chosen imported alliance measure, else Rapport's own feedback form."""
+    chosen = Practice.get().after_session_instrument
+    for key in ([chosen] if chosen else []) + [FEEDBACK_KEY]:
+        instrument = (
+            Instrument.objects.filter(key=key, is_active=True)
+            .order_by("-imported_at", "-pk")
+            .first()
+        )
+        if instrument is not None:
+            return instrument
+    return None
 
 
 def import_instrument(
