@@ -8,14 +8,12 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any
 
 import pytest
 import time_machine
-from asgiref.sync import async_to_sync, sync_to_async
-from channels.layers import get_channel_layer
+from asgiref.sync import sync_to_async
 from channels.testing import WebsocketCommunicator
 from django.conf import settings
 from django.db import connection
@@ -28,31 +26,13 @@ from rapport.messaging.models import Message
 from rapport.visits import services
 from rapport.visits.models import EventKind, Visit, VisitEvent
 from tests.conftest import signed_in
+from tests.sockets import run_async, socket_headers
 
 pytestmark = pytest.mark.django_db(transaction=True)
-ORIGIN = b"http://127.0.0.1"
 
 
-def headers(browser: Client | None, origin: bytes | None = ORIGIN) -> list[tuple[bytes, bytes]]:
-    result = [(b"host", b"127.0.0.1")]
-    if origin is not None:
-        result.append((b"origin", origin))
-    if browser is not None:
-        session = browser.cookies[settings.SESSION_COOKIE_NAME].value
-        result.append((b"cookie", f"{settings.SESSION_COOKIE_NAME}={session}".encode()))
-    return result
-
-
-def run(test: Callable[[], Awaitable[None]]) -> None:
-    async def wrapped() -> None:
-        layer = get_channel_layer()
-        assert layer is not None
-        try:
-            await test()
-        finally:
-            await layer.flush()
-
-    async_to_sync(wrapped)()
+headers = socket_headers
+run = run_async
 
 
 async def open_socket(

@@ -3,51 +3,29 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Awaitable, Callable
+from datetime import timedelta
 from typing import Any
 
 import pytest
-from asgiref.sync import async_to_sync, sync_to_async
-from channels.layers import get_channel_layer
+import time_machine
+from asgiref.sync import sync_to_async
 from channels.testing import WebsocketCommunicator
 from django.conf import settings
-from django.test import Client
+from django.utils import timezone
 
 from rapport.accounts.services import end_live_connections
 from rapport.asgi import application
 from rapport.core.consumers import MAX_MESSAGE_BYTES, publish_to_user
 from tests.conftest import signed_in
+from tests.sockets import run_async, socket_headers
 
 PATH = "/ws/events/"
-GOOD_ORIGIN = b"http://127.0.0.1"
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-def _headers(
-    browser: Client | None, origin: bytes | None = GOOD_ORIGIN
-) -> list[tuple[bytes, bytes]]:
-    headers = [(b"host", b"127.0.0.1")]
-    if origin is not None:
-        headers.append((b"origin", origin))
-    if browser is not None:
-        session = browser.cookies[settings.SESSION_COOKIE_NAME].value
-        headers.append((b"cookie", f"{settings.SESSION_COOKIE_NAME}={session}".encode()))
-    return headers
-
-
-def _run(test: Callable[[], Awaitable[None]]) -> None:
-    """Run an async test body; thread-sensitive database work comes back to this thread."""
-
-    async def wrapped() -> None:
-        layer = get_channel_layer()
-        assert layer is not None
-        try:
-            await test()
-        finally:
-            await layer.flush()
-
-    async_to_sync(wrapped)()
+_headers = socket_headers
+_run = run_async
 
 
 async def _open(headers: list[tuple[bytes, bytes]]) -> tuple[WebsocketCommunicator, bool, Any]:
@@ -215,5 +193,23 @@ def test_deactivating_an_account_closes_its_sockets(client_a: Any, admin: Any) -
         assert response.status_code == 302
         assert await _receive(socket) == {"type": "session.ended"}
         await socket.disconnect()
+
+    _run(body)
+
+
+def test_an_expired_browser_session_is_refused_and_closed(client_a: Any) -> None:
+
+
+    browser = signed_in(client_a)
+    idle = timedelta(seconds=settings.SESSION_IDLE_TIMEOUT + 60)
+
+    async def body() -> None:
+        socket, connected, _ = await _open(_headers(browser))
+        assert connected
+        with time_machine.travel(timezone.now() + idle):
+            await socket.send_json_to({"type": "ping"})
+            assert (await socket.receive_output(timeout=5))["code"] == 4001
+            _late, connected, code = await _open(_headers(browser))
+            assert (connected, code) == (False, 4001)
 
     _run(body)

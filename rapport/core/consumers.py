@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import time
 from typing import Any
 
 from asgiref.sync import async_to_sync
@@ -34,6 +35,39 @@ def end_session_connections(session_key: str) -> None:
         async_to_sync(layer.group_send)(session_group(session_key), {"type": "session.ended"})
 
 
+def session_alive(scope: dict[str, Any]) -> bool:
+    """The socket's browser session is within its idle and absolute lifetimes.
+
+    The HTTP middleware that enforces them does not run for sockets, so consumers check at the
+    handshake and on every message.
+    """
+    from django.conf import settings
+
+    from rapport.accounts.middleware import SEEN, STARTED
+
+    session = scope.get("session")
+    if session is None:
+        return False
+    started, seen = session.get(STARTED), session.get(SEEN)
+    if started is None or seen is None:
+        return True
+    now = time.time()
+    return (
+        now - float(seen) <= settings.SESSION_IDLE_TIMEOUT
+        and now - float(started) <= settings.SESSION_ABSOLUTE_LIFETIME
+    )
+
+
+def live_groups(scope: dict[str, Any]) -> list[str]:
+    """The groups every socket of a signed-in user joins: the user's own ("sign out
+    everywhere", deactivation, events) and its browser session's (sign-out in that browser)."""
+    groups = [user_group(scope["user"].pk)]
+    session_key = getattr(scope.get("session"), "session_key", None)
+    if session_key:
+        groups.append(session_group(session_key))
+    return groups
+
+
 def publish_to_user(user_id: int, event: dict[str, Any]) -> None:
     """Send ``event`` to every open socket of ``user_id`` (call after commit)."""
     layer = get_channel_layer()
@@ -47,10 +81,10 @@ class EventsConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
         if user is None or not user.is_authenticated:
             await self.close(code=4401)
             return
-        self.groups_joined = [user_group(user.pk)]
-        session_key = getattr(self.scope.get("session"), "session_key", None)
-        if session_key:
-            self.groups_joined.append(session_group(session_key))
+        if not session_alive(self.scope):
+            await self.close(code=4001)
+            return
+        self.groups_joined = live_groups(self.scope)
         for group in self.groups_joined:
             await self.channel_layer.group_add(group, self.channel_name)
         await self.accept()
@@ -71,6 +105,9 @@ class EventsConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
             message = json.loads(text_data)
         except ValueError:
             await self.send_error("message is not valid JSON")
+            return
+        if not session_alive(self.scope):
+            await self.close(code=4001)
             return
         if not isinstance(message, dict) or message.get("type") != "ping":
             await self.send_error("unknown message type")

@@ -646,16 +646,26 @@ def _clean_answers(definition: Definition, answers: Mapping[str, Any]) -> dict[s
     return clean
 
 
+def _lock_open_task(task: MeasureTask, client: User) -> MeasureTask:
+    """The task row, locked, if it is ``client``'s and still open (inside a transaction)."""
+    locked = (
+        MeasureTask.objects.select_for_update(of=("self",))
+        .select_related("instrument", "therapist")
+        .get(pk=task.pk)
+    )
+    if locked.client_id != client.pk:
+        raise PermissionDenied("a task is filled in by its client")
+    if locked.status != TaskStatus.OPEN:
+        raise MeasureError(_("This questionnaire has already been sent."), code="closed")
+    return locked
+
+
 def save_draft(task: MeasureTask, client: User, answers: Mapping[str, Any]) -> MeasureTask:
     """Keep what the client has answered so far (encrypted), to resume later."""
     definition = definition_of(task.instrument)
     clean = _clean_answers(definition, answers)
     with transaction.atomic():
-        locked = MeasureTask.objects.select_for_update().get(pk=task.pk)
-        if locked.client_id != client.pk:
-            raise PermissionDenied("a task is filled in by its client")
-        if locked.status != TaskStatus.OPEN:
-            raise MeasureError(_("This questionnaire has already been sent."), code="closed")
+        locked = _lock_open_task(task, client)
         locked.draft = json.dumps({k: v for k, v in clean.items() if v is not None})
         locked.save(update_fields=["draft"])
     task.draft = locked.draft
@@ -679,15 +689,7 @@ def submit(
     clean = _clean_answers(definition, answers)
     result = score(definition, clean)
     with transaction.atomic():
-        locked = (
-            MeasureTask.objects.select_for_update(of=("self",))
-            .select_related("instrument", "therapist")
-            .get(pk=task.pk)
-        )
-        if locked.client_id != client.pk:
-            raise PermissionDenied("a task is filled in by its client")
-        if locked.status != TaskStatus.OPEN:
-            raise MeasureError(_("This questionnaire has already been sent."), code="closed")
+        locked = _lock_open_task(task, client)
         response = Response.objects.create(
             task=locked,
             client=client,

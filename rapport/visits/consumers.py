@@ -16,11 +16,10 @@ from typing import Any
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
-from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 
 from rapport.accounts.middleware import SEEN, STARTED
-from rapport.core.consumers import MAX_MESSAGE_BYTES, session_group, user_group
+from rapport.core.consumers import MAX_MESSAGE_BYTES, live_groups, session_alive
 from rapport.lib.turn import ice_servers
 from rapport.visits import services
 from rapport.visits.models import EventKind, Visit
@@ -84,7 +83,7 @@ class VisitConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
         if user is None or not user.is_authenticated:
             await self.close(code=NOT_SIGNED_IN)
             return
-        if not self._session_alive():
+        if not session_alive(self.scope):
             await self.close(code=SESSION_ENDED)
             return
         self.user = user
@@ -117,12 +116,7 @@ class VisitConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
             return
         self.visit, self.role, self.state = joined.visit, joined.role, joined.state
         self.group = services.visit_group(self.visit)
-        # The user's group carries "sign out everywhere" and deactivation; the session's group
-        # the sign-out of this browser.
-        self.groups_joined = [self.group, user_group(user.pk)]
-        session_key = getattr(self.scope.get("session"), "session_key", None)
-        if session_key:
-            self.groups_joined.append(session_group(session_key))
+        self.groups_joined = [self.group, *live_groups(self.scope)]
         for group in self.groups_joined:
             await self.channel_layer.group_add(group, self.channel_name)
         await self.accept()
@@ -136,19 +130,6 @@ class VisitConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
         if visit is None or services.role_in(visit, user) is None:
             return None
         return visit
-
-    def _session_alive(self) -> bool:
-        session = self.scope.get("session")
-        if session is None:
-            return False
-        now = time.time()
-        started, seen = session.get(STARTED), session.get(SEEN)
-        if started is None or seen is None:
-            return True
-        return (
-            now - float(seen) <= settings.SESSION_IDLE_TIMEOUT
-            and now - float(started) <= settings.SESSION_ABSOLUTE_LIFETIME
-        )
 
     def _touch_session(self) -> None:
         """Time in the room is activity: keep the idle timer of the browser session fresh."""
@@ -268,7 +249,7 @@ class VisitConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
             ref = message.get("type") if isinstance(message, dict) else None
             await self._refuse(str(exc), ref if isinstance(ref, str) else None)
             return
-        if not self._session_alive():
+        if not session_alive(self.scope):
             await self.close(code=SESSION_ENDED)
             return
         refusal = self._authorise(kind)
