@@ -41,6 +41,7 @@ urlpatterns = [
     path("", include("rapport.scheduling.urls")),
     path("", include("rapport.visits.urls")),
     path("", include("rapport.measures.urls")),
+    path("", include("rapport.messaging.urls")),
 ]
 
 handler400 = "rapport.core.views.bad_request"

@@ -155,6 +155,12 @@ class Practice(models.Model):
         "In the US, call or text 988 (Suicide & Crisis Lifeline).",
     )
 
+    message_attachment_limit_mb = models.PositiveSmallIntegerField(
+        _("largest file a message may carry (MB)"),
+        default=20,
+        validators=[MinValueValidator(1), MaxValueValidator(100)],
+    )
+
     alert_escalation_minutes = models.PositiveSmallIntegerField(
         _("an unacknowledged safety alert goes to the practice admins after (minutes)"),
         default=60,
