@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import cache
 from typing import Any
 
 from django.conf import settings
@@ -12,4 +14,19 @@ def rapport(request: HttpRequest) -> dict[str, Any]:
     return {
         "demo_mode": settings.DEMO_MODE,
         "practice": Practice.get(),
+        # Counted only when a template shows it (the navigation of clients and therapists).
+        "unread_messages": _unread(request),
     }
+
+
+def _unread(request: HttpRequest) -> Callable[[], int]:
+    @cache
+    def count() -> int:
+        from rapport.messaging.services import total_unread
+
+        user = getattr(request, "user", None)
+        if user is None or not user.is_authenticated:
+            return 0
+        return total_unread(user)
+
+    return count

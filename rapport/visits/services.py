@@ -371,31 +371,28 @@ def wait_message(visit_id: int, therapist: User) -> Visit:
 
 
 def conversation_for(visit: Visit) -> Conversation:
-    conversation, _created = Conversation.objects.get_or_create(relationship=visit.relationship)
-    return conversation
+    from rapport.messaging.access import conversation_for as of_relationship
+
+    return of_relationship(visit.relationship)
 
 
 def store_chat(visit_id: int, user: User, message_id: uuid.UUID, text: str) -> tuple[Message, bool]:
-    """Store a chat line once (a retried id returns the stored message)."""
+    """Store a chat line once in the relationship's conversation (a retried id returns the stored
+    message); the conversation's other open pages hear of it after commit."""
+    from rapport.messaging.services import publish, store_visit_chat
+
     with transaction.atomic():
         visit, _role = _participant(visit_id, user)
-        stored = Message.objects.filter(sender=user, client_uid=message_id).first()
-        if stored is not None:
-            return stored, False
-        message = Message.objects.create(
-            conversation=conversation_for(visit),
-            sender=user,
-            client_uid=message_id,
-            body=text,
-            visit=visit,
-        )
-    return message, True
+        outcome = store_visit_chat(conversation_for(visit), user, message_id, text, visit)
+        transaction.on_commit(lambda: publish(outcome.events))
+    stored = outcome.message
+    if stored is None:  # _store always sets it; keeps the type checker honest
+        raise ValidationError("the message was not stored")
+    return stored, outcome.created
 
 
 def chat_history(visit: Visit, limit: int = 200) -> list[Message]:
-    rows = (
-        Message.objects.filter(visit=visit).select_related("sender").order_by("-created_at", "-pk")
-    )
+    rows = Message.objects.filter(visit=visit).select_related("sender").order_by("-seq")
     return list(reversed(rows[:limit]))
 
 

@@ -1,4 +1,5 @@
-// The per-user events socket (docs/protocol.md) on the therapist's pages: keeps the home page's
+// The per-user events socket (docs/protocol.md) on every page of clients and therapists: the
+// unread-messages badge; on therapists' pages it also keeps the home page's
 // "Waiting now" card current, says who arrived in a live region and plays a soft chime; shows a
 // safety alert at once on any page that loads it (a banner, and the "Alerts" card where there is one).
 const card = document.getElementById("waiting");
@@ -148,7 +149,18 @@ async function reload() {
   }
 }
 
+// Unread messages changed (a new one, or read in another tab): the badge in the navigation.
+function unreadMessages(event) {
+  const badge = document.getElementById("nav-unread");
+  const count = document.getElementById("nav-unread-count");
+  if (!badge || !count) return;
+  const total = Number(event.total) || 0;
+  count.textContent = String(total);
+  badge.hidden = total === 0;
+}
+
 const handlers = {
+  "messages.unread": unreadMessages,
   "visit.waiting": waiting,
   "visit.admitted": gone,
   "visit.ended": gone,

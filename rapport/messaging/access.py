@@ -1,0 +1,81 @@
+"""Who may read and write a conversation: its two participants, while their care is active.
+
+Every view, socket message and task that touches a conversation, its messages or its attachments
+comes through here. Outsiders get a 404 (no hint that a conversation exists); the answer is taken
+from the database each time, so a care relationship that ended closes the conversation at once,
+also for sockets that are already open.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from django.db import transaction
+from django.db.models import QuerySet
+from django.http import Http404
+
+from rapport.accounts.models import User
+from rapport.care.models import CareRelationship
+from rapport.messaging.models import Conversation, Participant
+
+
+def _reachable(user: User) -> QuerySet[Conversation]:
+    if not user.is_active or not (user.is_therapist or user.is_client):
+        return Conversation.objects.none()
+    mine = (
+        {"relationship__therapist": user} if user.is_therapist else {"relationship__client": user}
+    )
+    return Conversation.objects.filter(
+        relationship__status=CareRelationship.Status.ACTIVE,
+        relationship__client__is_active=True,
+        relationship__therapist__is_active=True,
+        **mine,
+    )
+
+
+def access_conversation(
+    user: User, conversation_uid: uuid.UUID | str, *, lock: bool = False
+) -> Conversation:
+    """The conversation if ``user`` is one of its participants now; otherwise 404.
+
+    ``lock=True`` (inside a transaction) also locks the conversation row: messages take their
+    sequence numbers under it.
+    """
+    try:
+        uid = uuid.UUID(str(conversation_uid))
+    except ValueError:
+        raise Http404("No such conversation.") from None
+    rows = _reachable(user).select_related("relationship__therapist", "relationship__client")
+    if lock:
+        rows = rows.select_for_update(of=("self",))
+    conversation = rows.filter(uid=uid).first()
+    if conversation is None:
+        raise Http404("No such conversation.")
+    return conversation
+
+
+def conversations_of(user: User) -> QuerySet[Conversation]:
+    """Every conversation ``user`` may open now."""
+    return _reachable(user)
+
+
+def conversation_for(relationship: CareRelationship) -> Conversation:
+    """The relationship's conversation, made (with its two participants) on first use."""
+    existing = Conversation.objects.filter(relationship=relationship).first()
+    if existing is not None:
+        return existing
+    with transaction.atomic():
+        conversation, _ = Conversation.objects.get_or_create(relationship=relationship)
+        for user_id in (relationship.therapist_id, relationship.client_id):
+            Participant.objects.get_or_create(conversation=conversation, user_id=user_id)
+    return conversation
+
+
+def ensure_conversations(user: User) -> None:
+    """Make the missing conversations of ``user``'s active care relationships."""
+    field = "therapist" if user.is_therapist else "client"
+    missing = CareRelationship.objects.filter(
+        **{field: user}, status=CareRelationship.Status.ACTIVE, conversation__isnull=True
+    )
+    for relationship in missing:
+        conversation_for(relationship)

@@ -1,0 +1,253 @@
+"""The messaging socket (protocol: docs/protocol.md, "Messages socket").
+
+One socket per open tab, for all of the user's conversations. Each frame is size-checked,
+rate-limited (per socket and per user), validated, and authorised through
+``rapport.messaging.access`` against the database before anything happens; the browser session's
+lifetime is checked on every frame too. A send is acknowledged only after its transaction
+committed, and a repeated id is acknowledged again without a second row.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from typing import Any
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncWebsocketConsumer
+from django.conf import settings
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import Http404
+
+from rapport.accounts.middleware import SEEN, STARTED
+from rapport.core.consumers import MAX_MESSAGE_BYTES, live_groups, session_alive
+from rapport.messaging import services
+from rapport.visits.consumers import Bucket
+
+SESSION_ENDED = 4001
+NOT_SIGNED_IN = 4401
+TOO_MANY = 4429
+REFUSALS_BEFORE_CLOSE = 100
+SESSION_TOUCH_SECONDS = 60
+FRAME_BUCKET = (100.0, 20.0)  # any frame: burst, per second
+TYPING_BUCKET = (3.0, 0.5)
+
+WRITES = {"send", "edit", "retract"}
+
+# One bucket per user for writes, shared by all of the user's sockets in this process.
+_user_buckets: dict[int, Bucket] = {}
+
+
+def _user_bucket(user_id: int) -> Bucket:
+    bucket = _user_buckets.get(user_id)
+    if bucket is None:
+        bucket = _user_buckets[user_id] = Bucket(
+            float(settings.RAPPORT_MESSAGE_BURST), float(settings.RAPPORT_MESSAGE_RATE)
+        )
+    return bucket
+
+
+class Refused(Exception):
+    """A frame that is not acceptable; ``text`` says why."""
+
+
+def _uuid(message: dict[str, Any], key: str) -> uuid.UUID:
+    value = message.get(key)
+    try:
+        return uuid.UUID(value) if isinstance(value, str) else uuid.UUID(int=-1)
+    except ValueError:
+        raise Refused(f"'{key}' must be an id") from None
+
+
+def _seq(message: dict[str, Any], key: str) -> int:
+    value = message.get(key)
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        raise Refused(f"'{key}' must be a whole number")
+    return value
+
+
+class MessagesConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
+    async def connect(self) -> None:
+        user = self.scope.get("user")
+        self.groups_joined: list[str] = []
+        if user is None or not user.is_authenticated:
+            await self.close(code=NOT_SIGNED_IN)
+            return
+        if not session_alive(self.scope):
+            await self.close(code=SESSION_ENDED)
+            return
+        self.user = user
+        self.frames = Bucket(*FRAME_BUCKET)
+        self.typing = Bucket(*TYPING_BUCKET)
+        self.refusals = 0
+        self.closed = False
+        self.touched = time.monotonic()
+        self.groups_joined = [services.inbox_group(user.pk), *live_groups(self.scope)]
+        for group in self.groups_joined:
+            await self.channel_layer.group_add(group, self.channel_name)
+        await self.accept()
+        unread = await database_sync_to_async(services.unread_by_conversation)(user)
+        await self.send_json({"type": "welcome", "unread": unread, "total": sum(unread.values())})
+
+    async def disconnect(self, code: int) -> None:
+        for group in self.groups_joined:
+            await self.channel_layer.group_discard(group, self.channel_name)
+
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        if self.closed:
+            return
+        message: Any = None
+        try:
+            if not self.frames.take():
+                raise Refused("rate limit: slow down")
+            if bytes_data is not None or text_data is None:
+                raise Refused("messages must be JSON text")
+            if len(text_data.encode("utf-8", "surrogatepass")) > MAX_MESSAGE_BYTES:
+                raise Refused("messages must be at most 64 KB")
+            try:
+                message = json.loads(text_data)
+            except ValueError:
+                raise Refused("message is not valid JSON") from None
+            if not isinstance(message, dict) or not isinstance(message.get("type"), str):
+                raise Refused("a message is a JSON object with a 'type'")
+            kind = message["type"]
+            handler = getattr(self, f"on_{kind}", None) if kind.isidentifier() else None
+            if handler is None:
+                raise Refused("unknown message type")
+            if not session_alive(self.scope):
+                self.closed = True
+                await self.close(code=SESSION_ENDED)
+                return
+            if kind in WRITES:
+                if not _user_bucket(self.user.pk).take():
+                    raise Refused("rate limit: you are sending too fast; try again in a moment")
+                await self._touch_session()
+            await handler(message)
+        except Refused as refusal:
+            await self._refuse(str(refusal), message)
+        except Http404:
+            await self._refuse("no such conversation", message)
+        except PermissionDenied:
+            await self._refuse("not allowed", message)
+        except ValidationError as exc:
+            await self._refuse(" ".join(exc.messages), message)
+
+    async def _refuse(self, text: str, message: Any) -> None:
+        self.refusals += 1
+        ref = message.get("type") if isinstance(message, dict) else None
+        ident = message.get("id") if isinstance(message, dict) else None
+        await self.send_json(
+            {
+                "type": "error",
+                "error": text,
+                "ref": ref if isinstance(ref, str) else None,
+                "id": ident if isinstance(ident, str) else None,
+            }
+        )
+        if self.refusals > REFUSALS_BEFORE_CLOSE:
+            self.closed = True
+            await self.close(code=TOO_MANY)
+
+    async def _touch_session(self) -> None:
+        """Writing is activity: keep the browser session's idle timer fresh (once a minute)."""
+        if time.monotonic() - self.touched < SESSION_TOUCH_SECONDS:
+            return
+        self.touched = time.monotonic()
+        session = self.scope.get("session")
+        if session is not None and session.get(STARTED) is not None:
+            session[SEEN] = time.time()
+            await database_sync_to_async(session.save)()
+
+    async def _publish(self, outcome: services.Outcome) -> None:
+        for group, event in outcome.events:
+            await self.channel_layer.group_send(group, event)
+
+    # --- Frames from the browser -----------------------------------------------------------
+
+    async def on_ping(self, message: dict[str, Any]) -> None:
+        ident = message.get("id")
+        await self.send_json(
+            {"type": "pong", "id": ident if isinstance(ident, (str, int)) else None}
+        )
+
+    async def on_send(self, message: dict[str, Any]) -> None:
+        conversation = _uuid(message, "conversation")
+        ident = _uuid(message, "id")
+        attachment = _uuid(message, "attachment") if message.get("attachment") else None
+        outcome = await database_sync_to_async(services.send_message)(
+            self.user,
+            conversation,
+            ident,
+            message.get("text", ""),
+            attachment_uid=attachment,
+            origin=self.channel_name,
+        )
+        await self._publish(outcome)
+        await self._ack(outcome, str(ident))
+
+    async def on_edit(self, message: dict[str, Any]) -> None:
+        ident = _uuid(message, "id")
+        outcome = await database_sync_to_async(services.edit_message)(
+            self.user, ident, message.get("text", ""), origin=self.channel_name
+        )
+        await self._publish(outcome)
+        await self._ack(outcome, str(ident))
+
+    async def on_retract(self, message: dict[str, Any]) -> None:
+        ident = _uuid(message, "id")
+        outcome = await database_sync_to_async(services.retract_message)(
+            self.user, ident, origin=self.channel_name
+        )
+        await self._publish(outcome)
+        await self._ack(outcome, str(ident))
+
+    async def _ack(self, outcome: services.Outcome, ident: str) -> None:
+        await self.send_json({"type": "ack", "id": ident, "message": outcome.shown})
+
+    async def on_read(self, message: dict[str, Any]) -> None:
+        outcome = await database_sync_to_async(services.mark_read)(
+            self.user, _uuid(message, "conversation"), _seq(message, "seq")
+        )
+        await self._publish(outcome)
+
+    async def on_typing(self, message: dict[str, Any]) -> None:
+        if not self.typing.take():
+            return  # typing hints are best effort: extra ones are dropped quietly
+        outcome = await database_sync_to_async(services.typing)(
+            self.user, _uuid(message, "conversation")
+        )
+        await self._publish(outcome)
+
+    async def on_fetch(self, message: dict[str, Any]) -> None:
+        def fetch() -> dict[str, Any]:
+            conversation, rows, more = services.messages_after(
+                self.user, _uuid(message, "conversation"), _seq(message, "after")
+            )
+            return {
+                "type": "history",
+                "conversation": str(conversation.uid),
+                "messages": [services.message_json(conversation, row) for row in rows],
+                "more": more,
+            }
+
+        await self.send_json(await database_sync_to_async(fetch)())
+
+    # --- Events from the channel layer -----------------------------------------------------
+
+    async def inbox_event(self, event: dict[str, Any]) -> None:
+        if event.get("origin") == self.channel_name:
+            return  # the sending tab hears an "ack" instead
+        for frame in event["frames"]:
+            await self.send_json(frame)
+
+    async def user_event(self, event: dict[str, Any]) -> None:
+        """Per-user events (alerts, badges) are for the events socket."""
+
+    async def session_ended(self, event: dict[str, Any]) -> None:
+        self.closed = True
+        await self.send_json({"type": "session.ended"})
+        await self.close(code=SESSION_ENDED)
+
+    async def send_json(self, message: dict[str, Any]) -> None:
+        await self.send(text_data=json.dumps(message))

@@ -1,0 +1,472 @@
+"""Writing and reading conversations: send, correct, retract, mark read, fetch.
+
+Every function takes the acting user and goes through ``access_conversation`` inside its
+transaction, so a participant who lost access is refused on the next message, not the next
+connect. A message is committed before anyone hears of it: each write returns the events to
+publish, and the caller sends them after the transaction (the socket consumer directly, other
+callers through ``publish``).
+
+Ordering: messages take their per-conversation ``seq`` under a lock on the conversation row, so
+sequence numbers are gap-free and "everything after N" never misses a message that committed late.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+from django.db.models import F, Sum
+from django.urls import reverse
+from django.utils import timezone
+
+from rapport.accounts.models import User
+from rapport.audit.services import Action, record
+from rapport.core.consumers import user_group
+from rapport.messaging import notifications
+from rapport.messaging.access import access_conversation, conversation_for
+from rapport.messaging.models import Attachment, Conversation, Message, Participant, Revision
+
+EDIT_WINDOW = timedelta(minutes=5)
+MAX_TEXT_CHARS = 8000
+HISTORY_PAGE = 200
+
+THERAPIST = "therapist"
+CLIENT = "client"
+
+
+def inbox_group(user_id: int) -> str:
+    """The messaging sockets of one user (every open tab)."""
+    return f"inbox-{user_id}"
+
+
+@dataclass
+class Outcome:
+    """What a write did, and the frames to publish once it has committed.
+
+    ``shown`` is the message as browsers see it (the sender's acknowledgement carries it).
+    Frames for one user travel together in one channel-layer event.
+    """
+
+    message: Message | None = None
+    created: bool = False
+    shown: dict[str, Any] | None = None
+    frames: dict[tuple[int, str], list[dict[str, Any]]] = field(default_factory=dict)
+    badges: dict[int, int] = field(default_factory=dict)
+
+    def tell(self, user_id: int, frame: dict[str, Any], origin: str = "") -> None:
+        self.frames.setdefault((user_id, origin), []).append(frame)
+
+    def badge(self, user_id: int, total: int) -> None:
+        """The user's unread total changed: update the navigation badge on every page."""
+        self.badges[user_id] = total
+
+    @property
+    def events(self) -> list[tuple[str, dict[str, Any]]]:
+        events: list[tuple[str, dict[str, Any]]] = [
+            (inbox_group(user_id), {"type": "inbox.event", "frames": frames, "origin": origin})
+            for (user_id, origin), frames in self.frames.items()
+        ]
+        events += [
+            (
+                user_group(user_id),
+                {"type": "user.event", "event": {"type": "messages.unread", "total": total}},
+            )
+            for user_id, total in self.badges.items()
+        ]
+        return events
+
+
+def publish(events: list[tuple[str, dict[str, Any]]]) -> None:
+    """Send events from synchronous code (views, tasks, the session room)."""
+    layer = get_channel_layer()
+    if layer is None:
+        return
+    for group, event in events:
+        async_to_sync(layer.group_send)(group, event)
+
+
+# --- Shapes sent to browsers ---------------------------------------------------------------------
+
+
+def role_of(conversation: Conversation, user_id: int) -> str:
+    return THERAPIST if user_id == conversation.relationship.therapist_id else CLIENT
+
+
+def peer_of(conversation: Conversation, user: User) -> User:
+    relationship = conversation.relationship
+    return relationship.client if user.pk == relationship.therapist_id else relationship.therapist
+
+
+def attachment_json(attachment: Attachment) -> dict[str, Any]:
+    return {
+        "id": str(attachment.uid),
+        "name": attachment.name,
+        "size": attachment.size,
+        "type": attachment.content_type,
+        "url": reverse("attachment", args=[attachment.uid]),
+    }
+
+
+def message_json(conversation: Conversation, message: Message) -> dict[str, Any]:
+    """A message as both participants' browsers see it. A retracted message has no text."""
+    role = role_of(conversation, message.sender_id)
+    relationship = conversation.relationship
+    sender = relationship.therapist if role == THERAPIST else relationship.client
+    retracted = message.retracted_at is not None
+    attachment = message.attachment if message.attachment_id and not retracted else None
+    return {
+        "conversation": str(conversation.uid),
+        "seq": message.seq,
+        "id": str(message.client_uid),
+        "from": role,
+        "name": sender.full_name,
+        "text": "" if retracted else message.body,
+        "at": message.created_at.isoformat(),
+        "edited_at": message.edited_at.isoformat() if message.edited_at else None,
+        "retracted": retracted,
+        "visit": str(message.visit.uid) if message.visit_id else None,  # type: ignore[union-attr]
+        "attachment": attachment_json(attachment) if attachment is not None else None,
+    }
+
+
+# --- Writing -------------------------------------------------------------------------------------
+
+
+def clean_text(text: object, *, allow_empty: bool = False) -> str:
+    if not isinstance(text, str):
+        raise ValidationError("The message must be text.")
+    text = text.replace("\r\n", "\n").strip()
+    if "\x00" in text:
+        raise ValidationError("The message contains a character that cannot be stored.")
+    if not text and not allow_empty:
+        raise ValidationError("Write a message first.")
+    if len(text) > MAX_TEXT_CHARS:
+        raise ValidationError(
+            f"Messages can be up to {MAX_TEXT_CHARS:,} characters; this one has {len(text):,}."
+        )
+    return text
+
+
+def send_message(
+    user: User,
+    conversation_uid: uuid.UUID | str,
+    client_uid: uuid.UUID,
+    text: str,
+    *,
+    attachment_uid: uuid.UUID | None = None,
+    origin: str = "",
+) -> Outcome:
+    """Store a message once and say who should hear of it.
+
+    A repeated ``client_uid`` (a retry after a lost acknowledgement) returns the stored message
+    with ``created=False`` and nothing to publish.
+    """
+    text = clean_text(text, allow_empty=attachment_uid is not None)
+    with transaction.atomic():
+        conversation = access_conversation(user, conversation_uid, lock=True)
+        return _store(conversation, user, client_uid, text, attachment_uid, None, origin)
+
+
+def store_visit_chat(
+    conversation: Conversation, user: User, client_uid: uuid.UUID, text: str, visit: Any
+) -> Outcome:
+    """Chat typed in a live session (the room has checked the sender is in it)."""
+    with transaction.atomic():
+        locked = (
+            Conversation.objects.select_for_update(of=("self",))
+            .select_related("relationship__therapist", "relationship__client")
+            .get(pk=conversation.pk)
+        )
+        return _store(locked, user, client_uid, clean_text(text), None, visit, "")
+
+
+def _store(
+    conversation: Conversation,
+    user: User,
+    client_uid: uuid.UUID,
+    text: str,
+    attachment_uid: uuid.UUID | None,
+    visit: Any,
+    origin: str,
+) -> Outcome:
+    stored = Message.objects.filter(sender=user, client_uid=client_uid).first()
+    if stored is not None:
+        if stored.conversation_id != conversation.pk:
+            raise ValidationError("That message id is already used.")
+        stored.conversation = conversation
+        return Outcome(message=stored, shown=message_json(conversation, stored))
+    attachment = None
+    if attachment_uid is not None:
+        attachment = Attachment.objects.filter(
+            uid=attachment_uid, conversation=conversation, uploaded_by=user, message__isnull=True
+        ).first()
+        if attachment is None:
+            raise ValidationError("That attachment cannot be sent (upload it again).")
+    now = timezone.now()
+    seq = conversation.last_seq + 1
+    message = Message.objects.create(
+        conversation=conversation,
+        seq=seq,
+        sender=user,
+        client_uid=client_uid,
+        body=text,
+        attachment=attachment,
+        visit=visit,
+        created_at=now,
+    )
+    Conversation.objects.filter(pk=conversation.pk).update(last_seq=seq, last_message_at=now)
+    conversation.last_seq, conversation.last_message_at = seq, now
+    peer = peer_of(conversation, user)
+    recipient = Participant.objects.filter(conversation=conversation, user=peer).first()
+    if recipient is None:
+        recipient = Participant.objects.create(conversation=conversation, user=peer)
+    Participant.objects.filter(pk=recipient.pk).update(unread=F("unread") + 1)
+    notifications.message_arrived(recipient.pk, now)
+    shown = message_json(conversation, message)
+    outcome = Outcome(message=message, created=True, shown=shown)
+    outcome.tell(peer.pk, {"type": "message", "message": shown})
+    _tell_unread(outcome, conversation, peer, recipient.unread + 1)
+    outcome.tell(user.pk, {"type": "message", "message": shown}, origin)
+    return outcome
+
+
+def _own_message(user: User, client_uid: uuid.UUID, verb: str) -> tuple[Conversation, Message]:
+    message = (
+        Message.objects.select_for_update(of=("self",))
+        .filter(sender=user, client_uid=client_uid)
+        .select_related("conversation")
+        .first()
+    )
+    if message is None:
+        raise ValidationError("There is no such message of yours.")
+    conversation = access_conversation(user, message.conversation.uid)
+    if message.retracted_at is not None:
+        raise ValidationError("That message was retracted.")
+    if message.visit_id is not None:
+        raise ValidationError(f"Chat from a live session cannot be {verb}.")
+    if timezone.now() - message.created_at > EDIT_WINDOW:
+        raise ValidationError(f"Messages can be {verb} within 5 minutes of sending.")
+    return conversation, message
+
+
+def edit_message(user: User, client_uid: uuid.UUID, text: str, *, origin: str = "") -> Outcome:
+    """Correct one's own message within 5 minutes; the earlier text is kept as a revision."""
+    text = clean_text(text)
+    with transaction.atomic():
+        conversation, message = _own_message(user, client_uid, "corrected")
+        if text == message.body:
+            return Outcome(message=message, shown=message_json(conversation, message))
+        Revision.objects.create(message=message, kind=Revision.Kind.EDITED, body=message.body)
+        message.body, message.edited_at = text, timezone.now()
+        message.save(update_fields=["body", "edited_at"])
+        record(
+            Action.MESSAGE_EDITED,
+            actor=user,
+            obj=message,
+            client=conversation.relationship.client,
+            conversation=str(conversation.uid),
+            seq=message.seq,
+        )
+        return _changed(conversation, message, origin)
+
+
+def retract_message(user: User, client_uid: uuid.UUID, *, origin: str = "") -> Outcome:
+    """Take back one's own message within 5 minutes: both see a tombstone, the record keeps it."""
+    with transaction.atomic():
+        conversation, message = _own_message(user, client_uid, "retracted")
+        Revision.objects.create(message=message, kind=Revision.Kind.RETRACTED, body=message.body)
+        message.retracted_at = timezone.now()
+        message.save(update_fields=["retracted_at"])
+        record(
+            Action.MESSAGE_RETRACTED,
+            actor=user,
+            obj=message,
+            client=conversation.relationship.client,
+            conversation=str(conversation.uid),
+            seq=message.seq,
+        )
+        return _changed(conversation, message, origin)
+
+
+def _changed(conversation: Conversation, message: Message, origin: str) -> Outcome:
+    shown = message_json(conversation, message)
+    outcome = Outcome(message=message, created=True, shown=shown)
+    relationship = conversation.relationship
+    for user_id in (relationship.therapist_id, relationship.client_id):
+        outcome.tell(user_id, {"type": "updated", "message": shown}, origin)
+    return outcome
+
+
+def mark_read(user: User, conversation_uid: uuid.UUID | str, seq: int) -> Outcome:
+    """``user`` has seen everything up to ``seq``: a read receipt for the other person."""
+    with transaction.atomic():
+        conversation = access_conversation(user, conversation_uid)
+        me = (
+            Participant.objects.select_for_update()
+            .filter(conversation=conversation, user=user)
+            .first()
+        )
+        if me is None:
+            me = Participant.objects.create(conversation=conversation, user=user)
+        upto = min(max(seq, 0), conversation.last_seq)
+        outcome = Outcome()
+        if upto <= me.last_read_seq:
+            return outcome
+        now = timezone.now()
+        me.last_read_seq, me.read_at = upto, now
+        me.unread = (
+            Message.objects.filter(conversation=conversation, seq__gt=upto)
+            .exclude(sender=user)
+            .count()
+        )
+        me.save(update_fields=["last_read_seq", "read_at", "unread"])
+        peer = peer_of(conversation, user)
+        receipt = {
+            "type": "read",
+            "conversation": str(conversation.uid),
+            "by": role_of(conversation, user.pk),
+            "seq": upto,
+            "at": now.isoformat(),
+        }
+        outcome.tell(peer.pk, receipt)
+        outcome.tell(user.pk, receipt)
+        _tell_unread(outcome, conversation, user, me.unread)
+        return outcome
+
+
+def _tell_unread(outcome: Outcome, conversation: Conversation, user: User, count: int) -> None:
+    total = total_unread(user)
+    outcome.tell(
+        user.pk,
+        {"type": "unread", "conversation": str(conversation.uid), "count": count, "total": total},
+    )
+    outcome.badge(user.pk, total)
+
+
+def typing(user: User, conversation_uid: uuid.UUID | str) -> Outcome:
+    conversation = access_conversation(user, conversation_uid)
+    outcome = Outcome()
+    outcome.tell(
+        peer_of(conversation, user).pk,
+        {
+            "type": "typing",
+            "conversation": str(conversation.uid),
+            "by": role_of(conversation, user.pk),
+        },
+    )
+    return outcome
+
+
+# --- Reading -------------------------------------------------------------------------------------
+
+
+def total_unread(user: User) -> int:
+    """Unread messages across the user's open conversations (the badge in the navigation)."""
+    total = Participant.objects.filter(user=user, conversation__in=_open_ids(user)).aggregate(
+        total=Sum("unread")
+    )["total"]
+    return int(total or 0)
+
+
+def _open_ids(user: User) -> Any:
+    from rapport.messaging.access import conversations_of
+
+    return conversations_of(user).values("pk")
+
+
+def unread_by_conversation(user: User) -> dict[str, int]:
+    rows = Participant.objects.filter(
+        user=user, conversation__in=_open_ids(user), unread__gt=0
+    ).values_list("conversation__uid", "unread")
+    return {str(uid): count for uid, count in rows}
+
+
+def messages_after(
+    user: User, conversation_uid: uuid.UUID | str, after: int, limit: int = HISTORY_PAGE
+) -> tuple[Conversation, list[Message], bool]:
+    """Messages with ``seq > after`` in order, at most ``limit``; and whether more follow."""
+    conversation = access_conversation(user, conversation_uid)
+    rows = list(
+        Message.objects.filter(conversation=conversation, seq__gt=after)
+        .select_related("attachment", "visit")
+        .order_by("seq")[: limit + 1]
+    )
+    return conversation, rows[:limit], len(rows) > limit
+
+
+def messages_before(
+    conversation: Conversation, before: int | None, limit: int = 50
+) -> tuple[list[Message], bool]:
+    """The newest ``limit`` messages before ``seq`` ``before`` (all when None), oldest first."""
+    rows = Message.objects.filter(conversation=conversation)
+    if before is not None:
+        rows = rows.filter(seq__lt=before)
+    page = list(
+        rows.select_related("attachment", "visit")
+        .prefetch_related("revisions")
+        .order_by("-seq")[: limit + 1]
+    )
+    return list(reversed(page[:limit])), len(page) > limit
+
+
+@dataclass
+class InboxRow:
+    conversation: Conversation
+    peer: User
+    unread: int
+    last_message_at: datetime | None
+
+
+def inbox(user: User) -> list[InboxRow]:
+    """The user's conversations, newest activity first (never-used ones last, by name)."""
+    from rapport.messaging.access import conversations_of, ensure_conversations
+
+    ensure_conversations(user)
+    conversations = list(
+        conversations_of(user).select_related("relationship__therapist", "relationship__client")
+    )
+    unread = dict(
+        Participant.objects.filter(user=user, conversation__in=conversations).values_list(
+            "conversation_id", "unread"
+        )
+    )
+    rows = [
+        InboxRow(c, peer_of(c, user), unread.get(c.pk, 0), c.last_message_at) for c in conversations
+    ]
+    epoch = datetime.min.replace(tzinfo=UTC)
+    rows.sort(key=lambda row: row.peer.full_name)
+    rows.sort(key=lambda row: row.last_message_at or epoch, reverse=True)
+    return rows
+
+
+def participants_read(conversation: Conversation) -> dict[int, int]:
+    """How far each participant has read (user id → seq), for read receipts."""
+    return dict(
+        Participant.objects.filter(conversation=conversation).values_list(
+            "user_id", "last_read_seq"
+        )
+    )
+
+
+def check_participant(conversation: Conversation, user: User) -> None:
+    if user.pk not in (conversation.relationship.therapist_id, conversation.relationship.client_id):
+        raise PermissionDenied("not a participant")
+
+
+__all__ = [
+    "conversation_for",
+    "edit_message",
+    "inbox",
+    "mark_read",
+    "messages_after",
+    "publish",
+    "retract_message",
+    "send_message",
+    "typing",
+]

@@ -1,0 +1,436 @@
+// The conversation page over the messages socket (docs/protocol.md, "Messages socket").
+// Every message gets its own id here; it stays in the outbox, marked "Sending…", until the server
+// acknowledges it (after storing it), and is sent again after a reconnect. The server drops
+// repeats, so nothing is lost and nothing is stored twice. After a reconnect the page asks for
+// everything after the newest message it shows.
+import { VisitSocket } from "../visits/socket.js";
+
+const config = JSON.parse(document.getElementById("messaging-config").textContent);
+const list = document.getElementById("messages");
+const log = document.getElementById("log");
+const form = document.getElementById("composer");
+const textarea = document.getElementById("text");
+const fileInput = document.getElementById("file");
+const progress = document.getElementById("upload-progress");
+const errorBox = document.getElementById("composer-error");
+const typingLine = document.getElementById("typing");
+const connection = document.getElementById("connection");
+const cancelEdit = document.getElementById("cancel-edit");
+const sendButton = document.getElementById("send");
+const template = document.getElementById("message-template");
+
+const RESEND_MS = 8000;
+const TYPING_EVERY_MS = 3000;
+const TYPING_SHOWN_MS = 5000;
+const peerRole = config.role === "therapist" ? "client" : "therapist";
+const when = new Intl.DateTimeFormat(undefined, {
+  timeZone: config.time_zone,
+  weekday: "short",
+  day: "numeric",
+  month: "short",
+  hour: "2-digit",
+  minute: "2-digit",
+});
+
+let lastSeq = config.last_seq; // the newest message shown
+let peerRead = config.peer_read_seq;
+let readSent = 0;
+let editing = null; // id of the message being corrected
+let lastTyping = 0;
+let typingTimer = null;
+const outbox = new Map(); // id -> frame, in the order written
+
+const socket = new VisitSocket("/ws/messages/", {
+  onOpen: () => {
+    connection.textContent = "";
+    socket.send({ type: "fetch", conversation: config.conversation, after: lastSeq });
+    flush();
+  },
+  onMessage: receive,
+  onDown: () => {
+    connection.textContent = outbox.size
+      ? "Connection lost. Your messages are kept here and will be sent when it is back."
+      : "Connection lost. Reconnecting…";
+  },
+  onFinal: () => {
+    connection.textContent = "You were signed out. Sign in again to keep writing.";
+  },
+});
+
+function receive(frame) {
+  switch (frame.type) {
+    case "ack":
+      acknowledged(frame);
+      break;
+    case "message":
+    case "updated":
+      if (frame.message.conversation === config.conversation) show(frame.message);
+      markRead();
+      break;
+    case "history":
+      if (frame.conversation !== config.conversation) break;
+      frame.messages.forEach(show);
+      if (frame.more) socket.send({ type: "fetch", conversation: config.conversation, after: lastSeq });
+      markRead();
+      break;
+    case "read":
+      if (frame.conversation === config.conversation && frame.by === peerRole) {
+        peerRead = Math.max(peerRead, frame.seq);
+        refreshStatuses();
+      }
+      break;
+    case "typing":
+      if (frame.conversation === config.conversation) showTyping();
+      break;
+    case "error":
+      refused(frame);
+      break;
+    case "session.ended":
+      connection.textContent = "You were signed out. Sign in again to keep writing.";
+      break;
+  }
+}
+
+// --- Showing messages ----------------------------------------------------------------------------
+
+function itemFor(id) {
+  return list.querySelector(`li[data-id="${CSS.escape(id)}"]`);
+}
+
+function show(message) {
+  document.getElementById("no-messages")?.remove();
+  let item = itemFor(message.id);
+  if (!item) item = template.content.firstElementChild.cloneNode(true);
+  const mine = message.from === config.role;
+  item.className = `msg ${mine ? "mine" : "theirs"}${message.retracted ? " retracted" : ""}`;
+  item.id = `m-${message.seq}`;
+  item.dataset.id = message.id;
+  item.dataset.seq = message.seq;
+  const editableUntil = new Date(new Date(message.at).getTime() + config.edit_minutes * 60000);
+  item.dataset.editableUntil = editableUntil.toISOString();
+  if (message.visit) item.dataset.visit = "1";
+  fill(item, {
+    who: mine ? "You" : message.name,
+    at: message.at,
+    text: message.retracted
+      ? mine ? "You retracted this message." : "This message was retracted."
+      : message.text,
+    edited: Boolean(message.edited_at) && !message.retracted,
+    inSession: Boolean(message.visit),
+    attachment: message.retracted ? null : message.attachment,
+  });
+  if (message.retracted) item.querySelector(".text").classList.add("tombstone");
+  outbox.delete(message.id);
+  place(item, message.seq);
+  lastSeq = Math.max(lastSeq, message.seq);
+  status(item);
+  actions(item);
+}
+
+function fill(item, { who, at, text, edited, inSession, attachment }) {
+  item.querySelector(".who").textContent = who;
+  const time = item.querySelector("time");
+  time.dateTime = at;
+  time.textContent = when.format(new Date(at));
+  const meta = item.querySelector(".meta");
+  meta.querySelectorAll(".tag").forEach((tag) => tag.remove());
+  if (inSession) meta.append(" ", tag("in session"));
+  if (edited) meta.append(" ", tag("edited", "edited"));
+  item.querySelector(".text").textContent = text;
+  item.querySelector(".file")?.remove();
+  if (attachment) {
+    const file = document.createElement("p");
+    file.className = "file";
+    const link = document.createElement("a");
+    link.href = attachment.url;
+    link.setAttribute("download", "");
+    link.textContent = attachment.name;
+    const size = document.createElement("span");
+    size.className = "hint";
+    size.textContent = ` (${formatSize(attachment.size)})`;
+    file.append(link, size);
+    item.querySelector(".text").after(file);
+  }
+}
+
+function tag(text, extra = "") {
+  const span = document.createElement("span");
+  span.className = `tag ${extra}`.trim();
+  span.textContent = text;
+  return span;
+}
+
+function formatSize(bytes) {
+  if (bytes < 1024) return `${bytes} bytes`;
+  if (bytes < 1024 * 1024) return `${(bytes / 1024).toFixed(1)} KB`;
+  return `${(bytes / 1024 / 1024).toFixed(1)} MB`;
+}
+
+// Stored messages in sequence order; unsent ones ("Sending…") after all of them.
+function place(item, seq) {
+  const stored = [...list.children].filter((li) => li !== item && li.dataset.seq);
+  const next = stored.find((li) => Number(li.dataset.seq) > seq);
+  if (next) {
+    if (item.nextElementSibling !== next) list.insertBefore(item, next);
+  } else {
+    const firstPending = [...list.children].find((li) => li !== item && !li.dataset.seq);
+    list.insertBefore(item, firstPending ?? null);
+  }
+  log.scrollTop = log.scrollHeight;
+}
+
+function status(item) {
+  const line = item.querySelector(".status");
+  if (!line) return;
+  if (!item.classList.contains("mine")) {
+    line.textContent = "";
+    return;
+  }
+  if (!item.dataset.seq) {
+    line.textContent = item.dataset.failed ? `Not sent: ${item.dataset.failed}` : "Sending…";
+    return;
+  }
+  line.textContent = Number(item.dataset.seq) <= peerRead ? "Read" : "Sent";
+}
+
+function refreshStatuses() {
+  list.querySelectorAll("li.mine").forEach(status);
+}
+
+// Correct and retract buttons on one's own messages for five minutes.
+function actions(item) {
+  item.querySelector(".actions")?.remove();
+  const open =
+    item.classList.contains("mine") &&
+    item.dataset.seq &&
+    !item.dataset.visit &&
+    !item.classList.contains("retracted") &&
+    new Date(item.dataset.editableUntil) > new Date();
+  if (!open) return;
+  const box = document.createElement("p");
+  box.className = "actions";
+  const correct = document.createElement("button");
+  correct.type = "button";
+  correct.className = "secondary";
+  correct.textContent = "Correct";
+  correct.addEventListener("click", () => startEdit(item));
+  const retract = document.createElement("button");
+  retract.type = "button";
+  retract.className = "secondary";
+  retract.textContent = "Retract";
+  retract.addEventListener("click", () => {
+    if (confirm("Retract this message? Both of you will see that a message was retracted.")) {
+      send({ type: "retract", id: item.dataset.id });
+    }
+  });
+  box.append(correct, retract);
+  item.append(box);
+}
+
+setInterval(() => list.querySelectorAll("li.mine").forEach(actions), 15000);
+list.querySelectorAll("li.msg").forEach((item) => {
+  const time = item.querySelector("time");
+  if (time?.dateTime) time.textContent = when.format(new Date(time.dateTime));
+  actions(item);
+});
+
+function startEdit(item) {
+  editing = item.dataset.id;
+  textarea.value = item.querySelector(".text").textContent;
+  sendButton.textContent = "Save correction";
+  cancelEdit.hidden = false;
+  fileInput.disabled = true;
+  textarea.focus();
+}
+
+function stopEdit() {
+  editing = null;
+  sendButton.textContent = "Send";
+  cancelEdit.hidden = true;
+  fileInput.disabled = false;
+}
+
+cancelEdit.addEventListener("click", () => {
+  stopEdit();
+  textarea.value = "";
+  textarea.focus();
+});
+
+// --- Sending -------------------------------------------------------------------------------------
+
+function send(frame) {
+  outbox.set(frame.id, { frame, sentAt: 0 });
+  if (socket.open) {
+    socket.send(frame);
+    outbox.get(frame.id).sentAt = Date.now();
+  }
+}
+
+function flush() {
+  for (const entry of outbox.values()) {
+    if (socket.send(entry.frame)) entry.sentAt = Date.now();
+  }
+}
+
+// An unacknowledged frame goes again (the server keeps only one copy).
+setInterval(() => {
+  if (!socket.open) return;
+  const now = Date.now();
+  for (const entry of outbox.values()) {
+    if (now - entry.sentAt > RESEND_MS && socket.send(entry.frame)) entry.sentAt = now;
+  }
+}, 2000);
+
+function acknowledged(frame) {
+  outbox.delete(frame.id);
+  if (frame.message && frame.message.conversation === config.conversation) show(frame.message);
+}
+
+function refused(frame) {
+  errorBox.textContent = frame.error;
+  errorBox.hidden = false;
+  if (!frame.id || !outbox.has(frame.id)) return;
+  if (frame.error.startsWith("rate limit")) return; // stays queued; the resend timer tries again
+  outbox.delete(frame.id);
+  const item = itemFor(frame.id);
+  if (item && !item.dataset.seq) {
+    item.dataset.failed = frame.error;
+    status(item);
+  }
+}
+
+function pending(text, id, attachment) {
+  document.getElementById("no-messages")?.remove();
+  const item = template.content.firstElementChild.cloneNode(true);
+  item.className = "msg mine sending";
+  item.dataset.id = id;
+  fill(item, {
+    who: "You",
+    at: new Date().toISOString(),
+    text,
+    edited: false,
+    inSession: false,
+    attachment,
+  });
+  list.append(item);
+  status(item);
+  log.scrollTop = log.scrollHeight;
+}
+
+async function submit() {
+  errorBox.hidden = true;
+  const text = textarea.value.trim();
+  if (editing) {
+    if (!text) return explain("Write the corrected message, or retract it instead.");
+    send({ type: "edit", id: editing, text });
+    stopEdit();
+    textarea.value = "";
+    return;
+  }
+  const file = fileInput.files[0];
+  if (!text && !file) return explain("Write a message first.");
+  let attachment = null;
+  if (file) {
+    if (file.size > config.limit_bytes) {
+      return explain(`This file is too large: the limit is ${formatSize(config.limit_bytes)}.`);
+    }
+    try {
+      attachment = await upload(file);
+    } catch (error) {
+      return explain(error.message);
+    }
+    fileInput.value = "";
+  }
+  const id = crypto.randomUUID();
+  pending(text, id, attachment);
+  textarea.value = "";
+  send({
+    type: "send",
+    conversation: config.conversation,
+    id,
+    text,
+    ...(attachment ? { attachment: attachment.id } : {}),
+  });
+}
+
+function explain(text) {
+  errorBox.textContent = text;
+  errorBox.hidden = false;
+  textarea.focus();
+}
+
+function upload(file) {
+  return new Promise((resolve, reject) => {
+    const request = new XMLHttpRequest();
+    const body = new FormData();
+    body.append("file", file);
+    request.open("POST", config.upload_url);
+    request.setRequestHeader("X-CSRFToken", form.querySelector("[name=csrfmiddlewaretoken]").value);
+    progress.hidden = false;
+    progress.value = 0;
+    request.upload.addEventListener("progress", (event) => {
+      if (event.lengthComputable) progress.value = Math.round((event.loaded / event.total) * 100);
+    });
+    request.addEventListener("load", () => {
+      progress.hidden = true;
+      let answer = {};
+      try {
+        answer = JSON.parse(request.responseText);
+      } catch {
+        /* not JSON: explained below */
+      }
+      if (request.status === 201) resolve(answer);
+      else reject(new Error(answer.error || "The file could not be uploaded. Please try again."));
+    });
+    request.addEventListener("error", () => {
+      progress.hidden = true;
+      reject(new Error("The file could not be uploaded: the connection dropped. Please try again."));
+    });
+    request.send(body);
+  });
+}
+
+form.addEventListener("submit", (event) => {
+  event.preventDefault();
+  submit();
+});
+
+textarea.addEventListener("keydown", (event) => {
+  if (event.key === "Enter" && (event.ctrlKey || event.metaKey)) {
+    event.preventDefault();
+    submit();
+  }
+});
+
+textarea.addEventListener("input", () => {
+  const now = Date.now();
+  if (editing || !socket.open || now - lastTyping < TYPING_EVERY_MS) return;
+  lastTyping = now;
+  socket.send({ type: "typing", conversation: config.conversation });
+});
+
+function showTyping() {
+  typingLine.textContent = `${config.peer} is typing…`;
+  clearTimeout(typingTimer);
+  typingTimer = setTimeout(() => (typingLine.textContent = ""), TYPING_SHOWN_MS);
+}
+
+// --- Reading -------------------------------------------------------------------------------------
+
+function markRead() {
+  if (document.visibilityState !== "visible" || !socket.open) return;
+  const newest = [...list.querySelectorAll("li.theirs[data-seq]")].at(-1);
+  const seq = Math.max(lastSeq, newest ? Number(newest.dataset.seq) : 0);
+  if (seq <= readSent) return;
+  readSent = seq;
+  socket.send({ type: "read", conversation: config.conversation, seq });
+  typingLine.textContent = "";
+}
+
+document.addEventListener("visibilitychange", markRead);
+
+addEventListener("beforeunload", (event) => {
+  if (outbox.size) event.preventDefault();
+});
+
+socket.connect();
