@@ -15,6 +15,7 @@ from django.core.cache import cache
 from django.test import Client
 
 from tests.helpers import totp_code
+from tests.mail import Inbox, smtp_server
 
 PASSWORD = "correct horse battery staple"
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
@@ -46,6 +47,13 @@ def _fresh_channel_layer() -> Iterator[None]:
     channel_layers.backends.clear()
     yield
     channel_layers.backends.clear()
+
+
+@pytest.fixture
+def smtp() -> Iterator[Inbox]:
+    """A real SMTP server (aiosmtpd) as the practice's mailer; what it received is in the inbox."""
+    with smtp_server() as inbox:
+        yield inbox
 
 
 def make_user(email: str, role: str, name: str, *, mfa: bool | None = None) -> Any:
@@ -98,9 +106,9 @@ def admin(db: Any) -> Any:
 
 
 @pytest.fixture
-def personas(client_a: Any, client_b: Any, therapist_x: Any, therapist_y: Any, admin: Any) -> dict[
-    str, Any
-]:
+def personas(
+    client_a: Any, client_b: Any, therapist_x: Any, therapist_y: Any, admin: Any
+) -> dict[str, Any]:
     return {
         "anonymous": None,
         "client_a": client_a,
@@ -117,9 +125,7 @@ def signed_in(user: Any, *, sudo: bool = True) -> Client:
     response = client.post("/accounts/login/", {"login": user.email, "password": PASSWORD})
     assert response.status_code == 302, response.content[:500]
     if response["Location"].startswith("/accounts/2fa/authenticate"):
-        response = client.post(
-            "/accounts/2fa/authenticate/", {"code": totp_code(user.totp_secret)}
-        )
+        response = client.post("/accounts/2fa/authenticate/", {"code": totp_code(user.totp_secret)})
         assert response.status_code == 302, response.content[:500]
     return client
 

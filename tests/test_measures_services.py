@@ -8,19 +8,15 @@ queued rows while time travels; mail goes through Django's SMTP backend to a rea
 from __future__ import annotations
 
 import json
-import logging
-from collections.abc import Iterator
 from datetime import datetime, timedelta
 from email.message import EmailMessage as Mail
 from typing import Any
 
 import pytest
 import time_machine
-from aiosmtpd.controller import Controller
 from django.core.exceptions import PermissionDenied
 from django.db import connection
 from django.http import Http404
-from django.test import override_settings
 from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
 
@@ -44,32 +40,11 @@ from rapport.measures.scoring import ScoringError
 from rapport.scheduling.models import Appointment, AppointmentStatus, SessionType
 from rapport.visits import services as visits
 from rapport.visits.models import Visit
-from tests.test_scheduling_notifications import Inbox, body_of, free_port, run_task_worker
+from tests.mail import Inbox, body_of, run_task_worker
 
 PHQ9_ITEMS = [str(n) for n in range(1, 10)]
 # Text that must never reach an email: who the client is and anything about the instrument.
 CLINICAL_WORDS = ["PHQ", "Patient Health", "GAD", "depress", "anxi", "hurting", "score", "Several"]
-
-
-@pytest.fixture
-def smtp() -> Iterator[Inbox]:
-    inbox = Inbox()
-    port = free_port()
-    server_log = logging.getLogger("mail.log")
-    level = server_log.level
-    server_log.setLevel(logging.WARNING)
-    controller = Controller(inbox, hostname="127.0.0.1", port=port)
-    controller.start()
-    mailer = {
-        "BACKEND": "django.core.mail.backends.smtp.EmailBackend",
-        "OPTIONS": {"host": "127.0.0.1", "port": port, "use_tls": False, "timeout": 10},
-    }
-    try:
-        with override_settings(MAILERS={"default": mailer}):
-            yield inbox
-    finally:
-        controller.stop()
-        server_log.setLevel(level)
 
 
 @pytest.fixture

@@ -1,20 +1,15 @@
 """Appointment emails, calendar invitations, reminders and subscription feeds, end to end.
 
-Mail goes through Django's SMTP backend to a real SMTP server (aiosmtpd) started by the test; the
-task worker runs as in production (``db_worker``) while time travels to each reminder. Every
+Mail goes through Django's SMTP backend to a real SMTP server (aiosmtpd, ``tests.mail``) started
+by the test; the task worker runs as in production (``db_worker``) while time travels to each
+reminder. Every
 calendar is parsed with ``icalendar``, as a calendar app would.
 """
 
 from __future__ import annotations
 
-import email
-import email.policy
 import logging
 import re
-import signal
-import socket
-import threading
-from collections.abc import Iterator
 from datetime import datetime, timedelta
 from email.message import EmailMessage as Mail
 from typing import Any
@@ -22,9 +17,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 import time_machine
-from aiosmtpd.controller import Controller
-from django.core.management import call_command
-from django.test import Client, override_settings
+from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
@@ -51,6 +44,7 @@ from rapport.scheduling.services import (
 )
 from rapport.scheduling.tasks import send_reminder
 from tests.conftest import signed_in
+from tests.mail import Inbox, body_of, run_task_worker, text_of
 
 # Written into the client's intake notes and the session type's name: must reach no message.
 CANARY = "CANARY-intake-panic-attacks-7f3a"
@@ -60,87 +54,7 @@ CLIENT_ZONE = "America/Los_Angeles"
 DAY, HOUR = 1440, 60
 
 
-# --- A real SMTP server --------------------------------------------------------------------------
-
-
-class Inbox:
-    """What the SMTP server received, parsed as a mail app would."""
-
-    def __init__(self) -> None:
-        self._messages: list[Mail] = []
-        self._lock = threading.Lock()
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        message = email.message_from_bytes(envelope.content, policy=email.policy.default)
-        assert isinstance(message, Mail)
-        with self._lock:
-            self._messages.append(message)
-        return "250 Message accepted for delivery"
-
-    def take(self) -> list[Mail]:
-        """Everything received since the last call."""
-        with self._lock:
-            taken, self._messages = self._messages, []
-        return taken
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-@pytest.fixture
-def smtp() -> Iterator[Inbox]:
-    inbox = Inbox()
-    port = free_port()
-    # aiosmtpd logs every SMTP command at INFO; keep failure output readable.
-    server_log = logging.getLogger("mail.log")
-    level = server_log.level
-    server_log.setLevel(logging.WARNING)
-    controller = Controller(inbox, hostname="127.0.0.1", port=port)
-    controller.start()
-    mailer = {
-        "BACKEND": "django.core.mail.backends.smtp.EmailBackend",
-        "OPTIONS": {"host": "127.0.0.1", "port": port, "use_tls": False, "timeout": 10},
-    }
-    try:
-        with override_settings(MAILERS={"default": mailer}):
-            yield inbox
-    finally:
-        controller.stop()
-        server_log.setLevel(level)
-
-
 # --- helpers -------------------------------------------------------------------------------------
-
-
-def run_task_worker() -> None:
-    """Run the django-tasks-db worker until nothing is ready, as ``rapport worker`` would."""
-    watched = [signal.SIGINT, signal.SIGTERM, signal.SIGQUIT]
-    saved = {sig: signal.getsignal(sig) for sig in watched}
-    try:
-        call_command("db_worker", batch=True, startup_delay=False, interval=0, verbosity=0)
-    finally:
-        for sig, handler in saved.items():
-            signal.signal(sig, handler)
-    failed = list(DBTaskResult.objects.failed().values_list("task_path", "traceback"))
-    assert not failed, failed
-
-
-def text_of(message: Mail) -> str:
-    """Headers and every decoded text part (the body and the calendar), as one string."""
-    parts = [f"{key}: {value}" for key, value in message.items()]
-    for part in message.walk():
-        if part.get_content_maintype() == "text":
-            parts.append(part.get_content().replace("\r\n", "\n"))
-    return "\n".join(parts)
-
-
-def body_of(message: Mail) -> str:
-    body = message.get_body(preferencelist=("plain",))
-    assert body is not None
-    return str(body.get_content()).replace("\r\n", "\n")
 
 
 def calendars_in(message: Mail) -> list[tuple[str, Calendar]]:
