@@ -345,6 +345,11 @@ STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
+# Message attachments, encrypted (rapport.messaging.attachments). Back it up with the database:
+# an attachment row whose file is missing cannot be opened.
+RAPPORT_ATTACHMENTS_DIR = Path(
+    env_str("RAPPORT_ATTACHMENTS_DIR", str(DATA_DIR / "attachments"))
+).resolve()
 
 # --- Logging: never client content; security events go to the audit trail, not the log ---------
 LOGGING = {
@@ -379,6 +384,11 @@ check_ice_settings(
 # A client whose page reloads or whose browser crashes comes back in without being admitted again
 # when they return within this many seconds.
 RAPPORT_VISIT_REJOIN_GRACE_SECONDS = env_int("RAPPORT_VISIT_REJOIN_GRACE_SECONDS", 300)
+
+# --- Messaging -----------------------------------------------------------------------------------
+# Messages (sends, corrections, retractions) per user: a burst, then this many per second.
+RAPPORT_MESSAGE_BURST = env_int("RAPPORT_MESSAGE_BURST", 30)
+RAPPORT_MESSAGE_RATE = env_int("RAPPORT_MESSAGE_RATE", 2)
 # When a call steps down by itself (docs/protocol.md, "Quality policy"). The defaults start from
 # Microsoft Teams' network targets (RTT < 100 ms, loss < 1 %, jitter < 30 ms), ITU-T G.114 (one-way
 # delay up to 150 ms fine) and ~500 kbit/s for 360p video, loosened so that a usable call is not

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from datetime import date, time, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -90,6 +91,14 @@ def assignment_id(p: dict[str, Any]) -> dict[str, Any]:
 
 def instrument_id(p: dict[str, Any]) -> dict[str, Any]:
     return {"instrument_id": p["instrument"].pk}
+
+
+def conversation_id(p: dict[str, Any]) -> dict[str, Any]:
+    return {"conversation_id": p["conversation"].uid}
+
+
+def attachment_id(p: dict[str, Any]) -> dict[str, Any]:
+    return {"attachment_id": p["attachment"].uid}
 
 
 LOGIN = "302 /accounts/login/"  # anonymous: sent to sign in
@@ -260,6 +269,16 @@ MATRIX: dict[str, tuple[dict[str, Expect], Kwargs | None]] = {
     "escalated_alerts": rule(LOGIN, 403, 403, 403, 403, 200),
     "instruments": rule(LOGIN, 403, 403, 403, 403, 200),
     "instrument_detail": rule(LOGIN, 403, 403, 403, 403, 200, instrument_id),
+    # Messages: each person's own inbox; the conversation of therapist_x and client_a is theirs
+    # alone (404 for outsiders); admins take part in no conversation (403).
+    "inbox": rule(LOGIN, 200, 200, 200, 200, 403),
+    "conversation": rule(LOGIN, 200, 404, 200, 404, 403, conversation_id),
+    # Attachments in the conversation of therapist_x and client_a: those two only. Uploads are
+    # POST-only (405 for a GET once signed in); admins take part in no conversation.
+    "attachment_upload": rule(LOGIN, 405, 405, 405, 405, 405, conversation_id),
+    "attachment": rule(LOGIN, 200, 404, 200, 404, 404, attachment_id),
+    # Messaging settings: everyone in a conversation; admins take part in none (403).
+    "messaging_settings": rule(LOGIN, 200, 200, 200, 200, 403),
 }
 
 
@@ -281,7 +300,7 @@ def test_every_route_has_an_access_rule() -> None:
 
 
 @pytest.fixture
-def world(personas: dict[str, Any]) -> dict[str, Any]:
+def world(personas: dict[str, Any], settings: Any, tmp_path: Path) -> dict[str, Any]:
     from rapport.accounts.services import invite
     from rapport.care.models import CareRelationship
 
@@ -295,7 +314,35 @@ def world(personas: dict[str, Any]) -> dict[str, Any]:
         **schedule_of(personas["therapist_x"], personas["client_a"]),
         "visit": open_visit(personas["therapist_x"], personas["client_a"]),
         **measures_of(personas["therapist_x"], personas["client_a"]),
+        **attachment_sent(personas["therapist_x"], personas["client_a"], settings, tmp_path),
     }
+
+
+def attachment_sent(therapist: Any, client: Any, settings: Any, folder: Path) -> dict[str, Any]:
+    """Their conversation, and a PDF the client sent in it."""
+    import uuid
+
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from rapport.care.models import CareRelationship
+    from rapport.messaging.access import conversation_for
+    from rapport.messaging.attachments import store_attachment
+    from rapport.messaging.models import Message
+
+    settings.RAPPORT_ATTACHMENTS_DIR = folder / "attachments"
+    conversation = conversation_for(
+        CareRelationship.objects.get(therapist=therapist, client=client)
+    )
+    pdf = SimpleUploadedFile("letter.pdf", b"%PDF-1.4\n%%EOF\n")
+    attachment = store_attachment(client, conversation.uid, pdf)
+    Message.objects.create(
+        conversation=conversation,
+        seq=1,
+        sender=client,
+        client_uid=uuid.uuid4(),
+        attachment=attachment,
+    )
+    return {"conversation": conversation, "attachment": attachment}
 
 
 def measures_of(therapist: Any, client: Any) -> dict[str, Any]:
@@ -397,6 +444,11 @@ POST_MATRIX: dict[str, tuple[dict[str, Expect], Kwargs, dict[str, str]]] = {
         {"client_b": 404, "therapist_y": 404, "admin": 404, "therapist_x": "302 /clients/"},
         client_a_id,
         {"preferred_name": "Al", "phone": "", "emergency_contact": "", "intake_notes": ""},
+    ),
+    "conversation": (
+        {"client_b": 404, "therapist_y": 404, "admin": 403, "client_a": "302 /messages/"},
+        conversation_id,
+        {"id": "5f0c6a36-3f1e-4a43-9d55-0d6c1f0b9e01", "text": "Hello"},
     ),
     "end_relationship": (
         {"client_a": 403, "client_b": 403, "therapist_y": 403},
@@ -504,6 +556,11 @@ POST_MATRIX: dict[str, tuple[dict[str, Expect], Kwargs, dict[str, str]]] = {
         instrument_id,
         {"licence_record": "Taken over", "is_active": ""},
     ),
+    "attachment_upload": (
+        {"client_b": 404, "therapist_y": 404, "admin": 404},
+        conversation_id,
+        {"file": "%PDF-1.4 sent by an outsider"},
+    ),
 }
 
 
@@ -511,6 +568,7 @@ def test_state_changing_routes_refuse_outsiders(world: dict[str, Any]) -> None:
     from rapport.accounts.models import Invitation, User
     from rapport.care.models import CareRelationship, ClientProfile, EmergencyAccess
     from rapport.measures.models import Assignment, Instrument, MeasureTask, Response, SafetyAlert
+    from rapport.messaging.models import Attachment, Message
     from rapport.scheduling.models import (
         Appointment,
         AvailabilityChange,
@@ -541,6 +599,8 @@ def test_state_changing_routes_refuse_outsiders(world: dict[str, Any]) -> None:
             Response.objects.count(),
             list(SafetyAlert.objects.values_list("pk", "acknowledged_at", "action_taken")),
             list(Instrument.objects.values_list("pk", "licence_record", "is_active")),
+            Attachment.objects.count(),
+            Message.objects.count(),
         )
 
     before = snapshot()

@@ -44,7 +44,9 @@ async def _next(socket: WebsocketCommunicator, kind: str | None = None) -> dict[
             return frame
 
 
-async def _send(socket: WebsocketCommunicator, conversation: str, text: str, ident: str = "") -> str:
+async def _send(
+    socket: WebsocketCommunicator, conversation: str, text: str, ident: str = ""
+) -> str:
     ident = ident or str(uuid.uuid4())
     await socket.send_json_to(
         {"type": "send", "conversation": conversation, "id": ident, "text": text}
@@ -231,13 +233,16 @@ def test_access_is_checked_on_every_message(
         await _send(socket, chat, "before the end")
         await _next(socket, "ack")
         # The care relationship ends while the socket is open: the next message is refused.
-        await sync_to_async(
-            CareRelationship.objects.filter(client=client_a).update
-        )(status=CareRelationship.Status.ENDED)
+        await sync_to_async(CareRelationship.objects.filter(client=client_a).update)(
+            status=CareRelationship.Status.ENDED
+        )
         ident = await _send(socket, chat, "after the end")
         error = await _next(socket, "error")
         assert error == {
-            "type": "error", "error": "no such conversation", "ref": "send", "id": ident
+            "type": "error",
+            "error": "no such conversation",
+            "ref": "send",
+            "id": ident,
         }
         await socket.disconnect()
 
@@ -254,17 +259,37 @@ def test_bad_frames_get_clear_errors_and_store_nothing(chat: str, client_a: Any)
             ("not json", "message is not valid JSON"),
             (json.dumps([1, 2]), "a message is a JSON object with a 'type'"),
             (json.dumps({"type": "explode"}), "unknown message type"),
-            (json.dumps({"type": "send", "conversation": chat, "id": "x", "text": "a"}),
-             "'id' must be an id"),
-            (json.dumps({"type": "send", "conversation": chat, "id": str(uuid.uuid4()),
-                         "text": "   "}), "Write a message first."),
-            (json.dumps({"type": "send", "conversation": chat, "id": str(uuid.uuid4()),
-                         "text": 5}), "The message must be text."),
-            (json.dumps({"type": "send", "conversation": chat, "id": str(uuid.uuid4()),
-                         "text": "x" * 8001}),
-             "Messages can be up to 8,000 characters; this one has 8,001."),
-            (json.dumps({"type": "fetch", "conversation": chat, "after": -1}),
-             "'after' must be a whole number"),
+            (
+                json.dumps({"type": "send", "conversation": chat, "id": "x", "text": "a"}),
+                "'id' must be an id",
+            ),
+            (
+                json.dumps(
+                    {"type": "send", "conversation": chat, "id": str(uuid.uuid4()), "text": "   "}
+                ),
+                "Write a message first.",
+            ),
+            (
+                json.dumps(
+                    {"type": "send", "conversation": chat, "id": str(uuid.uuid4()), "text": 5}
+                ),
+                "The message must be text.",
+            ),
+            (
+                json.dumps(
+                    {
+                        "type": "send",
+                        "conversation": chat,
+                        "id": str(uuid.uuid4()),
+                        "text": "x" * 8001,
+                    }
+                ),
+                "Messages can be up to 8,000 characters; this one has 8,001.",
+            ),
+            (
+                json.dumps({"type": "fetch", "conversation": chat, "after": -1}),
+                "'after' must be a whole number",
+            ),
             ("x" * (MAX_MESSAGE_BYTES + 1), "messages must be at most 64 KB"),
         ]
         for raw, expected in cases:

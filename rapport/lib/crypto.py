@@ -4,6 +4,9 @@ A stored value looks like ``enc1$<key id>$<base64(nonce || ciphertext+tag)>``. T
 key that wrote it, so after a rotation old rows still decrypt with the older keys until
 ``rapport keys rotate`` re-encrypts them with the first (current) key. Each value is bound to
 the place it is stored in (associated data), so ciphertext copied to another column won't decrypt.
+
+Files (message attachments) use the same keys in a binary form,
+``enc1$<key id>$<nonce><ciphertext+tag>``, bound the same way to a context such as the file's id.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 PREFIX = "enc1"
+BYTES_PREFIX = PREFIX.encode("ascii")
 KEY_BYTES = 32
 NONCE_BYTES = 12
 TAG_BYTES = 16
@@ -94,6 +98,34 @@ class KeyRing:
                 raise DecryptionError("encrypted value failed its integrity check") from exc
             return data.decode("utf-8")
         raise DecryptionError(f"no configured key has id {kid}; was a key removed too early?")
+
+    def encrypt_bytes(self, data: bytes, context: str) -> bytes:
+        nonce = os.urandom(NONCE_BYTES)
+        sealed = AESGCM(self.keys[0]).encrypt(nonce, data, context.encode())
+        return b"$".join((BYTES_PREFIX, self.current_id.encode("ascii"), nonce + sealed))
+
+    def decrypt_bytes(self, blob: bytes, context: str) -> bytes:
+        parts = blob.split(b"$", 2)
+        if len(parts) != 3 or parts[0] != BYTES_PREFIX:
+            raise DecryptionError("data is not in the encrypted format")
+        kid, body = parts[1].decode("ascii", errors="replace"), parts[2]
+        if len(body) < NONCE_BYTES + TAG_BYTES:
+            raise DecryptionError("encrypted data is damaged")
+        for raw in self.keys:
+            if key_id(raw) != kid:
+                continue
+            try:
+                return AESGCM(raw).decrypt(body[:NONCE_BYTES], body[NONCE_BYTES:], context.encode())
+            except InvalidTag as exc:
+                raise DecryptionError("encrypted data failed its integrity check") from exc
+        raise DecryptionError(f"no configured key has id {kid}; was a key removed too early?")
+
+    @staticmethod
+    def key_id_of_bytes(blob: bytes) -> str | None:
+        parts = blob[:64].split(b"$", 2)
+        if len(parts) != 3 or parts[0] != BYTES_PREFIX:
+            return None
+        return parts[1].decode("ascii", errors="replace")
 
     @staticmethod
     def key_id_of(token: str) -> str | None:

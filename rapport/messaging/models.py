@@ -143,7 +143,7 @@ class MessagingSettings(models.Model):
     # No email between these local times (in the user's time zone); both empty = no quiet hours.
     quiet_from = models.TimeField(null=True, blank=True)
     quiet_until = models.TimeField(null=True, blank=True)
-    # Therapists: the reply a client may expect within office hours, in working hours.
+    # Therapists: within how many hours a client may expect a reply.
     response_hours = models.PositiveSmallIntegerField(default=48)
 
     def __str__(self) -> str:
@@ -163,9 +163,7 @@ class OfficeHours(models.Model):
     class Meta:
         ordering = ["therapist", "weekday", "starts"]
         constraints = [
-            models.CheckConstraint(
-                condition=models.Q(weekday__lte=6), name="office_hours_weekday"
-            ),
+            models.CheckConstraint(condition=models.Q(weekday__lte=6), name="office_hours_weekday"),
             models.CheckConstraint(
                 condition=models.Q(ends__gt=models.F("starts")), name="office_hours_order"
             ),

@@ -203,11 +203,9 @@ def _store(
         return Outcome(message=stored, shown=message_json(conversation, stored))
     attachment = None
     if attachment_uid is not None:
-        attachment = Attachment.objects.filter(
-            uid=attachment_uid, conversation=conversation, uploaded_by=user, message__isnull=True
-        ).first()
-        if attachment is None:
-            raise ValidationError("That attachment cannot be sent (upload it again).")
+        from rapport.messaging.attachments import unsent_attachment
+
+        attachment = unsent_attachment(user, conversation, attachment_uid)
     now = timezone.now()
     seq = conversation.last_seq + 1
     message = Message.objects.create(

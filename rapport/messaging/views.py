@@ -12,7 +12,7 @@ import uuid
 from typing import Any
 
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -34,7 +34,7 @@ def _user(request: HttpRequest) -> User:
 
 def _participant_only(user: User) -> None:
     if not (user.is_therapist or user.is_client):
-        raise Http404("Messages are between clients and their therapists.")
+        raise PermissionDenied("Messages are between clients and their therapists.")
 
 
 @login_required
@@ -122,7 +122,8 @@ def _conversation_context(
             "mine": message.sender_id == user.pk,
             "from": services.role_of(chat, message.sender_id),
             "name": (
-                relationship.therapist if message.sender_id == relationship.therapist_id
+                relationship.therapist
+                if message.sender_id == relationship.therapist_id
                 else relationship.client
             ).full_name,
             "editable_until": (message.created_at + services.EDIT_WINDOW).isoformat(),

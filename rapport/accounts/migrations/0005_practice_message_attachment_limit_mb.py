@@ -5,15 +5,21 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('accounts', '0004_practice_after_session_instrument'),
+        ("accounts", "0004_practice_after_session_instrument"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='practice',
-            name='message_attachment_limit_mb',
-            field=models.PositiveSmallIntegerField(default=20, validators=[django.core.validators.MinValueValidator(1), django.core.validators.MaxValueValidator(100)], verbose_name='largest file a message may carry (MB)'),
+            model_name="practice",
+            name="message_attachment_limit_mb",
+            field=models.PositiveSmallIntegerField(
+                default=20,
+                validators=[
+                    django.core.validators.MinValueValidator(1),
+                    django.core.validators.MaxValueValidator(100),
+                ],
+                verbose_name="largest file a message may carry (MB)",
+            ),
         ),
     ]

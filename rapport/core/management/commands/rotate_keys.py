@@ -13,7 +13,10 @@ class Command(BaseCommand):
     )
 
     def handle(self, *args: Any, **options: Any) -> None:
+        from rapport.messaging.attachments import rotate_attachment_keys
+
         changed = rotate_keys()
+        changed["message attachment files"] = rotate_attachment_keys()
         total = sum(changed.values())
         for label, count in changed.items():
             self.stdout.write(f"{label}: {count} re-encrypted")
