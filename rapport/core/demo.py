@@ -2,7 +2,8 @@
 
 Scheduling too: working hours and session types for every therapist, a telehealth consent signed
 by every client but Sam Rivera (so the demo login walks through signing), and two weeks of past
-and upcoming sessions in each therapist's own time zone.
+and upcoming sessions in each therapist's own time zone. Messaging: office hours for every
+therapist and a short, read exchange between Dr. Okafor and Jordan Chen.
 """
 
 from __future__ import annotations
@@ -114,7 +115,43 @@ def seed_demo() -> bool:
             profile.intake_notes = "Demo record. Self-referred for low mood and sleep problems."
             profile.save()
         _seed_scheduling()
+        _seed_messaging(therapists, clients)
     return True
+
+
+def _seed_messaging(therapists: list[User], clients: list[User]) -> None:
+    """Office hours (weekdays 9 to 17, a reply within a day) and a short exchange between Dr. Okafor
+    and Jordan Chen, both read (Sam Rivera's conversation starts empty)."""
+    import uuid
+
+    from rapport.care.models import CareRelationship
+    from rapport.messaging import services
+    from rapport.messaging.access import conversation_for
+    from rapport.messaging.models import Message, MessagingSettings, OfficeHours
+
+    for therapist in therapists:
+        MessagingSettings.objects.update_or_create(user=therapist, defaults={"response_hours": 24})
+        for weekday in range(5):
+            OfficeHours.objects.get_or_create(
+                therapist=therapist, weekday=weekday, starts=time(9), ends=time(17)
+            )
+    therapist, client = therapists[0], clients[1]
+    relationship = CareRelationship.objects.get(therapist=therapist, client=client)
+    conversation = conversation_for(relationship)
+    lines = [
+        (client, "Hi Dr. Okafor, could we spend some time on sleep next week? It got worse."),
+        (therapist, "Thanks for telling me, Jordan. Yes, let's start with that on Tuesday."),
+        (client, "Great, thank you. I tried the wind-down routine twice this week."),
+    ]
+    earlier = timezone.now() - timedelta(days=2)
+    for number, (sender, text) in enumerate(lines):
+        outcome = services.send_message(sender, conversation.uid, uuid.uuid4(), text)
+        if outcome.message is not None:
+            Message.objects.filter(pk=outcome.message.pk).update(
+                created_at=earlier + timedelta(hours=3 * number)
+            )
+    for person in (therapist, client):
+        services.mark_read(person, conversation.uid, conversation.last_seq + len(lines))
 
 
 def _seed_scheduling() -> bool:
