@@ -222,7 +222,9 @@ if REDIS_URL:
                 # redis-py 8 reads with a 5 s socket timeout by default, the same as the layer's
                 # blocking BZPOPMIN, so idle sockets' receives failed with "Timeout reading from"
                 # (django/channels_redis#422): give reads more time than the blocking pop.
-                "hosts": [{"address": REDIS_URL, "socket_timeout": 15}],
+                # redis-py 8 raises "Too many connections" past its pool's 100 instead of
+                # waiting: hundreds of sockets joining and leaving groups need more.
+                "hosts": [{"address": REDIS_URL, "socket_timeout": 15, "max_connections": 1000}],
                 "prefix": env_str("RAPPORT_CACHE_PREFIX", "rapport") + ":asgi",
             },
         }
@@ -234,7 +236,7 @@ else:
             "LOCATION": "rapport_cache",
         }
     }
-    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+    CHANNEL_LAYERS = {"default": {"BACKEND": "rapport.core.layers.InProcessChannelLayer"}}
 
 TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
 
@@ -389,6 +391,9 @@ RAPPORT_VISIT_REJOIN_GRACE_SECONDS = env_int("RAPPORT_VISIT_REJOIN_GRACE_SECONDS
 # Messages (sends, corrections, retractions) per user: a burst, then this many per second.
 RAPPORT_MESSAGE_BURST = env_int("RAPPORT_MESSAGE_BURST", 30)
 RAPPORT_MESSAGE_RATE = env_int("RAPPORT_MESSAGE_RATE", 2)
+# Frames of any kind on one messages socket: a burst, then this many per second.
+RAPPORT_MESSAGE_SOCKET_BURST = env_int("RAPPORT_MESSAGE_SOCKET_BURST", 100)
+RAPPORT_MESSAGE_SOCKET_RATE = env_int("RAPPORT_MESSAGE_SOCKET_RATE", 20)
 # When a call steps down by itself (docs/protocol.md, "Quality policy"). The defaults start from
 # Microsoft Teams' network targets (RTT < 100 ms, loss < 1 %, jitter < 30 ms), ITU-T G.114 (one-way
 # delay up to 150 ms fine) and ~500 kbit/s for 360p video, loosened so that a usable call is not

@@ -11,10 +11,14 @@ import hashlib
 import json
 import time
 from typing import Any
+from urllib.parse import parse_qs
 
 from asgiref.sync import async_to_sync
+from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from channels.layers import get_channel_layer
+
+from rapport.core.db import KeepConnectionMixin
 
 MAX_MESSAGE_BYTES = 64 * 1024
 
@@ -75,7 +79,7 @@ def publish_to_user(user_id: int, event: dict[str, Any]) -> None:
         async_to_sync(layer.group_send)(user_group(user_id), {"type": "user.event", "event": event})
 
 
-class EventsConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
+class EventsConsumer(KeepConnectionMixin, AsyncWebsocketConsumer):  # type: ignore[misc]
     async def connect(self) -> None:
         user = self.scope.get("user")
         if user is None or not user.is_authenticated:
@@ -88,6 +92,20 @@ class EventsConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
         for group in self.groups_joined:
             await self.channel_layer.group_add(group, self.channel_name)
         await self.accept()
+        await self._correct_unread_badge(user)
+
+    async def _correct_unread_badge(self, user: Any) -> None:
+        """The page says how many unread messages its badge shows (``?unread=N``): a message that
+        arrived between rendering the page and joining the groups (or while the socket was down)
+        would otherwise go uncounted until the next page load."""
+        shown = parse_qs(self.scope.get("query_string", b"").decode("latin-1")).get("unread")
+        if not shown or not (user.is_therapist or user.is_client):
+            return
+        from rapport.messaging.services import total_unread
+
+        total = await database_sync_to_async(total_unread)(user)
+        if shown[0] != str(total):
+            await self.send(text_data=json.dumps({"type": "messages.unread", "total": total}))
 
     async def disconnect(self, code: int) -> None:
         for group in getattr(self, "groups_joined", []):
@@ -119,6 +137,14 @@ class EventsConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
 
     async def user_event(self, message: dict[str, Any]) -> None:
         await self.send(text_data=json.dumps(message["event"]))
+
+    async def inbox_event(self, message: dict[str, Any]) -> None:
+        """Messaging frames are for the messages socket; this one keeps the navigation badge."""
+        for frame in message["frames"]:
+            if frame.get("type") == "unread":
+                await self.send(
+                    text_data=json.dumps({"type": "messages.unread", "total": frame["total"]})
+                )
 
     async def session_ended(self, message: dict[str, Any]) -> None:
         await self.send(text_data=json.dumps({"type": "session.ended"}))

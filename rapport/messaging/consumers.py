@@ -14,7 +14,6 @@ import time
 import uuid
 from typing import Any
 
-from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -22,6 +21,7 @@ from django.http import Http404
 
 from rapport.accounts.middleware import SEEN, STARTED
 from rapport.core.consumers import MAX_MESSAGE_BYTES, live_groups, session_alive
+from rapport.core.db import KeepConnectionMixin, db_call
 from rapport.messaging import services
 from rapport.visits.consumers import Bucket
 
@@ -30,7 +30,6 @@ NOT_SIGNED_IN = 4401
 TOO_MANY = 4429
 REFUSALS_BEFORE_CLOSE = 100
 SESSION_TOUCH_SECONDS = 60
-FRAME_BUCKET = (100.0, 20.0)  # any frame: burst, per second
 TYPING_BUCKET = (3.0, 0.5)
 
 WRITES = {"send", "edit", "retract"}
@@ -67,7 +66,7 @@ def _seq(message: dict[str, Any], key: str) -> int:
     return value
 
 
-class MessagesConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
+class MessagesConsumer(KeepConnectionMixin, AsyncWebsocketConsumer):  # type: ignore[misc]
     async def connect(self) -> None:
         user = self.scope.get("user")
         self.groups_joined: list[str] = []
@@ -78,16 +77,19 @@ class MessagesConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
             await self.close(code=SESSION_ENDED)
             return
         self.user = user
-        self.frames = Bucket(*FRAME_BUCKET)
+        self.frames = Bucket(
+            float(settings.RAPPORT_MESSAGE_SOCKET_BURST),
+            float(settings.RAPPORT_MESSAGE_SOCKET_RATE),
+        )
         self.typing = Bucket(*TYPING_BUCKET)
         self.refusals = 0
         self.closed = False
         self.touched = time.monotonic()
-        self.groups_joined = [services.inbox_group(user.pk), *live_groups(self.scope)]
+        self.groups_joined = live_groups(self.scope)
         for group in self.groups_joined:
             await self.channel_layer.group_add(group, self.channel_name)
         await self.accept()
-        unread = await database_sync_to_async(services.unread_by_conversation)(user)
+        unread = await db_call(services.unread_by_conversation)(user)
         await self.send_json({"type": "welcome", "unread": unread, "total": sum(unread.values())})
 
     async def disconnect(self, code: int) -> None:
@@ -157,7 +159,7 @@ class MessagesConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
         session = self.scope.get("session")
         if session is not None and session.get(STARTED) is not None:
             session[SEEN] = time.time()
-            await database_sync_to_async(session.save)()
+            await db_call(session.save)()
 
     async def _publish(self, outcome: services.Outcome) -> None:
         for group, event in outcome.events:
@@ -175,7 +177,7 @@ class MessagesConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
         conversation = _uuid(message, "conversation")
         ident = _uuid(message, "id")
         attachment = _uuid(message, "attachment") if message.get("attachment") else None
-        outcome = await database_sync_to_async(services.send_message)(
+        outcome = await db_call(services.send_message)(
             self.user,
             conversation,
             ident,
@@ -188,7 +190,7 @@ class MessagesConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
 
     async def on_edit(self, message: dict[str, Any]) -> None:
         ident = _uuid(message, "id")
-        outcome = await database_sync_to_async(services.edit_message)(
+        outcome = await db_call(services.edit_message)(
             self.user, ident, message.get("text", ""), origin=self.channel_name
         )
         await self._publish(outcome)
@@ -196,7 +198,7 @@ class MessagesConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
 
     async def on_retract(self, message: dict[str, Any]) -> None:
         ident = _uuid(message, "id")
-        outcome = await database_sync_to_async(services.retract_message)(
+        outcome = await db_call(services.retract_message)(
             self.user, ident, origin=self.channel_name
         )
         await self._publish(outcome)
@@ -206,7 +208,7 @@ class MessagesConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
         await self.send_json({"type": "ack", "id": ident, "message": outcome.shown})
 
     async def on_read(self, message: dict[str, Any]) -> None:
-        outcome = await database_sync_to_async(services.mark_read)(
+        outcome = await db_call(services.mark_read)(
             self.user, _uuid(message, "conversation"), _seq(message, "seq")
         )
         await self._publish(outcome)
@@ -214,9 +216,7 @@ class MessagesConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
     async def on_typing(self, message: dict[str, Any]) -> None:
         if not self.typing.take():
             return  # typing hints are best effort: extra ones are dropped quietly
-        outcome = await database_sync_to_async(services.typing)(
-            self.user, _uuid(message, "conversation")
-        )
+        outcome = await db_call(services.typing)(self.user, _uuid(message, "conversation"))
         await self._publish(outcome)
 
     async def on_fetch(self, message: dict[str, Any]) -> None:
@@ -224,14 +224,21 @@ class MessagesConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
             conversation, rows, more = services.messages_after(
                 self.user, _uuid(message, "conversation"), _seq(message, "after")
             )
+            # How far each side has read: receipts that went out while this tab was offline.
+            read = services.participants_read(conversation)
             return {
                 "type": "history",
                 "conversation": str(conversation.uid),
                 "messages": [services.message_json(conversation, row) for row in rows],
                 "more": more,
+                "read": {
+                    services.CLIENT: 0,
+                    services.THERAPIST: 0,
+                    **{services.role_of(conversation, user): seq for user, seq in read.items()},
+                },
             }
 
-        await self.send_json(await database_sync_to_async(fetch)())
+        await self.send_json(await db_call(fetch)())
 
     # --- Events from the channel layer -----------------------------------------------------
 
@@ -242,7 +249,7 @@ class MessagesConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
             await self.send_json(frame)
 
     async def user_event(self, event: dict[str, Any]) -> None:
-        """Per-user events (alerts, badges) are for the events socket."""
+        """Per-user events (alerts, waiting room) are for the events socket."""
 
     async def session_ended(self, event: dict[str, Any]) -> None:
         self.closed = True

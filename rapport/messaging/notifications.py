@@ -45,16 +45,22 @@ def message_arrived(participant_id: int, now: datetime) -> None:
     The task is queued in the same transaction (the task queue is a database table), so it
     exists exactly when the message does.
     """
-    from rapport.messaging.tasks import send_unread_notice
-
     default_due = now + timedelta(minutes=DEFAULT_DELAY_MINUTES)
     started = (
         Participant.objects.filter(pk=participant_id)
         .filter(Q(notice_due_at__isnull=True) | Q(notice_due_at__lt=now - STALE_AFTER))
         .update(notice_due_at=default_due)
     )
-    if not started:
-        return
+    if started:
+        cycle_started(participant_id, now)
+
+
+def cycle_started(participant_id: int, now: datetime) -> None:
+    """A delay cycle began at ``now`` with the default due time: use the person's own delay and
+    queue the task (the send path's single UPDATE set ``notice_due_at`` to the default)."""
+    from rapport.messaging.tasks import send_unread_notice
+
+    default_due = now + timedelta(minutes=DEFAULT_DELAY_MINUTES)
     delay = (
         MessagingSettings.objects.filter(user__conversations__pk=participant_id)
         .values_list("email_delay_minutes", flat=True)

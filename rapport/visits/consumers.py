@@ -448,6 +448,9 @@ class VisitConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
     async def user_event(self, event: dict[str, Any]) -> None:
         """Per-user events (alerts, messages) are for the events socket, not the room."""
 
+    async def inbox_event(self, event: dict[str, Any]) -> None:
+        """Messaging frames are for the messages socket (room chat has its own)."""
+
     async def session_ended(self, event: dict[str, Any]) -> None:
         self.ended = True
         await self.send_json({"type": "session.ended"})
