@@ -121,6 +121,7 @@ def test_messages_keep_their_order_and_fetch_returns_what_was_missed(
         assert [m["text"] for m in history["messages"]] == [str(n) for n in range(6, 21)]
         assert [m["seq"] for m in history["messages"]] == list(range(6, 21))
         assert history["more"] is False
+        assert history["read"] == {"client": 0, "therapist": 0}  # nobody has read anything yet
         await sender.disconnect()
         await therapist.disconnect()
 

@@ -28,8 +28,10 @@ _headers = socket_headers
 _run = run_async
 
 
-async def _open(headers: list[tuple[bytes, bytes]]) -> tuple[WebsocketCommunicator, bool, Any]:
-    socket = WebsocketCommunicator(application, PATH, headers=headers)
+async def _open(
+    headers: list[tuple[bytes, bytes]], path: str = PATH
+) -> tuple[WebsocketCommunicator, bool, Any]:
+    socket = WebsocketCommunicator(application, path, headers=headers)
     connected, detail = await socket.connect(timeout=5)
     return socket, connected, detail
 
@@ -113,6 +115,22 @@ def test_published_events_reach_only_that_user(client_a: Any, client_b: Any) -> 
         assert await _receive(second_tab) == {"type": "alert", "text": "hello"}
         assert await socket_b.receive_nothing(timeout=0.3)
         for socket in (socket_a, second_tab, socket_b):
+            await socket.disconnect()
+
+    _run(body)
+
+
+def test_a_stale_unread_badge_is_corrected_on_connect(client_a: Any) -> None:
+    """The page sends the count its badge shows; the server answers only when it differs."""
+    alice = signed_in(client_a)
+
+    async def body() -> None:
+        current, connected, _ = await _open(_headers(alice), PATH + "?unread=0")
+        stale, connected_stale, _ = await _open(_headers(alice), PATH + "?unread=3")
+        assert connected and connected_stale
+        assert await current.receive_nothing(timeout=0.3)
+        assert await _receive(stale) == {"type": "messages.unread", "total": 0}
+        for socket in (current, stale):
             await socket.disconnect()
 
     _run(body)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import http.client
+import json
 import os
 import socket
 import subprocess
@@ -25,6 +26,26 @@ if not Path(PYTHON).exists():  # e.g. a virtualenv somewhere else: use the runni
     PYTHON = sys.executable
 HOST = "127.0.0.1"
 STARTUP_SECONDS = 60.0
+
+# Python for ``rapport manage shell``: a signed-in browser session for a user, made the way
+# ``django.contrib.auth.login`` makes one (no password check: benchmarks and socket tests make
+# hundreds). ``session_cookie(user)`` returns the Cookie header that carries it.
+SESSION_CODE = """
+import time
+from importlib import import_module
+from django.conf import settings
+from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
+from rapport.accounts.middleware import SEEN, STARTED
+
+def session_cookie(user):
+    session = import_module(settings.SESSION_ENGINE).SessionStore()
+    session[SESSION_KEY] = str(user.pk)
+    session[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
+    session[HASH_SESSION_KEY] = user.get_session_auth_hash()
+    session[STARTED] = session[SEEN] = time.time()
+    session.create()
+    return f"{settings.SESSION_COOKIE_NAME}={session.session_key}"
+"""
 
 
 class ServerError(RuntimeError):
@@ -72,9 +93,7 @@ def _on_postgres_db(database_url: str, *statements: str) -> None:
 
 
 def recreate_database(database_url: str) -> None:
-    _on_postgres_db(
-        database_url, "DROP DATABASE IF EXISTS {} WITH (FORCE)", "CREATE DATABASE {}"
-    )
+    _on_postgres_db(database_url, "DROP DATABASE IF EXISTS {} WITH (FORCE)", "CREATE DATABASE {}")
 
 
 def drop_database(database_url: str) -> None:
@@ -133,6 +152,17 @@ class DemoServer:
         """Run Python ``code`` in ``rapport manage shell`` against the server's database."""
         return self.manage("shell", "--no-imports", "-c", code)
 
+    def session_cookies(self, *emails: str) -> dict[str, str]:
+        """A new signed-in session for each of ``emails``: their ``Cookie`` headers, by email."""
+        code = SESSION_CODE + (
+            "import json\n"
+            "from rapport.accounts.models import User\n"
+            f"emails = {list(emails)!r}\n"
+            "print(json.dumps({e: session_cookie(User.objects.get(email=e)) for e in emails}))\n"
+        )
+        cookies: dict[str, str] = json.loads(self.shell(code).strip().splitlines()[-1])
+        return cookies
+
     def log_tail(self, lines: int = 60) -> str:
         try:
             text = self.log_path.read_text(encoding="utf-8", errors="replace")
@@ -157,10 +187,25 @@ class DemoServer:
         log = self.log_path.open("ab")
         try:
             self.process = subprocess.Popen(
-                [PYTHON, "-m", "uvicorn", "rapport.asgi:application", "--host", HOST,
-                 "--port", str(port), "--lifespan", "off", "--log-level", "warning",
-                 "--no-server-header", "--ws-max-size", "131072",
-                 "--ws-per-message-deflate", "false"],
+                [
+                    PYTHON,
+                    "-m",
+                    "uvicorn",
+                    "rapport.asgi:application",
+                    "--host",
+                    HOST,
+                    "--port",
+                    str(port),
+                    "--lifespan",
+                    "off",
+                    "--log-level",
+                    "warning",
+                    "--no-server-header",
+                    "--ws-max-size",
+                    "131072",
+                    "--ws-per-message-deflate",
+                    "false",
+                ],
                 cwd=REPO,
                 env=self.env,
                 stdout=log,
@@ -179,6 +224,13 @@ class DemoServer:
             time.sleep(0.2)
         self.stop()
         raise ServerError(f"server not healthy after {STARTUP_SECONDS:.0f}s:\n{self.log_tail()}")
+
+    def kill(self) -> None:
+        """End the server abruptly (SIGKILL), as a crash or an out-of-memory kill would."""
+        if self.process is None or self.process.poll() is not None:
+            return
+        self.process.kill()
+        self.process.wait(timeout=10)
 
     def stop(self) -> None:
         if self.process is None or self.process.poll() is not None:

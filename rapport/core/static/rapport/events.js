@@ -171,7 +171,10 @@ const handlers = {
 
 function connect() {
   const scheme = location.protocol === "https:" ? "wss" : "ws";
-  const socket = new WebSocket(`${scheme}://${location.host}/ws/events/`);
+  // The badge's count goes with the handshake: the server answers when it has changed since.
+  const shown = document.getElementById("nav-unread-count")?.textContent.trim();
+  const query = shown ? `?unread=${encodeURIComponent(shown)}` : "";
+  const socket = new WebSocket(`${scheme}://${location.host}/ws/events/${query}`);
   socket.addEventListener("open", () => {
     if (opened) reload();
     opened = true;

@@ -69,7 +69,9 @@ function receive(frame) {
       break;
     case "history":
       if (frame.conversation !== config.conversation) break;
+      peerRead = Math.max(peerRead, frame.read?.[peerRole] ?? 0);
       frame.messages.forEach(show);
+      refreshStatuses();
       if (frame.more) socket.send({ type: "fetch", conversation: config.conversation, after: lastSeq });
       markRead();
       break;
@@ -166,16 +168,16 @@ function formatSize(bytes) {
   return `${(bytes / 1024 / 1024).toFixed(1)} MB`;
 }
 
-// Stored messages in sequence order; unsent ones ("Sending…") after all of them.
+// Stored messages in sequence order; unsent ones ("Sending…") after all of them. A message already
+// in its place stays put: moving it would take the focus from its buttons and make screen
+// readers announce it again as a new entry of the log.
 function place(item, seq) {
-  const stored = [...list.children].filter((li) => li !== item && li.dataset.seq);
-  const next = stored.find((li) => Number(li.dataset.seq) > seq);
-  if (next) {
-    if (item.nextElementSibling !== next) list.insertBefore(item, next);
-  } else {
-    const firstPending = [...list.children].find((li) => li !== item && !li.dataset.seq);
-    list.insertBefore(item, firstPending ?? null);
-  }
+  const others = [...list.children].filter((li) => li !== item);
+  const before =
+    others.find((li) => li.dataset.seq && Number(li.dataset.seq) > seq) ??
+    others.find((li) => !li.dataset.seq) ??
+    null;
+  if (item.parentNode !== list || item.nextElementSibling !== before) list.insertBefore(item, before);
   log.scrollTop = log.scrollHeight;
 }
 
@@ -197,16 +199,23 @@ function refreshStatuses() {
   list.querySelectorAll("li.mine").forEach(status);
 }
 
-// Correct and retract buttons on one's own messages for five minutes.
+// Correct and retract buttons on one's own messages for five minutes. Redrawn after every change;
+// a keyboard user's focus moves to the new button of the same name, or to the message box when
+// the buttons are gone (retracted, or the five minutes are over).
 function actions(item) {
-  item.querySelector(".actions")?.remove();
+  const old = item.querySelector(".actions");
+  const focused = old?.contains(document.activeElement) ? document.activeElement.textContent : null;
+  old?.remove();
   const open =
     item.classList.contains("mine") &&
     item.dataset.seq &&
     !item.dataset.visit &&
     !item.classList.contains("retracted") &&
     new Date(item.dataset.editableUntil) > new Date();
-  if (!open) return;
+  if (!open) {
+    if (focused) textarea.focus();
+    return;
+  }
   const box = document.createElement("p");
   box.className = "actions";
   const correct = document.createElement("button");
@@ -225,6 +234,7 @@ function actions(item) {
   });
   box.append(correct, retract);
   item.append(box);
+  if (focused) (focused === correct.textContent ? correct : retract).focus();
 }
 
 setInterval(() => list.querySelectorAll("li.mine").forEach(actions), 15000);
