@@ -217,14 +217,15 @@ if REDIS_URL:
     }
     CHANNEL_LAYERS = {
         "default": {
-            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            # Redis publish/subscribe: a group_send is one PUBLISH, and each server process keeps
+            # one subscription per group its sockets joined. Events are not stored in Redis: a
+            # socket that is down misses them and catches up from the database (messages are
+            # fetched by sequence number after a reconnect). The list-based RedisChannelLayer
+            # took several round trips per group_send and could not keep up with messaging.
+            "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
             "CONFIG": {
-                # redis-py 8 reads with a 5 s socket timeout by default, the same as the layer's
-                # blocking BZPOPMIN, so idle sockets' receives failed with "Timeout reading from"
-                # (django/channels_redis#422): give reads more time than the blocking pop.
-                # redis-py 8 raises "Too many connections" past its pool's 100 instead of
-                # waiting: hundreds of sockets joining and leaving groups need more.
-                "hosts": [{"address": REDIS_URL, "socket_timeout": 15, "max_connections": 1000}],
+                # redis-py 8 reads with a 5 s socket timeout by default (django/channels_redis#422).
+                "hosts": [{"address": REDIS_URL, "socket_timeout": 15}],
                 "prefix": env_str("RAPPORT_CACHE_PREFIX", "rapport") + ":asgi",
             },
         }
@@ -386,6 +387,9 @@ check_ice_settings(
 # A client whose page reloads or whose browser crashes comes back in without being admitted again
 # when they return within this many seconds.
 RAPPORT_VISIT_REJOIN_GRACE_SECONDS = env_int("RAPPORT_VISIT_REJOIN_GRACE_SECONDS", 300)
+
+# Threads for socket consumers' database work on PostgreSQL (each keeps a connection open).
+RAPPORT_DB_THREADS = env_int("RAPPORT_DB_THREADS", 4)
 
 # --- Messaging -----------------------------------------------------------------------------------
 # Messages (sends, corrections, retractions) per user: a burst, then this many per second.

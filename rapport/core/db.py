@@ -3,19 +3,62 @@
 Channels wraps every handler in ``close_old_connections()`` and every ``database_sync_to_async``
 call in two more, so with ``CONN_MAX_AGE = 0`` each message opened and closed a database
 connection: a few milliseconds on SQLite, more on PostgreSQL, and most of a message's cost.
-Consumers here run their database work through ``db_call`` instead. All of it runs on the one
-thread asgiref keeps for thread-sensitive calls, whose connection stays open; it is closed only
-when it broke (a database restart) or was left inside a transaction, so the next call opens a
-fresh one.
+Consumers here run their database work through ``db_call`` instead, on a small pool of threads
+whose connections stay open; a connection is closed only when it broke (a database restart) or
+was left inside a transaction, so the next call opens a fresh one.
+
+On PostgreSQL the pool has ``RAPPORT_DB_THREADS`` threads (default 4): a send spends most of its
+time waiting for the database, so several can wait at once (sends to one conversation queue on
+its row lock). SQLite takes one writer at a time, so there it is one thread.
 """
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from asgiref.sync import SyncToAsync
 from channels.consumer import get_handler_name
+from django.conf import settings
 from django.db import connections
+
+_pool: ThreadPoolExecutor | None = None
+_pool_lock = threading.Lock()
+
+
+def _threads() -> int:
+    engine = settings.DATABASES["default"]["ENGINE"]
+    return int(settings.RAPPORT_DB_THREADS) if "postgresql" in engine else 1
+
+
+def _executor() -> ThreadPoolExecutor:
+    global _pool
+    with _pool_lock:
+        if _pool is None:
+            _pool = ThreadPoolExecutor(max_workers=_threads(), thread_name_prefix="rapport-db")
+        return _pool
+
+
+def close_pool() -> None:
+    """Close every pool thread's connection and stop the pool (tests, before dropping their
+    database; the next ``db_call`` starts a new pool)."""
+    global _pool
+    with _pool_lock:
+        pool, _pool = _pool, None
+    if pool is None:
+        return
+    workers = pool._max_workers
+    barrier = threading.Barrier(workers)
+
+    def close_here() -> None:
+        barrier.wait(timeout=10)  # one task per thread
+        connections.close_all()
+
+    for future in [pool.submit(close_here) for _ in range(workers)]:
+        future.result(timeout=30)
+    pool.shutdown()
 
 
 def close_broken_connections() -> None:
@@ -36,8 +79,9 @@ class KeptConnectionSyncToAsync(SyncToAsync):  # type: ignore[type-arg]
             close_broken_connections()
 
 
-# Used like channels' database_sync_to_async: ``await db_call(function)(arguments)``.
-db_call = KeptConnectionSyncToAsync
+def db_call(function: Callable[..., Any]) -> Callable[..., Any]:
+    """Like channels' ``database_sync_to_async``: ``await db_call(function)(arguments)``."""
+    return KeptConnectionSyncToAsync(function, thread_sensitive=False, executor=_executor())
 
 
 class KeepConnectionMixin:
