@@ -364,3 +364,38 @@ def test_sign_out_closes_the_socket(chat: str, client_a: Any) -> None:
         assert closed == {"type": "websocket.close", "code": 4001}
 
     run_async(body)
+
+
+def test_fetch_returns_corrections_made_while_a_tab_was_away(
+    chat: str, client_a: Any, therapist_x: Any
+) -> None:
+    client_browser, therapist_browser = signed_in(client_a), signed_in(therapist_x)
+
+    async def body() -> None:
+        client = await _open(client_browser)
+        first = await _send(client, chat, "Thursdya")
+        await _send(client, chat, "second")
+        await _next(client, "ack")
+        await _next(client, "ack")
+        therapist = await _open(therapist_browser)
+        await therapist.send_json_to({"type": "fetch", "conversation": chat, "after": 0})
+        synced = (await _next(therapist, "history"))["at"]
+        await therapist.disconnect()  # away, while the client corrects the first message
+        await client.send_json_to({"type": "edit", "id": first, "text": "Thursday"})
+        await _next(client, "ack")
+        therapist = await _open(therapist_browser)
+        await therapist.send_json_to(
+            {"type": "fetch", "conversation": chat, "after": 2, "changed_after": synced}
+        )
+        history = await _next(therapist, "history")
+        assert history["messages"] == []
+        assert [(m["seq"], m["text"]) for m in history["changed"]] == [(1, "Thursday")]
+        await therapist.send_json_to(
+            {"type": "fetch", "conversation": chat, "after": 2, "changed_after": "yesterday"}
+        )
+        error = await _next(therapist, "error")
+        assert error["error"] == "'changed_after' must be a date and time with its offset"
+        await client.disconnect()
+        await therapist.disconnect()
+
+    run_async(body)

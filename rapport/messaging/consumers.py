@@ -12,12 +12,15 @@ from __future__ import annotations
 import json
 import time
 import uuid
+from datetime import datetime
 from typing import Any
 
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 
 from rapport.accounts.middleware import SEEN, STARTED
 from rapport.core.consumers import MAX_MESSAGE_BYTES, live_groups, session_alive
@@ -57,6 +60,16 @@ def _uuid(message: dict[str, Any], key: str) -> uuid.UUID:
         return uuid.UUID(value) if isinstance(value, str) else uuid.UUID(int=-1)
     except ValueError:
         raise Refused(f"'{key}' must be an id") from None
+
+
+def _moment(message: dict[str, Any], key: str) -> datetime | None:
+    value = message.get(key)
+    if value is None:
+        return None
+    moment = parse_datetime(value) if isinstance(value, str) else None
+    if moment is None or moment.tzinfo is None:
+        raise Refused(f"'{key}' must be a date and time with its offset")
+    return moment
 
 
 def _seq(message: dict[str, Any], key: str) -> int:
@@ -220,9 +233,17 @@ class MessagesConsumer(KeepConnectionMixin, AsyncWebsocketConsumer):  # type: ig
         await self._publish(outcome)
 
     async def on_fetch(self, message: dict[str, Any]) -> None:
+        after = _seq(message, "after")
+        changed_after = _moment(message, "changed_after")
+
         def fetch() -> dict[str, Any]:
             conversation, rows, more = services.messages_after(
-                self.user, _uuid(message, "conversation"), _seq(message, "after")
+                self.user, _uuid(message, "conversation"), after
+            )
+            changed = (
+                services.changed_since(conversation, after, changed_after)
+                if changed_after is not None
+                else []
             )
             # How far each side has read: receipts that went out while this tab was offline.
             read = services.participants_read(conversation)
@@ -231,6 +252,9 @@ class MessagesConsumer(KeepConnectionMixin, AsyncWebsocketConsumer):  # type: ig
                 "conversation": str(conversation.uid),
                 "messages": [services.message_json(conversation, row) for row in rows],
                 "more": more,
+                # Corrections and retractions of older messages since "changed_after".
+                "changed": [services.message_json(conversation, row) for row in changed],
+                "at": timezone.now().isoformat(),
                 "read": {
                     services.CLIENT: 0,
                     services.THERAPIST: 0,

@@ -492,6 +492,21 @@ def messages_after(
     return conversation, rows[:limit], len(rows) > limit
 
 
+def changed_since(
+    conversation: Conversation, upto: int, since: datetime, limit: int = HISTORY_PAGE
+) -> list[Message]:
+    """Messages up to ``seq`` ``upto`` corrected or retracted after ``since`` (a page that was
+    offline shows them as they are now)."""
+    from django.db.models import Q
+
+    return list(
+        Message.objects.filter(conversation=conversation, seq__lte=upto)
+        .filter(Q(edited_at__gt=since) | Q(retracted_at__gt=since))
+        .select_related("attachment", "visit")
+        .order_by("seq")[:limit]
+    )
+
+
 def messages_before(
     conversation: Conversation, before: int | None, limit: int = 50
 ) -> tuple[list[Message], bool]:

@@ -73,7 +73,7 @@ def conversation(request: HttpRequest, conversation_id: uuid.UUID) -> HttpRespon
     return render(
         request,
         "messaging/conversation.html",
-        _conversation_context(user, chat, shown, earlier, error=error, text=text),
+        _conversation_context(user, chat, shown, earlier, before=before, error=error, text=text),
         status=400 if error else 200,
     )
 
@@ -110,6 +110,7 @@ def _conversation_context(
     shown: list[Message],
     earlier: bool,
     *,
+    before: int | None = None,
     error: str,
     text: str,
 ) -> dict[str, Any]:
@@ -137,6 +138,8 @@ def _conversation_context(
         "rows": rows,
         "earlier": earlier,
         "first_seq": shown[0].seq if shown else None,
+        # An earlier page (?before=) shows history only: writing happens on the newest page.
+        "history_page": before is not None,
         "peer_read_seq": read.get(peer.pk, 0),
         "expectation": expectation(relationship.therapist, now, viewer=user),
         "crisis_resources": Practice.get().crisis_resources,
@@ -151,6 +154,7 @@ def _conversation_context(
             "peer": peer.full_name,
             "time_zone": user.time_zone,
             "last_seq": shown[-1].seq if shown else chat.last_seq,
+            "rendered_at": now.isoformat(),
             "peer_read_seq": read.get(peer.pk, 0),
             "upload_url": reverse("attachment_upload", args=[chat.uid]),
             "edit_minutes": int(services.EDIT_WINDOW.total_seconds() // 60),

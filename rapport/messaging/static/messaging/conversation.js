@@ -2,7 +2,8 @@
 // Every message gets its own id here; it stays in the outbox, marked "Sending…", until the server
 // acknowledges it (after storing it), and is sent again after a reconnect. The server drops
 // repeats, so nothing is lost and nothing is stored twice. After a reconnect the page asks for
-// everything after the newest message it shows.
+// everything after the newest message it shows, and for corrections and retractions since its
+// last catch-up.
 import { VisitSocket } from "../visits/socket.js";
 
 const config = JSON.parse(document.getElementById("messaging-config").textContent);
@@ -23,16 +24,19 @@ const RESEND_MS = 8000;
 const TYPING_EVERY_MS = 3000;
 const TYPING_SHOWN_MS = 5000;
 const peerRole = config.role === "therapist" ? "client" : "therapist";
-const when = new Intl.DateTimeFormat(undefined, {
+// The server's format ("Fri 27 Nov, 16:57", the reader's time zone), so times never change style.
+const when = new Intl.DateTimeFormat("en-GB", {
   timeZone: config.time_zone,
   weekday: "short",
   day: "numeric",
   month: "short",
   hour: "2-digit",
   minute: "2-digit",
+  hourCycle: "h23",
 });
 
 let lastSeq = config.last_seq; // the newest message shown
+let syncedAt = config.rendered_at; // server time of the last catch-up: changes after it are fetched
 let peerRead = config.peer_read_seq;
 let readSent = 0;
 let editing = null; // id of the message being corrected
@@ -43,7 +47,12 @@ const outbox = new Map(); // id -> frame, in the order written
 const socket = new VisitSocket("/ws/messages/", {
   onOpen: () => {
     connection.textContent = "";
-    socket.send({ type: "fetch", conversation: config.conversation, after: lastSeq });
+    socket.send({
+      type: "fetch",
+      conversation: config.conversation,
+      after: lastSeq,
+      changed_after: syncedAt,
+    });
     flush();
   },
   onMessage: receive,
@@ -71,6 +80,8 @@ function receive(frame) {
       if (frame.conversation !== config.conversation) break;
       peerRead = Math.max(peerRead, frame.read?.[peerRole] ?? 0);
       frame.messages.forEach(show);
+      (frame.changed ?? []).forEach((message) => itemFor(message.id) && show(message));
+      if (frame.at) syncedAt = frame.at;
       refreshStatuses();
       if (frame.more) socket.send({ type: "fetch", conversation: config.conversation, after: lastSeq });
       markRead();
