@@ -10,6 +10,8 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from collections.abc import Coroutine
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -117,3 +119,10 @@ async def receive(
         if frame.get("type") == kind and all(frame.get(k) == v for k, v in match.items()):
             return frame
         seen.append(str(raw)[:200])
+
+
+def run_in_own_loop[T](coroutine: Coroutine[Any, Any, T]) -> T:
+    """Run ``coroutine`` to the end in a new event loop on a thread of its own (the main thread
+    may already run a loop: Playwright's, when browser tests ran first in the session)."""
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, coroutine).result()

@@ -32,6 +32,7 @@ from tests.live_messages import (
     UNLIMITED_WRITES,
     demo_conversation,
     open_socket,
+    run_in_own_loop,
     stored_messages,
 )
 
@@ -141,7 +142,7 @@ def test_every_message_is_stored_once_and_in_order_across_a_crash(server: DemoSe
     client = Client(server, conversation.client_cookies[0], conversation.uid)
     failure = ""
     try:
-        asyncio.run(asyncio.wait_for(client.run(), TEST_SECONDS))
+        run_in_own_loop(asyncio.wait_for(client.run(), TEST_SECONDS))
     except (AssertionError, TimeoutError, ServerError) as exc:
         failure = (
             f"{exc!r} after {len(client.acked)} of {MESSAGES} acknowledgements "

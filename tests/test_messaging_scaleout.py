@@ -24,7 +24,13 @@ from pathlib import Path
 import pytest
 
 from tests.browser.server import DemoServer, ServerError, demo_server, free_port
-from tests.live_messages import UNLIMITED_WRITES, Conversation, demo_conversation, open_socket
+from tests.live_messages import (
+    UNLIMITED_WRITES,
+    Conversation,
+    demo_conversation,
+    open_socket,
+    run_in_own_loop,
+)
 from tests.live_messages import receive as receive_frame
 
 DATABASE_URL = os.environ.get(
@@ -161,7 +167,7 @@ def test_messages_receipts_and_typing_cross_processes(
     conversation = demo_conversation(first, tabs=2)
     failure = ""
     try:
-        asyncio.run(asyncio.wait_for(_conversation_across(first, second, conversation), 60))
+        run_in_own_loop(asyncio.wait_for(_conversation_across(first, second, conversation), 60))
     except (AssertionError, TimeoutError, OSError) as exc:
         failure = f"{exc!r}\n{_logs(servers)}"
     if failure:
