@@ -399,3 +399,27 @@ def test_fetch_returns_corrections_made_while_a_tab_was_away(
         await therapist.disconnect()
 
     run_async(body)
+
+
+def test_a_deactivated_therapist_closes_the_conversation_on_both_paths(
+    chat: str, client_a: Any, therapist_x: Any
+) -> None:
+    """The send path checks access in one SQL statement, the others through the ORM: both refuse
+    once the other person's account is deactivated."""
+    browser = signed_in(client_a)
+
+    async def body() -> None:
+        socket = await _open(browser)
+        await _send(socket, chat, "before")
+        await _next(socket, "ack")
+        await sync_to_async(type(therapist_x).objects.filter(pk=therapist_x.pk).update)(
+            is_active=False
+        )
+        ident = await _send(socket, chat, "after")
+        assert (await _next(socket, "error"))["id"] == ident
+        await socket.send_json_to({"type": "fetch", "conversation": chat, "after": 0})
+        assert (await _next(socket, "error"))["error"] == "no such conversation"
+        await socket.disconnect()
+
+    run_async(body)
+    assert list(Message.objects.values_list("body", flat=True)) == ["before"]

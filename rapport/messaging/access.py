@@ -73,8 +73,9 @@ def lock_for_sending(user: User, conversation_uid: uuid.UUID) -> Sendable:
 
     The same rule — ``user`` is the client or therapist of an active care relationship, both
     accounts active — written out in SQL because a message is sent hundreds of times a second
-    and building the ORM query cost more than running it. ``tests/test_messaging_access.py``
-    checks that both agree for every persona. Raises Http404 like ``access_conversation``.
+    and building the ORM query cost more than running it. ``tests/test_messaging_protocol.py``
+    checks that outsiders and ended care are refused on both paths. Raises Http404 like
+    ``access_conversation``.
     """
     if not user.is_active:
         raise Http404("No such conversation.")
