@@ -72,6 +72,36 @@ def live_groups(scope: dict[str, Any]) -> list[str]:
     return groups
 
 
+class Bucket:
+    """A token bucket: ``size`` messages at once, refilled at ``rate`` per second."""
+
+    def __init__(self, size: float, rate: float) -> None:
+        self.size, self.rate = size, rate
+        self.tokens, self.stamp = size, time.monotonic()
+
+    def take(self) -> bool:
+        now = time.monotonic()
+        self.tokens = min(self.size, self.tokens + (now - self.stamp) * self.rate)
+        self.stamp = now
+        if self.tokens < 1:
+            return False
+        self.tokens -= 1
+        return True
+
+
+async def refuse_unless_signed_in(consumer: Any) -> bool:
+    """Close a socket whose handshake has no signed-in user (4401) or whose browser session has
+    run out (4001). True when it was closed."""
+    user = consumer.scope.get("user")
+    if user is None or not user.is_authenticated:
+        await consumer.close(code=4401)
+        return True
+    if not session_alive(consumer.scope):
+        await consumer.close(code=4001)
+        return True
+    return False
+
+
 def publish_to_user(user_id: int, event: dict[str, Any]) -> None:
     """Send ``event`` to every open socket of ``user_id`` (call after commit)."""
     layer = get_channel_layer()
@@ -81,13 +111,9 @@ def publish_to_user(user_id: int, event: dict[str, Any]) -> None:
 
 class EventsConsumer(KeepConnectionMixin, AsyncWebsocketConsumer):  # type: ignore[misc]
     async def connect(self) -> None:
-        user = self.scope.get("user")
-        if user is None or not user.is_authenticated:
-            await self.close(code=4401)
+        if await refuse_unless_signed_in(self):
             return
-        if not session_alive(self.scope):
-            await self.close(code=4001)
-            return
+        user = self.scope["user"]
         self.groups_joined = live_groups(self.scope)
         for group in self.groups_joined:
             await self.channel_layer.group_add(group, self.channel_name)

@@ -23,13 +23,17 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from rapport.accounts.middleware import SEEN, STARTED
-from rapport.core.consumers import MAX_MESSAGE_BYTES, live_groups, session_alive
+from rapport.core.consumers import (
+    MAX_MESSAGE_BYTES,
+    Bucket,
+    live_groups,
+    refuse_unless_signed_in,
+    session_alive,
+)
 from rapport.core.db import KeepConnectionMixin, db_call
 from rapport.messaging import services
-from rapport.visits.consumers import Bucket
 
 SESSION_ENDED = 4001
-NOT_SIGNED_IN = 4401
 TOO_MANY = 4429
 REFUSALS_BEFORE_CLOSE = 100
 SESSION_TOUCH_SECONDS = 60
@@ -81,15 +85,10 @@ def _seq(message: dict[str, Any], key: str) -> int:
 
 class MessagesConsumer(KeepConnectionMixin, AsyncWebsocketConsumer):  # type: ignore[misc]
     async def connect(self) -> None:
-        user = self.scope.get("user")
         self.groups_joined: list[str] = []
-        if user is None or not user.is_authenticated:
-            await self.close(code=NOT_SIGNED_IN)
+        if await refuse_unless_signed_in(self):
             return
-        if not session_alive(self.scope):
-            await self.close(code=SESSION_ENDED)
-            return
-        self.user = user
+        self.user = user = self.scope["user"]
         self.frames = Bucket(
             float(settings.RAPPORT_MESSAGE_SOCKET_BURST),
             float(settings.RAPPORT_MESSAGE_SOCKET_RATE),

@@ -19,7 +19,13 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from django.core.exceptions import PermissionDenied, ValidationError
 
 from rapport.accounts.middleware import SEEN, STARTED
-from rapport.core.consumers import MAX_MESSAGE_BYTES, live_groups, session_alive
+from rapport.core.consumers import (
+    MAX_MESSAGE_BYTES,
+    Bucket,
+    live_groups,
+    refuse_unless_signed_in,
+    session_alive,
+)
 from rapport.lib.turn import ice_servers
 from rapport.visits import services
 from rapport.visits.models import EventKind, Visit
@@ -28,7 +34,6 @@ from rapport.visits.services import CLIENT, THERAPIST
 
 # Close codes (docs/protocol.md).
 SESSION_ENDED = 4001
-NOT_SIGNED_IN = 4401
 NOT_FOUND = 4404
 REPLACED = 4409
 VISIT_ENDED = 4410
@@ -54,23 +59,6 @@ RECONNECT_EVENTS = {
 }
 
 
-class Bucket:
-    """A token bucket: ``size`` messages at once, refilled at ``rate`` per second."""
-
-    def __init__(self, size: float, rate: float) -> None:
-        self.size, self.rate = size, rate
-        self.tokens, self.stamp = size, time.monotonic()
-
-    def take(self) -> bool:
-        now = time.monotonic()
-        self.tokens = min(self.size, self.tokens + (now - self.stamp) * self.rate)
-        self.stamp = now
-        if self.tokens < 1:
-            return False
-        self.tokens -= 1
-        return True
-
-
 class VisitConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
     visit: Visit
     role: str
@@ -78,15 +66,10 @@ class VisitConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
     group: str
 
     async def connect(self) -> None:
-        user = self.scope.get("user")
         self.groups_joined: list[str] = []
-        if user is None or not user.is_authenticated:
-            await self.close(code=NOT_SIGNED_IN)
+        if await refuse_unless_signed_in(self):
             return
-        if not session_alive(self.scope):
-            await self.close(code=SESSION_ENDED)
-            return
-        self.user = user
+        self.user = user = self.scope["user"]
         self.connection = secrets.token_hex(8)
         self.bucket = Bucket(BUCKET_SIZE, BUCKET_RATE)
         self.chat_bucket = Bucket(CHAT_BUCKET_SIZE, CHAT_RATE)
