@@ -27,7 +27,8 @@ class Conversation(models.Model):
     created_at = models.DateTimeField(default=timezone.now)
     # The newest message's sequence number and time (0 / None before the first message).
     last_seq = models.PositiveBigIntegerField(default=0)
-    last_message_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    # Not indexed: an inbox sorts its own few conversations; every message updates this column.
+    last_message_at = models.DateTimeField(null=True, blank=True)
 
     def __str__(self) -> str:
         return f"conversation {self.uid}"
@@ -82,22 +83,38 @@ class Attachment(models.Model):
 
 
 class Message(models.Model):
+    # Every message is written hundreds of times a second under load, and every index is written
+    # with it: the foreign keys are covered by the two unique constraints (their first columns),
+    # and the attachment and visit columns, empty for most messages, are indexed only where set.
     conversation = models.ForeignKey(
-        Conversation, on_delete=models.PROTECT, related_name="messages"
+        Conversation, on_delete=models.PROTECT, related_name="messages", db_index=False
     )
     seq = models.PositiveBigIntegerField()
-    sender = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    sender = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", db_index=False
+    )
     # The id the sender's browser made: a retried send with the same id is stored once.
     client_uid = models.UUIDField()
     body = EncryptedTextField(blank=True)
-    attachment = models.OneToOneField(
-        Attachment, null=True, blank=True, on_delete=models.PROTECT, related_name="message"
+    # At most one message per attachment (the constraint below).
+    attachment = models.ForeignKey(
+        Attachment,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="message",
+        db_index=False,
     )
     # Set for chat typed during a live session.
     visit = models.ForeignKey(
-        "visits.Visit", null=True, blank=True, on_delete=models.PROTECT, related_name="messages"
+        "visits.Visit",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="messages",
+        db_index=False,
     )
-    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    created_at = models.DateTimeField(default=timezone.now)
     edited_at = models.DateTimeField(null=True, blank=True)
     # A retracted message shows as a tombstone; its text stays in the record.
     retracted_at = models.DateTimeField(null=True, blank=True)
@@ -107,6 +124,18 @@ class Message(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["sender", "client_uid"], name="message_stored_once"),
             models.UniqueConstraint(fields=["conversation", "seq"], name="message_seq_unique"),
+            models.UniqueConstraint(
+                fields=["attachment"],
+                condition=models.Q(attachment__isnull=False),
+                name="message_attachment_once",
+            ),
+        ]
+        indexes = [
+            models.Index(
+                fields=["visit"],
+                condition=models.Q(visit__isnull=False),
+                name="message_visit_chat",
+            ),
         ]
 
     def __str__(self) -> str:
