@@ -11,6 +11,11 @@ from django.core.asgi import get_asgi_application
 
 django_application = get_asgi_application()
 
+from rapport.core.sqlite import start_checkpointer  # noqa: E402
+
+# Before any database connection: the server's connections leave checkpoints to this thread.
+start_checkpointer()
+
 from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402

@@ -9,11 +9,14 @@ was left inside a transaction, so the next call opens a fresh one.
 
 On PostgreSQL the pool has ``RAPPORT_DB_THREADS`` threads (default 4): a send spends most of its
 time waiting for the database, so several can wait at once (sends to one conversation queue on
-its row lock). SQLite takes one writer at a time, so there it is one thread.
+its row lock). SQLite takes one writer at a time, so there it is one thread, which holds
+``rapport.core.sqlite.write_turn`` during each call: the log checkpointer's short final pass
+waits for the thread between two calls.
 """
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -24,13 +27,18 @@ from channels.consumer import get_handler_name
 from django.conf import settings
 from django.db import connections
 
+from rapport.core.sqlite import write_turn
+
 _pool: ThreadPoolExecutor | None = None
 _pool_lock = threading.Lock()
 
 
+def _on_sqlite() -> bool:
+    return "sqlite" in settings.DATABASES["default"]["ENGINE"]
+
+
 def _threads() -> int:
-    engine = settings.DATABASES["default"]["ENGINE"]
-    return int(settings.RAPPORT_DB_THREADS) if "postgresql" in engine else 1
+    return 1 if _on_sqlite() else int(settings.RAPPORT_DB_THREADS)
 
 
 def _executor() -> ThreadPoolExecutor:
@@ -73,8 +81,10 @@ def close_broken_connections() -> None:
 
 class KeptConnectionSyncToAsync(SyncToAsync):  # type: ignore[type-arg]
     def thread_handler(self, loop: Any, *args: Any, **kwargs: Any) -> Any:
+        turn = write_turn if _on_sqlite() else contextlib.nullcontext()
         try:
-            return super().thread_handler(loop, *args, **kwargs)  # type: ignore[no-untyped-call]
+            with turn:
+                return super().thread_handler(loop, *args, **kwargs)  # type: ignore[no-untyped-call]
         finally:
             close_broken_connections()
 
