@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from typing import Any
 
 from django.db import connection, transaction
 from django.db.models import QuerySet
@@ -68,23 +69,22 @@ class Sendable:
     client_name: str
 
 
-def lock_for_sending(user: User, conversation_uid: uuid.UUID) -> Sendable:
-    """``access_conversation(user, uid, lock=True)`` in one SQL statement, for the send path.
+def sendable_sql(user: User, conversation_uid: uuid.UUID) -> tuple[str, list[Any]]:
+    """The rule of ``access_conversation(user, uid, lock=True)`` as one SQL query and its
+    parameters: the conversation's row (locked), its last seq and the two people.
 
     The same rule — ``user`` is the client or therapist of an active care relationship, both
     accounts active — written out in SQL because a message is sent hundreds of times a second
     and building the ORM query cost more than running it. ``tests/test_messaging_protocol.py``
-    checks that outsiders and ended care are refused on both paths. Raises Http404 like
-    ``access_conversation``.
-    """
-    if not user.is_active:
-        raise Http404("No such conversation.")
+    checks that outsiders and ended care are refused on both paths (and on both databases, where
+    the send is one statement built around this query)."""
     conversation, relationship = Conversation._meta, CareRelationship._meta
     people = User._meta.db_table
     uid_field = conversation.get_field("uid")
     lock = " FOR UPDATE OF c" if connection.features.has_select_for_update_of else ""
     sql = (
-        f"SELECT c.id, c.last_seq, r.therapist_id, r.client_id, t.full_name, p.full_name "  # noqa: S608 (tables from model metadata)
+        "SELECT c.id, c.last_seq, r.therapist_id, r.client_id, "  # noqa: S608 (tables from model metadata)
+        "t.full_name AS therapist_name, p.full_name AS client_name "
         f"FROM {conversation.db_table} c "
         f"JOIN {relationship.db_table} r ON r.id = c.relationship_id "
         f"JOIN {people} t ON t.id = r.therapist_id "
@@ -100,6 +100,15 @@ def lock_for_sending(user: User, conversation_uid: uuid.UUID) -> Sendable:
         user.pk,
         user.pk,
     ]
+    return sql, params
+
+
+def lock_for_sending(user: User, conversation_uid: uuid.UUID) -> Sendable:
+    """``access_conversation(user, uid, lock=True)`` in one SQL statement, for the send path.
+    Raises Http404 like ``access_conversation``."""
+    if not user.is_active:
+        raise Http404("No such conversation.")
+    sql, params = sendable_sql(user, conversation_uid)
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         row = cursor.fetchone()

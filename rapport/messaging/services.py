@@ -22,6 +22,7 @@ from channels.layers import get_channel_layer
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import connection, models, transaction
 from django.db.models import F
+from django.http import Http404
 from django.urls import reverse
 from django.utils import timezone
 
@@ -30,7 +31,13 @@ from rapport.audit.services import Action, record
 from rapport.care.models import CareRelationship
 from rapport.core.consumers import user_group
 from rapport.messaging import notifications
-from rapport.messaging.access import access_conversation, conversation_for, lock_for_sending
+from rapport.messaging.access import (
+    Sendable,
+    access_conversation,
+    conversation_for,
+    lock_for_sending,
+    sendable_sql,
+)
 from rapport.messaging.models import Attachment, Conversation, Message, Participant, Revision
 from rapport.messaging.preferences import DEFAULT_DELAY_MINUTES
 
@@ -172,67 +179,31 @@ def _db(model: type[models.Model], name: str, value: Any) -> Any:
 def _send_text(
     user: User, conversation_uid: uuid.UUID, client_uid: uuid.UUID, text: str, origin: str
 ) -> Outcome:
-    """The hot path of ``send_message`` (a text message), in eight SQL statements.
+    """The hot path of ``send_message`` (a text message) in raw SQL: eight statements on SQLite,
+    one on PostgreSQL (where each statement is a round trip to the server).
 
     It does what ``_store`` does; building ORM queries cost several times more than running them,
     and this runs hundreds of times a second. A repeated id takes the ORM path.
     """
-    message, conversation, participant = Message._meta, Conversation._meta, Participant._meta
+    now = timezone.now()
     with transaction.atomic():
-        target = lock_for_sending(user, conversation_uid)
-        client_uid_db = _db(Message, "client_uid", client_uid)
-        with connection.cursor() as cursor:
-            cursor.execute(
-                f"SELECT 1 FROM {message.db_table} WHERE sender_id = %s AND client_uid = %s",  # noqa: S608 (tables from model metadata)
-                [user.pk, client_uid_db],
-            )
-            repeated = cursor.fetchone() is not None
-        if repeated:
+        if connection.vendor == "postgresql":
+            sent = _insert_in_one_statement(user, conversation_uid, client_uid, text, now)
+        else:
+            sent = _insert_statement_by_statement(user, conversation_uid, client_uid, text, now)
+        if sent is None:  # a repeated id: the stored message, through the ORM
             chat = access_conversation(user, conversation_uid, lock=True)
             return _store(chat, user, client_uid, text, None, None, origin)
-        now = timezone.now()
-        seq = target.last_seq + 1
-        when = _db(Message, "created_at", now)
-        peer_id = target.client_id if user.pk == target.therapist_id else target.therapist_id
-        default_due = now + timedelta(minutes=DEFAULT_DELAY_MINUTES)
-        due_db = _db(Message, "created_at", default_due)
-        stale_db = _db(Message, "created_at", now - notifications.STALE_AFTER)
-        with connection.cursor() as cursor:
-            cursor.execute(
-                f"INSERT INTO {message.db_table} (conversation_id, seq, sender_id, client_uid, "  # noqa: S608 (tables from model metadata)
-                "body, attachment_id, visit_id, created_at, edited_at, retracted_at) "
-                "VALUES (%s, %s, %s, %s, %s, NULL, NULL, %s, NULL, NULL)",
-                [
-                    target.pk,
-                    seq,
-                    user.pk,
-                    client_uid_db,
-                    _db(Message, "body", text),
-                    when,
-                ],
-            )
-            cursor.execute(
-                f"UPDATE {conversation.db_table} SET last_seq = %s, last_message_at = %s "  # noqa: S608 (tables from model metadata)
-                "WHERE id = %s",
-                [seq, when, target.pk],
-            )
-            # The recipient's unread count, and the unread email's delay if none is running.
-            bump = (
-                f"UPDATE {participant.db_table} SET unread = unread + 1, notice_due_at = CASE "  # noqa: S608 (tables from model metadata)
-                "WHEN notice_due_at IS NULL OR notice_due_at < %s THEN %s ELSE notice_due_at END "
-                "WHERE conversation_id = %s AND user_id = %s "
-                "RETURNING id, unread, CASE WHEN notice_due_at = %s THEN 1 ELSE 0 END"
-            )
-            cursor.execute(bump, [stale_db, due_db, target.pk, peer_id, due_db])
-            row = cursor.fetchone()
-            if row is None:  # a conversation from before participants existed
-                Participant.objects.get_or_create(conversation_id=target.pk, user_id=peer_id)
-                cursor.execute(bump, [stale_db, due_db, target.pk, peer_id, due_db])
-                row = cursor.fetchone()
-        participant_id, unread, started = row
+        target, seq, peer_id, participant_id, unread, started, total = sent
+        if participant_id is None:  # a conversation from before participants existed
+            Participant.objects.get_or_create(conversation_id=target.pk, user_id=peer_id)
+            bumped = _count_unread(target.pk, peer_id, now)
+            if bumped is None:
+                raise RuntimeError("the recipient has no participant row")
+            participant_id, unread, started = bumped
+            total = total_unread(peer_id)
         if started:
             notifications.cycle_started(participant_id, now)
-        total = total_unread(peer_id)
     role = THERAPIST if user.pk == target.therapist_id else CLIENT
     shown = {
         "conversation": str(conversation_uid),
@@ -255,6 +226,158 @@ def _send_text(
     )
     outcome.tell(user.pk, {"type": "message", "message": shown}, origin)
     return outcome
+
+
+# (the conversation, seq, the other person, their participant row, its unread count, whether
+# an email cycle started, their unread total) — or None for a repeated id.
+Sent = tuple[Sendable, int, int, int | None, int, bool, int]
+
+
+def _tables() -> tuple[str, str, str]:
+    return Message._meta.db_table, Conversation._meta.db_table, Participant._meta.db_table
+
+
+def _peer(user: User, target: Sendable) -> int:
+    return target.client_id if user.pk == target.therapist_id else target.therapist_id
+
+
+def _insert_statement_by_statement(
+    user: User, conversation_uid: uuid.UUID, client_uid: uuid.UUID, text: str, now: datetime
+) -> Sent | None:
+    """SQLite: the access check and lock, the repeat check, then the writes, one by one."""
+    message, conversation, _ = _tables()
+    target = lock_for_sending(user, conversation_uid)
+    client_uid_db = _db(Message, "client_uid", client_uid)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT 1 FROM {message} WHERE sender_id = %s AND client_uid = %s",  # noqa: S608 (tables from model metadata)
+            [user.pk, client_uid_db],
+        )
+        if cursor.fetchone() is not None:
+            return None
+        seq = target.last_seq + 1
+        when = _db(Message, "created_at", now)
+        cursor.execute(
+            f"INSERT INTO {message} (conversation_id, seq, sender_id, client_uid, "  # noqa: S608 (tables from model metadata)
+            "body, attachment_id, visit_id, created_at, edited_at, retracted_at) "
+            "VALUES (%s, %s, %s, %s, %s, NULL, NULL, %s, NULL, NULL)",
+            [target.pk, seq, user.pk, client_uid_db, _db(Message, "body", text), when],
+        )
+        cursor.execute(
+            f"UPDATE {conversation} SET last_seq = %s, last_message_at = %s WHERE id = %s",  # noqa: S608 (tables from model metadata)
+            [seq, when, target.pk],
+        )
+    peer_id = _peer(user, target)
+    bumped = _count_unread(target.pk, peer_id, now)
+    if bumped is None:
+        return target, seq, peer_id, None, 0, False, 0
+    participant_id, unread, started = bumped
+    return target, seq, peer_id, participant_id, unread, started, total_unread(peer_id)
+
+
+def _notice_times(now: datetime) -> tuple[Any, Any]:
+    """(default due time, "stale before") as the database stores them."""
+    due = _db(Message, "created_at", now + timedelta(minutes=DEFAULT_DELAY_MINUTES))
+    return due, _db(Message, "created_at", now - notifications.STALE_AFTER)
+
+
+def _count_unread(
+    conversation_id: int, peer_id: int, now: datetime
+) -> tuple[int, int, bool] | None:
+    """One more unread message for ``peer_id``, and the unread email's delay if none is
+    running: (participant id, unread, whether a cycle started), None without a participant."""
+    _, _, participant = _tables()
+    due, stale = _notice_times(now)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {participant} SET unread = unread + 1, notice_due_at = CASE "  # noqa: S608 (tables from model metadata)
+            "WHEN notice_due_at IS NULL OR notice_due_at < %s THEN %s ELSE notice_due_at END "
+            "WHERE conversation_id = %s AND user_id = %s "
+            "RETURNING id, unread, CASE WHEN notice_due_at = %s THEN 1 ELSE 0 END",
+            [stale, due, conversation_id, peer_id, due],
+        )
+        row = cursor.fetchone()
+    return None if row is None else (row[0], row[1], bool(row[2]))
+
+
+def _prepared_cursor() -> Any:
+    """A PostgreSQL cursor whose statements are prepared once per connection and then reused:
+    parameters go to the server separately (server-side binding), so the server parses and plans
+    the send statement once instead of for every message. Django's own cursors bind on the client
+    and never prepare (a connection pooler in transaction mode could not keep prepared
+    statements; docs/deployment.md says what that needs)."""
+    import psycopg
+
+    connection.ensure_connection()
+    raw = connection.connection
+    if raw.prepare_threshold is None:
+        raw.prepare_threshold = 0  # prepare on first use; only this cursor binds on the server
+    return connection.make_cursor(psycopg.Cursor(raw))  # type: ignore[arg-type]  # stubs say CursorWrapper; it wraps a driver cursor
+
+
+def _insert_in_one_statement(
+    user: User, conversation_uid: uuid.UUID, client_uid: uuid.UUID, text: str, now: datetime
+) -> Sent | None:
+    """PostgreSQL: the same checks and writes as ``_insert_statement_by_statement`` in one
+    statement (one round trip): the access check locks the conversation row, the insert skips a
+    repeated id, and the conversation and the recipient's count change only when it inserted.
+    The recipient's total is read from before the statement, so it gets the new message added."""
+    if not user.is_active:
+        raise Http404("No such conversation.")
+    message, conversation, participant = _tables()
+    target_sql, target_params = sendable_sql(user, conversation_uid)
+    total_sql, total_params = _total_unread_sql(
+        "CASE WHEN target.therapist_id = %s THEN target.client_id ELSE target.therapist_id END",
+        [user.pk],
+    )
+    when = _db(Message, "created_at", now)
+    due, stale = _notice_times(now)
+    sql = (
+        f"WITH target AS ({target_sql}), "  # noqa: S608 (tables from model metadata)
+        f"stored AS (INSERT INTO {message} (conversation_id, seq, sender_id, client_uid, body, "
+        "attachment_id, visit_id, created_at, edited_at, retracted_at) "
+        "SELECT target.id, target.last_seq + 1, %s, %s, %s, NULL, NULL, %s, NULL, NULL "
+        "FROM target ON CONFLICT (sender_id, client_uid) DO NOTHING "
+        "RETURNING conversation_id, seq), "
+        f"moved AS (UPDATE {conversation} SET last_seq = stored.seq, last_message_at = %s "
+        f"FROM stored WHERE {conversation}.id = stored.conversation_id RETURNING 1), "
+        f"bumped AS (UPDATE {participant} pa SET unread = pa.unread + 1, notice_due_at = CASE "
+        "WHEN pa.notice_due_at IS NULL OR pa.notice_due_at < %s THEN %s "
+        "ELSE pa.notice_due_at END FROM stored, target "
+        "WHERE pa.conversation_id = stored.conversation_id AND pa.user_id = CASE "
+        "WHEN target.therapist_id = %s THEN target.client_id ELSE target.therapist_id END "
+        "RETURNING pa.id, pa.unread, CASE WHEN pa.notice_due_at = %s THEN 1 ELSE 0 END AS started) "
+        f"SELECT target.id, target.last_seq, target.therapist_id, target.client_id, "
+        f"target.therapist_name, target.client_name, stored.seq, bumped.id, bumped.unread, "
+        f"bumped.started, ({total_sql}) "
+        "FROM target LEFT JOIN stored ON TRUE LEFT JOIN bumped ON TRUE"
+    )
+    params = [
+        *target_params,
+        user.pk,
+        _db(Message, "client_uid", client_uid),
+        _db(Message, "body", text),
+        when,
+        when,
+        stale,
+        due,
+        user.pk,
+        due,
+        *total_params,
+    ]
+    with _prepared_cursor() as cursor:
+        cursor.execute(sql, params)
+        row = cursor.fetchone()
+    if row is None:
+        raise Http404("No such conversation.")
+    target = Sendable(row[0], conversation_uid, row[1], row[2], row[3], row[4], row[5])
+    seq, participant_id, unread, started, total = row[6:]
+    if seq is None:
+        return None
+    peer_id = _peer(user, target)
+    if participant_id is None:
+        return target, seq, peer_id, None, 0, False, 0
+    return target, seq, peer_id, participant_id, unread, bool(started), int(total) + 1
 
 
 def store_visit_chat(
@@ -447,21 +570,27 @@ def typing(user: User, conversation_uid: uuid.UUID | str) -> Outcome:
 # --- Reading -------------------------------------------------------------------------------------
 
 
+def _total_unread_sql(who: str, who_params: list[Any]) -> tuple[str, list[Any]]:
+    """Unread messages of the user ``who`` (an SQL expression) across their open conversations."""
+    participant, conversation = Participant._meta.db_table, Conversation._meta.db_table
+    relationship, people = CareRelationship._meta.db_table, User._meta.db_table
+    sql = (
+        f"SELECT COALESCE(SUM(pa.unread), 0) FROM {participant} pa "  # noqa: S608 (tables from model metadata)
+        f"JOIN {conversation} c ON c.id = pa.conversation_id "
+        f"JOIN {relationship} r ON r.id = c.relationship_id "
+        f"JOIN {people} t ON t.id = r.therapist_id "
+        f"JOIN {people} p ON p.id = r.client_id "
+        f"WHERE pa.user_id = {who} AND r.status = %s AND t.is_active = %s AND p.is_active = %s"
+    )
+    return sql, [*who_params, CareRelationship.Status.ACTIVE.value, True, True]
+
+
 def total_unread(user: User | int) -> int:
     """Unread messages across the user's open conversations (the badge in the navigation)."""
     user_id = user if isinstance(user, int) else user.pk
-    participant, conversation = Participant._meta.db_table, Conversation._meta.db_table
-    relationship, people = CareRelationship._meta.db_table, User._meta.db_table
+    sql, params = _total_unread_sql("%s", [user_id])
     with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT COALESCE(SUM(pa.unread), 0) FROM {participant} pa "  # noqa: S608 (tables from model metadata)
-            f"JOIN {conversation} c ON c.id = pa.conversation_id "
-            f"JOIN {relationship} r ON r.id = c.relationship_id "
-            f"JOIN {people} t ON t.id = r.therapist_id "
-            f"JOIN {people} p ON p.id = r.client_id "
-            "WHERE pa.user_id = %s AND r.status = %s AND t.is_active = %s AND p.is_active = %s",
-            [user_id, CareRelationship.Status.ACTIVE.value, True, True],
-        )
+        cursor.execute(sql, params)
         row = cursor.fetchone()
     return int(row[0]) if row else 0
 
