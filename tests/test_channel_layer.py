@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from channels.exceptions import ChannelFull
 
-from rapport.core.layers import InProcessChannelLayer
+from rapport.core.layers import InProcessChannelLayer, group_send_to_others
 
 
 class Clock:
@@ -154,5 +154,17 @@ def test_flush_forgets_everything() -> None:
         await layer.send(channel, {"type": "x"})
         await layer.flush()
         assert layer.channels == {} and layer.groups == {}
+
+    run(body)
+
+
+def test_the_sender_gets_no_copy_of_its_own_group_event() -> None:
+    async def body(layer: InProcessChannelLayer, clock: Clock) -> None:
+        sender, other_tab = await layer.new_channel(), await layer.new_channel()
+        await layer.group_add("messages-7", sender)
+        await layer.group_add("messages-7", other_tab)
+        await group_send_to_others(layer, "messages-7", {"type": "mine"}, sender)
+        assert await layer.receive(other_tab) == {"type": "mine"}
+        assert sender not in layer.channels or layer.channels[sender].empty()
 
     run(body)

@@ -16,13 +16,14 @@ waits for the thread between two calls.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import contextvars
 import threading
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from asgiref.sync import SyncToAsync
 from channels.consumer import get_handler_name
 from django.conf import settings
 from django.db import connections
@@ -79,19 +80,32 @@ def close_broken_connections() -> None:
             connection.close()
 
 
-class KeptConnectionSyncToAsync(SyncToAsync):  # type: ignore[type-arg]
-    def thread_handler(self, loop: Any, *args: Any, **kwargs: Any) -> Any:
-        turn = write_turn if _on_sqlite() else contextlib.nullcontext()
-        try:
-            with turn:
-                return super().thread_handler(loop, *args, **kwargs)  # type: ignore[no-untyped-call]
-        finally:
-            close_broken_connections()
+def _call(function: Callable[..., Any], args: Any, kwargs: Any) -> Any:
+    """In a pool thread: run ``function`` (on SQLite holding the write turn), then close this
+    thread's connection if the call broke it or left a transaction open."""
+    turn = write_turn if _on_sqlite() else contextlib.nullcontext()
+    try:
+        with turn:
+            return function(*args, **kwargs)
+    finally:
+        close_broken_connections()
 
 
-def db_call(function: Callable[..., Any]) -> Callable[..., Any]:
-    """Like channels' ``database_sync_to_async``: ``await db_call(function)(arguments)``."""
-    return KeptConnectionSyncToAsync(function, thread_sensitive=False, executor=_executor())
+def db_call(function: Callable[..., Any]) -> Callable[..., Awaitable[Any]]:
+    """Like channels' ``database_sync_to_async``: ``await db_call(function)(arguments)``.
+
+    A plain executor call with the caller's context variables: asgiref's ``SyncToAsync``
+    machinery (thread-sensitive mode, re-entry into the event loop) is not needed here, and it
+    cost more per message than the call itself. Functions run here must not call
+    ``async_to_sync``.
+    """
+
+    async def call(*args: Any, **kwargs: Any) -> Any:
+        loop = asyncio.get_running_loop()
+        context = contextvars.copy_context()
+        return await loop.run_in_executor(_executor(), context.run, _call, function, args, kwargs)
+
+    return call
 
 
 class KeepConnectionMixin:

@@ -106,7 +106,10 @@ class InProcessChannelLayer(BaseChannelLayer):  # type: ignore[misc]
             if not members:
                 del self.groups[group]
 
-    async def group_send(self, group: str, message: dict[str, Any]) -> None:
+    async def group_send(
+        self, group: str, message: dict[str, Any], *, skip: str | None = None
+    ) -> None:
+        """Send to every member of ``group`` (but ``skip``, a member that needs no copy)."""
         if not isinstance(message, dict):
             raise TypeError("message is not a dict")
         self.require_valid_group_name(group)
@@ -116,6 +119,8 @@ class InProcessChannelLayer(BaseChannelLayer):  # type: ignore[misc]
             return
         expires_at = self.clock() + self.expiry
         for channel in list(members):
+            if channel == skip:
+                continue
             # As in every channel layer, a member whose queue is full misses group events.
             with contextlib.suppress(ChannelFull):
                 self._put(channel, message, expires_at)
@@ -153,3 +158,15 @@ class InProcessChannelLayer(BaseChannelLayer):  # type: ignore[misc]
 
     async def close(self) -> None:
         """Nothing to release."""
+
+
+async def group_send_to_others(
+    layer: BaseChannelLayer, group: str, message: dict[str, Any], sender: str
+) -> None:
+    """``group_send`` for the other members of a group the sending channel is in (a person's
+    other tabs). The in-process layer leaves the sender out; other layers deliver to it too, so
+    receivers still drop events that carry their own channel as the origin."""
+    if isinstance(layer, InProcessChannelLayer):
+        await layer.group_send(group, message, skip=sender)
+    else:
+        await layer.group_send(group, message)

@@ -31,6 +31,7 @@ from rapport.core.consumers import (
     session_alive,
 )
 from rapport.core.db import KeepConnectionMixin, db_call
+from rapport.core.layers import group_send_to_others
 from rapport.messaging import services
 
 SESSION_ENDED = 4001
@@ -97,7 +98,7 @@ class MessagesConsumer(KeepConnectionMixin, AsyncWebsocketConsumer):  # type: ig
         self.refusals = 0
         self.closed = False
         self.touched = time.monotonic()
-        self.groups_joined = live_groups(self.scope)
+        self.groups_joined = [*live_groups(self.scope), services.messages_group(user.pk)]
         for group in self.groups_joined:
             await self.channel_layer.group_add(group, self.channel_name)
         await self.accept()
@@ -175,7 +176,10 @@ class MessagesConsumer(KeepConnectionMixin, AsyncWebsocketConsumer):  # type: ig
 
     async def _publish(self, outcome: services.Outcome) -> None:
         for group, event in outcome.events:
-            await self.channel_layer.group_send(group, event)
+            if event["origin"] == self.channel_name:
+                await group_send_to_others(self.channel_layer, group, event, self.channel_name)
+            else:
+                await self.channel_layer.group_send(group, event)
 
     # --- Frames from the browser -----------------------------------------------------------
 

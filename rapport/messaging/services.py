@@ -65,14 +65,24 @@ class Outcome:
     frames: dict[tuple[int, str], list[dict[str, Any]]] = field(default_factory=dict)
 
     def tell(self, user_id: int, frame: dict[str, Any], origin: str = "") -> None:
+        """Frames with an ``origin`` (the sending socket's channel) are for the sender's other
+        messages sockets only; the rest go to all of the person's sockets."""
         self.frames.setdefault((user_id, origin), []).append(frame)
 
     @property
     def events(self) -> list[tuple[str, dict[str, Any]]]:
         return [
-            (user_group(user_id), {"type": "inbox.event", "frames": frames, "origin": origin})
+            (
+                messages_group(user_id) if origin else user_group(user_id),
+                {"type": "inbox.event", "frames": frames, "origin": origin},
+            )
             for (user_id, origin), frames in self.frames.items()
         ]
+
+
+def messages_group(user_id: int) -> str:
+    """The group of one person's messages sockets (not their events sockets)."""
+    return f"messages-{user_id}"
 
 
 def publish(events: list[tuple[str, dict[str, Any]]]) -> None:

@@ -1,0 +1,71 @@
+"""Both people sending at once, through the send path of the database in use (statement by
+statement on SQLite, one prepared statement on PostgreSQL): every message stored once, the
+sequence numbers gap-free, the counts right."""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from typing import Any
+
+import pytest
+from django.db import connections
+
+from rapport.care.models import CareRelationship
+from rapport.messaging import services
+from rapport.messaging.access import conversation_for
+from rapport.messaging.models import Message, Participant
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+PER_PERSON = 40
+
+
+def test_both_sides_sending_at_once_get_gap_free_numbers(client_a: Any, therapist_x: Any) -> None:
+    relationship = CareRelationship.objects.get(client=client_a, therapist=therapist_x)
+    conversation = conversation_for(relationship)
+    start = threading.Barrier(2)
+    acked: dict[str, list[int]] = {"client": [], "therapist": []}
+    failures: list[BaseException] = []
+
+    def send_all(user: Any, role: str) -> None:
+        try:
+            start.wait(timeout=10)
+            for n in range(PER_PERSON):
+                ident = uuid.uuid4()
+                outcome = services.send_message(user, conversation.uid, ident, f"{role} {n}")
+                assert outcome.created and outcome.shown is not None
+                acked[role].append(outcome.shown["seq"])
+                # A resend of the same id is stored once and answered with the same number.
+                again = services.send_message(user, conversation.uid, ident, f"{role} {n}")
+                assert not again.created and again.shown is not None
+                assert again.shown["seq"] == outcome.shown["seq"]
+        except BaseException as failure:  # reported by the main thread
+            failures.append(failure)
+        finally:
+            connections.close_all()
+
+    threads = [
+        threading.Thread(target=send_all, args=(client_a, "client")),
+        threading.Thread(target=send_all, args=(therapist_x, "therapist")),
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert not failures, failures
+
+    rows = list(Message.objects.filter(conversation=conversation).order_by("seq"))
+    assert [row.seq for row in rows] == list(range(1, 2 * PER_PERSON + 1))
+    assert sorted(acked["client"] + acked["therapist"]) == list(range(1, 2 * PER_PERSON + 1))
+    for role, user in (("client", client_a), ("therapist", therapist_x)):
+        own = [row for row in rows if row.sender_id == user.pk]
+        assert [row.body for row in own] == [f"{role} {n}" for n in range(PER_PERSON)]
+        assert [row.seq for row in own] == acked[role]
+    conversation.refresh_from_db()
+    assert conversation.last_seq == 2 * PER_PERSON
+    unread = dict(
+        Participant.objects.filter(conversation=conversation).values_list("user_id", "unread")
+    )
+    assert unread == {client_a.pk: PER_PERSON, therapist_x.pk: PER_PERSON}
+    assert services.total_unread(client_a) == PER_PERSON
