@@ -204,20 +204,20 @@ def _send_text(
         if sent is None:  # a repeated id: the stored message, through the ORM
             chat = access_conversation(user, conversation_uid, lock=True)
             return _store(chat, user, client_uid, text, None, None, origin)
-        target, seq, peer_id, participant_id, unread, started, total = sent
-        if participant_id is None:  # a conversation from before participants existed
-            Participant.objects.get_or_create(conversation_id=target.pk, user_id=peer_id)
-            bumped = _count_unread(target.pk, peer_id, now)
+        if sent.participant_id is None:  # a conversation from before participants existed
+            Participant.objects.get_or_create(conversation_id=sent.target.pk, user_id=sent.peer_id)
+            bumped = _count_unread(sent.target.pk, sent.peer_id, now)
             if bumped is None:
                 raise RuntimeError("the recipient has no participant row")
-            participant_id, unread, started = bumped
-            total = total_unread(peer_id)
-        if started:
-            notifications.cycle_started(participant_id, now)
+            sent.participant_id, sent.unread, sent.started = bumped
+            sent.total = total_unread(sent.peer_id)
+        if sent.started:
+            notifications.cycle_started(sent.participant_id, now)
+    target, peer_id = sent.target, sent.peer_id
     role = THERAPIST if user.pk == target.therapist_id else CLIENT
     shown = {
         "conversation": str(conversation_uid),
-        "seq": seq,
+        "seq": sent.seq,
         "id": str(client_uid),
         "from": role,
         "name": target.therapist_name if role == THERAPIST else target.client_name,
@@ -232,15 +232,28 @@ def _send_text(
     outcome.tell(peer_id, {"type": "message", "message": shown})
     outcome.tell(
         peer_id,
-        {"type": "unread", "conversation": str(conversation_uid), "count": unread, "total": total},
+        {
+            "type": "unread",
+            "conversation": str(conversation_uid),
+            "count": sent.unread,
+            "total": sent.total,
+        },
     )
     outcome.tell(user.pk, {"type": "message", "message": shown}, origin)
     return outcome
 
 
-# (the conversation, seq, the other person, their participant row, its unread count, whether
-# an email cycle started, their unread total) — or None for a repeated id.
-Sent = tuple[Sendable, int, int, int | None, int, bool, int]
+@dataclass
+class Sent:
+    """What the send statements stored (a repeated id gives None instead)."""
+
+    target: Sendable
+    seq: int
+    peer_id: int
+    participant_id: int | None  # None: the recipient has no participant row yet
+    unread: int = 0  # the recipient's count in this conversation
+    started: bool = False  # an unread-email cycle began with this message
+    total: int = 0  # the recipient's unread messages in all open conversations
 
 
 def _tables() -> tuple[str, str, str]:
@@ -280,9 +293,9 @@ def _insert_statement_by_statement(
     peer_id = _peer(user, target)
     bumped = _count_unread(target.pk, peer_id, now)
     if bumped is None:
-        return target, seq, peer_id, None, 0, False, 0
+        return Sent(target, seq, peer_id, None)
     participant_id, unread, started = bumped
-    return target, seq, peer_id, participant_id, unread, started, total_unread(peer_id)
+    return Sent(target, seq, peer_id, participant_id, unread, started, total_unread(peer_id))
 
 
 def _notice_times(now: datetime) -> tuple[Any, Any]:
@@ -386,8 +399,8 @@ def _insert_in_one_statement(
         return None
     peer_id = _peer(user, target)
     if participant_id is None:
-        return target, seq, peer_id, None, 0, False, 0
-    return target, seq, peer_id, participant_id, unread, bool(started), int(total) + 1
+        return Sent(target, seq, peer_id, None)
+    return Sent(target, seq, peer_id, participant_id, unread, bool(started), int(total) + 1)
 
 
 def store_visit_chat(

@@ -1,6 +1,7 @@
-"""Both people sending at once, through the send path of the database in use (statement by
-statement on SQLite, one prepared statement on PostgreSQL): every message stored once, the
-sequence numbers gap-free, the counts right."""
+"""The text send path of the database in use (statement by statement on SQLite, one prepared
+statement on PostgreSQL): both people sending at once get every message stored once, gap-free
+sequence numbers and right counts; a conversation from before participants existed gets its
+recipient's row on the first message."""
 
 from __future__ import annotations
 
@@ -69,3 +70,17 @@ def test_both_sides_sending_at_once_get_gap_free_numbers(client_a: Any, therapis
     )
     assert unread == {client_a.pk: PER_PERSON, therapist_x.pk: PER_PERSON}
     assert services.total_unread(client_a) == PER_PERSON
+
+
+def test_a_conversation_without_the_recipients_row_gets_it(client_a: Any, therapist_x: Any) -> None:
+    relationship = CareRelationship.objects.get(client=client_a, therapist=therapist_x)
+    conversation = conversation_for(relationship)
+    Participant.objects.filter(conversation=conversation, user=therapist_x).delete()
+
+    outcome = services.send_message(client_a, conversation.uid, uuid.uuid4(), "hello")
+
+    assert outcome.created and outcome.shown is not None and outcome.shown["seq"] == 1
+    row = Participant.objects.get(conversation=conversation, user=therapist_x)
+    assert row.unread == 1 and row.notice_due_at is not None
+    assert services.total_unread(therapist_x) == 1
+    assert Message.objects.filter(conversation=conversation).count() == 1
