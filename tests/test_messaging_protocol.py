@@ -71,13 +71,14 @@ def test_message_reaches_the_recipient_and_the_senders_other_tab(
         ident = await _send(tab1, chat, "Hello <b>there</b>")
         ack = await _next(tab1, "ack")
         assert ack["id"] == ident and ack["message"]["seq"] == 1
-        received = await _next(therapist, "message")
+        received = await _next(therapist)  # the message, with the recipient's counts after it
+        assert received["type"] == "message"
         assert received["message"]["text"] == "Hello <b>there</b>"  # text, escaped by the page
         assert received["message"]["from"] == "client"
-        unread = await _next(therapist, "unread")
-        assert unread == {"type": "unread", "conversation": chat, "count": 1, "total": 1}
-        other = await _next(tab2, "message")
-        assert other["message"]["id"] == ident
+        assert (received["unread"], received["total"]) == (1, 1)
+        assert await therapist.receive_nothing(timeout=0.2)  # no separate "unread" frame
+        other = await _next(tab2)
+        assert other == {"type": "message", "message": ack["message"]}  # no counts: not theirs
         assert await tab1.receive_nothing(timeout=0.2)  # the sending tab got its ack only
         for socket in (tab1, tab2, therapist):
             await socket.disconnect()
@@ -154,6 +155,42 @@ def test_read_receipt_reaches_the_sender_and_clears_the_count(
     run_async(body)
     participant = Participant.objects.get(user=therapist_x)
     assert (participant.last_read_seq, participant.unread) == (2, 0)
+
+
+def test_the_navigation_badge_follows_arrivals_and_reading(
+    chat: str, client_a: Any, therapist_x: Any
+) -> None:
+    """The events socket (every page's badge) takes the total from the recipient's ``message``
+    frame and from the reader's ``unread`` frame; the sender's badge is not touched."""
+    client_browser, therapist_browser = signed_in(client_a), signed_in(therapist_x)
+
+    async def events(browser: Any) -> WebsocketCommunicator:
+        socket = WebsocketCommunicator(
+            application, "/ws/events/", headers=socket_headers(browser, b"http://127.0.0.1")
+        )
+        connected, code = await socket.connect(timeout=5)
+        assert connected, code
+        return socket
+
+    async def body() -> None:
+        client, therapist = await _open(client_browser), await _open(therapist_browser)
+        client_badge, therapist_badge = (
+            await events(client_browser),
+            await events(therapist_browser),
+        )
+        for n in (1, 2):
+            await _send(client, chat, f"message {n}")
+            await _next(client, "ack")
+            badge = await therapist_badge.receive_json_from(timeout=5)
+            assert badge == {"type": "messages.unread", "total": n}
+        await therapist.send_json_to({"type": "read", "conversation": chat, "seq": 2})
+        badge = await therapist_badge.receive_json_from(timeout=5)
+        assert badge == {"type": "messages.unread", "total": 0}
+        assert await client_badge.receive_nothing(timeout=0.2)
+        for socket in (client, therapist, client_badge, therapist_badge):
+            await socket.disconnect()
+
+    run_async(body)
 
 
 def test_correction_and_retraction_keep_the_record_and_are_audited(

@@ -167,7 +167,7 @@ class EventsConsumer(KeepConnectionMixin, AsyncWebsocketConsumer):  # type: igno
     async def inbox_event(self, message: dict[str, Any]) -> None:
         """Messaging frames are for the messages socket; this one keeps the navigation badge."""
         for frame in message["frames"]:
-            if frame.get("type") == "unread":
+            if "total" in frame and frame.get("type") in {"unread", "message"}:
                 await self.send(
                     text_data=json.dumps({"type": "messages.unread", "total": frame["total"]})
                 )

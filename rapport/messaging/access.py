@@ -103,20 +103,6 @@ def sendable_sql(user: User, conversation_uid: uuid.UUID) -> tuple[str, list[Any
     return sql, params
 
 
-def lock_for_sending(user: User, conversation_uid: uuid.UUID) -> Sendable:
-    """``access_conversation(user, uid, lock=True)`` in one SQL statement, for the send path.
-    Raises Http404 like ``access_conversation``."""
-    if not user.is_active:
-        raise Http404("No such conversation.")
-    sql, params = sendable_sql(user, conversation_uid)
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        row = cursor.fetchone()
-    if row is None:
-        raise Http404("No such conversation.")
-    return Sendable(row[0], conversation_uid, row[1], row[2], row[3], row[4], row[5])
-
-
 def conversations_of(user: User) -> QuerySet[Conversation]:
     """Every conversation ``user`` may open now."""
     return _reachable(user)

@@ -12,6 +12,7 @@ sequence numbers are gap-free and "everything after N" never misses a message th
 
 from __future__ import annotations
 
+import functools
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -35,7 +36,6 @@ from rapport.messaging.access import (
     Sendable,
     access_conversation,
     conversation_for,
-    lock_for_sending,
     sendable_sql,
 )
 from rapport.messaging.models import Attachment, Conversation, Message, Participant, Revision
@@ -189,7 +189,7 @@ def _db(model: type[models.Model], name: str, value: Any) -> Any:
 def _send_text(
     user: User, conversation_uid: uuid.UUID, client_uid: uuid.UUID, text: str, origin: str
 ) -> Outcome:
-    """The hot path of ``send_message`` (a text message) in raw SQL: eight statements on SQLite,
+    """The hot path of ``send_message`` (a text message) in raw SQL: four statements on SQLite,
     one on PostgreSQL (where each statement is a round trip to the server).
 
     It does what ``_store`` does; building ORM queries cost several times more than running them,
@@ -229,18 +229,24 @@ def _send_text(
         "attachment": None,
     }
     outcome = Outcome(created=True, shown=shown)
-    outcome.tell(peer_id, {"type": "message", "message": shown})
-    outcome.tell(
-        peer_id,
-        {
-            "type": "unread",
-            "conversation": str(conversation_uid),
-            "count": sent.unread,
-            "total": sent.total,
-        },
-    )
-    outcome.tell(user.pk, {"type": "message", "message": shown}, origin)
+    _tell_arrival(outcome, user.pk, peer_id, shown, sent.unread, sent.total, origin)
     return outcome
+
+
+def _tell_arrival(
+    outcome: Outcome,
+    sender_id: int,
+    peer_id: int,
+    shown: dict[str, Any],
+    unread: int,
+    total: int,
+    origin: str,
+) -> None:
+    """A new message: to the recipient with their unread counts after it (one frame, where the
+    counts would otherwise follow in an ``unread`` frame of their own), and to the sender's other
+    tabs."""
+    outcome.tell(peer_id, {"type": "message", "message": shown, "unread": unread, "total": total})
+    outcome.tell(sender_id, {"type": "message", "message": shown}, origin)
 
 
 @dataclass
@@ -267,35 +273,85 @@ def _peer(user: User, target: Sendable) -> int:
 def _insert_statement_by_statement(
     user: User, conversation_uid: uuid.UUID, client_uid: uuid.UUID, text: str, now: datetime
 ) -> Sent | None:
-    """SQLite: the access check and lock, the repeat check, then the writes, one by one."""
-    message, conversation, _ = _tables()
-    target = lock_for_sending(user, conversation_uid)
-    client_uid_db = _db(Message, "client_uid", client_uid)
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT 1 FROM {message} WHERE sender_id = %s AND client_uid = %s",  # noqa: S608 (tables from model metadata)
-            [user.pk, client_uid_db],
-        )
-        if cursor.fetchone() is not None:
-            return None
+    """SQLite: the access check, then the writes one by one (four statements in the transaction),
+    on the driver's own cursor: Django's cursor wrapper cost more per statement than SQLite took
+    to run it, on the database thread, holding the interpreter lock the sockets need.
+
+    A repeated id inserts nothing (``ON CONFLICT DO NOTHING``) and gives None. The recipient's
+    total comes back with their count: the other open conversations' counts plus this one's."""
+    if not user.is_active:
+        raise Http404("No such conversation.")
+    access_sql, access_params = sendable_sql(user, conversation_uid)
+    insert_sql, moved_sql, bumped_sql = _sqlite_send_statements()
+    connection.ensure_connection()
+    cursor = connection.connection.cursor()
+    try:
+        cursor.execute(_qmark(access_sql), access_params)
+        row = cursor.fetchone()
+        if row is None:
+            raise Http404("No such conversation.")
+        target = Sendable(row[0], conversation_uid, row[1], row[2], row[3], row[4], row[5])
         seq = target.last_seq + 1
         when = _db(Message, "created_at", now)
         cursor.execute(
-            f"INSERT INTO {message} (conversation_id, seq, sender_id, client_uid, "  # noqa: S608 (tables from model metadata)
-            "body, attachment_id, visit_id, created_at, edited_at, retracted_at) "
-            "VALUES (%s, %s, %s, %s, %s, NULL, NULL, %s, NULL, NULL)",
-            [target.pk, seq, user.pk, client_uid_db, _db(Message, "body", text), when],
-        )
+            insert_sql,
+            [target.pk, seq, user.pk, _db(Message, "client_uid", client_uid),
+             _db(Message, "body", text), when],
+        )  # fmt: skip
+        if cursor.rowcount == 0:
+            return None
+        cursor.execute(moved_sql, [seq, when, target.pk])
+        peer_id = _peer(user, target)
+        due, stale = _notice_times(now)
         cursor.execute(
-            f"UPDATE {conversation} SET last_seq = %s, last_message_at = %s WHERE id = %s",  # noqa: S608 (tables from model metadata)
-            [seq, when, target.pk],
+            bumped_sql,
+            [stale, due, target.pk, peer_id, due, CareRelationship.Status.ACTIVE.value, True, True],
         )
-    peer_id = _peer(user, target)
-    bumped = _count_unread(target.pk, peer_id, now)
+        bumped = cursor.fetchone()
+    finally:
+        cursor.close()
     if bumped is None:
         return Sent(target, seq, peer_id, None)
-    participant_id, unread, started = bumped
-    return Sent(target, seq, peer_id, participant_id, unread, started, total_unread(peer_id))
+    participant_id, unread, started, others = bumped
+    return Sent(target, seq, peer_id, participant_id, unread, bool(started), int(others) + unread)
+
+
+_qmarked: dict[str, str] = {}
+
+
+def _qmark(sql: str) -> str:
+    """Django's ``%s`` placeholders as the sqlite3 driver's ``?`` (converted once per query)."""
+    converted = _qmarked.get(sql)
+    if converted is None:
+        converted = _qmarked[sql] = sql.replace("%s", "?")
+    return converted
+
+
+@functools.cache
+def _sqlite_send_statements() -> tuple[str, str, str]:
+    """The send path's writes on SQLite, with ``?`` placeholders: the insert (nothing on a
+    repeated id), the conversation's sequence, and the recipient's count and email delay with
+    their unread messages in their other open conversations."""
+    message, conversation, participant = _tables()
+    others, _ = _total_unread_sql("%s", [])
+    others = others.replace(
+        "WHERE pa.user_id = %s",
+        f"WHERE pa.user_id = {participant}.user_id AND pa.id <> {participant}.id",
+    )
+    insert = (
+        f"INSERT INTO {message} (conversation_id, seq, sender_id, client_uid, "  # noqa: S608 (tables from model metadata)
+        "body, attachment_id, visit_id, created_at, edited_at, retracted_at) "
+        "VALUES (%s, %s, %s, %s, %s, NULL, NULL, %s, NULL, NULL) "
+        "ON CONFLICT (sender_id, client_uid) DO NOTHING"
+    )
+    moved = f"UPDATE {conversation} SET last_seq = %s, last_message_at = %s WHERE id = %s"  # noqa: S608 (tables from model metadata)
+    bumped = (
+        f"UPDATE {participant} SET unread = unread + 1, notice_due_at = CASE "  # noqa: S608 (tables from model metadata)
+        "WHEN notice_due_at IS NULL OR notice_due_at < %s THEN %s ELSE notice_due_at END "
+        "WHERE conversation_id = %s AND user_id = %s "
+        f"RETURNING id, unread, CASE WHEN notice_due_at = %s THEN 1 ELSE 0 END, ({others})"
+    )
+    return _qmark(insert), _qmark(moved), _qmark(bumped)
 
 
 def _notice_times(now: datetime) -> tuple[Any, Any]:
@@ -458,9 +514,8 @@ def _store(
     notifications.message_arrived(recipient.pk, now)
     shown = message_json(conversation, message)
     outcome = Outcome(message=message, created=True, shown=shown)
-    outcome.tell(peer.pk, {"type": "message", "message": shown})
-    _tell_unread(outcome, conversation, peer, recipient.unread + 1)
-    outcome.tell(user.pk, {"type": "message", "message": shown}, origin)
+    unread, total = recipient.unread + 1, total_unread(peer)
+    _tell_arrival(outcome, user.pk, peer.pk, shown, unread, total, origin)
     return outcome
 
 

@@ -30,6 +30,7 @@ const socket = new VisitSocket("/ws/messages/", {
     } else if (frame.type === "message") {
       const item = row(frame.message.conversation);
       if (!item) return;
+      if (typeof frame.unread === "number") setCount(item, frame.unread);
       inbox.prepend(item);
       const last = item.querySelector(".last-at");
       const time = document.createElement("time");
