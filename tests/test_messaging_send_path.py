@@ -84,3 +84,38 @@ def test_a_conversation_without_the_recipients_row_gets_it(client_a: Any, therap
     assert row.unread == 1 and row.notice_due_at is not None
     assert services.total_unread(therapist_x) == 1
     assert Message.objects.filter(conversation=conversation).count() == 1
+
+
+def test_the_recipients_frame_counts_every_open_conversation(
+    client_a: Any, client_b: Any, therapist_x: Any
+) -> None:
+    """The recipient's ``message`` frame carries their count in this conversation and their
+    total over the conversations they can still open (not those of ended care)."""
+    from tests.conftest import make_user
+
+    client_c = make_user("client.c@example.test", "client", "Cleo Client")
+    chats = {
+        client: conversation_for(
+            CareRelationship.objects.create(therapist=therapist_x, client=client)
+        )
+        for client in (client_b, client_c)
+    }
+    chats[client_a] = conversation_for(
+        CareRelationship.objects.get(client=client_a, therapist=therapist_x)
+    )
+
+    def counts(client: Any) -> tuple[int, int]:
+        outcome = services.send_message(client, chats[client].uid, uuid.uuid4(), "hello")
+        (frame,) = outcome.frames[(therapist_x.pk, "")]
+        assert frame["type"] == "message" and frame["message"] == outcome.shown
+        # The sender's own tabs get the message without anybody's counts.
+        assert outcome.frames[(client.pk, "")] == [{"type": "message", "message": outcome.shown}]
+        return frame["unread"], frame["total"]
+
+    assert counts(client_a) == (1, 1)
+    assert counts(client_a) == (2, 2)
+    assert counts(client_b) == (1, 3)
+    assert counts(client_c) == (1, 4)
+    CareRelationship.objects.filter(client=client_c).update(status=CareRelationship.Status.ENDED)
+    assert counts(client_b) == (2, 4)  # Cleo's unread message no longer counts
+    assert services.total_unread(therapist_x) == 4
