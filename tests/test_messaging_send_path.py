@@ -7,10 +7,15 @@ from __future__ import annotations
 
 import threading
 import uuid
+from datetime import timedelta
 from typing import Any
 
 import pytest
-from django.db import connections
+from django.db import connection, connections
+from django.http import Http404
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+from django_tasks_db.models import DBTaskResult
 
 from rapport.care.models import CareRelationship
 from rapport.messaging import services
@@ -119,3 +124,47 @@ def test_the_recipients_frame_counts_every_open_conversation(
     CareRelationship.objects.filter(client=client_c).update(status=CareRelationship.Status.ENDED)
     assert counts(client_b) == (2, 4)  # Cleo's unread message no longer counts
     assert services.total_unread(therapist_x) == 4
+
+
+def test_messages_while_the_email_delay_runs(
+    client_a: Any, client_b: Any, therapist_x: Any
+) -> None:
+    """After the first message of a delay, PostgreSQL sends a message as one statement that is
+    its own transaction; repeats, refusals and a delay that lost its task take the full path."""
+    conversation = conversation_for(
+        CareRelationship.objects.get(client=client_a, therapist=therapist_x)
+    )
+
+    def recipient() -> Participant:
+        return Participant.objects.get(conversation=conversation, user=therapist_x)
+
+    def send(ident: uuid.UUID | None = None, sender: Any = client_a) -> services.Outcome:
+        return services.send_message(sender, conversation.uid, ident or uuid.uuid4(), "hello")
+
+    send()  # the first: the delay starts, its task is queued
+    due = recipient().notice_due_at
+    assert due is not None and DBTaskResult.objects.count() == 1
+    for n in (2, 3, 4):
+        with CaptureQueriesContext(connection) as queries:
+            outcome = send()
+        (frame,) = outcome.frames[(therapist_x.pk, "")]
+        assert (frame["message"]["seq"], frame["unread"], frame["total"]) == (n, n, n)
+        if connection.vendor == "postgresql":
+            assert len(queries) == 1 and "running AS" in queries[0]["sql"]
+
+    ident = uuid.uuid4()
+    assert send(ident).created and not send(ident).created  # a repeat: stored once
+    with pytest.raises(Http404):
+        send(sender=client_b)  # not a participant: refused, nothing stored
+    assert Message.objects.filter(conversation=conversation).count() == 5
+    assert (recipient().unread, recipient().notice_due_at) == (5, due)
+    assert DBTaskResult.objects.count() == 1
+
+    # A delay whose time passed long ago lost its task: the next message starts a new one.
+    Participant.objects.filter(pk=recipient().pk).update(
+        notice_due_at=timezone.now() - timedelta(hours=2)
+    )
+    send()
+    restarted = recipient().notice_due_at
+    assert restarted is not None and restarted > timezone.now() and recipient().unread == 6
+    assert DBTaskResult.objects.count() == 2
