@@ -13,12 +13,17 @@ What is timed, in this process (one clock for both sockets of a conversation):
 * ack: from the same moment to the client's ``ack`` (the message is stored).
 
 Every client sends one message every 500 ms (400 messages a second in all, open loop: a slow
-server does not slow the senders down), 5 s of warm-up, then 20 s measured. Then the rate steps
-up (``RATES``, 10 s each) to find the highest rate whose p99 stays within 25 ms.
+server does not slow the senders down), 20 s measured. Then the rate steps up (``RATES``, 10 s
+each) to find the highest rate whose p99 stays within 25 ms.
 
 The floor, measured in the same run on the same database: a bare WebSocket relay (``relay_app``,
 raw ASGI under the same uvicorn settings) that stores each message with one INSERT and commit in
-the same SQLite file or PostgreSQL database, acks it and forwards it to the peer socket. Memory
+the same SQLite file or PostgreSQL database, acks it and forwards it to the peer socket. Both
+servers run at once with all their sockets open, and the 20 s at 400 msg/s are measured in four
+rounds of 5 s that take turns (relay, Rapport, Rapport, relay, relay, Rapport, Rapport, relay;
+5 s of warm-up before each server's first round, 2 s before the others), so that both see the
+same machine: this VM's speed drifts over minutes, and measured one after the other the two
+servers could meet different machines. Memory
 per idle socket is the server's RSS growth over the 400 sockets while they sit idle (as in
 ``bench/idle_sockets.py``), for both servers. The load generator (this process) is a separate
 process from the server; its CPU use and how late it sent are printed, so that a saturated
@@ -65,8 +70,10 @@ BUDGET_P99_MS = 25.0
 BUDGET_TIMES_FLOOR = 5.0
 CONVERSATIONS = int(os.environ.get("CONVERSATIONS", "200"))
 RATE = 400  # messages per second, all conversations together
-WARM_UP_SECONDS = 5.0
+WARM_UP_SECONDS = 5.0  # the first round of each server
 MEASURE_SECONDS = float(os.environ.get("MEASURE_SECONDS", "20"))
+ROUNDS = 4  # the measured seconds in turns: relay, Rapport, Rapport, relay, relay, Rapport, ...
+ROUND_WARM_UP_SECONDS = 2.0
 # Below RATE (only tried when RATE is over budget) and above it (only when it is within).
 RATES = [int(r) for r in os.environ.get("RATES", "25,50,100,200,600,800,1000").split(",") if r]
 STEP_SECONDS = float(os.environ.get("STEP_SECONDS", "10"))
@@ -456,8 +463,20 @@ async def open_all(base_url: str, targets: list[tuple[str, str]]) -> list[Any]:
     return list(await asyncio.gather(*(one(path, cookie) for path, cookie in targets)))
 
 
-async def measure(name: str, base_url: str, pid: int, pairs: list[Pair]) -> Run:
-    """Idle memory over every socket, then the 400 msg/s run, then the rate steps."""
+@dataclass
+class Load:
+    """One server's sockets, open for the whole run, and what they heard."""
+
+    run: Run
+    pid: int
+    traffic: Traffic
+    paired: list[tuple[Pair, Any]]
+    sockets: list[Any]
+    listeners: list[asyncio.Task[None]]
+
+
+async def connect(name: str, base_url: str, pid: int, pairs: list[Pair]) -> Load:
+    """Open every socket of ``pairs``, measuring the server's memory for them while idle."""
     run = Run(name, sockets=2 * len(pairs))
     warm_up = [(p.sender_path, p.sender_cookie) for p in pairs[:10]]
     for socket in await open_all(base_url, warm_up):
@@ -471,37 +490,81 @@ async def measure(name: str, base_url: str, pid: int, pairs: list[Pair]) -> Run:
     run.rss_after_kib = rss_kib(pid)
     traffic = Traffic(run)
     senders, recipients = sockets[: len(pairs)], sockets[len(pairs) :]
-    listeners = [asyncio.ensure_future(traffic.listen(s, "sender")) for s in senders]
-    listeners += [asyncio.ensure_future(traffic.listen(s, "recipient")) for s in recipients]
-    try:
-        paired = list(zip(pairs, senders, strict=True))
-        main = await traffic.step(paired, RATE, MEASURE_SECONDS, WARM_UP_SECONDS, pid)
-        run.steps.append(main)
-        print(f"  {name}: {RATE}/s p99 {main.p(0.99):.1f} ms", flush=True)
-        if main.p(0.99) <= BUDGET_P99_MS:
-            rates = sorted(r for r in RATES if r > RATE)
-        else:
-            rates = sorted((r for r in RATES if r < RATE), reverse=True)
-        for rate in rates:
-            step = await traffic.step(paired, rate, STEP_SECONDS, STEP_WARM_UP_SECONDS, pid)
-            run.steps.append(step)
-            print(f"  {name}: {rate}/s p99 {step.p(0.99):.1f} ms", flush=True)
-            if (rate > RATE) != (step.p(0.99) <= BUDGET_P99_MS):
-                break  # found the edge: over budget going up, within budget going down
-    finally:
-        closed = [s for s in sockets if s.close_code is not None]
-        if closed:
-            run.problems.append(
-                f"{len(closed)} sockets closed by the server during the run "
-                f"(first: {closed[0].close_code} {closed[0].close_reason!r})"
+    listeners = [asyncio.create_task(traffic.listen(s, "sender")) for s in senders]
+    listeners += [asyncio.create_task(traffic.listen(s, "recipient")) for s in recipients]
+    paired = list(zip(pairs, senders, strict=True))
+    return Load(run, pid, traffic, paired, sockets, listeners)
+
+
+def combined(steps: list[Step]) -> Step:
+    """The rounds of one server at one rate as one step."""
+    total = Step(steps[0].rate, sum(s.seconds for s in steps))
+    for step in steps:
+        total.sent += step.sent
+        total.delivery_ms += step.delivery_ms
+        total.ack_ms += step.ack_ms
+        total.lost += step.lost
+        total.unacked += step.unacked
+        total.late_send_ms += step.late_send_ms
+        total.overloaded = total.overloaded or step.overloaded
+    for name in ("acked_per_second", "generator_cpu", "server_cpu", "machine_busy"):
+        setattr(total, name, sum(getattr(s, name) for s in steps) / len(steps))
+    return total
+
+
+async def side_by_side(loads: list[Load]) -> None:
+    """The 400 msg/s measurement, in ``ROUNDS`` rounds that take turns between the servers (in
+    alternating order), so that both see the same machine: this VM's speed drifts over minutes.
+    """
+    rounds: list[list[Step]] = [[] for _ in loads]
+    for number in range(ROUNDS):
+        order = list(enumerate(loads))
+        for index, load in order if number % 2 == 0 else order[::-1]:
+            warm_up = WARM_UP_SECONDS if number == 0 else ROUND_WARM_UP_SECONDS
+            step = await load.traffic.step(
+                load.paired, RATE, MEASURE_SECONDS / ROUNDS, warm_up, load.pid
             )
-        for listener in listeners:
-            if listener.done() and listener.exception() is not None:
-                run.problems.append(f"a listener failed: {listener.exception()!r}")
-            listener.cancel()
-        await asyncio.gather(*(s.close() for s in sockets), return_exceptions=True)
-    if traffic.errors:
-        run.problems.append(f"{len(traffic.errors)} error frames, first: {traffic.errors[0]}")
+            rounds[index].append(step)
+    for load, steps in zip(loads, rounds, strict=True):
+        main = combined(steps)
+        load.run.steps.append(main)
+        each = ", ".join(f"{s.p(0.99):.1f}" for s in steps)
+        print(f"  {load.run.name}: {RATE}/s p99 {main.p(0.99):.1f} ms (rounds: {each})", flush=True)
+
+
+async def rate_steps(load: Load) -> None:
+    """Up from RATE while within budget, or down from it while over, to find the edge."""
+    name, main = load.run.name, load.run.steps[0]
+    if main.p(0.99) <= BUDGET_P99_MS:
+        rates = sorted(r for r in RATES if r > RATE)
+    else:
+        rates = sorted((r for r in RATES if r < RATE), reverse=True)
+    for rate in rates:
+        step = await load.traffic.step(
+            load.paired, rate, STEP_SECONDS, STEP_WARM_UP_SECONDS, load.pid
+        )
+        load.run.steps.append(step)
+        print(f"  {name}: {rate}/s p99 {step.p(0.99):.1f} ms", flush=True)
+        if (rate > RATE) != (step.p(0.99) <= BUDGET_P99_MS):
+            break  # found the edge: over budget going up, within budget going down
+
+
+async def close(load: Load) -> None:
+    run = load.run
+    closed = [s for s in load.sockets if s.close_code is not None]
+    if closed:
+        run.problems.append(
+            f"{len(closed)} sockets closed by the server during the run "
+            f"(first: {closed[0].close_code} {closed[0].close_reason!r})"
+        )
+    for listener in load.listeners:
+        if listener.done() and listener.exception() is not None:
+            run.problems.append(f"a listener failed: {listener.exception()!r}")
+        listener.cancel()
+    await asyncio.gather(*(s.close() for s in load.sockets), return_exceptions=True)
+    if load.traffic.errors:
+        errors = load.traffic.errors
+        run.problems.append(f"{len(errors)} error frames, first: {errors[0]}")
     for step in run.steps:
         if step.overloaded:
             run.problems.append(
@@ -513,13 +576,28 @@ async def measure(name: str, base_url: str, pid: int, pairs: list[Pair]) -> Run:
                 f"at {step.rate}/s: {step.lost} of {step.sent} never delivered, "
                 f"{step.unacked} never acked"
             )
-    return run
 
 
-def run_load(name: str, base_url: str, pid: int, pairs: list[Pair]) -> Run:
+async def measure(servers: list[tuple[str, str, int, list[Pair]]]) -> list[Run]:
+    """Idle memory of each server, the 400 msg/s rounds taking turns, then each server's rate
+    steps."""
+    loads: list[Load] = []
+    try:
+        for name, base_url, pid, pairs in servers:
+            loads.append(await connect(name, base_url, pid, pairs))
+        await side_by_side(loads)
+        for load in loads:
+            await rate_steps(load)
+    finally:
+        for load in loads:
+            await close(load)
+    return [load.run for load in loads]
+
+
+def run_load(servers: list[tuple[str, str, int, list[Pair]]]) -> list[Run]:
     import uvloop
 
-    return uvloop.run(measure(name, base_url, pid, pairs))
+    return uvloop.run(measure(servers))
 
 
 # --- Both servers ------------------------------------------------------------------------------
@@ -548,13 +626,19 @@ def measure_both(data_dir: Path) -> tuple[Run, Run, str]:
             )
             for p in pairs
         ]
-        with serving("bench.message_delivery:relay_app", relay_env, data_dir / "relay.log") as (
-            url,
-            pid,
+        with (
+            serving("bench.message_delivery:relay_app", relay_env, data_dir / "relay.log") as (
+                relay_url,
+                relay_pid,
+            ),
+            serving("rapport.asgi:application", env, data_dir / "server.log") as (url, pid),
         ):
-            floor = run_load("bare relay (floor)", url, pid, relay_pairs)
-        with serving("rapport.asgi:application", env, data_dir / "server.log") as (url, pid):
-            rapport = run_load("Rapport /ws/messages/", url, pid, pairs)
+            floor, rapport = run_load(
+                [
+                    ("bare relay (floor)", relay_url, relay_pid, relay_pairs),
+                    ("Rapport /ws/messages/", url, pid, pairs),
+                ]
+            )
         database = "sqlite"
         if database_url:
             database = f"postgresql ({urllib.parse.urlsplit(database_url).path.lstrip('/')})"
