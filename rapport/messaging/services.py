@@ -409,6 +409,20 @@ def _prepared_cursor() -> Any:
     return connection.make_cursor(cursor)  # type: ignore[arg-type]  # as above
 
 
+# In the send statements: the recipient, from the access check's row (``target``) and the sender.
+_PEER_SQL = "CASE WHEN target.therapist_id = %s THEN target.client_id ELSE target.therapist_id END"
+
+
+def _target_and_total(
+    user: User, conversation_uid: uuid.UUID
+) -> tuple[str, list[Any], str, list[Any]]:
+    """For PostgreSQL's send statements: the access check (the CTE ``target``) and the
+    recipient's unread total as of before the statement, each with its parameters."""
+    target_sql, target_params = sendable_sql(user, conversation_uid)
+    total_sql, total_params = _total_unread_sql(_PEER_SQL, [user.pk])
+    return target_sql, target_params, total_sql, total_params
+
+
 def _insert_while_notice_runs(
     user: User, conversation_uid: uuid.UUID, client_uid: uuid.UUID, text: str, now: datetime
 ) -> Sent | None:
@@ -420,18 +434,13 @@ def _insert_while_notice_runs(
     if not user.is_active:
         return None
     message, conversation, participant = _tables()
-    target_sql, target_params = sendable_sql(user, conversation_uid)
-    total_sql, total_params = _total_unread_sql(
-        "CASE WHEN target.therapist_id = %s THEN target.client_id ELSE target.therapist_id END",
-        [user.pk],
-    )
+    target_sql, target_params, total_sql, total_params = _target_and_total(user, conversation_uid)
     when = _db(Message, "created_at", now)
     _, stale = _notice_times(now)
     sql = (
         f"WITH target AS ({target_sql}), "  # noqa: S608 (tables from model metadata)
         f"running AS (SELECT pa.id FROM {participant} pa JOIN target "
-        "ON pa.conversation_id = target.id WHERE pa.user_id = CASE "
-        "WHEN target.therapist_id = %s THEN target.client_id ELSE target.therapist_id END "
+        f"ON pa.conversation_id = target.id WHERE pa.user_id = {_PEER_SQL} "
         "AND pa.notice_due_at >= %s FOR UPDATE OF pa), "
         f"stored AS (INSERT INTO {message} (conversation_id, seq, sender_id, client_uid, body, "
         "attachment_id, visit_id, created_at, edited_at, retracted_at) "
@@ -477,11 +486,7 @@ def _insert_in_one_statement(
     if not user.is_active:
         raise Http404("No such conversation.")
     message, conversation, participant = _tables()
-    target_sql, target_params = sendable_sql(user, conversation_uid)
-    total_sql, total_params = _total_unread_sql(
-        "CASE WHEN target.therapist_id = %s THEN target.client_id ELSE target.therapist_id END",
-        [user.pk],
-    )
+    target_sql, target_params, total_sql, total_params = _target_and_total(user, conversation_uid)
     when = _db(Message, "created_at", now)
     due, stale = _notice_times(now)
     sql = (
@@ -496,8 +501,7 @@ def _insert_in_one_statement(
         f"bumped AS (UPDATE {participant} pa SET unread = pa.unread + 1, notice_due_at = CASE "
         "WHEN pa.notice_due_at IS NULL OR pa.notice_due_at < %s THEN %s "
         "ELSE pa.notice_due_at END FROM stored, target "
-        "WHERE pa.conversation_id = stored.conversation_id AND pa.user_id = CASE "
-        "WHEN target.therapist_id = %s THEN target.client_id ELSE target.therapist_id END "
+        f"WHERE pa.conversation_id = stored.conversation_id AND pa.user_id = {_PEER_SQL} "
         "RETURNING pa.id, pa.unread, CASE WHEN pa.notice_due_at = %s THEN 1 ELSE 0 END AS started) "
         f"SELECT target.id, target.last_seq, target.therapist_id, target.client_id, "
         f"target.therapist_name, target.client_name, stored.seq, bumped.id, bumped.unread, "
