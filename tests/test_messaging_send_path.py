@@ -11,7 +11,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from django.db import connection, connections
+from django.db import IntegrityError, connection, connections
 from django.http import Http404
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
@@ -20,7 +20,7 @@ from django_tasks_db.models import DBTaskResult
 from rapport.care.models import CareRelationship
 from rapport.messaging import services
 from rapport.messaging.access import conversation_for
-from rapport.messaging.models import Message, Participant
+from rapport.messaging.models import Conversation, Message, Participant
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -168,3 +168,23 @@ def test_messages_while_the_email_delay_runs(
     restarted = recipient().notice_due_at
     assert restarted is not None and restarted > timezone.now() and recipient().unread == 6
     assert DBTaskResult.objects.count() == 2
+
+
+def test_a_failing_statement_is_djangos_error_and_keeps_nothing(
+    client_a: Any, therapist_x: Any
+) -> None:
+    """A database error in the send statements (here a sequence number taken twice) reaches
+    callers as Django's error, on both send paths, and the transaction keeps nothing of it."""
+    conversation = conversation_for(
+        CareRelationship.objects.get(client=client_a, therapist=therapist_x)
+    )
+    services.send_message(client_a, conversation.uid, uuid.uuid4(), "first")
+    services.send_message(client_a, conversation.uid, uuid.uuid4(), "second")
+    Conversation.objects.filter(pk=conversation.pk).update(last_seq=1)  # as if seq 2 were free
+
+    with pytest.raises(IntegrityError):
+        services.send_message(client_a, conversation.uid, uuid.uuid4(), "third")
+
+    assert Message.objects.filter(conversation=conversation).count() == 2
+    assert Conversation.objects.get(pk=conversation.pk).last_seq == 1
+    assert Participant.objects.get(conversation=conversation, user=therapist_x).unread == 2

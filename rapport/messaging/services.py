@@ -297,31 +297,29 @@ def _insert_statement_by_statement(
     insert_sql, moved_sql, bumped_sql = _sqlite_send_statements()
     connection.ensure_connection()
     cursor = connection.connection.cursor()
-    try:
-        cursor.execute(_qmark(access_sql), access_params)
-        row = cursor.fetchone()
-        if row is None:
-            raise Http404("No such conversation.")
-        target = Sendable(row[0], conversation_uid, row[1], row[2], row[3], row[4], row[5])
-        seq = target.last_seq + 1
-        when = _db(Message, "created_at", now)
-        cursor.execute(
-            insert_sql,
-            [target.pk, seq, user.pk, _db(Message, "client_uid", client_uid),
-             _db(Message, "body", text), when],
-        )  # fmt: skip
-        if cursor.rowcount == 0:
-            return None
-        cursor.execute(moved_sql, [seq, when, target.pk])
-        peer_id = _peer(user, target)
-        due, stale = _notice_times(now)
-        cursor.execute(
-            bumped_sql,
-            [stale, due, target.pk, peer_id, due, CareRelationship.Status.ACTIVE.value, True, True],
-        )
-        bumped = cursor.fetchone()
-    finally:
-        cursor.close()
+    # Driver errors become Django's (IntegrityError, OperationalError …) and mark a connection
+    # that may be broken, as on Django's own cursors (rapport.core.db closes such connections).
+    with connection.wrap_database_errors:
+        try:
+            cursor.execute(_qmark(access_sql), access_params)
+            row = cursor.fetchone()
+            if row is None:
+                raise Http404("No such conversation.")
+            target = Sendable(row[0], conversation_uid, row[1], row[2], row[3], row[4], row[5])
+            seq = target.last_seq + 1
+            when = _db(Message, "created_at", now)
+            client_uid_db, body = _db(Message, "client_uid", client_uid), _db(Message, "body", text)
+            cursor.execute(insert_sql, [target.pk, seq, user.pk, client_uid_db, body, when])
+            if cursor.rowcount == 0:
+                return None
+            cursor.execute(moved_sql, [seq, when, target.pk])
+            peer_id = _peer(user, target)
+            due, stale = _notice_times(now)
+            active = CareRelationship.Status.ACTIVE.value
+            cursor.execute(bumped_sql, [stale, due, target.pk, peer_id, due, active, True, True])
+            bumped = cursor.fetchone()
+        finally:
+            cursor.close()
     if bumped is None:
         return Sent(target, seq, peer_id, None)
     participant_id, unread, started, others = bumped
