@@ -61,7 +61,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     _setup()
     from django.conf import settings
 
-    from rapport.core.demo import demo_logins, seed_demo
+    from rapport.home.demo import demo_logins, seed_demo
 
     print(f"Data folder: {settings.DATA_DIR}")
     _manage("migrate", "--no-input", verbosity=0)

@@ -4,7 +4,7 @@ from typing import Any
 
 from django.urls import path
 
-from rapport.core.consumers import EventsConsumer
+from rapport.home.consumers import EventsConsumer
 from rapport.messaging.consumers import MessagesConsumer
 from rapport.visits.consumers import VisitConsumer
 

@@ -114,6 +114,7 @@ INSTALLED_APPS = [
     "rapport.visits",
     "rapport.messaging",
     "rapport.measures",
+    "rapport.home",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -159,7 +160,7 @@ TEMPLATES = [
                 "django.template.context_processors.csp",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
-                "rapport.core.context_processors.rapport",
+                "rapport.home.context_processors.rapport",
             ],
         },
     },
@@ -240,6 +241,9 @@ else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "rapport.core.layers.InProcessChannelLayer"}}
 
 TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
+# Check that every published live event is plain JSON (rapport.core.realtime). The tests turn it
+# on: the in-process layer would pass anything, Redis only what it can serialise.
+RAPPORT_CHECK_EVENTS = env_bool("RAPPORT_CHECK_EVENTS", False)
 
 # --- Accounts and sign-in ------------------------------------------------------------------------
 AUTH_USER_MODEL = "accounts.User"

@@ -6,9 +6,10 @@ from rapport.accounts import views as accounts
 from rapport.audit import views as audit
 from rapport.care import views as care
 from rapport.core import views as core
+from rapport.home import views as home
 
 urlpatterns = [
-    path("", core.home, name="home"),
+    path("", home.home, name="home"),
     path("healthz", core.healthz, name="healthz"),
     path("accounts/", include("allauth.urls")),
     path("invite/<str:token>/", accounts.accept_invitation, name="accept_invitation"),
@@ -20,8 +21,8 @@ urlpatterns = [
         accounts.revoke_invitation,
         name="revoke_invitation",
     ),
-    path("clients/", care.caseload, name="caseload"),
-    path("clients/<int:client_id>/", care.client_record, name="client_record"),
+    path("clients/", home.caseload, name="caseload"),
+    path("clients/<int:client_id>/", home.client_record, name="client_record"),
     path("clients/<int:client_id>/edit/", care.edit_client_record, name="edit_client_record"),
     path(
         "clients/<int:client_id>/emergency-access/", care.emergency_access, name="emergency_access"
@@ -37,7 +38,7 @@ urlpatterns = [
     ),
     path("practice/audit/", audit.audit_trail, name="audit_trail"),
     path("practice/audit/export.csv", audit.audit_export, name="audit_export"),
-    path("practice/settings/", accounts.practice_settings, name="practice_settings"),
+    path("practice/settings/", home.practice_settings, name="practice_settings"),
     path("", include("rapport.scheduling.urls")),
     path("", include("rapport.visits.urls")),
     path("", include("rapport.measures.urls")),

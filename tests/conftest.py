@@ -19,6 +19,16 @@ from tests.mail import Inbox, smtp_server
 
 PASSWORD = "correct horse battery staple"
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+# Every live event published in a test must be plain JSON (rapport.core.realtime), in this
+# process and in the servers the browser tests start (they inherit the environment).
+os.environ["RAPPORT_CHECK_EVENTS"] = "true"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _check_published_events() -> None:
+    from django.conf import settings
+
+    settings.RAPPORT_CHECK_EVENTS = True
 
 
 @pytest.hookimpl(hookwrapper=True)

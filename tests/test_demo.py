@@ -8,7 +8,7 @@ from django.test import Client
 
 from rapport.accounts.models import User
 from rapport.care.models import CareRelationship, ClientProfile
-from rapport.core.demo import DEMO_PASSWORD, demo_logins, seed_demo
+from rapport.home.demo import DEMO_PASSWORD, demo_logins, seed_demo
 
 
 def test_seed_creates_the_practice_once(db: Any) -> None:

@@ -201,7 +201,7 @@ def test_rotating_authenticator_secrets_keeps_totp_working(db: Any) -> None:
     from allauth.mfa.models import Authenticator
     from allauth.mfa.totp.internal.auth import TOTP
 
-    from rapport.core.encryption import _rotate_authenticator_secrets
+    from rapport.accounts.adapter import rotate_authenticator_secrets
 
     old = settings.RAPPORT_ENCRYPTION_KEYS[0]
     new = generate_key()
@@ -210,8 +210,8 @@ def test_rotating_authenticator_secrets_keeps_totp_working(db: Any) -> None:
         therapist = make_user("totp.rotation@example.test", "therapist", "Theo Totp")
     with override_settings(RAPPORT_ENCRYPTION_KEYS=[new, old]):
         reset_key_ring()
-        assert _rotate_authenticator_secrets(key_ring()) == 1
-        assert _rotate_authenticator_secrets(key_ring()) == 0
+        assert rotate_authenticator_secrets() == 1
+        assert rotate_authenticator_secrets() == 0
     with override_settings(RAPPORT_ENCRYPTION_KEYS=[new]):
         reset_key_ring()
         authenticator = Authenticator.objects.get(user=therapist, type=Authenticator.Type.TOTP)

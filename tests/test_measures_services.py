@@ -23,6 +23,7 @@ from django_tasks_db.models import DBTaskResult
 from rapport.accounts.models import Practice, User
 from rapport.audit.models import AuditEvent
 from rapport.audit.services import Action
+from rapport.core import realtime
 from rapport.measures import services
 from rapport.measures.definitions import builtin_definitions
 from rapport.measures.models import (
@@ -51,7 +52,14 @@ CLINICAL_WORDS = ["PHQ", "Patient Health", "GAD", "depress", "anxi", "hurting", 
 def events(monkeypatch: pytest.MonkeyPatch) -> list[tuple[int, dict[str, Any]]]:
     """Live events the services publish, as (user id, event)."""
     sent: list[tuple[int, dict[str, Any]]] = []
-    monkeypatch.setattr(services, "publish_to_user", lambda uid, event: sent.append((uid, event)))
+
+    def capture(events: list[tuple[str, dict[str, Any]]]) -> None:
+        for group, event in events:
+            assert group.startswith("user-") and event["type"] == "user.event", (group, event)
+            sent.append((int(group.removeprefix("user-")), event["event"]))
+
+    # What leaves for the channel layer, after commit (rapport.core.realtime.publish_all).
+    monkeypatch.setattr(realtime, "deliver", capture)
     return sent
 
 

@@ -19,6 +19,7 @@ from django.utils import timezone
 from rapport.accounts.models import Practice, User
 from rapport.audit.models import AuditEvent
 from rapport.audit.services import Action
+from rapport.core import realtime
 from rapport.measures import services
 from rapport.measures.models import (
     Assignment,
@@ -36,7 +37,7 @@ CRISIS = "Call 988 or the Rapport test crisis line 0800 000 111."
 
 @pytest.fixture(autouse=True)
 def _no_live_events(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(services, "publish_to_user", lambda uid, event: None)
+    monkeypatch.setattr(realtime, "deliver", lambda events: None)
 
 
 @pytest.fixture

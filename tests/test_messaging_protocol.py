@@ -17,7 +17,7 @@ from django.utils import timezone
 from rapport.asgi import application
 from rapport.audit.models import AuditEvent
 from rapport.care.models import CareRelationship
-from rapport.core.consumers import MAX_MESSAGE_BYTES
+from rapport.core.sockets import MAX_MESSAGE_BYTES
 from rapport.messaging.access import conversation_for
 from rapport.messaging.models import Message, Participant, Revision
 from tests.conftest import signed_in

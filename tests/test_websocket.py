@@ -15,7 +15,8 @@ from django.utils import timezone
 
 from rapport.accounts.services import end_live_connections
 from rapport.asgi import application
-from rapport.core.consumers import MAX_MESSAGE_BYTES, publish_to_user
+from rapport.core.realtime import publish_to_user
+from rapport.core.sockets import MAX_MESSAGE_BYTES
 from tests.conftest import signed_in
 from tests.sockets import run_async, socket_headers
 

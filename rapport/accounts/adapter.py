@@ -7,11 +7,15 @@ from typing import Any
 
 from allauth.account.adapter import DefaultAccountAdapter
 from allauth.mfa.adapter import DefaultMFAAdapter
+from allauth.mfa.models import Authenticator
 from django.core.exceptions import ValidationError
+from django.db import transaction
 from django.http import HttpRequest
 
 from rapport.accounts.models import Practice, Role, User
 from rapport.audit.services import Action, record
+from rapport.core.encryption import key_ring
+from rapport.lib.crypto import KeyRing
 
 
 class AccountAdapter(DefaultAccountAdapter):  # type: ignore[misc]
@@ -65,11 +69,27 @@ class MFAAdapter(DefaultMFAAdapter):  # type: ignore[misc]
     CONTEXT = "mfa.authenticator"
 
     def encrypt(self, text: str) -> str:
-        from rapport.core.encryption import key_ring
-
         return key_ring().encrypt(text, self.CONTEXT)
 
     def decrypt(self, encrypted_text: str) -> str:
-        from rapport.core.encryption import key_ring
-
         return key_ring().decrypt(encrypted_text, self.CONTEXT)
+
+
+def rotate_authenticator_secrets() -> int:
+    """allauth keeps TOTP and recovery-code seeds in JSON, encrypted by our MFA adapter."""
+    ring = key_ring()
+    count = 0
+    for authenticator in Authenticator.objects.iterator():
+        data = dict(authenticator.data)
+        touched = False
+        for key in ("secret", "seed"):
+            token = data.get(key)
+            if isinstance(token, str) and KeyRing.key_id_of(token) not in (None, ring.current_id):
+                plain = ring.decrypt(token, MFAAdapter.CONTEXT)
+                data[key] = ring.encrypt(plain, MFAAdapter.CONTEXT)
+                touched = True
+        if touched:
+            with transaction.atomic():
+                Authenticator.objects.filter(pk=authenticator.pk).update(data=data)
+            count += 1
+    return count

@@ -6,7 +6,7 @@ from typing import Any
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from rapport.accounts.models import Practice, Role, User, validate_time_zone
+from rapport.accounts.models import Role, User, validate_time_zone
 
 TIME_ZONES = sorted(zoneinfo.available_timezones() - {"localtime", "Factory"})
 
@@ -66,39 +66,3 @@ class PreferencesForm(forms.ModelForm):  # type: ignore[type-arg]
         value = str(self.cleaned_data["time_zone"])
         validate_time_zone(value)
         return value
-
-
-class PracticeForm(forms.ModelForm):  # type: ignore[type-arg]
-    class Meta:
-        model = Practice
-        fields = [
-            "name",
-            "allow_client_self_registration",
-            "requires_booking_approval",
-            "late_cancel_hours",
-            "reminder_minutes",
-            "join_opens_minutes",
-            "calendar_shows_client_names",
-            "crisis_resources",
-            "alert_escalation_minutes",
-            "after_session_instrument",
-        ]
-        widgets = {"crisis_resources": forms.Textarea(attrs={"rows": 4})}
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        from rapport.measures.models import Instrument
-
-        imported = (
-            Instrument.objects.filter(builtin=False, is_active=True)
-            .order_by("short_name")
-            .values_list("key", "short_name")
-            .distinct()
-        )
-        self.fields["after_session_instrument"] = forms.ChoiceField(
-            label=_("After each session, ask"),
-            required=False,
-            choices=[("", _("Rapport's own feedback form (not a validated instrument)"))]
-            + [(key, name) for key, name in imported],
-            help_text=_("An imported, licensed alliance measure can replace Rapport's form."),
-        )

@@ -16,9 +16,8 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from rapport.audit.services import Action, record
+from rapport.lib.sessions import SEEN, STARTED, expiry_reason
 
-STARTED = "rapport_session_started"
-SEEN = "rapport_session_seen"
 # Only rewrite the session when the last-seen time moved this much (saves a write per request).
 SEEN_RESOLUTION = 15
 
@@ -37,11 +36,12 @@ class SessionLifetimeMiddleware:
             if started is None or seen is None:
                 request.session[STARTED] = request.session[SEEN] = now
             else:
-                reason = None
-                if now - float(seen) > settings.SESSION_IDLE_TIMEOUT:
-                    reason = "idle"
-                elif now - float(started) > settings.SESSION_ABSOLUTE_LIFETIME:
-                    reason = "lifetime"
+                reason = expiry_reason(
+                    request.session,
+                    now,
+                    idle_seconds=settings.SESSION_IDLE_TIMEOUT,
+                    lifetime_seconds=settings.SESSION_ABSOLUTE_LIFETIME,
+                )
                 if reason is not None:
                     user = request.user
                     record(Action.SESSION_EXPIRED, actor=user, request=request, reason=reason)

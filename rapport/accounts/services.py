@@ -11,8 +11,10 @@ from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from rapport.accounts import signals
 from rapport.accounts.models import Invitation, Role, User, hash_token
 from rapport.audit.services import Action, record
+from rapport.core import realtime
 
 # Who may invite whom: admins bring in therapists (and other admins), therapists their clients.
 INVITABLE_ROLES: dict[str, set[str]] = {
@@ -74,8 +76,6 @@ def accept_invitation(token: str, *, password: str, time_zone: str, request: Htt
     """Create the invited account (email already proven by the link) and sign it in."""
     from allauth.account.models import EmailAddress
 
-    from rapport.care.services import start_care
-
     with transaction.atomic():
         invitation = find_invitation(token)
         # Lock the row: two tabs submitting the same link must not both create an account.
@@ -105,8 +105,9 @@ def accept_invitation(token: str, *, password: str, time_zone: str, request: Htt
         invitation.save(update_fields=["accepted_at", "accepted_user"])
         record(Action.ACCOUNT_CREATED, actor=user, request=request, obj=user, role=user.role)
         record(Action.INVITATION_ACCEPTED, actor=user, request=request, obj=invitation)
-        if user.is_client and invitation.invited_by.is_therapist:
-            start_care(invitation.invited_by, user, actor=invitation.invited_by, request=request)
+        signals.invitation_accepted.send(
+            Invitation, invitation=invitation, user=user, request=request
+        )
     login(request, user, backend="django.contrib.auth.backends.ModelBackend")
     return user
 
@@ -132,20 +133,13 @@ def sign_out_everywhere(user: User, request: HttpRequest) -> None:
     with transaction.atomic():
         User.objects.filter(pk=user.pk).update(session_generation=F("session_generation") + 1)
         record(Action.SIGN_OUT_EVERYWHERE, actor=user, request=request, obj=user)
-        transaction.on_commit(lambda: end_live_connections(user.pk))
+        end_live_connections(user.pk)
     logout(request)
 
 
 def end_live_connections(user_id: int) -> None:
-    """Close every open WebSocket of the user (their sessions just ended)."""
-    from asgiref.sync import async_to_sync
-    from channels.layers import get_channel_layer
-
-    from rapport.core.consumers import user_group
-
-    layer = get_channel_layer()
-    if layer is not None:
-        async_to_sync(layer.group_send)(user_group(user_id), {"type": "session.ended"})
+    """Close every open WebSocket of the user once the change commits (their sessions ended)."""
+    realtime.close_sockets(realtime.user_group(user_id))
 
 
 def set_active(actor: User, target: User, active: bool, request: HttpRequest) -> None:
@@ -157,7 +151,7 @@ def set_active(actor: User, target: User, active: bool, request: HttpRequest) ->
             target.session_generation += 1
         target.save(update_fields=["is_active", "session_generation"])
         if not active:
-            transaction.on_commit(lambda: end_live_connections(target.pk))
+            end_live_connections(target.pk)
         record(
             Action.ACCOUNT_REACTIVATED if active else Action.ACCOUNT_DEACTIVATED,
             actor=actor,

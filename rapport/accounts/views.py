@@ -1,8 +1,7 @@
-"""Account screens: preferences, sign out everywhere, invitations, practice settings."""
+"""Account screens: preferences, sign out everywhere, invitations."""
 
 from __future__ import annotations
 
-from allauth.account.decorators import reauthentication_required
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -15,8 +14,8 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from rapport.accounts import services
 from rapport.accounts.decorators import role_required
-from rapport.accounts.forms import AcceptInvitationForm, InviteForm, PracticeForm, PreferencesForm
-from rapport.accounts.models import Invitation, Practice, Role, User
+from rapport.accounts.forms import AcceptInvitationForm, InviteForm, PreferencesForm
+from rapport.accounts.models import Invitation, Role, User
 from rapport.audit.services import Action, record
 
 
@@ -118,23 +117,3 @@ def accept_invitation(request: HttpRequest, token: str) -> HttpResponse:
     return render(
         request, "accounts/accept_invitation.html", {"form": form, "invitation": invitation}
     )
-
-
-@role_required(Role.ADMIN)
-@reauthentication_required  # type: ignore[untyped-decorator,unused-ignore]
-@require_http_methods(["GET", "POST"])
-def practice_settings(request: HttpRequest) -> HttpResponse:
-    practice = Practice.get()
-    form = PracticeForm(request.POST or None, instance=practice)
-    if request.method == "POST" and form.is_valid():
-        with transaction.atomic():
-            form.save()
-            record(
-                Action.PRACTICE_SETTINGS_CHANGED,
-                request=request,
-                obj=practice,
-                fields=sorted(form.changed_data),
-            )
-        messages.success(request, _("Practice settings saved."))
-        return redirect("practice_settings")
-    return render(request, "accounts/practice.html", {"form": form})

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from allauth.account.signals import (
@@ -14,15 +15,15 @@ from django.contrib.auth.signals import user_logged_in, user_logged_out, user_lo
 from django.dispatch import receiver
 from django.http import HttpRequest
 
-from rapport.accounts.middleware import SEEN, STARTED
+from rapport.accounts.models import User
 from rapport.audit.services import Action, record
+from rapport.core import realtime
+from rapport.lib.sessions import SEEN, STARTED
 
 
 @receiver(user_logged_in)
 def on_sign_in(sender: Any, request: HttpRequest | None, user: Any, **kwargs: Any) -> None:
     if request is not None and hasattr(request, "session"):
-        import time
-
         request.session[STARTED] = request.session[SEEN] = time.time()
     record(Action.SIGN_IN, actor=user, request=request, obj=user)
 
@@ -30,23 +31,17 @@ def on_sign_in(sender: Any, request: HttpRequest | None, user: Any, **kwargs: An
 @receiver(user_logged_out)
 def on_sign_out(sender: Any, request: HttpRequest | None, user: Any, **kwargs: Any) -> None:
     if user is not None:
-        from django.db import transaction
-
-        from rapport.core.consumers import end_session_connections
-
         record(Action.SIGN_OUT, actor=user, request=request, obj=user)
         # Signing out ends this browser's live connections (its other tabs), not other devices'.
         session_key = getattr(getattr(request, "session", None), "session_key", None)
         if session_key:
-            transaction.on_commit(lambda: end_session_connections(session_key))
+            realtime.close_sockets(realtime.session_group(session_key))
 
 
 @receiver(user_login_failed)
 def on_sign_in_failed(
     sender: Any, credentials: dict[str, Any], request: HttpRequest | None = None, **kwargs: Any
 ) -> None:
-    from rapport.accounts.models import User
-
     # The attempted address is kept (not the password); the actor is the account if it exists.
     attempted = str(credentials.get("email") or credentials.get("username") or "")[:254]
     account = User.objects.filter(email__iexact=attempted).first() if attempted else None

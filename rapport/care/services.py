@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -11,7 +12,7 @@ from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from rapport.accounts.models import User
+from rapport.accounts.models import Invitation, User
 from rapport.audit.services import Action, record
 from rapport.care.models import CareRelationship, ClientProfile, EmergencyAccess
 
@@ -33,6 +34,15 @@ def start_care(
         ClientProfile.objects.get_or_create(client=client)
         record(Action.CARE_STARTED, actor=actor, request=request, obj=relationship, client=client)
     return relationship
+
+
+def care_for_invited_client(
+    sender: Any, invitation: Invitation, user: User, request: HttpRequest, **kwargs: Any
+) -> None:
+    """A client a therapist invited is in that therapist's care from the moment they accept
+    (``rapport.accounts.signals.invitation_accepted``, in the acceptance's transaction)."""
+    if user.is_client and invitation.invited_by.is_therapist:
+        start_care(invitation.invited_by, user, actor=invitation.invited_by, request=request)
 
 
 def end_care(relationship_id: int, *, actor: User, request: HttpRequest) -> CareRelationship:

@@ -1,4 +1,4 @@
-"""Caseload, client records, care relationships and emergency access."""
+"""Editing client records, care relationships, accounts and emergency access."""
 
 from __future__ import annotations
 
@@ -16,54 +16,9 @@ from rapport.accounts import services as account_services
 from rapport.accounts.decorators import role_required
 from rapport.accounts.models import Role, User
 from rapport.care import services
-from rapport.care.access import Reach, access_client, clients_of
+from rapport.care.access import Reach, access_client
 from rapport.care.forms import ClientProfileForm, EmergencyAccessForm, RelationshipForm
 from rapport.care.models import CareRelationship, ClientProfile
-from rapport.scheduling.services import (
-    clients_with_current_consent,
-    current_consent,
-    has_current_consent,
-    upcoming_sessions,
-)
-
-
-@role_required(Role.THERAPIST)
-@require_http_methods(["GET"])
-def caseload(request: HttpRequest) -> HttpResponse:
-    clients = list(clients_of(request.user).select_related("client_profile"))  # type: ignore[arg-type]
-    return render(
-        request,
-        "care/caseload.html",
-        {
-            "clients": clients,
-            "consent_published": current_consent() is not None,
-            "consent_signed": clients_with_current_consent([c.pk for c in clients]),
-        },
-    )
-
-
-@login_required
-@require_http_methods(["GET"])
-def client_record(request: HttpRequest, client_id: int) -> HttpResponse:
-    client, how = access_client(request.user, client_id, request=request)  # type: ignore[arg-type]
-    profile, _created = ClientProfile.objects.get_or_create(client=client)
-    relationships = CareRelationship.objects.filter(client=client).select_related("therapist")
-    return render(
-        request,
-        "care/client_record.html",
-        {
-            "client": client,
-            "profile": profile,
-            "relationships": relationships,
-            "via": how,
-            "may_edit": how in {Reach.CARE, Reach.SELF},
-            "consent_document": current_consent(),
-            "consent_signed": has_current_consent(client),
-            "sessions": upcoming_sessions(client, limit=5, therapist=request.user)  # type: ignore[arg-type]
-            if how == Reach.CARE
-            else [],
-        },
-    )
 
 
 @login_required

@@ -105,29 +105,4 @@ def rotate_keys(batch_size: int = 500) -> dict[str, int]:
                     plain = ring.decrypt(token, field._context())
                     model._default_manager.filter(pk=pk).update(**{field.attname: plain})
                     changed[label] += 1
-    changed["mfa.Authenticator.data"] = _rotate_authenticator_secrets(ring)
     return changed
-
-
-def _rotate_authenticator_secrets(ring: KeyRing) -> int:
-    """allauth keeps TOTP and recovery-code seeds in JSON, encrypted by our MFA adapter."""
-    from allauth.mfa.models import Authenticator
-    from django.db import transaction
-
-    from rapport.accounts.adapter import MFAAdapter
-
-    count = 0
-    for authenticator in Authenticator.objects.iterator():
-        data = dict(authenticator.data)
-        touched = False
-        for key in ("secret", "seed"):
-            token = data.get(key)
-            if isinstance(token, str) and KeyRing.key_id_of(token) not in (None, ring.current_id):
-                plain = ring.decrypt(token, MFAAdapter.CONTEXT)
-                data[key] = ring.encrypt(plain, MFAAdapter.CONTEXT)
-                touched = True
-        if touched:
-            with transaction.atomic():
-                Authenticator.objects.filter(pk=authenticator.pk).update(data=data)
-            count += 1
-    return count

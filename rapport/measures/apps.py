@@ -14,7 +14,9 @@ class MeasuresConfig(AppConfig):
     verbose_name = "Measures"
 
     def ready(self) -> None:
+        # Inside ready(): models (which services import) can only load once apps are ready.
         from rapport.measures import services
+        from rapport.visits.signals import visit_ended
 
         # After every migrate (and every flush of a test database), like Django's own
         # content types: the built-in instruments are always in the Instrument table.
@@ -24,6 +26,7 @@ class MeasuresConfig(AppConfig):
             sender="scheduling.Appointment",
             dispatch_uid="measures.appointment_saved",
         )
+        visit_ended.connect(services.visit_ended, dispatch_uid="measures.visit_ended")
 
 
 def load_builtin_instruments(
@@ -31,6 +34,7 @@ def load_builtin_instruments(
 ) -> None:
     from django.db import connections
 
+    # Imported when the signal fires: apps.py loads before the models are ready.
     from rapport.measures.services import sync_builtin_instruments
 
     if "measures_instrument" not in connections[using].introspection.table_names():

@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from statistics import fmean
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
@@ -29,7 +29,7 @@ from rapport.accounts.models import Practice, Role, User
 from rapport.audit.services import Action, record
 from rapport.care.access import Reach, active_relationship, reach
 from rapport.care.models import CareRelationship
-from rapport.core.consumers import publish_to_user
+from rapport.core import realtime
 from rapport.measures import tasks
 from rapport.measures.definitions import (
     Definition,
@@ -50,9 +50,7 @@ from rapport.measures.models import (
 )
 from rapport.measures.scoring import Score, ScoringError, score
 from rapport.scheduling.models import LIVE_STATUSES, Appointment, AppointmentStatus
-
-if TYPE_CHECKING:
-    from rapport.visits.models import Visit
+from rapport.visits.models import Visit
 
 log = logging.getLogger(__name__)
 
@@ -507,14 +505,17 @@ def due_tasks(client: User, now: datetime | None = None) -> list[MeasureTask]:
     return list(open_tasks(client))
 
 
+def visit_ended(sender: Any, visit_id: int, **kwargs: Any) -> None:
+    """``rapport.visits.signals.visit_ended``: ask the client for feedback on the session."""
+    session_ended(visit_id)
+
+
 def session_ended(visit_id: int) -> MeasureTask | None:
     """After a session, ask the client for feedback on it (once per visit).
 
     Called after the visit's end commits. A visit the client was never admitted to was no
     session, and gets no feedback form.
     """
-    from rapport.visits.models import Visit
-
     visit: Visit | None = (
         Visit.objects.select_related("client", "therapist").filter(pk=visit_id).first()
     )
@@ -877,8 +878,7 @@ def _raise_alert(response: Response, therapist: User, kind: str) -> SafetyAlert:
     tasks.send_alert_email.enqueue(alert.pk)
     if kind == AlertKind.RISK_ITEM:
         tasks.escalate_alert.using(run_after=escalation_deadline(alert)).enqueue(alert.pk)
-    alert_id = alert.pk
-    transaction.on_commit(lambda: publish_alert(alert_id), robust=True)
+    realtime.publish_to_user(therapist.pk, _alert_event(alert))
     return alert
 
 
@@ -888,22 +888,16 @@ def alert_title(alert: SafetyAlert) -> str:
     return _("Risk answer")
 
 
-def publish_alert(alert_id: int) -> None:
-    """The therapist's open pages show the alert at once (call after commit)."""
-    alert = SafetyAlert.objects.select_related("client").filter(pk=alert_id).first()
-    if alert is None or alert.acknowledged_at is not None:
-        return
-    publish_to_user(
-        alert.therapist_id,
-        {
-            "type": "alert.safety",
-            "alert": alert.pk,
-            "kind": alert.kind,
-            "title": alert_title(alert),
-            "client_name": alert.client.full_name,
-            "url": reverse("alert_detail", kwargs={"alert_id": alert.pk}),
-        },
-    )
+def _alert_event(alert: SafetyAlert) -> dict[str, Any]:
+    """What the therapist's open pages show of a new alert, at once (``alert.safety``)."""
+    return {
+        "type": "alert.safety",
+        "alert": alert.pk,
+        "kind": alert.kind,
+        "title": alert_title(alert),
+        "client_name": alert.client.full_name,
+        "url": reverse("alert_detail", kwargs={"alert_id": alert.pk}),
+    }
 
 
 def acknowledge(
@@ -948,23 +942,10 @@ def acknowledge(
         recipients = {locked.therapist_id, user.pk}
         if locked.escalated_at is not None:
             recipients.update(_admins().values_list("pk", flat=True))
-        _publish_after_commit(recipients, {"type": "alert.acknowledged", "alert": locked.pk})
+        for user_id in sorted(recipients):
+            realtime.publish_to_user(user_id, {"type": "alert.acknowledged", "alert": locked.pk})
     alert.acknowledged_at, alert.acknowledged_by, alert.action_taken = now, user, text
     return alert
-
-
-def _publish_after_commit(user_ids: Iterable[int], event: dict[str, Any]) -> None:
-    """Send ``event`` to each user's open pages once the transaction commits.
-
-    Robust: a channel layer that is down must not undo, or fail, a safety write that committed.
-    """
-    recipients = sorted(set(user_ids))
-
-    def publish() -> None:
-        for user_id in recipients:
-            publish_to_user(user_id, event)
-
-    transaction.on_commit(publish, robust=True)
 
 
 def _admins() -> QuerySet[User]:
@@ -1017,7 +998,8 @@ def escalate(alert_id: int, now: datetime | None = None) -> bool:
             "therapist_name": alert.therapist.full_name,
             "url": reverse("escalated_alerts"),
         }
-        _publish_after_commit([admin.pk for admin in admins], event)
+        for admin in admins:
+            realtime.publish_to_user(admin.pk, event)
     return True
 
 

@@ -22,16 +22,16 @@ from django.http import Http404
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from rapport.accounts.middleware import SEEN, STARTED
-from rapport.core.consumers import (
+from rapport.core.db import KeepConnectionMixin, db_call
+from rapport.core.layers import group_send_to_others
+from rapport.core.sockets import (
     MAX_MESSAGE_BYTES,
-    Bucket,
     live_groups,
     refuse_unless_signed_in,
     session_alive,
 )
-from rapport.core.db import KeepConnectionMixin, db_call
-from rapport.core.layers import group_send_to_others
+from rapport.lib.ratelimit import Bucket
+from rapport.lib.sessions import SEEN, STARTED
 from rapport.messaging import services
 
 SESSION_ENDED = 4001

@@ -18,8 +18,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from asgiref.sync import async_to_sync
-from channels.layers import get_channel_layer
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import connection, models, transaction
 from django.db.models import F
@@ -30,7 +28,8 @@ from django.utils import timezone
 from rapport.accounts.models import User
 from rapport.audit.services import Action, record
 from rapport.care.models import CareRelationship
-from rapport.core.consumers import user_group
+from rapport.core import realtime
+from rapport.core.realtime import user_group
 from rapport.messaging import notifications
 from rapport.messaging.access import (
     Sendable,
@@ -86,12 +85,8 @@ def messages_group(user_id: int) -> str:
 
 
 def publish(events: list[tuple[str, dict[str, Any]]]) -> None:
-    """Send events from synchronous code (views, tasks, the session room)."""
-    layer = get_channel_layer()
-    if layer is None:
-        return
-    for group, event in events:
-        async_to_sync(layer.group_send)(group, event)
+    """Send events from synchronous code (views, tasks, the session room) once committed."""
+    realtime.publish_all(events)
 
 
 # --- Shapes sent to browsers ---------------------------------------------------------------------

@@ -10,30 +10,32 @@ from __future__ import annotations
 
 import json
 import secrets
-import time
 import uuid
 from typing import Any
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import Http404
 
-from rapport.accounts.middleware import SEEN, STARTED
-from rapport.core.consumers import (
+from rapport.core import realtime
+from rapport.core.sockets import (
     MAX_MESSAGE_BYTES,
-    Bucket,
+    SESSION_ENDED,
+    SessionToucher,
     live_groups,
     refuse_unless_signed_in,
     session_alive,
 )
+from rapport.lib.ratelimit import Bucket
 from rapport.lib.turn import ice_servers
 from rapport.visits import services
+from rapport.visits.access import access_visit
 from rapport.visits.models import EventKind, Visit
 from rapport.visits.schema import SchemaError, validate
 from rapport.visits.services import CLIENT, THERAPIST
 
-# Close codes (docs/protocol.md).
-SESSION_ENDED = 4001
+# Close codes (docs/protocol.md); 4001 (SESSION_ENDED) is shared by every socket.
 NOT_FOUND = 4404
 REPLACED = 4409
 VISIT_ENDED = 4410
@@ -44,7 +46,6 @@ BUCKET_RATE = 50.0
 CHAT_BUCKET_SIZE = 10.0
 CHAT_RATE = 5.0
 REFUSALS_BEFORE_CLOSE = 100
-SESSION_TOUCH_SECONDS = 60
 
 # Which sender may send what. "admitted": the sender is in the room (a waiting client is not).
 ANYONE = {"ping"}
@@ -78,7 +79,7 @@ class VisitConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
         self.peer_state = "away"
         self.peer_connection = ""
         self.last_quality = "unknown"
-        self.touched = time.monotonic()
+        self.session_toucher = SessionToucher()
         visit_uid = self.scope["url_route"]["kwargs"]["visit_id"]
         visit = await database_sync_to_async(self._find)(visit_uid, user)
         if visit is None:
@@ -104,22 +105,18 @@ class VisitConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
             await self.channel_layer.group_add(group, self.channel_name)
         await self.accept()
         if joined.replaced_channel and joined.replaced_channel != self.channel_name:
-            await self.channel_layer.send(joined.replaced_channel, {"type": "visit.replaced"})
+            await realtime.send_now(joined.replaced_channel, {"type": "visit.replaced"})
         await self.send_json(await database_sync_to_async(self._welcome)())
         await self._announce(ready=joined.both_in)
 
     def _find(self, visit_uid: uuid.UUID, user: Any) -> Visit | None:
-        visit = Visit.objects.select_related("therapist", "client").filter(uid=visit_uid).first()
-        if visit is None or services.role_in(visit, user) is None:
+        """The visit through the same check as its pages: unknown and foreign ids alike close
+        with 4404."""
+        try:
+            visit, _role = access_visit(user, visit_uid)
+        except Http404:
             return None
         return visit
-
-    def _touch_session(self) -> None:
-        """Time in the room is activity: keep the idle timer of the browser session fresh."""
-        session = self.scope.get("session")
-        if session is not None and session.get(STARTED) is not None:
-            session[SEEN] = time.time()
-            session.save()
 
     def _welcome(self) -> dict[str, Any]:
         visit = Visit.objects.select_related("therapist", "client").get(pk=self.visit.pk)
@@ -161,7 +158,7 @@ class VisitConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
 
     async def _announce(self, *, ready: bool) -> None:
         """Tell the room where this socket stands; start the call when both are in."""
-        await self.channel_layer.group_send(
+        await realtime.publish_now(
             self.group,
             {
                 "type": "visit.presence",
@@ -176,7 +173,7 @@ class VisitConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
 
     async def _send_ready(self) -> None:
         visit = await database_sync_to_async(Visit.objects.get)(pk=self.visit.pk)
-        await self.channel_layer.group_send(
+        await realtime.publish_now(
             self.group,
             {
                 "type": "visit.ready",
@@ -196,7 +193,7 @@ class VisitConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
         if visit is None or visit.is_ended:
             return
         peer_view = services.presence_of(visit, self.role)
-        await self.channel_layer.group_send(
+        await realtime.publish_now(
             self.group,
             {
                 "type": "visit.presence",
@@ -242,9 +239,7 @@ class VisitConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
         if kind == "chat" and not self.chat_bucket.take():
             await self._refuse("rate limit: slow down", kind)
             return
-        if time.monotonic() - self.touched > SESSION_TOUCH_SECONDS:
-            self.touched = time.monotonic()
-            await database_sync_to_async(self._touch_session)()
+        await self.session_toucher.touch(self.scope)  # time in the room is activity
         try:
             await getattr(self, f"on_{kind}")(fields)
         except PermissionDenied:
@@ -274,7 +269,7 @@ class VisitConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
 
     async def on_admit(self, fields: dict[str, Any]) -> None:
         await database_sync_to_async(services.admit)(self.visit.pk, self.user)
-        await self.channel_layer.group_send(self.group, {"type": "visit.admitted"})
+        await realtime.publish_now(self.group, {"type": "visit.admitted"})
         await self._send_ready()
 
     async def on_wait_message(self, fields: dict[str, Any]) -> None:
@@ -320,7 +315,7 @@ class VisitConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
             reason=fields["reason"],
             detail=fields.get("detail", ""),
         )
-        await self.channel_layer.group_send(
+        await realtime.publish_now(
             self.group,
             {
                 "type": "visit.relay",
@@ -340,7 +335,7 @@ class VisitConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
             self.visit.pk, self.user, fields["id"], fields["text"]
         )
         if created:
-            await self.channel_layer.group_send(
+            await realtime.publish_now(
                 self.group,
                 {"type": "visit.relay", "to": None, "message": self._chat_json(message)},
             )
@@ -352,7 +347,7 @@ class VisitConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
 
     async def _to_peer(self, message: dict[str, Any], *, relay: bool = True) -> None:
         peer = CLIENT if self.role == THERAPIST else THERAPIST
-        await self.channel_layer.group_send(
+        await realtime.publish_now(
             self.group, {"type": "visit.relay", "to": peer, "message": message}
         )
 

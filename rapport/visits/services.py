@@ -23,9 +23,12 @@ from rapport.accounts.models import Practice, User
 from rapport.audit.services import Action, record
 from rapport.care.access import active_relationship
 from rapport.care.models import ClientProfile
-from rapport.core.consumers import publish_to_user
+from rapport.core import realtime
+from rapport.messaging.access import conversation_for as conversation_of_relationship
 from rapport.messaging.models import Conversation, Message
+from rapport.messaging.services import store_visit_chat
 from rapport.scheduling.models import Appointment, AppointmentStatus, Modality
+from rapport.visits import signals
 from rapport.visits.models import EventKind, SafetyCheckIn, Visit, VisitEvent, VisitStatus
 
 THERAPIST = "therapist"
@@ -192,7 +195,7 @@ def check_in(
         _event(locked, EventKind.CHECKED_IN, client)
         record(Action.VISIT_CHECKED_IN, actor=client, request=request, obj=locked, client=client)
         payload = {"type": "visit.checkin", "role": CLIENT, "checkin": checkin.as_dict()}
-        transaction.on_commit(lambda: broadcast(locked, payload))
+        realtime.publish(visit_group(locked), payload)
     return checkin
 
 
@@ -265,7 +268,7 @@ def connect(visit_id: int, user: User, channel: str, connection: str) -> Joined:
                 "client_name": visit.client.full_name,
                 "url": visit.get_absolute_url(),
             }
-            transaction.on_commit(lambda: publish_to_user(visit.therapist_id, waiting))
+            realtime.publish_to_user(visit.therapist_id, waiting)
         else:
             _event(visit, EventKind.RECONNECTED if returned else EventKind.JOINED, user)
         both_in = bool(visit.therapist_channel) and bool(visit.client_channel)
@@ -288,7 +291,7 @@ def disconnect(visit_id: int, user: User, channel: str) -> Visit | None:
             if not visit.client_is_admitted(now) and not visit.is_ended:
                 # The therapist's "waiting now" cue goes away with the client.
                 left = {"type": "visit.left", "visit": str(visit.uid)}
-                transaction.on_commit(lambda: publish_to_user(visit.therapist_id, left))
+                realtime.publish_to_user(visit.therapist_id, left)
         else:
             return None
         visit.save()
@@ -323,7 +326,7 @@ def admit(visit_id: int, therapist: User) -> Visit:
                 pk=visit.appointment_id, status=AppointmentStatus.CONFIRMED
             ).update(status=AppointmentStatus.IN_PROGRESS)
         admitted = {"type": "visit.admitted", "visit": str(visit.uid)}
-        transaction.on_commit(lambda: publish_to_user(visit.therapist_id, admitted))
+        realtime.publish_to_user(visit.therapist_id, admitted)
     return visit
 
 
@@ -371,20 +374,16 @@ def wait_message(visit_id: int, therapist: User) -> Visit:
 
 
 def conversation_for(visit: Visit) -> Conversation:
-    from rapport.messaging.access import conversation_for as of_relationship
-
-    return of_relationship(visit.relationship)
+    return conversation_of_relationship(visit.relationship)
 
 
 def store_chat(visit_id: int, user: User, message_id: uuid.UUID, text: str) -> tuple[Message, bool]:
     """Store a chat line once in the relationship's conversation (a retried id returns the stored
     message); the conversation's other open pages hear of it after commit."""
-    from rapport.messaging.services import publish, store_visit_chat
-
     with transaction.atomic():
         visit, _role = _participant(visit_id, user)
         outcome = store_visit_chat(conversation_for(visit), user, message_id, text, visit)
-        transaction.on_commit(lambda: publish(outcome.events))
+        realtime.publish_all(outcome.events)
     stored = outcome.message
     if stored is None:  # _store always sets it; keeps the type checker honest
         raise ValidationError("the message was not stored")
@@ -418,18 +417,15 @@ def end(
                 status__in=[AppointmentStatus.CONFIRMED, AppointmentStatus.IN_PROGRESS],
             ).update(status=AppointmentStatus.COMPLETED)
         ended = {"type": "visit.ended", "by": THERAPIST, "at": now.isoformat()}
-        transaction.on_commit(lambda: broadcast(visit, ended))
+        realtime.publish(visit_group(visit), ended)
         gone = {"type": "visit.ended", "visit": str(visit.uid)}
-        transaction.on_commit(lambda: publish_to_user(visit.therapist_id, gone))
-        transaction.on_commit(lambda: _ask_for_feedback(visit.pk), robust=True)
+        realtime.publish_to_user(visit.therapist_id, gone)
+        # Other apps react after the end commits (measures: the client's feedback form).
+        visit_id = visit.pk
+        transaction.on_commit(
+            lambda: signals.visit_ended.send(Visit, visit_id=visit_id), robust=True
+        )
     return visit
-
-
-def _ask_for_feedback(visit_id: int) -> None:
-    """The client's after-session feedback form (measures owns it; called after the end)."""
-    from rapport.measures.services import session_ended
-
-    session_ended(visit_id)
 
 
 # --- Live fan-out --------------------------------------------------------------------------------
@@ -437,16 +433,6 @@ def _ask_for_feedback(visit_id: int) -> None:
 
 def visit_group(visit: Visit) -> str:
     return f"visit-{visit.uid.hex}"
-
-
-def broadcast(visit: Visit, event: dict[str, Any]) -> None:
-    """Send ``event`` to every socket in the visit's room (call after commit)."""
-    from asgiref.sync import async_to_sync
-    from channels.layers import get_channel_layer
-
-    layer = get_channel_layer()
-    if layer is not None:
-        async_to_sync(layer.group_send)(visit_group(visit), event)
 
 
 # --- Reading ------------------------------------------------------------------------------------

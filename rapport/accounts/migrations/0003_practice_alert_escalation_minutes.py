@@ -5,15 +5,21 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('accounts', '0002_practice_calendar_shows_client_names_and_more'),
+        ("accounts", "0002_practice_calendar_shows_client_names_and_more"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='practice',
-            name='alert_escalation_minutes',
-            field=models.PositiveSmallIntegerField(default=60, validators=[django.core.validators.MinValueValidator(5), django.core.validators.MaxValueValidator(1440)], verbose_name='an unacknowledged safety alert goes to the practice admins after (minutes)'),
+            model_name="practice",
+            name="alert_escalation_minutes",
+            field=models.PositiveSmallIntegerField(
+                default=60,
+                validators=[
+                    django.core.validators.MinValueValidator(5),
+                    django.core.validators.MaxValueValidator(1440),
+                ],
+                verbose_name="an unacknowledged safety alert goes to the practice admins after (minutes)",
+            ),
         ),
     ]

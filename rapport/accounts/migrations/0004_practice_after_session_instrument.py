@@ -4,15 +4,16 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('accounts', '0003_practice_alert_escalation_minutes'),
+        ("accounts", "0003_practice_alert_escalation_minutes"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='practice',
-            name='after_session_instrument',
-            field=models.CharField(blank=True, default='', max_length=40, verbose_name='after each session, ask'),
+            model_name="practice",
+            name="after_session_instrument",
+            field=models.CharField(
+                blank=True, default="", max_length=40, verbose_name="after each session, ask"
+            ),
         ),
     ]

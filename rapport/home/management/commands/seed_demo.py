@@ -2,7 +2,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand
 
-from rapport.core.demo import seed_demo
+from rapport.home.demo import seed_demo
 
 
 class Command(BaseCommand):

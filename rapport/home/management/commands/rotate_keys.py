@@ -2,8 +2,10 @@ from typing import Any
 
 from django.core.management.base import BaseCommand
 
+from rapport.accounts.adapter import rotate_authenticator_secrets
 from rapport.audit.services import Action, record
 from rapport.core.encryption import key_ring, rotate_keys
+from rapport.messaging.attachments import rotate_attachment_keys
 
 
 class Command(BaseCommand):
@@ -13,9 +15,8 @@ class Command(BaseCommand):
     )
 
     def handle(self, *args: Any, **options: Any) -> None:
-        from rapport.messaging.attachments import rotate_attachment_keys
-
         changed = rotate_keys()
+        changed["mfa.Authenticator.data"] = rotate_authenticator_secrets()
         changed["message attachment files"] = rotate_attachment_keys()
         total = sum(changed.values())
         for label, count in changed.items():

@@ -8,6 +8,7 @@ therapist and a short, read exchange between Dr. Okafor and Jordan Chen.
 
 from __future__ import annotations
 
+import uuid
 import zoneinfo
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
@@ -17,6 +18,20 @@ from django.db import transaction
 from django.utils import timezone
 
 from rapport.accounts.models import Practice, Role, User
+from rapport.care.models import CareRelationship, ClientProfile
+from rapport.care.services import start_care
+from rapport.lib.intervals import local_to_utc
+from rapport.messaging import services
+from rapport.messaging.access import conversation_for
+from rapport.messaging.models import Message, MessagingSettings, OfficeHours
+from rapport.scheduling.models import (
+    Appointment,
+    AppointmentStatus,
+    ConsentDocument,
+    ConsentSignature,
+    SessionType,
+    WeeklyWindow,
+)
 
 DEMO_PASSWORD = "rapport-demo-password"  # noqa: S105 (published demo login, demo mode only)
 
@@ -88,9 +103,6 @@ def _person(person: DemoPerson) -> User:
 
 def seed_demo() -> bool:
     """Create the demo practice if it is not there yet. Returns True when it created anything."""
-    from rapport.care.models import CareRelationship, ClientProfile
-    from rapport.care.services import start_care
-
     if User.objects.filter(email=ADMIN.email).exists():
         # A demo practice from before scheduling existed gets its schedule now.
         with transaction.atomic():
@@ -122,13 +134,6 @@ def seed_demo() -> bool:
 def _seed_messaging(therapists: list[User], clients: list[User]) -> None:
     """Office hours (weekdays 9 to 17, a reply within a day) and a short exchange between Dr. Okafor
     and Jordan Chen, both read (Sam Rivera's conversation starts empty)."""
-    import uuid
-
-    from rapport.care.models import CareRelationship
-    from rapport.messaging import services
-    from rapport.messaging.access import conversation_for
-    from rapport.messaging.models import Message, MessagingSettings, OfficeHours
-
     for therapist in therapists:
         MessagingSettings.objects.update_or_create(user=therapist, defaults={"response_hours": 24})
         for weekday in range(5):
@@ -156,13 +161,6 @@ def _seed_messaging(therapists: list[User], clients: list[User]) -> None:
 
 def _seed_scheduling() -> bool:
     """Hours, session types, consent and two weeks either side of today. False if already there."""
-    from rapport.scheduling.models import (
-        ConsentDocument,
-        ConsentSignature,
-        SessionType,
-        WeeklyWindow,
-    )
-
     admin = User.objects.get(email=ADMIN.email)
     therapists = [User.objects.get(email=p.email) for p in THERAPISTS]
     clients = [User.objects.get(email=p.email) for p in CLIENTS]
@@ -223,9 +221,6 @@ def _seed_sessions(
     therapist: User, client: User, c_index: int, types: tuple[Any, Any], now: datetime
 ) -> None:
     """Weekly sessions from two weeks ago to two weeks ahead; the first one is the intake."""
-    from rapport.lib.intervals import local_to_utc
-    from rapport.scheduling.models import Appointment, AppointmentStatus
-
     zone = zoneinfo.ZoneInfo(therapist.time_zone)
     weekday, hour = WEEKLY_SESSIONS[c_index]
     today = now.astimezone(zone).date()

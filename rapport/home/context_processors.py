@@ -1,3 +1,5 @@
+"""What every page's layout needs: demo mode, the practice, the unread-messages badge."""
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -7,10 +9,11 @@ from typing import Any
 from django.conf import settings
 from django.http import HttpRequest
 
+from rapport.accounts.models import Practice
+from rapport.messaging.services import total_unread
+
 
 def rapport(request: HttpRequest) -> dict[str, Any]:
-    from rapport.accounts.models import Practice
-
     return {
         "demo_mode": settings.DEMO_MODE,
         "practice": Practice.get(),
@@ -22,8 +25,6 @@ def rapport(request: HttpRequest) -> dict[str, Any]:
 def _unread(request: HttpRequest) -> Callable[[], int]:
     @cache
     def count() -> int:
-        from rapport.messaging.services import total_unread
-
         user = getattr(request, "user", None)
         if user is None or not user.is_authenticated:
             return 0

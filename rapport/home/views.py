@@ -1,0 +1,146 @@
+"""Pages that bring several apps together: each role's home page, the therapist's caseload, the
+client record's front page and the practice's settings."""
+
+from __future__ import annotations
+
+from allauth.account.decorators import reauthentication_required
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.db import transaction
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_http_methods
+
+from rapport.accounts.decorators import role_required
+from rapport.accounts.models import Invitation, Practice, Role, User
+from rapport.audit.models import AuditEvent
+from rapport.audit.services import Action, record
+from rapport.care.access import Reach, access_client, clients_of, therapists_of
+from rapport.care.models import CareRelationship, ClientProfile
+from rapport.home.forms import PracticeForm
+from rapport.measures.models import SafetyAlert
+from rapport.measures.services import due_tasks, open_alerts
+from rapport.scheduling.services import (
+    appointments_on,
+    clients_with_current_consent,
+    current_consent,
+    has_current_consent,
+    upcoming_sessions,
+)
+from rapport.visits.services import open_visits, waiting_visits
+
+
+@login_required
+@require_http_methods(["GET"])
+def home(request: HttpRequest) -> HttpResponse:
+    user: User = request.user  # type: ignore[assignment]
+    if user.is_therapist:
+        clients = clients_of(user)
+        today = timezone.localdate()
+        return render(
+            request,
+            "home/home_therapist.html",
+            {
+                "clients": clients[:12],
+                "client_count": clients.count(),
+                "today": today,
+                "todays_sessions": appointments_on(user, today),
+                "pending_invitations": Invitation.objects.pending().filter(invited_by=user).count(),
+                "waiting_visits": waiting_visits(user),
+                "open_alerts": open_alerts(user).defer(
+                    "action_taken",
+                    "response__answers",
+                    "response__result",
+                    "response__instrument__definition",
+                )[:20],
+            },
+        )
+    if user.is_practice_admin:
+        counts = {
+            role: User.objects.filter(role=role, is_active=True).count() for role in Role.values
+        }
+        return render(
+            request,
+            "home/home_admin.html",
+            {
+                "counts": counts,
+                "active_relationships": CareRelationship.objects.filter(
+                    status=CareRelationship.Status.ACTIVE
+                ).count(),
+                "recent_events": AuditEvent.objects.select_related("actor")[:8],
+                "escalated_open": SafetyAlert.objects.filter(
+                    escalated_at__isnull=False, acknowledged_at__isnull=True
+                ).count(),
+            },
+        )
+    return render(
+        request,
+        "home/home_client.html",
+        {
+            "therapists": therapists_of(user),
+            "next_sessions": upcoming_sessions(user, limit=3),
+            "open_visits": open_visits(user),
+            "measure_tasks": due_tasks(user),
+        },
+    )
+
+
+@role_required(Role.THERAPIST)
+@require_http_methods(["GET"])
+def caseload(request: HttpRequest) -> HttpResponse:
+    clients = list(clients_of(request.user).select_related("client_profile"))  # type: ignore[arg-type]
+    return render(
+        request,
+        "home/caseload.html",
+        {
+            "clients": clients,
+            "consent_published": current_consent() is not None,
+            "consent_signed": clients_with_current_consent([c.pk for c in clients]),
+        },
+    )
+
+
+@login_required
+@require_http_methods(["GET"])
+def client_record(request: HttpRequest, client_id: int) -> HttpResponse:
+    client, how = access_client(request.user, client_id, request=request)  # type: ignore[arg-type]
+    profile, _created = ClientProfile.objects.get_or_create(client=client)
+    relationships = CareRelationship.objects.filter(client=client).select_related("therapist")
+    return render(
+        request,
+        "home/client_record.html",
+        {
+            "client": client,
+            "profile": profile,
+            "relationships": relationships,
+            "via": how,
+            "may_edit": how in {Reach.CARE, Reach.SELF},
+            "consent_document": current_consent(),
+            "consent_signed": has_current_consent(client),
+            "sessions": upcoming_sessions(client, limit=5, therapist=request.user)  # type: ignore[arg-type]
+            if how == Reach.CARE
+            else [],
+        },
+    )
+
+
+@role_required(Role.ADMIN)
+@reauthentication_required  # type: ignore[untyped-decorator,unused-ignore]
+@require_http_methods(["GET", "POST"])
+def practice_settings(request: HttpRequest) -> HttpResponse:
+    practice = Practice.get()
+    form = PracticeForm(request.POST or None, instance=practice)
+    if request.method == "POST" and form.is_valid():
+        with transaction.atomic():
+            form.save()
+            record(
+                Action.PRACTICE_SETTINGS_CHANGED,
+                request=request,
+                obj=practice,
+                fields=sorted(form.changed_data),
+            )
+        messages.success(request, _("Practice settings saved."))
+        return redirect("practice_settings")
+    return render(request, "home/practice.html", {"form": form})
