@@ -7,6 +7,7 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from rapport.accounts.models import Role, User, validate_time_zone
+from rapport.accounts.services import INVITABLE_ROLES
 
 TIME_ZONES = sorted(zoneinfo.available_timezones() - {"localtime", "Factory"})
 
@@ -22,8 +23,6 @@ class InviteForm(forms.Form):
     role = forms.ChoiceField(label=_("Role"), choices=())
 
     def __init__(self, *args: Any, inviter: User, **kwargs: Any) -> None:
-        from rapport.accounts.services import INVITABLE_ROLES
-
         super().__init__(*args, **kwargs)
         allowed = INVITABLE_ROLES.get(inviter.role, set())
         self.fields["role"].choices = [(v, n) for v, n in Role.choices if v in allowed]  # type: ignore[attr-defined]

@@ -13,8 +13,10 @@ from django.utils.translation import gettext as _
 
 from rapport.accounts import signals
 from rapport.accounts.models import Invitation, Role, User, hash_token
+from rapport.accounts.tasks import send_invitation_email
 from rapport.audit.services import Action, record
 from rapport.core import realtime
+from rapport.core.encryption import key_ring
 
 # Who may invite whom: admins bring in therapists (and other admins), therapists their clients.
 INVITABLE_ROLES: dict[str, set[str]] = {
@@ -32,9 +34,6 @@ def invite(
     inviter: User, *, email: str, full_name: str, role: str, request: HttpRequest | None = None
 ) -> tuple[Invitation, str]:
     """Create an invitation and queue its email. Returns the invitation and its one-time token."""
-    from rapport.accounts.tasks import send_invitation_email
-    from rapport.core.encryption import key_ring
-
     if role not in INVITABLE_ROLES.get(inviter.role, set()):
         raise PermissionDenied("this role may not invite that role")
     email = email.strip().lower()

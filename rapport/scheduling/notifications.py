@@ -30,6 +30,7 @@ from rapport.scheduling.models import (
     AppointmentStatus,
     ReminderDelivery,
 )
+from rapport.scheduling.tasks import send_appointment_email, send_reminder
 
 CHANGES = ("booked", "moved", "cancelled")
 RECIPIENTS = ("client", "therapist")
@@ -37,8 +38,6 @@ RECIPIENTS = ("client", "therapist")
 
 def appointment_changed(appointment_id: int, change: str) -> None:
     """Queue the emails for ``change`` ("booked", "moved", "cancelled") and the reminders."""
-    from rapport.scheduling.tasks import send_appointment_email
-
     if change not in CHANGES:
         raise ValueError(f"unknown appointment change {change!r}")
     appointment = Appointment.objects.filter(pk=appointment_id).first()
@@ -58,8 +57,6 @@ def queue_reminders(appointment: Appointment) -> None:
     Reminders queued for an earlier time of a moved appointment stay in the queue and do
     nothing when they run: ``deliver_reminder`` checks the time they were queued for.
     """
-    from rapport.scheduling.tasks import send_reminder
-
     now = timezone.now()
     for minutes in Practice.get().reminder_offsets:
         run_after = appointment.starts_at - timedelta(minutes=minutes)

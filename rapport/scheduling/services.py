@@ -29,7 +29,8 @@ from rapport.accounts.models import Practice, User
 from rapport.audit.services import Action, record, request_origin
 from rapport.care.access import active_relationship
 from rapport.lib.intervals import local_to_utc
-from rapport.scheduling.availability import open_slots
+from rapport.scheduling import notifications
+from rapport.scheduling.availability import open_slots, working_time
 from rapport.scheduling.models import (
     LIVE_STATUSES,
     Appointment,
@@ -655,8 +656,6 @@ def set_status(
 
 
 def _after_commit_notify(appointment: Appointment, change: str) -> None:
-    from rapport.scheduling import notifications
-
     transaction.on_commit(lambda: notifications.appointment_changed(appointment.pk, change))
 
 
@@ -851,8 +850,6 @@ def save_session_type(
 def availability_conflicts(therapist: User, *, now: datetime | None = None) -> list[Appointment]:
     """Upcoming live appointments that no longer fit inside the therapist's working time."""
     from bisect import bisect_right
-
-    from rapport.scheduling.availability import working_time
 
     now = now or timezone.now()
     upcoming = list(
