@@ -31,6 +31,7 @@ services:
 lint: $(VENV)/.installed
 	$(BIN)/ruff check rapport tests bench
 	$(BIN)/mypy rapport tests bench
+	$(BIN)/lint-imports
 
 test-sqlite: $(VENV)/.installed node_modules/.installed
 	env -u DATABASE_URL -u REDIS_URL RAPPORT_DATA_DIR=$(CURDIR)/var/test-sqlite $(BIN)/pytest

@@ -10,6 +10,9 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
+from rapport.lib.config import ConfigError
+from rapport.lib.crypto import DecryptionError, generate_key
+
 DESCRIPTION = "Rapport: a self-hostable virtual therapy platform."
 # OWASP WebSocket guidance: no per-message compression; refuse huge frames before they are read
 # (the consumer answers anything over 64 KB with an error; far larger frames close the socket).
@@ -20,8 +23,6 @@ def _setup(default_env: str | None = None) -> None:
     if default_env is not None:
         os.environ.setdefault("RAPPORT_ENV", default_env)
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "rapport.settings")
-    from rapport.lib.config import ConfigError
-
     try:
         import django
 
@@ -61,6 +62,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     _setup()
     from django.conf import settings
 
+    # Models load once Django is set up for this command's environment (above).
     from rapport.home.demo import demo_logins, seed_demo
 
     print(f"Data folder: {settings.DATA_DIR}")
@@ -126,6 +128,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
     import django
 
     django.setup()
+    # Models load once Django is set up for this command's environment (above).
     from rapport.measures.services import escalate_overdue
 
     # A worker killed while running an escalation leaves that task claimed for ever: on start,
@@ -175,8 +178,6 @@ def cmd_audit_verify(args: argparse.Namespace) -> int:
 
 def cmd_keys_rotate(args: argparse.Namespace) -> int:
     _setup()
-    from rapport.lib.crypto import DecryptionError
-
     try:
         _manage("rotate_keys")
     except DecryptionError as exc:
@@ -186,8 +187,6 @@ def cmd_keys_rotate(args: argparse.Namespace) -> int:
 
 
 def cmd_keys_generate(args: argparse.Namespace) -> int:
-    from rapport.lib.crypto import generate_key
-
     print(generate_key())
     return 0
 

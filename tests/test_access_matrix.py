@@ -451,12 +451,12 @@ POST_MATRIX: dict[str, tuple[dict[str, Expect], Kwargs, dict[str, str]]] = {
         {"id": "5f0c6a36-3f1e-4a43-9d55-0d6c1f0b9e01", "text": "Hello"},
     ),
     "end_relationship": (
-        {"client_a": 403, "client_b": 403, "therapist_y": 403},
+        {"client_a": 403, "client_b": 403, "therapist_y": 404},
         lambda p: {"relationship_id": p["relationship"].pk},
         {},
     ),
     "revoke_invitation": (
-        {"client_a": 403, "therapist_y": 403},
+        {"client_a": 403, "therapist_y": 404},
         lambda p: {"invitation_id": p["invitation"].pk},
         {},
     ),

@@ -61,7 +61,8 @@ def test_wrong_types_and_foreign_ids(admin: Any, therapist_x: Any, client_a: Any
     )
     assert User.objects.get(pk=client_a.pk).is_active
     assert browser.post("/practice/people/99999999/active/", {"active": "0"}).status_code == 404
-    assert browser.post("/practice/relationships/99999999/end/").status_code == 403
+    # Unknown and someone else's ids answer alike: 404.
+    assert browser.post("/practice/relationships/99999999/end/").status_code == 404
     assert browser.get("/practice/audit/?since=yesterday&page=abc").status_code == 200
     response = browser.get("/practice/audit/?client=99999999")
     assert response.status_code == 200
@@ -77,7 +78,8 @@ def test_wrong_types_and_foreign_ids(admin: Any, therapist_x: Any, client_a: Any
         token_hash="0" * 64,
         expires_at=Invitation.default_expiry(),
     )
-    assert signed_in(therapist_x).post(f"/invitations/{invitation.pk}/revoke/").status_code == 403
+    assert signed_in(therapist_x).post(f"/invitations/{invitation.pk}/revoke/").status_code == 404
+    assert signed_in(therapist_x).post("/invitations/99999999/revoke/").status_code == 404
     invitation.refresh_from_db()
     assert invitation.revoked_at is None
 

@@ -14,7 +14,7 @@ from rapport.accounts.models import User
 from rapport.audit.models import AuditEvent
 from rapport.audit.services import Action
 from rapport.messaging.models import MessagingSettings, OfficeHours
-from rapport.messaging.office_hours import describe_hours, expectation, is_open, next_opening
+from rapport.messaging.office_hours import describe_hours, expectation
 from rapport.messaging.preferences import (
     Window,
     quiet_hours_end,
@@ -250,8 +250,8 @@ def test_describe_hours() -> None:
 
 def test_without_office_hours_only_the_reply_time(therapist_x: User, client_a: User) -> None:
     at = datetime(2030, 3, 9, 3, 0, tzinfo=UTC)
-    assert is_open(therapist_x, at)
-    assert next_opening(therapist_x, at) is None
+    assert expectation(therapist_x, at).open_now
+    assert expectation(therapist_x, at).next_opening is None
     told = expectation(therapist_x, at, viewer=client_a)
     assert told.open_now and not told.away and not told.has_office_hours
     assert told.response_hours == 48
@@ -271,8 +271,8 @@ def test_across_zones_and_a_daylight_saving_change(therapist_x: User, client_a: 
     # clocks go forward. Monday 9:00 EDT is 13:00 UTC, 14:00 in Berlin (still winter time).
     friday_evening = datetime(2030, 3, 8, 18, 0, tzinfo=NEW_YORK)
     monday_nine = datetime(2030, 3, 11, 13, 0, tzinfo=UTC)
-    assert not is_open(therapist_x, friday_evening)
-    assert next_opening(therapist_x, friday_evening) == monday_nine
+    assert not expectation(therapist_x, friday_evening).open_now
+    assert expectation(therapist_x, friday_evening).next_opening == monday_nine
     told = expectation(therapist_x, friday_evening, viewer=client_a)
     assert told.away and not told.open_now and told.next_opening == monday_nine
     assert told.sentence == (
@@ -282,10 +282,14 @@ def test_across_zones_and_a_daylight_saving_change(therapist_x: User, client_a: 
     )
 
     # Before and after the change, 9:00 on the therapist's clock is open, 8:59 is not.
-    assert is_open(therapist_x, datetime(2030, 3, 8, 14, 0, tzinfo=UTC))  # 9:00 EST
-    assert not is_open(therapist_x, datetime(2030, 3, 11, 12, 59, tzinfo=UTC))  # 8:59 EDT
-    assert is_open(therapist_x, monday_nine)
-    assert not is_open(therapist_x, datetime(2030, 3, 11, 21, 0, tzinfo=UTC))  # 17:00 EDT
+    assert expectation(therapist_x, datetime(2030, 3, 8, 14, 0, tzinfo=UTC)).open_now  # 9:00 EST
+    assert not expectation(
+        therapist_x, datetime(2030, 3, 11, 12, 59, tzinfo=UTC)
+    ).open_now  # 8:59 EDT
+    assert expectation(therapist_x, monday_nine).open_now
+    assert not expectation(
+        therapist_x, datetime(2030, 3, 11, 21, 0, tzinfo=UTC)
+    ).open_now  # 17:00 EDT
 
     # Open now: no "away" part; the next opening is now.
     during = datetime(2030, 3, 12, 15, 0, tzinfo=UTC)
@@ -311,4 +315,6 @@ def test_same_zone_today_and_tomorrow(therapist_x: User, client_a: User) -> None
 def test_a_week_with_one_window(therapist_x: User) -> None:
     set_hours(therapist_x, [Window(2, time(10), time(11))])  # Wednesdays only, UTC
     wednesday_after = datetime(2030, 6, 5, 11, 0, tzinfo=UTC)
-    assert next_opening(therapist_x, wednesday_after) == datetime(2030, 6, 12, 10, 0, tzinfo=UTC)
+    assert expectation(therapist_x, wednesday_after).next_opening == datetime(
+        2030, 6, 12, 10, 0, tzinfo=UTC
+    )

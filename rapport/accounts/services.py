@@ -7,7 +7,7 @@ from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import F
-from django.http import HttpRequest
+from django.http import Http404, HttpRequest
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -117,7 +117,7 @@ def revoke_invitation(actor: User, invitation_id: int, request: HttpRequest) -> 
         if invitation is None or not (
             invitation.invited_by_id == actor.pk or actor.is_practice_admin
         ):
-            raise PermissionDenied("not your invitation")
+            raise Http404("No such invitation.")  # unknown and someone else's alike
         if invitation.status == "pending":
             invitation.revoked_at = timezone.now()
             invitation.save(update_fields=["revoked_at"])

@@ -7,18 +7,14 @@ hint that a client exists) and every granted read of a record is audited.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
+from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.http import Http404, HttpRequest
 from django.utils import timezone
 
 from rapport.accounts.models import Role, User
 from rapport.audit.services import Action, record
-from rapport.care.models import CareRelationship, EmergencyAccess
-
-if TYPE_CHECKING:
-    from collections.abc import Iterable
+from rapport.care.models import CareRelationship, ClientProfile, EmergencyAccess
 
 
 class Reach:
@@ -91,5 +87,38 @@ def therapists_of(client: User) -> QuerySet[User]:
     ).distinct()
 
 
-def may_reach_any(user: User, clients: Iterable[User]) -> bool:
-    return any(reach(user, client) is not None for client in clients)
+def profile_of(client: User) -> ClientProfile:
+    """The record of a client the caller reached through ``access_client`` (made on first use)."""
+    profile, _created = ClientProfile.objects.get_or_create(client=client)
+    return profile
+
+
+def relationships_of(client: User) -> QuerySet[CareRelationship]:
+    """Every care relationship, past and present, of a client the caller reached through
+    ``access_client``."""
+    return CareRelationship.objects.filter(client=client).select_related("therapist")
+
+
+def access_relationship(
+    user: User, relationship_id: int, *, lock: bool = False
+) -> CareRelationship:
+    """A care relationship for a practice admin or its therapist; otherwise 404 (unknown and
+    someone else's alike). ``lock=True`` (in a transaction) locks its row."""
+    rows = CareRelationship.objects.select_related("client", "therapist")
+    if lock:
+        rows = rows.select_for_update(of=("self",))
+    relationship = rows.filter(pk=relationship_id).first()
+    if (
+        relationship is None
+        or not user.is_active
+        or not (user.is_practice_admin or relationship.therapist_id == user.pk)
+    ):
+        raise Http404("No such care relationship.")
+    return relationship
+
+
+def all_relationships(user: User) -> QuerySet[CareRelationship]:
+    """Every care relationship of the practice, newest first, for an active practice admin."""
+    if not (user.is_active and user.is_practice_admin):
+        raise PermissionDenied("the practice's relationships are for admins")
+    return CareRelationship.objects.select_related("therapist", "client", "ended_by")

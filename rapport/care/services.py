@@ -14,6 +14,7 @@ from django.utils.translation import gettext as _
 
 from rapport.accounts.models import Invitation, User
 from rapport.audit.services import Action, record
+from rapport.care.access import access_relationship
 from rapport.care.models import CareRelationship, ClientProfile, EmergencyAccess
 
 
@@ -47,13 +48,7 @@ def care_for_invited_client(
 
 def end_care(relationship_id: int, *, actor: User, request: HttpRequest) -> CareRelationship:
     with transaction.atomic():
-        relationship = (
-            CareRelationship.objects.select_for_update().filter(pk=relationship_id).first()
-        )
-        if relationship is None or not (
-            actor.is_practice_admin or relationship.therapist_id == actor.pk
-        ):
-            raise PermissionDenied("not allowed to end this relationship")
+        relationship = access_relationship(actor, relationship_id, lock=True)
         if relationship.status == CareRelationship.Status.ACTIVE:
             relationship.status = CareRelationship.Status.ENDED
             relationship.ended_at = timezone.now()

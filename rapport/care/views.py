@@ -16,9 +16,9 @@ from rapport.accounts import services as account_services
 from rapport.accounts.decorators import role_required
 from rapport.accounts.models import Role, User
 from rapport.care import services
-from rapport.care.access import Reach, access_client
+from rapport.care.access import Reach, access_client, all_relationships, profile_of
 from rapport.care.forms import ClientProfileForm, EmergencyAccessForm, RelationshipForm
-from rapport.care.models import CareRelationship, ClientProfile
+from rapport.care.models import CareRelationship
 
 
 @login_required
@@ -28,8 +28,7 @@ def edit_client_record(request: HttpRequest, client_id: int) -> HttpResponse:
     client, how = access_client(user, client_id, request=request, purpose="edit")
     if how not in {Reach.CARE, Reach.SELF}:
         raise PermissionDenied("emergency access is read-only")
-    profile, _created = ClientProfile.objects.get_or_create(client=client)
-    form = ClientProfileForm(request.POST or None, instance=profile)
+    form = ClientProfileForm(request.POST or None, instance=profile_of(client))
     if how == Reach.SELF:
         # Clients keep their own contact details; clinical notes are the therapist's.
         del form.fields["intake_notes"]
@@ -117,7 +116,7 @@ def admin_relationships(request: HttpRequest) -> HttpResponse:
         else:
             messages.success(request, _("Care relationship started."))
             return redirect("admin_relationships")
-    relationships = CareRelationship.objects.select_related("therapist", "client", "ended_by")
+    relationships = all_relationships(request.user)  # type: ignore[arg-type]
     return render(
         request,
         "care/admin_relationships.html",

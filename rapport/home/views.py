@@ -15,10 +15,18 @@ from django.views.decorators.http import require_http_methods
 
 from rapport.accounts.decorators import role_required
 from rapport.accounts.models import Invitation, Practice, Role, User
-from rapport.audit.models import AuditEvent
+from rapport.audit.access import access_trail
 from rapport.audit.services import Action, record
-from rapport.care.access import Reach, access_client, clients_of, therapists_of
-from rapport.care.models import CareRelationship, ClientProfile
+from rapport.care.access import (
+    Reach,
+    access_client,
+    all_relationships,
+    clients_of,
+    profile_of,
+    relationships_of,
+    therapists_of,
+)
+from rapport.care.models import CareRelationship
 from rapport.home.forms import PracticeForm
 from rapport.measures.models import SafetyAlert
 from rapport.measures.services import due_tasks, open_alerts
@@ -66,10 +74,10 @@ def home(request: HttpRequest) -> HttpResponse:
             "home/home_admin.html",
             {
                 "counts": counts,
-                "active_relationships": CareRelationship.objects.filter(
-                    status=CareRelationship.Status.ACTIVE
-                ).count(),
-                "recent_events": AuditEvent.objects.select_related("actor")[:8],
+                "active_relationships": all_relationships(user)
+                .filter(status=CareRelationship.Status.ACTIVE)
+                .count(),
+                "recent_events": access_trail(user)[:8],
                 "escalated_open": SafetyAlert.objects.filter(
                     escalated_at__isnull=False, acknowledged_at__isnull=True
                 ).count(),
@@ -106,8 +114,8 @@ def caseload(request: HttpRequest) -> HttpResponse:
 @require_http_methods(["GET"])
 def client_record(request: HttpRequest, client_id: int) -> HttpResponse:
     client, how = access_client(request.user, client_id, request=request)  # type: ignore[arg-type]
-    profile, _created = ClientProfile.objects.get_or_create(client=client)
-    relationships = CareRelationship.objects.filter(client=client).select_related("therapist")
+    profile = profile_of(client)
+    relationships = relationships_of(client)
     return render(
         request,
         "home/client_record.html",

@@ -62,17 +62,6 @@ def _next_opening(therapist: User, windows: list[Window], at: datetime) -> datet
     return None
 
 
-def is_open(therapist: User, at: datetime) -> bool:
-    """Whether ``at`` falls in the therapist's office hours; always, when they set none."""
-    windows = office_hours_of(therapist)
-    return not windows or _open_at(windows, at.astimezone(zone_of(therapist)))
-
-
-def next_opening(therapist: User, at: datetime) -> datetime | None:
-    """When office hours next begin: ``at`` while open, None when the therapist set none."""
-    return _next_opening(therapist, office_hours_of(therapist), at)
-
-
 def reply_time(hours: int) -> str:
     """48 → "2 days", 36 → "36 hours", 1 → "1 hour"."""
     if hours % 24 == 0 and hours >= 48:

@@ -119,7 +119,7 @@ class VisitConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
         return visit
 
     def _welcome(self) -> dict[str, Any]:
-        visit = Visit.objects.select_related("therapist", "client").get(pk=self.visit.pk)
+        visit, _role = access_visit(self.user, self.visit.uid)
         self.visit = visit
         peer_role = CLIENT if self.role == THERAPIST else THERAPIST
         peer = services.presence_of(visit, peer_role)
@@ -172,7 +172,7 @@ class VisitConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
             await self._send_ready()
 
     async def _send_ready(self) -> None:
-        visit = await database_sync_to_async(Visit.objects.get)(pk=self.visit.pk)
+        visit, _role = await database_sync_to_async(access_visit)(self.user, self.visit.uid)
         await realtime.publish_now(
             self.group,
             {
