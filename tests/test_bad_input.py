@@ -78,8 +78,9 @@ def test_wrong_types_and_foreign_ids(admin: Any, therapist_x: Any, client_a: Any
         token_hash="0" * 64,
         expires_at=Invitation.default_expiry(),
     )
-    assert signed_in(therapist_x).post(f"/invitations/{invitation.pk}/revoke/").status_code == 404
-    assert signed_in(therapist_x).post("/invitations/99999999/revoke/").status_code == 404
+    therapist = signed_in(therapist_x)
+    assert therapist.post(f"/invitations/{invitation.pk}/revoke/").status_code == 404
+    assert therapist.post("/invitations/99999999/revoke/").status_code == 404
     invitation.refresh_from_db()
     assert invitation.revoked_at is None
 
