@@ -24,7 +24,7 @@ from rapport.accounts.models import Practice, User
 from rapport.audit.models import AuditEvent
 from rapport.audit.services import Action
 from rapport.core import realtime
-from rapport.measures import services
+from rapport.measures import access, services
 from rapport.measures.definitions import builtin_definitions
 from rapport.measures.models import (
     AlertKind,
@@ -270,8 +270,8 @@ def test_drafts_and_responses_are_encrypted_responses_immutable_corrections_new(
     with pytest.raises(PermissionDenied):
         services.save_draft(task, client_b, {"1": 1})
     with pytest.raises(Http404):
-        services.access_task(client_b, task.pk)
-    assert services.access_task(client_a, task.pk) == task
+        access.access_task(client_b, task.pk)
+    assert access.access_task(client_a, task.pk) == task
 
     # Too many unanswered items: refused, nothing stored.
     with pytest.raises(ScoringError):
@@ -414,7 +414,7 @@ def test_an_unacknowledged_risk_alert_escalates_to_the_admins_while_nobody_is_on
         assert len(actions(Action.ALERT_ESCALATED)) == 1
 
         # The admin can close the loop once it escalated; the therapist can too.
-        assert services.access_alert(admin, alert.pk) == alert
+        assert access.access_alert(admin, alert.pk)[0] == alert
         services.acknowledge(alert, therapist_x, "Phoned the client; safety plan reviewed.")
         assert actions(Action.ALERT_ACKNOWLEDGED)[0].detail["after_escalation"] is True
 
@@ -436,7 +436,7 @@ def test_an_acknowledged_alert_never_escalates(
         with pytest.raises(PermissionDenied):
             services.acknowledge(alert, admin, "Not escalated yet")
         with pytest.raises(Http404):
-            services.access_alert(therapist_y, alert.pk)
+            access.access_alert(therapist_y, alert.pk)
         action = "Called the client at once; agreed a safety plan; GP informed."
         services.acknowledge(alert, therapist_x, action)
         with pytest.raises(services.MeasureError):

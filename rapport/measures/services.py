@@ -20,7 +20,7 @@ from typing import Any
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Exists, F, OuterRef, QuerySet
-from django.http import Http404, HttpRequest
+from django.http import HttpRequest
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -31,6 +31,7 @@ from rapport.care.access import Reach, active_relationship, reach
 from rapport.care.models import CareRelationship
 from rapport.core import realtime
 from rapport.measures import tasks
+from rapport.measures.access import may_act_on
 from rapport.measures.definitions import (
     Definition,
     DefinitionError,
@@ -540,57 +541,7 @@ def session_ended(visit_id: int) -> MeasureTask | None:
     return task
 
 
-# --- Reading, with the permission check ---------------------------------------------------------
-
-
-def access_task(user: User, task_id: int) -> MeasureTask:
-    """The client's own task, or 404 (a task is filled in by its client only)."""
-    task = (
-        MeasureTask.objects.select_related("instrument", "therapist", "client")
-        .filter(pk=task_id, client=user)
-        .first()
-    )
-    if task is None or not user.is_active:
-        raise Http404("No such questionnaire.")
-    return task
-
-
-def access_response(
-    user: User, response_id: int, *, request: HttpRequest | None = None
-) -> Response:
-    """A response its client or their therapist may see (audited as a record read), else 404."""
-    from rapport.care.access import access_client
-
-    response = (
-        Response.objects.select_related("instrument", "client").filter(pk=response_id).first()
-    )
-    if response is None:
-        raise Http404("No such response.")
-    access_client(user, response.client_id, request=request, purpose="measures")
-    return response
-
-
-def access_alert(user: User, alert_id: int) -> SafetyAlert:
-    """An alert for its therapist, a therapist treating the client, or a practice admin once it
-    has escalated; otherwise 404."""
-    alert = (
-        SafetyAlert.objects.select_related("client", "therapist", "response__instrument")
-        .filter(pk=alert_id)
-        .first()
-    )
-    if alert is None or not may_act_on(user, alert):
-        raise Http404("No such alert.")
-    return alert
-
-
-def may_act_on(user: User, alert: SafetyAlert) -> bool:
-    if not user.is_active:
-        return False
-    if user.pk == alert.therapist_id:
-        return True
-    if user.is_therapist and active_relationship(user, alert.client) is not None:
-        return True
-    return user.is_practice_admin and alert.escalated_at is not None
+# --- Reading ------------------------------------------------------------------------------------
 
 
 def effective_responses(client: User) -> QuerySet[Response]:

@@ -25,9 +25,16 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from rapport.accounts.decorators import role_required
 from rapport.accounts.models import Practice, Role, User
-from rapport.audit.services import Action, record
 from rapport.care.access import Reach, access_client
 from rapport.measures import charts, services
+from rapport.measures.access import (
+    ESCALATION,
+    access_alert,
+    access_assignment,
+    access_client_in_care,
+    access_response,
+    access_task,
+)
 from rapport.measures.definitions import Definition, Item
 from rapport.measures.forms import (
     AcknowledgeForm,
@@ -79,7 +86,7 @@ def my_measures(request: HttpRequest) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def measure_task(request: HttpRequest, task_id: int) -> HttpResponse:
     user = _user(request)
-    task = services.access_task(user, task_id)
+    task = access_task(user, task_id)
     if task.status == TaskStatus.DONE:
         submitted = task.responses.order_by("-submitted_at").first()
         if submitted is not None:
@@ -137,23 +144,10 @@ def measure_task(request: HttpRequest, task_id: int) -> HttpResponse:
     )
 
 
-def _response_for(request: HttpRequest, response_id: int) -> tuple[Response, str]:
-    """A response the user may see: their own, or a client's in their care (audited)."""
-    response = (
-        Response.objects.filter(pk=response_id).select_related("instrument", "client").first()
-    )
-    if response is None:
-        raise Http404("No such response.")
-    _client, how = access_client(
-        _user(request), response.client_id, request=request, purpose="measure_response"
-    )
-    return response, how
-
-
 @login_required
 @require_http_methods(["GET"])
 def measure_result(request: HttpRequest, response_id: int) -> HttpResponse:
-    response, how = _response_for(request, response_id)
+    response, how = access_response(_user(request), response_id, request=request)
     definition = definition_of(response.instrument)
     result = Score.from_json(response.result_data())
     context: dict[str, Any] = {
@@ -497,18 +491,11 @@ def client_progress(request: HttpRequest, client_id: int) -> HttpResponse:
 # --- Therapist: assigning measures -------------------------------------------------------------
 
 
-def _care_client(request: HttpRequest, client_id: int, purpose: str) -> User:
-    client, how = access_client(_user(request), client_id, request=request, purpose=purpose)
-    if how != Reach.CARE:
-        raise Http404("Only the client's therapist assigns measures.")
-    return client
-
-
 @role_required(Role.THERAPIST)
 @require_http_methods(["GET", "POST"])
 def client_measures(request: HttpRequest, client_id: int) -> HttpResponse:
     user = _user(request)
-    client = _care_client(request, client_id, "measures")
+    client = access_client_in_care(user, client_id, request=request)
     form = AssignForm(request.POST or None, instruments=services.assignable_instruments())
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
@@ -548,13 +535,11 @@ def client_measures(request: HttpRequest, client_id: int) -> HttpResponse:
 @role_required(Role.THERAPIST)
 @require_POST
 def end_assignment(request: HttpRequest, client_id: int, assignment_id: int) -> HttpResponse:
-    client = _care_client(request, client_id, "measures")
-    assignment = Assignment.objects.filter(pk=assignment_id, client=client).first()
-    if assignment is None:
-        raise Http404("No such assignment.")
-    services.end_assignment(assignment, _user(request), request=request)
+    user = _user(request)
+    assignment = access_assignment(user, client_id, assignment_id, request=request)
+    services.end_assignment(assignment, user, request=request)
     messages.success(request, _("Assignment ended: no new questionnaires will be sent."))
-    return redirect("client_measures", client.pk)
+    return redirect("client_measures", assignment.client_id)
 
 
 # --- Safety alerts ------------------------------------------------------------------------------
@@ -594,20 +579,7 @@ def alert_detail(request: HttpRequest, alert_id: int) -> HttpResponse:
     """The therapist's alert (or, once escalated, the practice admin's) with the form that
     closes it. Every opening is audited as a read of the client's record."""
     user = _user(request)
-    alert = services.access_alert(user, alert_id)
-    if user.is_therapist:
-        _client, how = access_client(user, alert.client_id, request=request, purpose="alert")
-    else:
-        how = "escalation"
-        record(
-            Action.CLIENT_RECORD_VIEWED,
-            actor=user,
-            request=request,
-            obj=alert.client,
-            client=alert.client,
-            purpose="alert",
-            via=how,
-        )
+    alert, how = access_alert(user, alert_id, request=request)
     form = AcknowledgeForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
@@ -627,7 +599,7 @@ def alert_detail(request: HttpRequest, alert_id: int) -> HttpResponse:
     result = Score.from_json(response.result_data())
     answers = response.answer_values()
     rows = [_answer_row(item, answers.get(item.key), result) for item in definition.items]
-    if how == "escalation":
+    if how == ESCALATION:
         rows = [row for row in rows if row.item.risk_at_or_above is not None]
     acknowledged_by = (
         User.objects.filter(pk=alert.acknowledged_by_id).only("full_name").first()
