@@ -126,7 +126,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
     import django
 
     django.setup()
-    from rapport.measures.services import escalate_overdue
+    from rapport.measures.alerts import escalate_overdue
 
     # A worker killed while running an escalation leaves that task claimed for ever: on start,
     # escalate whatever safety alert is past its deadline and still open.

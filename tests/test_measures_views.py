@@ -20,7 +20,7 @@ from rapport.accounts.models import Practice, User
 from rapport.audit.models import AuditEvent
 from rapport.audit.services import Action
 from rapport.core import realtime
-from rapport.measures import services
+from rapport.measures.assignments import assign
 from rapport.measures.models import (
     Assignment,
     Instrument,
@@ -54,7 +54,7 @@ def phq9() -> Instrument:
 
 def task_for(client: User, therapist: User, key: str = "phq9") -> MeasureTask:
     instrument = Instrument.objects.get(key=key, builtin=True)
-    services.assign(therapist, client, instrument, "once")
+    assign(therapist, client, instrument, "once")
     return MeasureTask.objects.get(client=client, instrument=instrument, status=TaskStatus.OPEN)
 
 

@@ -20,8 +20,9 @@ from rapport.audit.services import Action, record
 from rapport.care.access import Reach, access_client, clients_of, therapists_of
 from rapport.care.models import CareRelationship, ClientProfile
 from rapport.home.forms import PracticeForm
+from rapport.measures.alerts import open_alerts
+from rapport.measures.assignments import due_tasks
 from rapport.measures.models import SafetyAlert
-from rapport.measures.services import due_tasks, open_alerts
 from rapport.scheduling.services import (
     appointments_on,
     clients_with_current_consent,

@@ -26,7 +26,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from rapport.accounts.decorators import role_required
 from rapport.accounts.models import Practice, Role, User
 from rapport.care.access import Reach, access_client
-from rapport.measures import charts, services
+from rapport.measures import assignments, charts
 from rapport.measures.access import (
     ESCALATION,
     access_alert,
@@ -35,7 +35,12 @@ from rapport.measures.access import (
     access_response,
     access_task,
 )
+from rapport.measures.alerts import acknowledge, open_alerts
+from rapport.measures.alerts import escalated_alerts as escalated_alert_rows
+from rapport.measures.answers import save_draft, submit
+from rapport.measures.assignments import assign, due_tasks
 from rapport.measures.definitions import Definition, Item
+from rapport.measures.errors import MeasureError
 from rapport.measures.forms import (
     AcknowledgeForm,
     AssignForm,
@@ -43,6 +48,13 @@ from rapport.measures.forms import (
     InstrumentImportForm,
     QuestionnaireForm,
     field_name,
+)
+from rapport.measures.instruments import (
+    assignable_instruments,
+    definition_of,
+    import_instrument,
+    is_feedback,
+    update_instrument,
 )
 from rapport.measures.models import (
     Assignment,
@@ -52,8 +64,8 @@ from rapport.measures.models import (
     SafetyAlert,
     TaskStatus,
 )
+from rapport.measures.results import effective_responses, risk_summary
 from rapport.measures.scoring import Change, Score, ScoringError, classify_change
-from rapport.measures.services import MeasureError, definition_of
 from rapport.visits.models import Visit
 
 
@@ -72,9 +84,9 @@ def _wants_json(request: HttpRequest) -> bool:
 @require_http_methods(["GET"])
 def my_measures(request: HttpRequest) -> HttpResponse:
     user = _user(request)
-    tasks = services.due_tasks(user)
+    tasks = due_tasks(user)
     done = (
-        services.effective_responses(user)
+        effective_responses(user)
         .select_related("instrument")
         .only("pk", "submitted_at", "risk_positive", "instrument__short_name", "instrument__name")
         .order_by("-submitted_at")[:20]
@@ -102,7 +114,7 @@ def measure_task(request: HttpRequest, task_id: int) -> HttpResponse:
         try:
             if request.POST.get("action") == "save" or not valid:
                 # A bad value is dropped; every good answer is kept for next time.
-                services.save_draft(task, user, answers)
+                save_draft(task, user, answers)
                 if valid:
                     if _wants_json(request):
                         return JsonResponse({"saved": len(answers)})
@@ -111,9 +123,9 @@ def measure_task(request: HttpRequest, task_id: int) -> HttpResponse:
                 status = 400
             else:
                 try:
-                    response = services.submit(task, user, answers, request=request)
+                    response = submit(task, user, answers, request=request)
                 except ScoringError:
-                    services.save_draft(task, user, answers)
+                    save_draft(task, user, answers)
                     form.flag_unanswered(_("Please choose an answer."))
                     form.add_error(None, _("Some questions still need an answer."))
                     status = 400
@@ -166,7 +178,7 @@ def measure_result(request: HttpRequest, response_id: int) -> HttpResponse:
     ]
     context["alerts"] = list(response.alerts.all())
     context["subscales"] = _subscales(definition, result)
-    context["risk"] = services.risk_summary(response)
+    context["risk"] = risk_summary(response)
     return render(request, "measures/result_clinical.html", context)
 
 
@@ -270,7 +282,7 @@ def _progress(
         instrument = instruments[instrument_id]
         definition = definition_of(instrument)
         result = Score.from_json(json.loads(result_json))
-        if services.is_feedback(definition):
+        if is_feedback(definition):
             if clinical:
                 trend = feedback.setdefault(
                     instrument.pk, FeedbackTrend(instrument=instrument, definition=definition)
@@ -496,11 +508,11 @@ def client_progress(request: HttpRequest, client_id: int) -> HttpResponse:
 def client_measures(request: HttpRequest, client_id: int) -> HttpResponse:
     user = _user(request)
     client = access_client_in_care(user, client_id, request=request)
-    form = AssignForm(request.POST or None, instruments=services.assignable_instruments())
+    form = AssignForm(request.POST or None, instruments=assignable_instruments())
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
-            services.assign(
+            assign(
                 user,
                 client,
                 data["instrument"],
@@ -537,7 +549,7 @@ def client_measures(request: HttpRequest, client_id: int) -> HttpResponse:
 def end_assignment(request: HttpRequest, client_id: int, assignment_id: int) -> HttpResponse:
     user = _user(request)
     assignment = access_assignment(user, client_id, assignment_id, request=request)
-    services.end_assignment(assignment, user, request=request)
+    assignments.end_assignment(assignment, user, request=request)
     messages.success(request, _("Assignment ended: no new questionnaires will be sent."))
     return redirect("client_measures", assignment.client_id)
 
@@ -567,7 +579,7 @@ def alerts(request: HttpRequest) -> HttpResponse:
         request,
         "measures/alerts.html",
         {
-            "open_alerts": list(services.open_alerts(user).defer(*ALERT_LIST_DEFER)),
+            "open_alerts": list(open_alerts(user).defer(*ALERT_LIST_DEFER)),
             "recent": recent,
         },
     )
@@ -583,7 +595,7 @@ def alert_detail(request: HttpRequest, alert_id: int) -> HttpResponse:
     form = AcknowledgeForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
-            services.acknowledge(alert, user, form.cleaned_data["action_taken"], request=request)
+            acknowledge(alert, user, form.cleaned_data["action_taken"], request=request)
         except MeasureError as exc:
             if getattr(exc, "code", None) == "done":
                 messages.info(request, _("This alert was already acknowledged."))
@@ -616,7 +628,7 @@ def alert_detail(request: HttpRequest, alert_id: int) -> HttpResponse:
             "form": form,
             "definition": definition,
             "result": result,
-            "risk": services.risk_summary(response),
+            "risk": risk_summary(response),
             "rows": rows,
             "subscales": _subscales(definition, result),
         },
@@ -628,7 +640,7 @@ def alert_detail(request: HttpRequest, alert_id: int) -> HttpResponse:
 @require_http_methods(["GET"])
 def escalated_alerts(request: HttpRequest) -> HttpResponse:
     """Alerts that went unacknowledged past the practice's time: who and when, no answers."""
-    escalated = services.escalated_alerts().defer("action_taken")[:200]
+    escalated = escalated_alert_rows().defer("action_taken")[:200]
     return render(
         request,
         "measures/escalated_alerts.html",
@@ -646,7 +658,7 @@ def instruments(request: HttpRequest) -> HttpResponse:
     form = InstrumentImportForm(request.POST or None, request.FILES or None)
     if request.method == "POST" and form.is_valid():
         try:
-            instrument = services.import_instrument(
+            instrument = import_instrument(
                 user,
                 form.cleaned_data["definition_file"],
                 form.cleaned_data["licence_record"],
@@ -683,7 +695,7 @@ def instrument_detail(request: HttpRequest, instrument_id: int) -> HttpResponse:
     )
     if request.method == "POST" and form.is_valid():
         try:
-            services.update_instrument(
+            update_instrument(
                 _user(request),
                 instrument,
                 licence_record=form.cleaned_data["licence_record"],
