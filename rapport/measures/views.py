@@ -7,7 +7,6 @@ Views stay thin: writes go through ``rapport.measures.services``, reads of a cli
 
 from __future__ import annotations
 
-import html
 import json
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -19,7 +18,7 @@ from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils.safestring import SafeString, mark_safe
+from django.utils.safestring import SafeString
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
@@ -222,6 +221,7 @@ class ScoreRow:
     change: Change | None = None  # against the baseline
     since_last: Change | None = None
     when: str = ""
+    score_text: str = ""
     change_text: str = ""
     url: str = ""
 
@@ -232,7 +232,6 @@ class InstrumentProgress:
     definition: Definition
     rows: list[ScoreRow] = field(default_factory=list)
     chart: SafeString | None = None
-    table: SafeString | None = None
 
     @property
     def baseline(self) -> ScoreRow | None:
@@ -251,7 +250,7 @@ class FeedbackTrend:
     definition: Definition
     response_ids: list[int] = field(default_factory=list)
     chart: SafeString | None = None
-    table: SafeString | None = None
+    rows: list[list[str]] = field(default_factory=list)  # date, each answer, total
 
 
 def _progress(
@@ -314,21 +313,14 @@ def _progress(
             f"{chart_prefix}-{progress.instrument.pk}",
             width=charts.WIDTH if clinical else charts.NARROW,
         )
-        progress.table = _table(progress, clinical=clinical)
     if feedback:
         answers = dict(Response.objects.filter(pk__in=list(scores)).values_list("pk", "answers"))
         for trend in feedback.values():
-            rows = []
             for pk in trend.response_ids:
                 at, result = scores[pk]
                 labels = _labels(trend.definition, _json(answers.get(pk)))
                 total = "—" if result.total is None else str(result.total)
-                rows.append([charts.short_date(at), *labels, total])
-            trend.table = charts.data_table(
-                _("%(name)s answers") % {"name": trend.definition.short_name},
-                [_("Date"), *(item.text for item in trend.definition.items), _("Total")],
-                rows,
-            )
+                trend.rows.append([charts.short_date(at), *labels, total])
             trend.chart = charts.progress_chart(
                 chart_id=f"{chart_prefix}-feedback-{trend.instrument.pk}",
                 name=trend.definition.short_name,
@@ -348,38 +340,13 @@ def _progress(
     return progress_list, list(feedback.values())
 
 
-def _table(progress: InstrumentProgress, *, clinical: bool) -> SafeString:
-    """The chart's alternative: every score with its date, band, change and risk answer."""
-    definition = progress.definition
-    bands = bool(definition.bands)
-    headers = [_("Date"), _("Score")]
-    if bands:
-        headers.append(_("Severity") if clinical else _("Range"))
-    if clinical:
-        headers += [_("Change since baseline"), _("Risk")]
-    prorated, risk = _(" (prorated)"), _("Risk answer")
-    rows = []
-    for row in progress.rows:
-        total = "" if row.score.total is None else str(row.score.total)
-        cells: list[str] = [
-            mark_safe(f'<a href="{row.url}">{html.escape(row.when)}</a>'),  # noqa: S308
-            total + (prorated if row.score.prorated else ""),
-        ]
-        if bands:
-            cells.append(row.score.band or "—")
-        if clinical:
-            cells += [row.change_text or "—", risk if row.risk_positive else "—"]
-        rows.append(cells)
-    caption = _("%(name)s scores") % {"name": definition.short_name}
-    return charts.data_table(caption, headers, rows)
-
-
 def _change_words() -> dict[str, str]:
     return {
         "improvement": _("Reliable improvement"),
         "no_reliable_change": _("No reliable change"),
         "deterioration": _("Reliable deterioration"),
         "baseline": _("baseline"),
+        "prorated": _(" (prorated)"),
     }
 
 
@@ -407,6 +374,9 @@ def _classify(progress: InstrumentProgress, words: dict[str, str]) -> None:
     for index, row in enumerate(progress.rows):
         row.when = charts.short_date(row.at, with_time=True)
         total = row.score.total
+        row.score_text = ("" if total is None else str(total)) + (
+            words["prorated"] if row.score.prorated else ""
+        )
         if index == 0:
             row.change_text = words["baseline"]
         if total is None:
@@ -447,20 +417,6 @@ def _chart(
     )
 
 
-def _legend(*, plain: bool = False) -> list[tuple[SafeString, str]]:
-    names = charts.change_names()
-    if plain:
-        names = {
-            charts.IMPROVEMENT: _("clearly better than your first score"),
-            charts.DETERIORATION: _("clearly harder than your first score"),
-        }
-    return [
-        (charts.marker_icon(None), _("a score")),
-        (charts.marker_icon(charts.IMPROVEMENT), names[charts.IMPROVEMENT]),
-        (charts.marker_icon(charts.DETERIORATION), names[charts.DETERIORATION]),
-    ]
-
-
 @role_required(Role.CLIENT)
 @require_http_methods(["GET"])
 def my_progress(request: HttpRequest) -> HttpResponse:
@@ -469,7 +425,7 @@ def my_progress(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "measures/my_progress.html",
-        {"progress": progress, "legend": _legend(plain=True)},
+        {"progress": progress},
     )
 
 
@@ -495,7 +451,6 @@ def client_progress(request: HttpRequest, client_id: int) -> HttpResponse:
             "progress": progress,
             "feedback_trends": feedback,
             "open_alerts": open_alerts,
-            "legend": _legend(),
         },
     )
 
