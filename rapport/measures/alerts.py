@@ -199,6 +199,25 @@ def open_alerts(therapist: User) -> QuerySet[SafetyAlert]:
     )
 
 
+def acknowledged_alerts(therapist: User, *, limit: int = 50) -> QuerySet[SafetyAlert]:
+    """The therapist's most recently closed alerts (what was done is left undecrypted)."""
+    return (
+        SafetyAlert.objects.filter(therapist=therapist, acknowledged_at__isnull=False)
+        .select_related("client", "acknowledged_by")
+        .defer("action_taken")
+        .order_by("-acknowledged_at")[:limit]
+    )
+
+
+def client_open_alerts(client: User) -> list[SafetyAlert]:
+    """A client's alerts still open, whoever they went to: their kind and times only."""
+    return list(
+        SafetyAlert.objects.filter(client=client, acknowledged_at__isnull=True).only(
+            "pk", "kind", "opened_at", "escalated_at", "client_id"
+        )
+    )
+
+
 def escalated_alerts() -> QuerySet[SafetyAlert]:
     """What the practice admins see: every alert that escalated, open ones first."""
     return (

@@ -259,6 +259,25 @@ def _appointment_changed(appointment_id: int) -> None:
         _queue_session_refresh(assignment, appointment, now)
 
 
+def client_assignments(client: User) -> QuerySet[Assignment]:
+    """Every assignment of the client, current ones first, by any therapist."""
+    return (
+        Assignment.objects.filter(client=client)
+        .select_related("instrument", "therapist")
+        .defer("instrument__definition")
+        .order_by("-is_active", "-created_at")
+    )
+
+
+def client_open_tasks(client: User) -> QuerySet[MeasureTask]:
+    """Every questionnaire the client has still to fill in, for their therapist's page."""
+    return (
+        MeasureTask.objects.filter(client=client, status=TaskStatus.OPEN)
+        .select_related("instrument")
+        .only("pk", "due_at", "instrument__short_name", "appointment_id", "visit_id")
+    )
+
+
 def open_tasks(client: User) -> QuerySet[MeasureTask]:
     """The client's questionnaires still to fill in, from therapists who still treat them."""
     in_care = CareRelationship.objects.filter(

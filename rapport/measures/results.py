@@ -27,6 +27,15 @@ def effective_responses(client: User) -> QuerySet[Response]:
     )
 
 
+def recent_responses(client: User, *, limit: int = 20) -> QuerySet[Response]:
+    """The client's latest responses as they stand, for their list: no answers decrypted."""
+    return (
+        effective_responses(client)
+        .only("pk", "submitted_at", "risk_positive", "instrument__short_name", "instrument__name")
+        .order_by("-submitted_at")[:limit]
+    )
+
+
 def result_of(response: Response) -> Score:
     return Score.from_json(response.result_data())
 
