@@ -1,16 +1,18 @@
 """What a client's submitted responses say: the responses as they stand (a correction replaces
-what it corrects), a response's score, and its risk items in words that never read as "no risk".
+what it corrects), a response's score, its risk items in words that never read as "no risk",
+and its answers and subscales as a page shows them.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from django.db.models import Exists, OuterRef, QuerySet
 from django.utils.translation import gettext as _
 
 from rapport.accounts.models import User
-from rapport.measures.definitions import Item
+from rapport.measures.definitions import Definition, Item
 from rapport.measures.instruments import definition_of
 from rapport.measures.models import Response
 from rapport.measures.scoring import Score
@@ -94,3 +96,29 @@ def risk_summary(response: Response) -> RiskSummary:
 
 def _answer_words(answer: RiskAnswer) -> str:
     return _("item %(key)s “%(answer)s”") % {"key": answer.key, "answer": answer.answer}
+
+
+def subscale_rows(definition: Definition, result: Score) -> list[tuple[str, int, bool | None]]:
+    return [
+        (s.name, result.subscales[s.key], result.subscale_positive.get(s.key))
+        for s in definition.subscales
+        if s.key in result.subscales
+    ]
+
+
+@dataclass(frozen=True)
+class AnswerRow:
+    item: Item
+    value: int | None
+    label: str
+    risk: bool
+
+
+def answer_row(item: Item, value: Any, result: Score) -> AnswerRow:
+    option = item.option(value) if isinstance(value, int) else None
+    return AnswerRow(
+        item=item,
+        value=value if isinstance(value, int) else None,
+        label=option.label if option else _("not answered"),
+        risk=item.key in result.risk_items,
+    )
