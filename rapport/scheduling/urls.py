@@ -29,7 +29,7 @@ urlpatterns = [
     path("schedule/week/<isodate:day>/", views.schedule_week, name="schedule_week"),
     path("schedule/day/<isodate:day>/", views.schedule_day, name="schedule_day"),
     path("schedule/book/", views.book_for_client, name="book_for_client"),
-    path("schedule/availability/", views.availability, name="availability"),
+    path("schedule/availability/", views.availability_page, name="availability"),
     path("schedule/availability/hours/", views.add_weekly_window, name="add_weekly_window"),
     path(
         "schedule/availability/hours/<int:window_id>/delete/",

@@ -1,8 +1,8 @@
 """Scheduling screens: availability, the therapist's day and week, booking, appointments, consent.
 
-Views parse input, call one function of ``rapport.scheduling.services`` and render. Every
-appointment is reached through ``access_appointment``; a refusal of the booking rules
-(``SchedulingError``) is shown on the form, never as an error page.
+Views parse input, call one domain function (``booking``, ``changes``, ``consent``,
+``availability``) and render. Every appointment is reached through ``access_appointment``; a
+refusal of the booking rules (``SchedulingError``) is shown on the form, never as an error page.
 """
 
 from __future__ import annotations
@@ -30,9 +30,18 @@ from rapport.accounts.decorators import role_required
 from rapport.accounts.models import Practice, Role, User
 from rapport.care.access import clients_of, therapists_of
 from rapport.lib.intervals import local_to_utc
-from rapport.scheduling import services
+from rapport.scheduling import availability, changes
 from rapport.scheduling.access import access_appointment
-from rapport.scheduling.availability import open_slots
+from rapport.scheduling.booking import BookingRequest, book_appointment, book_series
+from rapport.scheduling.changes import is_late, set_status
+from rapport.scheduling.consent import (
+    clients_with_current_consent,
+    current_consent,
+    has_current_consent,
+    publish_consent,
+    sign_consent,
+)
+from rapport.scheduling.errors import SchedulingError
 from rapport.scheduling.forms import (
     AvailabilityChangeForm,
     CancelForm,
@@ -59,7 +68,6 @@ from rapport.scheduling.models import (
     SessionType,
     WeeklyWindow,
 )
-from rapport.scheduling.services import BookingRequest, SchedulingError
 
 UTC_ZONE = zoneinfo.ZoneInfo("UTC")
 
@@ -71,7 +79,7 @@ def _user(request: HttpRequest) -> User:
 def _zone(user: User) -> zoneinfo.ZoneInfo:
     """The user's zone for display; UTC when the stored name is unknown (pages still render)."""
     try:
-        return services.zone_of(user)
+        return availability.zone_of(user)
     except SchedulingError:
         return UTC_ZONE
 
@@ -115,7 +123,7 @@ def _availability_page(request: HttpRequest, **bound: Any) -> HttpResponse:
             "windows": WeeklyWindow.objects.filter(therapist=user),
             "changes": AvailabilityChange.objects.filter(therapist=user, ends_at__gt=now),
             "type_forms": zip(session_types, type_forms, strict=True),
-            "conflicts": services.availability_conflicts(user, now=now),
+            "conflicts": availability.availability_conflicts(user, now=now),
             "window_form": bound.get("window_form") or WeeklyWindowForm(prefix="window"),
             "change_form": bound.get("change_form") or AvailabilityChangeForm(prefix="change"),
             "new_type_form": bound.get("new_type_form")
@@ -126,7 +134,7 @@ def _availability_page(request: HttpRequest, **bound: Any) -> HttpResponse:
 
 def _saved(request: HttpRequest, text: str) -> HttpResponse:
     messages.success(request, text)
-    if services.availability_conflicts(_user(request)):
+    if availability.availability_conflicts(_user(request)):
         messages.warning(
             request,
             _(
@@ -139,7 +147,7 @@ def _saved(request: HttpRequest, text: str) -> HttpResponse:
 
 @role_required(Role.THERAPIST)
 @require_http_methods(["GET"])
-def availability(request: HttpRequest) -> HttpResponse:
+def availability_page(request: HttpRequest) -> HttpResponse:
     return _availability_page(request)
 
 
@@ -149,7 +157,7 @@ def add_weekly_window(request: HttpRequest) -> HttpResponse:
     form = WeeklyWindowForm(request.POST, prefix="window")
     if form.is_valid():
         try:
-            services.add_weekly_window(_user(request), **form.cleaned_data, request=request)
+            availability.add_weekly_window(_user(request), **form.cleaned_data, request=request)
         except ValidationError as exc:
             form.add_error(None, exc)
         else:
@@ -160,7 +168,7 @@ def add_weekly_window(request: HttpRequest) -> HttpResponse:
 @role_required(Role.THERAPIST)
 @require_POST
 def delete_weekly_window(request: HttpRequest, window_id: int) -> HttpResponse:
-    if not services.remove_weekly_window(_user(request), window_id, request=request):
+    if not availability.remove_weekly_window(_user(request), window_id, request=request):
         raise Http404("No such working hours.")
     return _saved(request, _("Working hours removed."))
 
@@ -173,8 +181,8 @@ def add_availability_change(request: HttpRequest) -> HttpResponse:
     if form.is_valid():
         data = form.cleaned_data
         try:
-            zone = services.zone_of(user)
-            services.add_availability_change(
+            zone = availability.zone_of(user)
+            availability.add_availability_change(
                 user,
                 kind=data["kind"],
                 starts_at=local_to_utc(data["start_date"], data["start_time"], zone),
@@ -191,7 +199,7 @@ def add_availability_change(request: HttpRequest) -> HttpResponse:
 @role_required(Role.THERAPIST)
 @require_POST
 def delete_availability_change(request: HttpRequest, change_id: int) -> HttpResponse:
-    if not services.remove_availability_change(_user(request), change_id, request=request):
+    if not availability.remove_availability_change(_user(request), change_id, request=request):
         raise Http404("No such change.")
     return _saved(request, _("Change removed."))
 
@@ -203,7 +211,7 @@ def add_session_type(request: HttpRequest) -> HttpResponse:
     form = SessionTypeForm(request.POST, prefix="new-type", instance=SessionType(therapist=user))
     if form.is_valid():
         try:
-            services.save_session_type(user, None, form.cleaned_data, request=request)
+            availability.save_session_type(user, None, form.cleaned_data, request=request)
         except ValidationError as exc:
             form.add_error(None, exc)
         else:
@@ -222,7 +230,7 @@ def edit_session_type(request: HttpRequest, session_type_id: int) -> HttpRespons
     form = SessionTypeForm(request.POST, prefix=prefix, instance=session_type)
     if form.is_valid():
         try:
-            services.save_session_type(user, session_type, form.cleaned_data, request=request)
+            availability.save_session_type(user, session_type, form.cleaned_data, request=request)
         except ValidationError as exc:
             form.add_error(None, exc)
         else:
@@ -257,7 +265,7 @@ def _schedule(
         .select_related("client", "session_type")
         .order_by("starts_at")
     )
-    signed = services.clients_with_current_consent(sorted({a.client_id for a in appointments}))
+    signed = clients_with_current_consent(sorted({a.client_id for a in appointments}))
     by_day: dict[date, list[Entry]] = {first + timedelta(days=i): [] for i in range(days)}
     for appointment in appointments:
         local_day = max(appointment.starts_at.astimezone(zone).date(), first)
@@ -321,7 +329,7 @@ def book_for_client(request: HttpRequest) -> HttpResponse:
         data = form.cleaned_data
         booking: BookingRequest | None = None
         try:
-            zone = services.zone_of(user)
+            zone = availability.zone_of(user)
             booking = BookingRequest(
                 data["client"],
                 data["session_type"],
@@ -329,10 +337,10 @@ def book_for_client(request: HttpRequest) -> HttpResponse:
                 local_to_utc(data["day"], data["start_time"], zone),
             )
             if data["repeat"] == "0":
-                booked = [services.book_appointment(user, booking, request=request)]
+                booked = [book_appointment(user, booking, request=request)]
             else:
                 until = data["until"]
-                booked = services.book_series(
+                booked = book_series(
                     user,
                     booking,
                     interval_weeks=int(data["repeat"]),
@@ -408,7 +416,7 @@ def _picker(session_type: SessionType, zone: zoneinfo.ZoneInfo, week: int) -> Pi
     week = min(week, weeks - 1)
     first = timezone.localdate(timezone=zone) + timedelta(weeks=week)
     therapist_zone = _zone(session_type.therapist)
-    slots = open_slots(
+    slots = availability.open_slots(
         session_type,
         start=_day_start(first, zone),
         end=_day_start(first + timedelta(days=7), zone),
@@ -443,7 +451,7 @@ def _client_session_types(client: User) -> Any:
 @require_http_methods(["GET", "POST"])
 def book(request: HttpRequest) -> HttpResponse:
     user = _user(request)
-    if not services.has_current_consent(user):
+    if not has_current_consent(user):
         messages.info(request, _("Please read and sign the telehealth consent before booking."))
         return redirect(f"{reverse('consent_sign')}?next={reverse('book')}")
     session_types = _client_session_types(user)
@@ -453,7 +461,7 @@ def book(request: HttpRequest) -> HttpResponse:
             data = form.cleaned_data
             booking = BookingRequest(user, data["session_type"], data["modality"], data["slot"])
             try:
-                appointment = services.book_appointment(user, booking, request=request)
+                appointment = book_appointment(user, booking, request=request)
             except ValidationError as exc:
                 duplicate = _duplicate_of(booking)
                 if duplicate is not None and duplicate.booked_by_id == user.pk:
@@ -554,7 +562,7 @@ def _appointment_context(user: User, appointment: Appointment) -> dict[str, Any]
         "other": other,
         "other_zone": other_zone.key if other_zone.key != _zone(user).key else "",
         "upcoming": upcoming,
-        "late_now": upcoming and services.is_late(appointment, now),
+        "late_now": upcoming and is_late(appointment, now),
         "late_cancel_hours": practice.late_cancel_hours,
         "join_open": appointment.is_live and opens <= now < appointment.ends_at,
         "join_opens_at": opens,
@@ -562,9 +570,7 @@ def _appointment_context(user: User, appointment: Appointment) -> dict[str, Any]
         "may_record": therapist_side
         and appointment.starts_at <= now
         and appointment.status in (AppointmentStatus.CONFIRMED, AppointmentStatus.IN_PROGRESS),
-        "consent_signed": services.has_current_consent(appointment.client)
-        if therapist_side
-        else None,
+        "consent_signed": has_current_consent(appointment.client) if therapist_side else None,
     }
 
 
@@ -587,7 +593,7 @@ def cancel_appointment(request: HttpRequest, appointment_id: int) -> HttpRespons
     form = CancelForm(request.POST or None, offer_following=offer_following)
     if request.method == "POST" and form.is_valid():
         try:
-            cancelled = services.cancel_appointment(
+            cancelled = changes.cancel_appointment(
                 user, appointment, scope=form.cleaned_data.get("scope", "this"), request=request
             )
         except ValidationError as exc:
@@ -647,7 +653,7 @@ def _move_by_therapist(request: HttpRequest, user: User, appointment: Appointmen
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
-            new_start = local_to_utc(data["day"], data["start_time"], services.zone_of(user))
+            new_start = local_to_utc(data["day"], data["start_time"], availability.zone_of(user))
         except ValidationError as exc:
             form.add_error(None, exc)
         else:
@@ -672,7 +678,7 @@ def _moved(
         form.add_error(None, _("The session is already at that time. Nothing was changed."))
         return False
     try:
-        moved = services.reschedule_appointment(
+        moved = changes.reschedule_appointment(
             user, appointment, new_start, scope=scope, request=request
         )
     except ValidationError as exc:
@@ -700,7 +706,7 @@ def set_appointment_status(request: HttpRequest, appointment_id: int) -> HttpRes
         messages.error(request, _("That change is not possible for this session."))
     else:
         try:
-            services.set_status(user, appointment, status, request=request)
+            set_status(user, appointment, status, request=request)
         except ValidationError as exc:
             messages.error(request, " ".join(exc.messages))
         else:
@@ -715,7 +721,7 @@ def set_appointment_status(request: HttpRequest, appointment_id: int) -> HttpRes
 @reauthentication_required  # type: ignore[untyped-decorator,unused-ignore]
 @require_http_methods(["GET", "POST"])
 def consent_admin(request: HttpRequest) -> HttpResponse:
-    current = services.current_consent()
+    current = current_consent()
     form = ConsentDocumentForm(request.POST or None, initial=consent_initial(current))
     if request.method == "POST" and form.is_valid():
         title, body = form.cleaned_data["title"].strip(), form.cleaned_data["body"].strip()
@@ -725,9 +731,7 @@ def consent_admin(request: HttpRequest) -> HttpResponse:
                 _("This is the current version already. Change the text to publish a new one."),
             )
         else:
-            document = services.publish_consent(
-                _user(request), title=title, body=body, request=request
-            )
+            document = publish_consent(_user(request), title=title, body=body, request=request)
             messages.success(
                 request,
                 _("Version %(version)d published. Clients sign it before their next booking.")
@@ -756,13 +760,13 @@ def _safe_next(request: HttpRequest, value: str) -> str:
 @require_http_methods(["GET", "POST"])
 def consent_sign(request: HttpRequest) -> HttpResponse:
     user = _user(request)
-    document = services.current_consent()
+    document = current_consent()
     next_url = _safe_next(request, request.POST.get("next") or request.GET.get("next", ""))
     initial = {"document": document.pk if document else None}
     form = ConsentSignatureForm(request.POST or None, initial=initial)
     if request.method == "POST" and document is not None and form.is_valid():
         try:
-            services.sign_consent(
+            sign_consent(
                 user,
                 form.cleaned_data["document"],
                 typed_name=form.cleaned_data["typed_name"],
