@@ -240,6 +240,16 @@ def overlap_refused(exc: DatabaseError) -> bool:
     return getattr(exc.__cause__, "sqlstate", None) in {"23P01", "40P01"}
 
 
+def duplicate_of(booking: BookingRequest) -> Appointment | None:
+    """The live appointment this booking would repeat (a form sent twice), if any."""
+    return Appointment.objects.filter(
+        therapist=booking.session_type.therapist,
+        client=booking.client,
+        starts_at=booking.starts_at,
+        status__in=LIVE_STATUSES,
+    ).first()
+
+
 def book_appointment(
     actor: User, booking: BookingRequest, *, request: HttpRequest | None = None
 ) -> Appointment:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
-from django.db.models import Exists, OuterRef
+from django.db.models import Count, Exists, OuterRef, QuerySet
 from django.http import HttpRequest
 from django.utils.translation import gettext as _
 
@@ -30,6 +30,20 @@ def has_current_consent(client: User) -> bool:
         .first()
     )
     return signed is None or signed  # None: the practice has not published a consent document.
+
+
+def consent_versions(*, limit: int = 100) -> QuerySet[ConsentDocument]:
+    """The consent's versions, newest first, each with who published it and how many signed."""
+    return (
+        ConsentDocument.objects.annotate(signature_count=Count("signatures"))
+        .select_related("published_by")
+        .order_by("-version")[:limit]
+    )
+
+
+def signature_of(client: User, document: ConsentDocument) -> ConsentSignature | None:
+    """The client's own signature of ``document``, if they signed it."""
+    return ConsentSignature.objects.filter(client=client, document=document).first()
 
 
 def publish_consent(admin: User, *, title: str, body: str, request: HttpRequest) -> ConsentDocument:

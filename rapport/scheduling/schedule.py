@@ -1,5 +1,5 @@
 """A person's appointments as their pages list them: between two times, on one day in their own
-zone, and a client's next sessions.
+zone, the therapist's days and weeks, and a client's sessions to come and past.
 """
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ from __future__ import annotations
 import zoneinfo
 from datetime import date, datetime, time, timedelta
 
-from django.db.models import Q
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from rapport.accounts.models import User
@@ -48,3 +48,22 @@ def upcoming_sessions(
     if therapist is not None:
         sessions = sessions.filter(therapist=therapist)
     return list(sessions.select_related("therapist", "session_type").order_by("starts_at")[:limit])
+
+
+def therapist_appointments(therapist: User, start: datetime, end: datetime) -> list[Appointment]:
+    """The therapist's appointments overlapping [start, end), cancelled ones too, with their
+    clients and session types: one query however many."""
+    return list(
+        Appointment.objects.filter(therapist=therapist, starts_at__lt=end, ends_at__gt=start)
+        .select_related("client", "session_type")
+        .order_by("starts_at")
+    )
+
+
+def client_sessions(
+    client: User, now: datetime
+) -> tuple[QuerySet[Appointment], QuerySet[Appointment]]:
+    """The client's sessions still to come (booked, not over), and all the others, newest first."""
+    mine = Appointment.objects.filter(client=client).select_related("therapist", "session_type")
+    upcoming = Q(ends_at__gt=now, status__in=LIVE_STATUSES)
+    return mine.filter(upcoming), mine.exclude(upcoming).order_by("-starts_at")

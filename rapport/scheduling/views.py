@@ -17,7 +17,6 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
-from django.db.models import Count, Q
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -32,14 +31,16 @@ from rapport.care.access import clients_of, therapists_of
 from rapport.lib.intervals import local_to_utc
 from rapport.scheduling import availability, changes
 from rapport.scheduling.access import access_appointment
-from rapport.scheduling.booking import BookingRequest, book_appointment, book_series
+from rapport.scheduling.booking import BookingRequest, book_appointment, book_series, duplicate_of
 from rapport.scheduling.changes import is_late, set_status
 from rapport.scheduling.consent import (
     clients_with_current_consent,
+    consent_versions,
     current_consent,
     has_current_consent,
     publish_consent,
     sign_consent,
+    signature_of,
 )
 from rapport.scheduling.errors import SchedulingError
 from rapport.scheduling.forms import (
@@ -58,16 +59,14 @@ from rapport.scheduling.forms import (
     week_start,
 )
 from rapport.scheduling.models import (
-    LIVE_STATUSES,
     Appointment,
     AppointmentStatus,
     AvailabilityChange,
-    ConsentDocument,
-    ConsentSignature,
     Modality,
     SessionType,
     WeeklyWindow,
 )
+from rapport.scheduling.schedule import client_sessions, therapist_appointments
 
 UTC_ZONE = zoneinfo.ZoneInfo("UTC")
 
@@ -86,16 +85,6 @@ def _zone(user: User) -> zoneinfo.ZoneInfo:
 
 def _day_start(day: date, zone: zoneinfo.ZoneInfo) -> datetime:
     return local_to_utc(day, time(0), zone)
-
-
-def _duplicate_of(booking: BookingRequest) -> Appointment | None:
-    """The live appointment this booking would repeat (a form sent twice), if any."""
-    return Appointment.objects.filter(
-        therapist=booking.session_type.therapist,
-        client=booking.client,
-        starts_at=booking.starts_at,
-        status__in=LIVE_STATUSES,
-    ).first()
 
 
 def _already_booked(request: HttpRequest, appointment: Appointment) -> HttpResponse:
@@ -260,11 +249,7 @@ def _schedule(
     user = _user(request)
     zone = _zone(user)
     start, end = _day_start(first, zone), _day_start(first + timedelta(days=days), zone)
-    appointments = list(
-        Appointment.objects.filter(therapist=user, starts_at__lt=end, ends_at__gt=start)
-        .select_related("client", "session_type")
-        .order_by("starts_at")
-    )
+    appointments = therapist_appointments(user, start, end)
     signed = clients_with_current_consent(sorted({a.client_id for a in appointments}))
     by_day: dict[date, list[Entry]] = {first + timedelta(days=i): [] for i in range(days)}
     for appointment in appointments:
@@ -349,7 +334,7 @@ def book_for_client(request: HttpRequest) -> HttpResponse:
                     request=request,
                 )
         except ValidationError as exc:
-            duplicate = _duplicate_of(booking) if booking else None
+            duplicate = duplicate_of(booking) if booking else None
             if duplicate is not None and duplicate.booked_by_id == user.pk:
                 return _already_booked(request, duplicate)
             form.add_error(None, exc)
@@ -463,7 +448,7 @@ def book(request: HttpRequest) -> HttpResponse:
             try:
                 appointment = book_appointment(user, booking, request=request)
             except ValidationError as exc:
-                duplicate = _duplicate_of(booking)
+                duplicate = duplicate_of(booking)
                 if duplicate is not None and duplicate.booked_by_id == user.pk:
                     return _already_booked(request, duplicate)
                 about_the_time = exc.code in {"slot_taken", "not_open", "past"}
@@ -529,17 +514,14 @@ def _modality_labels() -> list[tuple[str, str]]:
 def my_sessions(request: HttpRequest) -> HttpResponse:
     user = _user(request)
     now = timezone.now()
-    mine = Appointment.objects.filter(client=user).select_related("therapist", "session_type")
-    upcoming = Q(ends_at__gt=now, status__in=LIVE_STATUSES)
-    past = Paginator(mine.exclude(upcoming).order_by("-starts_at"), 20).get_page(
-        request.GET.get("page")
-    )
+    upcoming, earlier = client_sessions(user, now)
+    past = Paginator(earlier, 20).get_page(request.GET.get("page"))
     opens = timedelta(minutes=Practice.get().join_opens_minutes)
     return render(
         request,
         "scheduling/my_sessions.html",
         {
-            "upcoming": [(a, a.starts_at - opens <= now) for a in mine.filter(upcoming)[:50]],
+            "upcoming": [(a, a.starts_at - opens <= now) for a in upcoming[:50]],
             "page": past,
         },
     )
@@ -738,13 +720,8 @@ def consent_admin(request: HttpRequest) -> HttpResponse:
                 % {"version": document.version},
             )
             return redirect("consent_admin")
-    versions = (
-        ConsentDocument.objects.annotate(signature_count=Count("signatures"))
-        .select_related("published_by")
-        .order_by("-version")
-    )
     return render(
-        request, "scheduling/consent_admin.html", {"form": form, "versions": versions[:100]}
+        request, "scheduling/consent_admin.html", {"form": form, "versions": consent_versions()}
     )
 
 
@@ -781,11 +758,7 @@ def consent_sign(request: HttpRequest) -> HttpResponse:
         else:
             messages.success(request, _("Thank you. Your signature is recorded."))
             return redirect(next_url)
-    signature = (
-        ConsentSignature.objects.filter(client=user, document=document).first()
-        if document is not None
-        else None
-    )
+    signature = signature_of(user, document) if document is not None else None
     return render(
         request,
         "scheduling/consent_sign.html",
