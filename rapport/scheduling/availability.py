@@ -31,6 +31,7 @@ from rapport.scheduling.models import (
     WeeklyWindow,
 )
 
+UTC_ZONE = zoneinfo.ZoneInfo("UTC")
 # Slots start on the quarter hour, every SLOT_STEP.
 SLOT_STEP = timedelta(minutes=15)
 SESSION_TYPE_FIELDS = (
@@ -151,6 +152,14 @@ def zone_of(user: User) -> zoneinfo.ZoneInfo:
             % {"zone": user.time_zone},
             code="time_zone",
         ) from exc
+
+
+def display_zone(user: User) -> zoneinfo.ZoneInfo:
+    """``user``'s zone for showing times; UTC when the name stored is unknown (pages render)."""
+    try:
+        return zone_of(user)
+    except SchedulingError:
+        return UTC_ZONE
 
 
 def _availability_changed(
