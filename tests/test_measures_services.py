@@ -34,7 +34,7 @@ from rapport.measures.alerts import (
 )
 from rapport.measures.answers import correct, save_draft, submit
 from rapport.measures.assignments import assign, due_tasks, end_assignment
-from rapport.measures.definitions import builtin_definitions
+from rapport.measures.definition_files import builtin_definitions
 from rapport.measures.errors import MeasureError
 from rapport.measures.feedback import feedback_drop_reasons
 from rapport.measures.instruments import (

@@ -14,12 +14,8 @@ from django.utils.translation import gettext as _
 
 from rapport.accounts.models import Practice, User
 from rapport.audit.services import Action, record
-from rapport.measures.definitions import (
-    Definition,
-    DefinitionError,
-    builtin_definitions,
-    load_definition,
-)
+from rapport.measures.definition_files import builtin_definitions, load_definition
+from rapport.measures.definitions import Definition, DefinitionError
 from rapport.measures.errors import MeasureError
 from rapport.measures.models import Instrument
 
