@@ -1,8 +1,9 @@
 """Permission-checked access to measures: questionnaires, responses, assignments and alerts.
 
-Every view and service reaches these rows through the accessors here, which build on
-``rapport.care.access``. An id that does not exist and an id the user may not see answer the same
-way, with a 404, and every read of a client's record by someone else is audited.
+Every measures view reaches these rows through the accessors here, which build on
+``rapport.care.access``; writes check again under their row lock (``may_act_on``). An id that
+does not exist and an id the user may not see answer the same way, with a 404, and every read of
+a client's record by someone else is audited.
 """
 
 from __future__ import annotations

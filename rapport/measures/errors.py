@@ -1,6 +1,5 @@
-"""Measures' refusal: a change that the state of a questionnaire, an assignment, an
-instrument or an alert does not allow.
-"""
+"""Measures' refusal: a change the state of a questionnaire, assignment, instrument or alert
+does not allow."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
-"""The instruments a practice uses: the built-in definitions kept in step with the
-database, the ones an admin imports under the practice's licence, and which are offered.
+"""The instruments a practice uses: the built-in definitions kept in step with the database,
+the ones an admin imports under the practice's licence, and which of them are offered.
 """
 
 from __future__ import annotations

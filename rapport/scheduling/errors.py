@@ -1,6 +1,5 @@
-"""Scheduling's refusals: a booking or a change that the rules do not allow, with the reason
-for the person.
-"""
+"""Scheduling's refusals: a booking or a change the rules do not allow, with the reason for
+the person."""
 
 from __future__ import annotations
 
