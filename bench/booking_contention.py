@@ -70,8 +70,8 @@ class Outcome:
 def book_timed(client_id: int, session_type_id: int, starts_at: datetime) -> Outcome:
     """One client books as a view would: load the people, then time the booking itself."""
     from rapport.accounts.models import User
+    from rapport.scheduling.booking import BookingRequest, book_appointment
     from rapport.scheduling.models import SessionType
-    from rapport.scheduling.services import BookingRequest, book_appointment
 
     client = User.objects.get(pk=client_id)
     session_type = SessionType.objects.select_related("therapist").get(pk=session_type_id)
@@ -140,8 +140,9 @@ def _worker(
     from django.db import connection, connections
 
     from rapport.accounts.models import User
+    from rapport.scheduling.booking import BookingRequest, book_appointment
+    from rapport.scheduling.errors import SlotTaken
     from rapport.scheduling.models import SessionType
-    from rapport.scheduling.services import BookingRequest, SlotTaken, book_appointment
 
     answers: list[tuple[int, Outcome]] = []
     released: list[float] = []
@@ -177,11 +178,11 @@ def _worker(
 
 
 class SlotTakenAnswer(Exception):
-    """Stands for rapport.scheduling.services.SlotTaken raised in a worker process."""
+    """Stands for rapport.scheduling.errors.SlotTaken raised in a worker process."""
 
 
 def judge(scenario: Scenario, outcomes: list[Outcome], *, one_winner: bool) -> None:
-    from rapport.scheduling.services import SlotTaken
+    from rapport.scheduling.errors import SlotTaken
 
     winners = [o for o in outcomes if o.appointment_id is not None]
     scenario.booked += len(winners)

@@ -129,7 +129,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
     django.setup()
     # Models load once Django is set up for this command's environment (above).
-    from rapport.measures.services import escalate_overdue
+    from rapport.measures.alerts import escalate_overdue
 
     # A worker killed while running an escalation leaves that task claimed for ever: on start,
     # escalate whatever safety alert is past its deadline and still open.

@@ -13,7 +13,8 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 
 from rapport.accounts.models import User
-from rapport.measures.definitions import Definition, builtin_definitions, load_definition
+from rapport.measures.definition_files import builtin_definitions, load_definition
+from rapport.measures.definitions import Definition
 from rapport.measures.models import Instrument, Response
 from rapport.measures.scoring import score
 

@@ -347,16 +347,17 @@ def attachment_sent(therapist: Any, client: Any, settings: Any, folder: Path) ->
 
 def measures_of(therapist: Any, client: Any) -> dict[str, Any]:
     """An open GAD-7 questionnaire, and a PHQ-9 sent with a positive item 9 (its alert open)."""
-    from rapport.measures import services
+    from rapport.measures.answers import submit
+    from rapport.measures.assignments import assign, due_tasks
     from rapport.measures.models import Instrument
 
     phq9 = Instrument.objects.get(key="phq9", builtin=True)
     gad7 = Instrument.objects.get(key="gad7", builtin=True)
-    services.assign(therapist, client, phq9, "once")
-    assignment = services.assign(therapist, client, gad7, "once")
-    sent, open_task = sorted(services.due_tasks(client), key=lambda t: t.instrument.key != "phq9")
+    assign(therapist, client, phq9, "once")
+    assignment = assign(therapist, client, gad7, "once")
+    sent, open_task = sorted(due_tasks(client), key=lambda t: t.instrument.key != "phq9")
     answers = {str(n): 0 for n in range(1, 10)} | {"9": 1}
-    response = services.submit(sent, client, answers)
+    response = submit(sent, client, answers)
     return {
         "measure_task": open_task,
         "measure_response": response,

@@ -20,9 +20,10 @@ from time_machine import TimeMachineFixture
 from rapport.accounts.models import User
 from rapport.audit.models import AuditEvent
 from rapport.audit.services import record as audit_record
-from rapport.scheduling import services
+from rapport.scheduling import booking as booking_rules
+from rapport.scheduling.booking import BookingRequest, book_appointment
+from rapport.scheduling.errors import SlotTaken
 from rapport.scheduling.models import LIVE_STATUSES, Appointment, AppointmentStatus, SessionType
-from rapport.scheduling.services import BookingRequest, SlotTaken, book_appointment
 from tests.scheduling_data import (
     at,
     consent_version,
@@ -170,7 +171,7 @@ def test_a_race_lost_inside_the_insert_is_still_just_taken(
     """
     on_postgresql = connection.vendor == "postgresql"
     first_inserted, second_started = threading.Event(), threading.Event()
-    real_check = services._check_overlap
+    real_check = booking_rules.check_overlap
 
     def check(*args: Any, **kwargs: Any) -> None:
         if on_postgresql and threading.current_thread().name == "second":
@@ -183,16 +184,16 @@ def test_a_race_lost_inside_the_insert_is_still_just_taken(
             assert second_started.wait(timeout=30)
         return audit_record(*args, **kwargs)
 
-    real_lock_and_check = services._lock_and_check_overlap
+    real_lock_and_check = booking_rules._lock_and_check_overlap
 
     def lock_and_check(booking: BookingRequest) -> None:
         if on_postgresql and threading.current_thread().name == "second":
             return  # skipped the lock, and its check ran before the first booking was written
         real_lock_and_check(booking)
 
-    monkeypatch.setattr(services, "_check_overlap", check)
-    monkeypatch.setattr(services, "_lock_and_check_overlap", lock_and_check)
-    monkeypatch.setattr(services, "record", record)
+    monkeypatch.setattr(booking_rules, "check_overlap", check)
+    monkeypatch.setattr(booking_rules, "_lock_and_check_overlap", lock_and_check)
+    monkeypatch.setattr(booking_rules, "record", record)
     slot = at(MONDAY, time(9), NEW_YORK)
     first, second = (
         Attempt(practice.therapist, BookingRequest(client, practice.session_type, "audio", slot))

@@ -49,8 +49,8 @@ def test_seed_gives_every_therapist_hours_types_and_two_weeks_of_sessions(db: An
     from django.utils import timezone
 
     from rapport.scheduling.availability import open_slots
+    from rapport.scheduling.consent import has_current_consent
     from rapport.scheduling.models import Appointment, ConsentSignature, SessionType
-    from rapport.scheduling.services import has_current_consent
 
     seed_demo()
     now = timezone.now()

@@ -29,7 +29,8 @@ from rapport.audit.models import AuditEvent
 from rapport.audit.services import Action
 from rapport.care.models import EmergencyAccess
 from rapport.measures import fhir
-from rapport.measures.definitions import Definition, builtin_definitions
+from rapport.measures.definition_files import builtin_definitions
+from rapport.measures.definitions import Definition
 from rapport.measures.models import Response
 from tests.conftest import signed_in
 from tests.measures_data import builtin_instrument, history, instrument_row, response

@@ -24,8 +24,28 @@ from rapport.accounts.models import Practice, User
 from rapport.audit.models import AuditEvent
 from rapport.audit.services import Action
 from rapport.core import realtime
-from rapport.measures import services
-from rapport.measures.definitions import builtin_definitions
+from rapport.measures import access
+from rapport.measures.alerts import (
+    acknowledge,
+    escalate,
+    escalate_overdue,
+    escalated_alerts,
+    open_alerts,
+)
+from rapport.measures.answers import correct, save_draft, submit
+from rapport.measures.assignments import assign, due_tasks, end_assignment
+from rapport.measures.definition_files import builtin_definitions
+from rapport.measures.errors import MeasureError
+from rapport.measures.feedback import feedback_drop_reasons
+from rapport.measures.instruments import (
+    FEEDBACK_KEY,
+    assignable_instruments,
+    definition_of,
+    feedback_instrument,
+    import_instrument,
+    sync_builtin_instruments,
+    update_instrument,
+)
 from rapport.measures.models import (
     AlertKind,
     Assignment,
@@ -37,6 +57,7 @@ from rapport.measures.models import (
     Schedule,
     TaskStatus,
 )
+from rapport.measures.results import effective_responses, result_of, risk_summary
 from rapport.measures.scoring import ScoringError
 from rapport.scheduling.models import Appointment, AppointmentStatus, SessionType
 from rapport.visits import services as visits
@@ -75,8 +96,8 @@ def phq9(item9: int | None = 0, others: int = 1) -> dict[str, int | None]:
 
 
 def one_task(therapist: User, client: User, key: str = "phq9") -> MeasureTask:
-    assignment = services.assign(therapist, client, instrument(key), Schedule.ONCE)
-    [task] = [t for t in services.due_tasks(client) if t.assignment_id == assignment.pk]
+    assignment = assign(therapist, client, instrument(key), Schedule.ONCE)
+    [task] = [t for t in due_tasks(client) if t.assignment_id == assignment.pk]
     return task
 
 
@@ -114,12 +135,12 @@ def test_every_builtin_instrument_has_a_row_and_loading_is_idempotent(db: Any) -
         row = rows[(definition.key, definition.version)]
         assert row.definition == definition.to_json()
         assert row.short_name == definition.short_name
-        assert services.definition_of(row) == definition
-    assert services.sync_builtin_instruments() == 0
-    keys = {i.key for i in services.assignable_instruments()}
+        assert definition_of(row) == definition
+    assert sync_builtin_instruments() == 0
+    keys = {i.key for i in assignable_instruments()}
     assert {"phq9", "gad7", "phq2", "gad2", "phq4", "k10", "pcl5"} <= keys
-    assert services.FEEDBACK_KEY not in keys
-    assert services.feedback_instrument() is not None
+    assert FEEDBACK_KEY not in keys
+    assert feedback_instrument() is not None
 
 
 # --- Tasks from assignments ----------------------------------------------------------------------
@@ -147,40 +168,40 @@ def test_schedules_make_tasks_once_per_session_and_every_n_days(
 ) -> None:
     start = timezone.now().replace(microsecond=0)
     with time_machine.travel(start, tick=False) as clock:
-        once = services.assign(therapist_x, client_a, instrument("k10"), Schedule.ONCE)
+        once = assign(therapist_x, client_a, instrument("k10"), Schedule.ONCE)
         kind = session_type(therapist_x)
         soon = appointment(therapist_x, client_a, kind, start + timedelta(hours=24))
         later = appointment(therapist_x, client_a, kind, start + timedelta(hours=72))
-        services.assign(therapist_x, client_a, instrument("phq9"), Schedule.BEFORE_EACH_SESSION)
-        fortnightly = services.assign(
+        assign(therapist_x, client_a, instrument("phq9"), Schedule.BEFORE_EACH_SESSION)
+        fortnightly = assign(
             therapist_x, client_a, instrument("gad7"), Schedule.EVERY_N_DAYS, interval_days=14
         )
-        tasks = services.due_tasks(client_a)
+        tasks = due_tasks(client_a)
         assert sorted((t.instrument.key, t.due_at) for t in tasks) == sorted(
             [("k10", start), ("phq9", soon.starts_at), ("gad7", start)]
         )
         assert [t.appointment_id for t in tasks if t.instrument.key == "phq9"] == [soon.pk]
         # Asking again creates nothing new.
-        assert len(services.due_tasks(client_a)) == 3
+        assert len(due_tasks(client_a)) == 3
         assert MeasureTask.objects.count() == 3
 
         # 30 hours on: the second session is within 48 hours and gets its task. The first
         # session has passed; its unfilled task stays until a newer session has one, then goes.
         clock.move_to(start + timedelta(hours=30))
-        phq_tasks = [t for t in services.due_tasks(client_a) if t.instrument.key == "phq9"]
+        phq_tasks = [t for t in due_tasks(client_a) if t.instrument.key == "phq9"]
         assert [t.appointment_id for t in phq_tasks] == [later.pk]
         assert MeasureTask.objects.get(appointment=soon).status == TaskStatus.CANCELLED
         # A cancelled session's task goes too.
         Appointment.objects.filter(pk=later.pk).update(status=AppointmentStatus.CANCELLED)
-        assert "phq9" not in {t.instrument.key for t in services.due_tasks(client_a)}
+        assert "phq9" not in {t.instrument.key for t in due_tasks(client_a)}
 
         # Every 14 days: nothing new after 13, a fresh task (the old one cancelled) after 14.
         clock.move_to(start + timedelta(days=13, hours=23))
         assert MeasureTask.objects.filter(assignment=fortnightly).count() == 1
-        services.due_tasks(client_a)
+        due_tasks(client_a)
         assert MeasureTask.objects.filter(assignment=fortnightly).count() == 1
         clock.move_to(start + timedelta(days=14))
-        services.due_tasks(client_a)
+        due_tasks(client_a)
         statuses = list(
             MeasureTask.objects.filter(assignment=fortnightly)
             .order_by("created_at")
@@ -189,9 +210,9 @@ def test_schedules_make_tasks_once_per_session_and_every_n_days(
         assert statuses == [TaskStatus.CANCELLED, TaskStatus.OPEN]
 
         # Ending an assignment cancels what is open; "once" never comes back.
-        services.end_assignment(fortnightly, therapist_x)
+        end_assignment(fortnightly, therapist_x)
         assert not MeasureTask.objects.filter(assignment=fortnightly, status="open").exists()
-        assert [t.instrument.key for t in services.due_tasks(client_a)] == ["k10"]
+        assert [t.instrument.key for t in due_tasks(client_a)] == ["k10"]
         assert MeasureTask.objects.filter(assignment=once).count() == 1
 
     assert [e.detail["schedule"] for e in actions(Action.MEASURE_ASSIGNED)] == [
@@ -202,14 +223,14 @@ def test_schedules_make_tasks_once_per_session_and_every_n_days(
     assert len(actions(Action.MEASURE_ASSIGNMENT_ENDED)) == 1
     # Only the client's own therapist assigns; the same instrument is not assigned twice.
     with pytest.raises(PermissionDenied):
-        services.assign(therapist_y, client_a, instrument("gad2"), Schedule.ONCE)
-    with pytest.raises(services.MeasureError):
-        services.assign(therapist_x, client_a, instrument("k10"), Schedule.ONCE)
-    with pytest.raises(services.MeasureError):
-        services.assign(therapist_x, client_a, instrument(services.FEEDBACK_KEY), Schedule.ONCE)
+        assign(therapist_y, client_a, instrument("gad2"), Schedule.ONCE)
+    with pytest.raises(MeasureError):
+        assign(therapist_x, client_a, instrument("k10"), Schedule.ONCE)
+    with pytest.raises(MeasureError):
+        assign(therapist_x, client_a, instrument(FEEDBACK_KEY), Schedule.ONCE)
     with pytest.raises(PermissionDenied):
-        services.end_assignment(once, therapist_y)
-    assert services.due_tasks(client_b) == []
+        end_assignment(once, therapist_y)
+    assert due_tasks(client_b) == []
 
 
 @pytest.mark.django_db(transaction=True)
@@ -218,10 +239,8 @@ def test_reminders_arrive_once_without_content_even_if_the_client_never_signs_in
 ) -> None:
     start = timezone.now().replace(microsecond=0)
     with time_machine.travel(start, tick=False) as clock:
-        services.assign(
-            therapist_x, client_a, instrument("gad7"), Schedule.EVERY_N_DAYS, interval_days=7
-        )
-        services.assign(therapist_x, client_a, instrument("phq9"), Schedule.BEFORE_EACH_SESSION)
+        assign(therapist_x, client_a, instrument("gad7"), Schedule.EVERY_N_DAYS, interval_days=7)
+        assign(therapist_x, client_a, instrument("phq9"), Schedule.BEFORE_EACH_SESSION)
         # Booked after the assignment, five days ahead: its task appears 48 hours before.
         session = appointment(
             therapist_x, client_a, session_type(therapist_x), start + timedelta(days=5)
@@ -260,27 +279,27 @@ def test_drafts_and_responses_are_encrypted_responses_immutable_corrections_new(
     therapist_x: User, client_a: User, client_b: User, events: list[Any]
 ) -> None:
     task = one_task(therapist_x, client_a)
-    services.save_draft(task, client_a, {"1": 2, "2": 3})
+    save_draft(task, client_a, {"1": 2, "2": 3})
     assert MeasureTask.objects.get(pk=task.pk).draft_answers() == {"1": 2, "2": 3}
     assert '"1"' not in raw_column("measures_measuretask", "draft", task.pk)
     with pytest.raises(ScoringError):
-        services.save_draft(task, client_a, {"1": 7})
+        save_draft(task, client_a, {"1": 7})
     with pytest.raises(ScoringError):
-        services.save_draft(task, client_a, {"99": 1})
+        save_draft(task, client_a, {"99": 1})
     with pytest.raises(PermissionDenied):
-        services.save_draft(task, client_b, {"1": 1})
+        save_draft(task, client_b, {"1": 1})
     with pytest.raises(Http404):
-        services.access_task(client_b, task.pk)
-    assert services.access_task(client_a, task.pk) == task
+        access.access_task(client_b, task.pk)
+    assert access.access_task(client_a, task.pk) == task
 
     # Too many unanswered items: refused, nothing stored.
     with pytest.raises(ScoringError):
-        services.submit(task, client_a, {"1": 1, "2": 1})
+        submit(task, client_a, {"1": 1, "2": 1})
     with pytest.raises(PermissionDenied):
-        services.submit(task, client_b, phq9())
-    response = services.submit(task, client_a, phq9(item9=0, others=2))
-    assert services.result_of(response).total == 16
-    assert services.result_of(response).band == "Moderately severe"
+        submit(task, client_b, phq9())
+    response = submit(task, client_a, phq9(item9=0, others=2))
+    assert result_of(response).total == 16
+    assert result_of(response).band == "Moderately severe"
     assert response.risk_positive is False
     assert response.answer_values()["9"] == 0
     task.refresh_from_db()
@@ -293,46 +312,46 @@ def test_drafts_and_responses_are_encrypted_responses_immutable_corrections_new(
     assert SafetyAlert.objects.count() == 0 and events == []
 
     # Sent is sent: no second submission, no change in place.
-    with pytest.raises(services.MeasureError):
-        services.submit(task, client_a, phq9())
+    with pytest.raises(MeasureError):
+        submit(task, client_a, phq9())
     response.answers = json.dumps(phq9(others=0))
     with pytest.raises(ImmutableError):
         response.save()
 
     # A correction is a new response pointing at the original, which stays as it was.
-    fixed = services.correct(Response.objects.get(pk=response.pk), therapist_x, phq9(others=1))
+    fixed = correct(Response.objects.get(pk=response.pk), therapist_x, phq9(others=1))
     assert fixed.corrects_id == response.pk and fixed.submitted_by_id == therapist_x.pk
-    assert services.result_of(Response.objects.get(pk=response.pk)).total == 16
-    assert services.result_of(fixed).total == 8
-    assert list(services.effective_responses(client_a)) == [fixed]
-    with pytest.raises(services.MeasureError):
-        services.correct(response, client_a, phq9())
+    assert result_of(Response.objects.get(pk=response.pk)).total == 16
+    assert result_of(fixed).total == 8
+    assert list(effective_responses(client_a)) == [fixed]
+    with pytest.raises(MeasureError):
+        correct(response, client_a, phq9())
     with pytest.raises(PermissionDenied):
-        services.correct(fixed, client_b, phq9())
+        correct(fixed, client_b, phq9())
     [corrected] = actions(Action.MEASURE_CORRECTED)
     assert corrected.detail["corrects"] == response.pk
 
 
 def test_a_negative_risk_item_never_reads_as_no_risk(therapist_x: User, client_a: User) -> None:
-    negative = services.submit(one_task(therapist_x, client_a), client_a, phq9(item9=0))
-    summary = services.risk_summary(negative)
+    negative = submit(one_task(therapist_x, client_a), client_a, phq9(item9=0))
+    summary = risk_summary(negative)
     assert summary.has_risk_items and not summary.positive
     assert "does not rule out risk" in summary.wording
     assert summary.answers[0].answer == "Not at all"
 
     # Item 9 cannot be left out (PHQ-9 allows two other items unanswered)...
-    services.end_assignment(Assignment.objects.get(), therapist_x)
+    end_assignment(Assignment.objects.get(), therapist_x)
     with pytest.raises(ScoringError, match="item 9 needs an answer"):
-        services.submit(one_task(therapist_x, client_a), client_a, phq9(item9=None))
+        submit(one_task(therapist_x, client_a), client_a, phq9(item9=None))
     # ...and were a stored response ever without it, its risk would read as unknown.
     skipped = Response(instrument=negative.instrument, answers=json.dumps(phq9(item9=None)))
-    unknown = services.risk_summary(skipped)
+    unknown = risk_summary(skipped)
     assert not unknown.positive and "unknown" in unknown.wording
 
-    no_question = services.submit(
+    no_question = submit(
         one_task(therapist_x, client_a, "gad7"), client_a, {str(n): 0 for n in range(1, 8)}
     )
-    silent = services.risk_summary(no_question)
+    silent = risk_summary(no_question)
     assert not silent.has_risk_items and "says nothing about risk" in silent.wording
 
     for wording in (summary.wording, unknown.wording, silent.wording):
@@ -358,7 +377,7 @@ def test_an_unacknowledged_risk_alert_escalates_to_the_admins_while_nobody_is_on
         task = one_task(therapist_x, client_a)
         run_task_worker()
         smtp.take()  # the client's reminder
-        response = services.submit(task, client_a, phq9(item9=1))
+        response = submit(task, client_a, phq9(item9=1))
         assert response.risk_positive
         [alert] = SafetyAlert.objects.all()
         assert (alert.kind, alert.therapist_id, alert.is_open) == ("risk", therapist_x.pk, True)
@@ -414,8 +433,8 @@ def test_an_unacknowledged_risk_alert_escalates_to_the_admins_while_nobody_is_on
         assert len(actions(Action.ALERT_ESCALATED)) == 1
 
         # The admin can close the loop once it escalated; the therapist can too.
-        assert services.access_alert(admin, alert.pk) == alert
-        services.acknowledge(alert, therapist_x, "Phoned the client; safety plan reviewed.")
+        assert access.access_alert(admin, alert.pk)[0] == alert
+        acknowledge(alert, therapist_x, "Phoned the client; safety plan reviewed.")
         assert actions(Action.ALERT_ACKNOWLEDGED)[0].detail["after_escalation"] is True
 
 
@@ -425,22 +444,22 @@ def test_an_acknowledged_alert_never_escalates(
 ) -> None:
     start = timezone.now().replace(microsecond=0)
     with time_machine.travel(start, tick=False) as clock:
-        response = services.submit(one_task(therapist_x, client_a), client_a, phq9(item9=3))
+        response = submit(one_task(therapist_x, client_a), client_a, phq9(item9=3))
         [alert] = SafetyAlert.objects.filter(response=response)
         clock.move_to(start + timedelta(minutes=20))
 
-        with pytest.raises(services.MeasureError):
-            services.acknowledge(alert, therapist_x, "   ")
+        with pytest.raises(MeasureError):
+            acknowledge(alert, therapist_x, "   ")
         with pytest.raises(PermissionDenied):
-            services.acknowledge(alert, therapist_y, "Not my client")
+            acknowledge(alert, therapist_y, "Not my client")
         with pytest.raises(PermissionDenied):
-            services.acknowledge(alert, admin, "Not escalated yet")
+            acknowledge(alert, admin, "Not escalated yet")
         with pytest.raises(Http404):
-            services.access_alert(therapist_y, alert.pk)
+            access.access_alert(therapist_y, alert.pk)
         action = "Called the client at once; agreed a safety plan; GP informed."
-        services.acknowledge(alert, therapist_x, action)
-        with pytest.raises(services.MeasureError):
-            services.acknowledge(alert, therapist_x, action)
+        acknowledge(alert, therapist_x, action)
+        with pytest.raises(MeasureError):
+            acknowledge(alert, therapist_x, action)
 
         alert.refresh_from_db()
         assert not alert.is_open
@@ -458,7 +477,7 @@ def test_an_acknowledged_alert_never_escalates(
         assert smtp.take() == []  # and the client's reminder is moot: the task was done
         assert SafetyAlert.objects.get().escalated_at is None
         assert actions(Action.ALERT_ESCALATED) == []
-        assert services.escalate_overdue() == 0
+        assert escalate_overdue() == 0
 
 
 def test_overdue_alerts_escalate_even_if_their_queued_task_was_lost(
@@ -466,33 +485,33 @@ def test_overdue_alerts_escalate_even_if_their_queued_task_was_lost(
 ) -> None:
     start = timezone.now().replace(microsecond=0)
     with time_machine.travel(start, tick=False) as clock:
-        services.submit(one_task(therapist_x, client_a), client_a, phq9(item9=2))
+        submit(one_task(therapist_x, client_a), client_a, phq9(item9=2))
         alert = SafetyAlert.objects.get()
         DBTaskResult.objects.filter(task_path__endswith="escalate_alert").delete()
         # Run before its time (the practice gave therapists longer): it comes back at the
         # deadline instead of escalating.
-        assert services.escalate(alert.pk) is False
+        assert escalate(alert.pk) is False
         [requeued] = DBTaskResult.objects.filter(task_path__endswith="escalate_alert")
         assert requeued.run_after == deadline_of(alert)
         requeued.delete()
         # Lost entirely: the sweep that runs with every escalation task still finds it.
         clock.move_to(deadline_of(alert))
-        assert services.escalate_overdue() == 1
+        assert escalate_overdue() == 1
         assert SafetyAlert.objects.get().escalated_at == deadline_of(alert)
-        assert services.escalate_overdue() == 0
-        assert services.escalated_alerts().get() == alert
+        assert escalate_overdue() == 0
+        assert escalated_alerts().get() == alert
 
         # A correction does not open a second alert while the original's is still open.
-        correction = services.correct(Response.objects.get(), client_a, phq9(item9=1))
+        correction = correct(Response.objects.get(), client_a, phq9(item9=1))
         assert not correction.alerts.exists()
 
 
 def test_a_correction_that_adds_a_risk_answer_raises_an_alert(
     therapist_x: User, client_a: User, events: list[Any]
 ) -> None:
-    original = services.submit(one_task(therapist_x, client_a), client_a, phq9(item9=0))
+    original = submit(one_task(therapist_x, client_a), client_a, phq9(item9=0))
     assert SafetyAlert.objects.count() == 0
-    corrected = services.correct(original, client_a, phq9(item9=1))
+    corrected = correct(original, client_a, phq9(item9=1))
     [alert] = SafetyAlert.objects.all()
     assert alert.response_id == corrected.pk and alert.therapist_id == therapist_x.pk
     assert DBTaskResult.objects.filter(task_path__endswith="escalate_alert").count() == 1
@@ -524,10 +543,10 @@ def test_each_session_asks_for_feedback_and_a_marked_drop_alerts_the_therapist(
             visits.end(visit.pk, therapist_x)
             visits.end(visit.pk, therapist_x)  # ending twice asks once
         [task] = MeasureTask.objects.filter(visit=visit)
-        assert task.instrument.key == services.FEEDBACK_KEY and task.client_id == client_a.pk
-        assert task in services.due_tasks(client_a)
+        assert task.instrument.key == FEEDBACK_KEY and task.client_id == client_a.pk
+        assert task in due_tasks(client_a)
         with django_capture_on_commit_callbacks(execute=True):
-            return services.submit(task, client_a, answers)
+            return submit(task, client_a, answers)
 
     # A visit the client was never admitted to was no session: no form.
     no_show = held_session(therapist_x, client_a, admitted=False)
@@ -537,28 +556,28 @@ def test_each_session_asks_for_feedback_and_a_marked_drop_alerts_the_therapist(
 
     # The first answer "not at all heard" is a marked drop on its own.
     first = session_feedback(feedback(heard=0, rest=3))
-    assert services.feedback_drop_reasons(first) == ["felt heard and understood: the lowest answer"]
+    assert feedback_drop_reasons(first) == ["felt heard and understood: the lowest answer"]
     [alert] = SafetyAlert.objects.all()
     assert alert.kind == AlertKind.FEEDBACK_DROP and alert.is_open
     assert events[-1][1]["kind"] == "feedback"
     # In-app and email, but a feedback alert is not escalated.
     assert DBTaskResult.objects.filter(task_path__endswith="send_alert_email").count() == 1
     assert not DBTaskResult.objects.filter(task_path__endswith="escalate_alert").exists()
-    services.acknowledge(alert, therapist_x, "Talked it through at the start of the next session.")
+    acknowledge(alert, therapist_x, "Talked it through at the start of the next session.")
 
     for _ in range(3):
         session_feedback(feedback(heard=4, rest=4))  # total 20
     # The technology failed: total 18, 2 below the mean of 20 (a marked drop needs 5 of 20).
     small_dip = session_feedback({**feedback(heard=4, rest=4), "technology": 2})
-    assert services.feedback_drop_reasons(small_dip) == []
+    assert feedback_drop_reasons(small_dip) == []
     drop = session_feedback(feedback(heard=2, rest=2))  # 10: 9.3 below the mean of 20, 20, 18
-    assert services.feedback_drop_reasons(drop) == [
+    assert feedback_drop_reasons(drop) == [
         "total well below the previous sessions",
         "overall rating well below the previous sessions",
     ]
     assert SafetyAlert.objects.filter(kind="feedback").count() == 2
     assert SafetyAlert.objects.filter(response=drop).exists()
-    assert services.open_alerts(therapist_x).get().response_id == drop.pk
+    assert open_alerts(therapist_x).get().response_id == drop.pk
 
 
 def test_a_practice_can_ask_a_licensed_alliance_measure_after_each_session(
@@ -570,7 +589,7 @@ def test_a_practice_can_ask_a_licensed_alliance_measure_after_each_session(
     alliance = small_definition(
         key="licensed-alliance", name="Licensed alliance measure", construct="alliance"
     )
-    instrument = services.import_instrument(admin, alliance, "Licence 2026-114, practice-wide")
+    instrument = import_instrument(admin, alliance, "Licence 2026-114, practice-wide")
     practice = Practice.get()
     practice.after_session_instrument = instrument.key
     practice.save()
@@ -580,5 +599,5 @@ def test_a_practice_can_ask_a_licensed_alliance_measure_after_each_session(
     [task] = MeasureTask.objects.filter(visit=visit)
     assert task.instrument == instrument
     # Back to Rapport's own form when the imported one is switched off.
-    services.update_instrument(admin, instrument, is_active=False)
-    assert services.feedback_instrument().key == services.FEEDBACK_KEY  # type: ignore[union-attr]
+    update_instrument(admin, instrument, is_active=False)
+    assert feedback_instrument().key == FEEDBACK_KEY  # type: ignore[union-attr]

@@ -20,7 +20,7 @@ from rapport.accounts.models import Practice, User
 from rapport.audit.models import AuditEvent
 from rapport.audit.services import Action
 from rapport.core import realtime
-from rapport.measures import services
+from rapport.measures.assignments import assign
 from rapport.measures.models import (
     Assignment,
     Instrument,
@@ -54,7 +54,7 @@ def phq9() -> Instrument:
 
 def task_for(client: User, therapist: User, key: str = "phq9") -> MeasureTask:
     instrument = Instrument.objects.get(key=key, builtin=True)
-    services.assign(therapist, client, instrument, "once")
+    assign(therapist, client, instrument, "once")
     return MeasureTask.objects.get(client=client, instrument=instrument, status=TaskStatus.OPEN)
 
 
@@ -298,6 +298,71 @@ def test_tasks_are_their_clients_only(client_a: User, client_b: User, therapist_
     assert intruder.post(f"/measures/tasks/{task.pk}/", answers(ALL_ZERO)).status_code == 404
     task.refresh_from_db()
     assert task.status == TaskStatus.OPEN and task.draft == ""
+
+
+def _per_response_values_out(body: str) -> str:
+    """The page without the values each response makes afresh (CSP nonce, CSRF token)."""
+    return re.sub(r'(nonce|value)="[^"]*"', "", body)
+
+
+def test_unknown_and_foreign_ids_answer_alike(
+    client_a: User, client_b: User, therapist_x: User, therapist_y: User, admin: User
+) -> None:
+    """An id that does not exist and one the person may not reach get the same 404 page, for
+    pages and for forms: the answer never tells an outsider which ids exist."""
+    task = task_for(client_a, therapist_x)
+    signed_in(client_a).post(f"/measures/tasks/{task.pk}/", answers({**ALL_ZERO, "9": 2}))
+    stored, alert = Response.objects.get(), SafetyAlert.objects.get()
+    assignment = Assignment.objects.get()
+    unknown = 10**9
+    gets = {
+        client_b: [
+            (f"/measures/tasks/{task.pk}/", f"/measures/tasks/{unknown}/"),
+            (f"/measures/responses/{stored.pk}/", f"/measures/responses/{unknown}/"),
+        ],
+        therapist_y: [
+            (f"/measures/responses/{stored.pk}/", f"/measures/responses/{unknown}/"),
+            (f"/clients/{client_a.pk}/progress/", f"/clients/{unknown}/progress/"),
+            (f"/clients/{client_a.pk}/measures/", f"/clients/{unknown}/measures/"),
+            (f"/alerts/{alert.pk}/", f"/alerts/{unknown}/"),
+        ],
+        admin: [
+            (f"/measures/responses/{stored.pk}/", f"/measures/responses/{unknown}/"),
+            (f"/clients/{client_a.pk}/progress/", f"/clients/{unknown}/progress/"),
+            (f"/alerts/{alert.pk}/", f"/alerts/{unknown}/"),
+        ],
+    }
+    end = f"/clients/{client_a.pk}/measures/{{}}/end/"
+    posts = {
+        client_b: [(f"/measures/tasks/{task.pk}/", f"/measures/tasks/{unknown}/")],
+        therapist_y: [
+            (end.format(assignment.pk), end.format(unknown)),
+            (f"/alerts/{alert.pk}/", f"/alerts/{unknown}/"),
+        ],
+        admin: [(f"/alerts/{alert.pk}/", f"/alerts/{unknown}/")],
+    }
+    browsers = {person.pk: signed_in(person) for person in (client_b, therapist_y, admin)}
+    for person, pairs in gets.items():
+        browser = browsers[person.pk]
+        browser.get("/")  # shows (and so clears) the message from signing in
+        for foreign, missing in pairs:
+            seen = [browser.get(url) for url in (foreign, missing)]
+            assert [page.status_code for page in seen] == [404, 404], (person.email, foreign)
+            bodies = {_per_response_values_out(page.content.decode()) for page in seen}
+            assert len(bodies) == 1, (person.email, foreign)
+    form = {"action_taken": "Closed by an outsider", **answers(ALL_ZERO)}
+    for person, pairs in posts.items():
+        browser = browsers[person.pk]
+        for foreign, missing in pairs:
+            statuses = [browser.post(url, form).status_code for url in (foreign, missing)]
+            assert statuses == [404, 404], (person.email, foreign)
+    # The therapist's own client, with an assignment id that is not theirs or does not exist.
+    own = signed_in(therapist_x)
+    assert own.post(end.format(unknown)).status_code == 404
+    assignment.refresh_from_db()
+    alert.refresh_from_db()
+    assert assignment.is_active and alert.acknowledged_at is None
+    assert MeasureTask.objects.get(pk=task.pk).status == TaskStatus.DONE
 
 
 # --- Progress ----------------------------------------------------------------------------------

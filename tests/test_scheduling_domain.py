@@ -22,25 +22,16 @@ from rapport.accounts.models import Practice, User
 from rapport.audit.models import AuditEvent
 from rapport.care.models import CareRelationship
 from rapport.scheduling.availability import Slot, open_slots
+from rapport.scheduling.booking import BookingRequest, book_appointment, book_series
+from rapport.scheduling.changes import cancel_appointment, is_late, reschedule_appointment
+from rapport.scheduling.consent import has_current_consent, publish_consent, sign_consent
+from rapport.scheduling.errors import SchedulingError, SlotTaken
 from rapport.scheduling.models import (
     Appointment,
     AppointmentSeries,
     AppointmentStatus,
     AvailabilityChange,
     SessionType,
-)
-from rapport.scheduling.services import (
-    BookingRequest,
-    SchedulingError,
-    SlotTaken,
-    book_appointment,
-    book_series,
-    cancel_appointment,
-    has_current_consent,
-    is_late,
-    publish_consent,
-    reschedule_appointment,
-    sign_consent,
 )
 from tests.scheduling_data import (
     at,
@@ -547,7 +538,7 @@ def clinic(
 
 
 def sign(client: User) -> None:
-    from rapport.scheduling.services import current_consent
+    from rapport.scheduling.consent import current_consent
 
     document = current_consent()
     assert document is not None

@@ -28,19 +28,14 @@ from rapport.audit.models import AuditEvent
 from rapport.audit.services import Action
 from rapport.care.models import ClientProfile
 from rapport.scheduling import notifications
+from rapport.scheduling.booking import BookingRequest, book_appointment
+from rapport.scheduling.changes import cancel_appointment, reschedule_appointment, set_status
 from rapport.scheduling.models import (
     Appointment,
     AppointmentStatus,
     CalendarFeed,
     ReminderDelivery,
     SessionType,
-)
-from rapport.scheduling.services import (
-    BookingRequest,
-    book_appointment,
-    cancel_appointment,
-    reschedule_appointment,
-    set_status,
 )
 from rapport.scheduling.tasks import send_reminder
 from tests.conftest import signed_in

@@ -555,12 +555,13 @@ def test_a_taken_slot_says_so_and_shows_the_picker_again(
 def test_slot_taken_in_a_race_shows_the_just_taken_message(
     session_type: SessionType, client_a: User, therapist_x: User, monkeypatch: Any
 ) -> None:
-    from rapport.scheduling import services
+    from rapport.scheduling import booking
+    from rapport.scheduling.errors import SlotTaken
 
     def taken(*args: Any, **kwargs: Any) -> None:
-        raise services.SlotTaken()
+        raise SlotTaken()
 
-    monkeypatch.setattr(services, "_insert", taken)
+    monkeypatch.setattr(booking, "_insert", taken)
     response = book(signed_in(client_a), session_type, FIRST_OPEN)
     assert response.status_code == 200
     assert "That time was just taken by another booking" in text(response)

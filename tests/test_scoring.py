@@ -15,14 +15,13 @@ from typing import Any
 
 import pytest
 
-from rapport.measures.definitions import (
+from rapport.measures.definition_files import (
     INSTRUMENTS_DIR,
-    Definition,
-    DefinitionError,
     builtin_definition,
     builtin_definitions,
     load_definition,
 )
+from rapport.measures.definitions import Definition, DefinitionError
 from rapport.measures.scoring import Score, ScoringError, classify_change, score
 
 BUILTIN_KEYS = ["gad2", "gad7", "k10", "pcl5", "phq2", "phq4", "phq9", "rapport-feedback"]

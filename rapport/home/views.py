@@ -28,15 +28,15 @@ from rapport.care.access import (
 )
 from rapport.care.models import CareRelationship
 from rapport.home.forms import PracticeForm
+from rapport.measures.alerts import open_alerts
+from rapport.measures.assignments import due_tasks
 from rapport.measures.models import SafetyAlert
-from rapport.measures.services import due_tasks, open_alerts
-from rapport.scheduling.services import (
-    appointments_on,
+from rapport.scheduling.consent import (
     clients_with_current_consent,
     current_consent,
     has_current_consent,
-    upcoming_sessions,
 )
+from rapport.scheduling.schedule import appointments_on, upcoming_sessions
 from rapport.visits.services import open_visits, waiting_visits
 
 

@@ -9,9 +9,8 @@ summarises it in words; the page shows the same numbers as a table next to it.
 from __future__ import annotations
 
 import functools
-import html
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -71,30 +70,6 @@ def short_date(value: datetime, *, with_time: bool = False) -> str:
     local = timezone.localtime(value)
     text = f"{local.day} {_months(get_language())[local.month]} {local.year}"
     return f"{text}, {local:%H:%M}" if with_time else text
-
-
-Cell = str | SafeString  # plain text is escaped; a SafeString (a link) goes in as it is
-
-
-def data_table(caption: str, headers: Sequence[str], rows: Iterable[Sequence[Cell]]) -> SafeString:
-    """The chart's numbers as an HTML table (its text alternative), rows in order.
-
-    Built here rather than in a template loop: a progress page has hundreds of rows.
-    """
-    head = "".join(f'<th scope="col">{escape(h)}</th>' for h in headers)
-    body = "".join(
-        "<tr>"
-        + "".join(
-            f"<td>{cell if isinstance(cell, SafeString) else html.escape(cell)}</td>"
-            for cell in row
-        )
-        + "</tr>"
-        for row in rows
-    )
-    return mark_safe(  # noqa: S308 (every cell escaped unless already safe)
-        f'<div class="table-wrap"><table><caption class="visually-hidden">{escape(caption)}'
-        f"</caption><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>"
-    )
 
 
 def modality_names() -> dict[str, str]:

@@ -27,7 +27,8 @@ from django.utils import timezone
 from django.utils.crypto import salted_hmac
 
 from rapport.accounts.models import User
-from rapport.measures.definitions import Definition, Item, Option, load_definition
+from rapport.measures.definition_files import load_definition
+from rapport.measures.definitions import Definition, Item, Option
 from rapport.measures.models import Instrument, Response
 
 CANONICAL_BASE = "https://rapport.example/fhir"

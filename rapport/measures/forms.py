@@ -131,7 +131,7 @@ class InstrumentImportForm(forms.Form):
     )
 
     def clean_definition_file(self) -> Any:
-        """The parsed file; ``services.import_instrument`` checks it against the format."""
+        """The parsed file; ``instruments.import_instrument`` checks it against the format."""
         upload = self.cleaned_data["definition_file"]
         if upload.size > MAX_IMPORT_BYTES:
             raise ValidationError(_("The file is larger than 256 kB."))

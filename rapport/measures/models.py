@@ -3,7 +3,8 @@ answered, and the safety alerts their answers raise.
 
 Answers and scores are encrypted at rest; a submitted response never changes (a correction is a
 new response pointing at the one it corrects). Definitions follow the format in
-``rapport/measures/instruments/README.md`` and are validated by ``definitions.load_definition``.
+``rapport/measures/instruments/README.md`` and are validated by
+``definition_files.load_definition``.
 """
 
 from __future__ import annotations

@@ -1,8 +1,9 @@
 """Background jobs of measures (run by ``rapport worker``): reminders, alert emails, escalation.
 
 Thin on purpose: whether a message is still worth sending, or an alert still needs escalating,
-is decided when the task runs (``rapport.measures.notifications`` and ``services``), not when
-it was queued. Tasks are queued inside the transaction that makes them necessary.
+is decided when the task runs (``rapport.measures.notifications``, ``alerts`` and
+``assignments``), not when it was queued. Tasks are queued inside the transaction that makes
+them necessary.
 """
 
 from __future__ import annotations
@@ -32,10 +33,10 @@ def escalate_alert(alert_id: int) -> None:
 
     Then sweep for any other overdue alert, in case its own task was lost with a worker.
     """
-    from rapport.measures import services
+    from rapport.measures import alerts
 
-    services.escalate(alert_id)
-    services.escalate_overdue()
+    alerts.escalate(alert_id)
+    alerts.escalate_overdue()
 
 
 @task()  # type: ignore[untyped-decorator,unused-ignore]
@@ -48,6 +49,6 @@ def send_escalation_email(alert_id: int, admin_id: int) -> None:
 @task()  # type: ignore[untyped-decorator,unused-ignore]
 def refresh_assignment(assignment_id: int) -> None:
     """Create the questionnaires a scheduled assignment calls for by now."""
-    from rapport.measures import services
+    from rapport.measures import assignments
 
-    services.refresh_assignment(assignment_id)
+    assignments.refresh_assignment(assignment_id)

@@ -2,22 +2,39 @@
 
 from django.urls import path
 
-from rapport.measures import fhir_views, views
+from rapport.measures import (
+    alert_views,
+    assignment_views,
+    fhir_views,
+    instrument_views,
+    progress_views,
+    questionnaire_views,
+)
 
 urlpatterns = [
     # Client: what to fill in, the form, the result, their own progress.
-    path("measures/", views.my_measures, name="my_measures"),
-    path("measures/tasks/<int:task_id>/", views.measure_task, name="measure_task"),
-    path("measures/responses/<int:response_id>/", views.measure_result, name="measure_result"),
-    path("measures/progress/", views.my_progress, name="my_progress"),
+    path("measures/", questionnaire_views.my_measures, name="my_measures"),
+    path("measures/tasks/<int:task_id>/", questionnaire_views.measure_task, name="measure_task"),
+    path(
+        "measures/responses/<int:response_id>/",
+        questionnaire_views.measure_result,
+        name="measure_result",
+    ),
+    path("measures/progress/", progress_views.my_progress, name="my_progress"),
     # Therapist: assigning measures and the clinical progress view of one client.
-    path("clients/<int:client_id>/measures/", views.client_measures, name="client_measures"),
+    path(
+        "clients/<int:client_id>/measures/",
+        assignment_views.client_measures,
+        name="client_measures",
+    ),
     path(
         "clients/<int:client_id>/measures/<int:assignment_id>/end/",
-        views.end_assignment,
+        assignment_views.end_assignment,
         name="end_assignment",
     ),
-    path("clients/<int:client_id>/progress/", views.client_progress, name="client_progress"),
+    path(
+        "clients/<int:client_id>/progress/", progress_views.client_progress, name="client_progress"
+    ),
     # The client's responses and scores as a FHIR R4 Bundle (the client or their therapist).
     path(
         "clients/<int:client_id>/measures/fhir.json",
@@ -25,14 +42,14 @@ urlpatterns = [
         name="measures_fhir_export",
     ),
     # Safety alerts: the therapist's, and the practice admin's escalated ones.
-    path("alerts/", views.alerts, name="alerts"),
-    path("alerts/<int:alert_id>/", views.alert_detail, name="alert_detail"),
-    path("practice/alerts/", views.escalated_alerts, name="escalated_alerts"),
+    path("alerts/", alert_views.alerts, name="alerts"),
+    path("alerts/<int:alert_id>/", alert_views.alert_detail, name="alert_detail"),
+    path("practice/alerts/", alert_views.escalated_alerts, name="escalated_alerts"),
     # Practice admin: instruments and their licences.
-    path("practice/instruments/", views.instruments, name="instruments"),
+    path("practice/instruments/", instrument_views.instruments, name="instruments"),
     path(
         "practice/instruments/<int:instrument_id>/",
-        views.instrument_detail,
+        instrument_views.instrument_detail,
         name="instrument_detail",
     ),
 ]

@@ -4,7 +4,7 @@ Times are stored in UTC. Weekly windows are wall-clock times in the therapist's 
 09:00 window stays 09:00 across daylight-saving changes. No two live appointments of one
 therapist (buffer included) or of one client may overlap: PostgreSQL refuses it with exclusion
 constraints (migration 0002); on SQLite, booking runs in IMMEDIATE transactions that serialize
-the same check (``rapport.scheduling.services``).
+the same check (``rapport.scheduling.booking``).
 """
 
 from __future__ import annotations

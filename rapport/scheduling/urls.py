@@ -4,7 +4,14 @@ from datetime import date
 
 from django.urls import path, register_converter
 
-from rapport.scheduling import feed_views, views
+from rapport.scheduling import (
+    appointment_views,
+    availability_views,
+    booking_views,
+    consent_views,
+    feed_views,
+    schedule_views,
+)
 
 
 class IsoDateConverter:
@@ -25,54 +32,62 @@ urlpatterns = [
     path("settings/calendar/", feed_views.calendar_feed, name="calendar_feed"),
     path("calendar/<str:token>.ics", feed_views.calendar_feed_ics, name="calendar_feed_ics"),
     # Therapist: availability, schedule, booking for a client.
-    path("schedule/", views.schedule_week, name="schedule"),
-    path("schedule/week/<isodate:day>/", views.schedule_week, name="schedule_week"),
-    path("schedule/day/<isodate:day>/", views.schedule_day, name="schedule_day"),
-    path("schedule/book/", views.book_for_client, name="book_for_client"),
-    path("schedule/availability/", views.availability, name="availability"),
-    path("schedule/availability/hours/", views.add_weekly_window, name="add_weekly_window"),
+    path("schedule/", schedule_views.schedule_week, name="schedule"),
+    path("schedule/week/<isodate:day>/", schedule_views.schedule_week, name="schedule_week"),
+    path("schedule/day/<isodate:day>/", schedule_views.schedule_day, name="schedule_day"),
+    path("schedule/book/", booking_views.book_for_client, name="book_for_client"),
+    path("schedule/availability/", availability_views.availability_page, name="availability"),
+    path(
+        "schedule/availability/hours/",
+        availability_views.add_weekly_window,
+        name="add_weekly_window",
+    ),
     path(
         "schedule/availability/hours/<int:window_id>/delete/",
-        views.delete_weekly_window,
+        availability_views.delete_weekly_window,
         name="delete_weekly_window",
     ),
     path(
         "schedule/availability/changes/",
-        views.add_availability_change,
+        availability_views.add_availability_change,
         name="add_availability_change",
     ),
     path(
         "schedule/availability/changes/<int:change_id>/delete/",
-        views.delete_availability_change,
+        availability_views.delete_availability_change,
         name="delete_availability_change",
     ),
-    path("schedule/session-types/", views.add_session_type, name="add_session_type"),
+    path("schedule/session-types/", availability_views.add_session_type, name="add_session_type"),
     path(
         "schedule/session-types/<int:session_type_id>/",
-        views.edit_session_type,
+        availability_views.edit_session_type,
         name="edit_session_type",
     ),
     # Client: booking and their sessions.
-    path("book/", views.book, name="book"),
-    path("sessions/", views.my_sessions, name="my_sessions"),
+    path("book/", booking_views.book, name="book"),
+    path("sessions/", schedule_views.my_sessions, name="my_sessions"),
     # Both parties of one appointment.
-    path("appointments/<int:appointment_id>/", views.appointment_detail, name="appointment_detail"),
+    path(
+        "appointments/<int:appointment_id>/",
+        appointment_views.appointment_detail,
+        name="appointment_detail",
+    ),
     path(
         "appointments/<int:appointment_id>/cancel/",
-        views.cancel_appointment,
+        appointment_views.cancel_appointment,
         name="cancel_appointment",
     ),
     path(
         "appointments/<int:appointment_id>/reschedule/",
-        views.reschedule_appointment,
+        appointment_views.reschedule_appointment,
         name="reschedule_appointment",
     ),
     path(
         "appointments/<int:appointment_id>/status/",
-        views.set_appointment_status,
+        appointment_views.set_appointment_status,
         name="set_appointment_status",
     ),
     # Telehealth consent.
-    path("consent/", views.consent_sign, name="consent_sign"),
-    path("practice/consent/", views.consent_admin, name="consent_admin"),
+    path("consent/", consent_views.consent_sign, name="consent_sign"),
+    path("practice/consent/", consent_views.consent_admin, name="consent_admin"),
 ]

@@ -24,11 +24,11 @@ PHQ9 = "Patient Health Questionnaire-9"
 def assign_phq9(server: DemoServer, pair: Pair) -> None:
     server.shell(
         "from rapport.accounts.models import User\n"
-        "from rapport.measures import services\n"
+        "from rapport.measures.assignments import assign\n"
         "from rapport.measures.models import Instrument\n"
         f"t = User.objects.get(email={pair.therapist!r})\n"
         f"c = User.objects.get(email={pair.client!r})\n"
-        "services.assign(t, c, Instrument.objects.get(key='phq9', builtin=True), 'once')\n"
+        "assign(t, c, Instrument.objects.get(key='phq9', builtin=True), 'once')\n"
     )
 
 

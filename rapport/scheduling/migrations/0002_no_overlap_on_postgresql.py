@@ -1,7 +1,7 @@
 """PostgreSQL refuses overlapping live appointments of one therapist or one client.
 
 SQLite has no exclusion constraints; there the IMMEDIATE write transactions of
-``rapport.scheduling.services`` serialize the same check.
+``rapport.scheduling.booking`` serialize the same check.
 """
 
 from django.contrib.postgres.operations import BtreeGistExtension

@@ -3,7 +3,7 @@
 When fifty people race for one slot, each loser holds the schedule lock only for this one call
 and its rollback. Inside a VOLATILE function each statement takes a fresh snapshot (READ
 COMMITTED), so the clash query sees whatever the previous lock holder committed. The lock keys are
-those of ``rapport.scheduling.services._lock_schedules``.
+those of ``rapport.scheduling.booking.lock_schedules``.
 """
 
 from django.db import migrations
