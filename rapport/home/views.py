@@ -28,9 +28,8 @@ from rapport.care.access import (
 )
 from rapport.care.models import CareRelationship
 from rapport.home.forms import PracticeForm
-from rapport.measures.alerts import open_alerts
+from rapport.measures.alerts import escalated_alerts, open_alerts
 from rapport.measures.assignments import due_tasks
-from rapport.measures.models import SafetyAlert
 from rapport.scheduling.consent import (
     clients_with_current_consent,
     current_consent,
@@ -78,9 +77,7 @@ def home(request: HttpRequest) -> HttpResponse:
                 .filter(status=CareRelationship.Status.ACTIVE)
                 .count(),
                 "recent_events": access_trail(user)[:8],
-                "escalated_open": SafetyAlert.objects.filter(
-                    escalated_at__isnull=False, acknowledged_at__isnull=True
-                ).count(),
+                "escalated_open": escalated_alerts().filter(acknowledged_at__isnull=True).count(),
             },
         )
     return render(
