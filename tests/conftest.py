@@ -1,23 +1,38 @@
 """Personas and shared fixtures.
 
-client_a and client_b are clients; therapist_x treats client_a; therapist_y treats nobody relevant;
+client_a and client_b are clients; therapist_x treats client_a; therapist_y treats client_b;
 admin runs the practice. Therapists and the admin have TOTP enrolled, as MFA requires.
+(pytest-django sets Django up before this module is imported, so models import at the top.)
 """
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from allauth.account.internal.flows.login import record_authentication
+from allauth.account.models import EmailAddress
+from allauth.mfa.models import Authenticator
+from allauth.mfa.totp.internal.auth import TOTP, generate_totp_secret
+from django.contrib.auth.hashers import make_password
 from django.core.cache import cache
+from django.http import HttpRequest
 from django.test import Client
 
+from rapport.accounts.models import User
+from rapport.care.models import CareRelationship, ClientProfile
 from tests.helpers import totp_code
 from tests.mail import Inbox, smtp_server
 
 PASSWORD = "correct horse battery staple"
+# The backend allauth signs people in with (through the form).
+SIGN_IN_BACKEND = "allauth.account.auth_backends.AuthenticationBackend"
+# What each person's authenticator app holds, by email. Kept apart from the server's encrypted
+# copy, so a code typed from it checks that the server still holds the right secret.
+AUTHENTICATOR_APPS: dict[str, str] = {}
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 
 
@@ -66,35 +81,45 @@ def smtp() -> Iterator[Inbox]:
         yield inbox
 
 
-def make_user(email: str, role: str, name: str, *, mfa: bool | None = None) -> Any:
-    from allauth.account.models import EmailAddress
-    from allauth.mfa.totp.internal.auth import TOTP, generate_totp_secret
+@functools.cache
+def password_hash() -> str:
+    """``PASSWORD`` hashed once per run with the practice's own hasher (Argon2).
 
-    from rapport.accounts.models import User
+    Argon2 is slow on purpose, and most tests make five personas: they share this one real hash
+    instead of paying for five more. Tests of hashing itself set passwords through the product.
+    """
+    return make_password(PASSWORD)
 
-    user = User.objects.create_user(email, PASSWORD, full_name=name, role=role)
+
+def make_user(email: str, role: str, name: str, *, mfa: bool | None = None) -> User:
+    """A person who can sign in with ``PASSWORD``; with an authenticator app when their role
+    requires one (or when ``mfa`` says so)."""
+    user = User.objects.create(email=email, password=password_hash(), full_name=name, role=role)
     EmailAddress.objects.create(user=user, email=email, verified=True, primary=True)
     if mfa if mfa is not None else user.requires_mfa:
         secret = generate_totp_secret()
         TOTP.activate(user, secret)
-        user.totp_secret = secret  # type: ignore[attr-defined]
+        AUTHENTICATOR_APPS[email] = secret
     return user
 
 
+def totp_secret(user: User) -> str:
+    """The secret in ``user``'s authenticator app (not read back from the server)."""
+    return AUTHENTICATOR_APPS[user.email]
+
+
 @pytest.fixture
-def client_a(db: Any) -> Any:
+def client_a(db: None) -> User:
     return make_user("client.a@example.test", "client", "Alice Client")
 
 
 @pytest.fixture
-def client_b(db: Any) -> Any:
+def client_b(db: None) -> User:
     return make_user("client.b@example.test", "client", "Bob Client")
 
 
 @pytest.fixture
-def therapist_x(db: Any, client_a: Any) -> Any:
-    from rapport.care.models import CareRelationship, ClientProfile
-
+def therapist_x(db: None, client_a: User) -> User:
     therapist = make_user("therapist.x@example.test", "therapist", "Xena Therapist")
     CareRelationship.objects.create(therapist=therapist, client=client_a)
     ClientProfile.objects.get_or_create(client=client_a)
@@ -102,23 +127,21 @@ def therapist_x(db: Any, client_a: Any) -> Any:
 
 
 @pytest.fixture
-def therapist_y(db: Any, client_b: Any) -> Any:
-    from rapport.care.models import CareRelationship
-
+def therapist_y(db: None, client_b: User) -> User:
     therapist = make_user("therapist.y@example.test", "therapist", "Yuri Therapist")
     CareRelationship.objects.create(therapist=therapist, client=client_b)
     return therapist
 
 
 @pytest.fixture
-def admin(db: Any) -> Any:
+def admin(db: None) -> User:
     return make_user("admin@example.test", "admin", "Ada Admin")
 
 
 @pytest.fixture
 def personas(
-    client_a: Any, client_b: Any, therapist_x: Any, therapist_y: Any, admin: Any
-) -> dict[str, Any]:
+    client_a: User, client_b: User, therapist_x: User, therapist_y: User, admin: User
+) -> dict[str, User | None]:
     return {
         "anonymous": None,
         "client_a": client_a,
@@ -129,17 +152,34 @@ def personas(
     }
 
 
-def signed_in(user: Any, *, sudo: bool = True) -> Client:
+def signed_in(user: User) -> Client:
+    """A test client with ``user`` signed in, without the sign-in form.
+
+    The session holds what allauth records on the way through the form: the password step and,
+    for someone with an authenticator app, the second factor, both just now (so screens in sudo
+    mode open too). Tests of signing in itself use :func:`signed_in_through_the_form`.
+    """
+    client = Client()
+    client.force_login(user, backend=SIGN_IN_BACKEND)
+    request = HttpRequest()
+    request.session = client.session
+    request.user = user
+    record_authentication(request, user, method="password", email=user.email)
+    authenticator = Authenticator.objects.filter(user=user, type=Authenticator.Type.TOTP).first()
+    if authenticator is not None:
+        record_authentication(request, user, method="mfa", type="totp", id=authenticator.pk)
+    request.session.save()
+    return client
+
+
+def signed_in_through_the_form(user: User) -> Client:
     """A test client with ``user`` signed in through the real sign-in form (and TOTP step)."""
     client = Client()
     response = client.post("/accounts/login/", {"login": user.email, "password": PASSWORD})
     assert response.status_code == 302, response.content[:500]
     if response["Location"].startswith("/accounts/2fa/authenticate"):
-        response = client.post("/accounts/2fa/authenticate/", {"code": totp_code(user.totp_secret)})
+        response = client.post(
+            "/accounts/2fa/authenticate/", {"code": totp_code(totp_secret(user))}
+        )
         assert response.status_code == 302, response.content[:500]
     return client
-
-
-@pytest.fixture
-def login() -> Any:
-    return signed_in

@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
-from tests.conftest import signed_in
+from tests.conftest import signed_in_through_the_form
 
 PERSONAS = ["anonymous", "client_a", "client_b", "therapist_x", "therapist_y", "admin"]
 Kwargs = Callable[[dict[str, Any]], dict[str, Any]]
@@ -425,7 +425,9 @@ def matches(expected: Expect, response: Any) -> bool:
 def test_access_matrix(world: dict[str, Any]) -> None:
     from django.test import Client
 
-    browsers = {p: Client() if p == "anonymous" else signed_in(world[p]) for p in PERSONAS}
+    browsers = {
+        p: Client() if p == "anonymous" else signed_in_through_the_form(world[p]) for p in PERSONAS
+    }
     wrong = []
     for name in sorted(route_names()):
         expected, kwargs = MATRIX[name]
@@ -604,7 +606,7 @@ def test_state_changing_routes_refuse_outsiders(world: dict[str, Any]) -> None:
         )
 
     before = snapshot()
-    browsers = {p: signed_in(world[p]) for p in PERSONAS if p != "anonymous"}
+    browsers = {p: signed_in_through_the_form(world[p]) for p in PERSONAS if p != "anonymous"}
     wrong = []
     for name, (expected, kwargs, data) in POST_MATRIX.items():
         url = reverse(name, kwargs=kwargs(world))
@@ -642,7 +644,7 @@ def test_every_websocket_route_refuses_anonymous_and_accepts_members() -> None:
     CareRelationship.objects.create(therapist=therapist, client=user)
     visit = open_visit(therapist, user)
     real_kwargs = {"visit_id": str(visit.uid)}
-    cookie = signed_in(user).cookies
+    cookie = signed_in_through_the_form(user).cookies
     session = "; ".join(f"{k}={v.value}" for k, v in cookie.items())
 
     async def connect(path: str, headers: list[tuple[bytes, bytes]]) -> bool:
