@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import html
 import re
-import signal
 import time
 from datetime import timedelta
 from typing import Any
@@ -18,7 +17,6 @@ from allauth.account.models import EmailAddress
 from allauth.mfa.models import Authenticator
 from django.conf import settings
 from django.contrib.sessions.models import Session
-from django.core.management import call_command
 from django.test import Client
 from django.urls import URLPattern
 from django.utils import dateformat
@@ -33,6 +31,7 @@ from rapport.care.models import CareRelationship
 from rapport.urls import urlpatterns
 from tests.conftest import PASSWORD, make_user, signed_in, signed_in_through_the_form
 from tests.helpers import totp_code
+from tests.worker import run_task_worker
 
 PASSPHRASE = "quiet river under maple leaves"
 ACTIVATE_TOTP = "/accounts/2fa/totp/activate/"
@@ -68,17 +67,6 @@ def signed_in_user_id(browser: Client) -> str | None:
 
 def events(action: str, **filters: Any) -> list[AuditEvent]:
     return list(AuditEvent.objects.filter(action=action, **filters).order_by("sequence"))
-
-
-def run_task_worker() -> None:
-    """Run the django-tasks-db worker until the queue is empty, as ``rapport worker`` would."""
-    watched = [signal.SIGINT, signal.SIGTERM, signal.SIGQUIT]
-    saved = {sig: signal.getsignal(sig) for sig in watched}
-    try:
-        call_command("db_worker", batch=True, startup_delay=False, interval=0, verbosity=0)
-    finally:
-        for sig, handler in saved.items():
-            signal.signal(sig, handler)
 
 
 def invitation_token_from(mailbox: list[Any], email: str) -> str:

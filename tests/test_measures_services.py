@@ -40,7 +40,8 @@ from rapport.measures.scoring import ScoringError
 from rapport.scheduling.models import Appointment, AppointmentStatus, SessionType
 from rapport.visits import services as visits
 from rapport.visits.models import Visit
-from tests.mail import Inbox, body_of, run_task_worker
+from tests.mail import Inbox, body_of
+from tests.worker import run_task_worker
 
 PHQ9_ITEMS = [str(n) for n in range(1, 10)]
 # Text that must never reach an email: who the client is and anything about the instrument.

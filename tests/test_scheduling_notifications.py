@@ -44,7 +44,8 @@ from rapport.scheduling.services import (
 )
 from rapport.scheduling.tasks import send_reminder
 from tests.conftest import signed_in
-from tests.mail import Inbox, body_of, run_task_worker, text_of
+from tests.mail import Inbox, body_of, text_of
+from tests.worker import run_task_worker
 
 # Written into the client's intake notes and the session type's name: must reach no message.
 CANARY = "CANARY-intake-panic-attacks-7f3a"
