@@ -17,6 +17,7 @@ from allauth.account.internal.flows.login import record_authentication
 from allauth.account.models import EmailAddress
 from allauth.mfa.models import Authenticator
 from allauth.mfa.totp.internal.auth import TOTP, generate_totp_secret
+from channels.layers import channel_layers
 from django.contrib.auth.hashers import make_password
 from django.core.cache import cache
 from django.http import HttpRequest
@@ -47,7 +48,16 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
 
 
 @pytest.fixture(autouse=True)
-def _clean_cache(db: Any) -> Iterator[None]:
+def _clean_cache(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Each test that uses the test database starts and ends with an empty cache (lockouts, rate
+    limits and used TOTP codes live there). Tests that only drive servers of their own (browser,
+    restart and scale-out tests) have no cache here, and get no test database for it."""
+    database = next((f for f in ("transactional_db", "db") if f in request.fixturenames), None)
+    if database is None and "django_db" not in request.keywords:
+        yield
+        return
+    if database is not None:
+        request.getfixturevalue(database)  # the cache may be a table in it
     cache.clear()
     yield
     cache.clear()
@@ -57,8 +67,6 @@ def _clean_cache(db: Any) -> Iterator[None]:
 def _fresh_channel_layer() -> Iterator[None]:
     """A new channel layer per test: each async test body runs in its own event loop, and a Redis
     layer keeps per-loop state (a receive still blocked in the last test's loop holds its lock)."""
-    from channels.layers import channel_layers
-
     channel_layers.backends.clear()
     yield
     channel_layers.backends.clear()
