@@ -27,7 +27,7 @@ from pathlib import Path
 if __package__ in {None, ""}:  # run as a script: make the repository importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.browser.calls import new_pair
+from tests.browser.people import new_pair
 from tests.browser.server import DemoServer, demo_server
 
 BUDGET_BYTES = 30_000  # 30 kB, compressed

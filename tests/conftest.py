@@ -13,24 +13,21 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from allauth.account.internal.flows.login import record_authentication
 from allauth.account.models import EmailAddress
-from allauth.mfa.models import Authenticator
 from allauth.mfa.totp.internal.auth import TOTP, generate_totp_secret
 from channels.layers import channel_layers
+from django.conf import settings
 from django.contrib.auth.hashers import make_password
 from django.core.cache import cache
-from django.http import HttpRequest
 from django.test import Client
 
 from rapport.accounts.models import User
 from rapport.care.models import CareRelationship, ClientProfile
 from tests.helpers import totp_code
 from tests.mail import Inbox, smtp_server
+from tests.sessions import signed_in_session
 
 PASSWORD = "correct horse battery staple"
-# The backend allauth signs people in with (through the form).
-SIGN_IN_BACKEND = "allauth.account.auth_backends.AuthenticationBackend"
 # What each person's authenticator app holds, by email. Kept apart from the server's encrypted
 # copy, so a code typed from it checks that the server still holds the right secret.
 AUTHENTICATOR_APPS: dict[str, str] = {}
@@ -161,22 +158,10 @@ def personas(
 
 
 def signed_in(user: User) -> Client:
-    """A test client with ``user`` signed in, without the sign-in form.
-
-    The session holds what allauth records on the way through the form: the password step and,
-    for someone with an authenticator app, the second factor, both just now (so screens in sudo
-    mode open too). Tests of signing in itself use :func:`signed_in_through_the_form`.
-    """
+    """A test client with ``user`` signed in (and past MFA, and in sudo mode), without the form:
+    see ``tests/sessions.py``. Tests of signing in use :func:`signed_in_through_the_form`."""
     client = Client()
-    client.force_login(user, backend=SIGN_IN_BACKEND)
-    request = HttpRequest()
-    request.session = client.session
-    request.user = user
-    record_authentication(request, user, method="password", email=user.email)
-    authenticator = Authenticator.objects.filter(user=user, type=Authenticator.Type.TOTP).first()
-    if authenticator is not None:
-        record_authentication(request, user, method="mfa", type="totp", id=authenticator.pk)
-    request.session.save()
+    client.cookies[settings.SESSION_COOKIE_NAME] = str(signed_in_session(user).session_key)
     return client
 
 
