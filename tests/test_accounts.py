@@ -587,6 +587,24 @@ def test_self_registration_is_closed_by_default(db: Any) -> None:
     assert not User.objects.exists()
 
 
+def test_the_sign_in_page_offers_sign_up_only_while_the_practice_allows_it(admin: User) -> None:
+    """Moved from the admin's browser journey, which opens registration and follows the link."""
+    link = '<a href="/accounts/signup/">Create a client account</a>'
+    settings_page = signed_in(admin)
+    for allowed in (True, False, True, False):
+        response = settings_page.post(
+            "/practice/settings/",
+            {
+                "name": "Rapport practice",
+                **({"allow_client_self_registration": "on"} if allowed else {}),
+                "crisis_resources": "Call 988.",
+                **SCHEDULING_DEFAULTS,
+            },
+        )
+        assert response.status_code == 302
+        assert (link in page(Client().get("/accounts/login/"))) is allowed
+
+
 def test_self_registration_when_open_needs_verified_email(
     admin: User, mailoutbox: list[Any]
 ) -> None:
