@@ -24,6 +24,7 @@ from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 from tests.conftest import signed_in_through_the_form
+from tests.scheduling_data import direct_appointment
 
 PERSONAS = ["anonymous", "client_a", "client_b", "therapist_x", "therapist_y", "admin"]
 Kwargs = Callable[[dict[str, Any]], dict[str, Any]]
@@ -388,7 +389,6 @@ def schedule_of(therapist: Any, client: Any) -> dict[str, Any]:
     from django.utils import timezone
 
     from rapport.scheduling.models import (
-        Appointment,
         AvailabilityChange,
         SessionType,
         WeeklyWindow,
@@ -408,16 +408,7 @@ def schedule_of(therapist: Any, client: Any) -> dict[str, Any]:
             starts_at=now + timedelta(days=1),
             ends_at=now + timedelta(days=2),
         ),
-        "appointment": Appointment.objects.create(
-            therapist=therapist,
-            client=client,
-            session_type=session_type,
-            modality="video",
-            starts_at=starts_at,
-            ends_at=starts_at + timedelta(minutes=50),
-            busy_until=starts_at + timedelta(minutes=60),
-            booked_by=therapist,
-        ),
+        "appointment": direct_appointment(session_type, client, starts_at),
     }
 
 

@@ -18,6 +18,7 @@ from rapport.scheduling.models import Appointment, AppointmentStatus, SessionTyp
 from rapport.visits import services
 from rapport.visits.models import EventKind, SafetyCheckIn, Visit, VisitEvent, VisitStatus
 from tests.conftest import signed_in
+from tests.scheduling_data import direct_appointment
 
 CHECKIN = {
     "location": "Home, 12 Elm Street, Springfield",
@@ -33,16 +34,7 @@ def appointment(therapist_x: User, client_a: User) -> Appointment:
         therapist=therapist_x, name="Session", minutes=50, allow_video=False
     )
     starts = timezone.now().replace(microsecond=0) + timedelta(hours=2)
-    return Appointment.objects.create(
-        therapist=therapist_x,
-        client=client_a,
-        session_type=session_type,
-        modality="audio",
-        starts_at=starts,
-        ends_at=starts + timedelta(minutes=50),
-        busy_until=starts + timedelta(minutes=60),
-        booked_by=therapist_x,
-    )
+    return direct_appointment(session_type, client_a, starts, modality="audio")
 
 
 def test_joining_opens_the_room_only_in_the_join_window(
