@@ -112,9 +112,7 @@ def test_a_positive_item_9_reaches_the_therapist_at_once(
     # The therapist opens it and records what they did.
     therapist.click(entry)
     assert re.fullmatch(r"/alerts/\d+/", therapist.path), therapist.path
-    expect(tpage.get_by_role("heading", level=1)).to_have_text(
-        f"Safety alert: {pair.client_name}"
-    )
+    expect(tpage.get_by_role("heading", level=1)).to_have_text(f"Safety alert: {pair.client_name}")
     expect(tpage.locator("#risk-wording")).to_contain_text("Several days")
     therapist.click(tpage.get_by_role("button", name="Acknowledge the alert"))
     expect(tpage.get_by_role("alert").filter(has_text="This field is required")).to_be_visible()
