@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 from pathlib import Path
 
 from django import forms
@@ -85,3 +86,20 @@ def test_no_template_but_the_field_template_shows_help_text() -> None:
     ]
     assert not showing_help, f"templates drawing help text themselves: {showing_help}"
     assert "|safe" not in FIELD_TEMPLATE.read_text()
+
+
+def test_no_help_text_is_marked_safe_in_python() -> None:
+    """``help_text=mark_safe(...)`` (or format_html, SafeString) would bypass the escaping."""
+    marking = {"mark_safe", "format_html", "SafeString"}
+    found = []
+    for path in RAPPORT.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if not isinstance(node, ast.Call):
+                continue
+            for keyword in node.keywords:
+                value = keyword.value
+                if keyword.arg == "help_text" and isinstance(value, ast.Call):
+                    name = getattr(value.func, "id", getattr(value.func, "attr", ""))
+                    if name in marking:
+                        found.append(f"{path.relative_to(RAPPORT)}:{node.lineno}")
+    assert not found, f"help text marked safe: {found}"
