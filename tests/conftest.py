@@ -44,6 +44,14 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         report.longrepr = f"skipped in CI (not allowed): {report.longrepr}"
 
 
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Browser tests run last (pytest-django has already put the database tests first): the
+    run's one Playwright keeps an event loop going in the main thread, where other tests call
+    ``asyncio.run``."""
+    items.sort(key=lambda item: item.get_closest_marker("browser") is not None)
+
+
 @pytest.fixture(autouse=True)
 def _clean_cache(request: pytest.FixtureRequest) -> Iterator[None]:
     """Each test that uses the test database starts and ends with an empty cache (lockouts, rate
