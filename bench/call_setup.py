@@ -48,10 +48,9 @@ from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.datastructures import Headers
 from websockets.http11 import Request, Response
 
-from tests.browser.browsing import DEMO_PASSWORD, fresh_totp
-from tests.browser.calls import Pair, new_pair
 from tests.browser.conftest import CHROMIUM
 from tests.browser.media import ALLOW_DEVICES, MEDIA_ARGS
+from tests.browser.people import Pair, new_pair
 from tests.browser.server import DemoServer, demo_server, free_port
 
 BUDGET_MS = 500.0
@@ -230,17 +229,10 @@ class People:
     base: str
 
 
-def sign_in(page: Page, base: str, email: str) -> None:
-    page.goto(f"{base}/accounts/login/")
-    page.get_by_label("Email address").fill(email)
-    page.get_by_label("Password", exact=True).fill(DEMO_PASSWORD)
-    with page.expect_navigation():
-        page.get_by_role("button", name="Sign in", exact=True).click()
-    if "/accounts/2fa/totp/activate/" in page.url:  # a new therapist enrols an authenticator
-        secret = page.get_by_label("Authenticator secret").input_value().replace(" ", "")
-        page.get_by_label("Authenticator code").fill(fresh_totp(secret))
-        with page.expect_navigation():
-            page.get_by_role("button", name="Activate").click()
+def sign_in(page: Page, base: str, pair: Pair, email: str) -> None:
+    """``email`` signed in already: the session the pair was made with (tests/sessions.py)."""
+    name, value = pair.sessions[email].split("=", 1)
+    page.context.add_cookies([{"name": name, "value": value, "url": base}])
 
 
 def rapport_call(people: People) -> Sample:
@@ -299,8 +291,8 @@ def measure(server: DemoServer, calls: int) -> tuple[Series, Series]:
         for context in contexts:
             context.set_default_timeout(TIMEOUT_MS)
         people = People(contexts[0].new_page(), contexts[1].new_page(), pair, base)
-        sign_in(people.therapist, base, pair.therapist)
-        sign_in(people.client, base, pair.client)
+        sign_in(people.therapist, base, pair, pair.therapist)
+        sign_in(people.client, base, pair, pair.client)
         # One call of each to warm up (first codec and device start-up), not counted.
         pages = [context.new_page() for context in contexts[2:]]
         baseline_call(pages, relay, 0)

@@ -27,7 +27,7 @@ from pathlib import Path
 if __package__ in {None, ""}:  # run as a script: make the repository importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.browser.calls import new_pair
+from tests.browser.people import new_pair
 from tests.browser.server import DemoServer, demo_server
 
 BUDGET_BYTES = 30_000  # 30 kB, compressed
@@ -167,9 +167,12 @@ def report(pages: tuple[PageWeight, ...], budget: int = BUDGET_BYTES) -> str:
         return f"{n / 1000:.1f} kB"
 
     header = f"{'page':<36} {'files':>5} {'html':>9} {'css':>9} {'js':>9} {'total':>9} {'raw':>9}"
-    lines = [f"Page weight, gzip level {GZIP_LEVEL} per file; budget {kb(budget)} "
-             f"(session room: {kb(ROOM_BUDGET_BYTES)})", header,
-             "-" * len(header)]
+    lines = [
+        f"Page weight, gzip level {GZIP_LEVEL} per file; budget {kb(budget)} "
+        f"(session room: {kb(ROOM_BUDGET_BYTES)})",
+        header,
+        "-" * len(header),
+    ]
     for page in pages:
         lines.append(
             f"{page.name:<36} {len(page.resources):>5} {kb(page.total('html')):>9} "
@@ -203,12 +206,16 @@ def main() -> int:
         total = page.total()
         if total > budget:
             failed = True
-            print(f"\nOVER BUDGET: the {page.name} is {total} bytes compressed "
-                  f"(budget {budget}, {total - budget} over)")
+            print(
+                f"\nOVER BUDGET: the {page.name} is {total} bytes compressed "
+                f"(budget {budget}, {total - budget} over)"
+            )
         else:
-            print(f"\nOK: the {page.name} is {total} bytes compressed, "
-                  f"{budget - total} under the {budget}-byte budget "
-                  f"(sign-in baseline: {baseline.total()} bytes)")
+            print(
+                f"\nOK: the {page.name} is {total} bytes compressed, "
+                f"{budget - total} under the {budget}-byte budget "
+                f"(sign-in baseline: {baseline.total()} bytes)"
+            )
     return 1 if failed else 0
 
 

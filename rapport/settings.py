@@ -165,6 +165,8 @@ TEMPLATES = [
         },
     },
 ]
+# Every form and field is drawn by Rapport's two templates (rapport/core/forms.py).
+FORM_RENDERER = "rapport.core.forms.FormRenderer"
 
 # --- Database ------------------------------------------------------------------------------------
 

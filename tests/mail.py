@@ -1,9 +1,8 @@
-"""A real SMTP server for tests (aiosmtpd) and the task worker run as in production.
+"""A real SMTP server for tests (aiosmtpd).
 
 Mail goes through Django's SMTP backend to a server the test starts on a free local port; the
-``smtp`` fixture in ``conftest.py`` wires it in as the practice's mailer. ``run_task_worker`` runs
-django-tasks-db's ``db_worker`` until nothing is ready, so deferred tasks run once time (moved
-with time-machine) has reached them.
+``smtp`` fixture in ``conftest.py`` wires it in as the practice's mailer. The task worker that
+sends most mail is in ``tests/worker.py``.
 """
 
 from __future__ import annotations
@@ -11,7 +10,6 @@ from __future__ import annotations
 import email
 import email.policy
 import logging
-import signal
 import socket
 import threading
 from collections.abc import Iterator
@@ -71,22 +69,6 @@ def smtp_server() -> Iterator[Inbox]:
     finally:
         controller.stop()
         server_log.setLevel(level)
-
-
-def run_task_worker() -> None:
-    """Run the django-tasks-db worker until nothing is ready, as ``rapport worker`` would."""
-    from django.core.management import call_command
-    from django_tasks_db.models import DBTaskResult
-
-    watched = [signal.SIGINT, signal.SIGTERM, signal.SIGQUIT]
-    saved = {sig: signal.getsignal(sig) for sig in watched}
-    try:
-        call_command("db_worker", batch=True, startup_delay=False, interval=0, verbosity=0)
-    finally:
-        for sig, handler in saved.items():
-            signal.signal(sig, handler)
-    failed = list(DBTaskResult.objects.failed().values_list("task_path", "traceback"))
-    assert not failed, failed
 
 
 def text_of(message: Mail) -> str:

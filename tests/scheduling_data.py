@@ -96,6 +96,7 @@ def direct_appointment(
     starts_at: datetime,
     *,
     status: str = AppointmentStatus.CONFIRMED,
+    modality: str = "video",
 ) -> Appointment:
     """An appointment written straight to the table, bypassing the booking checks."""
     ends_at = starts_at + timedelta(minutes=session_type.minutes)
@@ -103,7 +104,7 @@ def direct_appointment(
         therapist=session_type.therapist,
         client=client,
         session_type=session_type,
-        modality="video",
+        modality=modality,
         starts_at=starts_at,
         ends_at=ends_at,
         busy_until=ends_at + timedelta(minutes=session_type.buffer_minutes),

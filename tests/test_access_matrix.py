@@ -6,6 +6,10 @@ The routes are enumerated from the URL configuration, so a route added without a
 Statuses are for a GET. 302 for anonymous users means "sent to sign in" (checked), 404 means the
 object is hidden from that persona, 403 that the role may not use the page at all, 405 that the
 page only takes POST (its role gate passed first).
+
+Every route that takes a POST also needs a rule in ``POST_MATRIX`` (who is refused, and that a
+refused POST changes nothing): ``test_every_route_that_takes_a_post_has_a_post_rule`` asks each
+route which methods it takes and fails naming any without one.
 """
 
 from __future__ import annotations
@@ -16,9 +20,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
-from tests.conftest import signed_in
+from tests.conftest import signed_in_through_the_form
+from tests.scheduling_data import direct_appointment
 
 PERSONAS = ["anonymous", "client_a", "client_b", "therapist_x", "therapist_y", "admin"]
 Kwargs = Callable[[dict[str, Any]], dict[str, Any]]
@@ -102,6 +108,7 @@ def attachment_id(p: dict[str, Any]) -> dict[str, Any]:
 
 
 LOGIN = "302 /accounts/login/"  # anonymous: sent to sign in
+PASSWORD_FOR_NOBODY = "a long passphrase nobody has"
 HOME = "302 /"  # signed in already: sent home
 REAUTH = "302 /accounts/reauthenticate/"
 TO_CODE = "302 /accounts/reauthenticate/code/"
@@ -383,7 +390,6 @@ def schedule_of(therapist: Any, client: Any) -> dict[str, Any]:
     from django.utils import timezone
 
     from rapport.scheduling.models import (
-        Appointment,
         AvailabilityChange,
         SessionType,
         WeeklyWindow,
@@ -403,16 +409,7 @@ def schedule_of(therapist: Any, client: Any) -> dict[str, Any]:
             starts_at=now + timedelta(days=1),
             ends_at=now + timedelta(days=2),
         ),
-        "appointment": Appointment.objects.create(
-            therapist=therapist,
-            client=client,
-            session_type=session_type,
-            modality="video",
-            starts_at=starts_at,
-            ends_at=starts_at + timedelta(minutes=50),
-            busy_until=starts_at + timedelta(minutes=60),
-            booked_by=therapist,
-        ),
+        "appointment": direct_appointment(session_type, client, starts_at),
     }
 
 
@@ -423,10 +420,15 @@ def matches(expected: Expect, response: Any) -> bool:
     return response.status_code == int(status) and str(response["Location"]).split("?")[0] == place
 
 
-def test_access_matrix(world: dict[str, Any]) -> None:
-    from django.test import Client
+def browsers_for(world: dict[str, Any]) -> dict[str, Client]:
+    """A test client per persona, each signed in through the real sign-in form."""
+    return {
+        p: Client() if p == "anonymous" else signed_in_through_the_form(world[p]) for p in PERSONAS
+    }
 
-    browsers = {p: Client() if p == "anonymous" else signed_in(world[p]) for p in PERSONAS}
+
+def test_access_matrix(world: dict[str, Any]) -> None:
+    browsers = browsers_for(world)
     wrong = []
     for name in sorted(route_names()):
         expected, kwargs = MATRIX[name]
@@ -439,15 +441,23 @@ def test_access_matrix(world: dict[str, Any]) -> None:
     assert not wrong, "access matrix violations:\n" + "\n".join(wrong)
 
 
-# State-changing routes, POSTed by every persona: only the allowed one changes anything.
-POST_MATRIX: dict[str, tuple[dict[str, Expect], Kwargs, dict[str, str]]] = {
+def no_kwargs(p: dict[str, Any]) -> dict[str, Any]:
+    return {}
+
+
+FormData = dict[str, str] | Callable[[dict[str, Any]], dict[str, str]]
+
+# Every route that takes a POST: the personas that must be refused, and what they send. Each of
+# them, and an anonymous visitor (sent to sign in unless the rule names "anonymous"), POSTs; none
+# may change anything. Personas not named are allowed (their POSTs are tested with the feature).
+POST_MATRIX: dict[str, tuple[dict[str, Expect], Kwargs, FormData]] = {
     "edit_client_record": (
-        {"client_b": 404, "therapist_y": 404, "admin": 404, "therapist_x": "302 /clients/"},
+        {"client_b": 404, "therapist_y": 404, "admin": 404},
         client_a_id,
         {"preferred_name": "Al", "phone": "", "emergency_contact": "", "intake_notes": ""},
     ),
     "conversation": (
-        {"client_b": 404, "therapist_y": 404, "admin": 403, "client_a": "302 /messages/"},
+        {"client_b": 404, "therapist_y": 404, "admin": 403},
         conversation_id,
         {"id": "5f0c6a36-3f1e-4a43-9d55-0d6c1f0b9e01", "text": "Hello"},
     ),
@@ -562,17 +572,127 @@ POST_MATRIX: dict[str, tuple[dict[str, Expect], Kwargs, dict[str, str]]] = {
         conversation_id,
         {"file": "%PDF-1.4 sent by an outsider"},
     ),
+    "add_availability_change": (
+        {"client_a": 403, "admin": 403},
+        no_kwargs,
+        {
+            "change-kind": "off",
+            "change-start_date": "2030-01-07",
+            "change-start_time": "09:00",
+            "change-end_date": "2030-01-07",
+            "change-end_time": "12:00",
+        },
+    ),
+    "add_session_type": (
+        {"client_a": 403, "admin": 403},
+        no_kwargs,
+        {"name": "Taken over", "minutes": "30", "allow_video": "on"},
+    ),
+    "admin_relationships": (
+        {"client_a": 403, "therapist_x": 403, "therapist_y": 403},
+        no_kwargs,
+        lambda p: {"therapist": str(p["therapist_y"].pk), "client": str(p["client_a"].pk)},
+    ),
+    "invitations": (
+        {"client_a": 403, "client_b": 403},
+        no_kwargs,
+        {"full_name": "Uninvited", "email": "uninvited@example.test", "role": "client"},
+    ),
+    "practice_settings": (
+        {"client_a": 403, "therapist_x": 403, "therapist_y": 403},
+        no_kwargs,
+        {"name": "Taken over", "crisis_resources": "None."},
+    ),
+    "messaging_settings": (
+        {"admin": 403},
+        no_kwargs,
+        {"email_delay_minutes": "5", "response_hours": "1"},
+    ),
+    # Each person's own settings, sessions and calendar address: no one else's to change.
+    "account_settings": ({}, no_kwargs, {"full_name": "Renamed", "time_zone": "UTC"}),
+    "sign_out_everywhere": ({}, no_kwargs, {}),
+    "calendar_feed": ({}, no_kwargs, {"action": "regenerate"}),
+    # An invitation is accepted by someone not signed in; an unknown token creates no one.
+    "accept_invitation": (
+        {"anonymous": 410, "client_a": HOME},
+        lambda p: {"token": "not-a-real-token"},
+        {"password1": PASSWORD_FOR_NOBODY, "password2": PASSWORD_FOR_NOBODY},
+    ),
+    # allauth's forms for people not signed in yet: an empty POST signs no one in and changes
+    # nothing (signing in, lockout, sign-up and MFA are tested in test_accounts.py).
+    "account_login": ({"anonymous": 200}, no_kwargs, {}),
+    "account_signup": ({"anonymous": 200}, no_kwargs, {}),
+    "account_reset_password": ({"anonymous": 200}, no_kwargs, {}),
+    "account_reset_password_from_key": (
+        {"anonymous": 200},
+        lambda p: {"uidb36": "zz", "key": "bogus-key"},
+        {"password1": PASSWORD_FOR_NOBODY, "password2": PASSWORD_FOR_NOBODY},
+    ),
+    "account_confirm_email": ({"anonymous": 404}, lambda p: {"key": "bogus-key"}, {}),
+    "account_confirm_login_code": ({}, no_kwargs, {"code": "000000"}),
+    "mfa_authenticate": ({}, no_kwargs, {"code": "000000"}),
+    "mfa_login_webauthn": ({}, no_kwargs, {}),
+    # allauth's pages for the signed-in person's own account (password, email addresses,
+    # re-authentication, authenticators, signing out): anonymous visitors are sent to sign in.
+    "account_logout": ({}, no_kwargs, {}),
+    "account_change_password": ({}, no_kwargs, {}),
+    "account_set_password": ({}, no_kwargs, {}),
+    "account_email": ({}, no_kwargs, {"email": "another@example.test", "action_add": ""}),
+    "account_reauthenticate": ({}, no_kwargs, {"password": PASSWORD_FOR_NOBODY}),
+    "account_request_reauthentication_code": ({}, no_kwargs, {}),
+    "account_confirm_reauthentication_code": ({}, no_kwargs, {"code": "000000"}),
+    "mfa_reauthenticate": ({}, no_kwargs, {"code": "000000"}),
+    "mfa_reauthenticate_webauthn": ({}, no_kwargs, {}),
+    "mfa_activate_totp": ({}, no_kwargs, {"code": "000000"}),
+    "mfa_deactivate_totp": ({}, no_kwargs, {}),
+    "mfa_generate_recovery_codes": ({}, no_kwargs, {}),
+    "mfa_download_recovery_codes": ({}, no_kwargs, {}),
+    "mfa_add_webauthn": ({}, no_kwargs, {}),
+    "mfa_edit_webauthn": ({}, lambda p: {"pk": 999999}, {"name": "Taken over"}),
+    "mfa_remove_webauthn": ({}, lambda p: {"pk": 999999}, {}),
 }
 
 
+def methods_taken(browser: Any, url: str) -> set[str]:
+    """The methods a route takes, from its answer to OPTIONS (which changes nothing): allauth's
+    views list them with a 200, Rapport's in the 405 that refuses OPTIONS; a redirect says none."""
+    allow = browser.options(url).get("Allow", "")
+    return {method.strip() for method in allow.split(",") if method.strip()}
+
+
+def test_every_route_that_takes_a_post_has_a_post_rule(world: dict[str, Any]) -> None:
+    browsers = browsers_for(world)
+    takes_post, unsaid = set(), set()
+    for name in route_names():
+        kwargs = MATRIX[name][1]
+        url = reverse(name, kwargs=kwargs(world) if kwargs else None)
+        methods = set().union(*(methods_taken(browser, url) for browser in browsers.values()))
+        if "POST" in methods:
+            takes_post.add(name)
+        elif not methods:
+            unsaid.add(name)  # every persona was redirected: it may take a POST
+    missing = sorted((takes_post | unsaid) - POST_MATRIX.keys())
+    stale = sorted(POST_MATRIX.keys() - takes_post - unsaid)
+    assert not missing, f"routes that take a POST (or do not say) without a POST rule: {missing}"
+    assert not stale, f"POST rules for routes that take no POST: {stale}"
+
+
+def form_data(data: FormData, world: dict[str, Any]) -> dict[str, str]:
+    return data(world) if callable(data) else data
+
+
 def test_state_changing_routes_refuse_outsiders(world: dict[str, Any]) -> None:
-    from rapport.accounts.models import Invitation, User
+    from allauth.account.models import EmailAddress
+    from allauth.mfa.models import Authenticator
+
+    from rapport.accounts.models import Invitation, Practice, User
     from rapport.care.models import CareRelationship, ClientProfile, EmergencyAccess
     from rapport.measures.models import Assignment, Instrument, MeasureTask, Response, SafetyAlert
-    from rapport.messaging.models import Attachment, Message
+    from rapport.messaging.models import Attachment, Message, MessagingSettings
     from rapport.scheduling.models import (
         Appointment,
         AvailabilityChange,
+        CalendarFeed,
         ConsentDocument,
         ConsentSignature,
         SessionType,
@@ -583,14 +703,22 @@ def test_state_changing_routes_refuse_outsiders(world: dict[str, Any]) -> None:
     def snapshot() -> tuple[Any, ...]:
         return (
             ClientProfile.objects.get(client=world["client_a"]).preferred_name,
-            CareRelationship.objects.get(pk=world["relationship"].pk).status,
-            Invitation.objects.get(pk=world["invitation"].pk).revoked_at,
-            User.objects.get(pk=world["client_b"].pk).is_active,
+            list(CareRelationship.objects.values_list("pk", "status")),
+            list(Invitation.objects.values_list("pk", "revoked_at", "accepted_at")),
+            list(
+                User.objects.values_list(
+                    "pk", "is_active", "full_name", "time_zone", "session_generation", "password"
+                )
+            ),
+            list(EmailAddress.objects.values_list("pk", "email", "verified")),
+            list(Authenticator.objects.values_list("pk", "type")),
+            Practice.get().name,
             EmergencyAccess.objects.count(),
             list(Appointment.objects.values_list("pk", "status", "starts_at", "revision")),
             list(WeeklyWindow.objects.values_list("pk", "weekday", "start_time", "end_time")),
             list(AvailabilityChange.objects.values_list("pk", "starts_at", "ends_at")),
             list(SessionType.objects.values_list("pk", "name", "minutes")),
+            list(CalendarFeed.objects.values_list("pk", "token_hash")),
             ConsentDocument.objects.count(),
             ConsentSignature.objects.count(),
             list(Visit.objects.values_list("pk", "status", "ended_at")),
@@ -600,29 +728,27 @@ def test_state_changing_routes_refuse_outsiders(world: dict[str, Any]) -> None:
             Response.objects.count(),
             list(SafetyAlert.objects.values_list("pk", "acknowledged_at", "action_taken")),
             list(Instrument.objects.values_list("pk", "licence_record", "is_active")),
+            list(MessagingSettings.objects.values_list("pk", "email_delay_minutes")),
             Attachment.objects.count(),
             Message.objects.count(),
         )
 
     before = snapshot()
-    browsers = {p: signed_in(world[p]) for p in PERSONAS if p != "anonymous"}
+    browsers = browsers_for(world)
     wrong = []
-    for name, (expected, kwargs, data) in POST_MATRIX.items():
+    for name, (refused, kwargs, data) in POST_MATRIX.items():
         url = reverse(name, kwargs=kwargs(world))
-        for persona, status in expected.items():
-            if isinstance(status, str):
-                continue  # the allowed persona; checked below
-            response = browsers[persona].post(url, data)
+        for persona, status in {"anonymous": LOGIN, **refused}.items():
+            response = browsers[persona].post(url, form_data(data, world))
             if not matches(status, response):
-                wrong.append(
-                    f"POST {name} as {persona}: expected {status}, got {response.status_code}"
-                )
+                got = f"{response.status_code} {response.get('Location', '')}".strip()
+                wrong.append(f"POST {name} as {persona}: expected {status}, got {got}")
     assert not wrong, "\n".join(wrong)
     assert snapshot() == before, "a refused request changed data"
-    # The one allowed persona does change it.
+    # The persona allowed to edit the record does change it.
     response = browsers["therapist_x"].post(
         reverse("edit_client_record", kwargs=client_a_id(world)),
-        POST_MATRIX["edit_client_record"][2],
+        {"preferred_name": "Al", "phone": "", "emergency_contact": "", "intake_notes": ""},
     )
     assert response.status_code == 302
     assert ClientProfile.objects.get(client=world["client_a"]).preferred_name == "Al"
@@ -643,7 +769,7 @@ def test_every_websocket_route_refuses_anonymous_and_accepts_members() -> None:
     CareRelationship.objects.create(therapist=therapist, client=user)
     visit = open_visit(therapist, user)
     real_kwargs = {"visit_id": str(visit.uid)}
-    cookie = signed_in(user).cookies
+    cookie = signed_in_through_the_form(user).cookies
     session = "; ".join(f"{k}={v.value}" for k, v in cookie.items())
 
     async def connect(path: str, headers: list[tuple[bytes, bytes]]) -> bool:

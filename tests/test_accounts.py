@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import html
 import re
-import signal
 import time
 from datetime import timedelta
 from typing import Any
@@ -18,7 +17,6 @@ from allauth.account.models import EmailAddress
 from allauth.mfa.models import Authenticator
 from django.conf import settings
 from django.contrib.sessions.models import Session
-from django.core.management import call_command
 from django.test import Client
 from django.urls import URLPattern
 from django.utils import dateformat
@@ -31,8 +29,9 @@ from rapport.audit.models import AuditEvent
 from rapport.audit.services import Action, verify_trail
 from rapport.care.models import CareRelationship
 from rapport.urls import urlpatterns
-from tests.conftest import PASSWORD, make_user, signed_in
+from tests.conftest import PASSWORD, make_user, signed_in, signed_in_through_the_form
 from tests.helpers import totp_code
+from tests.worker import run_task_worker
 
 PASSPHRASE = "quiet river under maple leaves"
 ACTIVATE_TOTP = "/accounts/2fa/totp/activate/"
@@ -68,17 +67,6 @@ def signed_in_user_id(browser: Client) -> str | None:
 
 def events(action: str, **filters: Any) -> list[AuditEvent]:
     return list(AuditEvent.objects.filter(action=action, **filters).order_by("sequence"))
-
-
-def run_task_worker() -> None:
-    """Run the django-tasks-db worker until the queue is empty, as ``rapport worker`` would."""
-    watched = [signal.SIGINT, signal.SIGTERM, signal.SIGQUIT]
-    saved = {sig: signal.getsignal(sig) for sig in watched}
-    try:
-        call_command("db_worker", batch=True, startup_delay=False, interval=0, verbosity=0)
-    finally:
-        for sig, handler in saved.items():
-            signal.signal(sig, handler)
 
 
 def invitation_token_from(mailbox: list[Any], email: str) -> str:
@@ -218,8 +206,8 @@ def test_therapist_must_enrol_totp_then_signs_in_with_code_or_recovery_code() ->
     assert verify_trail().ok
 
 
-def test_client_is_not_forced_to_enrol_mfa(client_a: Any) -> None:
-    browser = signed_in(client_a)
+def test_client_is_not_forced_to_enrol_mfa(client_a: User) -> None:
+    browser = signed_in_through_the_form(client_a)
     for path in ["/", "/settings/", "/my-record/access/"]:
         response = browser.get(path)
         assert response.status_code == 200, path
@@ -230,7 +218,7 @@ def test_client_is_not_forced_to_enrol_mfa(client_a: Any) -> None:
 
 
 def test_lockout_after_repeated_failures_is_shared_and_expires(
-    client_a: Any, client_b: Any
+    client_a: User, client_b: User
 ) -> None:
     wrong_password = "definitely not the password"
     with time_machine.travel(time.time()) as clock:
@@ -292,9 +280,9 @@ def test_failed_sign_in_for_unknown_address_is_audited_without_password(db: Any)
 # --- Sessions ------------------------------------------------------------------------------------
 
 
-def test_activity_keeps_session_alive_until_absolute_lifetime(client_a: Any) -> None:
+def test_activity_keeps_session_alive_until_absolute_lifetime(client_a: User) -> None:
     with time_machine.travel(time.time(), tick=False) as clock:
-        browser = signed_in(client_a)
+        browser = signed_in_through_the_form(client_a)
         lifetime = timedelta(seconds=settings.SESSION_ABSOLUTE_LIFETIME)
         elapsed = timedelta()
         while elapsed + timedelta(minutes=20) <= lifetime:
@@ -319,11 +307,11 @@ def test_activity_keeps_session_alive_until_absolute_lifetime(client_a: Any) -> 
     assert events(Action.SIGN_OUT, actor=client_a)
 
 
-def test_idle_session_ends_after_timeout(client_a: Any) -> None:
+def test_idle_session_ends_after_timeout(client_a: User) -> None:
     idle = timedelta(seconds=settings.SESSION_IDLE_TIMEOUT)
     assert idle == timedelta(minutes=30)
     with time_machine.travel(time.time(), tick=False) as clock:
-        browser = signed_in(client_a)
+        browser = signed_in_through_the_form(client_a)
         clock.shift(idle - timedelta(minutes=1))
         assert browser.get("/").status_code == 200
         clock.shift(idle + timedelta(minutes=1))
@@ -342,11 +330,11 @@ def test_idle_session_ends_after_timeout(client_a: Any) -> None:
     assert expired.detail == {"reason": "idle"}
 
 
-def test_sign_out_everywhere_ends_every_session(therapist_x: Any) -> None:
-    laptop = signed_in(therapist_x)
+def test_sign_out_everywhere_ends_every_session(therapist_x: User) -> None:
+    laptop = signed_in_through_the_form(therapist_x)
     # A TOTP code is accepted once: the second device signs in during the next time step.
     with time_machine.travel(time.time() + 30):
-        phone = signed_in(therapist_x)
+        phone = signed_in_through_the_form(therapist_x)
     assert laptop.get("/").status_code == 200
     assert phone.get("/").status_code == 200
 
@@ -372,7 +360,7 @@ def test_sign_out_everywhere_ends_every_session(therapist_x: Any) -> None:
 
     # Signing in afresh still works.
     with time_machine.travel(time.time() + 60):
-        assert signed_in(therapist_x).get("/").status_code == 200
+        assert signed_in_through_the_form(therapist_x).get("/").status_code == 200
 
 
 # --- Passwords and invitations -------------------------------------------------------------------
@@ -380,7 +368,7 @@ def test_sign_out_everywhere_ends_every_session(therapist_x: Any) -> None:
 
 @pytest.mark.django_db(transaction=True)
 def test_invitations_by_email_through_task_queue(
-    admin: Any, therapist_x: Any, mailoutbox: list[Any]
+    admin: User, therapist_x: User, mailoutbox: list[Any]
 ) -> None:
     # An admin invites a therapist.
     admin_browser = signed_in(admin)
@@ -469,7 +457,7 @@ def test_invitations_by_email_through_task_queue(
     assert verify_trail().ok
 
 
-def test_therapist_cannot_invite_a_therapist(therapist_x: Any) -> None:
+def test_therapist_cannot_invite_a_therapist(therapist_x: User) -> None:
     browser = signed_in(therapist_x)
     response = browser.post(
         "/invitations/",
@@ -481,7 +469,7 @@ def test_therapist_cannot_invite_a_therapist(therapist_x: Any) -> None:
     assert not events(Action.INVITATION_SENT)
 
 
-def test_admin_can_invite_admin_but_not_client(admin: Any) -> None:
+def test_admin_can_invite_admin_but_not_client(admin: User) -> None:
     browser = signed_in(admin)
     response = browser.post(
         "/invitations/",
@@ -492,7 +480,7 @@ def test_admin_can_invite_admin_but_not_client(admin: Any) -> None:
     assert not Invitation.objects.exists()
 
 
-def test_client_cannot_open_invitations(client_a: Any) -> None:
+def test_client_cannot_open_invitations(client_a: User) -> None:
     browser = signed_in(client_a)
     assert browser.get("/invitations/").status_code == 403
     response = browser.post(
@@ -502,7 +490,7 @@ def test_client_cannot_open_invitations(client_a: Any) -> None:
     assert not Invitation.objects.exists()
 
 
-def test_expired_invitation_is_refused(therapist_x: Any) -> None:
+def test_expired_invitation_is_refused(therapist_x: User) -> None:
     _invitation, token = services.invite(
         therapist_x, email="late@example.test", full_name="Lou Late", role=Role.CLIENT
     )
@@ -516,7 +504,7 @@ def test_expired_invitation_is_refused(therapist_x: Any) -> None:
     assert not User.objects.filter(email="late@example.test").exists()
 
 
-def test_revoked_invitation_is_refused(therapist_x: Any) -> None:
+def test_revoked_invitation_is_refused(therapist_x: User) -> None:
     invitation, token = services.invite(
         therapist_x, email="gone@example.test", full_name="Gil Gone", role=Role.CLIENT
     )
@@ -552,7 +540,7 @@ def test_invalid_invitation_token_is_refused(db: Any) -> None:
     ],
 )
 def test_accepting_invitation_with_bad_password_creates_nothing(
-    therapist_x: Any, password: str, confirm: str | None, error: str
+    therapist_x: User, password: str, confirm: str | None, error: str
 ) -> None:
     invitation, token = services.invite(
         therapist_x, email="pat@example.test", full_name="Pat Person", role=Role.CLIENT
@@ -568,7 +556,7 @@ def test_accepting_invitation_with_bad_password_creates_nothing(
     assert signed_in_user_id(browser) is None
 
 
-def test_long_lowercase_passphrase_is_enough_and_hashed_with_argon2(therapist_x: Any) -> None:
+def test_long_lowercase_passphrase_is_enough_and_hashed_with_argon2(therapist_x: User) -> None:
     _invitation, token = services.invite(
         therapist_x, email="pat@example.test", full_name="Pat Person", role=Role.CLIENT
     )
@@ -599,8 +587,26 @@ def test_self_registration_is_closed_by_default(db: Any) -> None:
     assert not User.objects.exists()
 
 
+def test_the_sign_in_page_offers_sign_up_only_while_the_practice_allows_it(admin: User) -> None:
+    """Moved from the admin's browser journey, which opens registration and follows the link."""
+    link = '<a href="/accounts/signup/">Create a client account</a>'
+    settings_page = signed_in(admin)
+    for allowed in (True, False, True, False):
+        response = settings_page.post(
+            "/practice/settings/",
+            {
+                "name": "Rapport practice",
+                **({"allow_client_self_registration": "on"} if allowed else {}),
+                "crisis_resources": "Call 988.",
+                **SCHEDULING_DEFAULTS,
+            },
+        )
+        assert response.status_code == 302
+        assert (link in page(Client().get("/accounts/login/"))) is allowed
+
+
 def test_self_registration_when_open_needs_verified_email(
-    admin: Any, mailoutbox: list[Any]
+    admin: User, mailoutbox: list[Any]
 ) -> None:
     admin_browser = signed_in(admin)
     response = admin_browser.post(
@@ -659,9 +665,9 @@ def test_self_registration_when_open_needs_verified_email(
 # --- Sudo mode -----------------------------------------------------------------------------------
 
 
-def test_practice_settings_ask_for_password_again_after_timeout(admin: Any) -> None:
+def test_practice_settings_ask_for_password_again_after_timeout(admin: User) -> None:
     with time_machine.travel(time.time()) as clock:
-        browser = signed_in(admin)
+        browser = signed_in_through_the_form(admin)
         assert browser.get("/practice/settings/").status_code == 200
 
         clock.shift(timedelta(seconds=settings.ACCOUNT_REAUTHENTICATION_TIMEOUT + 5))
@@ -698,7 +704,7 @@ def test_practice_settings_ask_for_password_again_after_timeout(admin: Any) -> N
 # --- Preferences ---------------------------------------------------------------------------------
 
 
-def test_preferences_set_time_zone_and_language(client_a: Any) -> None:
+def test_preferences_set_time_zone_and_language(client_a: User) -> None:
     browser = signed_in(client_a)
     response = browser.get("/settings/")
     assert response.status_code == 200
@@ -730,7 +736,7 @@ def test_preferences_set_time_zone_and_language(client_a: Any) -> None:
     assert '<html lang="fr">' in page(response)
 
 
-def test_pages_show_times_in_the_users_time_zone(therapist_x: Any) -> None:
+def test_pages_show_times_in_the_users_time_zone(therapist_x: User) -> None:
     invitation, _token = services.invite(
         therapist_x, email="tz@example.test", full_name="Tia Zone", role=Role.CLIENT
     )

@@ -20,6 +20,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import connection, connections
 
+from rapport.accounts.models import User
 from rapport.audit.models import AuditEvent, ChainHead
 from rapport.audit.services import Action, record, verify_trail
 from tests.conftest import signed_in
@@ -255,7 +256,7 @@ def _listed(response: Any) -> list[int]:
 
 
 def test_admin_filters_by_client_actor_and_dates(
-    admin: Any, client_a: Any, client_b: Any, therapist_x: Any, therapist_y: Any
+    admin: User, client_a: User, client_b: User, therapist_x: User, therapist_y: User
 ) -> None:
     jan = _at(2024, 1, 10, action=Action.CLIENT_RECORD_VIEWED, actor=therapist_x, client=client_a)
     feb = _at(2024, 2, 15, action=Action.CLIENT_RECORD_VIEWED, actor=therapist_y, client=client_b)
@@ -278,7 +279,7 @@ def test_admin_filters_by_client_actor_and_dates(
     assert _listed(one_day) == [mar.sequence]
     combined = browser.get(
         "/practice/audit/",
-        {"client": client_b.pk, "actor": therapist_x.pk, "since": "2024-01-01"},
+        {"client": str(client_b.pk), "actor": str(therapist_x.pk), "since": "2024-01-01"},
     )
     assert _listed(combined) == [mar.sequence]
     by_action = browser.get("/practice/audit/", {"action": "client.record_changed"})
@@ -289,7 +290,7 @@ def test_admin_filters_by_client_actor_and_dates(
     assert unfiltered.context["page"].paginator.count >= 3
 
 
-def test_admin_filter_rejects_an_inverted_or_bad_date_range(admin: Any, client_a: Any) -> None:
+def test_admin_filter_rejects_an_inverted_or_bad_date_range(admin: User, client_a: User) -> None:
     _at(2024, 2, 15, action=Action.CLIENT_RECORD_VIEWED, actor=admin, client=client_a)
     browser = signed_in(admin)
     inverted = browser.get("/practice/audit/", {"since": "2024-03-01", "until": "2024-02-01"})
@@ -303,7 +304,7 @@ def test_admin_filter_rejects_an_inverted_or_bad_date_range(admin: Any, client_a
     assert set(garbage.context["form"].errors) == {"since", "client"}
 
 
-def test_audit_trail_is_for_admins_only(client_a: Any, therapist_x: Any) -> None:
+def test_audit_trail_is_for_admins_only(client_a: User, therapist_x: User) -> None:
     for user in (client_a, therapist_x):
         assert signed_in(user).get("/practice/audit/").status_code == 403
 
@@ -312,7 +313,7 @@ def test_audit_trail_is_for_admins_only(client_a: Any, therapist_x: Any) -> None
 
 
 def test_client_sees_who_opened_their_record_and_nothing_else(
-    client_a: Any, client_b: Any, therapist_x: Any, therapist_y: Any, admin: Any
+    client_a: User, client_b: User, therapist_x: User, therapist_y: User, admin: User
 ) -> None:
     therapist_browser = signed_in(therapist_x)
     assert therapist_browser.get(f"/clients/{client_a.pk}/").status_code == 200
@@ -343,7 +344,7 @@ def test_client_sees_who_opened_their_record_and_nothing_else(
 # --- No free text in the trail
 
 
-def test_audit_events_never_hold_record_contents(client_a: Any, therapist_x: Any) -> None:
+def test_audit_events_never_hold_record_contents(client_a: User, therapist_x: User) -> None:
     canary = f"canary-{secrets.token_hex(8)}"
     browser = signed_in(therapist_x)
     response = browser.post(

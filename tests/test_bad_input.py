@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from django.test import Client
 
 from rapport.accounts.models import Invitation, User
@@ -11,7 +9,7 @@ from rapport.care.models import CareRelationship, ClientProfile
 from tests.conftest import PASSWORD, signed_in
 
 
-def test_oversized_fields_are_refused_with_a_message(therapist_x: Any, client_a: Any) -> None:
+def test_oversized_fields_are_refused_with_a_message(therapist_x: User, client_a: User) -> None:
     browser = signed_in(therapist_x)
     response = browser.post(
         "/invitations/", {"full_name": "x" * 5000, "email": "big@example.test", "role": "client"}
@@ -29,7 +27,7 @@ def test_oversized_fields_are_refused_with_a_message(therapist_x: Any, client_a:
     assert ClientProfile.objects.get(client=client_a).preferred_name == ""
 
 
-def test_null_bytes_and_markup_are_handled(therapist_x: Any, client_a: Any) -> None:
+def test_null_bytes_and_markup_are_handled(therapist_x: User, client_a: User) -> None:
     browser = signed_in(therapist_x)
     response = browser.post(
         f"/clients/{client_a.pk}/edit/",
@@ -49,7 +47,7 @@ def test_null_bytes_and_markup_are_handled(therapist_x: Any, client_a: Any) -> N
     assert "&lt;script&gt;" in page
 
 
-def test_wrong_types_and_foreign_ids(admin: Any, therapist_x: Any, client_a: Any) -> None:
+def test_wrong_types_and_foreign_ids(admin: User, therapist_x: User, client_a: User) -> None:
     browser = signed_in(admin)
     response = browser.post("/practice/relationships/", {"therapist": "abc", "client": "1.5"})
     assert response.status_code == 200
@@ -85,7 +83,7 @@ def test_wrong_types_and_foreign_ids(admin: Any, therapist_x: Any, client_a: Any
     assert invitation.revoked_at is None
 
 
-def test_missing_csrf_token_is_refused_and_nothing_saved(therapist_x: Any, client_a: Any) -> None:
+def test_missing_csrf_token_is_refused_and_nothing_saved(therapist_x: User, client_a: User) -> None:
     browser = Client(enforce_csrf_checks=True)
     browser.cookies = signed_in(therapist_x).cookies
     response = browser.post(
@@ -101,7 +99,7 @@ def test_missing_csrf_token_is_refused_and_nothing_saved(therapist_x: Any, clien
     assert browser.get("/").status_code == 200, "the session survived the forged request"
 
 
-def test_oversized_request_body_is_a_400(therapist_x: Any, client_a: Any) -> None:
+def test_oversized_request_body_is_a_400(therapist_x: User, client_a: User) -> None:
     browser = signed_in(therapist_x)
     response = browser.post(
         f"/clients/{client_a.pk}/edit/",
@@ -111,7 +109,7 @@ def test_oversized_request_body_is_a_400(therapist_x: Any, client_a: Any) -> Non
     assert ClientProfile.objects.get(client=client_a).preferred_name == ""
 
 
-def test_invalid_preferences_change_nothing(client_a: Any) -> None:
+def test_invalid_preferences_change_nothing(client_a: User) -> None:
     browser = signed_in(client_a)
     response = browser.post(
         "/settings/", {"full_name": "Alice", "time_zone": "Mars/Olympus", "language": "xx"}
@@ -127,7 +125,7 @@ def test_invalid_preferences_change_nothing(client_a: Any) -> None:
     )
 
 
-def test_relationship_constraint_holds_in_the_database(therapist_x: Any, client_a: Any) -> None:
+def test_relationship_constraint_holds_in_the_database(therapist_x: User, client_a: User) -> None:
     from django.db import IntegrityError, transaction
 
     try:

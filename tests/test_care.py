@@ -9,6 +9,7 @@ import time_machine
 from django.test import Client
 from django.utils import timezone
 
+from rapport.accounts.models import User
 from rapport.audit.models import AuditEvent
 from rapport.care.models import CareRelationship, EmergencyAccess
 from tests.conftest import make_user, signed_in
@@ -17,7 +18,7 @@ REASON = "Client missed a safety call; police welfare check needs the emergency 
 
 
 def test_therapist_reaches_only_clients_in_active_care(
-    therapist_x: Any, therapist_y: Any, client_a: Any, client_b: Any
+    therapist_x: User, therapist_y: User, client_a: User, client_b: User
 ) -> None:
     browser = signed_in(therapist_x)
     assert browser.get(f"/clients/{client_a.pk}/").status_code == 200
@@ -38,7 +39,7 @@ def test_therapist_reaches_only_clients_in_active_care(
 
 
 def test_every_read_of_a_record_is_audited_with_who_and_from_where(
-    therapist_x: Any, client_a: Any
+    therapist_x: User, client_a: User
 ) -> None:
     browser = Client(HTTP_USER_AGENT="TestBrowser/1.0", REMOTE_ADDR="203.0.113.7")
     signed = signed_in(therapist_x)
@@ -53,7 +54,7 @@ def test_every_read_of_a_record_is_audited_with_who_and_from_where(
 
 
 def test_admin_sees_no_clinical_content_without_breaking_the_glass(
-    admin: Any, client_a: Any, therapist_x: Any
+    admin: User, client_a: User, therapist_x: User
 ) -> None:
     browser = signed_in(admin)
     assert browser.get(f"/clients/{client_a.pk}/").status_code == 404
@@ -91,7 +92,7 @@ def test_admin_sees_no_clinical_content_without_breaking_the_glass(
         assert again.status_code == 404
 
 
-def test_emergency_access_asks_for_the_password_again(admin: Any, client_a: Any) -> None:
+def test_emergency_access_asks_for_the_password_again(admin: User, client_a: User) -> None:
     browser = signed_in(admin)
     with time_machine.travel(timezone.now() + timedelta(minutes=10)):
         response = browser.get(f"/clients/{client_a.pk}/emergency-access/")
@@ -101,7 +102,7 @@ def test_emergency_access_asks_for_the_password_again(admin: Any, client_a: Any)
         assert browser.get(f"/clients/{client_a.pk}/emergency-access/").status_code == 200
 
 
-def test_admin_starts_care_and_duplicates_are_refused(admin: Any, client_b: Any) -> None:
+def test_admin_starts_care_and_duplicates_are_refused(admin: User, client_b: User) -> None:
     therapist = make_user("new.therapist@example.test", "therapist", "Nia Therapist")
     browser = signed_in(admin)
     data = {"therapist": therapist.pk, "client": client_b.pk}
@@ -120,7 +121,7 @@ def test_admin_starts_care_and_duplicates_are_refused(admin: Any, client_b: Any)
 
 
 def test_caseload_query_count_does_not_grow_with_clients(
-    therapist_x: Any, django_assert_max_num_queries: Any
+    therapist_x: User, django_assert_max_num_queries: Any
 ) -> None:
     for number in range(15):
         client = make_user(f"extra{number}@example.test", "client", f"Extra {number}")
@@ -133,7 +134,7 @@ def test_caseload_query_count_does_not_grow_with_clients(
 
 
 def test_admin_people_page_query_count_is_flat(
-    admin: Any, personas: dict[str, Any], django_assert_max_num_queries: Any
+    admin: User, personas: dict[str, Any], django_assert_max_num_queries: Any
 ) -> None:
     for number in range(15):
         make_user(f"people{number}@example.test", "client", f"People {number}")

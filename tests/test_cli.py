@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import shutil
 import sqlite3
 import subprocess
 import sys
@@ -46,6 +47,15 @@ def _rapport(
 def _ok(done: subprocess.CompletedProcess[str]) -> subprocess.CompletedProcess[str]:
     assert done.returncode == 0, f"{done.args}: {done.stdout}\n{done.stderr}"
     return done
+
+
+@pytest.fixture(scope="module")
+def migrated_sqlite(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An SQLite database migrated once by ``rapport manage migrate``: tests copy it into their
+    own data folder (migrating takes seconds, and these tests are about other commands)."""
+    data_dir = tmp_path_factory.mktemp("migrated")
+    _ok(_rapport(_env(data_dir), "manage", "migrate", "--no-input", "-v0"))
+    return data_dir / "rapport.sqlite3"
 
 
 # --- Help ----------------------------------------------------------------------------------------
@@ -123,9 +133,9 @@ def test_serve_names_only_the_missing_secret(tmp_path: Path) -> None:
 # --- rapport check
 
 
-def test_check_in_demo_mode_lists_its_problems(tmp_path: Path) -> None:
+def test_check_in_demo_mode_lists_its_problems(migrated_sqlite: Path, tmp_path: Path) -> None:
     env = _env(tmp_path)
-    _ok(_rapport(env, "manage", "migrate", "--no-input", "-v0"))
+    shutil.copy(migrated_sqlite, tmp_path)
     done = _rapport(env, "check")
     assert done.returncode == 1
     assert "Rapport is not ready for production" in done.stderr
@@ -138,9 +148,12 @@ def test_check_in_demo_mode_lists_its_problems(tmp_path: Path) -> None:
 
 
 @pytest.fixture(scope="module")
-def production_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+def production_env(
+    migrated_sqlite: Path, tmp_path_factory: pytest.TempPathFactory
+) -> dict[str, str]:
     """A production-like configuration with a migrated SQLite database."""
     data_dir = tmp_path_factory.mktemp("production")
+    shutil.copy(migrated_sqlite, data_dir)
     key = _ok(_rapport(_env(data_dir), "keys", "generate")).stdout.strip()
     env = _env(
         data_dir,
@@ -154,7 +167,6 @@ def production_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
         RAPPORT_EMAIL_HOST="127.0.0.1",
     )
     assert len(env["RAPPORT_SECRET_KEY"]) == 64
-    _ok(_rapport(env, "manage", "migrate", "--no-input", "-v0"))
     return env
 
 
@@ -202,9 +214,9 @@ def test_check_reports_weak_settings(production_env: dict[str, str]) -> None:
 # --- rapport createadmin
 
 
-def test_createadmin(tmp_path: Path) -> None:
+def test_createadmin(migrated_sqlite: Path, tmp_path: Path) -> None:
     env = _env(tmp_path)
-    _ok(_rapport(env, "manage", "migrate", "--no-input", "-v0"))
+    shutil.copy(migrated_sqlite, tmp_path)
 
     created = _ok(
         _rapport(

@@ -19,9 +19,10 @@ from django.db import connection
 from django.test import override_settings
 from django.utils import timezone
 
+from rapport.accounts.models import User
 from rapport.core.encryption import encrypted_fields, key_ring, reset_key_ring
 from rapport.lib.crypto import DecryptionError, KeyRing, KeyRingError, generate_key, key_id
-from tests.conftest import make_user, signed_in
+from tests.conftest import make_user, signed_in, signed_in_through_the_form, totp_secret
 from tests.helpers import totp_code
 
 
@@ -56,7 +57,7 @@ def _raw_values() -> list[tuple[str, Any, str]]:
 
 @pytest.mark.django_db(transaction=True)
 def test_record_contents_never_reach_the_disk_in_plaintext(
-    client_a: Any, therapist_x: Any, tmp_path: Path
+    client_a: User, therapist_x: User, tmp_path: Path
 ) -> None:
     canary = f"canary{secrets.token_hex(8)}"
     # preferred_name is not encrypted: it proves the scan below really sees stored text.
@@ -183,7 +184,7 @@ def test_rotation_moves_every_value_to_the_new_key(db: Any) -> None:
         grant = EmergencyAccess.objects.get(client=client)
         assert grant.reason == "Client unreachable after a risk disclosure"
         totp = TOTP(Authenticator.objects.get(user=therapist, type=Authenticator.Type.TOTP))
-        assert totp.validate_code(totp_code(therapist.totp_secret))
+        assert totp.validate_code(totp_code(totp_secret(therapist)))
         recovery_after = RecoveryCodes(
             Authenticator.objects.get(user=therapist, type=Authenticator.Type.RECOVERY_CODES)
         )
@@ -216,17 +217,17 @@ def test_rotating_authenticator_secrets_keeps_totp_working(db: Any) -> None:
         reset_key_ring()
         authenticator = Authenticator.objects.get(user=therapist, type=Authenticator.Type.TOTP)
         assert KeyRing.key_id_of(authenticator.data["secret"]) == _key_id(new)
-        wrong = f"{(int(totp_code(therapist.totp_secret)) + 1) % 10**6:06d}"
+        wrong = f"{(int(totp_code(totp_secret(therapist))) + 1) % 10**6:06d}"
         assert not TOTP(authenticator).validate_code(wrong)
         # The real sign-in (password, then a TOTP code) still works with the rotated secret.
-        browser = signed_in(therapist)
+        browser = signed_in_through_the_form(therapist)
         assert browser.get("/clients/").status_code == 200
 
 
 # --- Values are bound to their column
 
 
-def test_ciphertext_moved_to_another_column_does_not_decrypt(client_a: Any) -> None:
+def test_ciphertext_moved_to_another_column_does_not_decrypt(client_a: User) -> None:
     from rapport.care.models import ClientProfile
 
     profile = ClientProfile.objects.create(
@@ -247,7 +248,7 @@ def test_ciphertext_moved_to_another_column_does_not_decrypt(client_a: Any) -> N
         key_ring().decrypt(phone_token, "mfa.authenticator")
 
 
-def test_encrypted_fields_refuse_content_lookups(client_a: Any) -> None:
+def test_encrypted_fields_refuse_content_lookups(client_a: User) -> None:
     from rapport.care.models import ClientProfile
 
     ClientProfile.objects.create(client=client_a, intake_notes="findable?")

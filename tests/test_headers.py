@@ -6,10 +6,11 @@ from typing import Any
 
 from django.test import Client, override_settings
 
+from rapport.accounts.models import User
 from tests.conftest import signed_in
 
 
-def test_strict_headers_on_public_and_private_pages(client_a: Any) -> None:
+def test_strict_headers_on_public_and_private_pages(client_a: User) -> None:
     for browser, path in [(Client(), "/accounts/login/"), (signed_in(client_a), "/")]:
         response = browser.get(path)
         assert response.status_code == 200
@@ -27,7 +28,7 @@ def test_strict_headers_on_public_and_private_pages(client_a: Any) -> None:
         assert " style=" not in response.content.decode(), "no inline style"
 
 
-def test_pages_with_scripts_carry_a_fresh_nonce(therapist_x: Any) -> None:
+def test_pages_with_scripts_carry_a_fresh_nonce(therapist_x: User) -> None:
     from rapport.accounts.services import invite
 
     _invitation, token = invite(
@@ -43,7 +44,7 @@ def test_pages_with_scripts_carry_a_fresh_nonce(therapist_x: Any) -> None:
     assert len(nonces) == 2, "a nonce is never reused"
 
 
-def test_signed_in_pages_are_not_cached(client_a: Any) -> None:
+def test_signed_in_pages_are_not_cached(client_a: User) -> None:
     response = signed_in(client_a).get("/")
     assert "no-store" in response["Cache-Control"]
 
@@ -55,7 +56,7 @@ def test_signed_in_pages_are_not_cached(client_a: Any) -> None:
     SESSION_COOKIE_SECURE=True,
     CSRF_COOKIE_SECURE=True,
 )
-def test_https_mode_sends_hsts_redirects_and_secures_cookies(client_a: Any) -> None:
+def test_https_mode_sends_hsts_redirects_and_secures_cookies(client_a: User) -> None:
     plain = Client().get("/accounts/login/")
     assert plain.status_code == 301
     assert plain["Location"].startswith("https://")

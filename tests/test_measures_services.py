@@ -62,7 +62,9 @@ from rapport.measures.scoring import ScoringError
 from rapport.scheduling.models import Appointment, AppointmentStatus, SessionType
 from rapport.visits import services as visits
 from rapport.visits.models import Visit
-from tests.mail import Inbox, body_of, run_task_worker
+from tests.mail import Inbox, body_of
+from tests.scheduling_data import direct_appointment
+from tests.worker import run_task_worker
 
 PHQ9_ITEMS = [str(n) for n in range(1, 10)]
 # Text that must never reach an email: who the client is and anything about the instrument.
@@ -150,19 +152,6 @@ def session_type(therapist: User) -> SessionType:
     return SessionType.objects.create(therapist=therapist, name="Session", minutes=50)
 
 
-def appointment(therapist: User, client: User, kind: SessionType, at: datetime) -> Appointment:
-    return Appointment.objects.create(
-        therapist=therapist,
-        client=client,
-        session_type=kind,
-        modality="video",
-        starts_at=at,
-        ends_at=at + timedelta(minutes=50),
-        busy_until=at + timedelta(minutes=50),
-        booked_by=therapist,
-    )
-
-
 def test_schedules_make_tasks_once_per_session_and_every_n_days(
     therapist_x: User, client_a: User, therapist_y: User, client_b: User
 ) -> None:
@@ -170,8 +159,8 @@ def test_schedules_make_tasks_once_per_session_and_every_n_days(
     with time_machine.travel(start, tick=False) as clock:
         once = assign(therapist_x, client_a, instrument("k10"), Schedule.ONCE)
         kind = session_type(therapist_x)
-        soon = appointment(therapist_x, client_a, kind, start + timedelta(hours=24))
-        later = appointment(therapist_x, client_a, kind, start + timedelta(hours=72))
+        soon = direct_appointment(kind, client_a, start + timedelta(hours=24))
+        later = direct_appointment(kind, client_a, start + timedelta(hours=72))
         assign(therapist_x, client_a, instrument("phq9"), Schedule.BEFORE_EACH_SESSION)
         fortnightly = assign(
             therapist_x, client_a, instrument("gad7"), Schedule.EVERY_N_DAYS, interval_days=14
@@ -242,9 +231,7 @@ def test_reminders_arrive_once_without_content_even_if_the_client_never_signs_in
         assign(therapist_x, client_a, instrument("gad7"), Schedule.EVERY_N_DAYS, interval_days=7)
         assign(therapist_x, client_a, instrument("phq9"), Schedule.BEFORE_EACH_SESSION)
         # Booked after the assignment, five days ahead: its task appears 48 hours before.
-        session = appointment(
-            therapist_x, client_a, session_type(therapist_x), start + timedelta(days=5)
-        )
+        session = direct_appointment(session_type(therapist_x), client_a, start + timedelta(days=5))
         run_task_worker()
         [first] = smtp.take()
         assert first["To"] == client_a.email

@@ -22,7 +22,7 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from rapport.accounts.models import Practice
+from rapport.accounts.models import Practice, User
 from rapport.audit.models import AuditEvent
 from rapport.audit.services import Action
 from rapport.care.models import CareRelationship
@@ -126,7 +126,7 @@ def _attachments_dir(settings: Any, tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def conversation(therapist_x: Any, client_a: Any) -> Conversation:
+def conversation(therapist_x: User, client_a: User) -> Conversation:
     return conversation_for(CareRelationship.objects.get(therapist=therapist_x, client=client_a))
 
 
@@ -175,7 +175,7 @@ def set_limit(megabytes: int) -> None:
     ],
 )
 def test_allowed_files_are_accepted(
-    client_a: Any, conversation: Conversation, name: str, data: bytes, content_type: str
+    client_a: User, conversation: Conversation, name: str, data: bytes, content_type: str
 ) -> None:
     response = upload(signed_in(client_a), conversation, name, data)
     assert response.status_code == 201, response.content
@@ -223,7 +223,7 @@ def test_other_images_and_office_formats_are_recognised(data: bytes, content_typ
     ],
 )
 def test_refused_files_leave_nothing_behind(
-    client_a: Any,
+    client_a: User,
     conversation: Conversation,
     _attachments_dir: Path,
     name: str,
@@ -238,7 +238,7 @@ def test_refused_files_leave_nothing_behind(
     assert not AuditEvent.objects.filter(action=Action.MESSAGE_ATTACHMENT_UPLOADED).exists()
 
 
-def test_the_refusal_names_what_may_be_attached(client_a: Any, conversation: Conversation) -> None:
+def test_the_refusal_names_what_may_be_attached(client_a: User, conversation: Conversation) -> None:
     response = upload(signed_in(client_a), conversation, "report.pdf", WINDOWS_EXE)
     assert response.json() == {
         "error": "Only PDF, images (JPEG, PNG, GIF, WebP, HEIC) and office documents (Word, "
@@ -246,7 +246,7 @@ def test_the_refusal_names_what_may_be_attached(client_a: Any, conversation: Con
     }
 
 
-def test_a_request_without_a_file_is_refused(client_a: Any, conversation: Conversation) -> None:
+def test_a_request_without_a_file_is_refused(client_a: User, conversation: Conversation) -> None:
     response = signed_in(client_a).post(upload_url(conversation), {"other": "x"})
     assert response.status_code == 400
     assert response.json() == {"error": "Choose a file to attach."}
@@ -256,7 +256,7 @@ def test_a_request_without_a_file_is_refused(client_a: Any, conversation: Conver
 
 
 def test_the_practice_limit_is_exact(
-    client_a: Any, conversation: Conversation, _attachments_dir: Path
+    client_a: User, conversation: Conversation, _attachments_dir: Path
 ) -> None:
     set_limit(1)
     browser = signed_in(client_a)
@@ -269,7 +269,7 @@ def test_the_practice_limit_is_exact(
 
 
 def test_a_clearly_oversized_request_is_refused_before_it_is_read(
-    client_a: Any, conversation: Conversation, _attachments_dir: Path
+    client_a: User, conversation: Conversation, _attachments_dir: Path
 ) -> None:
     set_limit(1)
     response = upload(signed_in(client_a), conversation, "big.pdf", sized_pdf(int(2.3 * MiB)))
@@ -279,7 +279,7 @@ def test_a_clearly_oversized_request_is_refused_before_it_is_read(
     assert stored_files(_attachments_dir) == []
 
 
-def test_the_default_limit_takes_a_20_mb_file(client_a: Any, conversation: Conversation) -> None:
+def test_the_default_limit_takes_a_20_mb_file(client_a: User, conversation: Conversation) -> None:
     data = sized_pdf(20 * MiB)
     response = upload(signed_in(client_a), conversation, "scan.pdf", data)
     assert response.status_code == 201, response.content
@@ -288,7 +288,7 @@ def test_the_default_limit_takes_a_20_mb_file(client_a: Any, conversation: Conve
     assert attachment.size == 20 * MiB
 
 
-def test_the_domain_checks_the_limit_too(client_a: Any, conversation: Conversation) -> None:
+def test_the_domain_checks_the_limit_too(client_a: User, conversation: Conversation) -> None:
     set_limit(1)
     with pytest.raises(ValidationError, match=r"This file is 1\.1 MB; the limit is 1 MB\."):
         attachments.store_attachment(
@@ -322,7 +322,7 @@ def test_names_are_cleaned(given: str, content_type: str, kept: str) -> None:
 
 
 def test_the_file_on_disk_is_encrypted_and_private(
-    client_a: Any, conversation: Conversation, _attachments_dir: Path
+    client_a: User, conversation: Conversation, _attachments_dir: Path
 ) -> None:
     response = upload(signed_in(client_a), conversation, "Secret plan.pdf", pdf())
     attachment = Attachment.objects.get(uid=response.json()["id"])
@@ -348,7 +348,7 @@ def uid() -> uuid.UUID:
 
 
 def test_a_damaged_file_is_not_served(
-    client_a: Any, conversation: Conversation, _attachments_dir: Path
+    client_a: User, conversation: Conversation, _attachments_dir: Path
 ) -> None:
     response = upload(signed_in(client_a), conversation, "letter.pdf", pdf())
     (path,) = stored_files(_attachments_dir)
@@ -360,7 +360,7 @@ def test_a_damaged_file_is_not_served(
 
 
 def test_a_failed_database_write_removes_the_file(
-    client_a: Any, conversation: Conversation, _attachments_dir: Path, monkeypatch: Any
+    client_a: User, conversation: Conversation, _attachments_dir: Path, monkeypatch: Any
 ) -> None:
     def broken(*args: Any, **kwargs: Any) -> None:
         raise RuntimeError("database went away")
@@ -375,7 +375,7 @@ def test_a_failed_database_write_removes_the_file(
 
 
 def test_older_keys_still_open_files_and_rotation_rewrites_them(
-    client_a: Any, conversation: Conversation, settings: Any, _attachments_dir: Path
+    client_a: User, conversation: Conversation, settings: Any, _attachments_dir: Path
 ) -> None:
     old, new = settings.RAPPORT_ENCRYPTION_KEYS[0], generate_key()
     attachment = attachments.store_attachment(
@@ -399,7 +399,7 @@ def test_older_keys_still_open_files_and_rotation_rewrites_them(
 
 
 @pytest.fixture
-def sent(client_a: Any, conversation: Conversation) -> Attachment:
+def sent(client_a: User, conversation: Conversation) -> Attachment:
     """A PDF client_a uploaded and sent to therapist_x."""
     attachment = attachments.store_attachment(
         client_a, conversation.uid, SimpleUploadedFile("Zoë's letter.pdf", pdf())
@@ -432,7 +432,7 @@ def test_both_participants_download_it_as_an_attachment(
     assert opened.object_id == str(sent.pk)
 
 
-def test_a_plain_name_is_quoted(client_a: Any, conversation: Conversation) -> None:
+def test_a_plain_name_is_quoted(client_a: User, conversation: Conversation) -> None:
     attachment = attachments.store_attachment(
         client_a, conversation.uid, SimpleUploadedFile("letter.pdf", pdf())
     )
@@ -453,12 +453,12 @@ def test_anonymous_is_sent_to_sign_in(sent: Attachment) -> None:
     assert b"%PDF" not in response.content
 
 
-def test_an_unknown_attachment_is_a_404(client_a: Any) -> None:
+def test_an_unknown_attachment_is_a_404(client_a: User) -> None:
     assert signed_in(client_a).get(f"/messages/files/{uid()}/").status_code == 404
 
 
 def test_ending_care_closes_the_attachments(
-    client_a: Any, therapist_x: Any, sent: Attachment
+    client_a: User, therapist_x: User, sent: Attachment
 ) -> None:
     therapist = signed_in(therapist_x)
     relationship = CareRelationship.objects.get(therapist=therapist_x, client=client_a)
@@ -468,7 +468,7 @@ def test_ending_care_closes_the_attachments(
 
 
 def test_an_unsent_attachment_is_its_uploaders_only(
-    client_a: Any, therapist_x: Any, conversation: Conversation
+    client_a: User, therapist_x: User, conversation: Conversation
 ) -> None:
     uploader, therapist = signed_in(client_a), signed_in(therapist_x)
     url = upload(uploader, conversation, "draft.pdf", pdf()).json()["url"]
@@ -478,7 +478,7 @@ def test_an_unsent_attachment_is_its_uploaders_only(
     assert therapist.get(url).status_code == 200
 
 
-def test_download_takes_get_only(client_a: Any, sent: Attachment) -> None:
+def test_download_takes_get_only(client_a: User, sent: Attachment) -> None:
     assert signed_in(client_a).post(file_url(sent)).status_code == 405
 
 
@@ -502,11 +502,11 @@ def test_anonymous_upload_is_sent_to_sign_in(conversation: Conversation) -> None
     assert not Attachment.objects.exists()
 
 
-def test_upload_takes_post_only(client_a: Any, conversation: Conversation) -> None:
+def test_upload_takes_post_only(client_a: User, conversation: Conversation) -> None:
     assert signed_in(client_a).get(upload_url(conversation)).status_code == 405
 
 
-def test_upload_checks_the_csrf_token(client_a: Any, conversation: Conversation) -> None:
+def test_upload_checks_the_csrf_token(client_a: User, conversation: Conversation) -> None:
     browser = signed_in(client_a)
     browser.handler.enforce_csrf_checks = True
     assert upload(browser, conversation, "letter.pdf", pdf()).status_code == 403
@@ -521,7 +521,7 @@ def test_upload_checks_the_csrf_token(client_a: Any, conversation: Conversation)
     assert response.status_code == 201
 
 
-def test_the_upload_is_audited_without_its_name(client_a: Any, conversation: Conversation) -> None:
+def test_the_upload_is_audited_without_its_name(client_a: User, conversation: Conversation) -> None:
     upload(signed_in(client_a), conversation, "Divorce papers.pdf", pdf())
     event = AuditEvent.objects.get(action=Action.MESSAGE_ATTACHMENT_UPLOADED)
     assert event.actor == client_a
@@ -538,7 +538,7 @@ def test_the_upload_is_audited_without_its_name(client_a: Any, conversation: Con
 
 
 def test_an_attachment_goes_out_with_one_message_of_its_uploader(
-    client_a: Any, therapist_x: Any, conversation: Conversation
+    client_a: User, therapist_x: User, conversation: Conversation
 ) -> None:
     attachment = attachments.store_attachment(
         client_a, conversation.uid, SimpleUploadedFile("letter.pdf", pdf())
@@ -554,7 +554,7 @@ def test_an_attachment_goes_out_with_one_message_of_its_uploader(
 
 
 def test_abandoned_uploads_and_stray_files_are_removed(
-    client_a: Any, conversation: Conversation, sent: Attachment, _attachments_dir: Path
+    client_a: User, conversation: Conversation, sent: Attachment, _attachments_dir: Path
 ) -> None:
     fresh = attachments.store_attachment(
         client_a, conversation.uid, SimpleUploadedFile("fresh.pdf", pdf())

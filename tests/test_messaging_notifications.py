@@ -22,7 +22,8 @@ from rapport.messaging import notifications, services
 from rapport.messaging.access import conversation_for
 from rapport.messaging.models import Conversation, Participant
 from rapport.messaging.preferences import settings_for
-from tests.mail import Inbox, body_of, run_task_worker, text_of
+from tests.mail import Inbox, body_of, text_of
+from tests.worker import run_task_worker
 
 CLIENT_ZONE = "America/Los_Angeles"
 SECRET = "CANARY-I-stopped-taking-the-pills-4b1e"

@@ -14,6 +14,7 @@ from asgiref.sync import sync_to_async
 from channels.testing import WebsocketCommunicator
 from django.utils import timezone
 
+from rapport.accounts.models import User
 from rapport.asgi import application
 from rapport.audit.models import AuditEvent
 from rapport.care.models import CareRelationship
@@ -55,13 +56,13 @@ async def _send(
 
 
 @pytest.fixture
-def chat(client_a: Any, therapist_x: Any) -> str:
+def chat(client_a: User, therapist_x: User) -> str:
     relationship = CareRelationship.objects.get(client=client_a, therapist=therapist_x)
     return str(conversation_for(relationship).uid)
 
 
 def test_message_reaches_the_recipient_and_the_senders_other_tab(
-    chat: str, client_a: Any, therapist_x: Any
+    chat: str, client_a: User, therapist_x: User
 ) -> None:
     client_browser, therapist_browser = signed_in(client_a), signed_in(therapist_x)
 
@@ -87,7 +88,7 @@ def test_message_reaches_the_recipient_and_the_senders_other_tab(
     assert Message.objects.get().body == "Hello <b>there</b>"
 
 
-def test_a_repeated_id_is_stored_once_and_acknowledged_again(chat: str, client_a: Any) -> None:
+def test_a_repeated_id_is_stored_once_and_acknowledged_again(chat: str, client_a: User) -> None:
     browser = signed_in(client_a)
 
     async def body() -> None:
@@ -105,7 +106,7 @@ def test_a_repeated_id_is_stored_once_and_acknowledged_again(chat: str, client_a
 
 
 def test_messages_keep_their_order_and_fetch_returns_what_was_missed(
-    chat: str, client_a: Any, therapist_x: Any
+    chat: str, client_a: User, therapist_x: User
 ) -> None:
     client_browser, therapist_browser = signed_in(client_a), signed_in(therapist_x)
 
@@ -130,7 +131,7 @@ def test_messages_keep_their_order_and_fetch_returns_what_was_missed(
 
 
 def test_read_receipt_reaches_the_sender_and_clears_the_count(
-    chat: str, client_a: Any, therapist_x: Any
+    chat: str, client_a: User, therapist_x: User
 ) -> None:
     client_browser, therapist_browser = signed_in(client_a), signed_in(therapist_x)
 
@@ -158,7 +159,7 @@ def test_read_receipt_reaches_the_sender_and_clears_the_count(
 
 
 def test_the_navigation_badge_follows_arrivals_and_reading(
-    chat: str, client_a: Any, therapist_x: Any
+    chat: str, client_a: User, therapist_x: User
 ) -> None:
     """The events socket (every page's badge) takes the total from the recipient's ``message``
     frame and from the reader's ``unread`` frame; the sender's badge is not touched."""
@@ -194,7 +195,7 @@ def test_the_navigation_badge_follows_arrivals_and_reading(
 
 
 def test_correction_and_retraction_keep_the_record_and_are_audited(
-    chat: str, client_a: Any, therapist_x: Any
+    chat: str, client_a: User, therapist_x: User
 ) -> None:
     client_browser, therapist_browser = signed_in(client_a), signed_in(therapist_x)
 
@@ -230,7 +231,7 @@ def test_correction_and_retraction_keep_the_record_and_are_audited(
     assert not AuditEvent.objects.filter(detail__icontains="sad").exists()
 
 
-def test_corrections_close_after_five_minutes(chat: str, client_a: Any) -> None:
+def test_corrections_close_after_five_minutes(chat: str, client_a: User) -> None:
     browser = signed_in(client_a)
     sent_at = timezone.now()
 
@@ -249,7 +250,7 @@ def test_corrections_close_after_five_minutes(chat: str, client_a: Any) -> None:
 
 
 def test_access_is_checked_on_every_message(
-    chat: str, client_a: Any, client_b: Any, therapist_x: Any, therapist_y: Any
+    chat: str, client_a: User, client_b: User, therapist_x: User, therapist_y: User
 ) -> None:
     client_browser = signed_in(client_a)
     outsiders = [signed_in(client_b), signed_in(therapist_y)]
@@ -288,7 +289,7 @@ def test_access_is_checked_on_every_message(
     assert list(Message.objects.values_list("body", flat=True)) == ["before the end"]
 
 
-def test_bad_frames_get_clear_errors_and_store_nothing(chat: str, client_a: Any) -> None:
+def test_bad_frames_get_clear_errors_and_store_nothing(chat: str, client_a: User) -> None:
     browser = signed_in(client_a)
 
     async def body() -> None:
@@ -343,7 +344,7 @@ def test_bad_frames_get_clear_errors_and_store_nothing(chat: str, client_a: Any)
 
 
 def test_sending_too_fast_is_refused_per_user_across_tabs(
-    chat: str, client_a: Any, settings: Any
+    chat: str, client_a: User, settings: Any
 ) -> None:
     settings.RAPPORT_MESSAGE_BURST = 5
     settings.RAPPORT_MESSAGE_RATE = 1
@@ -373,7 +374,7 @@ def test_sending_too_fast_is_refused_per_user_across_tabs(
     assert Message.objects.count() == 5
 
 
-def test_anonymous_and_foreign_origin_are_refused(client_a: Any) -> None:
+def test_anonymous_and_foreign_origin_are_refused(client_a: User) -> None:
     browser = signed_in(client_a)
 
     async def body() -> None:
@@ -389,7 +390,7 @@ def test_anonymous_and_foreign_origin_are_refused(client_a: Any) -> None:
     run_async(body)
 
 
-def test_sign_out_closes_the_socket(chat: str, client_a: Any) -> None:
+def test_sign_out_closes_the_socket(chat: str, client_a: User) -> None:
     browser = signed_in(client_a)
 
     async def body() -> None:
@@ -404,7 +405,7 @@ def test_sign_out_closes_the_socket(chat: str, client_a: Any) -> None:
 
 
 def test_fetch_returns_corrections_made_while_a_tab_was_away(
-    chat: str, client_a: Any, therapist_x: Any
+    chat: str, client_a: User, therapist_x: User
 ) -> None:
     client_browser, therapist_browser = signed_in(client_a), signed_in(therapist_x)
 
@@ -439,7 +440,7 @@ def test_fetch_returns_corrections_made_while_a_tab_was_away(
 
 
 def test_a_deactivated_therapist_closes_the_conversation_on_both_paths(
-    chat: str, client_a: Any, therapist_x: Any
+    chat: str, client_a: User, therapist_x: User
 ) -> None:
     """The send path checks access in one SQL statement, the others through the ORM: both refuse
     once the other person's account is deactivated."""

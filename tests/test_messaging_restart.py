@@ -43,11 +43,6 @@ RECONNECT_SECONDS = 60.0  # the restarted server must take messages again within
 TEST_SECONDS = 150.0
 
 
-@pytest.fixture(autouse=True)
-def _clean_cache() -> None:
-    """Overrides the suite-wide cache fixture: the server has its own database and cache."""
-
-
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[DemoServer]:
     outer = os.environ.get("RAPPORT_DATA_DIR")

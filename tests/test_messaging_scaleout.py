@@ -40,11 +40,6 @@ REDIS_URL = os.environ.get("RAPPORT_SCALEOUT_REDIS_URL", "redis://127.0.0.1:6379
 HOST = "127.0.0.1"
 
 
-@pytest.fixture(autouse=True)
-def _clean_cache() -> None:
-    """Overrides the suite-wide cache fixture: the servers have their own database and cache."""
-
-
 def _require_services() -> None:
     import psycopg
     import redis

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from django.urls import reverse
 
+from rapport.accounts.models import User
 from rapport.care.models import CareRelationship
 from rapport.messaging import services
 from rapport.messaging.access import conversation_for
@@ -22,12 +23,12 @@ INBOX_QUERIES = 8
 
 
 @pytest.fixture
-def chat(client_a: Any, therapist_x: Any) -> Any:
+def chat(client_a: User, therapist_x: User) -> Any:
     relationship = CareRelationship.objects.get(client=client_a, therapist=therapist_x)
     return conversation_for(relationship)
 
 
-def test_a_form_send_is_stored_once_even_when_submitted_twice(chat: Any, client_a: Any) -> None:
+def test_a_form_send_is_stored_once_even_when_submitted_twice(chat: Any, client_a: User) -> None:
     browser = signed_in(client_a)
     url = reverse("conversation", args=[chat.uid])
     form = {"id": str(uuid.uuid4()), "text": "Can we talk about <script>sleep</script>?"}
@@ -41,7 +42,7 @@ def test_a_form_send_is_stored_once_even_when_submitted_twice(chat: Any, client_
     assert "<script>sleep" not in page
 
 
-def test_a_refused_form_keeps_what_was_written(chat: Any, client_a: Any) -> None:
+def test_a_refused_form_keeps_what_was_written(chat: Any, client_a: User) -> None:
     browser = signed_in(client_a)
     url = reverse("conversation", args=[chat.uid])
     response = browser.post(url, {"id": str(uuid.uuid4()), "text": "x" * 8001})
@@ -56,7 +57,7 @@ def test_a_refused_form_keeps_what_was_written(chat: Any, client_a: Any) -> None
 
 
 def test_opening_the_conversation_reads_it_and_shows_what_to_expect(
-    chat: Any, client_a: Any, therapist_x: Any
+    chat: Any, client_a: User, therapist_x: User
 ) -> None:
     services.send_message(therapist_x, chat.uid, uuid.uuid4(), "See you Tuesday")
     assert Participant.objects.get(user=client_a).unread == 1
@@ -68,7 +69,7 @@ def test_opening_the_conversation_reads_it_and_shows_what_to_expect(
     assert (reader.unread, reader.last_read_seq) == (0, 1)
 
 
-def test_earlier_pages_are_history_only(chat: Any, client_a: Any) -> None:
+def test_earlier_pages_are_history_only(chat: Any, client_a: User) -> None:
     for n in range(1, 56):
         services.send_message(client_a, chat.uid, uuid.uuid4(), f"line {n}")
     browser = signed_in(client_a)
@@ -83,7 +84,7 @@ def test_earlier_pages_are_history_only(chat: Any, client_a: Any) -> None:
 
 
 def test_the_inbox_costs_the_same_queries_for_one_client_or_twenty(
-    therapist_x: Any, client_a: Any, django_assert_num_queries: Any
+    therapist_x: User, client_a: User, django_assert_num_queries: Any
 ) -> None:
     browser = signed_in(therapist_x)
     browser.get(reverse("inbox"))  # makes the conversations; what follows is the page's own cost

@@ -102,14 +102,25 @@ def test_a_nine_oclock_window_stays_nine_oclock_across_daylight_saving(
     ("zone", "sunday", "window", "expected"),
     [
         # 02:00-03:00 does not exist in New York that night: the window starts at 03:00 EDT.
-        pytest.param(NEW_YORK, date(2027, 3, 14), (time(2), time(4)), ["03:00", "03:15", "03:30"],
-                     id="new-york"),
+        pytest.param(
+            NEW_YORK,
+            date(2027, 3, 14),
+            (time(2), time(4)),
+            ["03:00", "03:15", "03:30"],
+            id="new-york",
+        ),
         # 01:00-02:00 does not exist in London that night: the window starts at 02:00 BST.
-        pytest.param(LONDON, date(2027, 3, 28), (time(1), time(3)), ["02:00", "02:15", "02:30"],
-                     id="london"),
+        pytest.param(
+            LONDON, date(2027, 3, 28), (time(1), time(3)), ["02:00", "02:15", "02:30"], id="london"
+        ),
         # Lord Howe Island skips only 02:00-02:30: the window starts at 02:30, not an hour late.
-        pytest.param("Australia/Lord_Howe", date(2027, 10, 3), (time(2), time(4)),
-                     ["02:30", "02:45", "03:00", "03:15", "03:30"], id="lord-howe-half-hour"),
+        pytest.param(
+            "Australia/Lord_Howe",
+            date(2027, 10, 3),
+            (time(2), time(4)),
+            ["02:30", "02:45", "03:00", "03:15", "03:30"],
+            id="lord-howe-half-hour",
+        ),
     ],
 )
 def test_a_window_over_the_skipped_hour_offers_only_real_times(
@@ -120,9 +131,7 @@ def test_a_window_over_the_skipped_hour_offers_only_real_times(
     window: tuple[time, time],
     expected: list[str],
 ) -> None:
-    therapist, session_type = therapist_with_hours(
-        zone=zone, windows=[(6, *window)], minutes=30
-    )
+    therapist, session_type = therapist_with_hours(zone=zone, windows=[(6, *window)], minutes=30)
     time_machine.move_to(at(sunday - timedelta(days=5), time(12), zone), tick=False)
 
     slots = open_slots(session_type, end=at(sunday + timedelta(days=8), time(0), zone))
@@ -158,22 +167,26 @@ def test_a_window_over_the_repeated_hour_lasts_as_long_as_the_clock_says(
     offsets: tuple[int, int],
 ) -> None:
     # 01:00-02:00 happens twice that night: the therapist works both passes, each slot once.
-    _, session_type = therapist_with_hours(
-        zone=zone, windows=[(6, time(1), time(2))], minutes=30
-    )
+    _, session_type = therapist_with_hours(zone=zone, windows=[(6, time(1), time(2))], minutes=30)
     time_machine.move_to(at(sunday - timedelta(days=5), time(12), zone), tick=False)
 
     slots = open_slots(session_type, end=at(sunday + timedelta(days=1), time(0), zone))
 
     summer, winter = offsets
-    seen = [
-        (local(s.starts_at, zone).strftime("%H:%M"),
-         int(local(s.starts_at, zone).utcoffset().total_seconds() // 3600))  # type: ignore[union-attr]
-        for s in slots
-    ]
+    seen = []
+    for slot in slots:
+        wall_clock = local(slot.starts_at, zone)
+        offset = wall_clock.utcoffset()
+        assert offset is not None
+        seen.append((wall_clock.strftime("%H:%M"), int(offset.total_seconds() // 3600)))
     assert seen == [
-        ("01:00", summer), ("01:15", summer), ("01:30", summer), ("01:45", summer),
-        ("01:00", winter), ("01:15", winter), ("01:30", winter),
+        ("01:00", summer),
+        ("01:15", summer),
+        ("01:30", summer),
+        ("01:45", summer),
+        ("01:00", winter),
+        ("01:15", winter),
+        ("01:30", winter),
     ]
     starts = [s.starts_at for s in slots]
     assert starts == sorted(set(starts))
@@ -184,7 +197,7 @@ def test_a_window_over_the_repeated_hour_lasts_as_long_as_the_clock_says(
 
 
 def test_far_apart_zones_see_the_same_instants_on_different_days(
-    db: Any, time_machine: TimeMachineFixture, admin: Any
+    db: Any, time_machine: TimeMachineFixture, admin: User
 ) -> None:
     therapist, session_type = therapist_with_hours(zone=AUCKLAND)
     consent_version(admin)
@@ -221,8 +234,10 @@ def test_when_only_one_zone_changes_the_therapist_keeps_the_wall_time(
     firsts: dict[str, str] = {}
     for slot in open_slots(session_type):
         therapist_day = local(slot.starts_at, AUCKLAND).strftime("%m-%d %a %H:%M")
-        firsts.setdefault(therapist_day[:5], therapist_day[6:] + " = " + (
-            local(slot.starts_at, LOS_ANGELES).strftime("%a %H:%M")))
+        firsts.setdefault(
+            therapist_day[:5],
+            therapist_day[6:] + " = " + (local(slot.starts_at, LOS_ANGELES).strftime("%a %H:%M")),
+        )
 
     assert firsts == {
         "03-08": "Mon 09:00 = Sun 12:00",
@@ -279,8 +294,12 @@ def test_a_weekly_series_keeps_nine_oclock_across_daylight_saving(
     appointments = book_six_mondays(therapist, client, session_type)
 
     assert schedule(appointments) == [
-        "03-01 Mon 09:00", "03-08 Mon 09:00", "03-15 Mon 09:00",
-        "03-22 Mon 09:00", "03-29 Mon 09:00", "04-05 Mon 09:00",
+        "03-01 Mon 09:00",
+        "03-08 Mon 09:00",
+        "03-15 Mon 09:00",
+        "03-22 Mon 09:00",
+        "03-29 Mon 09:00",
+        "04-05 Mon 09:00",
     ]
     assert [a.starts_at.astimezone(UTC).hour for a in appointments] == [14, 14, 13, 13, 13, 13]
     assert len({a.series_id for a in appointments}) == 1
@@ -317,8 +336,12 @@ def test_this_and_following_moves_and_cancels_only_the_later_occurrences(
     )
     assert [a.pk for a in moved] == [a.pk for a in appointments[2:]]
     assert schedule(appointments) == [
-        "03-01 Mon 09:00", "03-08 Mon 09:00", "03-15 Mon 10:00",
-        "03-22 Mon 10:00", "03-29 Mon 10:00", "04-05 Mon 10:00",
+        "03-01 Mon 09:00",
+        "03-08 Mon 09:00",
+        "03-15 Mon 10:00",
+        "03-22 Mon 10:00",
+        "03-29 Mon 10:00",
+        "04-05 Mon 10:00",
     ]
     assert all(a.revision == 1 for a in appointments[2:])
 
@@ -331,8 +354,12 @@ def test_this_and_following_moves_and_cancels_only_the_later_occurrences(
 
     cancel_appointment(therapist, appointments[1], scope="this")
     assert schedule(appointments) == [
-        "03-01 Mon 11:00", "cancelled", "03-15 Mon 10:00",
-        "03-22 Mon 10:00", "cancelled", "cancelled",
+        "03-01 Mon 11:00",
+        "cancelled",
+        "03-15 Mon 10:00",
+        "03-22 Mon 10:00",
+        "cancelled",
+        "cancelled",
     ]
 
 
@@ -349,8 +376,12 @@ def test_postponing_this_and_following_by_a_week_keeps_the_wall_time_across_dst(
     )
 
     assert schedule(appointments) == [
-        "03-01 Mon 09:00", "03-15 Mon 09:00", "03-22 Mon 09:00",
-        "03-29 Mon 09:00", "04-05 Mon 09:00", "04-12 Mon 09:00",
+        "03-01 Mon 09:00",
+        "03-15 Mon 09:00",
+        "03-22 Mon 09:00",
+        "03-29 Mon 09:00",
+        "04-05 Mon 09:00",
+        "04-12 Mon 09:00",
     ]
 
 
@@ -365,8 +396,12 @@ def test_bringing_this_and_following_forward_by_a_week(
     )
 
     assert schedule(appointments) == [
-        "03-15 Mon 09:00", "03-22 Mon 09:00", "03-29 Mon 09:00",
-        "04-05 Mon 09:00", "04-12 Mon 09:00", "04-19 Mon 09:00",
+        "03-15 Mon 09:00",
+        "03-22 Mon 09:00",
+        "03-29 Mon 09:00",
+        "04-05 Mon 09:00",
+        "04-12 Mon 09:00",
+        "04-19 Mon 09:00",
     ]
 
 
@@ -386,7 +421,10 @@ def test_only_the_therapist_changes_a_whole_series(
             count=3,
         )
     assert schedule(appointments)[2:] == [
-        "03-15 Mon 09:00", "03-22 Mon 09:00", "03-29 Mon 09:00", "04-05 Mon 09:00",
+        "03-15 Mon 09:00",
+        "03-22 Mon 09:00",
+        "03-29 Mon 09:00",
+        "04-05 Mon 09:00",
     ]
 
 
@@ -394,9 +432,7 @@ def test_only_the_therapist_changes_a_whole_series(
 
 
 @pytest.fixture
-def booked(
-    db: Any, time_machine: TimeMachineFixture
-) -> tuple[User, User, Appointment]:
+def booked(db: Any, time_machine: TimeMachineFixture) -> tuple[User, User, Appointment]:
     """A confirmed appointment on Monday 8 March 2027, 09:00 New York (14:00 UTC)."""
     Practice.objects.update_or_create(id=1, defaults={"late_cancel_hours": 24})
     therapist, session_type = therapist_with_hours(zone=NEW_YORK)
@@ -467,7 +503,7 @@ def test_a_session_cannot_be_cancelled_once_it_started(
 
 
 def test_cancelling_twice_or_someone_elses_session_is_refused(
-    booked: tuple[User, User, Appointment], therapist_y: Any, client_b: Any
+    booked: tuple[User, User, Appointment], therapist_y: User, client_b: User
 ) -> None:
     therapist, client, appointment = booked
     for outsider in (therapist_y, client_b):
@@ -520,11 +556,11 @@ MONDAY = date(2027, 3, 8)
 @pytest.fixture
 def clinic(
     time_machine: TimeMachineFixture,
-    therapist_x: Any,
-    therapist_y: Any,
-    client_a: Any,
-    client_b: Any,
-    admin: Any,
+    therapist_x: User,
+    therapist_y: User,
+    client_a: User,
+    client_b: User,
+    admin: User,
 ) -> Clinic:
     therapist, session_type = therapist_with_hours(
         therapist=therapist_x, zone=NEW_YORK, horizon_days=28
@@ -826,9 +862,7 @@ def test_requested_appointments_hold_their_time_and_cancelled_ones_free_it(
     assert again.pk != appointment.pk
 
 
-def test_minimum_notice_and_horizon(
-    clinic: Clinic, time_machine: TimeMachineFixture
-) -> None:
+def test_minimum_notice_and_horizon(clinic: Clinic, time_machine: TimeMachineFixture) -> None:
     # Now 1 March 12:00 UTC, 28 days ahead: the last bookable Monday is 22 March.
     mondays = sorted({local(s.starts_at, NEW_YORK).date() for s in open_slots(clinic.session_type)})
     assert mondays == [date(2027, 3, 8), date(2027, 3, 15), date(2027, 3, 22)]

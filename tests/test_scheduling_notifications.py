@@ -39,7 +39,9 @@ from rapport.scheduling.models import (
 )
 from rapport.scheduling.tasks import send_reminder
 from tests.conftest import signed_in
-from tests.mail import Inbox, body_of, run_task_worker, text_of
+from tests.mail import Inbox, body_of, text_of
+from tests.scheduling_data import direct_appointment
+from tests.worker import run_task_worker
 
 # Written into the client's intake notes and the session type's name: must reach no message.
 CANARY = "CANARY-intake-panic-attacks-7f3a"
@@ -462,17 +464,7 @@ def direct(
     session_type = SessionType.objects.filter(therapist=therapist).first()
     if session_type is None:
         session_type = SessionType.objects.create(therapist=therapist, name="Session", minutes=50)
-    return Appointment.objects.create(
-        therapist=therapist,
-        client=client,
-        session_type=session_type,
-        modality="video",
-        starts_at=starts_at,
-        ends_at=starts_at + timedelta(minutes=50),
-        busy_until=starts_at + timedelta(minutes=60),
-        status=status,
-        booked_by=therapist,
-    )
+    return direct_appointment(session_type, client, starts_at, status=status)
 
 
 def token_on(page: str) -> str | None:

@@ -20,6 +20,7 @@ from django.db import connection
 from django.test import Client
 from django.utils import timezone
 
+from rapport.accounts.models import User
 from rapport.accounts.services import end_live_connections
 from rapport.asgi import application
 from rapport.messaging.models import Message
@@ -71,7 +72,7 @@ async def send(socket: WebsocketCommunicator, message: dict[str, Any]) -> None:
 
 
 @pytest.fixture
-def visit(therapist_x: Any, client_a: Any) -> Visit:
+def visit(therapist_x: User, client_a: User) -> Visit:
     visit = services.start_unscheduled(therapist_x, client_a)
     services.check_in(
         visit,
@@ -107,7 +108,7 @@ def events(visit: Visit) -> list[str]:
 
 
 def test_outsiders_and_anonymous_are_refused_at_the_handshake(
-    visit: Visit, client_b: Any, therapist_y: Any, admin: Any
+    visit: Visit, client_b: User, therapist_y: User, admin: User
 ) -> None:
     outsiders = [signed_in(client_b), signed_in(therapist_y), signed_in(admin)]
 
@@ -124,7 +125,7 @@ def test_outsiders_and_anonymous_are_refused_at_the_handshake(
     run(body)
 
 
-def test_foreign_origin_is_refused(visit: Visit, client_a: Any) -> None:
+def test_foreign_origin_is_refused(visit: Visit, client_a: User) -> None:
     browser = signed_in(client_a)
 
     async def body() -> None:
@@ -135,7 +136,7 @@ def test_foreign_origin_is_refused(visit: Visit, client_a: Any) -> None:
     run(body)
 
 
-def test_waiting_room_cannot_be_bypassed(visit: Visit, therapist_x: Any, client_a: Any) -> None:
+def test_waiting_room_cannot_be_bypassed(visit: Visit, therapist_x: User, client_a: User) -> None:
     therapist, client = signed_in(therapist_x), signed_in(client_a)
 
     async def body() -> None:
@@ -188,7 +189,7 @@ def test_waiting_room_cannot_be_bypassed(visit: Visit, therapist_x: Any, client_
 
 
 def test_signaling_is_relayed_only_to_the_peer(
-    visit: Visit, therapist_x: Any, client_a: Any
+    visit: Visit, therapist_x: User, client_a: User
 ) -> None:
     therapist, client = signed_in(therapist_x), signed_in(client_a)
 
@@ -233,7 +234,7 @@ BAD_MESSAGES: list[tuple[str, str]] = [
 
 
 def test_malformed_messages_get_a_clear_error_and_the_socket_stays(
-    visit: Visit, therapist_x: Any, client_a: Any
+    visit: Visit, therapist_x: User, client_a: User
 ) -> None:
     therapist, client = signed_in(therapist_x), signed_in(client_a)
 
@@ -259,7 +260,7 @@ def test_malformed_messages_get_a_clear_error_and_the_socket_stays(
     run(body)
 
 
-def test_a_flood_is_rate_limited_then_closed(visit: Visit, therapist_x: Any) -> None:
+def test_a_flood_is_rate_limited_then_closed(visit: Visit, therapist_x: User) -> None:
     therapist = signed_in(therapist_x)
 
     async def body() -> None:
@@ -282,7 +283,7 @@ def test_a_flood_is_rate_limited_then_closed(visit: Visit, therapist_x: Any) -> 
 
 
 def test_chat_is_stored_once_encrypted_and_reaches_both(
-    visit: Visit, therapist_x: Any, client_a: Any
+    visit: Visit, therapist_x: User, client_a: User
 ) -> None:
     therapist, client = signed_in(therapist_x), signed_in(client_a)
     message_id = str(uuid.uuid4())
@@ -316,7 +317,7 @@ def test_chat_is_stored_once_encrypted_and_reaches_both(
 
 
 def test_reload_within_grace_comes_back_without_admission(
-    visit: Visit, therapist_x: Any, client_a: Any
+    visit: Visit, therapist_x: User, client_a: User
 ) -> None:
     therapist, client = signed_in(therapist_x), signed_in(client_a)
 
@@ -347,7 +348,7 @@ def test_reload_within_grace_comes_back_without_admission(
     assert Visit.objects.count() == 1
 
 
-def test_a_second_socket_replaces_the_first(visit: Visit, therapist_x: Any) -> None:
+def test_a_second_socket_replaces_the_first(visit: Visit, therapist_x: User) -> None:
     therapist = signed_in(therapist_x)
 
     async def body() -> None:
@@ -368,7 +369,7 @@ def test_a_second_socket_replaces_the_first(visit: Visit, therapist_x: Any) -> N
 
 
 def test_modality_switches_are_recorded_with_their_reason(
-    visit: Visit, therapist_x: Any, client_a: Any
+    visit: Visit, therapist_x: User, client_a: User
 ) -> None:
     therapist, client = signed_in(therapist_x), signed_in(client_a)
 
@@ -419,7 +420,7 @@ def test_modality_switches_are_recorded_with_their_reason(
 
 
 def test_the_therapist_ends_the_session_for_both(
-    visit: Visit, therapist_x: Any, client_a: Any
+    visit: Visit, therapist_x: User, client_a: User
 ) -> None:
     therapist, client = signed_in(therapist_x), signed_in(client_a)
 
@@ -440,7 +441,9 @@ def test_the_therapist_ends_the_session_for_both(
     assert events(visit)[-1] == EventKind.ENDED
 
 
-def test_signing_out_closes_the_room_socket(visit: Visit, therapist_x: Any, client_a: Any) -> None:
+def test_signing_out_closes_the_room_socket(
+    visit: Visit, therapist_x: User, client_a: User
+) -> None:
     client = signed_in(client_a)
 
     async def body() -> None:
@@ -455,7 +458,7 @@ def test_signing_out_closes_the_room_socket(visit: Visit, therapist_x: Any, clie
 
 
 def test_ending_the_care_relationship_shuts_the_room(
-    visit: Visit, therapist_x: Any, client_a: Any
+    visit: Visit, therapist_x: User, client_a: User
 ) -> None:
     from rapport.care.models import CareRelationship
 
@@ -469,7 +472,7 @@ def test_ending_the_care_relationship_shuts_the_room(
     run(body)
 
 
-def test_an_expired_browser_session_closes_the_room_socket(visit: Visit, client_a: Any) -> None:
+def test_an_expired_browser_session_closes_the_room_socket(visit: Visit, client_a: User) -> None:
     client = signed_in(client_a)
     idle = timedelta(seconds=settings.SESSION_IDLE_TIMEOUT + 60)
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any
 
 import pytest
 import time_machine
@@ -11,6 +10,7 @@ from django.db import connection
 from django.urls import reverse
 from django.utils import timezone
 
+from rapport.accounts.models import User
 from rapport.audit.models import AuditEvent
 from rapport.audit.services import Action
 from rapport.care.models import ClientProfile
@@ -18,6 +18,7 @@ from rapport.scheduling.models import Appointment, AppointmentStatus, SessionTyp
 from rapport.visits import services
 from rapport.visits.models import EventKind, SafetyCheckIn, Visit, VisitEvent, VisitStatus
 from tests.conftest import signed_in
+from tests.scheduling_data import direct_appointment
 
 CHECKIN = {
     "location": "Home, 12 Elm Street, Springfield",
@@ -28,25 +29,16 @@ CHECKIN = {
 
 
 @pytest.fixture
-def appointment(therapist_x: Any, client_a: Any) -> Appointment:
+def appointment(therapist_x: User, client_a: User) -> Appointment:
     session_type = SessionType.objects.create(
         therapist=therapist_x, name="Session", minutes=50, allow_video=False
     )
     starts = timezone.now().replace(microsecond=0) + timedelta(hours=2)
-    return Appointment.objects.create(
-        therapist=therapist_x,
-        client=client_a,
-        session_type=session_type,
-        modality="audio",
-        starts_at=starts,
-        ends_at=starts + timedelta(minutes=50),
-        busy_until=starts + timedelta(minutes=60),
-        booked_by=therapist_x,
-    )
+    return direct_appointment(session_type, client_a, starts, modality="audio")
 
 
 def test_joining_opens_the_room_only_in_the_join_window(
-    appointment: Appointment, client_a: Any, therapist_x: Any
+    appointment: Appointment, client_a: User, therapist_x: User
 ) -> None:
     browser = signed_in(client_a)
     url = reverse("appointment_join", args=[appointment.pk])
@@ -71,7 +63,7 @@ def test_joining_opens_the_room_only_in_the_join_window(
         assert late.status_code == 302 and not Visit.objects.exists()
 
 
-def test_a_therapist_starts_an_unscheduled_session_once(therapist_x: Any, client_a: Any) -> None:
+def test_a_therapist_starts_an_unscheduled_session_once(therapist_x: User, client_a: User) -> None:
     browser = signed_in(therapist_x)
     url = reverse("visit_start", args=[client_a.pk])
     first = browser.post(url, {"modality": "text"})
@@ -82,7 +74,7 @@ def test_a_therapist_starts_an_unscheduled_session_once(therapist_x: Any, client
     assert AuditEvent.objects.filter(action=Action.VISIT_OPENED).count() == 1
 
 
-def test_the_client_checks_in_before_the_room(therapist_x: Any, client_a: Any) -> None:
+def test_the_client_checks_in_before_the_room(therapist_x: User, client_a: User) -> None:
     ClientProfile.objects.update_or_create(
         client=client_a, defaults={"phone": "+1 555 0199", "emergency_contact": "Mo"}
     )
@@ -132,7 +124,7 @@ def test_the_client_checks_in_before_the_room(therapist_x: Any, client_a: Any) -
     )
 
 
-def test_position_is_kept_only_when_the_client_agreed(therapist_x: Any, client_a: Any) -> None:
+def test_position_is_kept_only_when_the_client_agreed(therapist_x: User, client_a: User) -> None:
     visit = services.start_unscheduled(therapist_x, client_a)
     signed_in(client_a).post(
         reverse("visit_checkin", args=[visit.uid]), {**CHECKIN, "geolocation": "40.1,-75.2"}
@@ -141,7 +133,7 @@ def test_position_is_kept_only_when_the_client_agreed(therapist_x: Any, client_a
 
 
 def test_ending_keeps_the_record_and_shuts_the_pages(
-    appointment: Appointment, therapist_x: Any, client_a: Any
+    appointment: Appointment, therapist_x: User, client_a: User
 ) -> None:
     with time_machine.travel(appointment.starts_at - timedelta(minutes=1), tick=False):
         visit = services.open_for_appointment(client_a, appointment)
@@ -186,7 +178,7 @@ def test_ending_keeps_the_record_and_shuts_the_pages(
     assert Visit.objects.count() == 1
 
 
-def test_the_therapist_home_lists_waiting_clients(therapist_x: Any, client_a: Any) -> None:
+def test_the_therapist_home_lists_waiting_clients(therapist_x: User, client_a: User) -> None:
     visit = services.start_unscheduled(therapist_x, client_a)
     home = signed_in(therapist_x)
     assert visit.get_absolute_url().encode() not in home.get("/").content
@@ -199,7 +191,7 @@ def test_the_therapist_home_lists_waiting_clients(therapist_x: Any, client_a: An
 
 
 def test_an_abandoned_room_does_not_block_the_next_appointment(
-    appointment: Appointment, therapist_x: Any, client_a: Any
+    appointment: Appointment, therapist_x: User, client_a: User
 ) -> None:
     stale = services.start_unscheduled(therapist_x, client_a)
     with time_machine.travel(appointment.starts_at - timedelta(minutes=2), tick=False):

@@ -13,6 +13,7 @@ from channels.testing import WebsocketCommunicator
 from django.conf import settings
 from django.utils import timezone
 
+from rapport.accounts.models import User
 from rapport.accounts.services import end_live_connections
 from rapport.asgi import application
 from rapport.core.realtime import publish_to_user
@@ -52,7 +53,7 @@ def test_anonymous_connection_is_refused() -> None:
     _run(body)
 
 
-def test_foreign_or_missing_origin_is_refused(client_a: Any) -> None:
+def test_foreign_or_missing_origin_is_refused(client_a: User) -> None:
     browser = signed_in(client_a)
 
     async def body() -> None:
@@ -64,7 +65,7 @@ def test_foreign_or_missing_origin_is_refused(client_a: Any) -> None:
     _run(body)
 
 
-def test_signed_in_user_pings_and_bad_messages_get_errors(client_a: Any) -> None:
+def test_signed_in_user_pings_and_bad_messages_get_errors(client_a: User) -> None:
     browser = signed_in(client_a)
 
     async def body() -> None:
@@ -102,7 +103,7 @@ def test_signed_in_user_pings_and_bad_messages_get_errors(client_a: Any) -> None
     _run(body)
 
 
-def test_published_events_reach_only_that_user(client_a: Any, client_b: Any) -> None:
+def test_published_events_reach_only_that_user(client_a: User, client_b: User) -> None:
     alice, bob = signed_in(client_a), signed_in(client_b)
 
     async def body() -> None:
@@ -121,7 +122,7 @@ def test_published_events_reach_only_that_user(client_a: Any, client_b: Any) -> 
     _run(body)
 
 
-def test_a_stale_unread_badge_is_corrected_on_connect(client_a: Any) -> None:
+def test_a_stale_unread_badge_is_corrected_on_connect(client_a: User) -> None:
     """The page sends the count its badge shows; the server answers only when it differs."""
     alice = signed_in(client_a)
 
@@ -137,7 +138,7 @@ def test_a_stale_unread_badge_is_corrected_on_connect(client_a: Any) -> None:
     _run(body)
 
 
-def test_ending_live_connections_closes_the_socket(client_a: Any) -> None:
+def test_ending_live_connections_closes_the_socket(client_a: User) -> None:
     browser = signed_in(client_a)
 
     async def body() -> None:
@@ -152,7 +153,7 @@ def test_ending_live_connections_closes_the_socket(client_a: Any) -> None:
     _run(body)
 
 
-def test_sign_out_everywhere_closes_sockets_and_refuses_the_old_cookie(client_a: Any) -> None:
+def test_sign_out_everywhere_closes_sockets_and_refuses_the_old_cookie(client_a: User) -> None:
     browser = signed_in(client_a)
     other_device = signed_in(client_a)
 
@@ -174,7 +175,7 @@ def test_sign_out_everywhere_closes_sockets_and_refuses_the_old_cookie(client_a:
     _run(body)
 
 
-def test_signing_out_closes_that_browser_only(client_a: Any) -> None:
+def test_signing_out_closes_that_browser_only(client_a: User) -> None:
     laptop = signed_in(client_a)
     phone = signed_in(client_a)
 
@@ -199,7 +200,7 @@ def test_signing_out_closes_that_browser_only(client_a: Any) -> None:
     _run(body)
 
 
-def test_deactivating_an_account_closes_its_sockets(client_a: Any, admin: Any) -> None:
+def test_deactivating_an_account_closes_its_sockets(client_a: User, admin: User) -> None:
     alice = signed_in(client_a)
     admin_browser = signed_in(admin)
 
@@ -216,8 +217,7 @@ def test_deactivating_an_account_closes_its_sockets(client_a: Any, admin: Any) -
     _run(body)
 
 
-def test_an_expired_browser_session_is_refused_and_closed(client_a: Any) -> None:
-
+def test_an_expired_browser_session_is_refused_and_closed(client_a: User) -> None:
 
     browser = signed_in(client_a)
     idle = timedelta(seconds=settings.SESSION_IDLE_TIMEOUT + 60)

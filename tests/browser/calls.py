@@ -6,7 +6,6 @@ read-only hook ``window.rapportRoom``, documented in ``rapport/visits/static/vis
 from __future__ import annotations
 
 import re
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -14,7 +13,8 @@ from typing import Any
 from playwright.sync_api import Page, expect
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
-from tests.browser.browsing import DEMO_PASSWORD, Visitor
+from tests.browser.browsing import Visitor
+from tests.browser.people import Pair, new_pair
 from tests.browser.server import DemoServer
 
 MODES = {
@@ -24,46 +24,6 @@ MODES = {
 }
 START_AS = {"video": "Video", "audio": "Audio only", "text": "Live text"}
 CALL_TIMEOUT_MS = 30_000
-
-
-@dataclass(frozen=True)
-class Pair:
-    """A therapist and a client of their own, so no other test's visit is in the way."""
-
-    therapist: str
-    therapist_name: str
-    client: str
-    client_name: str
-    client_id: int
-
-
-def new_pair(server: DemoServer) -> Pair:
-    tag = uuid.uuid4().hex[:8]
-    therapist, client = f"t-{tag}@calls.test", f"c-{tag}@calls.test"
-    therapist_name, client_name = f"Dr Ash {tag}", f"Kim {tag}"
-    client_id = server.shell(
-        "from allauth.account.models import EmailAddress\n"
-        "from rapport.accounts.models import Role, User\n"
-        "from rapport.care.services import start_care\n"
-        "admin = User.objects.get(email='admin@demo.rapport.test')\n"
-        "made = []\n"
-        f"for email, name, role in [({therapist!r}, {therapist_name!r}, Role.THERAPIST),"
-        f" ({client!r}, {client_name!r}, Role.CLIENT)]:\n"
-        f"    user = User.objects.create_user(email, {DEMO_PASSWORD!r}, full_name=name,"
-        " role=role, time_zone='Europe/London')\n"
-        "    EmailAddress.objects.create(user=user, email=email, verified=True, primary=True)\n"
-        "    made.append(user)\n"
-        "start_care(made[0], made[1], actor=admin)\n"
-        "print(made[1].pk)\n"
-    )
-    return Pair(therapist, therapist_name, client, client_name, int(client_id))
-
-
-def sign_in_therapist(therapist: Visitor, email: str) -> None:
-    """First sign-in of a new therapist: password, then the required authenticator enrolment."""
-    therapist.sign_in(email)
-    assert therapist.path == "/accounts/2fa/totp/activate/", therapist.path
-    therapist.enrol_totp()
 
 
 def start_session(therapist: Visitor, pair: Pair, mode: str = "video") -> str:
@@ -284,10 +244,10 @@ def enter_call(
     ``before_admit(client)`` runs in the waiting room, before any peer connection exists."""
     pair = new_pair(server)
     therapist = make("therapist")
-    sign_in_therapist(therapist, pair.therapist)
+    pair.let_in(therapist, pair.therapist)
     visit = start_session(therapist, pair, mode)
     client = make("client", **client_options)
-    client.sign_in(pair.client)
+    pair.let_in(client, pair.client)
     join_waiting_room(client, visit, mode)
     call = Call(pair, therapist, client, visit)
     if before_admit is not None:

@@ -35,11 +35,6 @@ MakeVisitor = Callable[..., Visitor]
 CALL_FAILED = pytest.StashKey[bool]()
 
 
-@pytest.fixture(autouse=True)
-def _clean_cache() -> None:
-    """Overrides the suite-wide cache fixture: browser tests use no test database or cache."""
-
-
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
     report = yield

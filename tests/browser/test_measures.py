@@ -12,8 +12,8 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.browser.browsing import SMALL_SCREEN
-from tests.browser.calls import Pair, new_pair, sign_in_therapist
 from tests.browser.conftest import MakeVisitor
+from tests.browser.people import Pair, new_pair
 from tests.browser.server import DemoServer
 
 pytestmark = pytest.mark.browser
@@ -41,7 +41,7 @@ def test_a_positive_item_9_reaches_the_therapist_at_once(
     # The therapist is on their home page, its events socket open.
     therapist = visitor("therapist")
     tpage = therapist.page
-    sign_in_therapist(therapist, pair.therapist)
+    pair.let_in(therapist, pair.therapist)
     with tpage.expect_websocket(lambda ws: "/ws/events/" in ws.url):
         therapist.goto("/")
     alerts = tpage.get_by_role("region", name="Alerts")
@@ -50,7 +50,7 @@ def test_a_positive_item_9_reaches_the_therapist_at_once(
     # The client, on a phone, opens the questionnaire from their home page.
     client = visitor("client on a phone", viewport=SMALL_SCREEN, is_mobile=True)
     page = client.page
-    client.sign_in(pair.client)
+    pair.let_in(client, pair.client)
     todo = page.get_by_role("region", name="Things to do")
     client.click(todo.get_by_role("link", name=f"Fill in: {PHQ9}"))
     assert re.fullmatch(r"/measures/tasks/\d+/", client.path), client.path
@@ -112,9 +112,7 @@ def test_a_positive_item_9_reaches_the_therapist_at_once(
     # The therapist opens it and records what they did.
     therapist.click(entry)
     assert re.fullmatch(r"/alerts/\d+/", therapist.path), therapist.path
-    expect(tpage.get_by_role("heading", level=1)).to_have_text(
-        f"Safety alert: {pair.client_name}"
-    )
+    expect(tpage.get_by_role("heading", level=1)).to_have_text(f"Safety alert: {pair.client_name}")
     expect(tpage.locator("#risk-wording")).to_contain_text("Several days")
     therapist.click(tpage.get_by_role("button", name="Acknowledge the alert"))
     expect(tpage.get_by_role("alert").filter(has_text="This field is required")).to_be_visible()

@@ -1,6 +1,6 @@
 """Secure messaging between two Chromiums: a client on a phone and their therapist at a desk.
 
-Each test makes its own therapist and client (``new_pair``), so tests share only the server.
+Each test makes its own therapist and client (``pair_in_browsers``), so tests share only the server.
 What is asserted is what each person sees without reloading (messages, "is typing…", "Sent" and
 "Read", the unread badges), and the rows behind it in the server's database.
 """
@@ -14,9 +14,9 @@ from typing import Any
 import pytest
 from playwright.sync_api import Dialog, Locator, Page, Route, WebSocketRoute, expect
 
-from tests.browser.browsing import SMALL_SCREEN, Visitor
-from tests.browser.calls import Pair, new_pair, sign_in_therapist
+from tests.browser.browsing import Visitor
 from tests.browser.conftest import MakeVisitor
+from tests.browser.people import pair_in_browsers
 from tests.browser.server import DemoServer
 
 pytestmark = pytest.mark.browser
@@ -27,16 +27,6 @@ RESEND_WAIT_MS = 15_000
 
 
 # --- People and pages ----------------------------------------------------------------------------
-
-
-def pair_in_browsers(visitor: MakeVisitor, server: DemoServer) -> tuple[Pair, Visitor, Visitor]:
-    """A fresh pair, signed in: the client on a 360 px phone, the therapist at a desk."""
-    pair = new_pair(server)
-    client = visitor("client on a phone", viewport=SMALL_SCREEN)
-    client.sign_in(pair.client)
-    therapist = visitor("therapist")
-    sign_in_therapist(therapist, pair.therapist)
-    return pair, client, therapist
 
 
 def open_conversation(person: Visitor, peer_name: str) -> str:

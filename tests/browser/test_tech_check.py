@@ -9,8 +9,6 @@ from __future__ import annotations
 import json
 import re
 import time
-import uuid
-from dataclasses import dataclass
 
 import pytest
 from playwright.sync_api import Page, Playwright, Route, expect
@@ -19,48 +17,18 @@ from rapport.lib.turn import rest_credential
 from tests.browser.browsing import SMALL_SCREEN, Visitor
 from tests.browser.conftest import MakeVisitor, visitors_in
 from tests.browser.media import launch_media, media_browser, media_visitor
+from tests.browser.people import Pair, new_pair
 from tests.browser.server import DemoServer
 from tests.turn import TurnServer, turn
 
 pytestmark = pytest.mark.browser
 __all__ = ["media_browser", "media_visitor", "turn"]  # fixtures used by the tests below
 
-PASSWORD = "rapport-demo-password"
 MODES = {
     "video": "Continue with video",
     "audio": "Continue without camera",
     "text": "Continue with text only",
 }
-
-
-@dataclass(frozen=True)
-class Pair:
-    therapist: str
-    client: str
-    client_name: str
-    client_id: int
-
-
-def new_pair(server: DemoServer) -> Pair:
-    """A therapist and a client of their own, so no other test's visit is in the way."""
-    tag = uuid.uuid4().hex[:8]
-    therapist, client, name = f"t-{tag}@check.test", f"c-{tag}@check.test", f"Robin {tag}"
-    client_id = server.shell(
-        "from allauth.account.models import EmailAddress\n"
-        "from rapport.accounts.models import Role, User\n"
-        "from rapport.care.services import start_care\n"
-        "admin = User.objects.get(email='admin@demo.rapport.test')\n"
-        "made = []\n"
-        f"for email, name, role in [({therapist!r}, 'Dr Quinn {tag}', Role.THERAPIST),"
-        f" ({client!r}, {name!r}, Role.CLIENT)]:\n"
-        f"    user = User.objects.create_user(email, {PASSWORD!r}, full_name=name, role=role,"
-        " time_zone='Europe/London')\n"
-        "    EmailAddress.objects.create(user=user, email=email, verified=True, primary=True)\n"
-        "    made.append(user)\n"
-        "start_care(made[0], made[1], actor=admin)\n"
-        "print(made[1].pk)\n"
-    )
-    return Pair(therapist, client, name, int(client_id))
 
 
 def open_visit(server: DemoServer, pair: Pair) -> str:
@@ -88,12 +56,6 @@ def end_visit(therapist: Visitor, visit: str) -> None:
         max_redirects=0,
     )
     assert ended.status == 302, ended.status
-
-
-def sign_in_therapist(therapist: Visitor, email: str) -> None:
-    therapist.sign_in(email)
-    assert therapist.path == "/accounts/2fa/totp/activate/", therapist.path
-    therapist.enrol_totp()
 
 
 def wait_for_checks(page: Page) -> None:
@@ -126,11 +88,11 @@ def test_tech_check_shows_camera_sound_devices_and_connection(
     visit = open_visit(server, pair)
     client = media_visitor("client on a phone", viewport=SMALL_SCREEN, is_mobile=True)
     page = client.page
-    client.sign_in(pair.client)
+    pair.let_in(client, pair.client)
 
     # The open session is on the client's home page; joining starts with the tech check.
     opened = page.get_by_role("region", name="Your session is open")
-    expect(opened).to_contain_text("Your session with Dr Quinn")
+    expect(opened).to_contain_text(f"Your session with {pair.therapist_name}")
     client.click(opened.get_by_role("link", name="Join the session"))
     assert client.path == check_url(visit)
     wait_for_checks(page)
@@ -218,7 +180,7 @@ def test_blocked_camera_explains_how_to_allow_it_and_other_ways_work(
         with visitors_in(request, refusing, server) as make:
             client = make("client who said no")
             page = client.page
-            client.sign_in(pair.client)
+            pair.let_in(client, pair.client)
             client.goto(check_url(visit))
             fix = page.get_by_role(
                 "region", name="Your browser is blocking the camera and microphone"
@@ -253,7 +215,7 @@ def test_no_camera_or_microphone_says_so(visitor: MakeVisitor, server: DemoServe
     visit = open_visit(server, pair)
     client = visitor("client without devices")  # the plain browser has no devices at all
     page = client.page
-    client.sign_in(pair.client)
+    pair.let_in(client, pair.client)
     client.goto(check_url(visit))
     fix = page.get_by_role("region", name="No camera or microphone found")
     expect(fix).to_be_visible(timeout=15_000)
@@ -287,7 +249,7 @@ def test_relay_check_reports_a_working_and_a_dead_turn_server(
 
     client = media_visitor("client")
     page = client.page
-    client.sign_in(pair.client)
+    pair.let_in(client, pair.client)
     page.route(f"**{check_url(visit)}", with_relay)
     credential = rest_credential(turn.secret, username)
     servers[:] = [{"urls": turn.urls, "username": username, "credential": credential}]
@@ -309,7 +271,7 @@ def test_check_in_then_the_therapist_sees_the_client_waiting_live(
     # The therapist starts the session from the client's record, then waits on the home page.
     therapist = media_visitor("therapist")
     tpage = therapist.page
-    sign_in_therapist(therapist, pair.therapist)
+    pair.let_in(therapist, pair.therapist)
     therapist.goto(f"/clients/{pair.client_id}/")
     therapist.click(tpage.get_by_role("button", name="Start a session"))
     found = re.fullmatch(r"/visits/([0-9a-f-]{36})/check/", therapist.path)
@@ -330,7 +292,7 @@ def test_check_in_then_the_therapist_sees_the_client_waiting_live(
     )
     client.context.grant_permissions(["geolocation"])
     page = client.page
-    client.sign_in(pair.client)
+    pair.let_in(client, pair.client)
     client.goto(checkin_url(visit, "audio"))
     expect(page.get_by_role("heading", name="If you need help right now")).to_be_visible()
     expect(page.get_by_role("region", name="If you need help right now")).to_contain_text("988")
@@ -406,7 +368,7 @@ def test_refused_position_leaves_it_empty_with_a_note(
         viewport=SMALL_SCREEN,
         is_mobile=True,
     )
-    client.sign_in(pair.client)
+    pair.let_in(client, pair.client)
     page = client.page
     client.goto(checkin_url(visit, "text"))
     page.get_by_label("Where are you right now?").fill("Office, 1 Bridge St")

@@ -1,0 +1,23 @@
+"""Background work in tests runs as in production: django-tasks-db's worker, in this process."""
+
+from __future__ import annotations
+
+import signal
+
+from django.core.management import call_command
+from django_tasks_db.models import DBTaskResult
+
+
+def run_task_worker() -> None:
+    """Run the worker until nothing is ready, as ``rapport worker`` would; fail on a failed task.
+
+    Tasks deferred to later run once time has been moved past them (time-machine)."""
+    watched = [signal.SIGINT, signal.SIGTERM, signal.SIGQUIT]
+    saved = {sig: signal.getsignal(sig) for sig in watched}  # the worker installs its own
+    try:
+        call_command("db_worker", batch=True, startup_delay=False, interval=0, verbosity=0)
+    finally:
+        for sig, handler in saved.items():
+            signal.signal(sig, handler)
+    failed = list(DBTaskResult.objects.failed().values_list("task_path", "traceback"))
+    assert not failed, failed
