@@ -14,7 +14,7 @@
 import { Call, savedDevices } from "./call.js";
 import { Chat } from "./chat.js";
 import { level, report, StepDown } from "./quality.js";
-import { VisitSocket } from "./socket.js";
+import { ReconnectingSocket } from "../rapport/socket.js";
 
 const config = JSON.parse(document.getElementById("visit-config").textContent);
 const texts = document.getElementById("room-texts").dataset;
@@ -54,7 +54,7 @@ let requestedMode = new URLSearchParams(location.search).get("mode");
 if (requestedMode && sessionStorage.getItem(MODE_KEY) === requestedMode) requestedMode = null;
 const rejoining = sessionStorage.getItem(REJOIN_KEY) === "in-call";
 
-const socket = new VisitSocket(config.socket_url, {
+const socket = new ReconnectingSocket(config.socket_url, {
   onOpen() {},
   onMessage: receive,
   onDown() {

@@ -1,4 +1,4 @@
-// The room's signaling socket: JSON messages, reconnects with backoff (0.5, 1, 2, 4 … 10 s).
+// A JSON WebSocket that reconnects with backoff (0.5, 1, 2, 4 … 10 s): the room, messages, events.
 // Close codes that mean "do not come back" end the socket for good (docs/protocol.md).
 
 const FINAL = new Map([
@@ -11,7 +11,7 @@ const FINAL = new Map([
 const FIRST_DELAY_MS = 500;
 const MAX_DELAY_MS = 10_000;
 
-export class VisitSocket {
+export class ReconnectingSocket {
   constructor(path, { onOpen, onMessage, onDown, onFinal }) {
     const url = new URL(path, location.href);
     url.protocol = url.protocol === "https:" ? "wss:" : "ws:";
