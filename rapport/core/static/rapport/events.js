@@ -2,6 +2,8 @@
 // unread-messages badge; on therapists' pages it also keeps the home page's
 // "Waiting now" card current, says who arrived in a live region and plays a soft chime; shows a
 // safety alert at once on any page that loads it (a banner, and the "Alerts" card where there is one).
+import { ReconnectingSocket } from "./socket.js";
+
 const card = document.getElementById("waiting");
 const list = document.getElementById("waiting-list");
 const empty = document.getElementById("waiting-empty");
@@ -14,13 +16,8 @@ const alertEntry = document.getElementById("alert-entry");
 const ALERT_TEXT = "Safety alert: {name} needs your attention.";
 const ALERT_LINK = "Open the alert";
 const STOPPED_TEXT = "Live updates stopped: you were signed out. Reload the page.";
-const SESSION_ENDED = 4001;
-const MAX_DELAY_MS = 10000;
 const baseTitle = document.title;
 
-let delay = 500;
-let opened = false;
-let stopped = false;
 let sound = null;
 
 function say(key, name = "") {
@@ -169,38 +166,22 @@ const handlers = {
   "alert.acknowledged": acknowledged,
 };
 
-function connect() {
-  const scheme = location.protocol === "https:" ? "wss" : "ws";
-  // The badge's count goes with the handshake: the server answers when it has changed since.
+// The badge's count goes with the handshake: the server answers when it has changed since.
+function socketPath() {
   const shown = document.getElementById("nav-unread-count")?.textContent.trim();
-  const query = shown ? `?unread=${encodeURIComponent(shown)}` : "";
-  const socket = new WebSocket(`${scheme}://${location.host}/ws/events/${query}`);
-  socket.addEventListener("open", () => {
-    if (opened) reload();
-    opened = true;
-    delay = 500;
-  });
-  socket.addEventListener("message", ({ data }) => {
-    let event;
-    try {
-      event = JSON.parse(data);
-    } catch {
-      return;
-    }
-    if (event.type === "session.ended") stopped = true;
-    handlers[event.type]?.(event);
-  });
-  socket.addEventListener("close", ({ code }) => {
-    if (stopped || code === SESSION_ENDED) {
-      stopped = true;
-      if (status) say("stopped");
-      else stoppedNotice();
-      return;
-    }
-    setTimeout(connect, delay);
-    delay = Math.min(delay * 2, MAX_DELAY_MS);
-  });
+  return shown ? `/ws/events/?unread=${encodeURIComponent(shown)}` : "/ws/events/";
 }
+
+const socket = new ReconnectingSocket(socketPath, {
+  onOpen(reconnected) {
+    if (reconnected) reload();
+  },
+  onMessage: (event) => handlers[event.type]?.(event),
+  onFinal() {
+    if (status) say("stopped");
+    else stoppedNotice();
+  },
+});
 
 function stoppedNotice() {
   const notice = document.createElement("p");
@@ -211,4 +192,4 @@ function stoppedNotice() {
 }
 
 refresh();
-connect();
+socket.connect();
