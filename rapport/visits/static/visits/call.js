@@ -2,29 +2,13 @@
 // polite), device and screen switches with RTCRtpSender.replaceTrack, ICE restarts, stats.
 // Signaling goes through `send`; what the page shows is left to the `events` callbacks.
 
+import { preferredDevice, saveDevice } from "./devices.js";
 import { summarise } from "./quality.js";
 
-const DEVICES_KEY = "rapport.devices";
 const DISCONNECTED_GRACE_MS = 3000;
 const POLITE_HOLD_MS = 1000;
 const STUCK_MS = 10_000;
 const LOWERED = { scaleResolutionDownBy: 2, maxFramerate: 15, maxBitrate: 250_000 };
-
-export function savedDevices() {
-  try {
-    return JSON.parse(localStorage.getItem(DEVICES_KEY)) || {};
-  } catch {
-    return {};
-  }
-}
-
-function saveDevice(kind, id) {
-  try {
-    localStorage.setItem(DEVICES_KEY, JSON.stringify({ ...savedDevices(), [kind]: id }));
-  } catch {
-    // Private mode or storage full: the choice lasts for this page only.
-  }
-}
 
 const wants = (modality) => ({ audio: modality !== "text", video: modality === "video" });
 
@@ -69,12 +53,8 @@ export class Call {
     }
     const missing = ["audio", "video"].filter((kind) => need[kind] && !this.tracks[kind]);
     if (!missing.length) return;
-    const saved = savedDevices();
     const constraints = {};
-    for (const kind of missing) {
-      const id = saved[`${kind}input`];
-      constraints[kind] = id ? { deviceId: { ideal: id } } : true;
-    }
+    for (const kind of missing) constraints[kind] = preferredDevice(`${kind}input`);
     let stream = null;
     try {
       stream = await navigator.mediaDevices.getUserMedia(constraints);

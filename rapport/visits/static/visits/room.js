@@ -11,8 +11,9 @@
 //                                  of the `ready` that built the current peer connection and of
 //                                  its first decoded remote video frame
 
-import { Call, savedDevices } from "./call.js";
+import { Call } from "./call.js";
 import { Chat } from "./chat.js";
+import { canChooseSpeaker, savedDevices } from "./devices.js";
 import { level, report, StepDown } from "./quality.js";
 import { ReconnectingSocket } from "../rapport/socket.js";
 
@@ -461,8 +462,7 @@ function cue() {
 
 // --- Devices -------------------------------------------------------------------------------------
 
-const canPickSpeaker = "setSinkId" in HTMLMediaElement.prototype;
-$("speaker-field").hidden = !canPickSpeaker;
+$("speaker-field").hidden = !canChooseSpeaker;
 const deviceNames = { audioinput: texts.microphoneN, videoinput: texts.cameraN, audiooutput: texts.speakerN };
 
 async function listDevices() {
