@@ -1,6 +1,7 @@
 // The peer connection: local media for the modality, "perfect negotiation" (the client is
-// polite), device and screen switches with RTCRtpSender.replaceTrack, ICE restarts, stats.
-// Signaling goes through `send`; what the page shows is left to the `events` callbacks.
+// polite), device and screen switches with RTCRtpSender.replaceTrack, ICE restarts, recovery
+// from a failed signaling step, stats. Signaling goes through `send`; what the page shows is
+// left to the `events` callbacks.
 
 import { preferredDevice, saveDevice } from "./devices.js";
 import { summarise } from "./quality.js";
@@ -8,6 +9,7 @@ import { summarise } from "./quality.js";
 const DISCONNECTED_GRACE_MS = 3000;
 const POLITE_HOLD_MS = 1000;
 const STUCK_MS = 10_000;
+const MAX_RECOVERIES = 3; // failed signaling steps in a row before the page asks for a reload
 const LOWERED = { scaleResolutionDownBy: 2, maxFramerate: 15, maxBitrate: 250_000 };
 
 const wants = (modality) => ({ audio: modality !== "text", video: modality === "video" });
@@ -33,6 +35,8 @@ export class Call {
     this.shownVideo = null;
     this.firstFrameAt = null;
     this.disconnectedTimer = null;
+    this.recovering = false;
+    this.failures = 0;
   }
 
   // --- Local media ---------------------------------------------------------------------------
@@ -226,6 +230,8 @@ export class Call {
     this.stuckSince = null;
     this.shownVideo = null;
     this.firstFrameAt = null;
+    this.recovering = false;
+    this.failures = 0;
     this.media.remoteVideo.srcObject = null;
     this.media.remoteAudio.srcObject = null;
     pc.onnegotiationneeded = () => this.negotiationNeeded(pc);
@@ -266,7 +272,8 @@ export class Call {
 
   heldOffer(pc) {
     if (this.pc !== pc) return;
-    if (pc.signalingState !== "stable") {
+    // While recovering, the other side's fresh offer is on its way: wait for it.
+    if (pc.signalingState !== "stable" || this.recovering) {
       this.holdTimer = setTimeout(() => this.heldOffer(pc), POLITE_HOLD_MS);
       return;
     }
@@ -299,28 +306,88 @@ export class Call {
     try {
       this.makingOffer = true;
       await pc.setLocalDescription();
-      if (this.pc === pc) this.send({ type: "sdp", description: { type: pc.localDescription.type, sdp: pc.localDescription.sdp } });
+      if (this.pc === pc) this.sendDescription(pc);
     } catch (error) {
-      console.warn("offer failed", error);
+      await this.failed(pc, "offer", error);
     } finally {
       this.makingOffer = false;
     }
   }
 
+  sendDescription(pc) {
+    this.send({ type: "sdp", description: { type: pc.localDescription.type, sdp: pc.localDescription.sdp } });
+  }
+
   // Call these strictly in order (the page keeps one promise chain for signaling).
   async description(description) {
     const pc = this.pc;
-    if (!pc || description.type === "rollback") return;
+    if (!pc) return;
+    if (description.type === "rollback") {
+      // The other side could not use our last description: offer afresh (the impolite side
+      // offers; the polite side waits for that offer).
+      if (!this.polite) await this.renegotiate(pc);
+      return;
+    }
     const collision = description.type === "offer" && (this.makingOffer || pc.signalingState !== "stable");
     this.ignoreOffer = !this.polite && collision;
     if (this.ignoreOffer) return;
-    await pc.setRemoteDescription(description);
-    if (description.type === "offer") {
-      await pc.setLocalDescription();
-      this.send({ type: "sdp", description: { type: pc.localDescription.type, sdp: pc.localDescription.sdp } });
+    try {
+      await pc.setRemoteDescription(description);
+      if (description.type === "offer") {
+        await pc.setLocalDescription();
+        this.sendDescription(pc);
+      }
+    } catch (error) {
+      await this.failed(pc, description.type, error);
+      return;
+    }
+    this.failures = 0;
+    this.checkRecovered(pc);
+  }
+
+  // A signaling step the browser refused (a malformed or out-of-turn description, an offer it
+  // could not make) leaves the call stuck half-way: tell the person, go back to a stable state
+  // and negotiate again with an ICE restart. The impolite side makes the new offer; the polite
+  // side asks it to with a `rollback` description.
+  async failed(pc, step, error) {
+    if (this.pc !== pc || pc.signalingState === "closed") return;
+    console.warn(`signaling: the ${step} failed`, error);
+    this.failures += 1;
+    const givingUp = this.failures > MAX_RECOVERIES;
+    this.recovering = !givingUp;
+    this.events.signalingFailed(givingUp);
+    if (givingUp) return;
+    if (pc.signalingState === "have-remote-offer") {
+      await pc.setRemoteDescription({ type: "rollback" }).catch((error) => console.warn("signaling: rollback failed", error));
+    }
+    if (this.polite) {
+      if (pc.signalingState === "have-local-offer") {
+        await pc.setLocalDescription({ type: "rollback" }).catch((error) => console.warn("signaling: rollback failed", error));
+      }
+      this.send({ type: "sdp", description: { type: "rollback" } });
+    } else {
+      await this.renegotiate(pc);
     }
   }
 
+  async renegotiate(pc) {
+    if (this.pc !== pc) return;
+    if (pc.signalingState === "have-local-offer") {
+      await pc.setLocalDescription({ type: "rollback" }).catch((error) => console.warn("signaling: rollback failed", error));
+    }
+    pc.restartIce(); // a fresh offer follows through negotiationneeded
+  }
+
+  // Recovered once negotiation is back to stable and ICE is connected again.
+  checkRecovered(pc) {
+    if (!this.recovering || this.pc !== pc || pc.signalingState !== "stable") return;
+    if (!["connected", "completed"].includes(pc.iceConnectionState)) return;
+    this.recovering = false;
+    this.events.signalingRecovered();
+  }
+
+  // A refused candidate is not a failed step: ICE carries on with the others, and if none
+  // works the connection fails and restarts (iceChanged).
   async candidate(candidate) {
     if (!this.pc) return;
     try {
@@ -362,6 +429,7 @@ export class Call {
     clearTimeout(this.disconnectedTimer);
     if (state === "connected" || state === "completed") {
       this.events.iceConnected();
+      this.checkRecovered(pc);
     } else if (state === "failed") {
       this.events.iceTrouble();
       this.restartIce();

@@ -96,6 +96,8 @@ const call = new Call({
       sampleQuality(); // shows the path (direct or relayed) now rather than at the next sample
     },
     iceTrouble: () => startReconnect("ice_failed"),
+    signalingFailed: (givingUp) => notice(givingUp ? texts.signalingGaveUp : texts.signalingFailed),
+    signalingRecovered: () => notice(texts.signalingRecovered),
     peerHere: () => state.peer.present && state.peer.state === "admitted",
   },
 });
@@ -112,10 +114,11 @@ const chat = new Chat({
 
 const stepDown = new StepDown(policy);
 
-// Signaling is handled strictly in order: a candidate must not overtake its description.
+// Signaling is handled strictly in order: a candidate must not overtake its description. A
+// failed signaling step is handled by the call itself (it says so and renegotiates).
 let signaling = Promise.resolve();
 const inOrder = (task) => {
-  signaling = signaling.then(task).catch((error) => console.warn("signaling", error));
+  signaling = signaling.then(task).catch((error) => console.warn("call", error));
   return signaling;
 };
 
