@@ -16,7 +16,7 @@ import os
 import uuid
 
 import pytest
-from playwright.sync_api import expect
+from playwright.sync_api import Page, expect
 
 from tests.browser.browsing import DEMO_PASSWORD
 from tests.browser.calls import Pair, new_pair
@@ -86,6 +86,11 @@ def escalate(server: DemoServer, alert: int) -> None:
     assert server.shell(ESCALATE.format(alert=alert)).strip() == "True"
 
 
+def wait_until_live(page: Page) -> None:
+    """Until the page's events socket is open (an event sent before it would be missed)."""
+    page.wait_for_function("() => window.rapportEvents && window.rapportEvents.open()")
+
+
 def test_an_escalated_alert_appears_on_the_admins_open_pages(
     visitor: MakeVisitor, server: DemoServer
 ) -> None:
@@ -100,6 +105,7 @@ def test_an_escalated_alert_appears_on_the_admins_open_pages(
     before = safety.inner_text()
 
     # The first alert escalates while the admin looks at the home page.
+    wait_until_live(page)
     escalate(server, alerts[0])
     banner = page.get_by_role("alert").filter(has_text=first.therapist_name)
     expect(banner).to_contain_text(
@@ -115,6 +121,7 @@ def test_an_escalated_alert_appears_on_the_admins_open_pages(
     rows = page.get_by_role("table", name="Escalated alerts").get_by_role("row")
     expect(rows.filter(has_text=first.client_name)).to_contain_text("Still open")
     expect(rows.filter(has_text=second.client_name)).to_have_count(0)
+    wait_until_live(page)
     escalate(server, alerts[1])
     expect(page.get_by_role("alert").filter(has_text=second.therapist_name)).to_be_visible()
     expect(rows.filter(has_text=second.client_name)).to_contain_text("Still open")
