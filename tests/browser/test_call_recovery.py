@@ -39,6 +39,12 @@ MALFORMED_SDP = "v=0\r\nthis is not a session description\r\n"
 FAILED = "The call hit a connection problem. Reconnecting…"
 RECOVERED = "The call is connected again."
 
+STABLE_AND_CONNECTED = """() => {
+  const pc = window.rapportRoom.pc();
+  const connected = ["connected", "completed"].includes(pc.iceConnectionState);
+  return pc.signalingState === "stable" && connected;
+}"""
+
 # Everything the page's notice region (role="status") has said, in order.
 WATCH_NOTICES = """() => {
   window.seenNotices = [];
@@ -91,11 +97,7 @@ def expect_recovered(person: Visitor, *, video: bool) -> None:
     expect(page.get_by_role("status").filter(has_text=RECOVERED)).to_be_visible(timeout=30_000)
     assert seen_notices(person)[-2:] == [FAILED, RECOVERED], seen_notices(person)
     wait_for_call(person, video=video)
-    state = page.evaluate(
-        "() => { const pc = window.rapportRoom.pc();"
-        " return [pc.signalingState, pc.iceConnectionState]; }"
-    )
-    assert state[0] == "stable" and state[1] in ("connected", "completed"), state
+    page.wait_for_function(STABLE_AND_CONNECTED)
 
 
 def test_a_failed_signaling_step_is_shown_and_the_call_recovers(

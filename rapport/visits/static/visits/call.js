@@ -357,25 +357,30 @@ export class Call {
     this.recovering = !givingUp;
     this.events.signalingFailed(givingUp);
     if (givingUp) return;
-    if (pc.signalingState === "have-remote-offer") {
-      await pc.setRemoteDescription({ type: "rollback" }).catch((error) => console.warn("signaling: rollback failed", error));
-    }
     if (this.polite) {
-      if (pc.signalingState === "have-local-offer") {
-        await pc.setLocalDescription({ type: "rollback" }).catch((error) => console.warn("signaling: rollback failed", error));
-      }
+      await this.rollback(pc);
       this.send({ type: "sdp", description: { type: "rollback" } });
     } else {
       await this.renegotiate(pc);
     }
   }
 
+  // Back to "stable" and one fresh offer with new ICE credentials. restartIce() comes before the
+  // rollback has finished, so that the offer negotiationneeded then asks for is that one, not an
+  // offer without the restart first.
   async renegotiate(pc) {
     if (this.pc !== pc) return;
-    if (pc.signalingState === "have-local-offer") {
-      await pc.setLocalDescription({ type: "rollback" }).catch((error) => console.warn("signaling: rollback failed", error));
-    }
-    pc.restartIce(); // a fresh offer follows through negotiationneeded
+    const rolledBack = this.rollback(pc);
+    pc.restartIce();
+    await rolledBack;
+  }
+
+  rollback(pc) {
+    const rollback = { type: "rollback" };
+    let done = Promise.resolve();
+    if (pc.signalingState === "have-local-offer") done = pc.setLocalDescription(rollback);
+    else if (pc.signalingState === "have-remote-offer") done = pc.setRemoteDescription(rollback);
+    return done.catch((error) => console.warn("signaling: the rollback failed", error));
   }
 
   // Recovered once negotiation is back to stable and ICE is connected again.
