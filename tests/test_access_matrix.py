@@ -118,6 +118,7 @@ HAS_TOTP = "302 /accounts/2fa/totp/deactivate/"  # TOTP already on: offered to t
 MATRIX: dict[str, tuple[dict[str, Expect], Kwargs | None]] = {
     "home": rule(LOGIN, 200, 200, 200, 200, 200),
     "healthz": rule(200, 200, 200, 200, 200, 200),
+    "session_status": rule(LOGIN, 204, 204, 204, 204, 204),
     "account_login": rule(200, HOME, HOME, HOME, HOME, HOME),
     "account_logout": rule(LOGIN, 200, 200, 200, 200, 200),
     "account_inactive": rule(200, 200, 200, 200, 200, 200),

@@ -10,7 +10,7 @@ from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_http_methods, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from rapport.accounts import services
 from rapport.accounts.decorators import role_required
@@ -44,6 +44,14 @@ def sign_out_everywhere(request: HttpRequest) -> HttpResponse:
     services.sign_out_everywhere(request.user, request)  # type: ignore[arg-type]
     messages.success(request, _("You are signed out on every device."))
     return redirect("account_login")
+
+
+@login_required
+@require_GET
+def session_status(request: HttpRequest) -> HttpResponse:
+    """204 while this browser is signed in; otherwise the usual redirect to sign in. Pages ask
+    after the server refused their socket, which an expired session also causes."""
+    return HttpResponse(status=204)
 
 
 @role_required(Role.THERAPIST, Role.ADMIN)

@@ -1,7 +1,12 @@
-// The per-user events socket (docs/protocol.md) on every page of clients and therapists: the
-// unread-messages badge; on therapists' pages it also keeps the home page's
-// "Waiting now" card current, says who arrived in a live region and plays a soft chime; shows a
-// safety alert at once on any page that loads it (a banner, and the "Alerts" card where there is one).
+// The per-user events socket (docs/protocol.md) on every signed-in page: the unread-messages
+// badge; on therapists' pages it also keeps the home page's "Waiting now" card current, says who
+// arrived in a live region and plays a soft chime; shows a safety alert at once on any page that
+// loads it (a banner, and the "Alerts" card where there is one); on admins' pages, an escalated
+// alert (a banner, and the parts of the page marked `data-refresh` read again).
+//
+// Read-only hook for tests and support: window.rapportEvents.open() is true while the socket is open.
+import { ReconnectingSocket } from "./socket.js";
+
 const card = document.getElementById("waiting");
 const list = document.getElementById("waiting-list");
 const empty = document.getElementById("waiting-empty");
@@ -14,13 +19,12 @@ const alertEntry = document.getElementById("alert-entry");
 const ALERT_TEXT = "Safety alert: {name} needs your attention.";
 const ALERT_LINK = "Open the alert";
 const STOPPED_TEXT = "Live updates stopped: you were signed out. Reload the page.";
-const SESSION_ENDED = 4001;
-const MAX_DELAY_MS = 10000;
+const texts = document.getElementById("live-texts")?.dataset ?? {}; // translated in base.html
+// Parts of the page without a handler of their own (the admin's escalated alerts): read again
+// from the server after an event that changes them.
+const refreshed = [...document.querySelectorAll("[data-refresh][id]")];
 const baseTitle = document.title;
 
-let delay = 500;
-let opened = false;
-let stopped = false;
 let sound = null;
 
 function say(key, name = "") {
@@ -87,27 +91,32 @@ function chime() {
   }
 }
 
-// A safety alert: a banner at the top of the page (role="alert", read out at once), the entry in
-// the "Alerts" card where the page has one, and the chime.
+// A banner at the top of the page (role="alert", read out at once) for one alert: its words and
+// a link. A second event for the same alert updates it.
+function banner(id, words, linkText, url) {
+  const main = document.getElementById("main") ?? document.body;
+  let shown = document.querySelector(`.alert-banner[data-alert="${CSS.escape(id)}"]`);
+  if (!shown) {
+    shown = document.createElement("div");
+    shown.className = "message error alert-banner";
+    shown.dataset.alert = id;
+    shown.setAttribute("role", "alert");
+    main.prepend(shown);
+  }
+  const link = document.createElement("a");
+  link.href = url;
+  link.textContent = linkText;
+  const strong = document.createElement("strong");
+  strong.textContent = words;
+  shown.replaceChildren(strong, " ", link);
+}
+
+// A safety alert: the banner, the entry in the "Alerts" card where the page has one, the chime.
 function safetyAlert(event) {
   const name = String(event.client_name ?? "");
   const id = String(event.alert ?? "");
   const words = (alerts?.dataset.announce ?? ALERT_TEXT).replace("{name}", name);
-  const main = document.getElementById("main") ?? document.body;
-  let banner = document.querySelector(`.alert-banner[data-alert="${CSS.escape(id)}"]`);
-  if (!banner) {
-    banner = document.createElement("div");
-    banner.className = "message error alert-banner";
-    banner.dataset.alert = id;
-    banner.setAttribute("role", "alert");
-    main.prepend(banner);
-  }
-  const link = document.createElement("a");
-  link.href = event.url;
-  link.textContent = alerts?.dataset.open ?? ALERT_LINK;
-  const strong = document.createElement("strong");
-  strong.textContent = words;
-  banner.replaceChildren(strong, " ", link);
+  banner(id, words, alerts?.dataset.open ?? ALERT_LINK, event.url);
   if (alertList && alertEntry) {
     const found = [...alertList.children].find((item) => item.dataset.alert === id);
     const item = found ?? alertEntry.content.firstElementChild.cloneNode(true);
@@ -121,10 +130,20 @@ function safetyAlert(event) {
   chime();
 }
 
+// An alert its therapist did not acknowledge in time, to the practice admins: the banner, and
+// the escalated alerts' count or list on this page read again.
+function escalated(event) {
+  const words = (texts.escalated ?? "").replace("{name}", String(event.therapist_name ?? ""));
+  banner(String(event.alert ?? ""), words, texts.escalatedLink ?? "", event.url);
+  if (refreshed.length) reload();
+  chime();
+}
+
 // Acknowledged (in this tab or another): the alert leaves the card and its banner goes.
 function acknowledged(event) {
   const id = String(event.alert ?? "");
   document.querySelector(`.alert-banner[data-alert="${CSS.escape(id)}"]`)?.remove();
+  if (refreshed.length) reload();
   if (!alertList) return;
   [...alertList.children].find((item) => item.dataset.alert === id)?.remove();
   alertEmpty.hidden = alertList.children.length > 0;
@@ -138,6 +157,10 @@ async function reload() {
     const page = new DOMParser().parseFromString(await response.text(), "text/html");
     const fresh = page.getElementById("waiting-list");
     if (fresh && list) list.replaceChildren(...fresh.children);
+    for (const part of refreshed) {
+      const freshPart = page.getElementById(part.id);
+      if (freshPart) part.replaceChildren(...freshPart.childNodes);
+    }
     const freshAlerts = page.getElementById("alert-list");
     if (freshAlerts && alertList) {
       alertList.replaceChildren(...freshAlerts.children);
@@ -167,40 +190,25 @@ const handlers = {
   "visit.left": gone,
   "alert.safety": safetyAlert,
   "alert.acknowledged": acknowledged,
+  "alert.escalated": escalated,
 };
 
-function connect() {
-  const scheme = location.protocol === "https:" ? "wss" : "ws";
-  // The badge's count goes with the handshake: the server answers when it has changed since.
+// The badge's count goes with the handshake: the server answers when it has changed since.
+function socketPath() {
   const shown = document.getElementById("nav-unread-count")?.textContent.trim();
-  const query = shown ? `?unread=${encodeURIComponent(shown)}` : "";
-  const socket = new WebSocket(`${scheme}://${location.host}/ws/events/${query}`);
-  socket.addEventListener("open", () => {
-    if (opened) reload();
-    opened = true;
-    delay = 500;
-  });
-  socket.addEventListener("message", ({ data }) => {
-    let event;
-    try {
-      event = JSON.parse(data);
-    } catch {
-      return;
-    }
-    if (event.type === "session.ended") stopped = true;
-    handlers[event.type]?.(event);
-  });
-  socket.addEventListener("close", ({ code }) => {
-    if (stopped || code === SESSION_ENDED) {
-      stopped = true;
-      if (status) say("stopped");
-      else stoppedNotice();
-      return;
-    }
-    setTimeout(connect, delay);
-    delay = Math.min(delay * 2, MAX_DELAY_MS);
-  });
+  return shown ? `/ws/events/?unread=${encodeURIComponent(shown)}` : "/ws/events/";
 }
+
+const socket = new ReconnectingSocket(socketPath, {
+  onOpen(reconnected) {
+    if (reconnected) reload();
+  },
+  onMessage: (event) => handlers[event.type]?.(event),
+  onFinal() {
+    if (status) say("stopped");
+    else stoppedNotice();
+  },
+});
 
 function stoppedNotice() {
   const notice = document.createElement("p");
@@ -210,5 +218,6 @@ function stoppedNotice() {
   (document.getElementById("main") ?? document.body).prepend(notice);
 }
 
+window.rapportEvents = Object.freeze({ open: () => socket.open });
 refresh();
-connect();
+socket.connect();

@@ -4,7 +4,7 @@
 // repeats, so nothing is lost and nothing is stored twice. After a reconnect the page asks for
 // everything after the newest message it shows, and for corrections and retractions since its
 // last catch-up.
-import { VisitSocket } from "../visits/socket.js";
+import { ReconnectingSocket } from "../rapport/socket.js";
 
 const config = JSON.parse(document.getElementById("messaging-config").textContent);
 const list = document.getElementById("messages");
@@ -44,7 +44,7 @@ let lastTyping = 0;
 let typingTimer = null;
 const outbox = new Map(); // id -> frame, in the order written
 
-const socket = new VisitSocket("/ws/messages/", {
+const socket = new ReconnectingSocket("/ws/messages/", {
   onOpen: () => {
     connection.textContent = "";
     socket.send({

@@ -1,6 +1,6 @@
 // The inbox, kept current over the messages socket: unread counts per conversation and the
 // newest conversation first. Without this script the page is right as of its last load.
-import { VisitSocket } from "../visits/socket.js";
+import { ReconnectingSocket } from "../rapport/socket.js";
 
 const inbox = document.getElementById("inbox");
 const status = document.getElementById("inbox-status");
@@ -17,7 +17,7 @@ function setCount(item, count) {
   item.classList.toggle("unread", count > 0);
 }
 
-const socket = new VisitSocket("/ws/messages/", {
+const socket = new ReconnectingSocket("/ws/messages/", {
   onOpen: () => {},
   onDown: () => {},
   onFinal: () => {},

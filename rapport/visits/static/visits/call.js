@@ -1,30 +1,16 @@
 // The peer connection: local media for the modality, "perfect negotiation" (the client is
-// polite), device and screen switches with RTCRtpSender.replaceTrack, ICE restarts, stats.
-// Signaling goes through `send`; what the page shows is left to the `events` callbacks.
+// polite), device and screen switches with RTCRtpSender.replaceTrack, ICE restarts, recovery
+// from a failed signaling step, stats. Signaling goes through `send`; what the page shows is
+// left to the `events` callbacks.
 
+import { preferredDevice, saveDevice } from "./devices.js";
 import { summarise } from "./quality.js";
 
-const DEVICES_KEY = "rapport.devices";
 const DISCONNECTED_GRACE_MS = 3000;
 const POLITE_HOLD_MS = 1000;
 const STUCK_MS = 10_000;
+const MAX_RECOVERIES = 3; // failed signaling steps in a row before the page asks for a reload
 const LOWERED = { scaleResolutionDownBy: 2, maxFramerate: 15, maxBitrate: 250_000 };
-
-export function savedDevices() {
-  try {
-    return JSON.parse(localStorage.getItem(DEVICES_KEY)) || {};
-  } catch {
-    return {};
-  }
-}
-
-function saveDevice(kind, id) {
-  try {
-    localStorage.setItem(DEVICES_KEY, JSON.stringify({ ...savedDevices(), [kind]: id }));
-  } catch {
-    // Private mode or storage full: the choice lasts for this page only.
-  }
-}
 
 const wants = (modality) => ({ audio: modality !== "text", video: modality === "video" });
 
@@ -49,6 +35,8 @@ export class Call {
     this.shownVideo = null;
     this.firstFrameAt = null;
     this.disconnectedTimer = null;
+    this.recovering = false;
+    this.failures = 0;
   }
 
   // --- Local media ---------------------------------------------------------------------------
@@ -69,12 +57,8 @@ export class Call {
     }
     const missing = ["audio", "video"].filter((kind) => need[kind] && !this.tracks[kind]);
     if (!missing.length) return;
-    const saved = savedDevices();
     const constraints = {};
-    for (const kind of missing) {
-      const id = saved[`${kind}input`];
-      constraints[kind] = id ? { deviceId: { ideal: id } } : true;
-    }
+    for (const kind of missing) constraints[kind] = preferredDevice(`${kind}input`);
     let stream = null;
     try {
       stream = await navigator.mediaDevices.getUserMedia(constraints);
@@ -246,6 +230,8 @@ export class Call {
     this.stuckSince = null;
     this.shownVideo = null;
     this.firstFrameAt = null;
+    this.recovering = false;
+    this.failures = 0;
     this.media.remoteVideo.srcObject = null;
     this.media.remoteAudio.srcObject = null;
     pc.onnegotiationneeded = () => this.negotiationNeeded(pc);
@@ -286,7 +272,8 @@ export class Call {
 
   heldOffer(pc) {
     if (this.pc !== pc) return;
-    if (pc.signalingState !== "stable") {
+    // While recovering, the other side's fresh offer is on its way: wait for it.
+    if (pc.signalingState !== "stable" || this.recovering) {
       this.holdTimer = setTimeout(() => this.heldOffer(pc), POLITE_HOLD_MS);
       return;
     }
@@ -319,28 +306,93 @@ export class Call {
     try {
       this.makingOffer = true;
       await pc.setLocalDescription();
-      if (this.pc === pc) this.send({ type: "sdp", description: { type: pc.localDescription.type, sdp: pc.localDescription.sdp } });
+      if (this.pc === pc) this.sendDescription(pc);
     } catch (error) {
-      console.warn("offer failed", error);
+      await this.failed(pc, "offer", error);
     } finally {
       this.makingOffer = false;
     }
   }
 
+  sendDescription(pc) {
+    this.send({ type: "sdp", description: { type: pc.localDescription.type, sdp: pc.localDescription.sdp } });
+  }
+
   // Call these strictly in order (the page keeps one promise chain for signaling).
   async description(description) {
     const pc = this.pc;
-    if (!pc || description.type === "rollback") return;
+    if (!pc) return;
+    if (description.type === "rollback") {
+      // The other side could not use our last description: offer afresh (the impolite side
+      // offers; the polite side waits for that offer).
+      if (!this.polite) await this.renegotiate(pc);
+      return;
+    }
     const collision = description.type === "offer" && (this.makingOffer || pc.signalingState !== "stable");
     this.ignoreOffer = !this.polite && collision;
     if (this.ignoreOffer) return;
-    await pc.setRemoteDescription(description);
-    if (description.type === "offer") {
-      await pc.setLocalDescription();
-      this.send({ type: "sdp", description: { type: pc.localDescription.type, sdp: pc.localDescription.sdp } });
+    try {
+      await pc.setRemoteDescription(description);
+      if (description.type === "offer") {
+        await pc.setLocalDescription();
+        this.sendDescription(pc);
+      }
+    } catch (error) {
+      await this.failed(pc, description.type, error);
+      return;
+    }
+    this.failures = 0;
+    this.checkRecovered(pc);
+  }
+
+  // A signaling step the browser refused (a malformed or out-of-turn description, an offer it
+  // could not make) leaves the call stuck half-way: tell the person, go back to a stable state
+  // and negotiate again with an ICE restart. The impolite side makes the new offer; the polite
+  // side asks it to with a `rollback` description.
+  async failed(pc, step, error) {
+    if (this.pc !== pc || pc.signalingState === "closed") return;
+    console.warn(`signaling: the ${step} failed`, error);
+    this.failures += 1;
+    const givingUp = this.failures > MAX_RECOVERIES;
+    this.recovering = !givingUp;
+    this.events.signalingFailed(givingUp);
+    if (givingUp) return;
+    if (this.polite) {
+      await this.rollback(pc);
+      this.send({ type: "sdp", description: { type: "rollback" } });
+    } else {
+      await this.renegotiate(pc);
     }
   }
 
+  // Back to "stable" and one fresh offer with new ICE credentials. restartIce() comes before the
+  // rollback has finished, so that the offer negotiationneeded then asks for is that one, not an
+  // offer without the restart first.
+  async renegotiate(pc) {
+    if (this.pc !== pc) return;
+    const rolledBack = this.rollback(pc);
+    pc.restartIce();
+    await rolledBack;
+  }
+
+  rollback(pc) {
+    const rollback = { type: "rollback" };
+    let done = Promise.resolve();
+    if (pc.signalingState === "have-local-offer") done = pc.setLocalDescription(rollback);
+    else if (pc.signalingState === "have-remote-offer") done = pc.setRemoteDescription(rollback);
+    return done.catch((error) => console.warn("signaling: the rollback failed", error));
+  }
+
+  // Recovered once negotiation is back to stable and ICE is connected again.
+  checkRecovered(pc) {
+    if (!this.recovering || this.pc !== pc || pc.signalingState !== "stable") return;
+    if (!["connected", "completed"].includes(pc.iceConnectionState)) return;
+    this.recovering = false;
+    this.events.signalingRecovered();
+  }
+
+  // A refused candidate is not a failed step: ICE carries on with the others, and if none
+  // works the connection fails and restarts (iceChanged).
   async candidate(candidate) {
     if (!this.pc) return;
     try {
@@ -382,6 +434,7 @@ export class Call {
     clearTimeout(this.disconnectedTimer);
     if (state === "connected" || state === "completed") {
       this.events.iceConnected();
+      this.checkRecovered(pc);
     } else if (state === "failed") {
       this.events.iceTrouble();
       this.restartIce();

@@ -11,10 +11,11 @@
 //                                  of the `ready` that built the current peer connection and of
 //                                  its first decoded remote video frame
 
-import { Call, savedDevices } from "./call.js";
+import { Call } from "./call.js";
 import { Chat } from "./chat.js";
+import { canChooseSpeaker, savedDevices } from "./devices.js";
 import { level, report, StepDown } from "./quality.js";
-import { VisitSocket } from "./socket.js";
+import { ReconnectingSocket } from "../rapport/socket.js";
 
 const config = JSON.parse(document.getElementById("visit-config").textContent);
 const texts = document.getElementById("room-texts").dataset;
@@ -54,7 +55,7 @@ let requestedMode = new URLSearchParams(location.search).get("mode");
 if (requestedMode && sessionStorage.getItem(MODE_KEY) === requestedMode) requestedMode = null;
 const rejoining = sessionStorage.getItem(REJOIN_KEY) === "in-call";
 
-const socket = new VisitSocket(config.socket_url, {
+const socket = new ReconnectingSocket(config.socket_url, {
   onOpen() {},
   onMessage: receive,
   onDown() {
@@ -95,6 +96,8 @@ const call = new Call({
       sampleQuality(); // shows the path (direct or relayed) now rather than at the next sample
     },
     iceTrouble: () => startReconnect("ice_failed"),
+    signalingFailed: (givingUp) => notice(givingUp ? texts.signalingGaveUp : texts.signalingFailed),
+    signalingRecovered: () => notice(texts.signalingRecovered),
     peerHere: () => state.peer.present && state.peer.state === "admitted",
   },
 });
@@ -111,10 +114,11 @@ const chat = new Chat({
 
 const stepDown = new StepDown(policy);
 
-// Signaling is handled strictly in order: a candidate must not overtake its description.
+// Signaling is handled strictly in order: a candidate must not overtake its description. A
+// failed signaling step is handled by the call itself (it says so and renegotiates).
 let signaling = Promise.resolve();
 const inOrder = (task) => {
-  signaling = signaling.then(task).catch((error) => console.warn("signaling", error));
+  signaling = signaling.then(task).catch((error) => console.warn("call", error));
   return signaling;
 };
 
@@ -461,8 +465,7 @@ function cue() {
 
 // --- Devices -------------------------------------------------------------------------------------
 
-const canPickSpeaker = "setSinkId" in HTMLMediaElement.prototype;
-$("speaker-field").hidden = !canPickSpeaker;
+$("speaker-field").hidden = !canChooseSpeaker;
 const deviceNames = { audioinput: texts.microphoneN, videoinput: texts.cameraN, audiooutput: texts.speakerN };
 
 async function listDevices() {

@@ -2,12 +2,12 @@
 // what this browser can do, the round trip to the server and whether the relay (TURN) answers.
 // The continue links work without this script; it only adds the checks and stops the camera
 // and microphone before the page is left.
+import { canChooseSpeaker, preferredDevice, saveDevice, savedDevices } from "./devices.js";
 
 const config = JSON.parse(document.getElementById("visit-config").textContent);
 const byId = (id) => document.getElementById(id);
 const texts = byId("check-texts").dataset; // translated in the template
 const t = (key, values = {}) => texts[key].replace(/\{(\w+)\}/g, (_, name) => String(values[name] ?? ""));
-const STORE = "rapport.devices";
 const RELAY_WAIT_MS = 5000;
 const PINGS = 5;
 
@@ -20,7 +20,6 @@ const pickers = Object.fromEntries(
   ["audioinput", "videoinput", "audiooutput"].map((kind) => [kind, byId(kind)]).filter(([, select]) => select),
 );
 const media = navigator.mediaDevices;
-const canChooseSpeaker = "setSinkId" in HTMLMediaElement.prototype;
 const wantVideo = config.modalities.includes("video");
 
 let stream = null;
@@ -41,29 +40,9 @@ function settle(text) {
   announce(heard ? `${outcome} ${heard}` : outcome);
 }
 
-// --- Remembered devices (the room reads the same key) -------------------------------------------
-function savedDevices() {
-  try {
-    return JSON.parse(localStorage.getItem(STORE)) || {};
-  } catch {
-    return {};
-  }
-}
-
-function saveDevice(kind, deviceId) {
-  const devices = savedDevices();
-  devices[kind] = deviceId;
-  try {
-    localStorage.setItem(STORE, JSON.stringify(devices));
-  } catch {
-    // Storage refused (private browsing): the choice lasts for this page only.
-  }
-}
-
 // "exact": Chrome ignores an "ideal" microphone id. A device that is gone is retried without it.
 function wanted(kind, remembered) {
-  const deviceId = remembered && savedDevices()[kind];
-  return deviceId ? { deviceId: { exact: deviceId } } : true;
+  return remembered ? preferredDevice(kind, "exact") : true;
 }
 
 // --- Camera and microphone ----------------------------------------------------------------------
