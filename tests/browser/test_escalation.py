@@ -2,7 +2,7 @@
 shows it at once (a banner read out as an alert, the count on the home page, the row on the
 escalated-alerts page) and shows it closed when the therapist acknowledges it.
 
-The escalation is the real one (``measures.services.escalate``, as the worker runs it at the
+The escalation is the real one (``measures.alerts.escalate``, as the worker runs it at the
 deadline), run in another process through ``rapport manage shell``, as the worker is. Its event
 reaches the admin's page through the channel layer, which crosses processes only with Redis:
 in the embedded configuration (no ``REDIS_URL``) a worker's events stay in the worker
@@ -19,8 +19,8 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from tests.browser.browsing import DEMO_PASSWORD
-from tests.browser.calls import Pair, new_pair
 from tests.browser.conftest import MakeVisitor
+from tests.browser.people import Pair, new_pair
 from tests.browser.server import DemoServer
 
 pytestmark = [
@@ -36,32 +36,33 @@ pytestmark = [
 # item 9 ("thoughts that you would be better off dead…") with "several days".
 RAISE_ALERT = """
 from rapport.accounts.models import User
-from rapport.measures import services
+from rapport.measures.answers import submit
+from rapport.measures.assignments import assign, due_tasks
 from rapport.measures.models import Instrument, Schedule
 therapist = User.objects.get(email={therapist!r})
 client = User.objects.get(email={client!r})
 phq9 = Instrument.objects.get(key="phq9", builtin=True, is_active=True)
-assignment = services.assign(therapist, client, phq9, Schedule.ONCE)
-[task] = [t for t in services.due_tasks(client) if t.assignment_id == assignment.pk]
+assignment = assign(therapist, client, phq9, Schedule.ONCE)
+[task] = [t for t in due_tasks(client) if t.assignment_id == assignment.pk]
 answers = {{str(n): 1 for n in range(1, 11)}}
-response = services.submit(task, client, answers | {{"9": 1}})
+response = submit(task, client, answers | {{"9": 1}})
 print(response.alerts.get().pk)
 """
 
 # What the worker does at the deadline: the real escalation, one minute past it.
 ESCALATE = """
 from datetime import timedelta
-from rapport.measures import services
+from rapport.measures.alerts import escalate, escalation_deadline
 from rapport.measures.models import SafetyAlert
 alert = SafetyAlert.objects.get(pk={alert})
-print(services.escalate(alert.pk, now=services.escalation_deadline(alert) + timedelta(minutes=1)))
+print(escalate(alert.pk, now=escalation_deadline(alert) + timedelta(minutes=1)))
 """
 
 ACKNOWLEDGE = """
-from rapport.measures import services
+from rapport.measures.alerts import acknowledge
 from rapport.measures.models import SafetyAlert
 alert = SafetyAlert.objects.select_related("therapist").get(pk={alert})
-services.acknowledge(alert, alert.therapist, "Phoned the client; safety plan reviewed.")
+acknowledge(alert, alert.therapist, "Phoned the client; safety plan reviewed.")
 """
 
 

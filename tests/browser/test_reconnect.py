@@ -18,8 +18,8 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.browser.browsing import Visitor
-from tests.browser.calls import new_pair
 from tests.browser.conftest import MakeVisitor
+from tests.browser.people import new_pair
 from tests.browser.server import DemoServer
 
 pytestmark = pytest.mark.browser
