@@ -35,7 +35,7 @@ import time
 from importlib import import_module
 from django.conf import settings
 from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
-from rapport.accounts.middleware import SEEN, STARTED
+from rapport.lib.sessions import SEEN, STARTED
 
 def session_cookie(user):
     session = import_module(settings.SESSION_ENGINE).SessionStore()

@@ -29,7 +29,7 @@ pytestmark = pytest.mark.browser
 IDLE_SESSION = """
 from importlib import import_module
 from django.conf import settings
-from rapport.accounts.middleware import SEEN
+from rapport.lib.sessions import SEEN
 store = import_module(settings.SESSION_ENGINE).SessionStore(session_key={key})
 store[SEEN] -= settings.SESSION_IDLE_TIMEOUT + 60
 store.save()
