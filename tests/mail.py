@@ -1,9 +1,10 @@
 """A real SMTP server for tests (aiosmtpd) and the task worker run as in production.
 
 Mail goes through Django's SMTP backend to a server the test starts on a free local port; the
-``smtp`` fixture in ``conftest.py`` wires it in as the practice's mailer. ``run_task_worker`` runs
-django-tasks-db's ``db_worker`` until nothing is ready, so deferred tasks run once time (moved
-with time-machine) has reached them.
+``smtp`` fixture in ``conftest.py`` wires it in as the practice's mailer. ``run_task_worker`` does
+one round of ``rapport worker`` (the unread-message sweep, then django-tasks-db's ``db_worker``
+until nothing is ready), so deferred tasks run once time (moved with time-machine) has reached
+them.
 """
 
 from __future__ import annotations
@@ -74,9 +75,15 @@ def smtp_server() -> Iterator[Inbox]:
 
 
 def run_task_worker() -> None:
-    """Run the django-tasks-db worker until nothing is ready, as ``rapport worker`` would."""
+    """Do what ``rapport worker`` does while the clock stands still: sweep the due unread-message
+    emails, then run django-tasks-db's worker until nothing is ready."""
     from django.core.management import call_command
     from django_tasks_db.models import DBTaskResult
+
+    # Inside: this module is imported before Django is set up (conftest.py).
+    from rapport.messaging.notifications import send_due_notices
+
+    send_due_notices()
 
     watched = [signal.SIGINT, signal.SIGTERM, signal.SIGQUIT]
     saved = {sig: signal.getsignal(sig) for sig in watched}
