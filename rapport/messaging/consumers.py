@@ -15,6 +15,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
+from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -30,8 +31,6 @@ from rapport.core.consumers import (
     refuse_unless_signed_in,
     session_alive,
 )
-from rapport.core.db import KeepConnectionMixin, db_call
-from rapport.core.layers import group_send_to_others
 from rapport.messaging import services
 
 SESSION_ENDED = 4001
@@ -84,7 +83,7 @@ def _seq(message: dict[str, Any], key: str) -> int:
     return value
 
 
-class MessagesConsumer(KeepConnectionMixin, AsyncWebsocketConsumer):  # type: ignore[misc]
+class MessagesConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
     async def connect(self) -> None:
         self.groups_joined: list[str] = []
         if await refuse_unless_signed_in(self):
@@ -102,7 +101,7 @@ class MessagesConsumer(KeepConnectionMixin, AsyncWebsocketConsumer):  # type: ig
         for group in self.groups_joined:
             await self.channel_layer.group_add(group, self.channel_name)
         await self.accept()
-        unread = await db_call(services.unread_by_conversation)(user)
+        unread = await database_sync_to_async(services.unread_by_conversation)(user)
         await self.send_json({"type": "welcome", "unread": unread, "total": sum(unread.values())})
 
     async def disconnect(self, code: int) -> None:
@@ -172,14 +171,11 @@ class MessagesConsumer(KeepConnectionMixin, AsyncWebsocketConsumer):  # type: ig
         session = self.scope.get("session")
         if session is not None and session.get(STARTED) is not None:
             session[SEEN] = time.time()
-            await db_call(session.save)()
+            await database_sync_to_async(session.save)()
 
     async def _publish(self, outcome: services.Outcome) -> None:
         for group, event in outcome.events:
-            if event["origin"] == self.channel_name:
-                await group_send_to_others(self.channel_layer, group, event, self.channel_name)
-            else:
-                await self.channel_layer.group_send(group, event)
+            await self.channel_layer.group_send(group, event)
 
     # --- Frames from the browser -----------------------------------------------------------
 
@@ -193,7 +189,7 @@ class MessagesConsumer(KeepConnectionMixin, AsyncWebsocketConsumer):  # type: ig
         conversation = _uuid(message, "conversation")
         ident = _uuid(message, "id")
         attachment = _uuid(message, "attachment") if message.get("attachment") else None
-        outcome = await db_call(services.send_message)(
+        outcome = await database_sync_to_async(services.send_message)(
             self.user,
             conversation,
             ident,
@@ -206,7 +202,7 @@ class MessagesConsumer(KeepConnectionMixin, AsyncWebsocketConsumer):  # type: ig
 
     async def on_edit(self, message: dict[str, Any]) -> None:
         ident = _uuid(message, "id")
-        outcome = await db_call(services.edit_message)(
+        outcome = await database_sync_to_async(services.edit_message)(
             self.user, ident, message.get("text", ""), origin=self.channel_name
         )
         await self._publish(outcome)
@@ -214,7 +210,7 @@ class MessagesConsumer(KeepConnectionMixin, AsyncWebsocketConsumer):  # type: ig
 
     async def on_retract(self, message: dict[str, Any]) -> None:
         ident = _uuid(message, "id")
-        outcome = await db_call(services.retract_message)(
+        outcome = await database_sync_to_async(services.retract_message)(
             self.user, ident, origin=self.channel_name
         )
         await self._publish(outcome)
@@ -224,7 +220,7 @@ class MessagesConsumer(KeepConnectionMixin, AsyncWebsocketConsumer):  # type: ig
         await self.send_json({"type": "ack", "id": ident, "message": outcome.shown})
 
     async def on_read(self, message: dict[str, Any]) -> None:
-        outcome = await db_call(services.mark_read)(
+        outcome = await database_sync_to_async(services.mark_read)(
             self.user, _uuid(message, "conversation"), _seq(message, "seq")
         )
         await self._publish(outcome)
@@ -232,7 +228,9 @@ class MessagesConsumer(KeepConnectionMixin, AsyncWebsocketConsumer):  # type: ig
     async def on_typing(self, message: dict[str, Any]) -> None:
         if not self.typing.take():
             return  # typing hints are best effort: extra ones are dropped quietly
-        outcome = await db_call(services.typing)(self.user, _uuid(message, "conversation"))
+        outcome = await database_sync_to_async(services.typing)(
+            self.user, _uuid(message, "conversation")
+        )
         await self._publish(outcome)
 
     async def on_fetch(self, message: dict[str, Any]) -> None:
@@ -265,7 +263,7 @@ class MessagesConsumer(KeepConnectionMixin, AsyncWebsocketConsumer):  # type: ig
                 },
             }
 
-        await self.send_json(await db_call(fetch)())
+        await self.send_json(await database_sync_to_async(fetch)())
 
     # --- Events from the channel layer -----------------------------------------------------
 
