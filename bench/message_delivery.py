@@ -42,9 +42,10 @@ relay and Rapport take turns (relay, Rapport, Rapport, relay: each on a fresh se
 meet the same machine. Then Rapport alone steps up from the budget rate while within budget (or
 down while over), each step on a fresh server, to find the highest rate within budget.
 
-``BENCH_COMPARE=<folder>`` adds a third contender at the budget rates: the Rapport checkout in
-that folder (e.g. an earlier commit, ``git worktree add /tmp/before <commit>``), served by the
-same virtualenv on the same database, for before/after figures in the same run.
+``BENCH_COMPARE=name=folder,...`` adds contenders at the budget rates: other Rapport checkouts
+(e.g. an earlier commit: ``git worktree add /tmp/before <commit>``, or this one with a part
+swapped), served by the same virtualenv on the same database, in the same turns, for figures with
+and without a part in the same run. ``BENCH_BUDGET_ONLY=1`` skips the rate steps.
 
 Exits 1 when Rapport is over budget at a budget rate, or a message was lost, doubled, reordered
 or refused.
@@ -525,7 +526,8 @@ class Setup:
     pairs: list[Pair]
     relay_pairs: list[Pair]
     scaled_out: bool  # PostgreSQL + Redis: two server processes
-    compare: str = ""  # another Rapport checkout to serve as a third contender
+    # Other Rapport checkouts served beside it at the budget rates: name -> folder.
+    compare: dict[str, str] = field(default_factory=dict)
 
     @property
     def description(self) -> str:
@@ -545,7 +547,7 @@ def servers(setup: Setup, server: str) -> Iterator[tuple[str, str, list[int]]]:
         with serving("bench.message_delivery:relay_app", env, log) as (url, pid):
             yield url, url, [pid]
         return
-    checkout = setup.compare if server == "compared" else ""
+    checkout = setup.compare.get(server, "")
     env = dict(setup.env, PYTHONPATH=checkout) if checkout else setup.env
     with contextlib.ExitStack() as stack:
         first = stack.enter_context(serving_from(env, log, checkout))
@@ -597,6 +599,13 @@ def row(t: Trial) -> str:
     )
 
 
+def compared() -> dict[str, str]:
+    """``BENCH_COMPARE=name=folder,name=folder``: the other checkouts to serve, by name."""
+    given = os.environ.get("BENCH_COMPARE", "")
+    pairs = [entry.split("=", 1) for entry in given.split(",") if entry]
+    return {name: folder for name, folder in pairs}
+
+
 def prepare(data_dir: Path) -> Setup:
     given = os.environ.get("DATABASE_URL", "")
     database_url = server_database_url(given, "_bench_messages") if given else ""
@@ -620,22 +629,21 @@ def prepare(data_dir: Path) -> Setup:
         for p in pairs
     ]
     scaled_out = bool(database_url and env.get("REDIS_URL"))
-    return Setup(
-        data_dir, env, database, pairs, relay_pairs, scaled_out, os.environ.get("BENCH_COMPARE", "")
-    )
+    return Setup(data_dir, env, database, pairs, relay_pairs, scaled_out, compared())
 
 
 def measure_shape(setup: Setup, shape: Shape) -> tuple[list[Trial], int]:
     """The budget rate in turns with the floor, then Rapport's steps: (trials, highest rate
     within budget, 0 if none)."""
     rate = shape.budget_rate
-    contenders = ["bare relay", "Rapport"] + (["compared"] if setup.compare else [])
+    contenders = ["bare relay", "Rapport", *setup.compare]
     trials = [trial(setup, shape, server, rate) for server in contenders]
     trials += [trial(setup, shape, server, rate) for server in reversed(contenders)]
     ours = [t for t in trials if t.server == "Rapport"]
     within = all(t.within_budget for t in ours)
     best = rate if within else 0
-    for step in shape.steps_up if within else shape.steps_down:
+    steps = shape.steps_up if within else shape.steps_down
+    for step in () if os.environ.get("BENCH_BUDGET_ONLY") else steps:
         result = trial(setup, shape, "Rapport", step)
         trials.append(result)
         if within and not result.within_budget:
@@ -668,8 +676,8 @@ def summary(shape: Shape, trials: list[Trial], best: int) -> list[str]:
         f"floor (bare relay) {figures('bare relay')}; worst p99 {ratio:.1f}x the floor's "
         "(information)",
     ]
-    if any(t.server == "compared" for t in at_budget):
-        lines.append(f"     compared checkout: {figures('compared')}")
+    for name in {t.server for t in at_budget} - {"Rapport", "bare relay"}:
+        lines.append(f"     {name} (another checkout): {figures(name)}")
     if shape.reads:
         started = sum(t.cycles_started for t in ours)
         sent = sum(t.sent for t in ours)
