@@ -174,9 +174,6 @@ def _database(url: str) -> dict[str, Any]:
         return {
             "ENGINE": "django.db.backends.sqlite3",
             "NAME": DATA_DIR / "rapport.sqlite3",
-            # Kept open (Django's persistent connections): opening one and setting its pragmas
-            # costs about a millisecond, and sockets make a database call per frame.
-            "CONN_MAX_AGE": None,
             # IMMEDIATE: a write transaction takes the write lock at BEGIN, so check-then-write
             # sequences (booking, audit chain) are serialized instead of failing at COMMIT.
             "OPTIONS": {
@@ -199,9 +196,8 @@ def _database(url: str) -> dict[str, Any]:
         "PASSWORD": unquote(parts.password or ""),
         "HOST": parts.hostname or "",
         "PORT": str(parts.port or ""),
-        # psycopg's pool (Django's "pool" option): a connection per database call, taken from
-        # connections kept open, in each server process.
-        "OPTIONS": {"pool": {"min_size": 2, "max_size": 10}, **options},
+        "CONN_MAX_AGE": env_int("RAPPORT_DB_CONN_MAX_AGE", 0),
+        "OPTIONS": options,
     }
 
 
@@ -241,7 +237,7 @@ else:
             "LOCATION": "rapport_cache",
         }
     }
-    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+    CHANNEL_LAYERS = {"default": {"BACKEND": "rapport.core.layers.InProcessChannelLayer"}}
 
 TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
 
@@ -391,6 +387,9 @@ check_ice_settings(
 # A client whose page reloads or whose browser crashes comes back in without being admitted again
 # when they return within this many seconds.
 RAPPORT_VISIT_REJOIN_GRACE_SECONDS = env_int("RAPPORT_VISIT_REJOIN_GRACE_SECONDS", 300)
+
+# Threads for socket consumers' database work on PostgreSQL (each keeps a connection open).
+RAPPORT_DB_THREADS = env_int("RAPPORT_DB_THREADS", 4)
 
 # --- Messaging -----------------------------------------------------------------------------------
 # Messages (sends, corrections, retractions) per user: a burst, then this many per second.

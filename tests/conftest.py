@@ -49,6 +49,16 @@ def _fresh_channel_layer() -> Iterator[None]:
     channel_layers.backends.clear()
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _close_socket_database_threads(django_db_setup: Any) -> Iterator[None]:
+    """Socket consumers keep database connections open in their own threads; close them before
+    pytest-django drops the test database (PostgreSQL refuses while anyone is connected)."""
+    yield
+    from rapport.core.db import close_pool
+
+    close_pool()
+
+
 @pytest.fixture
 def smtp() -> Iterator[Inbox]:
     """A real SMTP server (aiosmtpd) as the practice's mailer; what it received is in the inbox."""

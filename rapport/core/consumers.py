@@ -18,6 +18,8 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from channels.layers import get_channel_layer
 
+from rapport.core.db import KeepConnectionMixin
+
 MAX_MESSAGE_BYTES = 64 * 1024
 
 
@@ -107,7 +109,7 @@ def publish_to_user(user_id: int, event: dict[str, Any]) -> None:
         async_to_sync(layer.group_send)(user_group(user_id), {"type": "user.event", "event": event})
 
 
-class EventsConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
+class EventsConsumer(KeepConnectionMixin, AsyncWebsocketConsumer):  # type: ignore[misc]
     async def connect(self) -> None:
         if await refuse_unless_signed_in(self):
             return

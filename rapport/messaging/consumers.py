@@ -15,7 +15,6 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -31,6 +30,8 @@ from rapport.core.consumers import (
     refuse_unless_signed_in,
     session_alive,
 )
+from rapport.core.db import KeepConnectionMixin, db_call
+from rapport.core.layers import group_send_to_others
 from rapport.messaging import services
 
 SESSION_ENDED = 4001
@@ -83,7 +84,7 @@ def _seq(message: dict[str, Any], key: str) -> int:
     return value
 
 
-class MessagesConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
+class MessagesConsumer(KeepConnectionMixin, AsyncWebsocketConsumer):  # type: ignore[misc]
     async def connect(self) -> None:
         self.groups_joined: list[str] = []
         if await refuse_unless_signed_in(self):
@@ -101,7 +102,7 @@ class MessagesConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
         for group in self.groups_joined:
             await self.channel_layer.group_add(group, self.channel_name)
         await self.accept()
-        unread = await database_sync_to_async(services.unread_by_conversation)(user)
+        unread = await db_call(services.unread_by_conversation)(user)
         await self.send_json({"type": "welcome", "unread": unread, "total": sum(unread.values())})
 
     async def disconnect(self, code: int) -> None:
@@ -171,11 +172,14 @@ class MessagesConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
         session = self.scope.get("session")
         if session is not None and session.get(STARTED) is not None:
             session[SEEN] = time.time()
-            await database_sync_to_async(session.save)()
+            await db_call(session.save)()
 
     async def _publish(self, outcome: services.Outcome) -> None:
         for group, event in outcome.events:
-            await self.channel_layer.group_send(group, event)
+            if event["origin"] == self.channel_name:
+                await group_send_to_others(self.channel_layer, group, event, self.channel_name)
+            else:
+                await self.channel_layer.group_send(group, event)
 
     # --- Frames from the browser -----------------------------------------------------------
 
@@ -189,7 +193,7 @@ class MessagesConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
         conversation = _uuid(message, "conversation")
         ident = _uuid(message, "id")
         attachment = _uuid(message, "attachment") if message.get("attachment") else None
-        outcome = await database_sync_to_async(services.send_message)(
+        outcome = await db_call(services.send_message)(
             self.user,
             conversation,
             ident,
@@ -202,7 +206,7 @@ class MessagesConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
 
     async def on_edit(self, message: dict[str, Any]) -> None:
         ident = _uuid(message, "id")
-        outcome = await database_sync_to_async(services.edit_message)(
+        outcome = await db_call(services.edit_message)(
             self.user, ident, message.get("text", ""), origin=self.channel_name
         )
         await self._publish(outcome)
@@ -210,7 +214,7 @@ class MessagesConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
 
     async def on_retract(self, message: dict[str, Any]) -> None:
         ident = _uuid(message, "id")
-        outcome = await database_sync_to_async(services.retract_message)(
+        outcome = await db_call(services.retract_message)(
             self.user, ident, origin=self.channel_name
         )
         await self._publish(outcome)
@@ -220,7 +224,7 @@ class MessagesConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
         await self.send_json({"type": "ack", "id": ident, "message": outcome.shown})
 
     async def on_read(self, message: dict[str, Any]) -> None:
-        outcome = await database_sync_to_async(services.mark_read)(
+        outcome = await db_call(services.mark_read)(
             self.user, _uuid(message, "conversation"), _seq(message, "seq")
         )
         await self._publish(outcome)
@@ -228,9 +232,7 @@ class MessagesConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
     async def on_typing(self, message: dict[str, Any]) -> None:
         if not self.typing.take():
             return  # typing hints are best effort: extra ones are dropped quietly
-        outcome = await database_sync_to_async(services.typing)(
-            self.user, _uuid(message, "conversation")
-        )
+        outcome = await db_call(services.typing)(self.user, _uuid(message, "conversation"))
         await self._publish(outcome)
 
     async def on_fetch(self, message: dict[str, Any]) -> None:
@@ -263,7 +265,7 @@ class MessagesConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
                 },
             }
 
-        await self.send_json(await database_sync_to_async(fetch)())
+        await self.send_json(await db_call(fetch)())
 
     # --- Events from the channel layer -----------------------------------------------------
 
