@@ -108,8 +108,10 @@ BACKLOG_SECONDS = 2.0  # sent but not yet acked and delivered: more than this mu
 OPENING_AT_ONCE = 50
 TEXT = "How are you getting on with the breathing exercise this week?"
 # Rapport's per-user and per-socket limits would refuse the higher steps (each client sends up
-# to 5 messages a second; each person is many people's traffic here).
-RATE_LIMIT_ENV = {
+# to 5 messages a second; each person is many people's traffic here). Recipients never write, so
+# their sessions would end after 30 idle minutes of a long run.
+SERVER_ENV = {
+    "RAPPORT_SESSION_IDLE_MINUTES": "1440",
     "RAPPORT_MESSAGE_RATE": "1000",
     "RAPPORT_MESSAGE_BURST": "1000",
     "RAPPORT_MESSAGE_SOCKET_RATE": "1000",
@@ -610,7 +612,7 @@ def prepare(data_dir: Path) -> Setup:
     given = os.environ.get("DATABASE_URL", "")
     database_url = server_database_url(given, "_bench_messages") if given else ""
     env = server_env(data_dir, database_url=database_url)
-    env.update(RATE_LIMIT_ENV)
+    env.update(SERVER_ENV)
     if env.get("REDIS_URL"):
         flush_redis(env["REDIS_URL"])
     if database_url:
