@@ -1,7 +1,8 @@
 """Writing and reading conversations: send, correct, retract, mark read, fetch.
 
 Every function takes the acting user and goes through ``access_conversation`` inside its
-transaction, so a participant who lost access is refused on the next message, not the next
+transaction (a new text message through the same rule in SQL, ``access.sendable_sql``, in
+``fast_send``), so a participant who lost access is refused on the next message, not the next
 connect. A message is committed before anyone hears of it: each write returns the events to
 publish, and the caller sends them after the transaction (the socket consumer directly, other
 callers through ``publish``).
