@@ -104,8 +104,11 @@ def uvicorn_options() -> list[str]:
 
 
 @contextlib.contextmanager
-def serving(app: str, env: dict[str, str], log_path: Path) -> Iterator[tuple[str, int]]:
-    """Run uvicorn with ``app`` (one process) until the block ends; yield (base URL, pid)."""
+def serving(
+    app: str, env: dict[str, str], log_path: Path, cwd: Path = REPO
+) -> Iterator[tuple[str, int]]:
+    """Run uvicorn with ``app`` (one process, in ``cwd``) until the block ends; yield (base URL,
+    pid)."""
     server = DemoServer(url=f"http://{HOST}:{free_port()}", env=env, data_dir=log_path.parent)
     server.log_path = log_path
     port = urllib.parse.urlsplit(server.url).port
@@ -114,7 +117,7 @@ def serving(app: str, env: dict[str, str], log_path: Path) -> Iterator[tuple[str
             [PYTHON, "-m", "uvicorn", app, "--host", HOST, "--port", str(port),
              "--lifespan", "off", "--log-level", "warning", "--no-server-header",
              *uvicorn_options()],
-            cwd=REPO,
+            cwd=cwd,
             env=env,
             stdout=log,
             stderr=subprocess.STDOUT,

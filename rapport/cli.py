@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import signal
 import subprocess
 import sys
+import threading
 from collections.abc import Sequence
 from typing import Any
 
@@ -123,6 +125,22 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def _sweep_notices(stop: threading.Event, every: float) -> None:
+    """Every ``every`` seconds until ``stop``: email the people whose unread-message delay is
+    over (the send path queues no task for them, see ``rapport.messaging.notifications``)."""
+    from django.db import close_old_connections
+
+    from rapport.messaging.notifications import send_due_notices
+
+    while not stop.wait(every):
+        try:
+            send_due_notices()
+        except Exception:  # a failed email is tried again on the next sweep; keep sweeping
+            logging.getLogger("rapport.worker").exception("unread-message emails failed")
+        finally:
+            close_old_connections()
+
+
 def cmd_worker(args: argparse.Namespace) -> int:
     _setup()
     import django
@@ -136,7 +154,18 @@ def cmd_worker(args: argparse.Namespace) -> int:
     escalated = escalate_overdue()
     if escalated:
         print(f"rapport worker: escalated {escalated} overdue safety alert(s)", file=sys.stderr)
-    _manage("db_worker", "--interval", str(args.interval), "--no-reload")
+    stop = threading.Event()
+    sweeper = threading.Thread(
+        target=_sweep_notices, args=(stop, args.interval), name="rapport-notices"
+    )
+    sweeper.start()
+    try:
+        _manage("db_worker", "--interval", str(args.interval), "--no-reload")
+    finally:
+        # On SIGTERM too (db_worker exits through SystemExit): an email being sent is finished
+        # and recorded before the process ends.
+        stop.set()
+        sweeper.join()
     return 0
 
 
@@ -224,9 +253,12 @@ def build_parser() -> argparse.ArgumentParser:
     worker = commands.add_parser(
         "worker",
         help="run the background task worker",
-        description="Run queued tasks (emails, reminders) from the database task queue.",
+        description="Run queued tasks (emails, reminders) from the database task queue, and send "
+        "unread-message emails when they are due.",
     )
-    worker.add_argument("--interval", type=float, default=1.0, help="seconds between polls")
+    worker.add_argument(
+        "--interval", type=float, default=1.0, help="seconds between polls and between sweeps"
+    )
     worker.set_defaults(func=cmd_worker)
 
     admin = commands.add_parser(

@@ -7,6 +7,7 @@ Every email is checked for what it must not carry: who wrote, and what.
 
 from __future__ import annotations
 
+import threading
 import uuid
 from datetime import datetime, time, timedelta
 from typing import Any
@@ -14,8 +15,11 @@ from zoneinfo import ZoneInfo
 
 import pytest
 import time_machine
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django_tasks_db.models import DBTaskResult
 
+from rapport import cli
 from rapport.accounts.models import User
 from rapport.care.models import CareRelationship
 from rapport.messaging import notifications, services
@@ -80,8 +84,9 @@ def test_one_content_free_email_after_the_delay_and_only_once(
         write(therapist_x, chat, "second")
         clock.shift(timedelta(minutes=3))
         write(therapist_x, chat, "third")
-        # Three messages, one cycle: one deferred task.
-        assert DBTaskResult.objects.count() == 1
+        # Three messages, one cycle, nothing queued: the first message set the first look.
+        assert participant(chat, client_a).notice_due_at == notifications.first_look(START)
+        assert DBTaskResult.objects.count() == 0
         clock.move_to(START + timedelta(minutes=9, seconds=50))
         run_task_worker()
         assert smtp.take() == []
@@ -124,6 +129,10 @@ def test_a_message_after_reading_waits_its_own_delay(
         clock.shift(timedelta(minutes=4))
         write(therapist_x, chat, "later")  # 8 minutes in: due at 18 minutes
         clock.move_to(START + timedelta(minutes=10, seconds=1))
+        run_task_worker()
+        assert smtp.take() == []
+        # The first look (5 minutes after it) finds the person's delay (10) not yet over.
+        clock.move_to(START + timedelta(minutes=13, seconds=1))
         run_task_worker()
         assert smtp.take() == []
         assert participant(chat, client_a).notice_due_at == START + timedelta(minutes=18)
@@ -202,8 +211,11 @@ def test_a_longer_delay_and_the_therapist_side(
     prefs.save()
     with time_machine.travel(START, tick=False) as clock:
         write(client_a, chat)
+        assert participant(chat, therapist_x).notice_due_at == START + timedelta(minutes=5)
+        clock.shift(timedelta(minutes=5, seconds=1))
+        run_task_worker()  # the first look moves the cycle on to the therapist's own delay
         assert participant(chat, therapist_x).notice_due_at == START + timedelta(minutes=30)
-        clock.shift(timedelta(minutes=29))
+        clock.move_to(START + timedelta(minutes=29))
         run_task_worker()
         assert smtp.take() == []
         clock.shift(timedelta(minutes=1, seconds=1))
@@ -246,16 +258,57 @@ def test_no_email_once_the_care_relationship_ended(
         assert smtp.take() == []
 
 
-def test_a_running_cycle_costs_the_send_path_one_query(
-    chat: Conversation, client_a: User, django_assert_num_queries: Any
+def test_starting_a_cycle_costs_the_send_path_nothing_extra(
+    chat: Conversation, therapist_x: User, client_a: User
 ) -> None:
-    recipient = participant(chat, client_a)
-    now = datetime(2030, 1, 16, 12, tzinfo=ZoneInfo("UTC"))
-    # The first message: one UPDATE, the person's delay, the queued task.
-    with django_assert_num_queries(3):
-        notifications.message_arrived(recipient.pk, now)
-    with django_assert_num_queries(1):
-        notifications.message_arrived(recipient.pk, now + timedelta(seconds=1))
-    recipient.refresh_from_db()
-    assert recipient.notice_due_at == now + timedelta(minutes=10)
-    assert DBTaskResult.objects.count() == 1
+    """The first message after a pause runs the same statements as a message while a cycle
+    runs (on PostgreSQL one), and nothing is queued."""
+    read_all(client_a, chat)
+    sizes = []
+    for text in ("first after a pause", "second"):
+        with CaptureQueriesContext(connection) as queries:
+            services.send_message(therapist_x, chat.uid, uuid.uuid4(), text)
+        sizes.append(len(queries))
+        if text == "first after a pause":
+            assert participant(chat, client_a).notice_due_at is not None
+    assert sizes[0] == sizes[1]
+    if connection.vendor == "postgresql":
+        assert sizes == [1, 1]
+    assert DBTaskResult.objects.count() == 0
+
+
+def test_the_worker_sends_each_email_once_even_when_two_sweep_at_once(
+    smtp: Inbox, chat: Conversation, therapist_x: User, client_a: User, client_b: User
+) -> None:
+    """``rapport worker``'s sweep, in two workers at once (a second worker, or one restarted
+    while the first still runs): every due email goes out exactly once."""
+    CareRelationship.objects.create(therapist=therapist_x, client=client_b)
+    other = conversation_of(therapist_x, client_b)
+    with time_machine.travel(START, tick=False) as clock:
+        write(therapist_x, chat)  # for Alice
+        write(client_b, other)  # for Xena
+        clock.shift(timedelta(minutes=10, seconds=1))
+        stop = threading.Event()
+        sweepers = [
+            threading.Thread(target=cli._sweep_notices, args=(stop, 0.05)) for _ in range(2)
+        ]
+        for sweeper in sweepers:
+            sweeper.start()
+        received: list[Any] = []
+        try:
+            for _ in range(200):  # up to 10 s
+                received += smtp.take()
+                if len(received) >= 2:
+                    break
+                stop.wait(0.05)
+            stop.wait(1.0)  # more sweeps: nothing more may go out
+        finally:
+            stop.set()
+            for sweeper in sweepers:
+                sweeper.join(timeout=30)
+        received += smtp.take()
+    assert sorted(str(message["To"]) for message in received) == sorted(
+        [client_a.email, therapist_x.email]
+    )
+    assert participant(chat, client_a).notice_due_at is None
+    assert participant(other, therapist_x).notice_due_at is None

@@ -9,15 +9,16 @@ was left inside a transaction, so the next call opens a fresh one.
 
 On PostgreSQL the pool has ``RAPPORT_DB_THREADS`` threads (default 4): a send spends most of its
 time waiting for the database, so several can wait at once (sends to one conversation queue on
-its row lock). SQLite takes one writer at a time, so there it is one thread, which holds
-``rapport.core.sqlite.write_turn`` during each call: the log checkpointer's short final pass
-waits for the thread between two calls.
+its row lock). SQLite takes one writer at a time, so there it is one thread.
+
+Kept because ``bench/message_delivery.py`` measured Channels' own way (``database_sync_to_async``
+on persistent connections, and ``close_old_connections()`` before every handler) overloaded at
+400 messages a second where this kept up (docs/architecture.md, "Cost of a message").
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import contextvars
 import threading
 from collections.abc import Awaitable, Callable
@@ -27,8 +28,6 @@ from typing import Any
 from channels.consumer import get_handler_name
 from django.conf import settings
 from django.db import connections
-
-from rapport.core.sqlite import write_turn
 
 _pool: ThreadPoolExecutor | None = None
 _pool_lock = threading.Lock()
@@ -81,12 +80,10 @@ def close_broken_connections() -> None:
 
 
 def _call(function: Callable[..., Any], args: Any, kwargs: Any) -> Any:
-    """In a pool thread: run ``function`` (on SQLite holding the write turn), then close this
-    thread's connection if the call broke it or left a transaction open."""
-    turn = write_turn if _on_sqlite() else contextlib.nullcontext()
+    """In a pool thread: run ``function``, then close this thread's connection if the call broke
+    it or left a transaction open."""
     try:
-        with turn:
-            return function(*args, **kwargs)
+        return function(*args, **kwargs)
     finally:
         close_broken_connections()
 

@@ -9,6 +9,9 @@ contract (the channel layer specification: ``send``, ``receive``, ``new_channel`
 channel leaves its groups; memberships end after ``group_expiry``) and does the bookkeeping
 once a second instead.
 
+Kept because ``bench/message_delivery.py`` measured the embedded server overloaded at 400
+messages a second with Channels' layer (docs/architecture.md, "Cost of a message").
+
 One difference: an event is handed to every receiver as the same dictionary, not a copy.
 Rapport builds a new event for every send and no handler changes the event it receives; with
 Redis the events are serialised, so code that changed a received event would behave differently

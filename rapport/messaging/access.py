@@ -74,10 +74,10 @@ def sendable_sql(user: User, conversation_uid: uuid.UUID) -> tuple[str, list[Any
     parameters: the conversation's row (locked), its last seq and the two people.
 
     The same rule — ``user`` is the client or therapist of an active care relationship, both
-    accounts active — written out in SQL because a message is sent hundreds of times a second
-    and building the ORM query cost more than running it. ``tests/test_messaging_protocol.py``
-    checks that outsiders and ended care are refused on both paths (and on both databases, where
-    the send is one statement built around this query)."""
+    accounts active — written out in SQL for ``fast_send.send_fast``, because a message is sent
+    hundreds of times a second and building the ORM query cost more than running it.
+    ``tests/test_messaging_send_path.py`` runs that function and the ORM path on the same inputs
+    (outsiders, ended care, deactivated accounts among them) on both databases."""
     conversation, relationship = Conversation._meta, CareRelationship._meta
     people = User._meta.db_table
     uid_field = conversation.get_field("uid")

@@ -1,11 +1,16 @@
 """Emails about unread messages: one, without content, when a message stays unread for a while.
 
-``message_arrived`` runs in the send transaction for the recipient and costs one conditional
-UPDATE: it starts a delay cycle only when none is running (``Participant.notice_due_at`` is
-empty), and only then queues one deferred task. Everything else is decided when the task runs
-(``deliver_unread_notice``): has the person read it meanwhile, do they want emails, is it their
-quiet time. One email covers every conversation of that person with unread messages; messages
-after it start a new cycle.
+The send path only marks the start of a cycle: the recipient's ``Participant.notice_due_at`` is
+set to ``first_look`` (the message's time plus the shortest delay anyone can choose) when no
+cycle runs, in the UPDATE that counts the message as unread. Nothing is queued. Reading
+everything ends the cycle (``services.mark_read`` empties ``notice_due_at``).
+
+``rapport worker`` sweeps the cycles that are due (``send_due_notices``, every poll interval)
+and decides then: has the person read it meanwhile, what delay did they choose (a later one
+moves ``notice_due_at`` on), do they want emails, is it their quiet time. One email covers every
+conversation of that person with unread messages; messages after it start a new cycle. The
+state is the database's, so a worker that stops, crashes or runs twice loses and doubles
+nothing.
 
 The email names nobody and quotes nothing (a therapist's name alone can reveal therapy): it says
 that there are new messages and links to them and to these settings.
@@ -18,7 +23,6 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.core.mail import EmailMessage
 from django.db import transaction
-from django.db.models import Q
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone, translation
@@ -27,49 +31,24 @@ from rapport.accounts.models import Practice, User
 from rapport.messaging.access import conversations_of
 from rapport.messaging.models import Conversation, Message, MessagingSettings, Participant
 from rapport.messaging.preferences import (
-    DEFAULT_DELAY_MINUTES,
+    SHORTEST_DELAY_MINUTES,
     quiet_hours_end,
     settings_for,
     zone_of,
 )
 
-# A cycle whose time passed this long ago has lost its task (a crashed worker, a failed send):
-# the next message starts a new one instead of waiting forever.
-STALE_AFTER = timedelta(hours=1)
+
+def first_look(now: datetime) -> datetime:
+    """When a cycle that starts with a message at ``now`` is first due: no one's delay is
+    shorter, and the worker moves it on to the person's own delay when that is longer."""
+    return now + timedelta(minutes=SHORTEST_DELAY_MINUTES)
 
 
-def message_arrived(participant_id: int, now: datetime) -> None:
-    """A message for the person of ``participant_id`` was stored at ``now``: start the delay.
-
-    Call it in the send transaction. While a cycle runs this is one UPDATE that changes nothing.
-    The task is queued in the same transaction (the task queue is a database table), so it
-    exists exactly when the message does.
-    """
-    default_due = now + timedelta(minutes=DEFAULT_DELAY_MINUTES)
-    started = (
-        Participant.objects.filter(pk=participant_id)
-        .filter(Q(notice_due_at__isnull=True) | Q(notice_due_at__lt=now - STALE_AFTER))
-        .update(notice_due_at=default_due)
-    )
-    if started:
-        cycle_started(participant_id, now)
-
-
-def cycle_started(participant_id: int, now: datetime) -> None:
-    """A delay cycle began at ``now`` with the default due time: use the person's own delay and
-    queue the task (the send path's single UPDATE set ``notice_due_at`` to the default)."""
-    from rapport.messaging.tasks import send_unread_notice
-
-    default_due = now + timedelta(minutes=DEFAULT_DELAY_MINUTES)
-    delay = (
-        MessagingSettings.objects.filter(user__conversations__pk=participant_id)
-        .values_list("email_delay_minutes", flat=True)
-        .first()
-    )
-    due = now + timedelta(minutes=delay or DEFAULT_DELAY_MINUTES)
-    if due != default_due:
-        Participant.objects.filter(pk=participant_id).update(notice_due_at=due)
-    send_unread_notice.using(run_after=due).enqueue(participant_id)
+def send_due_notices(now: datetime | None = None) -> int:
+    """Run every cycle that is due (the worker's sweep); the number of emails sent."""
+    now = now or timezone.now()
+    due = Participant.objects.filter(notice_due_at__lte=now).order_by("notice_due_at")
+    return sum(deliver_unread_notice(pk) for pk in due.values_list("pk", flat=True))
 
 
 # --- Worker side ---------------------------------------------------------------------------------
@@ -90,11 +69,8 @@ def _oldest_unread(participant: Participant) -> datetime | None:
 
 
 def _postpone(participant: Participant, until: datetime) -> None:
-    from rapport.messaging.tasks import send_unread_notice
-
     participant.notice_due_at = until
     participant.save(update_fields=["notice_due_at"])
-    send_unread_notice.using(run_after=until).enqueue(participant.pk)
 
 
 def _end_cycle(participant: Participant) -> None:
@@ -142,7 +118,7 @@ def deliver_unread_notice(participant_id: int) -> bool:
             .order_by("conversation_id")
         )
         this = next((p for p in waiting if p.pk == participant_id), None)
-        # Closed by an earlier email, or postponed (a task for the later time is queued).
+        # Closed by an earlier email or by reading, or postponed.
         if this is None or this.notice_due_at is None or this.notice_due_at > now:
             return False
         person: User = prefs.user

@@ -22,6 +22,7 @@ from rapport.audit.services import Action, record
 from rapport.messaging.models import MessagingSettings, OfficeHours
 
 DEFAULT_DELAY_MINUTES = 10
+SHORTEST_DELAY_MINUTES = 5  # of the unread-message email: the settings form's minimum
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,8 @@
 """Writing and reading conversations: send, correct, retract, mark read, fetch.
 
 Every function takes the acting user and goes through ``access_conversation`` inside its
-transaction, so a participant who lost access is refused on the next message, not the next
+transaction (a new text message through the same rule in SQL, ``access.sendable_sql``, in
+``fast_send``), so a participant who lost access is refused on the next message, not the next
 connect. A message is committed before anyone hears of it: each write returns the events to
 publish, and the caller sends them after the transaction (the socket consumer directly, other
 callers through ``publish``).
@@ -12,15 +13,15 @@ sequence numbers are gap-free and "everything after N" never misses a message th
 
 from __future__ import annotations
 
-import functools
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import connection, models, transaction
-from django.db.models import F
+from django.db import transaction
+from django.db.models import F, Sum, Value
+from django.db.models.functions import Coalesce
 from django.http import Http404
 from django.urls import reverse
 from django.utils import timezone
@@ -31,14 +32,9 @@ from rapport.care.models import CareRelationship
 from rapport.core import realtime
 from rapport.core.realtime import user_group
 from rapport.messaging import notifications
-from rapport.messaging.access import (
-    Sendable,
-    access_conversation,
-    conversation_for,
-    sendable_sql,
-)
+from rapport.messaging.access import access_conversation, conversation_for
+from rapport.messaging.fast_send import Sent, send_fast
 from rapport.messaging.models import Attachment, Conversation, Message, Participant, Revision
-from rapport.messaging.preferences import DEFAULT_DELAY_MINUTES
 
 EDIT_WINDOW = timedelta(minutes=5)
 MAX_TEXT_CHARS = 8000
@@ -163,64 +159,36 @@ def send_message(
     """Store a message once and say who should hear of it.
 
     A repeated ``client_uid`` (a retry after a lost acknowledgement) returns the stored message
-    with ``created=False`` and nothing to publish.
+    with ``created=False`` and nothing to publish. A new text message is stored by
+    ``fast_send.send_fast``, which does what ``_store`` does in fewer statements; anything else
+    (and whatever it leaves alone) takes ``_store``.
     """
     text = clean_text(text, allow_empty=attachment_uid is not None)
     if attachment_uid is None:
-        return _send_text(user, uuid.UUID(str(conversation_uid)), client_uid, text, origin)
+        try:
+            uid = uuid.UUID(str(conversation_uid))
+        except ValueError:
+            raise Http404("No such conversation.") from None
+        now = timezone.now()
+        sent = send_fast(user, uid, client_uid, text, now, notifications.first_look(now))
+        if sent is not None:
+            return _sent(user, uid, client_uid, text, now, sent, origin)
     with transaction.atomic():
         conversation = access_conversation(user, conversation_uid, lock=True)
         return _store(conversation, user, client_uid, text, attachment_uid, None, origin)
 
 
-def _db(model: type[models.Model], name: str, value: Any) -> Any:
-    """``value`` as the database stores it in ``model.name`` (encrypted for encrypted fields)."""
-    column = model._meta.get_field(name)
-    if not isinstance(column, models.Field):
-        raise TypeError(f"{name} is not a column")
-    return column.get_db_prep_save(value, connection)
-
-
-def _send_text(
-    user: User, conversation_uid: uuid.UUID, client_uid: uuid.UUID, text: str, origin: str
+def _sent(
+    user: User,
+    conversation_uid: uuid.UUID,
+    client_uid: uuid.UUID,
+    text: str,
+    now: datetime,
+    sent: Sent,
+    origin: str,
 ) -> Outcome:
-    """The hot path of ``send_message`` (a text message) in raw SQL: four statements on SQLite,
-    one on PostgreSQL (where each statement is a round trip to the server).
-
-    It does what ``_store`` does; building ORM queries cost several times more than running them,
-    and this runs hundreds of times a second. A repeated id takes the ORM path.
-
-    On PostgreSQL, when the recipient's unread-email delay is already running (every message
-    after the first until that email is due), nothing else has to happen in the transaction: the
-    one statement is sent on its own and is the transaction (one round trip instead of three,
-    with BEGIN and COMMIT). Otherwise — the first message of a delay, a repeated id, a refusal —
-    it changes nothing and the transaction below does the work.
-    """
-    now = timezone.now()
-    sent = None
-    if connection.vendor == "postgresql" and connection.get_autocommit():
-        sent = _insert_while_notice_runs(user, conversation_uid, client_uid, text, now)
-    if sent is None:
-        with transaction.atomic():
-            if connection.vendor == "postgresql":
-                sent = _insert_in_one_statement(user, conversation_uid, client_uid, text, now)
-            else:
-                sent = _insert_statement_by_statement(user, conversation_uid, client_uid, text, now)
-            if sent is None:  # a repeated id: the stored message, through the ORM
-                chat = access_conversation(user, conversation_uid, lock=True)
-                return _store(chat, user, client_uid, text, None, None, origin)
-            if sent.participant_id is None:  # a conversation from before participants existed
-                Participant.objects.get_or_create(
-                    conversation_id=sent.target.pk, user_id=sent.peer_id
-                )
-                bumped = _count_unread(sent.target.pk, sent.peer_id, now)
-                if bumped is None:
-                    raise RuntimeError("the recipient has no participant row")
-                sent.participant_id, sent.unread, sent.started = bumped
-                sent.total = total_unread(sent.peer_id)
-            if sent.started:
-                notifications.cycle_started(sent.participant_id, now)
-    target, peer_id = sent.target, sent.peer_id
+    """What ``_store`` returns for a new text message, from what ``send_fast`` stored."""
+    target = sent.target
     role = THERAPIST if user.pk == target.therapist_id else CLIENT
     shown = {
         "conversation": str(conversation_uid),
@@ -236,7 +204,7 @@ def _send_text(
         "attachment": None,
     }
     outcome = Outcome(created=True, shown=shown)
-    _tell_arrival(outcome, user.pk, peer_id, shown, sent.unread, sent.total, origin)
+    _tell_arrival(outcome, user.pk, sent.peer_id, shown, sent.unread, sent.total, origin)
     return outcome
 
 
@@ -254,279 +222,6 @@ def _tell_arrival(
     tabs."""
     outcome.tell(peer_id, {"type": "message", "message": shown, "unread": unread, "total": total})
     outcome.tell(sender_id, {"type": "message", "message": shown}, origin)
-
-
-@dataclass
-class Sent:
-    """What the send statements stored (a repeated id gives None instead)."""
-
-    target: Sendable
-    seq: int
-    peer_id: int
-    participant_id: int | None  # None: the recipient has no participant row yet
-    unread: int = 0  # the recipient's count in this conversation
-    started: bool = False  # an unread-email cycle began with this message
-    total: int = 0  # the recipient's unread messages in all open conversations
-
-
-def _tables() -> tuple[str, str, str]:
-    return Message._meta.db_table, Conversation._meta.db_table, Participant._meta.db_table
-
-
-def _peer(user: User, target: Sendable) -> int:
-    return target.client_id if user.pk == target.therapist_id else target.therapist_id
-
-
-def _insert_statement_by_statement(
-    user: User, conversation_uid: uuid.UUID, client_uid: uuid.UUID, text: str, now: datetime
-) -> Sent | None:
-    """SQLite: the access check, then the writes one by one (four statements in the transaction),
-    on the driver's own cursor: Django's cursor wrapper cost more per statement than SQLite took
-    to run it, on the database thread, holding the interpreter lock the sockets need.
-
-    A repeated id inserts nothing (``ON CONFLICT DO NOTHING``) and gives None. The recipient's
-    total comes back with their count: the other open conversations' counts plus this one's."""
-    if not user.is_active:
-        raise Http404("No such conversation.")
-    access_sql, access_params = sendable_sql(user, conversation_uid)
-    insert_sql, moved_sql, bumped_sql = _sqlite_send_statements()
-    connection.ensure_connection()
-    cursor = connection.connection.cursor()
-    # Driver errors become Django's (IntegrityError, OperationalError …) and mark a connection
-    # that may be broken, as on Django's own cursors (rapport.core.db closes such connections).
-    with connection.wrap_database_errors:
-        try:
-            cursor.execute(_qmark(access_sql), access_params)
-            row = cursor.fetchone()
-            if row is None:
-                raise Http404("No such conversation.")
-            target = Sendable(row[0], conversation_uid, row[1], row[2], row[3], row[4], row[5])
-            seq = target.last_seq + 1
-            when = _db(Message, "created_at", now)
-            client_uid_db, body = _db(Message, "client_uid", client_uid), _db(Message, "body", text)
-            cursor.execute(insert_sql, [target.pk, seq, user.pk, client_uid_db, body, when])
-            if cursor.rowcount == 0:
-                return None
-            cursor.execute(moved_sql, [seq, when, target.pk])
-            peer_id = _peer(user, target)
-            due, stale = _notice_times(now)
-            active = CareRelationship.Status.ACTIVE.value
-            cursor.execute(bumped_sql, [stale, due, target.pk, peer_id, due, active, True, True])
-            bumped = cursor.fetchone()
-        finally:
-            cursor.close()
-    if bumped is None:
-        return Sent(target, seq, peer_id, None)
-    participant_id, unread, started, others = bumped
-    return Sent(target, seq, peer_id, participant_id, unread, bool(started), int(others) + unread)
-
-
-_qmarked: dict[str, str] = {}
-
-
-def _qmark(sql: str) -> str:
-    """Django's ``%s`` placeholders as the sqlite3 driver's ``?`` (converted once per query)."""
-    converted = _qmarked.get(sql)
-    if converted is None:
-        converted = _qmarked[sql] = sql.replace("%s", "?")
-    return converted
-
-
-@functools.cache
-def _sqlite_send_statements() -> tuple[str, str, str]:
-    """The send path's writes on SQLite, with ``?`` placeholders: the insert (nothing on a
-    repeated id), the conversation's sequence, and the recipient's count and email delay with
-    their unread messages in their other open conversations."""
-    message, conversation, participant = _tables()
-    others, _ = _total_unread_sql("%s", [])
-    others = others.replace(
-        "WHERE pa.user_id = %s",
-        f"WHERE pa.user_id = {participant}.user_id AND pa.id <> {participant}.id",
-    )
-    insert = (
-        f"INSERT INTO {message} (conversation_id, seq, sender_id, client_uid, "  # noqa: S608 (tables from model metadata)
-        "body, attachment_id, visit_id, created_at, edited_at, retracted_at) "
-        "VALUES (%s, %s, %s, %s, %s, NULL, NULL, %s, NULL, NULL) "
-        "ON CONFLICT (sender_id, client_uid) DO NOTHING"
-    )
-    moved = f"UPDATE {conversation} SET last_seq = %s, last_message_at = %s WHERE id = %s"  # noqa: S608 (tables from model metadata)
-    bumped = (
-        f"UPDATE {participant} SET unread = unread + 1, notice_due_at = CASE "  # noqa: S608 (tables from model metadata)
-        "WHEN notice_due_at IS NULL OR notice_due_at < %s THEN %s ELSE notice_due_at END "
-        "WHERE conversation_id = %s AND user_id = %s "
-        f"RETURNING id, unread, CASE WHEN notice_due_at = %s THEN 1 ELSE 0 END, ({others})"
-    )
-    return _qmark(insert), _qmark(moved), _qmark(bumped)
-
-
-def _notice_times(now: datetime) -> tuple[Any, Any]:
-    """(default due time, "stale before") as the database stores them."""
-    due = _db(Message, "created_at", now + timedelta(minutes=DEFAULT_DELAY_MINUTES))
-    return due, _db(Message, "created_at", now - notifications.STALE_AFTER)
-
-
-def _count_unread(
-    conversation_id: int, peer_id: int, now: datetime
-) -> tuple[int, int, bool] | None:
-    """One more unread message for ``peer_id``, and the unread email's delay if none is
-    running: (participant id, unread, whether a cycle started), None without a participant."""
-    _, _, participant = _tables()
-    due, stale = _notice_times(now)
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"UPDATE {participant} SET unread = unread + 1, notice_due_at = CASE "  # noqa: S608 (tables from model metadata)
-            "WHEN notice_due_at IS NULL OR notice_due_at < %s THEN %s ELSE notice_due_at END "
-            "WHERE conversation_id = %s AND user_id = %s "
-            "RETURNING id, unread, CASE WHEN notice_due_at = %s THEN 1 ELSE 0 END",
-            [stale, due, conversation_id, peer_id, due],
-        )
-        row = cursor.fetchone()
-    return None if row is None else (row[0], row[1], bool(row[2]))
-
-
-def _prepared_cursor() -> Any:
-    """A PostgreSQL cursor whose statements are prepared once per connection and then reused:
-    parameters go to the server separately (server-side binding), so the server parses and plans
-    the send statement once instead of for every message. Django's own cursors bind on the client
-    and never prepare (a connection pooler in transaction mode could not keep prepared
-    statements; docs/deployment.md says what that needs)."""
-    import psycopg
-
-    connection.ensure_connection()
-    raw = connection.connection
-    if raw.prepare_threshold is None:
-        raw.prepare_threshold = 0  # prepare on first use; only this cursor binds on the server
-    cursor = psycopg.Cursor(raw)
-    if connection.queries_logged:  # as Django's own cursors: logged when DEBUG or a test asks
-        return connection.make_debug_cursor(cursor)  # type: ignore[arg-type]  # stubs say CursorWrapper; it wraps a driver cursor
-    return connection.make_cursor(cursor)  # type: ignore[arg-type]  # as above
-
-
-# In the send statements: the recipient, from the access check's row (``target``) and the sender.
-_PEER_SQL = "CASE WHEN target.therapist_id = %s THEN target.client_id ELSE target.therapist_id END"
-
-
-def _target_and_total(
-    user: User, conversation_uid: uuid.UUID
-) -> tuple[str, list[Any], str, list[Any]]:
-    """For PostgreSQL's send statements: the access check (the CTE ``target``) and the
-    recipient's unread total as of before the statement, each with its parameters."""
-    target_sql, target_params = sendable_sql(user, conversation_uid)
-    total_sql, total_params = _total_unread_sql(_PEER_SQL, [user.pk])
-    return target_sql, target_params, total_sql, total_params
-
-
-def _insert_while_notice_runs(
-    user: User, conversation_uid: uuid.UUID, client_uid: uuid.UUID, text: str, now: datetime
-) -> Sent | None:
-    """PostgreSQL, outside a transaction: ``_insert_in_one_statement`` for a recipient whose
-    email delay runs (``notice_due_at`` set and not stale), as a statement that is a transaction
-    of its own. It locks the conversation row and then the recipient's row (the order of the
-    full path; marking read locks that row too), and stores nothing — giving None — unless the
-    delay runs, the id is new and the sender may write here: the full path then decides."""
-    if not user.is_active:
-        return None
-    message, conversation, participant = _tables()
-    target_sql, target_params, total_sql, total_params = _target_and_total(user, conversation_uid)
-    when = _db(Message, "created_at", now)
-    _, stale = _notice_times(now)
-    sql = (
-        f"WITH target AS ({target_sql}), "  # noqa: S608 (tables from model metadata)
-        f"running AS (SELECT pa.id FROM {participant} pa JOIN target "
-        f"ON pa.conversation_id = target.id WHERE pa.user_id = {_PEER_SQL} "
-        "AND pa.notice_due_at >= %s FOR UPDATE OF pa), "
-        f"stored AS (INSERT INTO {message} (conversation_id, seq, sender_id, client_uid, body, "
-        "attachment_id, visit_id, created_at, edited_at, retracted_at) "
-        "SELECT target.id, target.last_seq + 1, %s, %s, %s, NULL, NULL, %s, NULL, NULL "
-        "FROM target, running ON CONFLICT (sender_id, client_uid) DO NOTHING "
-        "RETURNING conversation_id, seq), "
-        f"moved AS (UPDATE {conversation} SET last_seq = stored.seq, last_message_at = %s "
-        f"FROM stored WHERE {conversation}.id = stored.conversation_id RETURNING 1), "
-        f"bumped AS (UPDATE {participant} pa SET unread = pa.unread + 1 FROM stored, running "
-        "WHERE pa.id = running.id RETURNING pa.id, pa.unread) "
-        "SELECT target.id, target.last_seq, target.therapist_id, target.client_id, "
-        f"target.therapist_name, target.client_name, stored.seq, bumped.id, bumped.unread, "
-        f"({total_sql}) FROM target JOIN stored ON TRUE JOIN bumped ON TRUE"
-    )
-    params = [
-        *target_params,
-        user.pk,
-        stale,
-        user.pk,
-        _db(Message, "client_uid", client_uid),
-        _db(Message, "body", text),
-        when,
-        when,
-        *total_params,
-    ]
-    with _prepared_cursor() as cursor:
-        cursor.execute(sql, params)
-        row = cursor.fetchone()
-    if row is None:
-        return None
-    target = Sendable(row[0], conversation_uid, row[1], row[2], row[3], row[4], row[5])
-    seq, participant_id, unread, total = row[6:]
-    return Sent(target, seq, _peer(user, target), participant_id, unread, False, int(total) + 1)
-
-
-def _insert_in_one_statement(
-    user: User, conversation_uid: uuid.UUID, client_uid: uuid.UUID, text: str, now: datetime
-) -> Sent | None:
-    """PostgreSQL: the same checks and writes as ``_insert_statement_by_statement`` in one
-    statement (one round trip): the access check locks the conversation row, the insert skips a
-    repeated id, and the conversation and the recipient's count change only when it inserted.
-    The recipient's total is read from before the statement, so it gets the new message added."""
-    if not user.is_active:
-        raise Http404("No such conversation.")
-    message, conversation, participant = _tables()
-    target_sql, target_params, total_sql, total_params = _target_and_total(user, conversation_uid)
-    when = _db(Message, "created_at", now)
-    due, stale = _notice_times(now)
-    sql = (
-        f"WITH target AS ({target_sql}), "  # noqa: S608 (tables from model metadata)
-        f"stored AS (INSERT INTO {message} (conversation_id, seq, sender_id, client_uid, body, "
-        "attachment_id, visit_id, created_at, edited_at, retracted_at) "
-        "SELECT target.id, target.last_seq + 1, %s, %s, %s, NULL, NULL, %s, NULL, NULL "
-        "FROM target ON CONFLICT (sender_id, client_uid) DO NOTHING "
-        "RETURNING conversation_id, seq), "
-        f"moved AS (UPDATE {conversation} SET last_seq = stored.seq, last_message_at = %s "
-        f"FROM stored WHERE {conversation}.id = stored.conversation_id RETURNING 1), "
-        f"bumped AS (UPDATE {participant} pa SET unread = pa.unread + 1, notice_due_at = CASE "
-        "WHEN pa.notice_due_at IS NULL OR pa.notice_due_at < %s THEN %s "
-        "ELSE pa.notice_due_at END FROM stored, target "
-        f"WHERE pa.conversation_id = stored.conversation_id AND pa.user_id = {_PEER_SQL} "
-        "RETURNING pa.id, pa.unread, CASE WHEN pa.notice_due_at = %s THEN 1 ELSE 0 END AS started) "
-        f"SELECT target.id, target.last_seq, target.therapist_id, target.client_id, "
-        f"target.therapist_name, target.client_name, stored.seq, bumped.id, bumped.unread, "
-        f"bumped.started, ({total_sql}) "
-        "FROM target LEFT JOIN stored ON TRUE LEFT JOIN bumped ON TRUE"
-    )
-    params = [
-        *target_params,
-        user.pk,
-        _db(Message, "client_uid", client_uid),
-        _db(Message, "body", text),
-        when,
-        when,
-        stale,
-        due,
-        user.pk,
-        due,
-        *total_params,
-    ]
-    with _prepared_cursor() as cursor:
-        cursor.execute(sql, params)
-        row = cursor.fetchone()
-    if row is None:
-        raise Http404("No such conversation.")
-    target = Sendable(row[0], conversation_uid, row[1], row[2], row[3], row[4], row[5])
-    seq, participant_id, unread, started, total = row[6:]
-    if seq is None:
-        return None
-    peer_id = _peer(user, target)
-    if participant_id is None:
-        return Sent(target, seq, peer_id, None)
-    return Sent(target, seq, peer_id, participant_id, unread, bool(started), int(total) + 1)
 
 
 def store_visit_chat(
@@ -577,11 +272,12 @@ def _store(
     Conversation.objects.filter(pk=conversation.pk).update(last_seq=seq, last_message_at=now)
     conversation.last_seq, conversation.last_message_at = seq, now
     peer = peer_of(conversation, user)
-    recipient = Participant.objects.filter(conversation=conversation, user=peer).first()
-    if recipient is None:
-        recipient = Participant.objects.create(conversation=conversation, user=peer)
-    Participant.objects.filter(pk=recipient.pk).update(unread=F("unread") + 1)
-    notifications.message_arrived(recipient.pk, now)
+    recipient, _ = Participant.objects.get_or_create(conversation=conversation, user=peer)
+    # One more unread message; the unread-email delay starts unless one is running.
+    Participant.objects.filter(pk=recipient.pk).update(
+        unread=F("unread") + 1,
+        notice_due_at=Coalesce("notice_due_at", Value(notifications.first_look(now))),
+    )
     shown = message_json(conversation, message)
     outcome = Outcome(message=message, created=True, shown=shown)
     unread, total = recipient.unread + 1, total_unread(peer)
@@ -678,7 +374,9 @@ def mark_read(user: User, conversation_uid: uuid.UUID | str, seq: int) -> Outcom
             .exclude(sender=user)
             .count()
         )
-        me.save(update_fields=["last_read_seq", "read_at", "unread"])
+        if me.unread == 0:
+            me.notice_due_at = None  # nothing left to email about: the cycle ends
+        me.save(update_fields=["last_read_seq", "read_at", "unread", "notice_due_at"])
         peer = peer_of(conversation, user)
         receipt = {
             "type": "read",
@@ -718,29 +416,19 @@ def typing(user: User, conversation_uid: uuid.UUID | str) -> Outcome:
 # --- Reading -------------------------------------------------------------------------------------
 
 
-def _total_unread_sql(who: str, who_params: list[Any]) -> tuple[str, list[Any]]:
-    """Unread messages of the user ``who`` (an SQL expression) across their open conversations."""
-    participant, conversation = Participant._meta.db_table, Conversation._meta.db_table
-    relationship, people = CareRelationship._meta.db_table, User._meta.db_table
-    sql = (
-        f"SELECT COALESCE(SUM(pa.unread), 0) FROM {participant} pa "  # noqa: S608 (tables from model metadata)
-        f"JOIN {conversation} c ON c.id = pa.conversation_id "
-        f"JOIN {relationship} r ON r.id = c.relationship_id "
-        f"JOIN {people} t ON t.id = r.therapist_id "
-        f"JOIN {people} p ON p.id = r.client_id "
-        f"WHERE pa.user_id = {who} AND r.status = %s AND t.is_active = %s AND p.is_active = %s"
-    )
-    return sql, [*who_params, CareRelationship.Status.ACTIVE.value, True, True]
-
-
 def total_unread(user: User | int) -> int:
     """Unread messages across the user's open conversations (the badge in the navigation)."""
     user_id = user if isinstance(user, int) else user.pk
-    sql, params = _total_unread_sql("%s", [user_id])
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        row = cursor.fetchone()
-    return int(row[0]) if row else 0
+    relationship = "conversation__relationship__"
+    total: int = Participant.objects.filter(
+        user_id=user_id,
+        **{
+            f"{relationship}status": CareRelationship.Status.ACTIVE,
+            f"{relationship}therapist__is_active": True,
+            f"{relationship}client__is_active": True,
+        },
+    ).aggregate(total=Coalesce(Sum("unread"), 0))["total"]
+    return total
 
 
 def _open_ids(user: User) -> Any:

@@ -16,7 +16,7 @@ from django.utils.translation import gettext_lazy
 
 from rapport.accounts.models import User
 from rapport.messaging.models import MessagingSettings
-from rapport.messaging.preferences import Window, office_hours_of
+from rapport.messaging.preferences import SHORTEST_DELAY_MINUTES, Window, office_hours_of
 
 if TYPE_CHECKING:
     from django_stubs_ext import StrOrPromise
@@ -40,7 +40,7 @@ class MessagingSettingsForm(forms.Form):
     )
     email_delay_minutes = forms.IntegerField(
         label=gettext_lazy("Wait this many minutes before emailing"),
-        min_value=5,
+        min_value=SHORTEST_DELAY_MINUTES,
         max_value=1440,
         help_text=gettext_lazy(
             "Between 5 and 1440 (one day). One email covers all messages waiting by then."
