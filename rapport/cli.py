@@ -39,8 +39,19 @@ def _manage(*argv: str, **options: Any) -> None:
     call_command(*argv, **options)
 
 
+def _without_sockets() -> None:
+    """This process serves no sockets: its live events reach the server's (docs/architecture.md,
+    "The layers")."""
+    # Models load once Django is set up for this command's environment.
+    from rapport.core import realtime
+
+    realtime.deliver_through_database()
+
+
 def _run_management(argv: Sequence[str]) -> int:
     from django.core.management import execute_from_command_line
+
+    _without_sockets()
 
     execute_from_command_line(["rapport manage", *argv])
     return 0
@@ -130,6 +141,7 @@ def _sweep_notices(stop: threading.Event, every: float) -> None:
     over (the send path queues no task for them, see ``rapport.messaging.notifications``)."""
     from django.db import close_old_connections
 
+    # Models load once Django is set up for this command's environment (cmd_worker).
     from rapport.messaging.notifications import send_due_notices
 
     while not stop.wait(every):
@@ -148,6 +160,8 @@ def cmd_worker(args: argparse.Namespace) -> int:
     django.setup()
     # Models load once Django is set up for this command's environment (above).
     from rapport.measures.alerts import escalate_overdue
+
+    _without_sockets()
 
     # A worker killed while running an escalation leaves that task claimed for ever: on start,
     # escalate whatever safety alert is past its deadline and still open.

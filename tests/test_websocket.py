@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 import time_machine
 from asgiref.sync import sync_to_async
+from channels.layers import get_channel_layer
 from channels.testing import WebsocketCommunicator
 from django.conf import settings
 from django.utils import timezone
@@ -16,6 +17,9 @@ from django.utils import timezone
 from rapport.accounts.models import User
 from rapport.accounts.services import end_live_connections
 from rapport.asgi import application
+from rapport.core import realtime
+from rapport.core.layers import InProcessChannelLayer
+from rapport.core.models import PendingEvent
 from rapport.core.realtime import publish_to_user
 from rapport.core.sockets import MAX_MESSAGE_BYTES
 from tests.conftest import signed_in
@@ -230,5 +234,34 @@ def test_an_expired_browser_session_is_refused_and_closed(client_a: User) -> Non
             assert (await socket.receive_output(timeout=5))["code"] == 4001
             _late, connected, code = await _open(_headers(browser))
             assert (connected, code) == (False, 4001)
+
+    _run(body)
+
+
+def test_events_of_a_process_without_sockets_reach_the_servers_sockets(
+    client_a: User, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The worker and ``rapport manage`` serve no sockets. With Redis their events cross over by
+    themselves; with the embedded in-process layer they are stored and the server relays them."""
+    browser = signed_in(client_a)
+    embedded = isinstance(get_channel_layer(), InProcessChannelLayer)
+    stored: list[int] = []
+
+    def publish_elsewhere() -> None:
+        monkeypatch.setattr(realtime, "_through_database", True)  # as the worker does
+        try:
+            publish_to_user(client_a.pk, {"type": "alert", "text": "from the worker"})
+            stored.append(PendingEvent.objects.count())
+        finally:
+            monkeypatch.setattr(realtime, "_through_database", False)
+
+    async def body() -> None:
+        socket, connected, _ = await _open(_headers(browser))
+        assert connected
+        await sync_to_async(publish_elsewhere)()
+        assert stored == [1 if embedded else 0]
+        assert await _receive(socket) == {"type": "alert", "text": "from the worker"}
+        assert await sync_to_async(PendingEvent.objects.count)() == 0
+        await socket.disconnect()
 
     _run(body)

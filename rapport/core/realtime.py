@@ -11,25 +11,44 @@ to every socket), which ``RAPPORT_CHECK_EVENTS`` (on in the tests) verifies on e
 
 Consumers, which run in the event loop, use ``publish_now`` for what they relay without a write
 (signaling between two browsers) and for the events a service returned after it committed.
+
+Across processes: Redis carries events between server processes and from the worker. The
+embedded configuration's in-process layer cannot, so there the worker and ``rapport manage``
+(``deliver_through_database``) store their events as ``PendingEvent`` rows, and the server hands
+them to its sockets within ``RELAY_SECONDS`` (``ensure_relay``, started with the first socket).
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import logging
 from collections.abc import Iterable
+from datetime import timedelta
 from typing import Any
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.conf import settings
 from django.db import transaction
+from django.utils import timezone
+
+from rapport.core.db import db_call
+from rapport.core.layers import InProcessChannelLayer, group_send_to_others
+from rapport.core.models import PendingEvent
 
 log = logging.getLogger(__name__)
 
 Event = dict[str, Any]
 Addressed = tuple[str, Event]  # (group, event)
+
+RELAY_SECONDS = 0.5
+# An event from another process older than this when the server finds it is dropped: sockets
+# that open later load the state from the database, as after any outage.
+RELAY_STALE = timedelta(seconds=60)
+_through_database = False
+_relays: set[asyncio.AbstractEventLoop] = set()
 
 
 def user_group(user_id: int) -> str:
@@ -61,6 +80,9 @@ def deliver(events: list[Addressed]) -> None:
     ``publish_all`` calls it after commit; the tests capture what leaves here."""
     layer = get_channel_layer()
     if layer is None:
+        return
+    if _through_database and isinstance(layer, InProcessChannelLayer):
+        _store_for_the_server(events)
         return
     for group, event in events:
         try:
@@ -99,16 +121,20 @@ async def publish_now(group: str, event: Event) -> None:
     await publish_all_now([(group, event)])
 
 
-async def publish_all_now(events: Iterable[Addressed]) -> None:
+async def publish_all_now(events: Iterable[Addressed], *, skip: str = "") -> None:
     """From a consumer: send each (group, event) now, in order (the events a service returned
-    after its transaction committed)."""
+    after its transaction committed). ``skip``: the sending socket's channel, left out where the
+    layer can (its tab hears an acknowledgement instead; receivers drop their own echo anyway)."""
     layer = get_channel_layer()
     for group, event in events:
         check(event)
         if layer is None:
             continue
         try:
-            await layer.group_send(group, event)
+            if skip:
+                await group_send_to_others(layer, group, event, skip)
+            else:
+                await layer.group_send(group, event)
         except Exception:
             log.exception("could not publish %s to %s", event.get("type"), group)
 
@@ -124,3 +150,56 @@ async def send_now(channel: str, event: Event) -> None:
         await layer.send(channel, event)
     except Exception:
         log.exception("could not send %s to a socket", event.get("type"))
+
+
+# --- Between processes in the embedded configuration -------------------------------------------
+
+
+def deliver_through_database() -> None:
+    """This process has no sockets (the worker, ``rapport manage``): with the in-process layer,
+    its events go to the server through the database."""
+    global _through_database
+    _through_database = True
+
+
+def _store_for_the_server(events: list[Addressed]) -> None:
+    try:
+        PendingEvent.objects.bulk_create(PendingEvent(group=g, event=e) for g, e in events)
+    except Exception:
+        log.exception("could not store %d live event(s) for the server", len(events))
+
+
+def _take_pending() -> list[Addressed]:
+    """The events other processes stored, oldest first, removed from the table."""
+    if not PendingEvent.objects.exists():
+        return []  # the usual answer, without a write transaction (SQLite's lock)
+    with transaction.atomic():
+        rows = list(PendingEvent.objects.order_by("pk")[:500])
+        if not rows:
+            return []
+        PendingEvent.objects.filter(pk__in=[row.pk for row in rows]).delete()
+    fresh_after = timezone.now() - RELAY_STALE
+    return [(row.group, row.event) for row in rows if row.created_at >= fresh_after]
+
+
+async def ensure_relay() -> None:
+    """In the server, with the in-process layer: hand other processes' stored events to this
+    process's sockets, every ``RELAY_SECONDS``, for as long as the event loop runs. Called when
+    a socket connects (a server without sockets has nobody to tell)."""
+    loop = asyncio.get_running_loop()
+    if loop in _relays or not isinstance(get_channel_layer(), InProcessChannelLayer):
+        return
+    _relays.add(loop)
+    task = loop.create_task(_relay())
+    task.add_done_callback(lambda _task: _relays.discard(loop))
+
+
+async def _relay() -> None:
+    while True:
+        await asyncio.sleep(RELAY_SECONDS)
+        try:
+            events = await db_call(_take_pending)()
+        except Exception:
+            log.exception("could not read the live events of other processes")
+            continue
+        await publish_all_now(events)

@@ -13,7 +13,7 @@ from typing import Any
 from channels.db import database_sync_to_async
 from django.conf import settings
 
-from rapport.core.realtime import session_group, user_group
+from rapport.core.realtime import ensure_relay, session_group, user_group
 from rapport.lib.sessions import SEEN, STARTED, expiry_reason
 
 MAX_MESSAGE_BYTES = 64 * 1024
@@ -49,6 +49,7 @@ def live_groups(scope: dict[str, Any]) -> list[str]:
 async def refuse_unless_signed_in(consumer: Any) -> bool:
     """Close a socket whose handshake has no signed-in user (4401) or whose browser session has
     run out (4001). True when it was closed."""
+    await ensure_relay()  # events stored by the worker reach this process's sockets
     user = consumer.scope.get("user")
     if user is None or not user.is_authenticated:
         await consumer.close(code=NOT_SIGNED_IN)

@@ -39,6 +39,7 @@ from rapport.core.encryption import key_ring
 from rapport.lib.crypto import DecryptionError
 from rapport.messaging.access import access_conversation
 from rapport.messaging.models import Attachment, Conversation
+from rapport.messaging.tasks import remove_abandoned
 
 MB = 1024 * 1024
 MAX_NAME_LENGTH = 120
@@ -242,8 +243,6 @@ def store_attachment(
                 size=attachment.size,
             )
             # Never sent within a day: the worker deletes it (and any older leftovers).
-            from rapport.messaging.tasks import remove_abandoned
-
             remove_abandoned.using(
                 run_after=timezone.now() + UNSENT_KEPT + timedelta(minutes=5)
             ).enqueue()

@@ -22,8 +22,8 @@ from django.http import Http404
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
+from rapport.core import realtime
 from rapport.core.db import KeepConnectionMixin, db_call
-from rapport.core.layers import group_send_to_others
 from rapport.core.sockets import (
     MAX_MESSAGE_BYTES,
     live_groups,
@@ -175,11 +175,8 @@ class MessagesConsumer(KeepConnectionMixin, AsyncWebsocketConsumer):  # type: ig
             await db_call(session.save)()
 
     async def _publish(self, outcome: services.Outcome) -> None:
-        for group, event in outcome.events:
-            if event["origin"] == self.channel_name:
-                await group_send_to_others(self.channel_layer, group, event, self.channel_name)
-            else:
-                await self.channel_layer.group_send(group, event)
+        """The write has committed: tell the others before acknowledging the sending tab."""
+        await realtime.publish_all_now(outcome.events, skip=self.channel_name)
 
     # --- Frames from the browser -----------------------------------------------------------
 

@@ -32,7 +32,13 @@ from rapport.care.models import CareRelationship
 from rapport.core import realtime
 from rapport.core.realtime import user_group
 from rapport.messaging import notifications
-from rapport.messaging.access import access_conversation, conversation_for
+from rapport.messaging.access import (
+    access_conversation,
+    conversation_for,
+    conversations_of,
+    ensure_conversations,
+)
+from rapport.messaging.attachments import unsent_attachment
 from rapport.messaging.fast_send import Sent, send_fast
 from rapport.messaging.models import Attachment, Conversation, Message, Participant, Revision
 
@@ -254,8 +260,6 @@ def _store(
         return Outcome(message=stored, shown=message_json(conversation, stored))
     attachment = None
     if attachment_uid is not None:
-        from rapport.messaging.attachments import unsent_attachment
-
         attachment = unsent_attachment(user, conversation, attachment_uid)
     now = timezone.now()
     seq = conversation.last_seq + 1
@@ -432,8 +436,6 @@ def total_unread(user: User | int) -> int:
 
 
 def _open_ids(user: User) -> Any:
-    from rapport.messaging.access import conversations_of
-
     return conversations_of(user).values("pk")
 
 
@@ -497,8 +499,6 @@ class InboxRow:
 
 def inbox(user: User) -> list[InboxRow]:
     """The user's conversations, newest activity first (never-used ones last, by name)."""
-    from rapport.messaging.access import conversations_of, ensure_conversations
-
     ensure_conversations(user)
     conversations = list(
         conversations_of(user).select_related("relationship__therapist", "relationship__client")

@@ -22,6 +22,7 @@ from django.views.decorators.http import require_http_methods
 from rapport.accounts.models import Practice, User
 from rapport.messaging import services
 from rapport.messaging.access import access_conversation
+from rapport.messaging.attachments import store_attachment
 from rapport.messaging.models import Conversation, Message
 from rapport.messaging.office_hours import expectation
 
@@ -95,8 +96,6 @@ def _send_from_form(request: HttpRequest, user: User, chat: Conversation) -> Non
     upload = request.FILES.get("file")
     attachment_uid = None
     if upload is not None:
-        from rapport.messaging.attachments import store_attachment
-
         attachment_uid = store_attachment(user, chat.uid, upload).uid
     outcome = services.send_message(
         user, chat.uid, ident, request.POST.get("text", ""), attachment_uid=attachment_uid

@@ -4,15 +4,12 @@ escalated-alerts page) and shows it closed when the therapist acknowledges it.
 
 The escalation is the real one (``measures.alerts.escalate``, as the worker runs it at the
 deadline), run in another process through ``rapport manage shell``, as the worker is. Its event
-reaches the admin's page through the channel layer, which crosses processes only with Redis:
-in the embedded configuration (no ``REDIS_URL``) a worker's events stay in the worker
-(docs/architecture.md, "Embedded and scaled-out configurations"), so there this test is expected
-to fail, strictly: it starts passing, and must lose the mark, once events cross processes there.
+reaches the admin's page through Redis, or in the embedded configuration through the database
+(``rapport.core.realtime``: the server relays what other processes stored).
 """
 
 from __future__ import annotations
 
-import os
 import uuid
 
 import pytest
@@ -23,14 +20,7 @@ from tests.browser.conftest import MakeVisitor
 from tests.browser.people import Pair, new_pair
 from tests.browser.server import DemoServer
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.xfail(
-        not os.environ.get("REDIS_URL"),
-        reason="embedded configuration: the worker's events do not reach the server's sockets",
-        strict=True,
-    ),
-]
+pytestmark = pytest.mark.browser
 
 # An open risk alert, raised the real way: the therapist assigns the PHQ-9 and the client answers
 # item 9 ("thoughts that you would be better off dead…") with "several days".
