@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import re
 import secrets
 import subprocess
 from collections.abc import Iterator
@@ -352,3 +353,21 @@ def test_tampered_moved_or_foreign_bytes_fail() -> None:
     for broken in (b"", b"plain file", b"enc1$only-two", b"enc9$abcdef12$" + bytes(40), blob[:20]):
         with pytest.raises(DecryptionError):
             ring.decrypt_bytes(broken, "messaging.attachment.1")
+
+
+def test_the_architecture_names_every_encrypted_field() -> None:
+    """docs/architecture.md ("Encryption at rest") lists exactly the encrypted columns."""
+    text = (Path(__file__).resolve().parents[1] / "docs" / "architecture.md").read_text()
+    section = text.split("## Encryption at rest", 1)[1].split("How it works:", 1)[0]
+    documented = set()
+    for line in section.splitlines():
+        names = re.findall(r"`([A-Za-z_.]+)`", line)
+        if not (line.startswith("- ") and names and "." in names[0]):
+            continue
+        model = ""
+        for name in names:  # `Model.field`, then more fields of it, or the next `Model.field`
+            if "." in name:
+                model, name = name.split(".")
+            documented.add((model, name))
+    actual = {(model.__name__, field.name) for model, field in encrypted_fields()}
+    assert documented == actual
