@@ -116,9 +116,10 @@ def publish_all(events: Iterable[Addressed]) -> None:
         transaction.on_commit(lambda: deliver(events), robust=True)
 
 
-async def publish_now(group: str, event: Event) -> None:
-    """From a consumer: send now (signaling relayed between two browsers)."""
-    await publish_all_now([(group, event)])
+async def publish_now(group: str, event: Event, *, skip: str = "") -> None:
+    """From a consumer: send now (signaling relayed between two browsers, or an event a service
+    returned after its transaction committed). ``skip``: see ``publish_all_now``."""
+    await publish_all_now([(group, event)], skip=skip)
 
 
 async def publish_all_now(events: Iterable[Addressed], *, skip: str = "") -> None:

@@ -175,8 +175,11 @@ class MessagesConsumer(KeepConnectionMixin, AsyncWebsocketConsumer):  # type: ig
             await db_call(session.save)()
 
     async def _publish(self, outcome: services.Outcome) -> None:
-        """The write has committed: tell the others before acknowledging the sending tab."""
-        await realtime.publish_all_now(outcome.events, skip=self.channel_name)
+        """The write has committed: tell the others before acknowledging the sending tab. Events
+        for the sender's other tabs leave this socket out (it hears an acknowledgement)."""
+        for group, event in outcome.events:
+            mine = event["origin"] == self.channel_name
+            await realtime.publish_now(group, event, skip=self.channel_name if mine else "")
 
     # --- Frames from the browser -----------------------------------------------------------
 
