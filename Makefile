@@ -30,6 +30,7 @@ services:
 
 lint: $(VENV)/.installed
 	$(BIN)/ruff check rapport tests bench
+	$(BIN)/ruff format --check rapport tests bench
 	$(BIN)/mypy rapport tests bench
 	$(BIN)/lint-imports
 

@@ -276,11 +276,15 @@ def main() -> int:
     all_contended = Scenario("all contended", [ms for s in contended for ms in s.latencies_ms])
     p99 = all_contended.percentile(0.99)
     if p99 > BUDGET_P99_MS:
-        print(f"\nOVER BUDGET: contended p99 {p99:.1f} ms (budget {BUDGET_P99_MS:.0f} ms; "
-              f"uncontended p99 {baseline.percentile(0.99):.1f} ms)")
+        print(
+            f"\nOVER BUDGET: contended p99 {p99:.1f} ms (budget {BUDGET_P99_MS:.0f} ms; "
+            f"uncontended p99 {baseline.percentile(0.99):.1f} ms)"
+        )
         return 1
-    print(f"\nOK: contended p99 {p99:.1f} ms over {len(all_contended.latencies_ms)} attempts "
-          f"(budget {BUDGET_P99_MS:.0f} ms; uncontended p99 {baseline.percentile(0.99):.1f} ms)")
+    print(
+        f"\nOK: contended p99 {p99:.1f} ms over {len(all_contended.latencies_ms)} attempts "
+        f"(budget {BUDGET_P99_MS:.0f} ms; uncontended p99 {baseline.percentile(0.99):.1f} ms)"
+    )
     return 0
 
 

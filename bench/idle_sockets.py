@@ -114,9 +114,22 @@ def serving(
     port = urllib.parse.urlsplit(server.url).port
     with log_path.open("ab") as log:
         server.process = subprocess.Popen(
-            [PYTHON, "-m", "uvicorn", app, "--host", HOST, "--port", str(port),
-             "--lifespan", "off", "--log-level", "warning", "--no-server-header",
-             *uvicorn_options()],
+            [
+                PYTHON,
+                "-m",
+                "uvicorn",
+                app,
+                "--host",
+                HOST,
+                "--port",
+                str(port),
+                "--lifespan",
+                "off",
+                "--log-level",
+                "warning",
+                "--no-server-header",
+                *uvicorn_options(),
+            ],
             cwd=cwd,
             env=env,
             stdout=log,
@@ -444,13 +457,17 @@ def main() -> int:
             return 1
     over = rapport.kib_per_socket - BUDGET_KIB_PER_SOCKET
     if over > 0:
-        print(f"\nOVER BUDGET: {rapport.kib_per_socket:.1f} KiB per idle visit socket "
-              f"({over:.1f} over {BUDGET_KIB_PER_SOCKET:.0f}; bare baseline "
-              f"{baseline.kib_per_socket:.1f})")
+        print(
+            f"\nOVER BUDGET: {rapport.kib_per_socket:.1f} KiB per idle visit socket "
+            f"({over:.1f} over {BUDGET_KIB_PER_SOCKET:.0f}; bare baseline "
+            f"{baseline.kib_per_socket:.1f})"
+        )
         return 1
-    print(f"\nOK: {rapport.kib_per_socket:.1f} KiB per idle visit socket, "
-          f"{-over:.1f} under the {BUDGET_KIB_PER_SOCKET:.0f} KiB budget "
-          f"(bare baseline {baseline.kib_per_socket:.1f})")
+    print(
+        f"\nOK: {rapport.kib_per_socket:.1f} KiB per idle visit socket, "
+        f"{-over:.1f} under the {BUDGET_KIB_PER_SOCKET:.0f} KiB budget "
+        f"(bare baseline {baseline.kib_per_socket:.1f})"
+    )
     return 0
 
 

@@ -58,8 +58,12 @@ def build(now: datetime) -> tuple[Timing, Timing]:
     timings = []
     for name, count in (("no appointments (baseline)", 0), ("500 appointments", APPOINTMENTS)):
         therapist, session_type = therapist_with_hours(
-            f"bench{count}@example.test", zone=ZONE, windows=WORKING_HOURS, minutes=50,
-            buffer_minutes=10, horizon_days=WEEKS * 7,
+            f"bench{count}@example.test",
+            zone=ZONE,
+            windows=WORKING_HOURS,
+            minutes=50,
+            buffer_minutes=10,
+            horizon_days=WEEKS * 7,
         )
         check_in = SessionType.objects.create(
             therapist=therapist, name="Check-in", minutes=20, buffer_minutes=5
@@ -143,12 +147,16 @@ def main() -> int:
     print(report(database, (baseline, busy)))
     p95 = busy.percentile(0.95)
     if p95 > BUDGET_MS:
-        print(f"\nOVER BUDGET: p95 {p95:.2f} ms with {APPOINTMENTS} appointments "
-              f"(budget {BUDGET_MS:.0f} ms)")
+        print(
+            f"\nOVER BUDGET: p95 {p95:.2f} ms with {APPOINTMENTS} appointments "
+            f"(budget {BUDGET_MS:.0f} ms)"
+        )
         return 1
-    print(f"\nOK: p95 {p95:.2f} ms with {APPOINTMENTS} appointments, "
-          f"median {statistics.median(busy.samples_ms):.2f} ms (budget {BUDGET_MS:.0f} ms; "
-          f"baseline median {statistics.median(baseline.samples_ms):.2f} ms)")
+    print(
+        f"\nOK: p95 {p95:.2f} ms with {APPOINTMENTS} appointments, "
+        f"median {statistics.median(busy.samples_ms):.2f} ms (budget {BUDGET_MS:.0f} ms; "
+        f"baseline median {statistics.median(baseline.samples_ms):.2f} ms)"
+    )
     return 0
 
 

@@ -114,8 +114,7 @@ def score(
     unanswered_required = [
         item.key
         for item in definition.items
-        if ((not item.scored and item.required) or item.key in risk_keys)
-        and not answered(item.key)
+        if ((not item.scored and item.required) or item.key in risk_keys) and not answered(item.key)
     ]
     if unanswered_required and not allow_incomplete:
         raise ScoringError(
