@@ -36,18 +36,22 @@ def _reachable(user: User) -> QuerySet[Conversation]:
 
 
 def access_conversation(
-    user: User, conversation_uid: uuid.UUID | str, *, lock: bool = False
+    user: User, conversation_uid: uuid.UUID | str, *, lock: bool = False, people: bool = True
 ) -> Conversation:
     """The conversation if ``user`` is one of its participants now; otherwise 404.
 
     ``lock=True`` (inside a transaction) also locks the conversation row: messages take their
-    sequence numbers under it.
+    sequence numbers under it. ``people=False`` leaves the two people unloaded (their ids are on
+    the relationship) for callers that need no names: receipts and typing hints, which come as
+    often as messages.
     """
     try:
         uid = uuid.UUID(str(conversation_uid))
     except ValueError:
         raise Http404("No such conversation.") from None
-    rows = _reachable(user).select_related("relationship__therapist", "relationship__client")
+    rows = _reachable(user).select_related(
+        *(("relationship__therapist", "relationship__client") if people else ("relationship",))
+    )
     if lock:
         rows = rows.select_for_update(of=("self",))
     conversation = rows.filter(uid=uid).first()

@@ -98,6 +98,15 @@ def role_of(conversation: Conversation, user_id: int) -> str:
     return THERAPIST if user_id == conversation.relationship.therapist_id else CLIENT
 
 
+def peer_id_of(conversation: Conversation, user: User) -> int:
+    relationship = conversation.relationship
+    return (
+        relationship.client_id
+        if user.pk == relationship.therapist_id
+        else relationship.therapist_id
+    )
+
+
 def peer_of(conversation: Conversation, user: User) -> User:
     relationship = conversation.relationship
     return relationship.client if user.pk == relationship.therapist_id else relationship.therapist
@@ -359,7 +368,8 @@ def _changed(conversation: Conversation, message: Message, origin: str) -> Outco
 def mark_read(user: User, conversation_uid: uuid.UUID | str, seq: int) -> Outcome:
     """``user`` has seen everything up to ``seq``: a read receipt for the other person."""
     with transaction.atomic():
-        conversation = access_conversation(user, conversation_uid)
+        # Locked, as a send locks it: ``last_seq`` cannot move until this commits.
+        conversation = access_conversation(user, conversation_uid, lock=True, people=False)
         me = (
             Participant.objects.select_for_update()
             .filter(conversation=conversation, user=user)
@@ -374,14 +384,15 @@ def mark_read(user: User, conversation_uid: uuid.UUID | str, seq: int) -> Outcom
         now = timezone.now()
         me.last_read_seq, me.read_at = upto, now
         me.unread = (
-            Message.objects.filter(conversation=conversation, seq__gt=upto)
+            0  # read to the newest message (the usual case): nothing after it to count
+            if upto == conversation.last_seq
+            else Message.objects.filter(conversation=conversation, seq__gt=upto)
             .exclude(sender=user)
             .count()
         )
         if me.unread == 0:
             me.notice_due_at = None  # nothing left to email about: the cycle ends
         me.save(update_fields=["last_read_seq", "read_at", "unread", "notice_due_at"])
-        peer = peer_of(conversation, user)
         receipt = {
             "type": "read",
             "conversation": str(conversation.uid),
@@ -389,7 +400,7 @@ def mark_read(user: User, conversation_uid: uuid.UUID | str, seq: int) -> Outcom
             "seq": upto,
             "at": now.isoformat(),
         }
-        outcome.tell(peer.pk, receipt)
+        outcome.tell(peer_id_of(conversation, user), receipt)
         outcome.tell(user.pk, receipt)
         _tell_unread(outcome, conversation, user, me.unread)
         return outcome
@@ -404,10 +415,10 @@ def _tell_unread(outcome: Outcome, conversation: Conversation, user: User, count
 
 
 def typing(user: User, conversation_uid: uuid.UUID | str) -> Outcome:
-    conversation = access_conversation(user, conversation_uid)
+    conversation = access_conversation(user, conversation_uid, people=False)
     outcome = Outcome()
     outcome.tell(
-        peer_of(conversation, user).pk,
+        peer_id_of(conversation, user),
         {
             "type": "typing",
             "conversation": str(conversation.uid),
