@@ -4,8 +4,9 @@ Every function takes the acting user and goes through ``access_conversation`` in
 transaction (a new text message through the same rule in SQL, ``access.sendable_sql``, in
 ``fast_send``), so a participant who lost access is refused on the next message, not the next
 connect. A message is committed before anyone hears of it: each write returns the events to
-publish, and the caller sends them after the transaction (the socket consumer directly, other
-callers through ``publish``).
+publish, and the caller sends them through ``rapport.core.realtime`` (the socket consumer with
+``publish_now`` before it acknowledges the sender, other callers with ``publish_all``, which
+waits for the commit).
 
 Ordering: messages take their per-conversation ``seq`` under a lock on the conversation row, so
 sequence numbers are gap-free and "everything after N" never misses a message that committed late.
@@ -29,7 +30,6 @@ from django.utils import timezone
 from rapport.accounts.models import User
 from rapport.audit.services import Action, record
 from rapport.care.models import CareRelationship
-from rapport.core import realtime
 from rapport.core.realtime import user_group
 from rapport.messaging import notifications
 from rapport.messaging.access import (
@@ -84,11 +84,6 @@ class Outcome:
 def messages_group(user_id: int) -> str:
     """The group of one person's messages sockets (not their events sockets)."""
     return f"messages-{user_id}"
-
-
-def publish(events: list[tuple[str, dict[str, Any]]]) -> None:
-    """Send events from synchronous code (views, tasks, the session room) once committed."""
-    realtime.publish_all(events)
 
 
 # --- Shapes sent to browsers ---------------------------------------------------------------------
@@ -548,7 +543,6 @@ __all__ = [
     "inbox",
     "mark_read",
     "messages_after",
-    "publish",
     "retract_message",
     "send_message",
     "typing",

@@ -20,6 +20,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_http_methods
 
 from rapport.accounts.models import Practice, User
+from rapport.core import realtime
 from rapport.messaging import services
 from rapport.messaging.access import access_conversation
 from rapport.messaging.attachments import store_attachment
@@ -70,7 +71,7 @@ def conversation(request: HttpRequest, conversation_id: uuid.UUID) -> HttpRespon
     before = _before(request)
     shown, earlier = services.messages_before(chat, before, PAGE)
     if before is None and shown:
-        services.publish(services.mark_read(user, chat.uid, shown[-1].seq).events)
+        realtime.publish_all(services.mark_read(user, chat.uid, shown[-1].seq).events)
     return render(
         request,
         "messaging/conversation.html",
@@ -100,7 +101,7 @@ def _send_from_form(request: HttpRequest, user: User, chat: Conversation) -> Non
     outcome = services.send_message(
         user, chat.uid, ident, request.POST.get("text", ""), attachment_uid=attachment_uid
     )
-    services.publish(outcome.events)
+    realtime.publish_all(outcome.events)
 
 
 def _conversation_context(
