@@ -48,6 +48,7 @@ SCHEDULING_DEFAULTS = {
     "reminder_minutes": "1440,60",
     "join_opens_minutes": "10",
     "alert_escalation_minutes": "60",
+    "message_attachment_limit_mb": "20",
 }
 
 

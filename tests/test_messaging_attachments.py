@@ -27,6 +27,7 @@ from rapport.audit.models import AuditEvent
 from rapport.audit.services import Action
 from rapport.care.models import CareRelationship
 from rapport.core.encryption import key_ring, reset_key_ring, rotate_keys
+from rapport.home.forms import PracticeForm
 from rapport.lib.crypto import DecryptionError, KeyRing, generate_key
 from rapport.messaging import attachments
 from rapport.messaging.access import conversation_for
@@ -571,3 +572,45 @@ def test_abandoned_uploads_and_stray_files_are_removed(
     assert attachments.remove_abandoned_attachments() == 2
     assert set(Attachment.objects.values_list("pk", flat=True)) == {sent.pk, fresh.pk}
     assert {p.name for p in stored_files(_attachments_dir)} == {sent.stored_as, fresh.stored_as}
+
+
+def practice_form(**changes: str) -> dict[str, str]:
+    """What the Practice settings form posts as it stands, with ``changes``."""
+    form = PracticeForm(instance=Practice.get())
+    data: dict[str, str] = {}
+    for name in form.fields:
+        value = form[name].value()
+        if value is True:
+            data[name] = "on"
+        elif value not in (None, False):
+            data[name] = str(value)
+    return {**data, **changes}
+
+
+def test_the_admin_sets_the_limit_on_the_practice_settings_page(
+    admin: User, client_a: User, conversation: Conversation, _attachments_dir: Path
+) -> None:
+    browser = signed_in(admin)
+    page = browser.get("/practice/settings/").content.decode()
+    assert 'name="message_attachment_limit_mb"' in page
+    assert 'value="20"' in page
+    for bad, error in (
+        ("0", "Ensure this value is greater than or equal to 1."),
+        ("101", "Ensure this value is less than or equal to 100."),
+        ("2.5", "Enter a whole number."),
+        ("", "This field is required."),
+    ):
+        response = browser.post(
+            "/practice/settings/", practice_form(message_attachment_limit_mb=bad)
+        )
+        assert response.status_code == 200, bad
+        assert error in response.content.decode(), bad
+        assert Practice.get().message_attachment_limit_mb == 20
+
+    response = browser.post("/practice/settings/", practice_form(message_attachment_limit_mb="1"))
+    assert response.status_code == 302
+    assert Practice.get().message_attachment_limit_mb == 1
+    [changed] = AuditEvent.objects.filter(action=Action.PRACTICE_SETTINGS_CHANGED)
+    assert changed.detail["fields"] == ["message_attachment_limit_mb"]
+    upload_response = upload(signed_in(client_a), conversation, "b.pdf", sized_pdf(MiB + 1))
+    assert upload_response.json() == {"error": "This file is 1.1 MB; the limit is 1 MB."}

@@ -23,10 +23,12 @@ class PracticeForm(forms.ModelForm):  # type: ignore[type-arg]
             "join_opens_minutes",
             "calendar_shows_client_names",
             "crisis_resources",
+            "message_attachment_limit_mb",
             "alert_escalation_minutes",
             "after_session_instrument",
         ]
         widgets = {"crisis_resources": forms.Textarea(attrs={"rows": 4})}
+        help_texts = {"message_attachment_limit_mb": _("From 1 to 100 MB.")}
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
