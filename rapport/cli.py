@@ -9,7 +9,7 @@ import signal
 import subprocess
 import sys
 import threading
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from rapport.lib.config import ConfigError
@@ -70,8 +70,25 @@ def _uvicorn_log_config() -> dict[str, Any]:
     return config
 
 
+def demo_site_url(host: str, port: int, environ: Mapping[str, str]) -> str | None:
+    """The address the demo's emails and calendar links name: where it listens, unless
+    ``RAPPORT_SITE_URL`` says otherwise (None then: the setting stands)."""
+    if environ.get("RAPPORT_SITE_URL"):
+        return None
+    # "localhost", not the IP: browsers refuse passkeys (WebAuthn) on an IP address.
+    if host in {"127.0.0.1", "0.0.0.0", "::", ""}:  # noqa: S104 (compared, not bound)
+        host = "localhost"
+    elif ":" in host:
+        host = f"[{host}]"
+    return f"http://{host}:{port}"
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     os.environ["RAPPORT_ENV"] = "demo"
+    site_url = demo_site_url(args.host, args.port, os.environ)
+    if site_url is not None:
+        # Read by the settings of this process and of the worker it starts.
+        os.environ["RAPPORT_SITE_URL"] = site_url
     _setup()
     from django.conf import settings
 
@@ -86,9 +103,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     worker = subprocess.Popen(
         [sys.executable, "-m", "rapport.cli", "worker"], env=os.environ.copy()
     )
-    # "localhost", not the IP: browsers refuse passkeys (WebAuthn) on an IP address.
-    shown_host = "localhost" if args.host == "127.0.0.1" else args.host
-    url = f"http://{shown_host}:{args.port}/"
+    url = (site_url or demo_site_url(args.host, args.port, {})) + "/"
     print("\n  Rapport demo is running at " + url)
     print("  Sign in with:")
     for role, email, password in demo_logins():

@@ -2,15 +2,23 @@
 
 from __future__ import annotations
 
+import http.cookiejar
 import os
+import re
 import secrets
 import shutil
 import sqlite3
 import subprocess
 import sys
+import time
+import urllib.parse
+import urllib.request
 from pathlib import Path
 
 import pytest
+
+from rapport.home.demo import demo_logins
+from tests.mail import free_port
 
 RAPPORT = str(Path(sys.executable).with_name("rapport"))
 STRONG_PASSWORD = "orchid lantern quietly 47 rivers"
@@ -289,3 +297,85 @@ def test_createadmin(migrated_sqlite: Path, tmp_path: Path) -> None:
     with sqlite3.connect(tmp_path / "rapport.sqlite3") as db:
         assert db.execute("SELECT count(*) FROM accounts_user").fetchone() == (1,)
     db.close()
+
+
+# --- rapport demo --------------------------------------------------------------------------------
+
+
+class _Browser:
+    """Just enough of a browser for the demo server: cookies and the CSRF token of each form."""
+
+    def __init__(self, base: str) -> None:
+        self.base = base
+        self.opener = urllib.request.build_opener(
+            urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar())
+        )
+
+    def get(self, path: str) -> str:
+        with self.opener.open(self.base + path, timeout=30) as response:
+            return str(response.read().decode())
+
+    def submit(self, path: str, fields: dict[str, str]) -> str:
+        """Open the form at ``path`` and post ``fields`` to it, with its CSRF token."""
+        token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', self.get(path))
+        assert token is not None, path
+        body = urllib.parse.urlencode({"csrfmiddlewaretoken": token.group(1), **fields})
+        request = urllib.request.Request(  # noqa: S310 (http://localhost, built here)
+            self.base + path, data=body.encode(), headers={"Referer": self.base + path}
+        )
+        with self.opener.open(request, timeout=30) as response:
+            return str(response.read().decode())
+
+
+def _wait_for(url: str, demo: subprocess.Popen[str]) -> None:
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        assert demo.poll() is None, "the demo stopped"
+        try:
+            with urllib.request.urlopen(url, timeout=2):  # noqa: S310 (http://localhost)
+                return
+        except OSError:
+            time.sleep(0.5)
+    raise AssertionError(f"the demo did not answer at {url}")
+
+
+def test_demo_links_follow_its_port(tmp_path: Path) -> None:
+    """Links in emails and the calendar address name the port the demo runs on."""
+    port = free_port()
+    demo = subprocess.Popen(
+        [RAPPORT, "demo", "--port", str(port)],
+        env=_env(tmp_path),
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    try:
+        base = f"http://localhost:{port}"
+        _wait_for(base + "/accounts/login/", demo)
+        browser = _Browser(base)
+        [(_role, email, password)] = [row for row in demo_logins() if row[0] == "Client"]
+        browser.submit("/accounts/login/", {"login": email, "password": password})
+        page = browser.submit("/settings/calendar/", {"action": "regenerate"})
+        assert f'value="http://localhost:{port}/calendar/' in page
+    finally:
+        demo.terminate()
+        demo.wait(timeout=30)
+
+
+@pytest.mark.parametrize(
+    ("host", "environ", "expected"),
+    [
+        ("127.0.0.1", {}, "http://localhost:8300"),
+        ("0.0.0.0", {}, "http://localhost:8300"),  # noqa: S104
+        ("192.0.2.7", {}, "http://192.0.2.7:8300"),
+        ("::1", {}, "http://[::1]:8300"),
+        ("127.0.0.1", {"RAPPORT_SITE_URL": "https://demo.example.org"}, None),
+    ],
+)
+def test_the_demo_site_url_is_its_address_unless_set(
+    host: str, environ: dict[str, str], expected: str | None
+) -> None:
+    from rapport.cli import demo_site_url
+
+    assert demo_site_url(host, 8300, environ) == expected
