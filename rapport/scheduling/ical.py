@@ -4,14 +4,18 @@ Nothing clinical goes into a calendar. The summary names the therapist (for the 
 client's initials (for the therapist, full name only if the practice chose so); the description
 holds the modality and the join link, nothing else. An appointment keeps one UID for life and its
 revision is the SEQUENCE, so calendar apps update their one entry instead of adding another.
-Times carry the viewer's zone (TZID) with its VTIMEZONE, so a calendar shows what Rapport shows.
+Times carry the viewer's zone (TZID) with its VTIMEZONE, so a calendar shows what Rapport shows;
+a session that touches the hour the clocks repeat is written in UTC instead, because a wall-clock
+time in that hour names its first occurrence only (RFC 5545). A feed leaves out (and logs) an
+event it cannot write rather than fail as a whole.
 """
 
 from __future__ import annotations
 
+import logging
 import zoneinfo
 from collections.abc import Iterable
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from email.utils import parseaddr
 
 from django.conf import settings
@@ -22,6 +26,8 @@ from icalendar import CLASS, STATUS, TRANSP, Calendar, Event, vCalAddress
 
 from rapport.accounts.models import Practice, User
 from rapport.scheduling.models import Appointment, AppointmentStatus
+
+logger = logging.getLogger(__name__)
 
 PRODID = "-//Rapport//Scheduling//EN"
 # VTIMEZONE rules are written out for the span of the calendar plus this margin on each side.
@@ -51,6 +57,11 @@ def viewer_zone(user: User) -> zoneinfo.ZoneInfo:
         return zoneinfo.ZoneInfo("UTC")
 
 
+def is_repeated(moment: datetime) -> bool:
+    """Whether the wall clock shows ``moment``'s local time twice (the night clocks go back)."""
+    return moment.replace(fold=1 - moment.fold).utcoffset() != moment.utcoffset()
+
+
 def other_party_label(appointment: Appointment, viewer: User, practice: Practice) -> str:
     """How ``viewer`` sees the other person: the therapist by name; the client by initials
     unless the practice shows full names in therapists' calendars."""
@@ -66,14 +77,19 @@ def summary(appointment: Appointment, viewer: User, practice: Practice) -> str:
 
 def _event(appointment: Appointment, viewer: User, practice: Practice, *, stamp: datetime) -> Event:
     zone = viewer_zone(viewer)
+    start, end = appointment.starts_at.astimezone(zone), appointment.ends_at.astimezone(zone)
+    if any(moment.fold and is_repeated(moment) for moment in (start, end)):
+        # Written with TZID, the repeated hour's second pass would read as its first (the
+        # session could end before it starts). UTC says the same instants without doubt.
+        start, end = start.astimezone(UTC), end.astimezone(UTC)
     link = appointment_link(appointment)
     modality = appointment.get_modality_display()
     return Event.new(
         uid=event_uid(appointment),
         sequence=appointment.revision,
         stamp=stamp,
-        start=appointment.starts_at.astimezone(zone),
-        end=appointment.ends_at.astimezone(zone),
+        start=start,
+        end=end,
         summary=summary(appointment, viewer, practice),
         description=_("%(modality)s session. Join here: %(link)s")
         % {"modality": modality, "link": link},
@@ -129,13 +145,27 @@ def feed(owner: User, appointments: Iterable[Appointment]) -> str:
     practice = Practice.get()
     appointments = list(appointments)
     stamp = timezone.now()
+    events = []
     with translation.override(owner.language):
+        for appointment in appointments:
+            try:
+                event = _event(appointment, owner, practice, stamp=stamp)
+                event.to_ical()
+            except Exception as error:  # one event never takes down the feed
+                # The appointment's id and the error's type only: its message may hold a name.
+                logger.warning(
+                    "calendar feed: left out appointment %s (%s)",
+                    appointment.pk,
+                    type(error).__name__,
+                )
+                continue
+            events.append(event)
         calendar = Calendar.new(
             method="PUBLISH",
             prodid=PRODID,
             name=_("Sessions at %(practice)s") % {"practice": practice.name},
             refresh_interval=FEED_REFRESH,
-            subcomponents=[_event(a, owner, practice, stamp=stamp) for a in appointments],
+            subcomponents=events,
         )
     _add_zones(calendar, [a.starts_at for a in appointments] + [a.ends_at for a in appointments])
     return str(calendar.to_ical().decode("utf-8"))

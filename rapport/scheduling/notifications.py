@@ -11,6 +11,7 @@ person's when it differs), the therapist's name, the modality and the join link.
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime, timedelta
 from email.message import MIMEPart
 
@@ -31,6 +32,8 @@ from rapport.scheduling.models import (
     ReminderDelivery,
 )
 from rapport.scheduling.tasks import send_appointment_email, send_reminder
+
+logger = logging.getLogger(__name__)
 
 CHANGES = ("booked", "moved", "cancelled")
 RECIPIENTS = ("client", "therapist")
@@ -142,11 +145,15 @@ def _when(appointment: Appointment, person: User) -> str:
     zone = ical.viewer_zone(person)
     start = appointment.starts_at.astimezone(zone)
     end = appointment.ends_at.astimezone(zone)
+    start_time, end_time = time_format(start, "TIME_FORMAT"), time_format(end, "TIME_FORMAT")
+    if ical.is_repeated(start) or ical.is_repeated(end):
+        # The night clocks go back: "1:30 BST – 1:20 GMT" says which 1:20.  # noqa: RUF003
+        start_time, end_time = f"{start_time} {start.tzname()}", f"{end_time} {end.tzname()}"
     return _("%(weekday)s, %(date)s, %(start)s – %(end)s (%(zone)s)") % {  # noqa: RUF001
         "weekday": date_format(start, "l"),
         "date": date_format(start, "DATE_FORMAT"),
-        "start": time_format(start, "TIME_FORMAT"),
-        "end": time_format(end, "TIME_FORMAT"),
+        "start": start_time,
+        "end": end_time,
         "zone": zone.key,
     }
 
@@ -204,11 +211,16 @@ def change_email(appointment: Appointment, change: str, person: User) -> EmailMu
         to=[person.email],
         headers={"Auto-Submitted": "auto-generated"},
     )
-    message.attach(
-        _calendar_part(
-            ical.invitation(appointment, person, cancel=cancel), "CANCEL" if cancel else "REQUEST"
+    try:
+        invitation = ical.invitation(appointment, person, cancel=cancel)
+    except Exception as error:  # the email still tells the time, without the calendar file
+        logger.warning(
+            "appointment email: no calendar file for appointment %s (%s)",
+            appointment.pk,
+            type(error).__name__,
         )
-    )
+    else:
+        message.attach(_calendar_part(invitation, "CANCEL" if cancel else "REQUEST"))
     return message
 
 
