@@ -4,6 +4,7 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from rapport.accounts.models import Role, User
+from rapport.core.forms import PlausibleDateField
 
 
 class TrailFilterForm(forms.Form):
@@ -12,10 +13,10 @@ class TrailFilterForm(forms.Form):
     )
     actor = forms.ModelChoiceField(label=_("Done by"), required=False, queryset=User.objects.all())
     action = forms.CharField(label=_("Action starts with"), required=False, max_length=64)
-    since = forms.DateField(
+    since = PlausibleDateField(
         label=_("From"), required=False, widget=forms.DateInput(attrs={"type": "date"})
     )
-    until = forms.DateField(
+    until = PlausibleDateField(
         label=_("To"), required=False, widget=forms.DateInput(attrs={"type": "date"})
     )
 

@@ -84,7 +84,8 @@ def _before(request: HttpRequest) -> int | None:
     raw = request.GET.get("before", "")
     if not raw:
         return None
-    if not raw.isdigit():
+    # ASCII digits only ("²" is a digit to isdigit), and no more than a sequence number holds.
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 18:
         raise Http404("No such page of messages.")
     return int(raw)
 

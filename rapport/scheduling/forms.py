@@ -11,6 +11,7 @@ from django.db.models import QuerySet
 from django.utils.translation import gettext_lazy as _
 
 from rapport.accounts.models import User
+from rapport.core.forms import PlausibleDateField, is_plausible_date
 from rapport.scheduling.models import (
     AvailabilityChange,
     ConsentDocument,
@@ -41,9 +42,9 @@ class AvailabilityChangeForm(forms.Form):
         initial=AvailabilityChange.Kind.TIME_OFF,
         widget=forms.RadioSelect,
     )
-    start_date = forms.DateField(label=_("From (date)"), widget=_date_input())
+    start_date = PlausibleDateField(label=_("From (date)"), widget=_date_input())
     start_time = forms.TimeField(label=_("From (time)"), widget=_time_input())
-    end_date = forms.DateField(label=_("Until (date)"), widget=_date_input())
+    end_date = PlausibleDateField(label=_("Until (date)"), widget=_date_input())
     end_time = forms.TimeField(label=_("Until (time)"), widget=_time_input())
 
 
@@ -91,7 +92,7 @@ class ScheduleByTherapistForm(forms.Form):
         label=_("Session type"), queryset=SessionType.objects.none()
     )
     modality = forms.ChoiceField(label=_("Held as"), choices=Modality.choices)
-    day = forms.DateField(label=_("Date"), widget=_date_input())
+    day = PlausibleDateField(label=_("Date"), widget=_date_input())
     start_time = forms.TimeField(label=_("Start time (your time zone)"), widget=_time_input())
     repeat = forms.ChoiceField(
         label=_("Repeat"), choices=REPEAT_CHOICES, initial="0", widget=forms.RadioSelect
@@ -103,7 +104,7 @@ class ScheduleByTherapistForm(forms.Form):
         max_value=52,
         help_text=_("For a series: how many sessions, or leave empty and give an end date."),
     )
-    until = forms.DateField(
+    until = PlausibleDateField(
         label=_("Last date"), required=False, widget=_date_input(), help_text=_("For a series.")
     )
 
@@ -134,11 +135,12 @@ def parse_slot(value: str) -> datetime | None:
     """A slot value from the picker (ISO 8601 with an offset) as a UTC time, or None."""
     try:
         moment = datetime.fromisoformat(value)
-    except ValueError:
+        if moment.tzinfo is None or moment.utcoffset() is None:
+            return None
+        moment = moment.astimezone(UTC)
+    except (ValueError, OverflowError):  # OverflowError: year 1 or 9999 moved to UTC
         return None
-    if moment.tzinfo is None or moment.utcoffset() is None:
-        return None
-    return moment.astimezone(UTC)
+    return moment if is_plausible_date(moment.date()) else None
 
 
 def slot_value(moment: datetime) -> str:
@@ -196,7 +198,7 @@ class SlotChoiceForm(forms.Form):
 
 
 class MoveByTherapistForm(forms.Form):
-    day = forms.DateField(label=_("New date"), widget=_date_input())
+    day = PlausibleDateField(label=_("New date"), widget=_date_input())
     start_time = forms.TimeField(label=_("New start time (your time zone)"), widget=_time_input())
     scope = forms.ChoiceField(
         label=_("Which sessions"),

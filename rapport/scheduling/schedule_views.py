@@ -14,6 +14,7 @@ from django.views.decorators.http import require_http_methods
 
 from rapport.accounts.decorators import role_required
 from rapport.accounts.models import Practice, Role, User
+from rapport.core.forms import is_plausible_date
 from rapport.lib.intervals import local_to_utc
 from rapport.scheduling.availability import display_zone
 from rapport.scheduling.consent import clients_with_current_consent
@@ -64,6 +65,11 @@ def _schedule(
     )
 
 
+def _plausible(day: date) -> date | None:
+    """``day`` for a link, or None at the edge of the dates Rapport takes (no link then)."""
+    return day if is_plausible_date(day) else None
+
+
 @role_required(Role.THERAPIST)
 @require_http_methods(["GET"])
 def schedule_week(request: HttpRequest, day: date | None = None) -> HttpResponse:
@@ -74,8 +80,8 @@ def schedule_week(request: HttpRequest, day: date | None = None) -> HttpResponse
         first,
         7,
         "scheduling/week.html",
-        previous=first - timedelta(days=7),
-        next=first + timedelta(days=7),
+        previous=_plausible(first - timedelta(days=7)),
+        next=_plausible(first + timedelta(days=7)),
     )
 
 
@@ -87,9 +93,9 @@ def schedule_day(request: HttpRequest, day: date) -> HttpResponse:
         day,
         1,
         "scheduling/day.html",
-        previous=day - timedelta(days=1),
-        next=day + timedelta(days=1),
-        week=week_start(day),
+        previous=_plausible(day - timedelta(days=1)),
+        next=_plausible(day + timedelta(days=1)),
+        week=_plausible(week_start(day)),
     )
 
 

@@ -4,6 +4,7 @@ from datetime import date
 
 from django.urls import path, register_converter
 
+from rapport.core.forms import is_plausible_date
 from rapport.scheduling import (
     appointment_views,
     availability_views,
@@ -15,12 +16,15 @@ from rapport.scheduling import (
 
 
 class IsoDateConverter:
-    """A calendar date as yyyy-mm-dd; impossible dates (2025-02-30) are a 404."""
+    """A calendar date as yyyy-mm-dd; impossible (2025-02-30) or implausible dates are a 404."""
 
-    regex = r"(19[7-9][0-9]|2[0-9]{3})-[0-9]{2}-[0-9]{2}"
+    regex = r"[0-9]{4}-[0-9]{2}-[0-9]{2}"
 
     def to_python(self, value: str) -> date:
-        return date.fromisoformat(value)  # ValueError: no match, so a 404
+        day = date.fromisoformat(value)  # ValueError: no match, so a 404
+        if not is_plausible_date(day):
+            raise ValueError(value)
+        return day
 
     def to_url(self, value: date) -> str:
         return value.isoformat()
