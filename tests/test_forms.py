@@ -69,12 +69,55 @@ def test_a_checkbox_comes_before_its_label() -> None:
 def test_a_whole_form_shows_its_own_errors_hidden_fields_and_each_field() -> None:
     form = Example(data={"name": "Sam"})
     html = str(form)
-    own_error = "<p>Something about the whole form.</p>"
-    assert f'<div class="errorlist" role="alert">{own_error}</div>' in html
-    assert '<input type="hidden" name="token"' in html
-    assert "<p>Token: This field is required.</p>" in html
+    assert html.index("data-error-summary") < html.index('<input type="hidden" name="token"')
+    summary = html[: html.index("</div>")]
+    assert "<li>Something about the whole form.</li>" in summary
+    assert "<li>Token: This field is required.</li>" in summary
     for field in ["name", "kind", "agree"]:
         assert str(form[field].as_field_group()) in html
+
+
+def test_the_summary_links_to_each_field_with_an_error() -> None:
+    html = str(Example(data={}))
+    assert '<div class="error-summary" id="error-summary" data-error-summary role="alert"' in html
+    assert 'tabindex="-1" aria-labelledby="form-error-summary-title">' in html
+    assert '<h2 id="form-error-summary-title">Please check what you entered</h2>' in html
+    assert '<a href="#id_name">Your name: This field is required.</a>' in html
+    # A group of choices has no label of its own: the link goes to its first choice.
+    assert '<a href="#id_kind_0">Kind: This field is required.</a>' in html
+    assert '<a href="#id_agree">I agree: This field is required.</a>' in html
+    assert 'id="id_kind_0"' in html
+    prefixed = str(Example(data={}, prefix="new"))
+    assert 'id="new-error-summary"' in prefixed and 'href="#id_new-name"' in prefixed
+
+
+def test_a_form_without_errors_has_no_summary() -> None:
+    assert "data-error-summary" not in str(Example())
+
+
+def test_every_template_that_draws_fields_itself_includes_the_summary() -> None:
+    """``{{ form }}`` brings the summary; a template that draws fields or errors one by one
+    includes it. The questionnaire shows one question at a time and leads to its own errors."""
+    drawing_fields = ("as_field_group", ".errors", "non_field_errors")
+    missing = [
+        str(path.relative_to(RAPPORT))
+        for path in RAPPORT.rglob("templates/**/*.html")
+        if any(mark in path.read_text() for mark in drawing_fields)
+        and "rapport/forms/error_summary.html" not in path.read_text()
+        and path.name not in {"error_summary.html", "field.html", "availability.html"}
+        and path.relative_to(RAPPORT).as_posix() not in SUMMARY_ELSEWHERE
+    ]
+    assert not missing, f"templates drawing fields without the error summary: {missing}"
+
+
+# Templates that draw fields but whose errors are summarised by another: the availability page's
+# forms draw their fields through included templates; the questionnaire pages one question at a
+# time (measures/static/measures/task.js leads to the first unanswered one); the passkey form
+# has no field a person types into.
+SUMMARY_ELSEWHERE = {
+    "measures/templates/measures/task.html",
+    "core/templates/mfa/authenticate.html",
+}
 
 
 def test_no_template_but_the_field_template_shows_help_text() -> None:

@@ -70,15 +70,3 @@ if (box && field && note) {
     Promise.race([pending, timeout]).then(() => setTimeout(() => box.form.requestSubmit()));
   });
 }
-
-document.getElementById("error-summary")?.focus();
-
-// The summary's links move to the field itself, not only scroll to it.
-for (const link of document.querySelectorAll("#error-summary a[href^='#']")) {
-  link.addEventListener("click", (event) => {
-    const target = document.getElementById(link.getAttribute("href").slice(1));
-    if (!target) return;
-    event.preventDefault();
-    target.focus();
-  });
-}
