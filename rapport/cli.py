@@ -70,17 +70,22 @@ def _uvicorn_log_config() -> dict[str, Any]:
     return config
 
 
-def demo_site_url(host: str, port: int, environ: Mapping[str, str]) -> str | None:
-    """The address the demo's emails and calendar links name: where it listens, unless
-    ``RAPPORT_SITE_URL`` says otherwise (None then: the setting stands)."""
-    if environ.get("RAPPORT_SITE_URL"):
-        return None
+def listen_url(host: str, port: int) -> str:
+    """The address a browser on this machine opens for a server on ``host``:``port``."""
     # "localhost", not the IP: browsers refuse passkeys (WebAuthn) on an IP address.
     if host in {"127.0.0.1", "0.0.0.0", "::", ""}:  # noqa: S104 (compared, not bound)
         host = "localhost"
     elif ":" in host:
         host = f"[{host}]"
     return f"http://{host}:{port}"
+
+
+def demo_site_url(host: str, port: int, environ: Mapping[str, str]) -> str | None:
+    """The address the demo's emails and calendar links name: where it listens, unless
+    ``RAPPORT_SITE_URL`` says otherwise (None then: the setting stands)."""
+    if environ.get("RAPPORT_SITE_URL"):
+        return None
+    return listen_url(host, port)
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -103,7 +108,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     worker = subprocess.Popen(
         [sys.executable, "-m", "rapport.cli", "worker"], env=os.environ.copy()
     )
-    url = (site_url or demo_site_url(args.host, args.port, {})) + "/"
+    url = listen_url(args.host, args.port) + "/"
     print("\n  Rapport demo is running at " + url)
     print("  Sign in with:")
     for role, email, password in demo_logins():
