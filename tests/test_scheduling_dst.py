@@ -30,7 +30,7 @@ from rapport.scheduling import ical, notifications
 from rapport.scheduling.feeds import issue_feed
 from rapport.scheduling.models import Appointment, SessionType
 from tests.mail import body_of
-from tests.scheduling_data import direct_appointment
+from tests.scheduling_data import direct_appointment, person
 
 # The clock stands still in 2027: the feed (30 days back, a year ahead) holds all of 2027.
 TODAY = datetime(2027, 1, 2, 12, tzinfo=UTC)
@@ -136,47 +136,53 @@ def times_on(line: str) -> tuple[str, str]:
 
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.parametrize("zone", zones_with_changes())
-def test_sessions_across_every_change_make_valid_invitations_and_feeds(
-    zone: str, therapist_x: User, client_a: User
-) -> None:
+def test_sessions_across_every_change_make_valid_invitations_and_feeds(zone: str) -> None:
     tz = ZoneInfo(zone)
-    User.objects.filter(pk__in=[therapist_x.pk, client_a.pk]).update(time_zone=zone)
-    therapist_x.refresh_from_db()
-    client_a.refresh_from_db()
-    session_type = SessionType.objects.create(
-        therapist=therapist_x, name="Session", minutes=50, buffer_minutes=0
-    )
+    # One pair of people per start offset: a person's sessions may not overlap (PostgreSQL
+    # refuses it), and those starting ten minutes apart would.
+    pairs = [
+        (
+            person(f"t{index}@dst.test", "therapist", f"Tess Therapist {index}", zone),
+            person(f"c{index}@dst.test", "client", f"Cal Client {index}", zone),
+        )
+        for index in range(len(OFFSETS))
+    ]
+    booked: dict[int, list[Appointment]] = {}
     with time_machine.travel(TODAY, tick=False):
-        appointments = [
-            direct_appointment(session_type, client_a, at + offset)
-            for at in transitions(zone)
-            for offset in OFFSETS
-        ]
-        for appointment in appointments:
-            start, end = appointment.starts_at.astimezone(tz), appointment.ends_at.astimezone(tz)
-            for person in (client_a, therapist_x):
-                for change in ("booked", "cancelled"):
-                    message = as_mail_app_reads(
-                        notifications.change_email(appointment, change, person)
-                    )
-                    [event] = calendar_of(message).events
-                    assert_exact(event, appointment)
-                    [when] = re.findall(r"^When: (.+)$", body_of(message), re.MULTILINE)
-                    shown_start, shown_end = times_on(when)
-                    if end.replace(tzinfo=None) <= start.replace(tzinfo=None):
-                        # The wall clock went back: the text says which side of the change.
-                        assert str(start.tzname()) in shown_start, when
-                        assert str(end.tzname()) in shown_end, when
+        for (therapist, client), offset in zip(pairs, OFFSETS, strict=True):
+            session_type = SessionType.objects.create(
+                therapist=therapist, name="Session", minutes=50, buffer_minutes=0
+            )
+            booked[client.pk] = [
+                direct_appointment(session_type, client, at + offset) for at in transitions(zone)
+            ]
+        for therapist, client in pairs:
+            for appointment in booked[client.pk]:
+                start = appointment.starts_at.astimezone(tz)
+                end = appointment.ends_at.astimezone(tz)
+                for someone in (client, therapist):
+                    for change in ("booked", "cancelled"):
+                        message = as_mail_app_reads(
+                            notifications.change_email(appointment, change, someone)
+                        )
+                        [event] = calendar_of(message).events
+                        assert_exact(event, appointment)
+                        [when] = re.findall(r"^When: (.+)$", body_of(message), re.MULTILINE)
+                        shown_start, shown_end = times_on(when)
+                        if end.replace(tzinfo=None) <= start.replace(tzinfo=None):
+                            # The wall clock went back: the text says which side of the change.
+                            assert str(start.tzname()) in shown_start, when
+                            assert str(end.tzname()) in shown_end, when
 
-        for owner in (client_a, therapist_x):
-            response = Client().get(f"/calendar/{issue_feed(owner)}.ics")
-            assert response.status_code == 200
-            calendar = Calendar.from_ical(response.content)
-            assert isinstance(calendar, Calendar)
-            events = {str(event.uid): event for event in calendar.events}
-            assert len(events) == len(appointments)
-            for appointment in appointments:
-                assert_exact(events[ical.event_uid(appointment)], appointment)
+            for owner in (client, therapist):
+                response = Client().get(f"/calendar/{issue_feed(owner)}.ics")
+                assert response.status_code == 200
+                calendar = Calendar.from_ical(response.content)
+                assert isinstance(calendar, Calendar)
+                events = {str(event.uid): event for event in calendar.events}
+                assert len(events) == len(booked[client.pk])
+                for appointment in booked[client.pk]:
+                    assert_exact(events[ical.event_uid(appointment)], appointment)
 
 
 @pytest.mark.django_db(transaction=True)
