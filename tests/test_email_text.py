@@ -11,6 +11,7 @@ from email.message import EmailMessage as Mail
 from pathlib import Path
 
 import pytest
+from django.test import Client
 from django.utils import timezone
 
 import rapport
@@ -93,6 +94,12 @@ def test_plain_text_emails_are_never_html_escaped(
     unread_email(client_a).send()
     [unread] = smtp.take()
     assert_unescaped(unread)
+
+    # allauth's emails (here: a password reset) are plain text as well.
+    asked = Client().post("/accounts/password/reset/", {"email": client_a.email})
+    assert asked.status_code == 302
+    [reset] = smtp.take()
+    assert_unescaped(reset, names=0)
 
 
 def test_every_email_template_turns_autoescape_off() -> None:
