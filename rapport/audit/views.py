@@ -13,8 +13,10 @@ from django.views.decorators.http import require_http_methods
 
 from rapport.accounts.decorators import role_required
 from rapport.accounts.models import Role
+from rapport.audit.models import AuditEvent
 from rapport.audit.access import access_record_views, access_trail
 from rapport.audit.forms import TrailFilterForm
+from rapport.audit.labels import action_label
 from rapport.audit.services import Action, record
 
 
@@ -23,8 +25,10 @@ from rapport.audit.services import Action, record
 def audit_trail(request: HttpRequest) -> HttpResponse:
     form = TrailFilterForm(request.GET or None)
     events = access_trail(request.user, form)  # type: ignore[arg-type]
-    page = Paginator(events, 50).get_page(request.GET.get("page"))
+    # Recorded before the page is counted: a page counted first would be read after this event
+    # and lose its oldest row.
     record(Action.AUDIT_VIEWED, request=request)
+    page = Paginator(events, 50).get_page(request.GET.get("page"))
     query = request.GET.copy()
     query.pop("page", None)
     return render(
@@ -32,6 +36,12 @@ def audit_trail(request: HttpRequest) -> HttpResponse:
         "audit/trail.html",
         {"form": form, "page": page, "query": query.urlencode()},
     )
+
+
+def object_type_of(event: AuditEvent) -> str:
+    # Events recorded before object types were read through lazy objects hold the wrapper's name
+    # for the signed-in person's account.
+    return "User" if event.object_type == "SimpleLazyObject" else event.object_type
 
 
 class _Echo:
@@ -55,6 +65,7 @@ def audit_export(request: HttpRequest) -> HttpResponse | StreamingHttpResponse:
         "occurred_at",
         "actor",
         "action",
+        "what",
         "object_type",
         "object_id",
         "client_id",
@@ -72,7 +83,8 @@ def audit_export(request: HttpRequest) -> HttpResponse | StreamingHttpResponse:
                     event.occurred_at.isoformat(),
                     event.actor_label,
                     event.action,
-                    event.object_type,
+                    action_label(event.action),
+                    object_type_of(event),
                     event.object_id,
                     event.client_id or "",
                     event.ip_address or "",
