@@ -99,7 +99,8 @@ OBJECT_LABELS = {
 
 
 def humanise(code: str) -> str:
-    """``visit.recording_started`` -> "Visit: recording started"; ``SafetyPlan`` -> "Safety plan"."""
+    """``visit.recording_started`` -> "Visit: recording started", ``SafetyPlan`` -> "Safety
+    plan"."""
     words = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", " ", code).replace("_", " ").strip()
     area, dot, rest = words.partition(".")
     if not dot:

@@ -13,10 +13,10 @@ from django.views.decorators.http import require_http_methods
 
 from rapport.accounts.decorators import role_required
 from rapport.accounts.models import Role
-from rapport.audit.models import AuditEvent
 from rapport.audit.access import access_record_views, access_trail
 from rapport.audit.forms import TrailFilterForm
 from rapport.audit.labels import action_label
+from rapport.audit.models import AuditEvent
 from rapport.audit.services import Action, record
 
 
