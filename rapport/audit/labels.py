@@ -114,3 +114,38 @@ def action_label(code: str) -> str:
 
 def object_label(object_type: str) -> str:
     return str(OBJECT_LABELS.get(object_type) or humanise(object_type))
+
+
+# What a client is told someone else did with their record ("Who saw my record"), by action.
+CLIENT_LABELS = {
+    Action.CLIENT_RECORD_CHANGED: _("Changed your record"),
+    Action.EMERGENCY_ACCESS: _("Emergency access to your record"),
+    Action.CARE_STARTED: _("Care started"),
+    Action.CARE_ENDED: _("Care ended"),
+    Action.AUDIT_EXPORTED: _("Exported records about you"),
+}
+
+# A read of the record says what was looked at: the ``purpose`` its accessor recorded.
+READ_LABELS = {
+    "view": _("Opened your record"),
+    "edit": _("Opened your record to change it"),
+    "start_session": _("Opened your record to start a session"),
+    "measures": _("Opened your questionnaires"),
+    "measures_progress": _("Opened your progress"),
+    "measure_response": _("Opened your answers to a questionnaire"),
+    "alert": _("Opened a safety alert about your answers"),
+    "fhir_export": _("Exported your questionnaire results"),
+    "messages": _("Read your messages"),
+    "checkin": _("Opened your safety check-in"),
+}
+
+
+def client_label(action: str, purpose: str = "") -> str:
+    """How "Who saw my record" names an event about the client's own record."""
+    if action == Action.CLIENT_RECORD_VIEWED:
+        if purpose in READ_LABELS:
+            return str(READ_LABELS[purpose])
+        if purpose:
+            return f"{READ_LABELS['view']} ({humanise(purpose).lower()})"
+        return str(READ_LABELS["view"])
+    return str(CLIENT_LABELS.get(action) or action_label(action))

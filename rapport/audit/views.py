@@ -17,6 +17,7 @@ from rapport.audit.access import access_record_views, access_trail
 from rapport.audit.forms import TrailFilterForm
 from rapport.audit.labels import action_label
 from rapport.audit.models import AuditEvent
+from rapport.audit.reads import VISIT_GAP, grouped_by_visit, one_row_each
 from rapport.audit.services import Action, record
 
 
@@ -102,5 +103,21 @@ def audit_export(request: HttpRequest) -> HttpResponse | StreamingHttpResponse:
 @require_http_methods(["GET"])
 def my_record_access(request: HttpRequest) -> HttpResponse:
     events = access_record_views(request.user)  # type: ignore[arg-type]
-    page = Paginator(events, 50).get_page(request.GET.get("page"))
-    return render(request, "audit/my_record_access.html", {"page": page})
+    full = request.GET.get("full") == "1"
+    if full:
+        page = Paginator(events, 50).get_page(request.GET.get("page"))
+        rows = one_row_each(page)
+    else:
+        page = Paginator(grouped_by_visit(events), 50).get_page(request.GET.get("page"))
+        rows = list(page)
+    return render(
+        request,
+        "audit/my_record_access.html",
+        {
+            "page": page,
+            "rows": rows,
+            "full": full,
+            "query": "full=1" if full else "",
+            "visit_minutes": int(VISIT_GAP.total_seconds() // 60),
+        },
+    )
