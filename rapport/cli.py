@@ -153,6 +153,26 @@ def _sweep_notices(stop: threading.Event, every: float) -> None:
             close_old_connections()
 
 
+def _anchor_audit_trail(stop: threading.Event, every: float) -> None:
+    """At start and every ``every`` seconds until ``stop``: checkpoint the audit chain's head
+    outside the database when it has moved (``rapport.audit.anchor``)."""
+    from django.db import close_old_connections
+
+    # Models load once Django is set up for this command's environment (cmd_worker).
+    from rapport.audit.anchor import checkpoint_if_moved
+
+    last = None
+    while True:
+        try:
+            last = checkpoint_if_moved(last)
+        except Exception:  # an anchor that cannot be written now is tried again next time
+            logging.getLogger("rapport.worker").exception("audit checkpoint failed")
+        finally:
+            close_old_connections()
+        if stop.wait(every):
+            return
+
+
 def cmd_worker(args: argparse.Namespace) -> int:
     _setup()
     import django
@@ -173,6 +193,14 @@ def cmd_worker(args: argparse.Namespace) -> int:
         target=_sweep_notices, args=(stop, args.interval), name="rapport-notices"
     )
     sweeper.start()
+    from django.conf import settings
+
+    anchor = threading.Thread(
+        target=_anchor_audit_trail,
+        args=(stop, settings.RAPPORT_AUDIT_ANCHOR_SECONDS),
+        name="rapport-audit-anchor",
+    )
+    anchor.start()
     try:
         _manage("db_worker", "--interval", str(args.interval), "--no-reload")
     finally:
@@ -180,6 +208,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
         # and recorded before the process ends.
         stop.set()
         sweeper.join()
+        anchor.join()
     return 0
 
 
@@ -267,8 +296,9 @@ def build_parser() -> argparse.ArgumentParser:
     worker = commands.add_parser(
         "worker",
         help="run the background task worker",
-        description="Run queued tasks (emails, reminders) from the database task queue, and send "
-        "unread-message emails when they are due.",
+        description="Run queued tasks (emails, reminders) from the database task queue, send "
+        "unread-message emails when they are due, and checkpoint the audit trail's head outside "
+        "the database (RAPPORT_AUDIT_ANCHOR) every RAPPORT_AUDIT_ANCHOR_SECONDS.",
     )
     worker.add_argument(
         "--interval", type=float, default=1.0, help="seconds between polls and between sweeps"
@@ -298,8 +328,9 @@ def build_parser() -> argparse.ArgumentParser:
     verify = audit_commands.add_parser(
         "verify",
         help="verify the hash chain",
-        description="Walk the audit trail's hash chain; exit 1 naming each edited, deleted or "
-        "reordered event.",
+        description="Walk the audit trail's hash chain and compare it with the last checkpoint "
+        "in the anchor file (RAPPORT_AUDIT_ANCHOR); exit 1 naming each edited, deleted or "
+        "reordered event and a trail cut short. An intact trail's head is checkpointed.",
     )
     verify.set_defaults(func=cmd_audit_verify)
 

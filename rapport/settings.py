@@ -41,6 +41,13 @@ RAPPORT_ENCRYPTION_KEYS = env_list("RAPPORT_ENCRYPTION_KEYS")
 # Key of the audit trail's HMAC chain. Kept apart from the secret key so that rotating that one
 # does not make old audit events unverifiable; derived from the secret key when unset.
 RAPPORT_AUDIT_KEY = env_str("RAPPORT_AUDIT_KEY")
+# Where the audit chain's head is checkpointed (rapport.audit.anchor): an append-only file outside
+# the data folder, which a database writer cannot rewrite; optionally a syslog server as well.
+RAPPORT_AUDIT_ANCHOR = Path(
+    env_str("RAPPORT_AUDIT_ANCHOR", str(DATA_DIR.with_name(DATA_DIR.name + ".audit-anchor")))
+).resolve()
+RAPPORT_AUDIT_ANCHOR_SECONDS = env_int("RAPPORT_AUDIT_ANCHOR_SECONDS", 300)
+RAPPORT_AUDIT_ANCHOR_SYSLOG = env_str("RAPPORT_AUDIT_ANCHOR_SYSLOG")  # /dev/log or host:port (UDP)
 if DEMO_MODE:
     if not SECRET_KEY:
         SECRET_KEY = read_or_create_secret(

@@ -6,7 +6,7 @@ import csv
 from collections.abc import Iterator
 
 from allauth.account.decorators import reauthentication_required
-from django.core.paginator import Paginator
+from django.core.paginator import Page, Paginator
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_http_methods
@@ -17,7 +17,7 @@ from rapport.audit.access import access_record_views, access_trail
 from rapport.audit.forms import TrailFilterForm
 from rapport.audit.labels import action_label
 from rapport.audit.models import AuditEvent
-from rapport.audit.reads import VISIT_GAP, grouped_by_visit, one_row_each
+from rapport.audit.reads import VISIT_GAP, AccessRow, grouped_by_visit, one_row_each
 from rapport.audit.services import Action, record
 
 
@@ -104,6 +104,7 @@ def audit_export(request: HttpRequest) -> HttpResponse | StreamingHttpResponse:
 def my_record_access(request: HttpRequest) -> HttpResponse:
     events = access_record_views(request.user)  # type: ignore[arg-type]
     full = request.GET.get("full") == "1"
+    page: Page[AuditEvent] | Page[AccessRow]
     if full:
         page = Paginator(events, 50).get_page(request.GET.get("page"))
         rows = one_row_each(page)
