@@ -12,7 +12,7 @@ import threading
 from collections.abc import Sequence
 from typing import Any
 
-from rapport.lib.config import ConfigError
+from rapport.lib.config import PRIVATE_UMASK, ConfigError
 from rapport.lib.crypto import DecryptionError, generate_key
 
 DESCRIPTION = "Rapport: a self-hostable virtual therapy platform."
@@ -359,6 +359,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    # Everything this process and its children create (database, WAL, keys, attachments) is
+    # private to the account running Rapport, whatever umask it was started with.
+    os.umask(PRIVATE_UMASK)
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["manage"]:
         _setup()

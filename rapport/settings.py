@@ -21,6 +21,8 @@ from rapport.lib.config import (
     env_int,
     env_list,
     env_str,
+    private_file,
+    private_folder,
     read_or_create_secret,
 )
 from rapport.lib.crypto import generate_key
@@ -180,7 +182,9 @@ FORM_RENDERER = "rapport.core.forms.FormRenderer"
 
 def _database(url: str) -> dict[str, Any]:
     if not url:
-        DATA_DIR.mkdir(parents=True, exist_ok=True)
+        # Made 0600 before SQLite opens it: SQLite gives its WAL and shared-memory files the
+        # database file's mode.
+        private_file(private_folder(DATA_DIR) / "rapport.sqlite3")
         return {
             "ENGINE": "django.db.backends.sqlite3",
             "NAME": DATA_DIR / "rapport.sqlite3",
@@ -353,8 +357,7 @@ LOCALE_PATHS = [BASE_DIR / "locale"]
 
 # --- Static files --------------------------------------------------------------------------------
 STATIC_URL = "/static/"
-STATIC_ROOT = DATA_DIR / "static"
-STATIC_ROOT.mkdir(parents=True, exist_ok=True)
+STATIC_ROOT = private_folder(private_folder(DATA_DIR) / "static")
 WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = DEBUG
 STORAGES = {
