@@ -110,3 +110,10 @@ def test_the_export_keeps_the_code_beside_the_label(admin: User, client_a: User)
     [row] = [row for row in rows if row["action"] == Action.MFA_ADDED]
     assert row["what"] == "Added an authenticator app"
     assert row["object_type"] == "User"
+
+
+def test_the_admin_home_lists_recent_events_in_words(admin: User) -> None:
+    record(Action.MFA_ADDED, actor=admin, obj=admin, kind="totp")
+    page = signed_in(admin).get("/").content.decode()
+    assert "Added an authenticator app" in page
+    assert "mfa.authenticator_added" not in page and "auth.sign_in" not in page
