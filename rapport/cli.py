@@ -176,6 +176,7 @@ def _anchor_audit_trail(stop: threading.Event, every: float) -> None:
 def cmd_worker(args: argparse.Namespace) -> int:
     _setup()
     import django
+    from django.conf import settings
 
     django.setup()
     # Models load once Django is set up for this command's environment (above).
@@ -193,8 +194,6 @@ def cmd_worker(args: argparse.Namespace) -> int:
         target=_sweep_notices, args=(stop, args.interval), name="rapport-notices"
     )
     sweeper.start()
-    from django.conf import settings
-
     anchor = threading.Thread(
         target=_anchor_audit_trail,
         args=(stop, settings.RAPPORT_AUDIT_ANCHOR_SECONDS),

@@ -52,7 +52,7 @@ def env_list(name: str, default: list[str] | None = None) -> list[str]:
 
 
 # Files Rapport creates are its own account's alone (the data folder holds the database, keys
-# and live session data): set at every entry point, whatever umask the process started with.
+# and live session data): the `rapport` command sets this umask before anything else.
 PRIVATE_UMASK = 0o077
 
 
