@@ -12,7 +12,7 @@ import threading
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from rapport.lib.config import ConfigError
+from rapport.lib.config import PRIVATE_UMASK, ConfigError
 from rapport.lib.crypto import DecryptionError, generate_key
 
 DESCRIPTION = "Rapport: a self-hostable virtual therapy platform."
@@ -173,9 +173,30 @@ def _sweep_notices(stop: threading.Event, every: float) -> None:
             close_old_connections()
 
 
+def _anchor_audit_trail(stop: threading.Event, every: float) -> None:
+    """At start and every ``every`` seconds until ``stop``: checkpoint the audit chain's head
+    outside the database when it has moved (``rapport.audit.anchor``)."""
+    from django.db import close_old_connections
+
+    # Models load once Django is set up for this command's environment (cmd_worker).
+    from rapport.audit.anchor import checkpoint_if_moved
+
+    last = None
+    while True:
+        try:
+            last = checkpoint_if_moved(last)
+        except Exception:  # an anchor that cannot be written now is tried again next time
+            logging.getLogger("rapport.worker").exception("audit checkpoint failed")
+        finally:
+            close_old_connections()
+        if stop.wait(every):
+            return
+
+
 def cmd_worker(args: argparse.Namespace) -> int:
     _setup()
     import django
+    from django.conf import settings
 
     django.setup()
     # Models load once Django is set up for this command's environment (above).
@@ -193,6 +214,12 @@ def cmd_worker(args: argparse.Namespace) -> int:
         target=_sweep_notices, args=(stop, args.interval), name="rapport-notices"
     )
     sweeper.start()
+    anchor = threading.Thread(
+        target=_anchor_audit_trail,
+        args=(stop, settings.RAPPORT_AUDIT_ANCHOR_SECONDS),
+        name="rapport-audit-anchor",
+    )
+    anchor.start()
     try:
         _manage("db_worker", "--interval", str(args.interval), "--no-reload")
     finally:
@@ -200,6 +227,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
         # and recorded before the process ends.
         stop.set()
         sweeper.join()
+        anchor.join()
     return 0
 
 
@@ -287,8 +315,9 @@ def build_parser() -> argparse.ArgumentParser:
     worker = commands.add_parser(
         "worker",
         help="run the background task worker",
-        description="Run queued tasks (emails, reminders) from the database task queue, and send "
-        "unread-message emails when they are due.",
+        description="Run queued tasks (emails, reminders) from the database task queue, send "
+        "unread-message emails when they are due, and checkpoint the audit trail's head outside "
+        "the database (RAPPORT_AUDIT_ANCHOR) every RAPPORT_AUDIT_ANCHOR_SECONDS.",
     )
     worker.add_argument(
         "--interval", type=float, default=1.0, help="seconds between polls and between sweeps"
@@ -318,8 +347,9 @@ def build_parser() -> argparse.ArgumentParser:
     verify = audit_commands.add_parser(
         "verify",
         help="verify the hash chain",
-        description="Walk the audit trail's hash chain; exit 1 naming each edited, deleted or "
-        "reordered event.",
+        description="Walk the audit trail's hash chain and compare it with the last checkpoint "
+        "in the anchor file (RAPPORT_AUDIT_ANCHOR); exit 1 naming each edited, deleted or "
+        "reordered event and a trail cut short. An intact trail's head is checkpointed.",
     )
     verify.set_defaults(func=cmd_audit_verify)
 
@@ -348,6 +378,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    # Everything this process and its children create (database, WAL, keys, attachments) is
+    # private to the account running Rapport, whatever umask it was started with.
+    os.umask(PRIVATE_UMASK)
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["manage"]:
         _setup()

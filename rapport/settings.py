@@ -21,6 +21,8 @@ from rapport.lib.config import (
     env_int,
     env_list,
     env_str,
+    private_file,
+    private_folder,
     read_or_create_secret,
 )
 from rapport.lib.crypto import generate_key
@@ -41,6 +43,13 @@ RAPPORT_ENCRYPTION_KEYS = env_list("RAPPORT_ENCRYPTION_KEYS")
 # Key of the audit trail's HMAC chain. Kept apart from the secret key so that rotating that one
 # does not make old audit events unverifiable; derived from the secret key when unset.
 RAPPORT_AUDIT_KEY = env_str("RAPPORT_AUDIT_KEY")
+# Where the audit chain's head is checkpointed (rapport.audit.anchor): an append-only file outside
+# the data folder, which a database writer cannot rewrite; optionally a syslog server as well.
+RAPPORT_AUDIT_ANCHOR = Path(
+    env_str("RAPPORT_AUDIT_ANCHOR", str(DATA_DIR.with_name(DATA_DIR.name + ".audit-anchor")))
+).resolve()
+RAPPORT_AUDIT_ANCHOR_SECONDS = env_int("RAPPORT_AUDIT_ANCHOR_SECONDS", 300)
+RAPPORT_AUDIT_ANCHOR_SYSLOG = env_str("RAPPORT_AUDIT_ANCHOR_SYSLOG")  # /dev/log or host:port (UDP)
 if DEMO_MODE:
     if not SECRET_KEY:
         SECRET_KEY = read_or_create_secret(
@@ -173,7 +182,9 @@ FORM_RENDERER = "rapport.core.forms.FormRenderer"
 
 def _database(url: str) -> dict[str, Any]:
     if not url:
-        DATA_DIR.mkdir(parents=True, exist_ok=True)
+        # Made 0600 before SQLite opens it: SQLite gives its WAL and shared-memory files the
+        # database file's mode.
+        private_file(private_folder(DATA_DIR) / "rapport.sqlite3")
         return {
             "ENGINE": "django.db.backends.sqlite3",
             "NAME": DATA_DIR / "rapport.sqlite3",
@@ -346,8 +357,7 @@ LOCALE_PATHS = [BASE_DIR / "locale"]
 
 # --- Static files --------------------------------------------------------------------------------
 STATIC_URL = "/static/"
-STATIC_ROOT = DATA_DIR / "static"
-STATIC_ROOT.mkdir(parents=True, exist_ok=True)
+STATIC_ROOT = private_folder(private_folder(DATA_DIR) / "static")
 WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = DEBUG
 STORAGES = {

@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import os
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -76,6 +77,13 @@ def _clean_cache(request: pytest.FixtureRequest) -> Iterator[None]:
     cache.clear()
     yield
     cache.clear()
+
+
+@pytest.fixture(autouse=True)
+def _own_audit_anchor(settings: Any, tmp_path: Path) -> None:
+    """Each test's audit checkpoints in a file of its own: the test database starts afresh, and
+    a checkpoint of an earlier test's trail would not match it."""
+    settings.RAPPORT_AUDIT_ANCHOR = tmp_path / "audit-anchor"
 
 
 @pytest.fixture(autouse=True)

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import itertools
+import json
 import os
+import re
 import secrets
 import sqlite3
+import stat
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -325,7 +329,7 @@ def test_client_sees_who_opened_their_record_and_nothing_else(
     assert "Xena Therapist" in page
     assert "Opened your record" in page
     assert "Yuri Therapist" not in page
-    shown = list(response.context["page"])
+    shown = list(signed_in(client_a).get("/my-record/access/", {"full": "1"}).context["page"])
     assert shown, "the view by therapist_x is missing"
     assert all(event.client_id == client_a.pk for event in shown)
     assert any(
@@ -412,3 +416,104 @@ def test_the_chain_depends_on_the_audit_key(db: Any, settings: Any) -> None:
     assert verify_trail().ok
     settings.RAPPORT_AUDIT_KEY = "another key entirely, at least 32 characters long"
     assert len(verify_trail().problems) >= 3
+
+
+# --- The chain anchored outside the database (rapport.audit.anchor) ------------------------------
+
+
+def _events_verified(done: subprocess.CompletedProcess[str]) -> int:
+    assert done.returncode == 0, done.stderr
+    match = re.search(r"intact: (\d+) events", done.stdout)
+    assert match is not None, done.stdout
+    return int(match.group(1))
+
+
+def _cut_tail(tamper: Callable[[str, list[Any]], None], keep: int) -> None:
+    """What someone with the database (and no key) does: delete the newest events and move the
+    chain head back to the last one kept, so that the chain still links up."""
+    tamper("DELETE FROM audit_auditevent WHERE sequence > %s", [keep])
+    tamper(
+        "UPDATE audit_chainhead SET sequence = %s, "
+        "hash = (SELECT hash FROM audit_auditevent WHERE sequence = %s) WHERE id = 1",
+        [keep, keep],
+    )
+
+
+def test_cli_audit_verify_fails_when_the_tail_is_cut_or_the_trail_deleted(
+    cli_database: tuple[dict[str, str], Callable[[str, list[Any]], None]],
+) -> None:
+    env, tamper = cli_database
+    for args in (("manage", "migrate", "--no-input", "-v0"), ("manage", "seed_demo")):
+        done = _rapport(env, *args)
+        assert done.returncode == 0, done.stderr
+    total = _events_verified(_rapport(env, "audit", "verify"))
+    assert total > 5
+
+    _cut_tail(tamper, keep=total - 3)
+    cut = _rapport(env, "audit", "verify")
+    assert cut.returncode == 1, cut.stdout
+    assert f"the trail ends at #{total - 3} but was checkpointed at #{total}" in cut.stderr
+    assert "Traceback" not in cut.stderr
+
+    tamper("DELETE FROM audit_auditevent", [])
+    tamper("UPDATE audit_chainhead SET sequence = 0, hash = %s WHERE id = 1", ["0" * 64])
+    gone = _rapport(env, "audit", "verify")
+    assert gone.returncode == 1, gone.stdout
+    assert f"the trail is empty but was checkpointed at #{total}" in gone.stderr
+    assert "intact" not in gone.stdout
+
+    # The checkpoint is beside the data folder, not in it, private, and written once: a tampered
+    # trail is never checkpointed.
+    data = Path(env["RAPPORT_DATA_DIR"])
+    anchor = data.with_name(data.name + ".audit-anchor")
+    assert stat.S_IMODE(anchor.stat().st_mode) == 0o600
+    [line] = anchor.read_text().splitlines()
+    assert json.loads(line)["sequence"] == total
+
+
+def test_the_worker_checkpoints_the_head_on_a_schedule(
+    cli_database: tuple[dict[str, str], Callable[[str, list[Any]], None]], tmp_path: Path
+) -> None:
+    env, tamper = cli_database
+    for args in (("manage", "migrate", "--no-input", "-v0"), ("manage", "seed_demo")):
+        done = _rapport(env, *args)
+        assert done.returncode == 0, done.stderr
+    anchor = tmp_path / "elsewhere" / "rapport-anchor.log"
+    env = {**env, "RAPPORT_AUDIT_ANCHOR": str(anchor), "RAPPORT_AUDIT_ANCHOR_SECONDS": "1"}
+    worker = subprocess.Popen(
+        [RAPPORT, "worker", "--interval", "0.5"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        first = _wait_for_checkpoints(anchor, 1)[-1]
+        more = (
+            "from rapport.audit.services import record; record('test.event'); record('test.event')"
+        )
+        done = _rapport(env, "manage", "shell", "-c", more)
+        assert done.returncode == 0, done.stderr
+        latest = _wait_for_checkpoints(anchor, 2)[-1]
+        assert latest["sequence"] == first["sequence"] + 2
+    finally:
+        worker.terminate()
+        _, errors = worker.communicate(timeout=30)
+    assert "Traceback" not in errors, errors
+
+    # Only the worker's checkpoints stand between the cut and a clean report.
+    _cut_tail(tamper, keep=first["sequence"])
+    cut = _rapport(env, "audit", "verify")
+    assert cut.returncode == 1, cut.stdout
+    assert f"checkpointed at #{latest['sequence']}" in cut.stderr
+
+
+def _wait_for_checkpoints(anchor: Path, count: int) -> list[dict[str, Any]]:
+    """The anchor file's checkpoints once it holds ``count`` (the worker writes every second)."""
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        lines = anchor.read_text().splitlines() if anchor.exists() else []
+        if len(lines) >= count:
+            return [json.loads(line) for line in lines]
+        time.sleep(0.2)
+    raise AssertionError(f"no {count} checkpoint(s) in {anchor} after 60 s")

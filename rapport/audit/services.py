@@ -95,6 +95,15 @@ def request_origin(request: HttpRequest | None) -> tuple[str | None, str]:
     return ip, agent
 
 
+def object_type(obj: Any) -> str:
+    """The model name of ``obj`` ("User"), also through a lazy object such as ``request.user``
+    (whose ``type()`` is ``SimpleLazyObject``; its ``__class__`` is the wrapped model's)."""
+    if obj is None:
+        return ""
+    meta = getattr(obj, "_meta", None)
+    return str(meta.object_name) if meta is not None else str(obj.__class__.__name__)
+
+
 def record(
     action: str,
     *,
@@ -121,7 +130,7 @@ def record(
             actor=actor,
             actor_label=actor_label or (actor.email if actor is not None else ""),
             action=action,
-            object_type=type(obj).__name__ if obj is not None else "",
+            object_type=object_type(obj),
             object_id=str(getattr(obj, "pk", "") or "") if obj is not None else "",
             client=client,
             ip_address=ip,

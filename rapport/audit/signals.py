@@ -10,6 +10,7 @@ from allauth.account.signals import (
     password_changed,
     password_reset,
 )
+from allauth.mfa.models import Authenticator
 from allauth.mfa.signals import authenticator_added, authenticator_removed, authenticator_reset
 from django.contrib.auth.signals import user_logged_in, user_logged_out, user_login_failed
 from django.dispatch import receiver
@@ -74,6 +75,11 @@ def on_email_confirmed(
 def on_mfa_added(
     sender: Any, request: HttpRequest, user: Any, authenticator: Any, **kw: Any
 ) -> None:
+    # allauth announces recovery codes as "added" only when it makes them by itself alongside a
+    # new app or passkey, which is recorded already: one action, one event. Codes made on
+    # purpose arrive as authenticator_reset.
+    if authenticator.type == Authenticator.Type.RECOVERY_CODES:
+        return
     record(Action.MFA_ADDED, actor=user, request=request, kind=authenticator.type)
 
 

@@ -6,7 +6,7 @@ import csv
 from collections.abc import Iterator
 
 from allauth.account.decorators import reauthentication_required
-from django.core.paginator import Paginator
+from django.core.paginator import Page, Paginator
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_http_methods
@@ -15,6 +15,9 @@ from rapport.accounts.decorators import role_required
 from rapport.accounts.models import Role
 from rapport.audit.access import access_record_views, access_trail
 from rapport.audit.forms import TrailFilterForm
+from rapport.audit.labels import action_label
+from rapport.audit.models import AuditEvent
+from rapport.audit.reads import VISIT_GAP, AccessRow, grouped_by_visit, one_row_each
 from rapport.audit.services import Action, record
 
 
@@ -23,8 +26,10 @@ from rapport.audit.services import Action, record
 def audit_trail(request: HttpRequest) -> HttpResponse:
     form = TrailFilterForm(request.GET or None)
     events = access_trail(request.user, form)  # type: ignore[arg-type]
-    page = Paginator(events, 50).get_page(request.GET.get("page"))
+    # Recorded before the page is counted: a page counted first would be read after this event
+    # and lose its oldest row.
     record(Action.AUDIT_VIEWED, request=request)
+    page = Paginator(events, 50).get_page(request.GET.get("page"))
     query = request.GET.copy()
     query.pop("page", None)
     return render(
@@ -32,6 +37,12 @@ def audit_trail(request: HttpRequest) -> HttpResponse:
         "audit/trail.html",
         {"form": form, "page": page, "query": query.urlencode()},
     )
+
+
+def object_type_of(event: AuditEvent) -> str:
+    # Events recorded before object types were read through lazy objects hold the wrapper's name
+    # for the signed-in person's account.
+    return "User" if event.object_type == "SimpleLazyObject" else event.object_type
 
 
 class _Echo:
@@ -55,6 +66,7 @@ def audit_export(request: HttpRequest) -> HttpResponse | StreamingHttpResponse:
         "occurred_at",
         "actor",
         "action",
+        "what",
         "object_type",
         "object_id",
         "client_id",
@@ -72,7 +84,8 @@ def audit_export(request: HttpRequest) -> HttpResponse | StreamingHttpResponse:
                     event.occurred_at.isoformat(),
                     event.actor_label,
                     event.action,
-                    event.object_type,
+                    action_label(event.action),
+                    object_type_of(event),
                     event.object_id,
                     event.client_id or "",
                     event.ip_address or "",
@@ -90,5 +103,22 @@ def audit_export(request: HttpRequest) -> HttpResponse | StreamingHttpResponse:
 @require_http_methods(["GET"])
 def my_record_access(request: HttpRequest) -> HttpResponse:
     events = access_record_views(request.user)  # type: ignore[arg-type]
-    page = Paginator(events, 50).get_page(request.GET.get("page"))
-    return render(request, "audit/my_record_access.html", {"page": page})
+    full = request.GET.get("full") == "1"
+    page: Page[AuditEvent] | Page[AccessRow]
+    if full:
+        page = Paginator(events, 50).get_page(request.GET.get("page"))
+        rows = one_row_each(page)
+    else:
+        page = Paginator(grouped_by_visit(events), 50).get_page(request.GET.get("page"))
+        rows = list(page)
+    return render(
+        request,
+        "audit/my_record_access.html",
+        {
+            "page": page,
+            "rows": rows,
+            "full": full,
+            "query": "full=1" if full else "",
+            "visit_minutes": int(VISIT_GAP.total_seconds() // 60),
+        },
+    )

@@ -51,11 +51,38 @@ def env_list(name: str, default: list[str] | None = None) -> list[str]:
     return [part.strip() for part in raw.split(",") if part.strip()]
 
 
+# Files Rapport creates are its own account's alone (the data folder holds the database, keys
+# and live session data): the `rapport` command sets this umask before anything else.
+PRIVATE_UMASK = 0o077
+
+
+def private_folder(path: Path) -> Path:
+    """``path``, created 0700 if it does not exist yet (an existing folder is left as the
+    operator set it; ``rapport check`` reports one that others may read)."""
+    if not path.exists():
+        path.mkdir(mode=0o700, parents=True, exist_ok=True)
+        path.chmod(0o700)  # mkdir's mode passes through the umask
+    return path
+
+
+def private_file(path: Path) -> Path:
+    """``path``, created empty and 0600 if it does not exist yet."""
+    try:
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return path
+    try:
+        os.fchmod(descriptor, 0o600)
+    finally:
+        os.close(descriptor)
+    return path
+
+
 def read_or_create_secret(path: Path, make: Callable[[], str]) -> str:
     """Return the secret stored at ``path``, generating it on first use (demo mode only)."""
     if path.exists():
         return path.read_text(encoding="utf-8").strip()
-    path.parent.mkdir(parents=True, exist_ok=True)
+    private_folder(path.parent)
     value = make()
     # Created with owner-only permissions before the secret is written.
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)

@@ -76,3 +76,66 @@ def verify_chain(
     if expected_head is not None and previous_hash != expected_head:
         problems.append(Break(last_sequence, "last event is not the recorded head of the chain"))
     return problems
+
+
+# --- Checkpoints: the chain's head, anchored outside the database --------------------------------
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    """The chain's head at a moment: event ``sequence`` had hash ``hash``."""
+
+    sequence: int
+    hash: str
+    at: str  # ISO 8601, UTC
+
+    def mac(self, key: bytes) -> str:
+        message = f"rapport audit checkpoint\n{self.sequence}\n{self.hash}\n{self.at}".encode()
+        return hmac.new(key, message, hashlib.sha256).hexdigest()
+
+    def line(self, key: bytes) -> str:
+        """One line of the anchor file: the checkpoint and its HMAC, as JSON."""
+        content = {"sequence": self.sequence, "hash": self.hash, "at": self.at}
+        return canonical({**content, "mac": self.mac(key)}).decode() + "\n"
+
+
+def read_checkpoints(lines: Iterable[str], key: bytes) -> list[Checkpoint]:
+    """The checkpoints in ``lines`` whose HMAC holds under ``key``. Other lines (another
+    installation's, damaged or forged ones) are left out: without the key no one can add one."""
+    found = []
+    for line in lines:
+        try:
+            data = json.loads(line)
+            checkpoint = Checkpoint(int(data["sequence"]), str(data["hash"]), str(data["at"]))
+            mac = str(data["mac"])
+        except (ValueError, TypeError, KeyError):
+            continue
+        if hmac.compare_digest(checkpoint.mac(key), mac):
+            found.append(checkpoint)
+    return found
+
+
+def newest_checkpoint(checkpoints: Iterable[Checkpoint]) -> Checkpoint | None:
+    """The checkpoint furthest along the chain. The chain only grows, so an old line appended
+    again (a replay) cannot stand in for a later one."""
+    return max(checkpoints, key=lambda c: (c.sequence, c.at), default=None)
+
+
+def compare_with_checkpoint(
+    checkpoint: Checkpoint, last_sequence: int, hash_at_checkpoint: str | None
+) -> list[Break]:
+    """Problems of a trail that ends at ``last_sequence`` and whose event at the checkpoint's
+    sequence has ``hash_at_checkpoint`` (None: no such event), against ``checkpoint``."""
+    when = f"checkpointed at #{checkpoint.sequence} on {checkpoint.at}"
+    if last_sequence == 0 and checkpoint.sequence > 0:
+        return [Break(checkpoint.sequence, f"the trail is empty but was {when}: deleted")]
+    if hash_at_checkpoint is None:
+        return [
+            Break(
+                checkpoint.sequence,
+                f"the trail ends at #{last_sequence} but was {when}: newest events deleted",
+            )
+        ]
+    if not hmac.compare_digest(hash_at_checkpoint, checkpoint.hash):
+        return [Break(checkpoint.sequence, f"differs from the trail as {when}: rewritten")]
+    return []

@@ -1,3 +1,6 @@
+import os
+import stat
+from pathlib import Path
 from typing import Any
 
 from django.conf import settings
@@ -44,9 +47,42 @@ def find_problems() -> list[str]:
         )
     if not settings.RAPPORT_EMAIL_HOST:
         problems.append("RAPPORT_EMAIL_HOST is not set: invitations and reminders cannot be sent.")
+    problems += _file_mode_problems()
     problems += _database_problems()
     if settings.REDIS_URL:
         problems += _redis_problems()
+    return problems
+
+
+def _file_mode_problems() -> list[str]:
+    """The data and attachments folders and what is in them, where other accounts may read."""
+    problems: list[str] = []
+    loose_files: list[str] = []
+    for root in dict.fromkeys([Path(settings.DATA_DIR), Path(settings.RAPPORT_ATTACHMENTS_DIR)]):
+        if not root.is_dir():
+            continue
+        for folder, _dirs, files in os.walk(root):
+            mode = stat.S_IMODE(os.stat(folder).st_mode)
+            if mode & 0o077:
+                which = "the data folder" if folder == str(root) else "the folder"
+                problems.append(
+                    f"{which} {folder} is open to other accounts (mode {mode:04o}): "
+                    f"chmod 700 {folder}"
+                )
+            for name in files:
+                path = Path(folder) / name
+                mode = stat.S_IMODE(path.lstat().st_mode)
+                if mode & 0o077 and not path.is_symlink():
+                    loose_files.append(f"{path.relative_to(root)} ({mode:04o})")
+    anchor = Path(settings.RAPPORT_AUDIT_ANCHOR)
+    if anchor.is_file() and stat.S_IMODE(anchor.stat().st_mode) & 0o077:
+        problems.append(f"the audit anchor {anchor} is readable by other accounts: chmod 600 it")
+    if loose_files:
+        shown = ", ".join(loose_files[:5]) + (", ..." if len(loose_files) > 5 else "")
+        problems.append(
+            f"{len(loose_files)} file(s) in the data folder are readable by other accounts: "
+            f"{shown}: chmod 600 them"
+        )
     return problems
 
 

@@ -1,0 +1,151 @@
+"""What the audit trail's codes mean in people's words.
+
+The codes stay in the chain and in the CSV export (they are stable); pages show these labels.
+Every action code recorded anywhere needs one here (``tests/test_audit_labels.py`` scans the
+source); an unknown code still reads as words, never as a raw dotted code.
+"""
+
+from __future__ import annotations
+
+import re
+
+from django.utils.translation import gettext_lazy as _
+
+from rapport.audit.services import Action
+
+# How the trail names each action, for a practice admin reading it.
+ACTION_LABELS = {
+    Action.SIGN_IN: _("Signed in"),
+    Action.SIGN_IN_FAILED: _("Failed to sign in"),
+    Action.SIGN_OUT: _("Signed out"),
+    Action.SIGN_OUT_EVERYWHERE: _("Signed out on every device"),
+    Action.LOCKED_OUT: _("Locked out after failed sign-ins"),
+    Action.SESSION_EXPIRED: _("Signed out automatically"),
+    Action.PASSWORD_CHANGED: _("Changed their password"),
+    Action.PASSWORD_RESET: _("Reset their password"),
+    Action.MFA_ADDED: _("Added an authenticator app"),
+    Action.MFA_REMOVED: _("Removed an authenticator app"),
+    Action.MFA_RECOVERY_RESET: _("Made new recovery codes"),
+    Action.EMAIL_CONFIRMED: _("Confirmed an email address"),
+    Action.INVITATION_SENT: _("Sent an invitation"),
+    Action.INVITATION_ACCEPTED: _("Accepted an invitation"),
+    Action.INVITATION_REVOKED: _("Withdrew an invitation"),
+    Action.ACCOUNT_CREATED: _("Account created"),
+    Action.ACCOUNT_DEACTIVATED: _("Account deactivated"),
+    Action.ACCOUNT_REACTIVATED: _("Account reactivated"),
+    Action.PREFERENCES_CHANGED: _("Changed their preferences"),
+    Action.PRACTICE_SETTINGS_CHANGED: _("Changed the practice settings"),
+    Action.CLIENT_RECORD_VIEWED: _("Opened a client's record"),
+    Action.CLIENT_RECORD_CHANGED: _("Changed a client's record"),
+    Action.CARE_STARTED: _("Care started"),
+    Action.CARE_ENDED: _("Care ended"),
+    Action.EMERGENCY_ACCESS: _("Emergency access to a client's record"),
+    Action.AUDIT_VIEWED: _("Looked at the audit trail"),
+    Action.AUDIT_EXPORTED: _("Exported the audit trail"),
+    Action.KEYS_ROTATED: _("Encryption keys rotated"),
+    Action.CONSENT_PUBLISHED: _("Published a consent document"),
+    Action.CONSENT_SIGNED: _("Signed the consent document"),
+    Action.APPOINTMENT_BOOKED: _("Booked a session"),
+    Action.APPOINTMENT_MOVED: _("Moved a session"),
+    Action.APPOINTMENT_CANCELLED: _("Cancelled a session"),
+    Action.APPOINTMENT_STATUS: _("Changed a session's status"),
+    Action.AVAILABILITY_CHANGED: _("Changed their availability"),
+    Action.CALENDAR_FEED_CHANGED: _("Changed their calendar feed"),
+    Action.VISIT_OPENED: _("Opened a session room"),
+    Action.VISIT_CHECKED_IN: _("Checked in for a session"),
+    Action.VISIT_ADMITTED: _("Let a client into a session"),
+    Action.VISIT_ENDED: _("Ended a session"),
+    Action.VISIT_TIMELINE_VIEWED: _("Looked at a session's timeline"),
+    Action.INSTRUMENT_IMPORTED: _("Imported a questionnaire"),
+    Action.INSTRUMENT_CHANGED: _("Changed a questionnaire"),
+    Action.MESSAGE_EDITED: _("Corrected a message"),
+    Action.MESSAGE_RETRACTED: _("Took back a message"),
+    Action.MESSAGE_ATTACHMENT_UPLOADED: _("Attached a file to a message"),
+    Action.MESSAGE_ATTACHMENT_OPENED: _("Opened a file sent in a message"),
+    Action.MESSAGING_SETTINGS_CHANGED: _("Changed the messaging settings"),
+    Action.MEASURE_ASSIGNED: _("Assigned a questionnaire"),
+    Action.MEASURE_ASSIGNMENT_ENDED: _("Stopped a questionnaire"),
+    Action.MEASURE_SUBMITTED: _("Sent a questionnaire"),
+    Action.MEASURE_CORRECTED: _("Corrected a questionnaire's answers"),
+    Action.MEASURES_EXPORTED: _("Exported questionnaire results"),
+    Action.ALERT_RAISED: _("Safety alert raised"),
+    Action.ALERT_ACKNOWLEDGED: _("Safety alert acknowledged"),
+    Action.ALERT_ESCALATED: _("Safety alert escalated"),
+}
+
+# The kinds of object an event names. "SimpleLazyObject" is what events recorded before the fix
+# hold for the signed-in person's own account (request.user).
+OBJECT_LABELS = {
+    "User": _("Account"),
+    "SimpleLazyObject": _("Account"),
+    "Visit": _("Session room"),
+    "Appointment": _("Session"),
+    "AppointmentSeries": _("Series of sessions"),
+    "CareRelationship": _("Care relationship"),
+    "ClientProfile": _("Client record"),
+    "EmergencyAccess": _("Emergency access"),
+    "ConsentDocument": _("Consent document"),
+    "ConsentSignature": _("Consent signature"),
+    "CalendarFeed": _("Calendar feed"),
+    "AvailabilityChange": _("Availability change"),
+    "WeeklyWindow": _("Weekly hours"),
+    "MeasureTask": _("Questionnaire to fill in"),
+    "Response": _("Questionnaire answers"),
+    "SafetyAlert": _("Safety alert"),
+    "Instrument": _("Questionnaire"),
+    "Assignment": _("Questionnaire assignment"),
+    "MessagingSettings": _("Messaging settings"),
+}
+
+
+def humanise(code: str) -> str:
+    """``visit.recording_started`` -> "Visit: recording started", ``SafetyPlan`` -> "Safety
+    plan"."""
+    words = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", " ", code).replace("_", " ").strip()
+    area, dot, rest = words.partition(".")
+    if not dot:
+        return area.capitalize()
+    return f"{area.capitalize()}: {rest.replace('.', ' ').lower()}"
+
+
+def action_label(code: str) -> str:
+    return str(ACTION_LABELS.get(code) or humanise(code))
+
+
+def object_label(object_type: str) -> str:
+    return str(OBJECT_LABELS.get(object_type) or humanise(object_type))
+
+
+# What a client is told someone else did with their record ("Who saw my record"), by action.
+CLIENT_LABELS = {
+    Action.CLIENT_RECORD_CHANGED: _("Changed your record"),
+    Action.EMERGENCY_ACCESS: _("Emergency access to your record"),
+    Action.CARE_STARTED: _("Care started"),
+    Action.CARE_ENDED: _("Care ended"),
+    Action.AUDIT_EXPORTED: _("Exported records about you"),
+}
+
+# A read of the record says what was looked at: the ``purpose`` its accessor recorded.
+READ_LABELS = {
+    "view": _("Opened your record"),
+    "edit": _("Opened your record to change it"),
+    "start_session": _("Opened your record to start a session"),
+    "measures": _("Opened your questionnaires"),
+    "measures_progress": _("Opened your progress"),
+    "measure_response": _("Opened your answers to a questionnaire"),
+    "alert": _("Opened a safety alert about your answers"),
+    "fhir_export": _("Exported your questionnaire results"),
+    "messages": _("Read your messages"),
+    "checkin": _("Opened your safety check-in"),
+}
+
+
+def client_label(action: str, purpose: str = "") -> str:
+    """How "Who saw my record" names an event about the client's own record."""
+    if action == Action.CLIENT_RECORD_VIEWED:
+        if purpose in READ_LABELS:
+            return str(READ_LABELS[purpose])
+        if purpose:
+            return f"{READ_LABELS['view']} ({humanise(purpose).lower()})"
+        return str(READ_LABELS["view"])
+    return str(CLIENT_LABELS.get(action) or action_label(action))
