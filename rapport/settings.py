@@ -282,6 +282,12 @@ ACCOUNT_PREVENT_ENUMERATION = True
 ACCOUNT_SESSION_REMEMBER = False
 ACCOUNT_LOGOUT_ON_PASSWORD_CHANGE = False
 ACCOUNT_REAUTHENTICATION_TIMEOUT = env_int("RAPPORT_SUDO_SECONDS", 300)
+# Adding, removing or making primary an email address (and setting a first password) needs a
+# sign-in or re-authentication within the sudo window; changing a password needs the current one.
+ACCOUNT_REAUTHENTICATION_REQUIRED = True
+# A content-free notice for every change of sign-in details (rapport.accounts.notices for adding
+# and removing an address; allauth for the rest), so an owner hears of a takeover.
+ACCOUNT_EMAIL_NOTIFICATIONS = True
 ACCOUNT_EMAIL_SUBJECT_PREFIX = "[Rapport] "
 LOCKOUT_FAILURES = env_int("RAPPORT_LOCKOUT_FAILURES", 5)
 LOCKOUT_MINUTES = env_int("RAPPORT_LOCKOUT_MINUTES", 15)

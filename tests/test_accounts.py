@@ -31,6 +31,7 @@ from rapport.care.models import CareRelationship
 from rapport.urls import urlpatterns
 from tests.conftest import PASSWORD, make_user, signed_in, signed_in_through_the_form
 from tests.helpers import totp_code
+from tests.mail import Inbox, text_of
 from tests.worker import run_task_worker
 
 PASSPHRASE = "quiet river under maple leaves"
@@ -699,6 +700,101 @@ def test_practice_settings_ask_for_password_again_after_timeout(admin: User) -> 
         )
         assert response.status_code == 302
     assert Practice.get().name == "Harbour Counselling"
+
+
+def test_email_changes_ask_for_the_password_again_and_tell_the_old_address(
+    client_a: User, smtp: Inbox
+) -> None:
+    owner = client_a.email
+    # A second address the owner proved earlier (the thief's would be proved the same way).
+    EmailAddress.objects.create(user=client_a, email="spare@example.test", verified=True)
+    with time_machine.travel(time.time()) as clock:
+        browser = signed_in(client_a)
+        # An unattended browser, long after the sign-in: every change asks for the password.
+        clock.shift(timedelta(seconds=settings.ACCOUNT_REAUTHENTICATION_TIMEOUT + 5))
+        attempts = [
+            {"action_add": "", "email": "thief@example.test"},
+            {"action_primary": "", "email": "spare@example.test"},
+            {"action_remove": "", "email": "spare@example.test"},
+        ]
+        for data in attempts:
+            response = browser.post("/accounts/email/", data)
+            assert response.status_code == 302, data
+            assert response["Location"] == "/accounts/reauthenticate/?next=%2Faccounts%2Femail%2F"
+        addresses = EmailAddress.objects.filter(user=client_a)
+        assert sorted(addresses.values_list("email", "primary")) == [
+            (owner, True),
+            ("spare@example.test", False),
+        ]
+        client_a.refresh_from_db()
+        assert client_a.email == owner
+        assert smtp.take() == []
+        for action in (Action.EMAIL_ADDED, Action.EMAIL_PRIMARY_CHANGED, Action.EMAIL_REMOVED):
+            assert not events(action)
+
+        # With the password typed again, each change works and each is told and audited.
+        response = browser.post("/accounts/reauthenticate/", {"password": PASSWORD})
+        assert response.status_code == 302
+        response = browser.post("/accounts/email/", attempts[0])
+        assert response.status_code == 302
+        assert response["Location"] == "/accounts/email/"
+        assert EmailAddress.objects.filter(user=client_a, email="thief@example.test").exists()
+        mail = smtp.take()
+        [added] = [text_of(m) for m in mail if m["To"] == owner]
+        assert "Subject: [Rapport] An email address was added to your account" in added
+        assert "thief@example.test" not in added  # content-free: what changed, not to what
+        [event] = events(Action.EMAIL_ADDED, actor=client_a)
+        assert event.detail == {"email": "thief@example.test"}
+
+        response = browser.post("/accounts/email/", attempts[1])
+        assert response.status_code == 302
+        client_a.refresh_from_db()
+        assert client_a.email == "spare@example.test"
+        [changed] = [text_of(m) for m in smtp.take() if m["To"] == owner]
+        assert "Subject: [Rapport] Your sign-in email was changed" in changed
+        assert "contact your practice" in changed
+        [event] = events(Action.EMAIL_PRIMARY_CHANGED, actor=client_a)
+        assert event.detail == {"email": "spare@example.test", "previous": owner}
+
+        response = browser.post("/accounts/email/", {"action_remove": "", "email": owner})
+        assert response.status_code == 302
+        assert not EmailAddress.objects.filter(email=owner).exists()
+        removed = [text_of(m) for m in smtp.take()]
+        # The removed address itself is told (it is the one the owner still reads).
+        assert any(f"To: {owner}" in text for text in removed), removed
+        assert all("An email address was removed from your account" in t for t in removed)
+        [event] = events(Action.EMAIL_REMOVED, actor=client_a)
+        assert event.detail == {"email": owner}
+    assert verify_trail().ok
+
+
+def test_password_change_needs_the_current_password_and_tells_the_address(
+    client_a: User, smtp: Inbox
+) -> None:
+    new_password = "seven amber lanterns at dusk"
+    with time_machine.travel(time.time()) as clock:
+        browser = signed_in(client_a)
+        clock.shift(timedelta(seconds=settings.ACCOUNT_REAUTHENTICATION_TIMEOUT + 5))
+        change = {"password1": new_password, "password2": new_password}
+        response = browser.post(
+            "/accounts/password/change/", {"oldpassword": "a guess at it", **change}
+        )
+        assert response.status_code == 200
+        assert "Please type your current password." in page(response)
+        client_a.refresh_from_db()
+        assert client_a.check_password(PASSWORD)
+        assert smtp.take() == []
+
+        response = browser.post("/accounts/password/change/", {"oldpassword": PASSWORD, **change})
+        assert response.status_code == 302
+    client_a.refresh_from_db()
+    assert client_a.check_password(new_password)
+    [notice] = smtp.take()
+    assert notice["To"] == client_a.email
+    text = text_of(notice)
+    assert "Subject: [Rapport] Your password was changed" in text
+    assert new_password not in text
+    assert events(Action.PASSWORD_CHANGED, actor=client_a)
 
 
 # --- Preferences ---------------------------------------------------------------------------------

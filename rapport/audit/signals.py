@@ -6,7 +6,10 @@ import time
 from typing import Any
 
 from allauth.account.signals import (
+    email_added,
+    email_changed,
     email_confirmed,
+    email_removed,
     password_changed,
     password_reset,
 )
@@ -68,6 +71,41 @@ def on_email_confirmed(
     sender: Any, request: HttpRequest, email_address: Any, **kwargs: Any
 ) -> None:
     record(Action.EMAIL_CONFIRMED, actor=email_address.user, request=request)
+
+
+@receiver(email_added)
+def on_email_added(
+    sender: Any, request: HttpRequest, user: Any, email_address: Any, **kwargs: Any
+) -> None:
+    # The address is kept: after a takeover it is what the practice needs to know.
+    record(Action.EMAIL_ADDED, actor=user, request=request, obj=user, email=email_address.email)
+
+
+@receiver(email_changed)
+def on_primary_email_changed(
+    sender: Any,
+    request: HttpRequest,
+    user: Any,
+    from_email_address: Any,
+    to_email_address: Any,
+    **kwargs: Any,
+) -> None:
+    previous = from_email_address.email if from_email_address is not None else ""
+    record(
+        Action.EMAIL_PRIMARY_CHANGED,
+        actor=user,
+        request=request,
+        obj=user,
+        email=to_email_address.email,
+        previous=previous,
+    )
+
+
+@receiver(email_removed)
+def on_email_removed(
+    sender: Any, request: HttpRequest, user: Any, email_address: Any, **kwargs: Any
+) -> None:
+    record(Action.EMAIL_REMOVED, actor=user, request=request, obj=user, email=email_address.email)
 
 
 @receiver(authenticator_added)
