@@ -305,6 +305,11 @@ ACCOUNT_RATE_LIMITS = {
 }
 
 MFA_ADAPTER = "rapport.accounts.adapter.MFAAdapter"
+# The code forms, so that a lockout (too many wrong codes) is audited like a password lockout.
+MFA_FORMS = {
+    "authenticate": "rapport.accounts.forms.SecondFactorForm",
+    "reauthenticate": "rapport.accounts.forms.SecondFactorAgainForm",
+}
 MFA_SUPPORTED_TYPES = ["totp", "webauthn", "recovery_codes"]
 MFA_PASSKEY_LOGIN_ENABLED = True
 MFA_WEBAUTHN_ALLOW_INSECURE_ORIGIN = DEMO_MODE and not HTTPS

@@ -29,7 +29,13 @@ from rapport.audit.models import AuditEvent
 from rapport.audit.services import Action, verify_trail
 from rapport.care.models import CareRelationship
 from rapport.urls import urlpatterns
-from tests.conftest import PASSWORD, make_user, signed_in, signed_in_through_the_form
+from tests.conftest import (
+    PASSWORD,
+    make_user,
+    signed_in,
+    signed_in_through_the_form,
+    totp_secret,
+)
 from tests.helpers import totp_code
 from tests.mail import Inbox, text_of
 from tests.worker import run_task_worker
@@ -276,6 +282,55 @@ def test_failed_sign_in_for_unknown_address_is_audited_without_password(db: Any)
     assert failed.actor is None
     assert failed.actor_label == "nobody@example.test"
     assert "some guess" not in str(failed.chain_content())
+
+
+def test_failed_second_factor_codes_and_the_lockout_are_audited(therapist_x: User) -> None:
+    secret = totp_secret(therapist_x)
+    recovery_like = "not-a-recovery-code"
+    with time_machine.travel(time.time(), tick=False):
+        browser = Client()
+        assert sign_in(browser, therapist_x.email)["Location"] == MFA_AUTHENTICATE
+        for attempt in range(settings.LOCKOUT_FAILURES):
+            code = recovery_like if attempt == 0 else wrong(totp_code(secret))
+            response = browser.post(MFA_AUTHENTICATE, {"code": code})
+            assert response.status_code == 200
+            assert "Incorrect code." in page(response)
+        assert not events(Action.MFA_LOCKED_OUT)
+
+        # Locked: even the right code is refused, and the refusal is audited too.
+        response = browser.post(MFA_AUTHENTICATE, {"code": totp_code(secret)})
+        assert response.status_code == 200
+        assert LOCKED in page(response)
+        assert signed_in_user_id(browser) is None
+
+    failed = events(Action.MFA_FAILED)
+    assert len(failed) == settings.LOCKOUT_FAILURES
+    assert all(e.actor_id == therapist_x.pk and e.object_id == str(therapist_x.pk) for e in failed)
+    assert all(e.detail == {"reauthentication": False} for e in failed)
+    [locked] = events(Action.MFA_LOCKED_OUT)
+    assert locked.actor_id == therapist_x.pk
+    assert locked.detail == {"reauthentication": False}
+    # Codes typed are never kept.
+    stored = str([e.chain_content() for e in AuditEvent.objects.all()])
+    assert recovery_like not in stored
+    assert totp_code(secret) not in stored
+    assert verify_trail().ok
+
+
+def test_a_wrong_code_when_asked_again_for_the_second_factor_is_audited(
+    therapist_x: User,
+) -> None:
+    with time_machine.travel(time.time(), tick=False) as clock:
+        browser = signed_in(therapist_x)
+        clock.shift(timedelta(seconds=settings.ACCOUNT_REAUTHENTICATION_TIMEOUT + 5))
+        response = browser.post(
+            "/accounts/2fa/reauthenticate/", {"code": wrong(totp_code(totp_secret(therapist_x)))}
+        )
+    assert response.status_code == 200
+    assert "Incorrect code." in page(response)
+    [failed] = events(Action.MFA_FAILED)
+    assert failed.actor_id == therapist_x.pk
+    assert failed.detail == {"reauthentication": True}
 
 
 # --- Sessions ------------------------------------------------------------------------------------

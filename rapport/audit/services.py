@@ -30,6 +30,8 @@ class Action:
     MFA_ADDED = "mfa.authenticator_added"
     MFA_REMOVED = "mfa.authenticator_removed"
     MFA_RECOVERY_RESET = "mfa.recovery_codes_reset"
+    MFA_FAILED = "auth.mfa_failed"
+    MFA_LOCKED_OUT = "auth.mfa_locked_out"
     EMAIL_CONFIRMED = "auth.email_confirmed"
     EMAIL_ADDED = "auth.email_added"
     EMAIL_PRIMARY_CHANGED = "auth.email_primary_changed"

@@ -13,7 +13,12 @@ from allauth.account.signals import (
     password_changed,
     password_reset,
 )
-from allauth.mfa.signals import authenticator_added, authenticator_removed, authenticator_reset
+from allauth.mfa.signals import (
+    authentication_failed,
+    authenticator_added,
+    authenticator_removed,
+    authenticator_reset,
+)
 from django.contrib.auth.signals import user_logged_in, user_logged_out, user_login_failed
 from django.dispatch import receiver
 from django.http import HttpRequest
@@ -127,3 +132,10 @@ def on_mfa_reset(
     sender: Any, request: HttpRequest, user: Any, authenticator: Any, **kw: Any
 ) -> None:
     record(Action.MFA_RECOVERY_RESET, actor=user, request=request, kind=authenticator.type)
+
+
+@receiver(authentication_failed)
+def on_mfa_failed(sender: Any, request: HttpRequest, user: Any, **kwargs: Any) -> None:
+    # A wrong authenticator or recovery code; the code typed is never kept.
+    again = bool(kwargs.get("reauthentication", False))
+    record(Action.MFA_FAILED, actor=user, request=request, obj=user, reauthentication=again)
