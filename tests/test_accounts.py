@@ -513,6 +513,70 @@ def test_invitations_by_email_through_task_queue(
     assert verify_trail().ok
 
 
+def invitation_row(response: Any, email: str) -> str:
+    """The invitations list's row for ``email``, as text with the address taken out."""
+    rows = re.findall(r"<tr>.*?</tr>", response.content.decode(), re.DOTALL)
+    matching = [r for r in rows if email in r]
+    if len(matching) != 1:
+        return f"{len(matching)} rows"
+    row = re.sub(r"/invitations/\d+/revoke/", "/invitations/N/revoke/", matching[0])
+    row = re.sub(r'name="csrfmiddlewaretoken" value="[^"]+"', "", row)
+    return row.replace(email, "EMAIL")
+
+
+def flash(response: Any, email: str) -> list[str]:
+    return [str(m).replace(email, "EMAIL") for m in response.context["messages"]]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_inviting_an_address_that_has_an_account_answers_as_for_a_new_one(
+    admin: User, therapist_x: User, client_b: User, smtp: Inbox
+) -> None:
+    browser = signed_in(therapist_x)
+    answers = {}
+    for email in (client_b.email, "newcomer@example.test"):
+        response = browser.post(
+            "/invitations/", {"full_name": "Bo Person", "email": email, "role": Role.CLIENT}
+        )
+        followed = browser.get(response["Location"]) if response.status_code == 302 else response
+        answers[email] = (
+            response.status_code,
+            response.get("Location"),
+            response.content,
+            flash(followed, email),
+            invitation_row(followed, email),
+        )
+    assert answers[client_b.email] == answers["newcomer@example.test"]
+    assert answers[client_b.email][:2] == (302, "/invitations/")
+    assert answers[client_b.email][3] == ["Invitation sent to EMAIL."]
+    assert len(events(Action.INVITATION_SENT, actor=therapist_x)) == 2
+
+    # The worker sends the newcomer their link; the account holder is told to sign in instead,
+    # and the practice's admins are told (without saying who) what happened.
+    run_task_worker()
+    mail = {message["To"]: text_of(message) for message in smtp.take()}
+    assert set(mail) == {client_b.email, "newcomer@example.test", admin.email}
+    assert "/invite/" in mail["newcomer@example.test"]
+    existing = mail[client_b.email]
+    assert "/invite/" not in existing
+    assert "already have an account" in existing
+    assert "/accounts/login/" in existing
+    notice = mail[admin.email]
+    assert "already has an account" in notice
+    assert client_b.email not in notice
+    assert "Bo Person" not in notice
+    invitation = Invitation.objects.get(email=client_b.email)
+    [event] = events(Action.INVITATION_EXISTING_ACCOUNT)
+    assert (event.object_id, event.detail) == (str(invitation.pk), {"account": client_b.pk})
+
+    # The admin's list says which invitation it was; the therapist's does not.
+    admin_list = page(signed_in(admin).get("/invitations/"))
+    assert admin_list.count("Already has an account") == 1
+    assert "Already has an account" not in page(browser.get("/invitations/"))
+    assert not User.objects.filter(email="newcomer@example.test").exists()
+    assert verify_trail().ok
+
+
 def test_therapist_cannot_invite_a_therapist(therapist_x: User) -> None:
     browser = signed_in(therapist_x)
     response = browser.post(

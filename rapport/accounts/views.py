@@ -7,6 +7,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import Exists, OuterRef
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
@@ -76,7 +77,12 @@ def invitations(request: HttpRequest) -> HttpResponse:
             )
             return redirect("invitations")
     visible = Invitation.objects.select_related("invited_by", "accepted_user")
-    if not user.is_practice_admin:
+    if user.is_practice_admin:
+        # Only admins learn that an address already had an account (the inviter is answered
+        # as for a new one: ``services.invite``).
+        existing = User.objects.filter(email__iexact=OuterRef("email"))
+        visible = visible.annotate(has_account=Exists(existing))
+    else:
         visible = visible.filter(invited_by=user)
     return render(
         request,

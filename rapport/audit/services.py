@@ -39,6 +39,7 @@ class Action:
     INVITATION_SENT = "account.invitation_sent"
     INVITATION_ACCEPTED = "account.invitation_accepted"
     INVITATION_REVOKED = "account.invitation_revoked"
+    INVITATION_EXISTING_ACCOUNT = "account.invitation_existing_account"
     ACCOUNT_CREATED = "account.created"
     ACCOUNT_DEACTIVATED = "account.deactivated"
     ACCOUNT_REACTIVATED = "account.reactivated"
