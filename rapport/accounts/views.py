@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from allauth.account.decorators import reauthentication_required
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -55,7 +56,13 @@ def session_status(request: HttpRequest) -> HttpResponse:
     return HttpResponse(status=204)
 
 
+def invites_staff(request: HttpRequest) -> bool:
+    return bool(request.user.is_practice_admin)  # type: ignore[union-attr]
+
+
 @role_required(Role.THERAPIST, Role.ADMIN)
+# Sending a staff invitation needs sudo mode (a new therapist account can be given clients).
+@reauthentication_required(allow_get=True, enabled=invites_staff)  # type: ignore[untyped-decorator,unused-ignore]
 @require_http_methods(["GET", "POST"])
 def invitations(request: HttpRequest) -> HttpResponse:
     user: User = request.user  # type: ignore[assignment]

@@ -13,7 +13,11 @@ from django.views.decorators.http import require_http_methods
 
 from rapport.accounts.decorators import role_required
 from rapport.accounts.models import Role
-from rapport.audit.access import access_record_views, access_trail
+from rapport.audit.access import (
+    access_record_views,
+    access_trail,
+    mark_care_started_by_an_admin,
+)
 from rapport.audit.forms import TrailFilterForm
 from rapport.audit.services import Action, record
 
@@ -91,4 +95,5 @@ def audit_export(request: HttpRequest) -> HttpResponse | StreamingHttpResponse:
 def my_record_access(request: HttpRequest) -> HttpResponse:
     events = access_record_views(request.user)  # type: ignore[arg-type]
     page = Paginator(events, 50).get_page(request.GET.get("page"))
+    mark_care_started_by_an_admin(request.user, page.object_list)  # type: ignore[arg-type]
     return render(request, "audit/my_record_access.html", {"page": page})
