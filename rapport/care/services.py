@@ -25,14 +25,8 @@ def start_care(
         raise ValidationError(_("A care relationship joins a therapist and a client."))
     if not (actor.is_practice_admin or actor.pk == therapist.pk):
         raise PermissionDenied("only admins or the therapist start care")
-    if actor.pk != therapist.pk and invited_recently_under(actor, therapist):
-        raise ValidationError(
-            _(
-                "You invited %(t)s less than a day ago. Ask another admin to start this care, "
-                "or start it yourself once %(t)s has had their account for a day."
-            )
-            % {"t": therapist}
-        )
+    if actor.pk != therapist.pk:
+        refuse_care_from_the_inviting_admin(actor, therapist)
     with transaction.atomic():
         existing = CareRelationship.objects.filter(
             therapist=therapist, client=client, status=CareRelationship.Status.ACTIVE
@@ -57,15 +51,23 @@ def start_care(
 NEW_ACCOUNT_HOURS = 24
 
 
-def invited_recently_under(admin: User, therapist: User) -> bool:
-    """Whether ``therapist`` joined in the last day through an invitation from ``admin``, or from
-    an admin who invited ``admin`` in the last day (a second account of the same person)."""
+def refuse_care_from_the_inviting_admin(admin: User, therapist: User) -> None:
+    """ValidationError if ``therapist`` joined in the last day through an invitation from
+    ``admin``, or from the admin who invited ``admin`` in the last day (a second account of the
+    same person would otherwise do)."""
     since = timezone.now() - timedelta(hours=NEW_ACCOUNT_HOURS)
     recent = Invitation.objects.filter(accepted_at__gte=since)
     inviter = recent.filter(accepted_user=therapist).values_list("invited_by", flat=True).first()
     if inviter is None:
-        return False
-    return inviter == admin.pk or recent.filter(accepted_user=admin, invited_by=inviter).exists()
+        return
+    if inviter == admin.pk:
+        why = _("%(t)s joined on your invitation less than a day ago.")
+    elif recent.filter(accepted_user=admin, invited_by=inviter).exists():
+        why = _("%(t)s joined less than a day ago on an invitation from the admin who invited you.")
+    else:
+        return
+    ask = _("Ask another admin to start this care, or start it yourself once the day has passed.")
+    raise ValidationError(" ".join([why % {"t": therapist}, ask]))
 
 
 def care_for_invited_client(
