@@ -293,6 +293,12 @@ ACCOUNT_PREVENT_ENUMERATION = True
 ACCOUNT_SESSION_REMEMBER = False
 ACCOUNT_LOGOUT_ON_PASSWORD_CHANGE = False
 ACCOUNT_REAUTHENTICATION_TIMEOUT = env_int("RAPPORT_SUDO_SECONDS", 300)
+# Adding, removing or making primary an email address (and setting a first password) needs a
+# sign-in or re-authentication within the sudo window; changing a password needs the current one.
+ACCOUNT_REAUTHENTICATION_REQUIRED = True
+# A content-free notice for every change of sign-in details (rapport.accounts.notices for adding
+# and removing an address; allauth for the rest), so an owner hears of a takeover.
+ACCOUNT_EMAIL_NOTIFICATIONS = True
 ACCOUNT_EMAIL_SUBJECT_PREFIX = "[Rapport] "
 LOCKOUT_FAILURES = env_int("RAPPORT_LOCKOUT_FAILURES", 5)
 LOCKOUT_MINUTES = env_int("RAPPORT_LOCKOUT_MINUTES", 15)
@@ -310,6 +316,11 @@ ACCOUNT_RATE_LIMITS = {
 }
 
 MFA_ADAPTER = "rapport.accounts.adapter.MFAAdapter"
+# The code forms, so that a lockout (too many wrong codes) is audited like a password lockout.
+MFA_FORMS = {
+    "authenticate": "rapport.accounts.forms.SecondFactorForm",
+    "reauthenticate": "rapport.accounts.forms.SecondFactorAgainForm",
+}
 MFA_SUPPORTED_TYPES = ["totp", "webauthn", "recovery_codes"]
 MFA_PASSKEY_LOGIN_ENABLED = True
 MFA_WEBAUTHN_ALLOW_INSECURE_ORIGIN = DEMO_MODE and not HTTPS

@@ -29,8 +29,15 @@ from rapport.audit.models import AuditEvent
 from rapport.audit.services import Action, verify_trail
 from rapport.care.models import CareRelationship
 from rapport.urls import urlpatterns
-from tests.conftest import PASSWORD, make_user, signed_in, signed_in_through_the_form
+from tests.conftest import (
+    PASSWORD,
+    make_user,
+    signed_in,
+    signed_in_through_the_form,
+    totp_secret,
+)
 from tests.helpers import totp_code
+from tests.mail import Inbox, text_of
 from tests.worker import run_task_worker
 
 PASSPHRASE = "quiet river under maple leaves"
@@ -278,6 +285,55 @@ def test_failed_sign_in_for_unknown_address_is_audited_without_password(db: Any)
     assert "some guess" not in str(failed.chain_content())
 
 
+def test_failed_second_factor_codes_and_the_lockout_are_audited(therapist_x: User) -> None:
+    secret = totp_secret(therapist_x)
+    recovery_like = "not-a-recovery-code"
+    with time_machine.travel(time.time(), tick=False):
+        browser = Client()
+        assert sign_in(browser, therapist_x.email)["Location"] == MFA_AUTHENTICATE
+        for attempt in range(settings.LOCKOUT_FAILURES):
+            code = recovery_like if attempt == 0 else wrong(totp_code(secret))
+            response = browser.post(MFA_AUTHENTICATE, {"code": code})
+            assert response.status_code == 200
+            assert "Incorrect code." in page(response)
+        assert not events(Action.MFA_LOCKED_OUT)
+
+        # Locked: even the right code is refused, and the refusal is audited too.
+        response = browser.post(MFA_AUTHENTICATE, {"code": totp_code(secret)})
+        assert response.status_code == 200
+        assert LOCKED in page(response)
+        assert signed_in_user_id(browser) is None
+
+    failed = events(Action.MFA_FAILED)
+    assert len(failed) == settings.LOCKOUT_FAILURES
+    assert all(e.actor_id == therapist_x.pk and e.object_id == str(therapist_x.pk) for e in failed)
+    assert all(e.detail == {"reauthentication": False} for e in failed)
+    [locked] = events(Action.MFA_LOCKED_OUT)
+    assert locked.actor_id == therapist_x.pk
+    assert locked.detail == {"reauthentication": False}
+    # Codes typed are never kept.
+    stored = str([e.chain_content() for e in AuditEvent.objects.all()])
+    assert recovery_like not in stored
+    assert totp_code(secret) not in stored
+    assert verify_trail().ok
+
+
+def test_a_wrong_code_when_asked_again_for_the_second_factor_is_audited(
+    therapist_x: User,
+) -> None:
+    with time_machine.travel(time.time(), tick=False) as clock:
+        browser = signed_in(therapist_x)
+        clock.shift(timedelta(seconds=settings.ACCOUNT_REAUTHENTICATION_TIMEOUT + 5))
+        response = browser.post(
+            "/accounts/2fa/reauthenticate/", {"code": wrong(totp_code(totp_secret(therapist_x)))}
+        )
+    assert response.status_code == 200
+    assert "Incorrect code." in page(response)
+    [failed] = events(Action.MFA_FAILED)
+    assert failed.actor_id == therapist_x.pk
+    assert failed.detail == {"reauthentication": True}
+
+
 # --- Sessions ------------------------------------------------------------------------------------
 
 
@@ -455,6 +511,70 @@ def test_invitations_by_email_through_task_queue(
     assert response.status_code == 200
     assert "Xena Therapist" in page(response)
     assert "Cleo New" in page(therapist_browser.get("/clients/"))
+    assert verify_trail().ok
+
+
+def invitation_row(response: Any, email: str) -> str:
+    """The invitations list's row for ``email``, as text with the address taken out."""
+    rows = re.findall(r"<tr>.*?</tr>", response.content.decode(), re.DOTALL)
+    matching = [r for r in rows if email in r]
+    if len(matching) != 1:
+        return f"{len(matching)} rows"
+    row = re.sub(r"/invitations/\d+/revoke/", "/invitations/N/revoke/", matching[0])
+    row = re.sub(r'name="csrfmiddlewaretoken" value="[^"]+"', "", row)
+    return row.replace(email, "EMAIL")
+
+
+def flash(response: Any, email: str) -> list[str]:
+    return [str(m).replace(email, "EMAIL") for m in response.context["messages"]]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_inviting_an_address_that_has_an_account_answers_as_for_a_new_one(
+    admin: User, therapist_x: User, client_b: User, smtp: Inbox
+) -> None:
+    browser = signed_in(therapist_x)
+    answers = {}
+    for email in (client_b.email, "newcomer@example.test"):
+        response = browser.post(
+            "/invitations/", {"full_name": "Bo Person", "email": email, "role": Role.CLIENT}
+        )
+        followed = browser.get(response["Location"]) if response.status_code == 302 else response
+        answers[email] = (
+            response.status_code,
+            response.get("Location"),
+            response.content,
+            flash(followed, email),
+            invitation_row(followed, email),
+        )
+    assert answers[client_b.email] == answers["newcomer@example.test"]
+    assert answers[client_b.email][:2] == (302, "/invitations/")
+    assert answers[client_b.email][3] == ["Invitation sent to EMAIL."]
+    assert len(events(Action.INVITATION_SENT, actor=therapist_x)) == 2
+
+    # The worker sends the newcomer their link; the account holder is told to sign in instead,
+    # and the practice's admins are told (without saying who) what happened.
+    run_task_worker()
+    mail = {message["To"]: text_of(message) for message in smtp.take()}
+    assert set(mail) == {client_b.email, "newcomer@example.test", admin.email}
+    assert "/invite/" in mail["newcomer@example.test"]
+    existing = mail[client_b.email]
+    assert "/invite/" not in existing
+    assert "already have an account" in existing
+    assert "/accounts/login/" in existing
+    notice = mail[admin.email]
+    assert "already has an account" in notice
+    assert client_b.email not in notice
+    assert "Bo Person" not in notice
+    invitation = Invitation.objects.get(email=client_b.email)
+    [event] = events(Action.INVITATION_EXISTING_ACCOUNT)
+    assert (event.object_id, event.detail) == (str(invitation.pk), {"account": client_b.pk})
+
+    # The admin's list says which invitation it was; the therapist's does not.
+    admin_list = page(signed_in(admin).get("/invitations/"))
+    assert admin_list.count("Already has an account") == 1
+    assert "Already has an account" not in page(browser.get("/invitations/"))
+    assert not User.objects.filter(email="newcomer@example.test").exists()
     assert verify_trail().ok
 
 
@@ -700,6 +820,101 @@ def test_practice_settings_ask_for_password_again_after_timeout(admin: User) -> 
         )
         assert response.status_code == 302
     assert Practice.get().name == "Harbour Counselling"
+
+
+def test_email_changes_ask_for_the_password_again_and_tell_the_old_address(
+    client_a: User, smtp: Inbox
+) -> None:
+    owner = client_a.email
+    # A second address the owner proved earlier (the thief's would be proved the same way).
+    EmailAddress.objects.create(user=client_a, email="spare@example.test", verified=True)
+    with time_machine.travel(time.time()) as clock:
+        browser = signed_in(client_a)
+        # An unattended browser, long after the sign-in: every change asks for the password.
+        clock.shift(timedelta(seconds=settings.ACCOUNT_REAUTHENTICATION_TIMEOUT + 5))
+        attempts = [
+            {"action_add": "", "email": "thief@example.test"},
+            {"action_primary": "", "email": "spare@example.test"},
+            {"action_remove": "", "email": "spare@example.test"},
+        ]
+        for data in attempts:
+            response = browser.post("/accounts/email/", data)
+            assert response.status_code == 302, data
+            assert response["Location"] == "/accounts/reauthenticate/?next=%2Faccounts%2Femail%2F"
+        addresses = EmailAddress.objects.filter(user=client_a)
+        assert sorted(addresses.values_list("email", "primary")) == [
+            (owner, True),
+            ("spare@example.test", False),
+        ]
+        client_a.refresh_from_db()
+        assert client_a.email == owner
+        assert smtp.take() == []
+        for action in (Action.EMAIL_ADDED, Action.EMAIL_PRIMARY_CHANGED, Action.EMAIL_REMOVED):
+            assert not events(action)
+
+        # With the password typed again, each change works and each is told and audited.
+        response = browser.post("/accounts/reauthenticate/", {"password": PASSWORD})
+        assert response.status_code == 302
+        response = browser.post("/accounts/email/", attempts[0])
+        assert response.status_code == 302
+        assert response["Location"] == "/accounts/email/"
+        assert EmailAddress.objects.filter(user=client_a, email="thief@example.test").exists()
+        mail = smtp.take()
+        [added] = [text_of(m) for m in mail if m["To"] == owner]
+        assert "Subject: [Rapport] An email address was added to your account" in added
+        assert "thief@example.test" not in added  # content-free: what changed, not to what
+        [event] = events(Action.EMAIL_ADDED, actor=client_a)
+        assert event.detail == {"email": "thief@example.test"}
+
+        response = browser.post("/accounts/email/", attempts[1])
+        assert response.status_code == 302
+        client_a.refresh_from_db()
+        assert client_a.email == "spare@example.test"
+        [changed] = [text_of(m) for m in smtp.take() if m["To"] == owner]
+        assert "Subject: [Rapport] Your sign-in email was changed" in changed
+        assert "contact your practice" in changed
+        [event] = events(Action.EMAIL_PRIMARY_CHANGED, actor=client_a)
+        assert event.detail == {"email": "spare@example.test", "previous": owner}
+
+        response = browser.post("/accounts/email/", {"action_remove": "", "email": owner})
+        assert response.status_code == 302
+        assert not EmailAddress.objects.filter(email=owner).exists()
+        removed = [text_of(m) for m in smtp.take()]
+        # The removed address itself is told (it is the one the owner still reads).
+        assert any(f"To: {owner}" in text for text in removed), removed
+        assert all("An email address was removed from your account" in t for t in removed)
+        [event] = events(Action.EMAIL_REMOVED, actor=client_a)
+        assert event.detail == {"email": owner}
+    assert verify_trail().ok
+
+
+def test_password_change_needs_the_current_password_and_tells_the_address(
+    client_a: User, smtp: Inbox
+) -> None:
+    new_password = "seven amber lanterns at dusk"
+    with time_machine.travel(time.time()) as clock:
+        browser = signed_in(client_a)
+        clock.shift(timedelta(seconds=settings.ACCOUNT_REAUTHENTICATION_TIMEOUT + 5))
+        change = {"password1": new_password, "password2": new_password}
+        response = browser.post(
+            "/accounts/password/change/", {"oldpassword": "a guess at it", **change}
+        )
+        assert response.status_code == 200
+        assert "Please type your current password." in page(response)
+        client_a.refresh_from_db()
+        assert client_a.check_password(PASSWORD)
+        assert smtp.take() == []
+
+        response = browser.post("/accounts/password/change/", {"oldpassword": PASSWORD, **change})
+        assert response.status_code == 302
+    client_a.refresh_from_db()
+    assert client_a.check_password(new_password)
+    [notice] = smtp.take()
+    assert notice["To"] == client_a.email
+    text = text_of(notice)
+    assert "Subject: [Rapport] Your password was changed" in text
+    assert new_password not in text
+    assert events(Action.PASSWORD_CHANGED, actor=client_a)
 
 
 # --- Preferences ---------------------------------------------------------------------------------

@@ -2,17 +2,24 @@
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 from typing import Any
 
+import pytest
 import time_machine
+from allauth.mfa.totp.internal.auth import TOTP, generate_totp_secret
+from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.test import Client
 from django.utils import timezone
 
-from rapport.accounts.models import User
+from rapport.accounts.models import Invitation, User
+from rapport.accounts.services import invite
 from rapport.audit.models import AuditEvent
 from rapport.care.models import CareRelationship, EmergencyAccess
-from tests.conftest import make_user, signed_in
+from rapport.care.services import start_care
+from tests.conftest import PASSWORD, make_user, signed_in
 
 REASON = "Client missed a safety call; police welfare check needs the emergency contact."
 
@@ -143,3 +150,102 @@ def test_admin_people_page_query_count_is_flat(
         response = browser.get("/practice/people/")
     assert response.status_code == 200
     assert "People 14" in response.content.decode()
+
+
+# --- Admins starting care: sudo mode, the one-day rule and what the client sees
+
+
+def join_by_invitation(inviter: User, email: str, role: str, name: str) -> User:
+    """The account ``inviter`` invited, accepted through the invitation page just now."""
+    _invitation, token = invite(inviter, email=email, full_name=name, role=role)
+    form = {"password1": PASSWORD, "password2": PASSWORD, "time_zone": "UTC"}
+    assert Client().post(f"/invite/{token}/", form).status_code == 302
+    joined = User.objects.get(email=email)
+    TOTP.activate(joined, generate_totp_secret())  # staff enrol an app before anything else
+    return joined
+
+
+def test_staff_invitations_and_starting_care_ask_for_the_password_again(
+    admin: User, client_b: User, therapist_x: User
+) -> None:
+    therapist = make_user("nia@example.test", "therapist", "Nia Therapist")
+    with time_machine.travel(timezone.now()) as clock:
+        browser = signed_in(admin)
+        clock.shift(timedelta(seconds=settings.ACCOUNT_REAUTHENTICATION_TIMEOUT + 5))
+        start = {"therapist": therapist.pk, "client": client_b.pk}
+        hire = {"full_name": "Hal Hire", "email": "hal@example.test", "role": "therapist"}
+        for path, data in [("/practice/relationships/", start), ("/invitations/", hire)]:
+            response = browser.post(path, data)
+            assert response.status_code == 302, path
+            assert response["Location"].startswith("/accounts/reauthenticate/"), path
+            assert browser.get(path).status_code == 200, path  # reading needs no password
+        assert not CareRelationship.objects.filter(therapist=therapist).exists()
+        assert not Invitation.objects.exists()
+        # A therapist inviting a client is not asked.
+        therapist_browser = signed_in(therapist_x)
+        clock.shift(timedelta(seconds=settings.ACCOUNT_REAUTHENTICATION_TIMEOUT + 5))
+        cleo = {"full_name": "Cleo New", "email": "cleo@example.test", "role": "client"}
+        assert therapist_browser.post("/invitations/", cleo)["Location"] == "/invitations/"
+
+        assert browser.post("/accounts/reauthenticate/", {"password": PASSWORD}).status_code == 302
+        assert browser.post("/practice/relationships/", start).status_code == 302
+        assert browser.post("/invitations/", hire)["Location"] == "/invitations/"
+    assert CareRelationship.objects.filter(therapist=therapist, client=client_b).exists()
+    assert Invitation.objects.filter(email="hal@example.test").exists()
+
+
+def test_an_admin_cannot_give_clients_to_a_therapist_they_invited_within_a_day(
+    admin: User, client_b: User
+) -> None:
+    other_admin = make_user("second.admin@example.test", "admin", "Sol Second")
+    with time_machine.travel(timezone.now()) as clock:
+        recruit = join_by_invitation(admin, "recruit@example.test", "therapist", "Rex Recruit")
+        # An admin account this admin has just invited does not count as a second admin.
+        puppet = join_by_invitation(admin, "puppet@example.test", "admin", "Pip Puppet")
+        start = {"therapist": recruit.pk, "client": client_b.pk}
+        for who in (admin, puppet):
+            response = signed_in(who).post("/practice/relationships/", start)
+            assert response.status_code == 200
+            assert "Ask another admin to start this care" in response.content.decode()
+            with pytest.raises(ValidationError):
+                start_care(recruit, client_b, actor=who)
+        assert not CareRelationship.objects.filter(therapist=recruit).exists()
+
+        # A different, established admin may; and after a day the inviting admin may too.
+        assert signed_in(other_admin).post("/practice/relationships/", start).status_code == 302
+        assert CareRelationship.objects.filter(therapist=recruit, client=client_b).exists()
+        late = make_user("late.client@example.test", "client", "Lee Late")
+        clock.shift(timedelta(hours=24, minutes=1))
+        response = signed_in(admin).post(
+            "/practice/relationships/", {"therapist": recruit.pk, "client": late.pk}
+        )
+        assert response.status_code == 302
+    assert CareRelationship.objects.filter(therapist=recruit, client=late).exists()
+
+
+def test_the_client_sees_reads_by_a_therapist_an_admin_gave_them_to(
+    admin: User, client_b: User, therapist_y: User
+) -> None:
+    therapist = make_user("nia@example.test", "therapist", "Nia Therapist")
+    with time_machine.travel(timezone.now()) as clock:
+        assert (
+            signed_in(admin)
+            .post("/practice/relationships/", {"therapist": therapist.pk, "client": client_b.pk})
+            .status_code
+            == 302
+        )
+        started = timezone.localdate()
+        assert signed_in(therapist).get(f"/clients/{client_b.pk}/").status_code == 200
+        assert signed_in(therapist_y).get(f"/clients/{client_b.pk}/").status_code == 200
+        clock.shift(timedelta(days=8))
+        assert signed_in(therapist).get(f"/clients/{client_b.pk}/").status_code == 200
+        response = signed_in(client_b).get("/my-record/access/")
+    assert response.status_code == 200
+    rows = re.findall(r"<tr>.*?</tr>", response.content.decode(), re.DOTALL)
+    nia_reads = [r for r in rows if "Nia Therapist" in r and "Opened your record" in r]
+    yuri_reads = [r for r in rows if "Yuri Therapist" in r]
+    label = f"care started by an admin on {started.strftime('%-d %b %Y')}"
+    # Newest first: the read eight days later is not marked, the first one is.
+    assert [label in r for r in nia_reads] == [False, True]
+    assert yuri_reads
+    assert not any("care started by an admin" in r for r in yuri_reads)

@@ -3,11 +3,15 @@ from __future__ import annotations
 import zoneinfo
 from typing import Any
 
+from allauth.core import context
+from allauth.mfa.base import forms as mfa_forms
 from django import forms
+from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
 from rapport.accounts.models import Role, User, validate_time_zone
 from rapport.accounts.services import INVITABLE_ROLES
+from rapport.audit.services import Action, record
 
 TIME_ZONES = sorted(zoneinfo.available_timezones() - {"localtime", "Factory"})
 
@@ -65,3 +69,39 @@ class PreferencesForm(forms.ModelForm):  # type: ignore[type-arg]
         value = str(self.cleaned_data["time_zone"])
         validate_time_zone(value)
         return value
+
+
+def audit_second_factor_lockout(user: User, *, reauthentication: bool) -> None:
+    """A code refused because of too many wrong ones (allauth's ``too_many_login_attempts``, which
+    it raises without a signal) is audited, as a password lockout is."""
+    record(
+        Action.MFA_LOCKED_OUT,
+        actor=user,
+        request=context.request,
+        obj=user,
+        reauthentication=reauthentication,
+    )
+
+
+class SecondFactorForm(mfa_forms.AuthenticateForm):  # type: ignore[misc]
+    """allauth's second step of signing in (``MFA_FORMS["authenticate"]``), lockout audited."""
+
+    def clean_code(self) -> str:
+        try:
+            return str(super().clean_code())
+        except ValidationError as error:
+            if error.code == "too_many_login_attempts":
+                audit_second_factor_lockout(self.user, reauthentication=False)
+            raise
+
+
+class SecondFactorAgainForm(mfa_forms.ReauthenticateForm):  # type: ignore[misc]
+    """allauth's re-authentication by code (``MFA_FORMS["reauthenticate"]``), lockout audited."""
+
+    def clean_code(self) -> str:
+        try:
+            return str(super().clean_code())
+        except ValidationError as error:
+            if error.code == "too_many_login_attempts":
+                audit_second_factor_lockout(self.user, reauthentication=True)
+            raise

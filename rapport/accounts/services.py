@@ -33,12 +33,15 @@ class InvitationError(ValidationError):
 def invite(
     inviter: User, *, email: str, full_name: str, role: str, request: HttpRequest | None = None
 ) -> tuple[Invitation, str]:
-    """Create an invitation and queue its email. Returns the invitation and its one-time token."""
+    """Create an invitation and queue its email. Returns the invitation and its one-time token.
+
+    An address that already has an account is invited all the same, so that the inviter cannot
+    tell the two apart; the queued task tells that person to sign in instead, and the practice's
+    admins (``tasks.send_invitation_email``).
+    """
     if role not in INVITABLE_ROLES.get(inviter.role, set()):
         raise PermissionDenied("this role may not invite that role")
     email = email.strip().lower()
-    if User.objects.filter(email__iexact=email).exists():
-        raise InvitationError(_("Someone with this email address already has an account."))
     token = Invitation.new_token()
     with transaction.atomic():
         # Re-inviting the same address replaces the earlier pending link.

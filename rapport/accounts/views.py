@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from allauth.account.decorators import reauthentication_required
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import Exists, OuterRef
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
@@ -54,7 +56,13 @@ def session_status(request: HttpRequest) -> HttpResponse:
     return HttpResponse(status=204)
 
 
+def invites_staff(request: HttpRequest) -> bool:
+    return bool(request.user.is_practice_admin)  # type: ignore[union-attr]
+
+
 @role_required(Role.THERAPIST, Role.ADMIN)
+# Sending a staff invitation needs sudo mode (a new therapist account can be given clients).
+@reauthentication_required(allow_get=True, enabled=invites_staff)  # type: ignore[untyped-decorator,unused-ignore]
 @require_http_methods(["GET", "POST"])
 def invitations(request: HttpRequest) -> HttpResponse:
     user: User = request.user  # type: ignore[assignment]
@@ -76,7 +84,12 @@ def invitations(request: HttpRequest) -> HttpResponse:
             )
             return redirect("invitations")
     visible = Invitation.objects.select_related("invited_by", "accepted_user")
-    if not user.is_practice_admin:
+    if user.is_practice_admin:
+        # Only admins learn that an address already had an account (the inviter is answered
+        # as for a new one: ``services.invite``).
+        existing = User.objects.filter(email__iexact=OuterRef("email"))
+        visible = visible.annotate(has_account=Exists(existing))
+    else:
         visible = visible.filter(invited_by=user)
     return render(
         request,

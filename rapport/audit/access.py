@@ -3,13 +3,14 @@ record that someone else caused ("Who saw my record"). Everyone else is refused.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, time, timedelta
 
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from rapport.accounts.models import User
+from rapport.accounts.models import Role, User
 from rapport.audit.forms import TrailFilterForm
 from rapport.audit.models import AuditEvent
 from rapport.audit.services import Action
@@ -62,3 +63,35 @@ def access_record_views(user: User) -> QuerySet[AuditEvent]:
         .select_related("actor")
         .order_by("-sequence")
     )
+
+
+# Reads by a therapist whose care with the client an admin started are marked for this long.
+ADMIN_STARTED_CARE_DAYS = 7
+
+
+def mark_care_started_by_an_admin(client: User, events: Sequence[AuditEvent]) -> None:
+    """Set ``care_started_by_admin_at`` on each of ``events`` (one page of "Who saw my record")
+    done by a therapist whose care with ``client`` an admin started in the 7 days before it, so
+    the client can tell such care from care they arranged with their therapist (None otherwise).
+    One query, whatever the page holds."""
+    for event in events:
+        event.care_started_by_admin_at = None  # type: ignore[attr-defined]
+    if not events:
+        return
+    window = timedelta(days=ADMIN_STARTED_CARE_DAYS)
+    starts = list(
+        AuditEvent.objects.filter(
+            client=client,
+            action=Action.CARE_STARTED,
+            actor__role=Role.ADMIN,
+            occurred_at__gte=min(e.occurred_at for e in events) - window,
+            occurred_at__lte=max(e.occurred_at for e in events),
+        ).order_by("sequence")
+    )
+    for event in events:
+        for start in starts:
+            if (
+                start.detail.get("therapist") == event.actor_id
+                and start.occurred_at <= event.occurred_at < start.occurred_at + window
+            ):
+                event.care_started_by_admin_at = start.occurred_at  # type: ignore[attr-defined]

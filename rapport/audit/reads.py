@@ -37,6 +37,8 @@ class AccessRow:
     newest_sequence: int
     count: int = 1
     events: list[AuditEvent] = field(default_factory=list, repr=False)
+    # Set by the view: when an admin started the care this read happened under (7 days).
+    care_started_by_admin_at: datetime | None = None
 
     @property
     def spans_time(self) -> bool:

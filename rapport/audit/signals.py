@@ -6,12 +6,20 @@ import time
 from typing import Any
 
 from allauth.account.signals import (
+    email_added,
+    email_changed,
     email_confirmed,
+    email_removed,
     password_changed,
     password_reset,
 )
 from allauth.mfa.models import Authenticator
-from allauth.mfa.signals import authenticator_added, authenticator_removed, authenticator_reset
+from allauth.mfa.signals import (
+    authentication_failed,
+    authenticator_added,
+    authenticator_removed,
+    authenticator_reset,
+)
 from django.contrib.auth.signals import user_logged_in, user_logged_out, user_login_failed
 from django.dispatch import receiver
 from django.http import HttpRequest
@@ -71,6 +79,41 @@ def on_email_confirmed(
     record(Action.EMAIL_CONFIRMED, actor=email_address.user, request=request)
 
 
+@receiver(email_added)
+def on_email_added(
+    sender: Any, request: HttpRequest, user: Any, email_address: Any, **kwargs: Any
+) -> None:
+    # The address is kept: after a takeover it is what the practice needs to know.
+    record(Action.EMAIL_ADDED, actor=user, request=request, obj=user, email=email_address.email)
+
+
+@receiver(email_changed)
+def on_primary_email_changed(
+    sender: Any,
+    request: HttpRequest,
+    user: Any,
+    from_email_address: Any,
+    to_email_address: Any,
+    **kwargs: Any,
+) -> None:
+    previous = from_email_address.email if from_email_address is not None else ""
+    record(
+        Action.EMAIL_PRIMARY_CHANGED,
+        actor=user,
+        request=request,
+        obj=user,
+        email=to_email_address.email,
+        previous=previous,
+    )
+
+
+@receiver(email_removed)
+def on_email_removed(
+    sender: Any, request: HttpRequest, user: Any, email_address: Any, **kwargs: Any
+) -> None:
+    record(Action.EMAIL_REMOVED, actor=user, request=request, obj=user, email=email_address.email)
+
+
 @receiver(authenticator_added)
 def on_mfa_added(
     sender: Any, request: HttpRequest, user: Any, authenticator: Any, **kw: Any
@@ -95,3 +138,10 @@ def on_mfa_reset(
     sender: Any, request: HttpRequest, user: Any, authenticator: Any, **kw: Any
 ) -> None:
     record(Action.MFA_RECOVERY_RESET, actor=user, request=request, kind=authenticator.type)
+
+
+@receiver(authentication_failed)
+def on_mfa_failed(sender: Any, request: HttpRequest, user: Any, **kwargs: Any) -> None:
+    # A wrong authenticator or recovery code; the code typed is never kept.
+    again = bool(kwargs.get("reauthentication", False))
+    record(Action.MFA_FAILED, actor=user, request=request, obj=user, reauthentication=again)

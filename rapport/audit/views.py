@@ -13,7 +13,11 @@ from django.views.decorators.http import require_http_methods
 
 from rapport.accounts.decorators import role_required
 from rapport.accounts.models import Role
-from rapport.audit.access import access_record_views, access_trail
+from rapport.audit.access import (
+    access_record_views,
+    access_trail,
+    mark_care_started_by_an_admin,
+)
 from rapport.audit.forms import TrailFilterForm
 from rapport.audit.labels import action_label
 from rapport.audit.models import AuditEvent
@@ -111,6 +115,14 @@ def my_record_access(request: HttpRequest) -> HttpResponse:
     else:
         page = Paginator(grouped_by_visit(events), 50).get_page(request.GET.get("page"))
         rows = list(page)
+    # Reads under care an admin started lately are marked (one query for the page).
+    events_shown = [event for row in rows for event in row.events]
+    mark_care_started_by_an_admin(request.user, events_shown)  # type: ignore[arg-type]
+    for row in rows:
+        row.care_started_by_admin_at = next(
+            (e.care_started_by_admin_at for e in row.events if e.care_started_by_admin_at),  # type: ignore[attr-defined]
+            None,
+        )
     return render(
         request,
         "audit/my_record_access.html",

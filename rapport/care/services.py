@@ -25,6 +25,8 @@ def start_care(
         raise ValidationError(_("A care relationship joins a therapist and a client."))
     if not (actor.is_practice_admin or actor.pk == therapist.pk):
         raise PermissionDenied("only admins or the therapist start care")
+    if actor.pk != therapist.pk:
+        refuse_care_from_the_inviting_admin(actor, therapist)
     with transaction.atomic():
         existing = CareRelationship.objects.filter(
             therapist=therapist, client=client, status=CareRelationship.Status.ACTIVE
@@ -33,8 +35,39 @@ def start_care(
             raise ValidationError(_("%(t)s already treats %(c)s.") % {"t": therapist, "c": client})
         relationship = CareRelationship.objects.create(therapist=therapist, client=client)
         ClientProfile.objects.get_or_create(client=client)
-        record(Action.CARE_STARTED, actor=actor, request=request, obj=relationship, client=client)
+        record(
+            Action.CARE_STARTED,
+            actor=actor,
+            request=request,
+            obj=relationship,
+            client=client,
+            therapist=therapist.pk,  # "Who saw my record" marks this therapist's reads
+        )
     return relationship
+
+
+# An admin could invite a therapist account at an address they control and give it clients; for
+# its first day such an account gets clients only from a different admin (docs/security.md).
+NEW_ACCOUNT_HOURS = 24
+
+
+def refuse_care_from_the_inviting_admin(admin: User, therapist: User) -> None:
+    """ValidationError if ``therapist`` joined in the last day through an invitation from
+    ``admin``, or from the admin who invited ``admin`` in the last day (a second account of the
+    same person would otherwise do)."""
+    since = timezone.now() - timedelta(hours=NEW_ACCOUNT_HOURS)
+    recent = Invitation.objects.filter(accepted_at__gte=since)
+    inviter = recent.filter(accepted_user=therapist).values_list("invited_by", flat=True).first()
+    if inviter is None:
+        return
+    if inviter == admin.pk:
+        why = _("%(t)s joined on your invitation less than a day ago.")
+    elif recent.filter(accepted_user=admin, invited_by=inviter).exists():
+        why = _("%(t)s joined less than a day ago on an invitation from the admin who invited you.")
+    else:
+        return
+    ask = _("Ask another admin to start this care, or start it yourself once the day has passed.")
+    raise ValidationError(" ".join([why % {"t": therapist}, ask]))
 
 
 def care_for_invited_client(

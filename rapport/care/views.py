@@ -100,6 +100,7 @@ def admin_set_active(request: HttpRequest, user_id: int) -> HttpResponse:
 
 
 @role_required(Role.ADMIN)
+@reauthentication_required(allow_get=True)  # type: ignore[untyped-decorator,unused-ignore]
 @require_http_methods(["GET", "POST"])
 def admin_relationships(request: HttpRequest) -> HttpResponse:
     form = RelationshipForm(request.POST or None)

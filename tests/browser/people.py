@@ -90,3 +90,24 @@ def pair_in_browsers(visitor: MakeVisitor, server: DemoServer) -> tuple[Pair, Vi
     therapist = visitor("therapist")
     pair.let_in(therapist, pair.therapist)
     return pair, client, therapist
+
+
+# Moves every authentication record of one session an hour into the past, as if the person had
+# signed in long ago: allauth's "sudo mode" (ACCOUNT_REAUTHENTICATION_TIMEOUT) is then over.
+AGE_SESSION = """
+from importlib import import_module
+from django.conf import settings
+store = import_module(settings.SESSION_ENGINE).SessionStore(session_key={key})
+records = store["account_authentication_methods"]
+for record in records:
+    record["at"] -= 3600
+store["account_authentication_methods"] = records
+store.save()
+print(len(records))
+"""
+
+
+def end_sudo_mode(server: DemoServer, person: Visitor) -> None:
+    """``person``'s browser signed in long ago: sensitive changes ask for the password again."""
+    (key,) = [c["value"] for c in person.context.cookies() if c["name"] == "rapport_session"]
+    assert int(server.shell(AGE_SESSION.format(key=json.dumps(key)))) > 0

@@ -4,37 +4,18 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.browsing import DEMO_PASSWORD, SMALL_SCREEN, Visitor, fresh_totp
+from tests.browser.browsing import DEMO_PASSWORD, SMALL_SCREEN, fresh_totp
 from tests.browser.conftest import MakeVisitor
+from tests.browser.people import end_sudo_mode
 from tests.browser.server import DemoServer
 
 pytestmark = pytest.mark.browser
 
 ADMIN = "admin@demo.rapport.test"
-
-# Moves every authentication record of one session an hour into the past, as if the admin had
-# signed in long ago: allauth's "sudo mode" (ACCOUNT_REAUTHENTICATION_TIMEOUT) is then over.
-AGE_SESSION = """
-from importlib import import_module
-from django.conf import settings
-store = import_module(settings.SESSION_ENGINE).SessionStore(session_key={key})
-records = store["account_authentication_methods"]
-for record in records:
-    record["at"] -= 3600
-store["account_authentication_methods"] = records
-store.save()
-print(len(records))
-"""
-
-
-def end_sudo_mode(server: DemoServer, admin: Visitor) -> None:
-    (key,) = [c["value"] for c in admin.context.cookies() if c["name"] == "rapport_session"]
-    assert int(server.shell(AGE_SESSION.format(key=json.dumps(key)))) > 0
 
 
 def test_admin_pages_and_reauthentication(visitor: MakeVisitor, server: DemoServer) -> None:

@@ -5,8 +5,10 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.browsing import SMALL_SCREEN
+from tests.browser.browsing import DEMO_PASSWORD, SMALL_SCREEN
 from tests.browser.conftest import MakeVisitor
+from tests.browser.people import end_sudo_mode, new_pair
+from tests.browser.server import DemoServer
 
 pytestmark = pytest.mark.browser
 
@@ -67,3 +69,39 @@ def test_sign_in_and_client_home_fit_a_small_phone(visitor: MakeVisitor) -> None
     phone.click(phone.page.get_by_role("link", name="Forgot your password?"))
     assert phone.path == "/accounts/password/reset/"
     phone.assert_fits()
+
+
+def test_an_unattended_browser_adds_no_address_without_the_password(
+    visitor: MakeVisitor, server: DemoServer
+) -> None:
+    pair = new_pair(server)
+    client = visitor("client")
+    pair.let_in(client, pair.client)
+    end_sudo_mode(server, client)  # signed in long ago, then left open
+    page = client.goto("/accounts/email/")
+    page.get_by_label("Email").fill("someone.else@pair.test")
+    client.click(page.get_by_role("button", name="Add Email"))
+    assert client.path.startswith("/accounts/reauthenticate/"), page.url
+    assert added(server, pair.client) == "0 0"
+
+    page.get_by_label("Password").fill(DEMO_PASSWORD)
+    client.click(page.get_by_role("button", name="Confirm"))
+    # The change waiting for the password is made once it is typed.
+    assert client.path == "/accounts/email/"
+    expect(page.get_by_text("Confirmation email sent to someone.else@pair.test.")).to_be_visible()
+    expect(page.get_by_role("radio", name="someone.else@pair.test Unverified")).to_be_visible()
+    assert added(server, pair.client) == "1 1"
+
+
+def added(server: DemoServer, owner: str) -> str:
+    """How many addresses ``owner`` added, and how many additions the audit trail holds."""
+    code = (
+        "from allauth.account.models import EmailAddress\n"
+        "from rapport.audit.models import AuditEvent\n"
+        f"addresses = EmailAddress.objects.filter(user__email={owner!r}, primary=False).count()\n"
+        "audited = AuditEvent.objects.filter(\n"
+        f"    action='auth.email_added', actor__email={owner!r}\n"
+        ").count()\n"
+        "print(addresses, audited)\n"
+    )
+    return server.shell(code).strip().splitlines()[-1]
