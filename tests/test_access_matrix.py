@@ -786,3 +786,94 @@ def test_every_websocket_route_refuses_anonymous_and_accepts_members() -> None:
             path = path.replace(f"<uuid:{name}>", value)
         assert not async_to_sync(connect)(path, [origin]), f"{path} accepted an anonymous socket"
         assert async_to_sync(connect)(path, [origin, (b"cookie", session.encode())]), path
+
+
+# Once the care of therapist_x and client_a ends, or either of them is deactivated, the pages of
+# what they shared answer each of them as they answer an outsider, as their sockets refuse:
+# (client_a, therapist_x) for a GET of each route; the client keeps their own record.
+AFTER_CARE: dict[str, tuple[Expect, Expect, Kwargs]] = {
+    "appointment_detail": (404, 404, appointment_id),
+    "cancel_appointment": (404, 404, appointment_id),
+    "reschedule_appointment": (404, 404, appointment_id),
+    "visit_room": (404, 404, visit_id),
+    "visit_check": (404, 404, visit_id),
+    "visit_checkin": (404, 404, visit_id),
+    "visit_timeline": (404, 404, visit_id),
+    "alert_detail": (403, 404, alert_id),
+    "client_record": (200, 404, client_a_id),
+    "client_progress": (403, 404, client_a_id),
+    "conversation": (404, 404, conversation_id),
+    "attachment": (404, 404, attachment_id),
+}
+
+
+def _end_care(world: dict[str, Any]) -> None:
+    from django.test import RequestFactory
+
+    from rapport.care.services import end_care
+
+    request = RequestFactory().post("/")
+    end_care(world["relationship"].pk, actor=world["admin"], request=request)
+
+
+def _deactivate(persona: str) -> Callable[[dict[str, Any]], None]:
+    def deactivate(world: dict[str, Any]) -> None:
+        from django.test import RequestFactory
+
+        from rapport.accounts.services import set_active
+
+        set_active(world["admin"], world[persona], False, RequestFactory().post("/"))
+
+    return deactivate
+
+
+@pytest.mark.parametrize(
+    ("change", "who_is_left"),
+    [
+        (_end_care, ["client_a", "therapist_x"]),
+        (_deactivate("client_a"), ["therapist_x"]),
+        (_deactivate("therapist_x"), ["client_a"]),
+    ],
+    ids=["care ended", "client deactivated", "therapist deactivated"],
+)
+def test_pages_of_ended_care_answer_as_for_an_outsider(
+    world: dict[str, Any], change: Callable[[dict[str, Any]], None], who_is_left: list[str]
+) -> None:
+    from tests.conftest import signed_in
+
+    browsers = {persona: signed_in(world[persona]) for persona in who_is_left}
+    for persona, browser in browsers.items():  # open to both while the care lasts
+        for name, (_client, _therapist, kwargs) in AFTER_CARE.items():
+            url = reverse(name, kwargs=kwargs(world))
+            assert browser.get(url).status_code == MATRIX[name][0][persona], (name, persona)
+    change(world)
+    wrong = []
+    for persona, browser in browsers.items():
+        for name, (as_client, as_therapist, kwargs) in AFTER_CARE.items():
+            expected = as_client if persona == "client_a" else as_therapist
+            response = browser.get(reverse(name, kwargs=kwargs(world)))
+            if not matches(expected, response):
+                wrong.append(
+                    f"{name} as {persona}: expected {expected}, got {response.status_code}"
+                )
+    assert not wrong, "pages of ended care still answer:\n" + "\n".join(wrong)
+
+
+@pytest.mark.parametrize("change", [_end_care, _deactivate("client_a")], ids=["ended", "inactive"])
+def test_alert_lists_stop_naming_a_former_client(
+    world: dict[str, Any], change: Callable[[dict[str, Any]], None]
+) -> None:
+    from rapport.measures.alerts import acknowledge
+    from tests.conftest import signed_in
+
+    browser = signed_in(world["therapist_x"])
+    name = world["client_a"].full_name
+    pages = [reverse("alerts"), reverse("home")]
+    assert all(name in browser.get(page).content.decode() for page in pages)
+    change(world)
+    for page in pages:
+        assert name not in browser.get(page).content.decode(), page
+    # Nor once acknowledged ("recently closed").
+    acknowledge(world["safety_alert"], world["therapist_x"], "Called her; she is safe.")
+    assert name not in browser.get(reverse("alerts")).content.decode()
+

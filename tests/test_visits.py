@@ -204,3 +204,27 @@ def test_an_abandoned_room_does_not_block_the_next_appointment(
     assert stale.is_ended and stale.ended_by is None
     assert stale.events.last().reason == "abandoned"  # type: ignore[union-attr]
     assert visit.pk != stale.pk and visit.appointment_id == appointment.pk
+
+
+def test_pages_showing_the_checkin_audit_reading_it(therapist_x: User, client_a: User) -> None:
+    visit = services.start_unscheduled(therapist_x, client_a)
+    services.check_in(visit, client_a, **{k: v for k, v in CHECKIN.items() if k != "confirm"})
+    checkin = SafetyCheckIn.objects.get(visit=visit)
+
+    def checkin_reads() -> list[dict[str, object]]:
+        reads = AuditEvent.objects.filter(
+            action=Action.CLIENT_RECORD_VIEWED, actor=therapist_x, client=client_a
+        )
+        return [
+            {"object": (e.object_type, e.object_id), **e.detail} for e in reads.order_by("sequence")
+        ]
+
+    room = signed_in(therapist_x).get(reverse("visit_room", args=[visit.uid]))
+    assert "12 Elm Street" in room.content.decode()
+    read = {"object": ("SafetyCheckIn", str(checkin.pk)), "purpose": "checkin", "via": "care"}
+    assert checkin_reads() == [read]
+    signed_in(therapist_x).get(reverse("visit_timeline", args=[visit.uid]))
+    assert checkin_reads() == [read, read]
+    # The client's own pages read nothing of someone else's.
+    signed_in(client_a).get(reverse("visit_room", args=[visit.uid]))
+    assert len(checkin_reads()) == 2

@@ -21,7 +21,7 @@ from django.utils.translation import gettext as _
 
 from rapport.accounts.models import Practice, User
 from rapport.audit.services import Action, record
-from rapport.care.access import active_relationship
+from rapport.care.access import active_relationship, clients_of, in_active_care
 from rapport.care.models import ClientProfile
 from rapport.core import realtime
 from rapport.messaging.access import conversation_for as conversation_of_relationship
@@ -242,7 +242,7 @@ def connect(visit_id: int, user: User, channel: str, connection: str) -> Joined:
     with transaction.atomic():
         visit = _locked(visit_id)
         role = role_in(visit, user)
-        if role is None or active_relationship(visit.therapist, visit.client) is None:
+        if role is None or not in_active_care(visit.therapist, visit.client):
             raise PermissionDenied("not a participant")
         if visit.is_ended:
             raise VisitError(_("This session has ended."), code="ended")
@@ -440,7 +440,8 @@ def visit_group(visit: Visit) -> str:
 
 def waiting_visits(therapist: User) -> list[Visit]:
     """Visits with a client in the waiting room right now (checked in, connected, not admitted)."""
-    visits = Visit.objects.filter(therapist=therapist).exclude(status=VisitStatus.ENDED)
+    visits = Visit.objects.filter(therapist=therapist, client__in=clients_of(therapist))
+    visits = visits.exclude(status=VisitStatus.ENDED)
     visits = visits.exclude(client_channel="").select_related("client")
     now = timezone.now()
     return [v for v in visits if not v.client_is_admitted(now)]
