@@ -877,3 +877,46 @@ def test_alert_lists_stop_naming_a_former_client(
     acknowledge(world["safety_alert"], world["therapist_x"], "Called her; she is safe.")
     assert name not in browser.get(reverse("alerts")).content.decode()
 
+
+@pytest.mark.django_db(transaction=True)
+def test_every_websocket_route_refuses_a_clinician_without_a_second_factor() -> None:
+    """Therapists and admins must enrol an authenticator before anything else (the pages send
+    them to enrolment): every socket refuses them at the handshake, as it refuses anyone not
+    signed in, and accepts them once they have enrolled."""
+    from allauth.mfa.totp.internal.auth import TOTP, generate_totp_secret
+    from asgiref.sync import async_to_sync
+    from channels.testing import WebsocketCommunicator
+
+    from rapport.asgi import application
+    from rapport.care.models import CareRelationship
+    from rapport.core.sockets import SECOND_FACTOR_REQUIRED
+    from rapport.routing import websocket_urlpatterns
+    from tests.conftest import make_user, signed_in
+    from tests.sockets import socket_headers
+
+    client = make_user("ws.client@example.test", "client", "Wes Socket")
+    therapist = make_user("ws.therapist@example.test", "therapist", "Tess Socket", mfa=False)
+    admin = make_user("ws.admin@example.test", "admin", "Ada Socket", mfa=False)
+    CareRelationship.objects.create(therapist=therapist, client=client)
+    visit = open_visit(therapist, client)
+    paths = [
+        "/" + str(pattern.pattern).replace("<uuid:visit_id>", str(visit.uid))
+        for pattern in websocket_urlpatterns
+    ]
+
+    async def connect(path: str, browser: Client) -> tuple[bool, Any]:
+        communicator = WebsocketCommunicator(application, path, headers=socket_headers(browser))
+        connected, code = await communicator.connect()
+        await communicator.disconnect()
+        return bool(connected), code
+
+    for person in (therapist, admin):
+        browser = signed_in(person)
+        assert browser.get("/").status_code == 302  # the pages send them to enrol
+        for path in paths:
+            expected = (False, SECOND_FACTOR_REQUIRED)
+            assert async_to_sync(connect)(path, browser) == expected, (person.email, path)
+    TOTP.activate(therapist, generate_totp_secret())
+    browser = signed_in(therapist)
+    for path in paths:
+        assert async_to_sync(connect)(path, browser)[0], path
