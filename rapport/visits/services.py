@@ -379,10 +379,16 @@ def conversation_for(visit: Visit) -> Conversation:
 
 def store_chat(visit_id: int, user: User, message_id: uuid.UUID, text: str) -> tuple[Message, bool]:
     """Store a chat line once in the relationship's conversation (a retried id returns the stored
-    message); the conversation's other open pages hear of it after commit."""
+    message); the conversation's other open pages hear of it after commit. A line the other
+    person sees live in the room is not unread for them in Messages."""
     with transaction.atomic():
-        visit, _role = _participant(visit_id, user)
-        outcome = store_visit_chat(conversation_for(visit), user, message_id, text, visit)
+        visit, role = _participant(visit_id, user)
+        # The other person in the room now is shown the line live: it is read for them.
+        peer = presence_of(visit, CLIENT if role == THERAPIST else THERAPIST)
+        seen_live = peer.present and peer.state == "admitted"
+        outcome = store_visit_chat(
+            conversation_for(visit), user, message_id, text, visit, seen_live=seen_live
+        )
         realtime.publish_all(outcome.events)
     stored = outcome.message
     if stored is None:  # _store always sets it; keeps the type checker honest
