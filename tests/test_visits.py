@@ -208,7 +208,13 @@ def test_an_abandoned_room_does_not_block_the_next_appointment(
 
 def test_pages_showing_the_checkin_audit_reading_it(therapist_x: User, client_a: User) -> None:
     visit = services.start_unscheduled(therapist_x, client_a)
-    services.check_in(visit, client_a, **{k: v for k, v in CHECKIN.items() if k != "confirm"})
+    services.check_in(
+        visit,
+        client_a,
+        location=CHECKIN["location"],
+        callback_phone=CHECKIN["callback_phone"],
+        emergency_contact=CHECKIN["emergency_contact"],
+    )
     checkin = SafetyCheckIn.objects.get(visit=visit)
 
     def checkin_reads() -> list[dict[str, object]]:
