@@ -13,7 +13,7 @@ from django.utils import timezone
 from rapport.accounts.models import User
 from rapport.audit.models import AuditEvent
 from rapport.audit.services import Action
-from rapport.care.models import ClientProfile
+from rapport.care.models import CareRelationship, ClientProfile
 from rapport.scheduling.models import Appointment, AppointmentStatus, SessionType
 from rapport.visits import services
 from rapport.visits.models import EventKind, SafetyCheckIn, Visit, VisitEvent, VisitStatus
@@ -186,8 +186,12 @@ def test_the_therapist_home_lists_waiting_clients(therapist_x: User, client_a: U
     assert visit.get_absolute_url().encode() in home.get("/").content
     services.admit(visit.pk, therapist_x)
     assert visit.get_absolute_url().encode() not in home.get("/").content
-    # The client's home offers the open session.
+    # The client's home offers the open session, while their care lasts.
     assert visit.get_absolute_url().encode() in signed_in(client_a).get("/").content
+    CareRelationship.objects.filter(client=client_a).update(status=CareRelationship.Status.ENDED)
+    Visit.objects.filter(pk=visit.pk).update(client_admitted_at=None)
+    assert visit.get_absolute_url().encode() not in signed_in(client_a).get("/").content
+    assert visit.get_absolute_url().encode() not in home.get("/").content
 
 
 def test_an_abandoned_room_does_not_block_the_next_appointment(

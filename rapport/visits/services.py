@@ -21,7 +21,7 @@ from django.utils.translation import gettext as _
 
 from rapport.accounts.models import Practice, User
 from rapport.audit.services import Action, record
-from rapport.care.access import active_relationship, clients_of, in_active_care
+from rapport.care.access import active_relationship, clients_of, in_active_care, therapists_of
 from rapport.care.models import ClientProfile
 from rapport.core import realtime
 from rapport.messaging.access import conversation_for as conversation_of_relationship
@@ -454,8 +454,10 @@ def waiting_visits(therapist: User) -> list[Visit]:
 
 
 def open_visits(client: User) -> list[Visit]:
+    """The client's open sessions with therapists who still treat them."""
+    therapists = therapists_of(client).filter(is_active=True)
     return list(
-        Visit.objects.filter(client=client)
+        Visit.objects.filter(client=client, therapist__in=therapists)
         .exclude(status=VisitStatus.ENDED)
         .select_related("therapist")
     )
