@@ -786,3 +786,137 @@ def test_every_websocket_route_refuses_anonymous_and_accepts_members() -> None:
             path = path.replace(f"<uuid:{name}>", value)
         assert not async_to_sync(connect)(path, [origin]), f"{path} accepted an anonymous socket"
         assert async_to_sync(connect)(path, [origin, (b"cookie", session.encode())]), path
+
+
+# Once the care of therapist_x and client_a ends, or either of them is deactivated, the pages of
+# what they shared answer each of them as they answer an outsider, as their sockets refuse:
+# (client_a, therapist_x) for a GET of each route; the client keeps their own record.
+AFTER_CARE: dict[str, tuple[Expect, Expect, Kwargs]] = {
+    "appointment_detail": (404, 404, appointment_id),
+    "cancel_appointment": (404, 404, appointment_id),
+    "reschedule_appointment": (404, 404, appointment_id),
+    "visit_room": (404, 404, visit_id),
+    "visit_check": (404, 404, visit_id),
+    "visit_checkin": (404, 404, visit_id),
+    "visit_timeline": (404, 404, visit_id),
+    "alert_detail": (403, 404, alert_id),
+    "client_record": (200, 404, client_a_id),
+    "client_progress": (403, 404, client_a_id),
+    "conversation": (404, 404, conversation_id),
+    "attachment": (404, 404, attachment_id),
+}
+
+
+def _end_care(world: dict[str, Any]) -> None:
+    from django.test import RequestFactory
+
+    from rapport.care.services import end_care
+
+    request = RequestFactory().post("/")
+    end_care(world["relationship"].pk, actor=world["admin"], request=request)
+
+
+def _deactivate(persona: str) -> Callable[[dict[str, Any]], None]:
+    def deactivate(world: dict[str, Any]) -> None:
+        from django.test import RequestFactory
+
+        from rapport.accounts.services import set_active
+
+        set_active(world["admin"], world[persona], False, RequestFactory().post("/"))
+
+    return deactivate
+
+
+@pytest.mark.parametrize(
+    ("change", "who_is_left"),
+    [
+        (_end_care, ["client_a", "therapist_x"]),
+        (_deactivate("client_a"), ["therapist_x"]),
+        (_deactivate("therapist_x"), ["client_a"]),
+    ],
+    ids=["care ended", "client deactivated", "therapist deactivated"],
+)
+def test_pages_of_ended_care_answer_as_for_an_outsider(
+    world: dict[str, Any], change: Callable[[dict[str, Any]], None], who_is_left: list[str]
+) -> None:
+    from tests.conftest import signed_in
+
+    browsers = {persona: signed_in(world[persona]) for persona in who_is_left}
+    for persona, browser in browsers.items():  # open to both while the care lasts
+        for name, (_client, _therapist, kwargs) in AFTER_CARE.items():
+            url = reverse(name, kwargs=kwargs(world))
+            assert browser.get(url).status_code == MATRIX[name][0][persona], (name, persona)
+    change(world)
+    wrong = []
+    for persona, browser in browsers.items():
+        for name, (as_client, as_therapist, kwargs) in AFTER_CARE.items():
+            expected = as_client if persona == "client_a" else as_therapist
+            response = browser.get(reverse(name, kwargs=kwargs(world)))
+            if not matches(expected, response):
+                wrong.append(
+                    f"{name} as {persona}: expected {expected}, got {response.status_code}"
+                )
+    assert not wrong, "pages of ended care still answer:\n" + "\n".join(wrong)
+
+
+@pytest.mark.parametrize("change", [_end_care, _deactivate("client_a")], ids=["ended", "inactive"])
+def test_alert_lists_stop_naming_a_former_client(
+    world: dict[str, Any], change: Callable[[dict[str, Any]], None]
+) -> None:
+    from rapport.measures.alerts import acknowledge
+    from tests.conftest import signed_in
+
+    browser = signed_in(world["therapist_x"])
+    name = world["client_a"].full_name
+    pages = [reverse("alerts"), reverse("home")]
+    assert all(name in browser.get(page).content.decode() for page in pages)
+    change(world)
+    for page in pages:
+        assert name not in browser.get(page).content.decode(), page
+    # Nor once acknowledged ("recently closed").
+    acknowledge(world["safety_alert"], world["therapist_x"], "Called her; she is safe.")
+    assert name not in browser.get(reverse("alerts")).content.decode()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_every_websocket_route_refuses_a_clinician_without_a_second_factor() -> None:
+    """Therapists and admins must enrol an authenticator before anything else (the pages send
+    them to enrolment): every socket refuses them at the handshake, as it refuses anyone not
+    signed in, and accepts them once they have enrolled."""
+    from allauth.mfa.totp.internal.auth import TOTP, generate_totp_secret
+    from asgiref.sync import async_to_sync
+    from channels.testing import WebsocketCommunicator
+
+    from rapport.asgi import application
+    from rapport.care.models import CareRelationship
+    from rapport.core.sockets import SECOND_FACTOR_REQUIRED
+    from rapport.routing import websocket_urlpatterns
+    from tests.conftest import make_user, signed_in
+    from tests.sockets import socket_headers
+
+    client = make_user("ws.client@example.test", "client", "Wes Socket")
+    therapist = make_user("ws.therapist@example.test", "therapist", "Tess Socket", mfa=False)
+    admin = make_user("ws.admin@example.test", "admin", "Ada Socket", mfa=False)
+    CareRelationship.objects.create(therapist=therapist, client=client)
+    visit = open_visit(therapist, client)
+    paths = [
+        "/" + str(pattern.pattern).replace("<uuid:visit_id>", str(visit.uid))
+        for pattern in websocket_urlpatterns
+    ]
+
+    async def connect(path: str, browser: Client) -> tuple[bool, Any]:
+        communicator = WebsocketCommunicator(application, path, headers=socket_headers(browser))
+        connected, code = await communicator.connect()
+        await communicator.disconnect()
+        return bool(connected), code
+
+    for person in (therapist, admin):
+        browser = signed_in(person)
+        assert browser.get("/").status_code == 302  # the pages send them to enrol
+        for path in paths:
+            expected = (False, SECOND_FACTOR_REQUIRED)
+            assert async_to_sync(connect)(path, browser) == expected, (person.email, path)
+    TOTP.activate(therapist, generate_totp_secret())
+    browser = signed_in(therapist)
+    for path in paths:
+        assert async_to_sync(connect)(path, browser)[0], path

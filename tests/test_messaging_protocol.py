@@ -461,3 +461,53 @@ def test_a_deactivated_therapist_closes_the_conversation_on_both_paths(
 
     run_async(body)
     assert list(Message.objects.values_list("body", flat=True)) == ["before"]
+
+
+def test_reading_messages_over_the_socket_is_audited_like_the_page(
+    chat: str, client_a: User, therapist_x: User
+) -> None:
+    """The therapist reading a client's messages is a read of the client's record, whether the
+    conversation page shows them or the socket's ``fetch`` sends them; the client reading their
+    own is not."""
+    from django.urls import reverse
+
+    from rapport.audit.services import Action
+    from rapport.messaging import services
+
+    for text in ("first", "second"):
+        services.send_message(client_a, chat, uuid.uuid4(), text)
+
+    def reads() -> list[tuple[str, str, dict[str, Any]]]:
+        events = AuditEvent.objects.filter(action=Action.CLIENT_RECORD_VIEWED).order_by("sequence")
+        return [(e.actor.email, e.object_type, e.detail) for e in events if e.actor is not None]
+
+    page = signed_in(therapist_x).get(reverse("conversation", args=[chat]))
+    assert page.status_code == 200 and "second" in page.content.decode()
+    read = (therapist_x.email, "Conversation", {"purpose": "messages", "via": "care"})
+    assert reads() == [read]
+    signed_in(client_a).get(reverse("conversation", args=[chat]))
+    assert reads() == [read]
+
+    async def fetch(browser: Any, after: int) -> list[dict[str, Any]]:
+        socket = await _open(browser)
+        await socket.send_json_to({"type": "fetch", "conversation": chat, "after": after})
+        history = await _next(socket, "history")
+        await socket.disconnect()
+        messages: list[dict[str, Any]] = history["messages"]
+        return messages
+
+    assert len(run_sync_fetch(fetch, signed_in(therapist_x), 0)) == 2
+    assert reads() == [read, read]
+    assert run_sync_fetch(fetch, signed_in(therapist_x), 2) == []  # nothing read, nothing audited
+    assert len(run_sync_fetch(fetch, signed_in(client_a), 0)) == 2
+    assert reads() == [read, read]
+
+
+def run_sync_fetch(fetch: Any, browser: Any, after: int) -> list[dict[str, Any]]:
+    got: list[list[dict[str, Any]]] = []
+
+    async def body() -> None:
+        got.append(await fetch(browser, after))
+
+    run_async(body)
+    return got[0]

@@ -487,3 +487,39 @@ def test_an_expired_browser_session_closes_the_room_socket(visit: Visit, client_
             assert (connected, code) == (False, 4001)
 
     run(body)
+
+
+def test_chat_seen_live_in_the_room_is_not_unread_in_messages(
+    visit: Visit, therapist_x: User, client_a: User
+) -> None:
+    """A chat line shown live to the other person in the room counts as read for them; one they
+    could not see (away from the room) and messages from before the session stay unread."""
+    from rapport.messaging.access import conversation_for
+    from rapport.messaging.services import send_message, total_unread
+
+    therapist, client = signed_in(therapist_x), signed_in(client_a)
+    conversation = conversation_for(visit.relationship)
+    send_message(therapist_x, conversation.uid, uuid.uuid4(), "See you at four.")
+
+    async def say(frm: WebsocketCommunicator, to: WebsocketCommunicator, text: str) -> None:
+        await send(frm, {"type": "chat", "id": str(uuid.uuid4()), "text": text})
+        await receive_until(frm, "chat_ack")
+        while (await receive_until(to, "chat"))["text"] != text:
+            pass  # the echo of a line of their own
+
+    async def body() -> None:
+        t, c = await in_call(visit, therapist, client)
+        await say(c, t, "Hello")
+        await say(t, c, "Hello, how has the week been?")
+        await say(c, t, "Better, thanks")
+        await c.disconnect()  # the client's connection drops for a moment
+        await send(t, {"type": "chat", "id": str(uuid.uuid4()), "text": "Are you there?"})
+        await receive_until(t, "chat_ack")
+        await t.disconnect()
+
+    run(body)
+    assert total_unread(therapist_x) == 0
+    # The message from before the session and the line typed while the client was away.
+    assert total_unread(client_a) == 2
+    inbox = signed_in(therapist_x).get("/messages/").content.decode()
+    assert 'data-count="0"' in inbox

@@ -13,7 +13,7 @@ from django.utils import timezone
 from rapport.accounts.models import User
 from rapport.audit.models import AuditEvent
 from rapport.audit.services import Action
-from rapport.care.models import ClientProfile
+from rapport.care.models import CareRelationship, ClientProfile
 from rapport.scheduling.models import Appointment, AppointmentStatus, SessionType
 from rapport.visits import services
 from rapport.visits.models import EventKind, SafetyCheckIn, Visit, VisitEvent, VisitStatus
@@ -186,8 +186,12 @@ def test_the_therapist_home_lists_waiting_clients(therapist_x: User, client_a: U
     assert visit.get_absolute_url().encode() in home.get("/").content
     services.admit(visit.pk, therapist_x)
     assert visit.get_absolute_url().encode() not in home.get("/").content
-    # The client's home offers the open session.
+    # The client's home offers the open session, while their care lasts.
     assert visit.get_absolute_url().encode() in signed_in(client_a).get("/").content
+    CareRelationship.objects.filter(client=client_a).update(status=CareRelationship.Status.ENDED)
+    Visit.objects.filter(pk=visit.pk).update(client_admitted_at=None)
+    assert visit.get_absolute_url().encode() not in signed_in(client_a).get("/").content
+    assert visit.get_absolute_url().encode() not in home.get("/").content
 
 
 def test_an_abandoned_room_does_not_block_the_next_appointment(
@@ -204,3 +208,33 @@ def test_an_abandoned_room_does_not_block_the_next_appointment(
     assert stale.is_ended and stale.ended_by is None
     assert stale.events.last().reason == "abandoned"  # type: ignore[union-attr]
     assert visit.pk != stale.pk and visit.appointment_id == appointment.pk
+
+
+def test_pages_showing_the_checkin_audit_reading_it(therapist_x: User, client_a: User) -> None:
+    visit = services.start_unscheduled(therapist_x, client_a)
+    services.check_in(
+        visit,
+        client_a,
+        location=CHECKIN["location"],
+        callback_phone=CHECKIN["callback_phone"],
+        emergency_contact=CHECKIN["emergency_contact"],
+    )
+    checkin = SafetyCheckIn.objects.get(visit=visit)
+
+    def checkin_reads() -> list[dict[str, object]]:
+        reads = AuditEvent.objects.filter(
+            action=Action.CLIENT_RECORD_VIEWED, actor=therapist_x, client=client_a
+        )
+        return [
+            {"object": (e.object_type, e.object_id), **e.detail} for e in reads.order_by("sequence")
+        ]
+
+    room = signed_in(therapist_x).get(reverse("visit_room", args=[visit.uid]))
+    assert "12 Elm Street" in room.content.decode()
+    read = {"object": ("SafetyCheckIn", str(checkin.pk)), "purpose": "checkin", "via": "care"}
+    assert checkin_reads() == [read]
+    signed_in(therapist_x).get(reverse("visit_timeline", args=[visit.uid]))
+    assert checkin_reads() == [read, read]
+    # The client's own pages read nothing of someone else's.
+    signed_in(client_a).get(reverse("visit_room", args=[visit.uid]))
+    assert len(checkin_reads()) == 2

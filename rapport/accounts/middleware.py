@@ -100,16 +100,14 @@ class RequireMFAMiddleware:
             user.is_authenticated
             and user.requires_mfa
             and not request.path.startswith(MFA_EXEMPT_PREFIXES)
+            and user.second_factor_missing()
         ):
-            from allauth.mfa.models import Authenticator
-
-            if not Authenticator.objects.filter(user_id=user.pk).exists():
-                messages.info(
-                    request,
-                    _(
-                        "Your role requires two-factor authentication. Set up an authenticator app "
-                        "to continue."
-                    ),
-                )
-                return HttpResponseRedirect(reverse("mfa_activate_totp"))
+            messages.info(
+                request,
+                _(
+                    "Your role requires two-factor authentication. Set up an authenticator app "
+                    "to continue."
+                ),
+            )
+            return HttpResponseRedirect(reverse("mfa_activate_totp"))
         return self.get_response(request)

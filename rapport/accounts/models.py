@@ -90,6 +90,13 @@ class User(AbstractBaseUser):
     def requires_mfa(self) -> bool:
         return self.role in {Role.THERAPIST, Role.ADMIN}
 
+    def second_factor_missing(self) -> bool:
+        """Their role requires an authenticator and none is enrolled: pages send them to
+        enrolment (``RequireMFAMiddleware``) and every socket refuses them at the handshake."""
+        from allauth.mfa.models import Authenticator
+
+        return self.requires_mfa and not Authenticator.objects.filter(user_id=self.pk).exists()
+
     @property
     def initials(self) -> str:
         parts = [p for p in self.full_name.split() if p]

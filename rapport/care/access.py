@@ -31,6 +31,17 @@ def active_relationship(therapist: User, client: User) -> CareRelationship | Non
     ).first()
 
 
+def in_active_care(therapist: User, client: User) -> bool:
+    """Both accounts are active and the two are in an active care relationship: the rule for
+    everything the two of them share (sessions, appointments, messages, alerts), on pages and
+    sockets alike. Unknown, foreign and ended all get the same answer from the callers."""
+    return (
+        therapist.is_active
+        and client.is_active
+        and active_relationship(therapist, client) is not None
+    )
+
+
 def active_emergency_access(admin: User, client: User) -> EmergencyAccess | None:
     return EmergencyAccess.objects.filter(
         admin=admin, client=client, expires_at__gt=timezone.now()
@@ -43,7 +54,7 @@ def reach(user: User, client: User) -> str | None:
         return None
     if user.pk == client.pk:
         return Reach.SELF
-    if user.is_therapist and active_relationship(user, client) is not None:
+    if user.is_therapist and in_active_care(user, client):
         return Reach.CARE
     if user.is_practice_admin and active_emergency_access(user, client) is not None:
         return Reach.EMERGENCY

@@ -19,6 +19,7 @@ from rapport.lib.sessions import SEEN, STARTED, expiry_reason
 MAX_MESSAGE_BYTES = 64 * 1024
 SESSION_ENDED = 4001  # close code: signed out, expired or deactivated
 NOT_SIGNED_IN = 4401  # close code: the handshake had no signed-in user
+SECOND_FACTOR_REQUIRED = 4403  # close code: the role requires an authenticator not yet enrolled
 SESSION_TOUCH_SECONDS = 60
 
 
@@ -47,8 +48,10 @@ def live_groups(scope: dict[str, Any]) -> list[str]:
 
 
 async def refuse_unless_signed_in(consumer: Any) -> bool:
-    """Close a socket whose handshake has no signed-in user (4401) or whose browser session has
-    run out (4001). True when it was closed."""
+    """Close a socket whose handshake has no signed-in user (4401), whose browser session has
+    run out (4001), or whose user's role requires a second factor they have not enrolled (4403:
+    the pages send them to enrolment, and no socket may serve them before). True when it was
+    closed."""
     await ensure_relay()  # events stored by the worker reach this process's sockets
     user = consumer.scope.get("user")
     if user is None or not user.is_authenticated:
@@ -56,6 +59,10 @@ async def refuse_unless_signed_in(consumer: Any) -> bool:
         return True
     if not session_alive(consumer.scope):
         await consumer.close(code=SESSION_ENDED)
+        return True
+    # The user model's rule (rapport.accounts), asked through the object: core imports no app.
+    if user.requires_mfa and await database_sync_to_async(user.second_factor_missing)():
+        await consumer.close(code=SECOND_FACTOR_REQUIRED)
         return True
     return False
 

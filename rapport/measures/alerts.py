@@ -19,6 +19,7 @@ from django.utils.translation import gettext as _
 
 from rapport.accounts.models import Practice, Role, User
 from rapport.audit.services import Action, record
+from rapport.care.access import clients_of
 from rapport.core import realtime
 from rapport.measures import tasks
 from rapport.measures.access import may_act_on
@@ -192,17 +193,24 @@ def escalate_overdue(now: datetime | None = None) -> int:
 
 
 def open_alerts(therapist: User) -> QuerySet[SafetyAlert]:
+    """The therapist's open alerts about clients they still treat (a former client's alert is
+    the practice admins' to follow up once it escalates)."""
     return (
-        SafetyAlert.objects.filter(therapist=therapist, acknowledged_at=None)
+        SafetyAlert.objects.filter(
+            therapist=therapist, acknowledged_at=None, client__in=clients_of(therapist)
+        )
         .select_related("client", "response__instrument")
         .order_by("opened_at", "pk")
     )
 
 
 def acknowledged_alerts(therapist: User, *, limit: int = 50) -> QuerySet[SafetyAlert]:
-    """The therapist's most recently closed alerts (what was done is left undecrypted)."""
+    """The therapist's most recently closed alerts about clients they still treat (what was
+    done is left undecrypted)."""
     return (
-        SafetyAlert.objects.filter(therapist=therapist, acknowledged_at__isnull=False)
+        SafetyAlert.objects.filter(
+            therapist=therapist, acknowledged_at__isnull=False, client__in=clients_of(therapist)
+        )
         .select_related("client", "acknowledged_by")
         .defer("action_taken")
         .order_by("-acknowledged_at")[:limit]

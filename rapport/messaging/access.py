@@ -14,9 +14,11 @@ from typing import Any
 
 from django.db import connection, transaction
 from django.db.models import QuerySet
-from django.http import Http404
+from django.http import Http404, HttpRequest
 
 from rapport.accounts.models import User
+from rapport.audit.services import Action, record
+from rapport.care.access import Reach
 from rapport.care.models import CareRelationship
 from rapport.messaging.models import Conversation, Participant
 
@@ -105,6 +107,26 @@ def sendable_sql(user: User, conversation_uid: uuid.UUID) -> tuple[str, list[Any
         user.pk,
     ]
     return sql, params
+
+
+def audit_messages_read(
+    user: User, conversation: Conversation, *, request: HttpRequest | None = None
+) -> None:
+    """Messages shown to the conversation's therapist are a read of the client's record,
+    audited like the record's other reads (what was read: messages), whether a page or the
+    socket showed them. The client reading their own is not audited."""
+    relationship = conversation.relationship
+    if user.pk != relationship.therapist_id:
+        return
+    record(
+        Action.CLIENT_RECORD_VIEWED,
+        actor=user,
+        request=request,
+        obj=conversation,
+        client=relationship.client,
+        purpose="messages",
+        via=Reach.CARE,
+    )
 
 
 def conversations_of(user: User) -> QuerySet[Conversation]:

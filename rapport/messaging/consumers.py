@@ -33,6 +33,7 @@ from rapport.core.sockets import (
 from rapport.lib.ratelimit import Bucket
 from rapport.lib.sessions import SEEN, STARTED
 from rapport.messaging import services
+from rapport.messaging.access import audit_messages_read
 
 SESSION_ENDED = 4001
 TOO_MANY = 4429
@@ -248,6 +249,8 @@ class MessagesConsumer(KeepConnectionMixin, AsyncWebsocketConsumer):  # type: ig
                 if changed_after is not None
                 else []
             )
+            if rows or changed:
+                audit_messages_read(self.user, conversation)
             # How far each side has read: receipts that went out while this tab was offline.
             read = services.participants_read(conversation)
             return {

@@ -235,16 +235,27 @@ def _tell_arrival(
 
 
 def store_visit_chat(
-    conversation: Conversation, user: User, client_uid: uuid.UUID, text: str, visit: Any
+    conversation: Conversation,
+    user: User,
+    client_uid: uuid.UUID,
+    text: str,
+    visit: Any,
+    *,
+    seen_live: bool,
 ) -> Outcome:
-    """Chat typed in a live session (the room has checked the sender is in it)."""
+    """Chat typed in a live session (the room has checked the sender is in it).
+
+    ``seen_live``: the other person is in the room and is shown the line as it is sent, so it
+    is not unread for them in Messages afterwards."""
     with transaction.atomic():
         locked = (
             Conversation.objects.select_for_update(of=("self",))
             .select_related("relationship__therapist", "relationship__client")
             .get(pk=conversation.pk)
         )
-        return _store(locked, user, client_uid, clean_text(text), None, visit, "")
+        return _store(
+            locked, user, client_uid, clean_text(text), None, visit, "", seen_live=seen_live
+        )
 
 
 def _store(
@@ -255,6 +266,8 @@ def _store(
     attachment_uid: uuid.UUID | None,
     visit: Any,
     origin: str,
+    *,
+    seen_live: bool = False,
 ) -> Outcome:
     stored = Message.objects.filter(sender=user, client_uid=client_uid).first()
     if stored is not None:
@@ -281,16 +294,42 @@ def _store(
     conversation.last_seq, conversation.last_message_at = seq, now
     peer = peer_of(conversation, user)
     recipient, _ = Participant.objects.get_or_create(conversation=conversation, user=peer)
-    # One more unread message; the unread-email delay starts unless one is running.
-    Participant.objects.filter(pk=recipient.pk).update(
-        unread=F("unread") + 1,
-        notice_due_at=Coalesce("notice_due_at", Value(notifications.first_look(now))),
-    )
     shown = message_json(conversation, message)
     outcome = Outcome(message=message, created=True, shown=shown)
-    unread, total = recipient.unread + 1, total_unread(peer)
-    _tell_arrival(outcome, user.pk, peer.pk, shown, unread, total, origin)
+    if seen_live:
+        _seen_live(outcome, conversation, recipient, message)
+        unread = recipient.unread
+    else:
+        # One more unread message; the unread-email delay starts unless one is running.
+        Participant.objects.filter(pk=recipient.pk).update(
+            unread=F("unread") + 1,
+            notice_due_at=Coalesce("notice_due_at", Value(notifications.first_look(now))),
+        )
+        unread = recipient.unread + 1
+    _tell_arrival(outcome, user.pk, peer.pk, shown, unread, total_unread(peer), origin)
     return outcome
+
+
+def _seen_live(
+    outcome: Outcome, conversation: Conversation, recipient: Participant, message: Message
+) -> None:
+    """A chat line its recipient saw in the room as it was sent: it is not counted as unread.
+    When nothing from the sender before it is unread, the recipient's read mark moves over it
+    (a read receipt, as if they had read it in Messages); otherwise the mark stays where it is,
+    so that it never passes a message they have not seen."""
+    if recipient.unread != 0:
+        return
+    recipient.last_read_seq, recipient.read_at = message.seq, message.created_at
+    recipient.save(update_fields=["last_read_seq", "read_at"])
+    receipt = {
+        "type": "read",
+        "conversation": str(conversation.uid),
+        "by": role_of(conversation, recipient.user_id),
+        "seq": message.seq,
+        "at": message.created_at.isoformat(),
+    }
+    outcome.tell(message.sender_id, receipt)
+    outcome.tell(recipient.user_id, receipt)
 
 
 def _own_message(user: User, client_uid: uuid.UUID, verb: str) -> tuple[Conversation, Message]:

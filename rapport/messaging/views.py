@@ -22,7 +22,7 @@ from django.views.decorators.http import require_http_methods
 from rapport.accounts.models import Practice, User
 from rapport.core import realtime
 from rapport.messaging import services
-from rapport.messaging.access import access_conversation
+from rapport.messaging.access import access_conversation, audit_messages_read
 from rapport.messaging.attachments import store_attachment
 from rapport.messaging.models import Conversation, Message
 from rapport.messaging.office_hours import expectation
@@ -70,6 +70,8 @@ def conversation(request: HttpRequest, conversation_id: uuid.UUID) -> HttpRespon
             return redirect(reverse("conversation", args=[chat.uid]) + "#latest")
     before = _before(request)
     shown, earlier = services.messages_before(chat, before, PAGE)
+    if shown:
+        audit_messages_read(user, chat, request=request)
     if before is None and shown:
         realtime.publish_all(services.mark_read(user, chat.uid, shown[-1].seq).events)
     return render(

@@ -30,7 +30,7 @@ from rapport.core.sockets import (
 from rapport.lib.ratelimit import Bucket
 from rapport.lib.turn import ice_servers
 from rapport.visits import services
-from rapport.visits.access import access_visit
+from rapport.visits.access import access_checkin, access_visit
 from rapport.visits.models import EventKind, Visit
 from rapport.visits.schema import SchemaError, validate
 from rapport.visits.services import CLIENT, THERAPIST
@@ -124,7 +124,7 @@ class VisitConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
         peer_role = CLIENT if self.role == THERAPIST else THERAPIST
         peer = services.presence_of(visit, peer_role)
         self.peer_state, self.peer_connection = peer.state, peer.connection
-        checkin = services.current_checkin(visit) if self.role == THERAPIST else None
+        checkin = access_checkin(self.user, visit, self.role)
         return {
             "type": "welcome",
             "you": {"role": self.role, "state": self.state},

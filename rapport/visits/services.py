@@ -21,7 +21,7 @@ from django.utils.translation import gettext as _
 
 from rapport.accounts.models import Practice, User
 from rapport.audit.services import Action, record
-from rapport.care.access import active_relationship
+from rapport.care.access import active_relationship, clients_of, in_active_care, therapists_of
 from rapport.care.models import ClientProfile
 from rapport.core import realtime
 from rapport.messaging.access import conversation_for as conversation_of_relationship
@@ -242,7 +242,7 @@ def connect(visit_id: int, user: User, channel: str, connection: str) -> Joined:
     with transaction.atomic():
         visit = _locked(visit_id)
         role = role_in(visit, user)
-        if role is None or active_relationship(visit.therapist, visit.client) is None:
+        if role is None or not in_active_care(visit.therapist, visit.client):
             raise PermissionDenied("not a participant")
         if visit.is_ended:
             raise VisitError(_("This session has ended."), code="ended")
@@ -379,10 +379,16 @@ def conversation_for(visit: Visit) -> Conversation:
 
 def store_chat(visit_id: int, user: User, message_id: uuid.UUID, text: str) -> tuple[Message, bool]:
     """Store a chat line once in the relationship's conversation (a retried id returns the stored
-    message); the conversation's other open pages hear of it after commit."""
+    message); the conversation's other open pages hear of it after commit. A line the other
+    person sees live in the room is not unread for them in Messages."""
     with transaction.atomic():
-        visit, _role = _participant(visit_id, user)
-        outcome = store_visit_chat(conversation_for(visit), user, message_id, text, visit)
+        visit, role = _participant(visit_id, user)
+        # The other person in the room now is shown the line live: it is read for them.
+        peer = presence_of(visit, CLIENT if role == THERAPIST else THERAPIST)
+        seen_live = peer.present and peer.state == "admitted"
+        outcome = store_visit_chat(
+            conversation_for(visit), user, message_id, text, visit, seen_live=seen_live
+        )
         realtime.publish_all(outcome.events)
     stored = outcome.message
     if stored is None:  # _store always sets it; keeps the type checker honest
@@ -440,15 +446,18 @@ def visit_group(visit: Visit) -> str:
 
 def waiting_visits(therapist: User) -> list[Visit]:
     """Visits with a client in the waiting room right now (checked in, connected, not admitted)."""
-    visits = Visit.objects.filter(therapist=therapist).exclude(status=VisitStatus.ENDED)
+    visits = Visit.objects.filter(therapist=therapist, client__in=clients_of(therapist))
+    visits = visits.exclude(status=VisitStatus.ENDED)
     visits = visits.exclude(client_channel="").select_related("client")
     now = timezone.now()
     return [v for v in visits if not v.client_is_admitted(now)]
 
 
 def open_visits(client: User) -> list[Visit]:
+    """The client's open sessions with therapists who still treat them."""
+    therapists = therapists_of(client).filter(is_active=True)
     return list(
-        Visit.objects.filter(client=client)
+        Visit.objects.filter(client=client, therapist__in=therapists)
         .exclude(status=VisitStatus.ENDED)
         .select_related("therapist")
     )

@@ -22,7 +22,7 @@ from rapport.lib.turn import ice_servers
 from rapport.scheduling.access import access_appointment
 from rapport.scheduling.models import Modality
 from rapport.visits import services
-from rapport.visits.access import access_visit
+from rapport.visits.access import access_checkin, access_visit
 from rapport.visits.forms import SafetyCheckInForm
 from rapport.visits.models import Visit
 from rapport.visits.services import CLIENT, THERAPIST, VisitError
@@ -154,8 +154,7 @@ def visit_room(request: HttpRequest, visit_id: uuid.UUID) -> HttpResponse:
     visit, role = access_visit(_user(request), visit_id)
     if visit.is_ended:
         return _ended(request, visit, role)
-    checkin = services.current_checkin(visit)
-    if role == CLIENT and checkin is None:
+    if role == CLIENT and services.current_checkin(visit) is None:
         target = reverse("visit_checkin", args=[visit.uid])
         mode = request.GET.get("mode", "")
         return HttpResponseRedirect(f"{target}?mode={mode}" if mode else target)
@@ -167,7 +166,7 @@ def visit_room(request: HttpRequest, visit_id: uuid.UUID) -> HttpResponse:
             "role": role,
             "config": _config(request, visit, role),
             "practice": Practice.get(),
-            "checkin": checkin if role == THERAPIST else None,
+            "checkin": access_checkin(_user(request), visit, role, request=request),
         },
     )
     response.headers["Permissions-Policy"] = DEVICES_POLICY
@@ -193,10 +192,10 @@ def visit_timeline(request: HttpRequest, visit_id: uuid.UUID) -> HttpResponse:
     if role != THERAPIST:
         raise PermissionDenied("the timeline is the therapist's")
     events = list(visit.events.select_related("actor"))
-    checkin = services.current_checkin(visit)
     record(
         Action.VISIT_TIMELINE_VIEWED, actor=user, request=request, obj=visit, client=visit.client
     )
+    checkin = access_checkin(user, visit, role, request=request)
     return render(
         request,
         "visits/timeline.html",

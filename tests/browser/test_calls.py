@@ -199,6 +199,13 @@ def test_text_only_session(media_visitor: MakeVisitor, server: DemoServer) -> No
         "print(Message.objects.filter(conversation__relationship=v.relationship).count())\n"
     )
     assert int(stored) == 2
+    # Each saw the other's lines live in the room: in Messages afterwards, nothing is unread.
+    for person in call.people:
+        page = person.goto("/messages/")
+        navigation = page.get_by_role("navigation", name="Main")
+        messages = navigation.get_by_role("link", name=re.compile(r"^Messages"))
+        expect(messages).to_have_accessible_name("Messages")
+        expect(page.locator("#inbox .unread-count")).to_be_hidden()
 
 
 def test_switching_video_audio_text_and_back_mid_session(
