@@ -14,17 +14,22 @@ from typing import Any
 import pytest
 import time_machine
 from asgiref.sync import sync_to_async
+from channels.auth import AuthMiddlewareStack
+from channels.routing import URLRouter
 from channels.testing import WebsocketCommunicator
 from django.conf import settings
 from django.db import connection
 from django.test import Client
+from django.urls import path
 from django.utils import timezone
 
 from rapport.accounts.models import User
 from rapport.accounts.services import end_live_connections
 from rapport.asgi import application
+from rapport.core.sockets import SiteOriginValidator
 from rapport.messaging.models import Message
 from rapport.visits import services
+from rapport.visits.consumers import VisitConsumer
 from rapport.visits.models import EventKind, Visit, VisitEvent
 from tests.conftest import signed_in
 from tests.sockets import run_async, socket_headers
@@ -44,6 +49,16 @@ async def open_socket(
     )
     connected, detail = await socket.connect(timeout=5)
     return socket, connected, detail
+
+
+async def closed_at_once(visit: Visit, browser: Client) -> int:
+    """The code of a room socket that is accepted only to be closed (the person hears why)."""
+    socket, connected, _ = await open_socket(visit, browser)
+    assert connected
+    closed = await socket.receive_output(timeout=5)
+    assert closed["type"] == "websocket.close", closed
+    code: int = closed["code"]
+    return code
 
 
 async def receive(socket: WebsocketCommunicator, timeout: float = 5) -> dict[str, Any]:
@@ -113,14 +128,12 @@ def test_outsiders_and_anonymous_are_refused_at_the_handshake(
     outsiders = [signed_in(client_b), signed_in(therapist_y), signed_in(admin)]
 
     async def body() -> None:
-        _socket, connected, code = await open_socket(visit, None)
-        assert (connected, code) == (False, 4401)
+        _socket, connected, _code = await open_socket(visit, None)
+        assert not connected  # HTTP 403 for a real client
         for browser in outsiders:
-            _socket, connected, code = await open_socket(visit, browser)
-            assert (connected, code) == (False, 4404)
+            assert await closed_at_once(visit, browser) == 4404
         unknown = Visit(uid=uuid.uuid4())
-        _socket, connected, code = await open_socket(unknown, outsiders[0])
-        assert (connected, code) == (False, 4404)
+        assert await closed_at_once(unknown, outsiders[0]) == 4404
 
     run(body)
 
@@ -432,8 +445,7 @@ def test_the_therapist_ends_the_session_for_both(
         for socket in (t, c):
             assert (await receive_until(socket, "ended"))["by"] == "therapist"
             assert (await socket.receive_output(timeout=5))["code"] == 4410
-        _socket, connected, code = await open_socket(visit, client)
-        assert (connected, code) == (False, 4410)
+        assert await closed_at_once(visit, client) == 4410
 
     run(body)
     visit.refresh_from_db()
@@ -466,8 +478,7 @@ def test_ending_the_care_relationship_shuts_the_room(
     client = signed_in(client_a)
 
     async def body() -> None:
-        _socket, connected, code = await open_socket(visit, client)
-        assert (connected, code) == (False, 4404)
+        assert await closed_at_once(visit, client) == 4404
 
     run(body)
 
@@ -483,7 +494,44 @@ def test_an_expired_browser_session_closes_the_room_socket(visit: Visit, client_
         with time_machine.travel(timezone.now() + idle):
             await send(c, {"type": "ping"})
             assert (await c.receive_output(timeout=5))["code"] == 4001
-            _socket, connected, code = await open_socket(visit, client)
-            assert (connected, code) == (False, 4001)
+            _socket, connected, _code = await open_socket(visit, client)
+            assert not connected
 
     run(body)
+
+
+class CrashingRoom(VisitConsumer):
+    """The room with a handler that fails, as a bug or a broken database would make it."""
+
+    async def on_ping(self, fields: dict[str, Any]) -> None:
+        raise RuntimeError("a bug")
+
+
+def test_a_failing_handler_closes_the_socket_and_its_cleanup_still_runs(
+    visit: Visit, therapist_x: User, client_a: User
+) -> None:
+    """The waiting client's socket fails: it is closed (1011), and the therapist no longer sees
+    the client "present, waiting" once the server reports the close."""
+    crashing = SiteOriginValidator(
+        AuthMiddlewareStack(URLRouter([path("ws/visits/<uuid:visit_id>/", CrashingRoom.as_asgi())]))
+    )
+    therapist, client = signed_in(therapist_x), signed_in(client_a)
+
+    async def body() -> None:
+        t, ok, _ = await open_socket(visit, therapist)
+        assert ok
+        await receive(t)
+        c = WebsocketCommunicator(crashing, f"/ws/visits/{visit.uid}/", headers=headers(client))
+        assert (await c.connect(timeout=5))[0]
+        assert (await receive(c))["you"]["state"] == "waiting"
+        assert (await receive_until(t, "peer"))["state"] == "waiting"
+        await send(c, {"type": "ping"})
+        assert await c.receive_output(timeout=5) == {"type": "websocket.close", "code": 1011}
+        await c.disconnect()  # what the ASGI server sends once the socket is closed
+        left = await receive_until(t, "peer")
+        assert (left["present"], left["state"]) == (False, "away")
+        await t.disconnect()
+
+    run(body)
+    visit.refresh_from_db()
+    assert visit.client_channel == ""

@@ -441,17 +441,6 @@ def total_unread(user: User | int) -> int:
     return total
 
 
-def _open_ids(user: User) -> Any:
-    return conversations_of(user).values("pk")
-
-
-def unread_by_conversation(user: User) -> dict[str, int]:
-    rows = Participant.objects.filter(
-        user=user, conversation__in=_open_ids(user), unread__gt=0
-    ).values_list("conversation__uid", "unread")
-    return {str(uid): count for uid, count in rows}
-
-
 def messages_after(
     user: User, conversation_uid: uuid.UUID | str, after: int, limit: int = HISTORY_PAGE
 ) -> tuple[Conversation, list[Message], bool]:
@@ -521,6 +510,27 @@ def inbox(user: User) -> list[InboxRow]:
     rows.sort(key=lambda row: row.peer.full_name)
     rows.sort(key=lambda row: row.last_message_at or epoch, reverse=True)
     return rows
+
+
+def welcome(user: User) -> dict[str, Any]:
+    """The messages socket's first frame: the user's open conversations (how a client learns
+    their ids), newest activity first, and the unread counts."""
+    rows = inbox(user)
+    unread = {str(row.conversation.uid): row.unread for row in rows if row.unread}
+    return {
+        "type": "welcome",
+        "conversations": [
+            {
+                "id": str(row.conversation.uid),
+                "with": row.peer.full_name,
+                "unread": row.unread,
+                "last_seq": row.conversation.last_seq,
+            }
+            for row in rows
+        ],
+        "unread": unread,
+        "total": sum(unread.values()),
+    }
 
 
 def participants_read(conversation: Conversation) -> dict[int, int]:

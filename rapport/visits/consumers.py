@@ -20,10 +20,12 @@ from django.http import Http404
 
 from rapport.core import realtime
 from rapport.core.sockets import (
-    MAX_MESSAGE_BYTES,
     SESSION_ENDED,
+    FrameError,
+    HandlerGuard,
     SessionToucher,
     live_groups,
+    read_frame,
     refuse_unless_signed_in,
     session_alive,
 )
@@ -60,7 +62,7 @@ RECONNECT_EVENTS = {
 }
 
 
-class VisitConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
+class VisitConsumer(HandlerGuard, AsyncWebsocketConsumer):  # type: ignore[misc]
     visit: Visit
     role: str
     state: str
@@ -83,20 +85,20 @@ class VisitConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
         visit_uid = self.scope["url_route"]["kwargs"]["visit_id"]
         visit = await database_sync_to_async(self._find)(visit_uid, user)
         if visit is None:
-            await self.close(code=NOT_FOUND)
+            await self._close_at_once(NOT_FOUND)
             return
         if visit.is_ended:
-            await self.close(code=VISIT_ENDED)
+            await self._close_at_once(VISIT_ENDED)
             return
         try:
             joined = await database_sync_to_async(services.connect)(
                 visit.pk, user, self.channel_name, self.connection
             )
         except PermissionDenied:
-            await self.close(code=NOT_FOUND)
+            await self._close_at_once(NOT_FOUND)
             return
         except ValidationError:
-            await self.close(code=VISIT_ENDED)
+            await self._close_at_once(VISIT_ENDED)
             return
         self.visit, self.role, self.state = joined.visit, joined.role, joined.state
         self.group = services.visit_group(self.visit)
@@ -108,6 +110,13 @@ class VisitConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
             await realtime.send_now(joined.replaced_channel, {"type": "visit.replaced"})
         await self.send_json(await database_sync_to_async(self._welcome)())
         await self._announce(ready=joined.both_in)
+
+    async def _close_at_once(self, code: int) -> None:
+        """Accept, then close with ``code``: a refused handshake reaches the client as HTTP 403
+        with no code at all, and a signed-in person's page must learn that this room is gone
+        (or never was theirs) to stop coming back."""
+        await self.accept()
+        await self.close(code=code)
 
     def _find(self, visit_uid: uuid.UUID, user: Any) -> Visit | None:
         """The visit through the same check as its pages: unknown and foreign ids alike close
@@ -212,16 +221,10 @@ class VisitConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
         if not self.bucket.take():
             await self._refuse("rate limit: slow down", None)
             return
-        if bytes_data is not None or text_data is None:
-            await self._refuse("messages must be JSON text", None)
-            return
-        if len(text_data.encode("utf-8", "surrogatepass")) > MAX_MESSAGE_BYTES:
-            await self._refuse("messages must be at most 64 KB", None)
-            return
         try:
-            message = json.loads(text_data)
-        except ValueError:
-            await self._refuse("message is not valid JSON", None)
+            message = read_frame(text_data, bytes_data)
+        except FrameError as unreadable:
+            await self._refuse(str(unreadable), None)
             return
         try:
             kind, fields = validate(message)
