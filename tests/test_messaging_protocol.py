@@ -508,3 +508,31 @@ def test_brackets_in_a_text_are_not_nesting(chat: str, client_a: User) -> None:
         await socket.disconnect()
 
     run_async(body)
+
+
+def test_a_used_id_with_another_text_is_refused(chat: str, client_a: User) -> None:
+    """A resend carries the same text; the same id with another text is a client's mistake and
+    must not be acknowledged as if that text had been sent."""
+    browser = signed_in(client_a)
+
+    async def body() -> None:
+        socket = await _open(browser)
+        ident = await _send(socket, chat, "see you Thursday")
+        await _next(socket, "ack")
+        await socket.send_json_to({"type": "edit", "id": ident, "text": "see you Friday"})
+        assert (await _next(socket, "ack"))["message"]["text"] == "see you Friday"
+        await _send(socket, chat, "something else", ident)
+        refused = await _next(socket)
+        assert refused == {
+            "type": "error",
+            "error": "this id was already used for another message",
+            "ref": "send",
+            "id": ident,
+        }
+        # The resend of what was first sent is still acknowledged (with the message as it is).
+        await _send(socket, chat, "see you Thursday", ident)
+        assert (await _next(socket, "ack"))["message"]["text"] == "see you Friday"
+        await socket.disconnect()
+
+    run_async(body)
+    assert list(Message.objects.values_list("body", flat=True)) == ["see you Friday"]

@@ -535,3 +535,27 @@ def test_a_failing_handler_closes_the_socket_and_its_cleanup_still_runs(
     run(body)
     visit.refresh_from_db()
     assert visit.client_channel == ""
+
+
+def test_a_chat_id_used_for_another_text_is_refused(
+    visit: Visit, therapist_x: User, client_a: User
+) -> None:
+    therapist, client = signed_in(therapist_x), signed_in(client_a)
+
+    async def body() -> None:
+        t, c = await in_call(visit, therapist, client)
+        ident = str(uuid.uuid4())
+        await send(c, {"type": "chat", "id": ident, "text": "hello"})
+        assert (await receive_until(c, "chat_ack"))["id"] == ident
+        await send(c, {"type": "chat", "id": ident, "text": "goodbye"})
+        refused = await receive_until(c, "error")
+        assert refused == {
+            "type": "error",
+            "error": "this id was already used for another message",
+            "ref": "chat",
+        }
+        await t.disconnect()
+        await c.disconnect()
+
+    run(body)
+    assert list(Message.objects.values_list("body", flat=True)) == ["hello"]

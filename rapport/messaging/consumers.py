@@ -4,7 +4,8 @@ One socket per open tab, for all of the user's conversations. Each frame is size
 rate-limited (per socket and per user), validated, and authorised through
 ``rapport.messaging.access`` against the database before anything happens; the browser session's
 lifetime is checked on every frame too. A send is acknowledged only after its transaction
-committed, and a repeated id is acknowledged again without a second row.
+committed, and a repeated id is acknowledged again without a second row (the same id with
+another text is refused).
 """
 
 from __future__ import annotations
