@@ -36,6 +36,8 @@ from tests.sockets import run_async, socket_headers
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
+POLICY = settings.RAPPORT_QUALITY_POLICY
+
 
 headers = socket_headers
 run = run_async
@@ -382,21 +384,16 @@ def test_a_second_socket_replaces_the_first(visit: Visit, therapist_x: User) -> 
 
 
 def test_modality_switches_are_recorded_with_their_reason(
-    visit: Visit, therapist_x: User, client_a: User
+    visit: Visit, therapist_x: User, client_a: User, settings: Any
 ) -> None:
+    settings.RAPPORT_QUALITY_POLICY = {**POLICY, "audio_only_after_seconds": 0}
     therapist, client = signed_in(therapist_x), signed_in(client_a)
 
     async def body() -> None:
         t, c = await in_call(visit, therapist, client)
-        await send(
-            c,
-            {
-                "type": "modality",
-                "modality": "audio",
-                "reason": "connection",
-                "detail": "loss 12 %",
-            },
-        )
+        await send(c, {"type": "quality", "level": "poor", "rtt_ms": 420, "loss": 0.12})
+        assert (await receive(t))["type"] == "peer_quality"
+        await send(c, {"type": "modality", "modality": "audio", "reason": "connection"})
         for socket in (t, c):
             switched = await receive(socket)
             assert switched == {
@@ -404,12 +401,10 @@ def test_modality_switches_are_recorded_with_their_reason(
                 "modality": "audio",
                 "by": "client",
                 "reason": "connection",
-                "detail": "loss 12 %",
+                "detail": "loss 12 % for 0 s",  # the server's words, from the figures
             }
         await send(t, {"type": "modality", "modality": "text", "reason": "user"})
         await receive(t)
-        await send(c, {"type": "quality", "level": "poor", "rtt_ms": 420, "loss": 0.12})
-        assert (await receive(t))["type"] == "peer_quality"
         await send(c, {"type": "reconnect", "phase": "started", "cause": "ice_failed"})
         await send(t, {"type": "ping"})
         await receive_until(t, "pong")
@@ -427,9 +422,51 @@ def test_modality_switches_are_recorded_with_their_reason(
     assert switches == [("audio", "connection"), ("text", "user")]
     poor = VisitEvent.objects.get(visit=visit, kind=EventKind.QUALITY_POOR)
     assert poor.detail == "rtt 420 ms, loss 12 %"
+    forced = VisitEvent.objects.get(visit=visit, kind=EventKind.MODALITY, modality="audio")
+    assert forced.detail == "loss 12 % for 0 s"
+    with connection.cursor() as cursor:  # the words are encrypted at rest like the record
+        cursor.execute("SELECT detail FROM visits_visitevent WHERE id = %s", [forced.pk])
+        assert "loss" not in cursor.fetchone()[0]
     assert VisitEvent.objects.filter(
         visit=visit, kind=EventKind.RECONNECTING, reason="ice_failed"
     ).exists()
+
+
+def test_a_browser_cannot_say_why_a_switch_happened(
+    visit: Visit, therapist_x: User, client_a: User, settings: Any
+) -> None:
+    """Free text in a switch is refused, and "because of the connection" needs figures that
+    say so: none, good ones, or a switch up are refused and change nothing."""
+    settings.RAPPORT_QUALITY_POLICY = {**POLICY, "audio_only_after_seconds": 0}
+    therapist, client = signed_in(therapist_x), signed_in(client_a)
+    not_called_for = "The connection figures do not call for this switch."
+
+    async def body() -> None:
+        t, c = await in_call(visit, therapist, client)
+        forced = {"type": "modality", "modality": "audio", "reason": "connection"}
+        await send(c, {**forced, "detail": "my therapist kept talking over me"})
+        assert (await receive(c))["error"] == "unknown field detail"
+        await send(t, forced)
+        assert (await receive(t)) == {"type": "error", "error": not_called_for, "ref": "modality"}
+        await send(c, {"type": "quality", "level": "good", "rtt_ms": 40, "loss": 0.0})
+        assert (await receive(t))["type"] == "peer_quality"
+        await send(t, forced)
+        assert (await receive(t))["error"] == not_called_for
+        # Poor figures from the client's page make the therapist's switch down a forced one.
+        await send(c, {"type": "quality", "level": "poor", "rtt_ms": 40, "loss": 0.2})
+        assert (await receive(t))["type"] == "peer_quality"
+        await send(t, {**forced, "modality": "video"})
+        assert (await receive(t))["error"] == not_called_for  # not a step down
+        await send(t, forced)
+        assert (await receive_until(c, "modality"))["detail"] == "loss 20 % for 0 s"
+        await t.disconnect()
+        await c.disconnect()
+
+    run(body)
+    switches = VisitEvent.objects.filter(visit=visit, kind=EventKind.MODALITY)
+    assert [(e.modality, e.reason, e.detail) for e in switches] == [
+        ("audio", "connection", "loss 20 % for 0 s")
+    ]
 
 
 def test_the_therapist_ends_the_session_for_both(

@@ -15,6 +15,7 @@ from typing import Any
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
+from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404
 
@@ -34,6 +35,7 @@ from rapport.lib.turn import ice_servers
 from rapport.visits import services
 from rapport.visits.access import access_visit
 from rapport.visits.models import EventKind, Visit
+from rapport.visits.quality import OWN, PEER, LinkQuality
 from rapport.visits.schema import SchemaError, validate
 from rapport.visits.services import CLIENT, THERAPIST
 
@@ -81,6 +83,7 @@ class VisitConsumer(HandlerGuard, AsyncWebsocketConsumer):  # type: ignore[misc]
         self.peer_state = "away"
         self.peer_connection = ""
         self.last_quality = "unknown"
+        self.link = LinkQuality(settings.RAPPORT_QUALITY_POLICY)
         self.session_toucher = SessionToucher()
         visit_uid = self.scope["url_route"]["kwargs"]["visit_id"]
         visit = await database_sync_to_async(self._find)(visit_uid, user)
@@ -101,6 +104,7 @@ class VisitConsumer(HandlerGuard, AsyncWebsocketConsumer):  # type: ignore[misc]
             await self._close_at_once(VISIT_ENDED)
             return
         self.visit, self.role, self.state = joined.visit, joined.role, joined.state
+        self.modality = self.visit.modality
         self.group = services.visit_group(self.visit)
         self.groups_joined = [self.group, *live_groups(self.scope)]
         for group in self.groups_joined:
@@ -292,6 +296,7 @@ class VisitConsumer(HandlerGuard, AsyncWebsocketConsumer):  # type: ignore[misc]
 
     async def on_quality(self, fields: dict[str, Any]) -> None:
         level = fields["level"]
+        self.link.report(OWN, fields)
         await self._to_peer({"type": "peer_quality", **fields})
         if level == self.last_quality or level in ("fair", "unknown"):
             return
@@ -311,12 +316,15 @@ class VisitConsumer(HandlerGuard, AsyncWebsocketConsumer):  # type: ignore[misc]
         )
 
     async def on_modality(self, fields: dict[str, Any]) -> None:
+        detail = ""
+        if fields["reason"] == "connection":
+            # Only the figures this socket was sent can make it "because of the connection".
+            found = self.link.connection_detail(self.modality, fields["modality"])
+            if found is None:
+                raise ValidationError("The connection figures do not call for this switch.")
+            detail = found
         await database_sync_to_async(services.switch_modality)(
-            self.visit.pk,
-            self.user,
-            fields["modality"],
-            reason=fields["reason"],
-            detail=fields.get("detail", ""),
+            self.visit.pk, self.user, fields["modality"], reason=fields["reason"], detail=detail
         )
         await realtime.publish_now(
             self.group,
@@ -328,7 +336,7 @@ class VisitConsumer(HandlerGuard, AsyncWebsocketConsumer):  # type: ignore[misc]
                     "modality": fields["modality"],
                     "by": self.role,
                     "reason": fields["reason"],
-                    "detail": fields.get("detail", ""),
+                    "detail": detail,
                 },
             },
         )
@@ -357,8 +365,14 @@ class VisitConsumer(HandlerGuard, AsyncWebsocketConsumer):  # type: ignore[misc]
     # --- From the room's group -------------------------------------------------------------
 
     async def visit_relay(self, event: dict[str, Any]) -> None:
-        if event["to"] in (None, self.role):
-            await self.send_json(event["message"])
+        if event["to"] not in (None, self.role):
+            return
+        message = event["message"]
+        if message["type"] == "peer_quality":
+            self.link.report(PEER, message)
+        elif message["type"] == "modality":
+            self.modality = message["modality"]
+        await self.send_json(message)
 
     async def visit_presence(self, event: dict[str, Any]) -> None:
         if event["role"] == self.role:
