@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import re
+import time
 from datetime import timedelta
 from typing import Any
 
@@ -21,7 +23,7 @@ from rapport.core import realtime
 from rapport.core.layers import InProcessChannelLayer
 from rapport.core.models import PendingEvent
 from rapport.core.realtime import publish_to_user
-from rapport.core.sockets import MAX_MESSAGE_BYTES
+from rapport.core.sockets import MAX_MESSAGE_BYTES, FrameError, read_frame
 from tests.conftest import signed_in
 from tests.sockets import run_async, socket_headers
 
@@ -288,3 +290,26 @@ def test_events_of_a_process_without_sockets_reach_the_servers_sockets(
         await socket.disconnect()
 
     _run(body)
+
+
+def test_frames_are_read_by_their_structure_in_one_pass() -> None:
+    """Depth is counted outside strings; hostile texts (thousands of quotes, escapes or
+    brackets) are judged at once, never by recursing or rescanning."""
+    nested = "messages may nest at most 8 levels deep"
+    cases = {
+        "[" * 5000: nested,
+        '{"a":' * 5000: nested,
+        '{"type": "ping", "id": ' + "[" * 9 + "]" * 9 + "}": nested,
+        '"' * 60000 + "[" * 9: nested,
+        '"' + '\\"' * 20000 + "[" * 9: "message is not valid JSON",
+        "[" * 8 + "]" * 8: None,
+        json.dumps({"type": "send", "text": "[{" * 10000}): None,
+    }
+    started = time.monotonic()
+    for text, refusal in cases.items():
+        if refusal is None:
+            assert read_frame(text, None) == json.loads(text)
+        else:
+            with pytest.raises(FrameError, match=re.escape(refusal)):
+                read_frame(text, None)
+    assert time.monotonic() - started < 2

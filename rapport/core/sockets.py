@@ -7,6 +7,7 @@ consumers check the same rule (``rapport.lib.sessions``) at the handshake and on
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
 import logging
@@ -146,7 +147,8 @@ class HandlerGuard:
             log.exception("socket handler for %s failed", kind)  # never the frame's content
             if kind == "websocket.disconnect":
                 raise StopConsumer() from None  # the cleanup itself failed: nothing more to do
-            await self.close(code=HANDLER_FAILED)  # type: ignore[attr-defined]
+            with contextlib.suppress(Exception):  # already closing: its disconnect is on its way
+                await self.close(code=HANDLER_FAILED)  # type: ignore[attr-defined]
 
 
 def session_alive(scope: dict[str, Any]) -> bool:
