@@ -1,4 +1,5 @@
-"""ASGI entry point: Django for HTTP, Channels for WebSockets (session auth, Origin checked)."""
+"""ASGI entry point: Django for HTTP, Channels for WebSockets (session auth; the Origin must be
+one of the site's own, scheme and port included: ``rapport.core.sockets.origin_allowed``)."""
 
 from __future__ import annotations
 
@@ -12,15 +13,13 @@ django_application = get_asgi_application()
 
 from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
-from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
+from rapport.core.sockets import SiteOriginValidator  # noqa: E402
 from rapport.routing import websocket_urlpatterns  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
         "http": django_application,
-        "websocket": AllowedHostsOriginValidator(
-            AuthMiddlewareStack(URLRouter(websocket_urlpatterns))
-        ),
+        "websocket": SiteOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
     }
 )

@@ -14,22 +14,29 @@ from typing import Any
 import pytest
 import time_machine
 from asgiref.sync import sync_to_async
+from channels.auth import AuthMiddlewareStack
+from channels.routing import URLRouter
 from channels.testing import WebsocketCommunicator
 from django.conf import settings
 from django.db import connection
 from django.test import Client
+from django.urls import path
 from django.utils import timezone
 
 from rapport.accounts.models import User
 from rapport.accounts.services import end_live_connections
 from rapport.asgi import application
+from rapport.core.sockets import SiteOriginValidator
 from rapport.messaging.models import Message
 from rapport.visits import services
+from rapport.visits.consumers import VisitConsumer
 from rapport.visits.models import EventKind, Visit, VisitEvent
 from tests.conftest import signed_in
 from tests.sockets import run_async, socket_headers
 
 pytestmark = pytest.mark.django_db(transaction=True)
+
+POLICY = settings.RAPPORT_QUALITY_POLICY
 
 
 headers = socket_headers
@@ -44,6 +51,16 @@ async def open_socket(
     )
     connected, detail = await socket.connect(timeout=5)
     return socket, connected, detail
+
+
+async def closed_at_once(visit: Visit, browser: Client) -> int:
+    """The code of a room socket that is accepted only to be closed (the person hears why)."""
+    socket, connected, _ = await open_socket(visit, browser)
+    assert connected
+    closed = await socket.receive_output(timeout=5)
+    assert closed["type"] == "websocket.close", closed
+    code: int = closed["code"]
+    return code
 
 
 async def receive(socket: WebsocketCommunicator, timeout: float = 5) -> dict[str, Any]:
@@ -113,14 +130,12 @@ def test_outsiders_and_anonymous_are_refused_at_the_handshake(
     outsiders = [signed_in(client_b), signed_in(therapist_y), signed_in(admin)]
 
     async def body() -> None:
-        _socket, connected, code = await open_socket(visit, None)
-        assert (connected, code) == (False, 4401)
+        _socket, connected, _code = await open_socket(visit, None)
+        assert not connected  # HTTP 403 for a real client
         for browser in outsiders:
-            _socket, connected, code = await open_socket(visit, browser)
-            assert (connected, code) == (False, 4404)
+            assert await closed_at_once(visit, browser) == 4404
         unknown = Visit(uid=uuid.uuid4())
-        _socket, connected, code = await open_socket(unknown, outsiders[0])
-        assert (connected, code) == (False, 4404)
+        assert await closed_at_once(unknown, outsiders[0]) == 4404
 
     run(body)
 
@@ -369,21 +384,16 @@ def test_a_second_socket_replaces_the_first(visit: Visit, therapist_x: User) -> 
 
 
 def test_modality_switches_are_recorded_with_their_reason(
-    visit: Visit, therapist_x: User, client_a: User
+    visit: Visit, therapist_x: User, client_a: User, settings: Any
 ) -> None:
+    settings.RAPPORT_QUALITY_POLICY = {**POLICY, "audio_only_after_seconds": 0}
     therapist, client = signed_in(therapist_x), signed_in(client_a)
 
     async def body() -> None:
         t, c = await in_call(visit, therapist, client)
-        await send(
-            c,
-            {
-                "type": "modality",
-                "modality": "audio",
-                "reason": "connection",
-                "detail": "loss 12 %",
-            },
-        )
+        await send(c, {"type": "quality", "level": "poor", "rtt_ms": 420, "loss": 0.12})
+        assert (await receive(t))["type"] == "peer_quality"
+        await send(c, {"type": "modality", "modality": "audio", "reason": "connection"})
         for socket in (t, c):
             switched = await receive(socket)
             assert switched == {
@@ -391,12 +401,10 @@ def test_modality_switches_are_recorded_with_their_reason(
                 "modality": "audio",
                 "by": "client",
                 "reason": "connection",
-                "detail": "loss 12 %",
+                "detail": "loss 12 % for 0 s",  # the server's words, from the figures
             }
         await send(t, {"type": "modality", "modality": "text", "reason": "user"})
         await receive(t)
-        await send(c, {"type": "quality", "level": "poor", "rtt_ms": 420, "loss": 0.12})
-        assert (await receive(t))["type"] == "peer_quality"
         await send(c, {"type": "reconnect", "phase": "started", "cause": "ice_failed"})
         await send(t, {"type": "ping"})
         await receive_until(t, "pong")
@@ -414,9 +422,51 @@ def test_modality_switches_are_recorded_with_their_reason(
     assert switches == [("audio", "connection"), ("text", "user")]
     poor = VisitEvent.objects.get(visit=visit, kind=EventKind.QUALITY_POOR)
     assert poor.detail == "rtt 420 ms, loss 12 %"
+    forced = VisitEvent.objects.get(visit=visit, kind=EventKind.MODALITY, modality="audio")
+    assert forced.detail == "loss 12 % for 0 s"
+    with connection.cursor() as cursor:  # the words are encrypted at rest like the record
+        cursor.execute("SELECT detail FROM visits_visitevent WHERE id = %s", [forced.pk])
+        assert "loss" not in cursor.fetchone()[0]
     assert VisitEvent.objects.filter(
         visit=visit, kind=EventKind.RECONNECTING, reason="ice_failed"
     ).exists()
+
+
+def test_a_browser_cannot_say_why_a_switch_happened(
+    visit: Visit, therapist_x: User, client_a: User, settings: Any
+) -> None:
+    """Free text in a switch is refused, and "because of the connection" needs figures that
+    say so: none, good ones, or a switch up are refused and change nothing."""
+    settings.RAPPORT_QUALITY_POLICY = {**POLICY, "audio_only_after_seconds": 0}
+    therapist, client = signed_in(therapist_x), signed_in(client_a)
+    not_called_for = "The connection figures do not call for this switch."
+
+    async def body() -> None:
+        t, c = await in_call(visit, therapist, client)
+        forced = {"type": "modality", "modality": "audio", "reason": "connection"}
+        await send(c, {**forced, "detail": "my therapist kept talking over me"})
+        assert (await receive(c))["error"] == "unknown field detail"
+        await send(t, forced)
+        assert (await receive(t)) == {"type": "error", "error": not_called_for, "ref": "modality"}
+        await send(c, {"type": "quality", "level": "good", "rtt_ms": 40, "loss": 0.0})
+        assert (await receive(t))["type"] == "peer_quality"
+        await send(t, forced)
+        assert (await receive(t))["error"] == not_called_for
+        # Poor figures from the client's page make the therapist's switch down a forced one.
+        await send(c, {"type": "quality", "level": "poor", "rtt_ms": 40, "loss": 0.2})
+        assert (await receive(t))["type"] == "peer_quality"
+        await send(t, {**forced, "modality": "video"})
+        assert (await receive(t))["error"] == not_called_for  # not a step down
+        await send(t, forced)
+        assert (await receive_until(c, "modality"))["detail"] == "loss 20 % for 0 s"
+        await t.disconnect()
+        await c.disconnect()
+
+    run(body)
+    switches = VisitEvent.objects.filter(visit=visit, kind=EventKind.MODALITY)
+    assert [(e.modality, e.reason, e.detail) for e in switches] == [
+        ("audio", "connection", "loss 20 % for 0 s")
+    ]
 
 
 def test_the_therapist_ends_the_session_for_both(
@@ -432,8 +482,7 @@ def test_the_therapist_ends_the_session_for_both(
         for socket in (t, c):
             assert (await receive_until(socket, "ended"))["by"] == "therapist"
             assert (await socket.receive_output(timeout=5))["code"] == 4410
-        _socket, connected, code = await open_socket(visit, client)
-        assert (connected, code) == (False, 4410)
+        assert await closed_at_once(visit, client) == 4410
 
     run(body)
     visit.refresh_from_db()
@@ -466,8 +515,7 @@ def test_ending_the_care_relationship_shuts_the_room(
     client = signed_in(client_a)
 
     async def body() -> None:
-        _socket, connected, code = await open_socket(visit, client)
-        assert (connected, code) == (False, 4404)
+        assert await closed_at_once(visit, client) == 4404
 
     run(body)
 
@@ -483,8 +531,8 @@ def test_an_expired_browser_session_closes_the_room_socket(visit: Visit, client_
         with time_machine.travel(timezone.now() + idle):
             await send(c, {"type": "ping"})
             assert (await c.receive_output(timeout=5))["code"] == 4001
-            _socket, connected, code = await open_socket(visit, client)
-            assert (connected, code) == (False, 4001)
+            _socket, connected, _code = await open_socket(visit, client)
+            assert not connected
 
     run(body)
 
@@ -523,3 +571,64 @@ def test_chat_seen_live_in_the_room_is_not_unread_in_messages(
     assert total_unread(client_a) == 2
     inbox = signed_in(therapist_x).get("/messages/").content.decode()
     assert 'data-count="0"' in inbox
+
+
+class CrashingRoom(VisitConsumer):
+    """The room with a handler that fails, as a bug or a broken database would make it."""
+
+    async def on_ping(self, fields: dict[str, Any]) -> None:
+        raise RuntimeError("a bug")
+
+
+def test_a_failing_handler_closes_the_socket_and_its_cleanup_still_runs(
+    visit: Visit, therapist_x: User, client_a: User
+) -> None:
+    """The waiting client's socket fails: it is closed (1011), and the therapist no longer sees
+    the client "present, waiting" once the server reports the close."""
+    crashing = SiteOriginValidator(
+        AuthMiddlewareStack(URLRouter([path("ws/visits/<uuid:visit_id>/", CrashingRoom.as_asgi())]))
+    )
+    therapist, client = signed_in(therapist_x), signed_in(client_a)
+
+    async def body() -> None:
+        t, ok, _ = await open_socket(visit, therapist)
+        assert ok
+        await receive(t)
+        c = WebsocketCommunicator(crashing, f"/ws/visits/{visit.uid}/", headers=headers(client))
+        assert (await c.connect(timeout=5))[0]
+        assert (await receive(c))["you"]["state"] == "waiting"
+        assert (await receive_until(t, "peer"))["state"] == "waiting"
+        await send(c, {"type": "ping"})
+        assert await c.receive_output(timeout=5) == {"type": "websocket.close", "code": 1011}
+        await c.disconnect()  # what the ASGI server sends once the socket is closed
+        left = await receive_until(t, "peer")
+        assert (left["present"], left["state"]) == (False, "away")
+        await t.disconnect()
+
+    run(body)
+    visit.refresh_from_db()
+    assert visit.client_channel == ""
+
+
+def test_a_chat_id_used_for_another_text_is_refused(
+    visit: Visit, therapist_x: User, client_a: User
+) -> None:
+    therapist, client = signed_in(therapist_x), signed_in(client_a)
+
+    async def body() -> None:
+        t, c = await in_call(visit, therapist, client)
+        ident = str(uuid.uuid4())
+        await send(c, {"type": "chat", "id": ident, "text": "hello"})
+        assert (await receive_until(c, "chat_ack"))["id"] == ident
+        await send(c, {"type": "chat", "id": ident, "text": "goodbye"})
+        refused = await receive_until(c, "error")
+        assert refused == {
+            "type": "error",
+            "error": "this id was already used for another message",
+            "ref": "chat",
+        }
+        await t.disconnect()
+        await c.disconnect()
+
+    run(body)
+    assert list(Message.objects.values_list("body", flat=True)) == ["hello"]

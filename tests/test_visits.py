@@ -6,7 +6,9 @@ from datetime import timedelta
 
 import pytest
 import time_machine
+from django.conf import settings
 from django.db import connection
+from django.db.migrations.executor import MigrationExecutor
 from django.urls import reverse
 from django.utils import timezone
 
@@ -17,6 +19,7 @@ from rapport.care.models import CareRelationship, ClientProfile
 from rapport.scheduling.models import Appointment, AppointmentStatus, SessionType
 from rapport.visits import services
 from rapport.visits.models import EventKind, SafetyCheckIn, Visit, VisitEvent, VisitStatus
+from rapport.visits.quality import OWN, PEER, LinkQuality
 from tests.conftest import signed_in
 from tests.scheduling_data import direct_appointment
 
@@ -238,3 +241,59 @@ def test_pages_showing_the_checkin_audit_reading_it(therapist_x: User, client_a:
     # The client's own pages read nothing of someone else's.
     signed_in(client_a).get(reverse("visit_room", args=[visit.uid]))
     assert len(checkin_reads()) == 2
+
+
+def test_the_server_records_a_forced_switch_only_after_the_policys_wait() -> None:
+    """Samples every 2 s: poor for 12 s (less one sampling period) calls for audio, in the words
+    the pages use; a good sample, a stale one, a switch up or sideways do not."""
+    now = [0.0]
+    link = LinkQuality(settings.RAPPORT_QUALITY_POLICY, clock=lambda: now[0])
+    poor = {"level": "poor", "rtt_ms": 80.0, "loss": 0.15, "jitter_ms": 5.0}
+    for second in range(0, 10, 2):
+        now[0] = float(second)
+        link.report(OWN, poor)
+        assert link.connection_detail("video", "audio") is None  # not for long enough yet
+    now[0] = 10.0
+    link.report(PEER, {"level": "good", "rtt_ms": 30.0, "loss": 0.0})
+    assert link.connection_detail("video", "audio") == "loss 15 % for 10 s"
+    assert link.connection_detail("audio", "video") is None
+    assert link.connection_detail("video", "video") is None
+    assert link.connection_detail("audio", "text") is None  # 15 % is not too weak for audio
+    now[0] = 20.0  # nothing heard for 10 s: the samples are stale
+    assert link.connection_detail("video", "audio") is None
+    link.report(OWN, {"level": "good", "loss": 0.0})
+    assert link.poor_since is None
+    for second in range(20, 40, 2):
+        now[0] = float(second)
+        link.report(OWN, {"level": "poor", "loss": 0.0, "audio_packets": 0})
+    assert link.connection_detail("audio", "text") == "no sound arriving for 18 s"
+    # The peer's page does not measure what reaches this one: its count is not evidence here.
+    peer_only = LinkQuality(settings.RAPPORT_QUALITY_POLICY, clock=lambda: now[0])
+    for second in range(40, 70, 2):
+        now[0] = float(second)
+        peer_only.report(PEER, {"level": "poor", "audio_packets": 0})
+    assert peer_only.connection_detail("audio", "text") is None
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_migration_encrypts_existing_timeline_details(
+    therapist_x: User, client_a: User
+) -> None:
+    """Details stored in plain text before 0002 are encrypted in place and read back the same."""
+    visit = services.start_unscheduled(therapist_x, client_a)
+    event = VisitEvent.objects.get(visit=visit)
+    before, after = [("visits", "0001_initial")], [("visits", "0002_encrypt_event_detail")]
+    executor = MigrationExecutor(connection)
+    executor.migrate(before)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "UPDATE visits_visitevent SET detail = %s WHERE id = %s",
+            ["loss 15 % for 12 s", event.pk],
+        )
+    executor = MigrationExecutor(connection)
+    executor.loader.build_graph()
+    executor.migrate(after)
+    assert VisitEvent.objects.get(pk=event.pk).detail == "loss 15 % for 12 s"
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT detail FROM visits_visitevent WHERE id = %s", [event.pk])
+        assert cursor.fetchone()[0].startswith("enc1$")

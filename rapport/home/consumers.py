@@ -18,16 +18,18 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 
 from rapport.core.db import KeepConnectionMixin
 from rapport.core.sockets import (
-    MAX_MESSAGE_BYTES,
     SESSION_ENDED,
+    FrameError,
+    HandlerGuard,
     live_groups,
+    read_frame,
     refuse_unless_signed_in,
     session_alive,
 )
 from rapport.messaging.services import total_unread
 
 
-class EventsConsumer(KeepConnectionMixin, AsyncWebsocketConsumer):  # type: ignore[misc]
+class EventsConsumer(HandlerGuard, KeepConnectionMixin, AsyncWebsocketConsumer):  # type: ignore[misc]
     async def connect(self) -> None:
         if await refuse_unless_signed_in(self):
             return
@@ -54,17 +56,10 @@ class EventsConsumer(KeepConnectionMixin, AsyncWebsocketConsumer):  # type: igno
             await self.channel_layer.group_discard(group, self.channel_name)
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
-        if (
-            bytes_data is not None
-            or text_data is None
-            or len(text_data.encode("utf-8", "surrogatepass")) > MAX_MESSAGE_BYTES
-        ):
-            await self.send_error("messages must be JSON text up to 64 KB")
-            return
         try:
-            message = json.loads(text_data)
-        except ValueError:
-            await self.send_error("message is not valid JSON")
+            message = read_frame(text_data, bytes_data)
+        except FrameError as refusal:
+            await self.send_error(str(refusal))
             return
         if not session_alive(self.scope):
             await self.close(code=SESSION_ENDED)

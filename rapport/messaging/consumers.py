@@ -4,7 +4,8 @@ One socket per open tab, for all of the user's conversations. Each frame is size
 rate-limited (per socket and per user), validated, and authorised through
 ``rapport.messaging.access`` against the database before anything happens; the browser session's
 lifetime is checked on every frame too. A send is acknowledged only after its transaction
-committed, and a repeated id is acknowledged again without a second row.
+committed, and a repeated id is acknowledged again without a second row (the same id with
+another text is refused).
 """
 
 from __future__ import annotations
@@ -25,8 +26,10 @@ from django.utils.dateparse import parse_datetime
 from rapport.core import realtime
 from rapport.core.db import KeepConnectionMixin, db_call
 from rapport.core.sockets import (
-    MAX_MESSAGE_BYTES,
+    FrameError,
+    HandlerGuard,
     live_groups,
+    read_frame,
     refuse_unless_signed_in,
     session_alive,
 )
@@ -85,7 +88,7 @@ def _seq(message: dict[str, Any], key: str) -> int:
     return value
 
 
-class MessagesConsumer(KeepConnectionMixin, AsyncWebsocketConsumer):  # type: ignore[misc]
+class MessagesConsumer(HandlerGuard, KeepConnectionMixin, AsyncWebsocketConsumer):  # type: ignore[misc]
     async def connect(self) -> None:
         self.groups_joined: list[str] = []
         if await refuse_unless_signed_in(self):
@@ -103,8 +106,7 @@ class MessagesConsumer(KeepConnectionMixin, AsyncWebsocketConsumer):  # type: ig
         for group in self.groups_joined:
             await self.channel_layer.group_add(group, self.channel_name)
         await self.accept()
-        unread = await db_call(services.unread_by_conversation)(user)
-        await self.send_json({"type": "welcome", "unread": unread, "total": sum(unread.values())})
+        await self.send_json(await db_call(services.welcome)(user))
 
     async def disconnect(self, code: int) -> None:
         for group in self.groups_joined:
@@ -117,14 +119,10 @@ class MessagesConsumer(KeepConnectionMixin, AsyncWebsocketConsumer):  # type: ig
         try:
             if not self.frames.take():
                 raise Refused("rate limit: slow down")
-            if bytes_data is not None or text_data is None:
-                raise Refused("messages must be JSON text")
-            if len(text_data.encode("utf-8", "surrogatepass")) > MAX_MESSAGE_BYTES:
-                raise Refused("messages must be at most 64 KB")
             try:
-                message = json.loads(text_data)
-            except ValueError:
-                raise Refused("message is not valid JSON") from None
+                message = read_frame(text_data, bytes_data)
+            except FrameError as refusal:
+                raise Refused(str(refusal)) from None
             if not isinstance(message, dict) or not isinstance(message.get("type"), str):
                 raise Refused("a message is a JSON object with a 'type'")
             kind = message["type"]

@@ -43,6 +43,7 @@ from rapport.messaging.fast_send import Sent, send_fast
 from rapport.messaging.models import Attachment, Conversation, Message, Participant, Revision
 
 EDIT_WINDOW = timedelta(minutes=5)
+REUSED_ID = "this id was already used for another message"
 MAX_TEXT_CHARS = 8000
 HISTORY_PAGE = 200
 
@@ -169,7 +170,8 @@ def send_message(
     """Store a message once and say who should hear of it.
 
     A repeated ``client_uid`` (a retry after a lost acknowledgement) returns the stored message
-    with ``created=False`` and nothing to publish. A new text message is stored by
+    with ``created=False`` and nothing to publish; the same id with another text or attachment
+    is refused (``REUSED_ID``). A new text message is stored by
     ``fast_send.send_fast``, which does what ``_store`` does in fewer statements; anything else
     (and whatever it leaves alone) takes ``_store``.
     """
@@ -271,8 +273,8 @@ def _store(
 ) -> Outcome:
     stored = Message.objects.filter(sender=user, client_uid=client_uid).first()
     if stored is not None:
-        if stored.conversation_id != conversation.pk:
-            raise ValidationError("That message id is already used.")
+        if not _same_message(stored, conversation, text, attachment_uid):
+            raise ValidationError(REUSED_ID)
         stored.conversation = conversation
         return Outcome(message=stored, shown=message_json(conversation, stored))
     attachment = None
@@ -330,6 +332,21 @@ def _seen_live(
     }
     outcome.tell(message.sender_id, receipt)
     outcome.tell(recipient.user_id, receipt)
+
+
+def _same_message(
+    stored: Message, conversation: Conversation, text: str, attachment_uid: uuid.UUID | None
+) -> bool:
+    """A repeated id is a resend of ``stored`` when it carries what was first sent there (a
+    later correction does not change that): same conversation, text and attachment."""
+    first = stored.revisions.order_by("replaced_at", "pk").first()
+    sent_text = first.body if first is not None else stored.body
+    sent_attachment = stored.attachment.uid if stored.attachment is not None else None
+    return (
+        stored.conversation_id == conversation.pk
+        and sent_text == text
+        and sent_attachment == attachment_uid
+    )
 
 
 def _own_message(user: User, client_uid: uuid.UUID, verb: str) -> tuple[Conversation, Message]:
@@ -480,17 +497,6 @@ def total_unread(user: User | int) -> int:
     return total
 
 
-def _open_ids(user: User) -> Any:
-    return conversations_of(user).values("pk")
-
-
-def unread_by_conversation(user: User) -> dict[str, int]:
-    rows = Participant.objects.filter(
-        user=user, conversation__in=_open_ids(user), unread__gt=0
-    ).values_list("conversation__uid", "unread")
-    return {str(uid): count for uid, count in rows}
-
-
 def messages_after(
     user: User, conversation_uid: uuid.UUID | str, after: int, limit: int = HISTORY_PAGE
 ) -> tuple[Conversation, list[Message], bool]:
@@ -560,6 +566,27 @@ def inbox(user: User) -> list[InboxRow]:
     rows.sort(key=lambda row: row.peer.full_name)
     rows.sort(key=lambda row: row.last_message_at or epoch, reverse=True)
     return rows
+
+
+def welcome(user: User) -> dict[str, Any]:
+    """The messages socket's first frame: the user's open conversations (how a client learns
+    their ids), newest activity first, and the unread counts."""
+    rows = inbox(user)
+    unread = {str(row.conversation.uid): row.unread for row in rows if row.unread}
+    return {
+        "type": "welcome",
+        "conversations": [
+            {
+                "id": str(row.conversation.uid),
+                "with": row.peer.full_name,
+                "unread": row.unread,
+                "last_seq": row.conversation.last_seq,
+            }
+            for row in rows
+        ],
+        "unread": unread,
+        "total": sum(unread.values()),
+    }
 
 
 def participants_read(conversation: Conversation) -> dict[int, int]:

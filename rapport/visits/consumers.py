@@ -15,15 +15,18 @@ from typing import Any
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
+from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404
 
 from rapport.core import realtime
 from rapport.core.sockets import (
-    MAX_MESSAGE_BYTES,
     SESSION_ENDED,
+    FrameError,
+    HandlerGuard,
     SessionToucher,
     live_groups,
+    read_frame,
     refuse_unless_signed_in,
     session_alive,
 )
@@ -32,6 +35,7 @@ from rapport.lib.turn import ice_servers
 from rapport.visits import services
 from rapport.visits.access import access_checkin, access_visit
 from rapport.visits.models import EventKind, Visit
+from rapport.visits.quality import OWN, PEER, LinkQuality
 from rapport.visits.schema import SchemaError, validate
 from rapport.visits.services import CLIENT, THERAPIST
 
@@ -60,7 +64,7 @@ RECONNECT_EVENTS = {
 }
 
 
-class VisitConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
+class VisitConsumer(HandlerGuard, AsyncWebsocketConsumer):  # type: ignore[misc]
     visit: Visit
     role: str
     state: str
@@ -79,26 +83,28 @@ class VisitConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
         self.peer_state = "away"
         self.peer_connection = ""
         self.last_quality = "unknown"
+        self.link = LinkQuality(settings.RAPPORT_QUALITY_POLICY)
         self.session_toucher = SessionToucher()
         visit_uid = self.scope["url_route"]["kwargs"]["visit_id"]
         visit = await database_sync_to_async(self._find)(visit_uid, user)
         if visit is None:
-            await self.close(code=NOT_FOUND)
+            await self._close_at_once(NOT_FOUND)
             return
         if visit.is_ended:
-            await self.close(code=VISIT_ENDED)
+            await self._close_at_once(VISIT_ENDED)
             return
         try:
             joined = await database_sync_to_async(services.connect)(
                 visit.pk, user, self.channel_name, self.connection
             )
         except PermissionDenied:
-            await self.close(code=NOT_FOUND)
+            await self._close_at_once(NOT_FOUND)
             return
         except ValidationError:
-            await self.close(code=VISIT_ENDED)
+            await self._close_at_once(VISIT_ENDED)
             return
         self.visit, self.role, self.state = joined.visit, joined.role, joined.state
+        self.modality = self.visit.modality
         self.group = services.visit_group(self.visit)
         self.groups_joined = [self.group, *live_groups(self.scope)]
         for group in self.groups_joined:
@@ -108,6 +114,13 @@ class VisitConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
             await realtime.send_now(joined.replaced_channel, {"type": "visit.replaced"})
         await self.send_json(await database_sync_to_async(self._welcome)())
         await self._announce(ready=joined.both_in)
+
+    async def _close_at_once(self, code: int) -> None:
+        """Accept, then close with ``code``: a refused handshake reaches the client as HTTP 403
+        with no code at all, and a signed-in person's page must learn that this room is gone
+        (or never was theirs) to stop coming back."""
+        await self.accept()
+        await self.close(code=code)
 
     def _find(self, visit_uid: uuid.UUID, user: Any) -> Visit | None:
         """The visit through the same check as its pages: unknown and foreign ids alike close
@@ -212,16 +225,10 @@ class VisitConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
         if not self.bucket.take():
             await self._refuse("rate limit: slow down", None)
             return
-        if bytes_data is not None or text_data is None:
-            await self._refuse("messages must be JSON text", None)
-            return
-        if len(text_data.encode("utf-8", "surrogatepass")) > MAX_MESSAGE_BYTES:
-            await self._refuse("messages must be at most 64 KB", None)
-            return
         try:
-            message = json.loads(text_data)
-        except ValueError:
-            await self._refuse("message is not valid JSON", None)
+            message = read_frame(text_data, bytes_data)
+        except FrameError as unreadable:
+            await self._refuse(str(unreadable), None)
             return
         try:
             kind, fields = validate(message)
@@ -289,6 +296,7 @@ class VisitConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
 
     async def on_quality(self, fields: dict[str, Any]) -> None:
         level = fields["level"]
+        self.link.report(OWN, fields)
         await self._to_peer({"type": "peer_quality", **fields})
         if level == self.last_quality or level in ("fair", "unknown"):
             return
@@ -308,12 +316,15 @@ class VisitConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
         )
 
     async def on_modality(self, fields: dict[str, Any]) -> None:
+        detail = ""
+        if fields["reason"] == "connection":
+            # Only the figures this socket was sent can make it "because of the connection".
+            found = self.link.connection_detail(self.modality, fields["modality"])
+            if found is None:
+                raise ValidationError("The connection figures do not call for this switch.")
+            detail = found
         await database_sync_to_async(services.switch_modality)(
-            self.visit.pk,
-            self.user,
-            fields["modality"],
-            reason=fields["reason"],
-            detail=fields.get("detail", ""),
+            self.visit.pk, self.user, fields["modality"], reason=fields["reason"], detail=detail
         )
         await realtime.publish_now(
             self.group,
@@ -325,7 +336,7 @@ class VisitConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
                     "modality": fields["modality"],
                     "by": self.role,
                     "reason": fields["reason"],
-                    "detail": fields.get("detail", ""),
+                    "detail": detail,
                 },
             },
         )
@@ -354,8 +365,14 @@ class VisitConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
     # --- From the room's group -------------------------------------------------------------
 
     async def visit_relay(self, event: dict[str, Any]) -> None:
-        if event["to"] in (None, self.role):
-            await self.send_json(event["message"])
+        if event["to"] not in (None, self.role):
+            return
+        message = event["message"]
+        if message["type"] == "peer_quality":
+            self.link.report(PEER, message)
+        elif message["type"] == "modality":
+            self.modality = message["modality"]
+        await self.send_json(message)
 
     async def visit_presence(self, event: dict[str, Any]) -> None:
         if event["role"] == self.role:

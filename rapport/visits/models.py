@@ -112,7 +112,8 @@ class EventKind(models.TextChoices):
 
 
 class VisitEvent(models.Model):
-    """One line of a visit's timeline. ``detail`` holds figures and codes, never what was said."""
+    """One line of a visit's timeline. ``detail`` holds figures and codes in the server's words,
+    never what was said; encrypted, as it describes the client's session."""
 
     visit = models.ForeignKey(Visit, on_delete=models.CASCADE, related_name="events")
     at = models.DateTimeField(default=timezone.now)
@@ -122,7 +123,7 @@ class VisitEvent(models.Model):
     kind = models.CharField(max_length=20, choices=EventKind.choices)
     modality = models.CharField(max_length=8, choices=Modality.choices, blank=True)
     reason = models.CharField(max_length=12, blank=True)
-    detail = models.CharField(max_length=200, blank=True)
+    detail = EncryptedTextField(blank=True, default="")
 
     class Meta:
         ordering = ["at", "pk"]

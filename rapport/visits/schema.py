@@ -140,6 +140,7 @@ FIGURES = {
     "jitter_ms": number(0, 600_000),
     "bitrate_kbps": number(0, 10_000_000),
     "fps": number(0, 1000),
+    "audio_packets": number(0, 1_000_000_000),  # audio packets received in the sample
 }
 MODALITY = choice("video", "audio", "text")
 CANDIDATE = obj(
@@ -165,10 +166,8 @@ MESSAGES: dict[str, tuple[dict[str, Check], dict[str, Check]]] = {
         {},
     ),
     "ice": ({"candidate": nullable(CANDIDATE)}, {}),
-    "modality": (
-        {"modality": MODALITY, "reason": choice("user", "connection")},
-        {"detail": text(0, 200)},
-    ),
+    # No words from the browser: the server writes why (rapport.visits.quality).
+    "modality": ({"modality": MODALITY, "reason": choice("user", "connection")}, {}),
     "media": ({"audio": boolean, "video": boolean, "screen": boolean}, {}),
     "quality": ({"level": choice("good", "fair", "poor", "unknown")}, FIGURES),
     "reconnect": (

@@ -34,6 +34,7 @@ from rapport.visits.models import EventKind, SafetyCheckIn, Visit, VisitEvent, V
 THERAPIST = "therapist"
 CLIENT = "client"
 MODALITIES = [str(m) for m in Modality]
+SWITCH_REASONS = ("user", "connection")
 
 
 class VisitError(ValidationError):
@@ -343,6 +344,10 @@ def _participant(visit_id: int, user: User, *, admitted: bool = True) -> tuple[V
 def switch_modality(
     visit_id: int, user: User, modality: str, *, reason: str, detail: str = ""
 ) -> Visit:
+    """Record a switch. ``reason`` "connection" and its ``detail`` come from the server's own
+    reading of the call quality (``rapport.visits.quality``), never from a browser's words."""
+    if reason not in SWITCH_REASONS:
+        raise VisitError(_("That is not a reason to switch."), code="reason")
     with transaction.atomic():
         visit, _role = _participant(visit_id, user)
         if modality not in allowed_modalities(visit):

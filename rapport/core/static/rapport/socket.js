@@ -10,7 +10,6 @@
 
 const FINAL = new Map([
   [4001, "signed-out"],
-  [4401, "signed-out"],
   [4404, "gone"],
   [4409, "replaced"],
   [4410, "ended"],

@@ -104,6 +104,8 @@ export function report(sample, levelName) {
     jitter_ms: round(sample?.jitter_ms),
     bitrate_kbps: round(sample?.bitrate_kbps),
     fps: round(sample?.fps),
+    // "No sound arriving" counts for a step down to text (the server checks it too).
+    audio_packets: sample?.audioPackets ?? null,
   };
 }
 

@@ -337,7 +337,8 @@ function act(decision) {
   } else if (decision.action === "audio" || decision.action === "text") {
     // One side decides so the timeline gets one switch: the therapist's page.
     if (isTherapist && !state.switchPending) {
-      state.switchPending = send({ type: "modality", modality: decision.action, reason: "connection", detail: decision.detail.slice(0, 200) });
+      // The server checks the figures it was sent and writes why itself.
+      state.switchPending = send({ type: "modality", modality: decision.action, reason: "connection" });
     }
   } else if (decision.action === "offer") {
     const button = document.createElement("button");
