@@ -167,7 +167,11 @@ def test_schedules_make_tasks_once_per_session_and_every_n_days(
         )
         tasks = due_tasks(client_a)
         assert sorted((t.instrument.key, t.due_at) for t in tasks) == sorted(
-            [("k10", start), ("phq9", soon.starts_at), ("gad7", start)]
+            [
+                ("k10", start + timedelta(days=7)),
+                ("phq9", soon.starts_at),
+                ("gad7", start + timedelta(days=14)),
+            ]
         )
         assert [t.appointment_id for t in tasks if t.instrument.key == "phq9"] == [soon.pk]
         # Asking again creates nothing new.
@@ -588,3 +592,35 @@ def test_a_practice_can_ask_a_licensed_alliance_measure_after_each_session(
     # Back to Rapport's own form when the imported one is switched off.
     update_instrument(admin, instrument, is_active=False)
     assert feedback_instrument().key == FEEDBACK_KEY  # type: ignore[union-attr]
+
+
+# --- Assigning again -----------------------------------------------------------------------------
+
+
+def test_a_finished_one_off_is_assigned_again_and_nothing_is_due_before_it_is_assigned(
+    therapist_x: User, client_a: User
+) -> None:
+    start = timezone.now().replace(microsecond=0)
+    with time_machine.travel(start, tick=False) as clock:
+        first = one_task(therapist_x, client_a)
+        fortnightly = assign(
+            therapist_x, client_a, instrument("gad7"), Schedule.EVERY_N_DAYS, interval_days=14
+        )
+        [every_14] = [t for t in due_tasks(client_a) if t.assignment_id == fortnightly.pk]
+        # Due after the moment of assigning, never at or before it.
+        assert first.due_at > start and every_14.due_at > start
+        assert every_14.due_at == start + timedelta(days=14)
+        # While the one-off is still to do, assigning it again is refused.
+        with pytest.raises(MeasureError, match="already assigned"):
+            assign(therapist_x, client_a, instrument("phq9"), Schedule.ONCE)
+
+        submit(first, client_a, phq9())
+        clock.move_to(start + timedelta(days=3))
+        again = assign(therapist_x, client_a, instrument("phq9"), Schedule.ONCE)
+        assert again.pk != first.assignment_id
+        [new_task] = [t for t in due_tasks(client_a) if t.instrument.key == "phq9"]
+        assert new_task.assignment_id == again.pk and new_task.pk != first.pk
+        assert new_task.due_at > start + timedelta(days=3)
+        done = Assignment.objects.get(pk=first.assignment_id)
+        assert (done.is_active, done.ended_at) == (False, start)
+        assert MeasureTask.objects.get(pk=first.pk).status == TaskStatus.DONE

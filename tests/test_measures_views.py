@@ -314,6 +314,7 @@ def test_unknown_and_foreign_ids_answer_alike(
     signed_in(client_a).post(f"/measures/tasks/{task.pk}/", answers({**ALL_ZERO, "9": 2}))
     stored, alert = Response.objects.get(), SafetyAlert.objects.get()
     assignment = Assignment.objects.get()
+    ended = (assignment.is_active, assignment.ended_at)  # sent: a one-off ends by itself
     unknown = 10**9
     gets = {
         client_b: [
@@ -361,7 +362,8 @@ def test_unknown_and_foreign_ids_answer_alike(
     assert own.post(end.format(unknown)).status_code == 404
     assignment.refresh_from_db()
     alert.refresh_from_db()
-    assert assignment.is_active and alert.acknowledged_at is None
+    assert (assignment.is_active, assignment.ended_at) == ended
+    assert alert.acknowledged_at is None
     assert MeasureTask.objects.get(pk=task.pk).status == TaskStatus.DONE
 
 

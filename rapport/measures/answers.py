@@ -18,6 +18,7 @@ from rapport.accounts.models import User
 from rapport.audit.services import Action, record
 from rapport.care.access import Reach, reach
 from rapport.measures.alerts import raise_alert
+from rapport.measures.assignments import finish_one_off
 from rapport.measures.definitions import Definition
 from rapport.measures.errors import MeasureError
 from rapport.measures.feedback import feedback_drop
@@ -102,6 +103,7 @@ def submit(
         locked.completed_at = response.submitted_at
         locked.draft = ""
         locked.save(update_fields=["status", "completed_at", "draft"])
+        finish_one_off(locked)
         record(
             Action.MEASURE_SUBMITTED,
             actor=client,
