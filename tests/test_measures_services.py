@@ -62,6 +62,7 @@ from rapport.measures.scoring import ScoringError
 from rapport.scheduling.models import Appointment, AppointmentStatus, SessionType
 from rapport.visits import services as visits
 from rapport.visits.models import Visit
+from tests.conftest import signed_in
 from tests.mail import Inbox, body_of
 from tests.scheduling_data import direct_appointment
 from tests.worker import run_task_worker
@@ -495,6 +496,47 @@ def test_overdue_alerts_escalate_even_if_their_queued_task_was_lost(
         # A correction does not open a second alert while the original's is still open.
         correction = correct(Response.objects.get(), client_a, phq9(item9=1))
         assert not correction.alerts.exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_with_no_active_admin_an_escalation_goes_to_every_therapist_with_a_warning(
+    smtp: Inbox,
+    therapist_x: User,
+    therapist_y: User,
+    client_a: User,
+    admin: User,
+    events: list[tuple[int, dict[str, Any]]],
+) -> None:
+    User.objects.filter(pk=admin.pk).update(is_active=False)
+    start = timezone.now().replace(microsecond=0)
+    with time_machine.travel(start, tick=False) as clock:
+        submit(one_task(therapist_x, client_a), client_a, phq9(item9=2))
+        alert = SafetyAlert.objects.get()
+        run_task_worker()
+        smtp.take()  # the reminder and the therapist's alert email
+        clock.move_to(deadline_of(alert) + timedelta(minutes=1))
+        run_task_worker()
+        sent = smtp.take()
+        assert sorted(m["To"] for m in sent) == sorted([therapist_x.email, therapist_y.email])
+        for message in sent:
+            assert_content_free(message, client_a)
+            assert "no active admin" in body_of(message)
+            assert therapist_x.full_name in body_of(message)  # whom colleagues can reach
+        escalated = {uid: e for uid, e in events if e["type"] == "alert.escalated"}
+        assert set(escalated) == {therapist_x.pk, therapist_y.pk}
+        assert escalated[therapist_y.pk]["no_admin"] is True
+        assert escalated[therapist_y.pk]["url"] == "/alerts/"
+        [audited] = actions(Action.ALERT_ESCALATED)
+        assert audited.detail["admins"] == []
+        assert audited.detail["therapists"] == sorted([therapist_x.pk, therapist_y.pk])
+        assert SafetyAlert.objects.get().escalated_to_therapists is True
+
+        # Once an admin is active again, their home page says what happened.
+        User.objects.filter(pk=admin.pk).update(is_active=True)
+        home = signed_in(admin).get("/").content.decode()
+        assert "No active admin: 1 escalation went to therapists" in home
+        listed = signed_in(admin).get("/practice/alerts/").content.decode()
+        assert "went to every therapist: no admin was active" in listed
 
 
 def test_a_correction_that_adds_a_risk_answer_raises_an_alert(

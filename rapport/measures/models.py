@@ -210,6 +210,8 @@ class SafetyAlert(models.Model):
     )
     action_taken = EncryptedTextField(blank=True, default="")
     escalated_at = models.DateTimeField(null=True, blank=True)
+    # The practice had no active admin at the deadline: it went to every therapist instead.
+    escalated_to_therapists = models.BooleanField(default=False)
 
     class Meta:
         ordering = ["-opened_at"]

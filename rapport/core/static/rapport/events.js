@@ -133,8 +133,11 @@ function safetyAlert(event) {
 // An alert its therapist did not acknowledge in time, to the practice admins: the banner, and
 // the escalated alerts' count or list on this page read again.
 function escalated(event) {
-  const words = (texts.escalated ?? "").replace("{name}", String(event.therapist_name ?? ""));
-  banner(String(event.alert ?? ""), words, texts.escalatedLink ?? "", event.url);
+  // With no active admin it comes to every therapist, who sees whose client it is.
+  const template = event.no_admin ? texts.escalatedNoAdmin : texts.escalated;
+  const words = (template ?? "").replace("{name}", String(event.therapist_name ?? ""));
+  const link = event.no_admin ? texts.escalatedNoAdminLink : texts.escalatedLink;
+  banner(String(event.alert ?? ""), words, link ?? "", event.url);
   if (refreshed.length) reload();
   chime();
 }

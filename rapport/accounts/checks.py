@@ -1,0 +1,24 @@
+"""Deployment checks of the practice's people, run by ``rapport check``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core import checks
+
+from rapport.accounts.models import Role, User
+
+
+def active_admin(databases: list[str] | None = None, **kwargs: Any) -> list[checks.CheckMessage]:
+    """Safety alerts that nobody acknowledges escalate to the practice admins: one must exist."""
+    if not databases:
+        return []
+    if User.objects.filter(role=Role.ADMIN, is_active=True).exists():
+        return []
+    return [
+        checks.Error(
+            "The practice has no active admin: unacknowledged safety alerts would escalate to "
+            "every therapist instead. Create one with 'rapport createadmin'.",
+            id="rapport.E001",
+        )
+    ]
