@@ -96,7 +96,6 @@ def submit(
             instrument=locked.instrument,
             answers=json.dumps(clean),
             result=json.dumps(result.to_json()),
-            risk_positive=result.risk_positive,
             submitted_by=client,
         )
         locked.status = TaskStatus.DONE
@@ -113,7 +112,6 @@ def submit(
             instrument=definition.key,
             version=definition.version,
             task=locked.pk,
-            risk_positive=result.risk_positive,
         )
         _act_on(response, locked.therapist, definition, result)
     task.status, task.completed_at, task.draft = locked.status, locked.completed_at, ""
@@ -156,7 +154,6 @@ def correct(
             instrument=original.instrument,
             answers=json.dumps(clean),
             result=json.dumps(result.to_json()),
-            risk_positive=result.risk_positive,
             submitted_by=user,
             corrects=original,
         )
@@ -168,12 +165,12 @@ def correct(
             client=original.client,
             corrects=original.pk,
             instrument=definition.key,
-            risk_positive=result.risk_positive,
         )
         if therapist is not None:
-            already_open = original.alerts.filter(
-                kind=AlertKind.RISK_ITEM, acknowledged_at=None
-            ).exists()
+            already_open = any(
+                alert.kind == AlertKind.RISK_ITEM
+                for alert in original.alerts.filter(acknowledged_at=None).only("pk", "kind")
+            )
             if result.risk_positive and not already_open:
                 raise_alert(correction, therapist, AlertKind.RISK_ITEM)
     return correction

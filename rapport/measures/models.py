@@ -159,7 +159,6 @@ class Response(models.Model):
     instrument = models.ForeignKey(Instrument, on_delete=models.PROTECT, related_name="responses")
     answers = EncryptedTextField()  # JSON {item key: value or null}
     result = EncryptedTextField()  # JSON of scoring.Score: total, band, subscales, risk items…
-    risk_positive = models.BooleanField(default=False)
     submitted_at = models.DateTimeField(default=timezone.now, db_index=True)
     submitted_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
@@ -188,6 +187,12 @@ class Response(models.Model):
         data: dict[str, Any] = json.loads(self.result)
         return data
 
+    @property
+    def risk_positive(self) -> bool:
+        """A risk item answered at or above its threshold: a clinical fact, so it lives in the
+        encrypted result, not in a column of its own."""
+        return bool(self.result_data()["risk_items"])
+
 
 class AlertKind(models.TextChoices):
     RISK_ITEM = "risk", _("Risk answer")
@@ -195,9 +200,14 @@ class AlertKind(models.TextChoices):
 
 
 class SafetyAlert(models.Model):
-    """Raised by an answer; open until the therapist records the action taken."""
+    """Raised by an answer; open until the therapist records the action taken.
 
-    kind = models.CharField(max_length=10, choices=AlertKind.choices, default=AlertKind.RISK_ITEM)
+    What the alert is about (its kind) and what was done are encrypted; who, when and its state
+    (open, acknowledged, escalated) stay plain because the lists and the escalation sweep query
+    them.
+    """
+
+    kind = EncryptedTextField(choices=AlertKind.choices, default=AlertKind.RISK_ITEM)
     response = models.ForeignKey(Response, on_delete=models.PROTECT, related_name="alerts")
     client = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     therapist = models.ForeignKey(
