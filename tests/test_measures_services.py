@@ -550,6 +550,77 @@ def test_a_correction_that_adds_a_risk_answer_raises_an_alert(
     assert DBTaskResult.objects.filter(task_path__endswith="escalate_alert").count() == 1
 
 
+@pytest.mark.django_db(transaction=True)
+def test_an_unsent_risk_answer_reaches_the_therapist_once_after_the_practice_limit(
+    smtp: Inbox,
+    therapist_x: User,
+    therapist_y: User,
+    client_a: User,
+    client_b: User,
+    events: list[tuple[int, dict[str, Any]]],
+) -> None:
+    practice = Practice.get()
+    assert practice.unsent_risk_minutes == 120  # the default: two hours
+    start = timezone.now().replace(microsecond=0)
+    with time_machine.travel(start, tick=False) as clock:
+        risky = one_task(therapist_x, client_a)
+        save_draft(risky, client_a, {"1": 1, "9": 2})
+        # Another client's draft, with no risk answer, tells nobody anything.
+        calm = one_task(therapist_y, client_b)
+        save_draft(calm, client_b, {"1": 3, "9": 0})
+        run_task_worker()
+        smtp.take()  # the two reminders
+
+        clock.move_to(start + timedelta(minutes=119))
+        run_task_worker()
+        assert smtp.take() == []
+        assert [e for _uid, e in events if e["type"] == "measure.unsent_risk"] == []
+
+        clock.move_to(start + timedelta(minutes=121))
+        run_task_worker()
+        [notice] = smtp.take()
+        assert notice["To"] == therapist_x.email
+        assert notice["Subject"] == "A questionnaire a client has not sent has a risk answer"
+        assert_content_free(notice, client_a)
+        assert f"/clients/{client_a.pk}/measures/" in body_of(notice)
+        [(to, event)] = [(uid, e) for uid, e in events if e["type"] == "measure.unsent_risk"]
+        assert to == therapist_x.pk
+        assert event == {
+            "type": "measure.unsent_risk",
+            "task": risky.pk,
+            "client_name": client_a.full_name,
+            "url": f"/clients/{client_a.pk}/measures/",
+        }
+        # Exactly once per questionnaire: later sweeps and later saves send nothing more.
+        save_draft(risky, client_a, {"1": 2, "9": 3})
+        clock.move_to(start + timedelta(hours=6))
+        run_task_worker()
+        assert smtp.take() == []
+        assert len([e for _uid, e in events if e["type"] == "measure.unsent_risk"]) == 1
+        # Nothing stored says so in plain text.
+        stored = raw_column("measures_measuretask", "unsent_risk_noticed_at", risky.pk)
+        assert stored.startswith("enc1$")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_risk_answer_sent_in_time_gives_no_unsent_notice(
+    smtp: Inbox, therapist_x: User, client_a: User, events: list[Any]
+) -> None:
+    start = timezone.now().replace(microsecond=0)
+    with time_machine.travel(start, tick=False) as clock:
+        task = one_task(therapist_x, client_a)
+        save_draft(task, client_a, {"9": 1})
+        clock.move_to(start + timedelta(minutes=30))
+        submit(task, client_a, phq9(item9=1))
+        acknowledge(SafetyAlert.objects.get(), therapist_x, "Phoned the client at once.")
+        run_task_worker()
+        smtp.take()  # the reminder
+        clock.move_to(start + timedelta(hours=3))
+        run_task_worker()
+        assert [m["Subject"] for m in smtp.take()] == []
+        assert [e for _uid, e in events if e["type"] == "measure.unsent_risk"] == []
+
+
 # --- Feedback after sessions ---------------------------------------------------------------------
 
 

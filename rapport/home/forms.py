@@ -24,6 +24,7 @@ class PracticeForm(forms.ModelForm):  # type: ignore[type-arg]
             "calendar_shows_client_names",
             "crisis_resources",
             "alert_escalation_minutes",
+            "unsent_risk_minutes",
             "after_session_instrument",
         ]
         widgets = {"crisis_resources": forms.Textarea(attrs={"rows": 4})}

@@ -113,6 +113,10 @@ class MeasureTask(models.Model):
     )
     status = models.CharField(max_length=10, choices=TaskStatus.choices, default=TaskStatus.OPEN)
     draft = EncryptedTextField(blank=True, default="")  # JSON {item key: value}: save and resume
+    # When the worker looks at a saved draft for a risk answer left unsent (any draft gets one,
+    # so this column says nothing about risk), and when the therapist was told (encrypted).
+    draft_check_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    unsent_risk_noticed_at = EncryptedTextField(blank=True, default="")
     created_at = models.DateTimeField(default=timezone.now)
     reminded_at = models.DateTimeField(null=True, blank=True)
     completed_at = models.DateTimeField(null=True, blank=True)

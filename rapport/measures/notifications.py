@@ -1,4 +1,5 @@
-"""Emails about measures: a questionnaire to fill in, an alert to look at, an escalated alert.
+"""Emails about measures: a questionnaire to fill in, an alert to look at, a risk answer left
+unsent, an escalated alert.
 
 None of them carries clinical content: no instrument, no answer, no score, no client name. They
 say that something waits in Rapport and link to it; the details are shown only after sign-in.
@@ -80,6 +81,20 @@ def deliver_alert_email(alert_id: int) -> bool:
         "escalation_minutes": practice.alert_escalation_minutes,
     }
     _email(therapist, "alert", context).send()
+    return True
+
+
+def deliver_unsent_risk_email(task_id: int) -> bool:
+    """Tell the therapist a questionnaire their client saved but has not sent holds a risk
+    answer. True if sent. Not sent once the client has sent it (the alert takes over)."""
+    task = MeasureTask.objects.select_related("therapist").filter(pk=task_id).first()
+    if task is None or task.status != TaskStatus.OPEN:
+        return False
+    therapist = task.therapist
+    if not therapist.is_active or not therapist.email:
+        return False
+    link = _link(reverse("client_measures", kwargs={"client_id": task.client_id}))
+    _email(therapist, "unsent_risk", {"link": link}).send()
     return True
 
 
