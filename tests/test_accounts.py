@@ -42,12 +42,13 @@ LOCKED = "Too many failed login attempts. Try again later."
 
 # --- helpers -------------------------------------------------------------------------------------
 
-# The practice form's scheduling fields, at their defaults.
+# The practice form's scheduling and safety fields, at their defaults.
 SCHEDULING_DEFAULTS = {
     "late_cancel_hours": "24",
     "reminder_minutes": "1440,60",
     "join_opens_minutes": "10",
     "alert_escalation_minutes": "60",
+    "unsent_risk_minutes": "120",
 }
 
 

@@ -591,6 +591,8 @@ def test_an_unsent_risk_answer_reaches_the_therapist_once_after_the_practice_lim
             "client_name": client_a.full_name,
             "url": f"/clients/{client_a.pk}/measures/",
         }
+        waiting = signed_in(therapist_x).get(f"/clients/{client_a.pk}/measures/").content
+        assert b"Saved with a risk answer, not sent yet" in waiting
         # Exactly once per questionnaire: later sweeps and later saves send nothing more.
         save_draft(risky, client_a, {"1": 2, "9": 3})
         clock.move_to(start + timedelta(hours=6))
@@ -734,6 +736,6 @@ def test_a_finished_one_off_is_assigned_again_and_nothing_is_due_before_it_is_as
         [new_task] = [t for t in due_tasks(client_a) if t.instrument.key == "phq9"]
         assert new_task.assignment_id == again.pk and new_task.pk != first.pk
         assert new_task.due_at > start + timedelta(days=3)
-        done = Assignment.objects.get(pk=first.assignment_id)
+        done = Assignment.objects.get(tasks=first)
         assert (done.is_active, done.ended_at) == (False, start)
         assert MeasureTask.objects.get(pk=first.pk).status == TaskStatus.DONE

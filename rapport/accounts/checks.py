@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
+from django.apps import AppConfig
 from django.core import checks
 
 from rapport.accounts.models import Role, User
 
 
-def active_admin(databases: list[str] | None = None, **kwargs: Any) -> list[checks.CheckMessage]:
+def active_admin(
+    *, app_configs: Sequence[AppConfig] | None, databases: Sequence[str] | None, **kwargs: Any
+) -> list[checks.CheckMessage]:
     """Safety alerts that nobody acknowledges escalate to the practice admins: one must exist."""
     if not databases:
         return []

@@ -168,7 +168,7 @@ def escalate(alert_id: int, now: datetime | None = None) -> bool:
             therapist=alert.therapist_id,
             minutes=practice.alert_escalation_minutes,
             admins=[admin.pk for admin in admins],
-            **({"therapists": [t.pk for t in therapists]} if not admins else {}),
+            therapists=[therapist.pk for therapist in therapists],
         )
         if not admins:
             log.error(

@@ -169,7 +169,7 @@ def refresh_assignment(assignment_id: int, now: datetime | None = None) -> list[
 def finish_one_off(task: MeasureTask) -> None:
     """A one-off assignment ends when its questionnaire is sent, so it can be assigned again
     (in the transaction that stores the answers)."""
-    Assignment.objects.filter(pk=task.assignment_id, schedule=Schedule.ONCE, is_active=True).update(
+    Assignment.objects.filter(tasks=task, schedule=Schedule.ONCE, is_active=True).update(
         is_active=False, ended_at=task.completed_at
     )
 
@@ -285,7 +285,14 @@ def client_open_tasks(client: User) -> QuerySet[MeasureTask]:
     return (
         MeasureTask.objects.filter(client=client, status=TaskStatus.OPEN)
         .select_related("instrument")
-        .only("pk", "due_at", "instrument__short_name", "appointment_id", "visit_id")
+        .only(
+            "pk",
+            "due_at",
+            "instrument__short_name",
+            "appointment_id",
+            "visit_id",
+            "unsent_risk_noticed_at",
+        )
     )
 
 
