@@ -158,19 +158,27 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 def _sweep_notices(stop: threading.Event, every: float) -> None:
     """Every ``every`` seconds until ``stop``: email the people whose unread-message delay is
-    over (the send path queues no task for them, see ``rapport.messaging.notifications``)."""
+    over (the send path queues no task for them, see ``rapport.messaging.notifications``), and
+    tell therapists of risk answers left unsent past the practice's limit
+    (``rapport.measures.unsent``)."""
     from django.db import close_old_connections
 
     # Models load once Django is set up for this command's environment (cmd_worker).
+    from rapport.measures.unsent import notice_unsent_risk_answers
     from rapport.messaging.notifications import send_due_notices
 
+    sweeps = [
+        (send_due_notices, "unread-message emails failed"),
+        (notice_unsent_risk_answers, "unsent risk answer notices failed"),
+    ]
     while not stop.wait(every):
-        try:
-            send_due_notices()
-        except Exception:  # a failed email is tried again on the next sweep; keep sweeping
-            logging.getLogger("rapport.worker").exception("unread-message emails failed")
-        finally:
-            close_old_connections()
+        for sweep, failure in sweeps:
+            try:
+                sweep()
+            except Exception:  # tried again on the next sweep; keep sweeping
+                logging.getLogger("rapport.worker").exception(failure)
+            finally:
+                close_old_connections()
 
 
 def _anchor_audit_trail(stop: threading.Event, every: float) -> None:

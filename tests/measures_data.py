@@ -62,7 +62,6 @@ def response(
         instrument=instrument,
         answers=json.dumps(dict(answers)),
         result=json.dumps(result.to_json()),
-        risk_positive=result.risk_positive,
         submitted_at=at,
         submitted_by=by or client,
         corrects=corrects,

@@ -49,13 +49,14 @@ LOCKED = "Too many failed login attempts. Try again later."
 
 # --- helpers -------------------------------------------------------------------------------------
 
-# The practice form's scheduling fields, at their defaults.
+# The practice form's scheduling and safety fields, at their defaults.
 SCHEDULING_DEFAULTS = {
     "late_cancel_hours": "24",
     "reminder_minutes": "1440,60",
     "join_opens_minutes": "10",
     "alert_escalation_minutes": "60",
     "message_attachment_limit_mb": "20",
+    "unsent_risk_minutes": "120",
 }
 
 

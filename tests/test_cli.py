@@ -175,6 +175,9 @@ def production_env(
         RAPPORT_EMAIL_HOST="127.0.0.1",
     )
     assert len(env["RAPPORT_SECRET_KEY"]) == 64
+    # A practice needs an active admin: safety alerts escalate to them.
+    admin_env = {**env, "RAPPORT_ADMIN_PASSWORD": STRONG_PASSWORD}
+    _ok(_rapport(admin_env, "createadmin", "--email", "owner@example.org", "--name", "Olive"))
     return env
 
 
@@ -197,6 +200,19 @@ def test_check_reports_unapplied_migrations(production_env: dict[str, str], tmp_
     done = _rapport(env, "check")
     assert done.returncode == 1
     assert "unapplied migration(s): run 'rapport manage migrate'" in done.stderr
+
+
+def test_check_fails_without_an_active_admin(
+    production_env: dict[str, str], tmp_path: Path
+) -> None:
+    shutil.copy(Path(production_env["RAPPORT_DATA_DIR"]) / "rapport.sqlite3", tmp_path)
+    with sqlite3.connect(tmp_path / "rapport.sqlite3") as db:
+        db.execute("UPDATE accounts_user SET is_active = 0 WHERE role = 'admin'")
+    db.close()
+    done = _rapport({**production_env, "RAPPORT_DATA_DIR": str(tmp_path)}, "check")
+    assert done.returncode == 1
+    assert "The practice has no active admin" in done.stderr
+    assert "1 problem(s) found" in done.stderr
 
 
 def test_check_reports_weak_settings(production_env: dict[str, str]) -> None:

@@ -371,3 +371,77 @@ def test_the_architecture_names_every_encrypted_field() -> None:
             documented.add((model, name))
     actual = {(model.__name__, field.name) for model, field in encrypted_fields()}
     assert documented == actual
+
+
+# --- Clinical facts about risk -------------------------------------------------------------------
+
+
+def test_a_risk_answer_and_its_alert_leave_no_plaintext_in_their_columns(
+    therapist_x: User, client_a: User
+) -> None:
+    import json
+
+    from rapport.audit.models import AuditEvent
+    from rapport.measures.answers import submit
+    from rapport.measures.assignments import assign, due_tasks
+    from rapport.measures.models import Instrument, SafetyAlert
+
+    phq9 = Instrument.objects.get(key="phq9", builtin=True)
+    assign(therapist_x, client_a, phq9, "once")
+    [task] = due_tasks(client_a)
+    response = submit(task, client_a, {**{str(n): 1 for n in range(1, 9)}, "9": 2, "10": 1})
+    alert = SafetyAlert.objects.get()
+    # The app still reads both facts.
+    assert response.risk_positive and alert.kind == "risk" and alert.is_open
+
+    with connection.cursor() as cursor:
+        columns = {
+            column.name: index
+            for index, column in enumerate(
+                connection.introspection.get_table_description(cursor, "measures_response")
+            )
+        }
+        cursor.execute("SELECT * FROM measures_response WHERE id = %s", [response.pk])
+        row = cursor.fetchone()
+        cursor.execute("SELECT kind FROM measures_safetyalert WHERE id = %s", [alert.pk])
+        (kind,) = cursor.fetchone()
+    # No plain "risk answer: yes" column: the fact lives in the encrypted result only.
+    assert "risk_positive" not in columns
+    for name in ("answers", "result"):
+        assert str(row[columns[name]]).startswith("enc1$")
+    assert kind.startswith("enc1$") and "risk" not in kind
+    # Nor does the audit trail, which admins read without break glass, say it.
+    details = json.dumps(list(AuditEvent.objects.values_list("detail", flat=True)))
+    assert "risk" not in details, details
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_migration_encrypts_the_kinds_of_existing_alerts(
+    therapist_x: User, client_a: User
+) -> None:
+    from rapport.measures.answers import submit
+    from rapport.measures.assignments import assign, due_tasks
+    from rapport.measures.models import Instrument, SafetyAlert
+
+    assign(therapist_x, client_a, Instrument.objects.get(key="phq9", builtin=True), "once")
+    [task] = due_tasks(client_a)
+    submit(task, client_a, {**{str(n): 0 for n in range(1, 9)}, "9": 1, "10": 0})
+    alert_id = SafetyAlert.objects.get().pk
+
+    def raw(sql: str, *params: Any) -> Any:
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            return cursor.fetchone()
+
+    kind_of = "SELECT kind FROM measures_safetyalert WHERE id = %s"
+
+    try:
+        # Back to before: rows as they were stored then, the kind in plain text.
+        call_command("migrate", "measures", "0003", verbosity=0)
+        assert raw(kind_of, alert_id) == ("risk",)
+        assert raw("SELECT risk_positive FROM measures_response") in {(True,), (1,)}
+    finally:
+        call_command("migrate", "measures", verbosity=0)
+    (kind,) = raw(kind_of, alert_id)
+    assert kind.startswith("enc1$")
+    assert SafetyAlert.objects.get(pk=alert_id).kind == "risk"

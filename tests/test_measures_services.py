@@ -62,6 +62,7 @@ from rapport.measures.scoring import ScoringError
 from rapport.scheduling.models import Appointment, AppointmentStatus, SessionType
 from rapport.visits import services as visits
 from rapport.visits.models import Visit
+from tests.conftest import signed_in
 from tests.mail import Inbox, body_of
 from tests.scheduling_data import direct_appointment
 from tests.worker import run_task_worker
@@ -167,7 +168,11 @@ def test_schedules_make_tasks_once_per_session_and_every_n_days(
         )
         tasks = due_tasks(client_a)
         assert sorted((t.instrument.key, t.due_at) for t in tasks) == sorted(
-            [("k10", start), ("phq9", soon.starts_at), ("gad7", start)]
+            [
+                ("k10", start + timedelta(days=7)),
+                ("phq9", soon.starts_at),
+                ("gad7", start + timedelta(days=14)),
+            ]
         )
         assert [t.appointment_id for t in tasks if t.instrument.key == "phq9"] == [soon.pk]
         # Asking again creates nothing new.
@@ -493,6 +498,47 @@ def test_overdue_alerts_escalate_even_if_their_queued_task_was_lost(
         assert not correction.alerts.exists()
 
 
+@pytest.mark.django_db(transaction=True)
+def test_with_no_active_admin_an_escalation_goes_to_every_therapist_with_a_warning(
+    smtp: Inbox,
+    therapist_x: User,
+    therapist_y: User,
+    client_a: User,
+    admin: User,
+    events: list[tuple[int, dict[str, Any]]],
+) -> None:
+    User.objects.filter(pk=admin.pk).update(is_active=False)
+    start = timezone.now().replace(microsecond=0)
+    with time_machine.travel(start, tick=False) as clock:
+        submit(one_task(therapist_x, client_a), client_a, phq9(item9=2))
+        alert = SafetyAlert.objects.get()
+        run_task_worker()
+        smtp.take()  # the reminder and the therapist's alert email
+        clock.move_to(deadline_of(alert) + timedelta(minutes=1))
+        run_task_worker()
+        sent = smtp.take()
+        assert sorted(m["To"] for m in sent) == sorted([therapist_x.email, therapist_y.email])
+        for message in sent:
+            assert_content_free(message, client_a)
+            assert "no active admin" in body_of(message)
+            assert therapist_x.full_name in body_of(message)  # whom colleagues can reach
+        escalated = {uid: e for uid, e in events if e["type"] == "alert.escalated"}
+        assert set(escalated) == {therapist_x.pk, therapist_y.pk}
+        assert escalated[therapist_y.pk]["no_admin"] is True
+        assert escalated[therapist_y.pk]["url"] == "/alerts/"
+        [audited] = actions(Action.ALERT_ESCALATED)
+        assert audited.detail["admins"] == []
+        assert audited.detail["therapists"] == sorted([therapist_x.pk, therapist_y.pk])
+        assert SafetyAlert.objects.get().escalated_to_therapists is True
+
+        # Once an admin is active again, their home page says what happened.
+        User.objects.filter(pk=admin.pk).update(is_active=True)
+        home = signed_in(admin).get("/").content.decode()
+        assert "No active admin: 1 escalation went to therapists" in home
+        listed = signed_in(admin).get("/practice/alerts/").content.decode()
+        assert "went to every therapist: no admin was active" in listed
+
+
 def test_a_correction_that_adds_a_risk_answer_raises_an_alert(
     therapist_x: User, client_a: User, events: list[Any]
 ) -> None:
@@ -502,6 +548,79 @@ def test_a_correction_that_adds_a_risk_answer_raises_an_alert(
     [alert] = SafetyAlert.objects.all()
     assert alert.response_id == corrected.pk and alert.therapist_id == therapist_x.pk
     assert DBTaskResult.objects.filter(task_path__endswith="escalate_alert").count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_unsent_risk_answer_reaches_the_therapist_once_after_the_practice_limit(
+    smtp: Inbox,
+    therapist_x: User,
+    therapist_y: User,
+    client_a: User,
+    client_b: User,
+    events: list[tuple[int, dict[str, Any]]],
+) -> None:
+    practice = Practice.get()
+    assert practice.unsent_risk_minutes == 120  # the default: two hours
+    start = timezone.now().replace(microsecond=0)
+    with time_machine.travel(start, tick=False) as clock:
+        risky = one_task(therapist_x, client_a)
+        save_draft(risky, client_a, {"1": 1, "9": 2})
+        # Another client's draft, with no risk answer, tells nobody anything.
+        calm = one_task(therapist_y, client_b)
+        save_draft(calm, client_b, {"1": 3, "9": 0})
+        run_task_worker()
+        smtp.take()  # the two reminders
+
+        clock.move_to(start + timedelta(minutes=119))
+        run_task_worker()
+        assert smtp.take() == []
+        assert [e for _uid, e in events if e["type"] == "measure.unsent_risk"] == []
+
+        clock.move_to(start + timedelta(minutes=121))
+        run_task_worker()
+        [notice] = smtp.take()
+        assert notice["To"] == therapist_x.email
+        assert notice["Subject"] == "A questionnaire a client has not sent has a risk answer"
+        assert_content_free(notice, client_a)
+        assert f"/clients/{client_a.pk}/measures/" in body_of(notice)
+        [(to, event)] = [(uid, e) for uid, e in events if e["type"] == "measure.unsent_risk"]
+        assert to == therapist_x.pk
+        assert event == {
+            "type": "measure.unsent_risk",
+            "task": risky.pk,
+            "client_name": client_a.full_name,
+            "url": f"/clients/{client_a.pk}/measures/",
+        }
+        waiting = signed_in(therapist_x).get(f"/clients/{client_a.pk}/measures/").content
+        assert b"Saved with a risk answer, not sent yet" in waiting
+        # Exactly once per questionnaire: later sweeps and later saves send nothing more.
+        save_draft(risky, client_a, {"1": 2, "9": 3})
+        clock.move_to(start + timedelta(hours=6))
+        run_task_worker()
+        assert smtp.take() == []
+        assert len([e for _uid, e in events if e["type"] == "measure.unsent_risk"]) == 1
+        # Nothing stored says so in plain text.
+        stored = raw_column("measures_measuretask", "unsent_risk_noticed_at", risky.pk)
+        assert stored.startswith("enc1$")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_risk_answer_sent_in_time_gives_no_unsent_notice(
+    smtp: Inbox, therapist_x: User, client_a: User, events: list[Any]
+) -> None:
+    start = timezone.now().replace(microsecond=0)
+    with time_machine.travel(start, tick=False) as clock:
+        task = one_task(therapist_x, client_a)
+        save_draft(task, client_a, {"9": 1})
+        clock.move_to(start + timedelta(minutes=30))
+        submit(task, client_a, phq9(item9=1))
+        acknowledge(SafetyAlert.objects.get(), therapist_x, "Phoned the client at once.")
+        run_task_worker()
+        smtp.take()  # the reminder
+        clock.move_to(start + timedelta(hours=3))
+        run_task_worker()
+        assert [m["Subject"] for m in smtp.take()] == []
+        assert [e for _uid, e in events if e["type"] == "measure.unsent_risk"] == []
 
 
 # --- Feedback after sessions ---------------------------------------------------------------------
@@ -562,7 +681,7 @@ def test_each_session_asks_for_feedback_and_a_marked_drop_alerts_the_therapist(
         "total well below the previous sessions",
         "overall rating well below the previous sessions",
     ]
-    assert SafetyAlert.objects.filter(kind="feedback").count() == 2
+    assert [a.kind for a in SafetyAlert.objects.all()].count("feedback") == 2
     assert SafetyAlert.objects.filter(response=drop).exists()
     assert open_alerts(therapist_x).get().response_id == drop.pk
 
@@ -588,3 +707,35 @@ def test_a_practice_can_ask_a_licensed_alliance_measure_after_each_session(
     # Back to Rapport's own form when the imported one is switched off.
     update_instrument(admin, instrument, is_active=False)
     assert feedback_instrument().key == FEEDBACK_KEY  # type: ignore[union-attr]
+
+
+# --- Assigning again -----------------------------------------------------------------------------
+
+
+def test_a_finished_one_off_is_assigned_again_and_nothing_is_due_before_it_is_assigned(
+    therapist_x: User, client_a: User
+) -> None:
+    start = timezone.now().replace(microsecond=0)
+    with time_machine.travel(start, tick=False) as clock:
+        first = one_task(therapist_x, client_a)
+        fortnightly = assign(
+            therapist_x, client_a, instrument("gad7"), Schedule.EVERY_N_DAYS, interval_days=14
+        )
+        [every_14] = [t for t in due_tasks(client_a) if t.assignment_id == fortnightly.pk]
+        # Due after the moment of assigning, never at or before it.
+        assert first.due_at > start and every_14.due_at > start
+        assert every_14.due_at == start + timedelta(days=14)
+        # While the one-off is still to do, assigning it again is refused.
+        with pytest.raises(MeasureError, match="already assigned"):
+            assign(therapist_x, client_a, instrument("phq9"), Schedule.ONCE)
+
+        submit(first, client_a, phq9())
+        clock.move_to(start + timedelta(days=3))
+        again = assign(therapist_x, client_a, instrument("phq9"), Schedule.ONCE)
+        assert again.pk != first.assignment_id
+        [new_task] = [t for t in due_tasks(client_a) if t.instrument.key == "phq9"]
+        assert new_task.assignment_id == again.pk and new_task.pk != first.pk
+        assert new_task.due_at > start + timedelta(days=3)
+        done = Assignment.objects.get(tasks=first)
+        assert (done.is_active, done.ended_at) == (False, start)
+        assert MeasureTask.objects.get(pk=first.pk).status == TaskStatus.DONE

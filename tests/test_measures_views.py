@@ -314,6 +314,7 @@ def test_unknown_and_foreign_ids_answer_alike(
     signed_in(client_a).post(f"/measures/tasks/{task.pk}/", answers({**ALL_ZERO, "9": 2}))
     stored, alert = Response.objects.get(), SafetyAlert.objects.get()
     assignment = Assignment.objects.get()
+    ended = (assignment.is_active, assignment.ended_at)  # sent: a one-off ends by itself
     unknown = 10**9
     gets = {
         client_b: [
@@ -361,7 +362,8 @@ def test_unknown_and_foreign_ids_answer_alike(
     assert own.post(end.format(unknown)).status_code == 404
     assignment.refresh_from_db()
     alert.refresh_from_db()
-    assert assignment.is_active and alert.acknowledged_at is None
+    assert (assignment.is_active, assignment.ended_at) == ended
+    assert alert.acknowledged_at is None
     assert MeasureTask.objects.get(pk=task.pk).status == TaskStatus.DONE
 
 
@@ -602,3 +604,24 @@ def test_chart_marks_change_by_shape_and_sessions_by_modality(db: Any) -> None:
     assert desc
     assert "1 score shows reliable improvement" in desc.group(1)
     assert "3 sessions: 1 audio only, 1 live text, 1 video." in desc.group(1)
+
+
+def test_the_unsent_risk_limit_is_a_practice_setting(admin: User) -> None:
+    browser = signed_in(admin)
+    form = text(browser.get("/practice/settings/"))
+    assert "tell the therapist of a risk answer left unsent after (minutes)" in form.lower()
+    settings = {
+        "name": "Harbour Counselling",
+        "crisis_resources": CRISIS,
+        "late_cancel_hours": "24",
+        "reminder_minutes": "1440,60",
+        "join_opens_minutes": "10",
+        "alert_escalation_minutes": "60",
+    }
+    refused = browser.post("/practice/settings/", {**settings, "unsent_risk_minutes": "5"})
+    assert refused.status_code == 200
+    assert "greater than or equal to 15" in text(refused)
+    assert Practice.get().unsent_risk_minutes == 120
+    saved = browser.post("/practice/settings/", {**settings, "unsent_risk_minutes": "45"})
+    assert saved.status_code == 302
+    assert Practice.get().unsent_risk_minutes == 45

@@ -174,6 +174,14 @@ class Practice(models.Model):
         validators=[MinValueValidator(5), MaxValueValidator(24 * 60)],
     )
 
+    # A risk answer in a questionnaire saved but not sent alerts nobody: after this long the
+    # therapist is told that one waits (docs/security.md, "Measures and safety alerts").
+    unsent_risk_minutes = models.PositiveSmallIntegerField(
+        _("tell the therapist of a risk answer left unsent after (minutes)"),
+        default=120,
+        validators=[MinValueValidator(15), MaxValueValidator(24 * 60)],
+    )
+
     # The form clients get after each session: Rapport's own feedback form (blank), or the key of
     # an imported, licensed alliance measure.
     after_session_instrument = models.CharField(

@@ -25,6 +25,7 @@ class PracticeForm(forms.ModelForm):  # type: ignore[type-arg]
             "crisis_resources",
             "message_attachment_limit_mb",
             "alert_escalation_minutes",
+            "unsent_risk_minutes",
             "after_session_instrument",
         ]
         widgets = {"crisis_resources": forms.Textarea(attrs={"rows": 4})}

@@ -28,7 +28,7 @@ from rapport.care.access import (
 )
 from rapport.care.models import CareRelationship
 from rapport.home.forms import PracticeForm
-from rapport.measures.alerts import escalated_alerts, open_alerts
+from rapport.measures.alerts import escalated_alerts, escalations_without_admin, open_alerts
 from rapport.measures.assignments import due_tasks
 from rapport.scheduling.consent import (
     clients_with_current_consent,
@@ -78,6 +78,7 @@ def home(request: HttpRequest) -> HttpResponse:
                 .count(),
                 "recent_events": access_trail(user)[:8],
                 "escalated_open": escalated_alerts().filter(acknowledged_at__isnull=True).count(),
+                "escalated_without_admin": escalations_without_admin().count(),
             },
         )
     return render(

@@ -11,7 +11,7 @@ from typing import Any
 
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
-from django.db.models import F, QuerySet
+from django.db.models import F, Q, QuerySet
 from django.http import HttpRequest
 from django.urls import reverse
 from django.utils import timezone
@@ -47,7 +47,6 @@ def raise_alert(response: Response, therapist: User, kind: str) -> SafetyAlert:
         actor=response.submitted_by,
         obj=alert,
         client=response.client,
-        kind=kind,
         response=response.pk,
         therapist=therapist.pk,
     )
@@ -111,7 +110,6 @@ def acknowledge(
             request=request,
             obj=locked,
             client=locked.client,
-            kind=locked.kind,
             minutes_open=int((now - locked.opened_at).total_seconds() // 60),
             after_escalation=locked.escalated_at is not None,
         )
@@ -128,11 +126,17 @@ def _admins() -> QuerySet[User]:
     return User.objects.filter(role=Role.ADMIN, is_active=True)
 
 
+def _therapists() -> QuerySet[User]:
+    return User.objects.filter(role=Role.THERAPIST, is_active=True)
+
+
 def escalate(alert_id: int, now: datetime | None = None) -> bool:
     """Hand an unacknowledged risk alert to every active practice admin. True if it escalated.
 
-    Runs in the task worker at the deadline. Does nothing for an acknowledged or already
-    escalated alert, so running it twice (a restarted worker) is harmless.
+    With no active admin it goes to every active therapist of the practice instead, with a
+    warning, and the admins' home page says so once there is one again. Runs in the task worker
+    at the deadline. Does nothing for an acknowledged or already escalated alert, so running it
+    twice (a restarted worker) is harmless.
     """
     now = now or timezone.now()
     with transaction.atomic():
@@ -152,9 +156,11 @@ def escalate(alert_id: int, now: datetime | None = None) -> bool:
             # The practice gave therapists longer after this alert was raised: come back then.
             tasks.escalate_alert.using(run_after=deadline).enqueue(alert.pk)
             return False
-        alert.escalated_at = now
-        alert.save(update_fields=["escalated_at"])
         admins = list(_admins())
+        therapists = [] if admins else list(_therapists())
+        alert.escalated_at = now
+        alert.escalated_to_therapists = not admins
+        alert.save(update_fields=["escalated_at", "escalated_to_therapists"])
         record(
             Action.ALERT_ESCALATED,
             obj=alert,
@@ -163,19 +169,25 @@ def escalate(alert_id: int, now: datetime | None = None) -> bool:
             therapist=alert.therapist_id,
             minutes=practice.alert_escalation_minutes,
             admins=[admin.pk for admin in admins],
+            therapists=[therapist.pk for therapist in therapists],
         )
         if not admins:
-            log.error("safety alert %s escalated, but the practice has no active admin", alert.pk)
-        for admin in admins:
-            tasks.send_escalation_email.enqueue(alert.pk, admin.pk)
-        event = {
+            log.error(
+                "safety alert %s escalated with no active admin: sent to %d therapist(s)",
+                alert.pk,
+                len(therapists),
+            )
+        event: dict[str, Any] = {
             "type": "alert.escalated",
             "alert": alert.pk,
             "therapist_name": alert.therapist.full_name,
             "url": reverse("escalated_alerts"),
         }
-        for admin in admins:
-            realtime.publish_to_user(admin.pk, event)
+        if not admins:
+            event.update(no_admin=True, url=reverse("alerts"))
+        for person in admins or therapists:
+            tasks.send_escalation_email.enqueue(alert.pk, person.pk)
+            realtime.publish_to_user(person.pk, event)
     return True
 
 
@@ -184,12 +196,13 @@ def escalate_overdue(now: datetime | None = None) -> int:
     now = now or timezone.now()
     minutes = Practice.get().alert_escalation_minutes
     overdue = SafetyAlert.objects.filter(
-        kind=AlertKind.RISK_ITEM,
         acknowledged_at=None,
         escalated_at=None,
         opened_at__lte=now - timedelta(minutes=minutes),
-    )
-    return sum(escalate(alert_id, now) for alert_id in overdue.values_list("pk", flat=True))
+    ).only("pk", "kind")
+    # The kind is encrypted: risk alerts are picked out here, not in SQL.
+    risk = [alert.pk for alert in overdue if alert.kind == AlertKind.RISK_ITEM]
+    return sum(escalate(alert_id, now) for alert_id in risk)
 
 
 def open_alerts(therapist: User) -> QuerySet[SafetyAlert]:
@@ -223,6 +236,15 @@ def client_open_alerts(client: User) -> list[SafetyAlert]:
         SafetyAlert.objects.filter(client=client, acknowledged_at__isnull=True).only(
             "pk", "kind", "opened_at", "escalated_at", "client_id"
         )
+    )
+
+
+def escalations_without_admin(now: datetime | None = None) -> QuerySet[SafetyAlert]:
+    """Escalations that went to the therapists for want of an admin: open, or of the last 30
+    days. The admins' home page warns about them."""
+    since = (now or timezone.now()) - timedelta(days=30)
+    return SafetyAlert.objects.filter(escalated_to_therapists=True).filter(
+        Q(acknowledged_at=None) | Q(escalated_at__gte=since)
     )
 
 

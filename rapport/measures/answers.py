@@ -7,17 +7,20 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from datetime import timedelta
 from typing import Any
 
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.http import HttpRequest
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from rapport.accounts.models import User
+from rapport.accounts.models import Practice, User
 from rapport.audit.services import Action, record
 from rapport.care.access import Reach, reach
 from rapport.measures.alerts import raise_alert
+from rapport.measures.assignments import finish_one_off
 from rapport.measures.definitions import Definition
 from rapport.measures.errors import MeasureError
 from rapport.measures.feedback import feedback_drop
@@ -60,15 +63,33 @@ def _lock_open_task(task: MeasureTask, client: User) -> MeasureTask:
 
 
 def save_draft(task: MeasureTask, client: User, answers: Mapping[str, Any]) -> MeasureTask:
-    """Keep what the client has answered so far (encrypted), to resume later."""
+    """Keep what the client has answered so far (encrypted), to resume later.
+
+    A saved draft is looked at by the worker after the practice's limit (``draft_check_at``), so
+    that a risk answer left unsent reaches the therapist (``alerts.notice_unsent_risk``). The
+    clock starts again when a risk answer first appears in the draft.
+    """
     definition = definition_of(task.instrument)
     clean = _clean_answers(definition, answers)
     with transaction.atomic():
         locked = _lock_open_task(task, client)
+        had_risk = risk_answered(definition, locked.draft_answers())
         locked.draft = json.dumps({k: v for k, v in clean.items() if v is not None})
-        locked.save(update_fields=["draft"])
+        fields = ["draft"]
+        if not locked.unsent_risk_noticed_at:
+            new_risk = risk_answered(definition, clean) and not had_risk
+            if new_risk or locked.draft_check_at is None:
+                minutes = Practice.get().unsent_risk_minutes
+                locked.draft_check_at = timezone.now() + timedelta(minutes=minutes)
+                fields.append("draft_check_at")
+        locked.save(update_fields=fields)
     task.draft = locked.draft
     return task
+
+
+def risk_answered(definition: Definition, answers: Mapping[str, Any]) -> bool:
+    """Whether (partial) answers hold a risk item at or above its threshold."""
+    return score(definition, answers, allow_incomplete=True).risk_positive
 
 
 def submit(
@@ -95,13 +116,13 @@ def submit(
             instrument=locked.instrument,
             answers=json.dumps(clean),
             result=json.dumps(result.to_json()),
-            risk_positive=result.risk_positive,
             submitted_by=client,
         )
         locked.status = TaskStatus.DONE
         locked.completed_at = response.submitted_at
         locked.draft = ""
         locked.save(update_fields=["status", "completed_at", "draft"])
+        finish_one_off(locked)
         record(
             Action.MEASURE_SUBMITTED,
             actor=client,
@@ -111,7 +132,6 @@ def submit(
             instrument=definition.key,
             version=definition.version,
             task=locked.pk,
-            risk_positive=result.risk_positive,
         )
         _act_on(response, locked.therapist, definition, result)
     task.status, task.completed_at, task.draft = locked.status, locked.completed_at, ""
@@ -154,7 +174,6 @@ def correct(
             instrument=original.instrument,
             answers=json.dumps(clean),
             result=json.dumps(result.to_json()),
-            risk_positive=result.risk_positive,
             submitted_by=user,
             corrects=original,
         )
@@ -166,12 +185,12 @@ def correct(
             client=original.client,
             corrects=original.pk,
             instrument=definition.key,
-            risk_positive=result.risk_positive,
         )
         if therapist is not None:
-            already_open = original.alerts.filter(
-                kind=AlertKind.RISK_ITEM, acknowledged_at=None
-            ).exists()
+            already_open = any(
+                alert.kind == AlertKind.RISK_ITEM
+                for alert in original.alerts.filter(acknowledged_at=None).only("pk", "kind")
+            )
             if result.risk_positive and not already_open:
                 raise_alert(correction, therapist, AlertKind.RISK_ITEM)
     return correction

@@ -29,6 +29,8 @@ from rapport.scheduling.models import LIVE_STATUSES, Appointment, AppointmentSta
 
 # "Before every session": a task appears this long before the session starts.
 SESSION_WINDOW = timedelta(hours=48)
+# A one-off questionnaire is asked to be filled in within this time of being assigned.
+ONE_OFF_DUE = timedelta(days=7)
 MAX_INTERVAL_DAYS = 365
 
 
@@ -126,9 +128,10 @@ def end_assignment(
 def refresh_assignment(assignment_id: int, now: datetime | None = None) -> list[MeasureTask]:
     """Create the tasks an assignment calls for by ``now``; returns the new ones.
 
-    Once: one task. Before every session: one per live appointment starting within the next
-    48 hours, due at its start. Every N days: a new one when the last is N days old (an older
-    open one is then cancelled: the client is asked about now, not about a past fortnight).
+    Once: one task, due a week later. Before every session: one per live appointment starting
+    within the next 48 hours, due at its start. Every N days: a new one when the last is N days
+    old, due when the next one comes (an older open one is then cancelled: the client is asked
+    about now, not about a past fortnight). No task is ever due before it was made.
     Safe to call any number of times, from a page or from a task: the assignment row is locked.
     """
     now = now or timezone.now()
@@ -147,7 +150,7 @@ def refresh_assignment(assignment_id: int, now: datetime | None = None) -> list[
             return []
         if assignment.schedule == Schedule.ONCE:
             if not assignment.tasks.exists():
-                created.append(_new_task(assignment, due_at=now, now=now))
+                created.append(_new_task(assignment, due_at=now + ONE_OFF_DUE, now=now))
         elif assignment.schedule == Schedule.BEFORE_EACH_SESSION:
             created.extend(_session_tasks(assignment, now))
         else:
@@ -155,12 +158,20 @@ def refresh_assignment(assignment_id: int, now: datetime | None = None) -> list[
             interval = timedelta(days=assignment.interval_days or 1)
             if last is None or last.created_at + interval <= now:
                 assignment.tasks.filter(status=TaskStatus.OPEN).update(status=TaskStatus.CANCELLED)
-                task = _new_task(assignment, due_at=now, now=now)
+                task = _new_task(assignment, due_at=now + interval, now=now)
                 created.append(task)
                 tasks.refresh_assignment.using(run_after=task.created_at + interval).enqueue(
                     assignment.pk
                 )
     return created
+
+
+def finish_one_off(task: MeasureTask) -> None:
+    """A one-off assignment ends when its questionnaire is sent, so it can be assigned again
+    (in the transaction that stores the answers)."""
+    Assignment.objects.filter(tasks=task, schedule=Schedule.ONCE, is_active=True).update(
+        is_active=False, ended_at=task.completed_at
+    )
 
 
 def _new_task(
@@ -274,7 +285,14 @@ def client_open_tasks(client: User) -> QuerySet[MeasureTask]:
     return (
         MeasureTask.objects.filter(client=client, status=TaskStatus.OPEN)
         .select_related("instrument")
-        .only("pk", "due_at", "instrument__short_name", "appointment_id", "visit_id")
+        .only(
+            "pk",
+            "due_at",
+            "instrument__short_name",
+            "appointment_id",
+            "visit_id",
+            "unsent_risk_noticed_at",
+        )
     )
 
 

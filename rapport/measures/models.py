@@ -113,6 +113,10 @@ class MeasureTask(models.Model):
     )
     status = models.CharField(max_length=10, choices=TaskStatus.choices, default=TaskStatus.OPEN)
     draft = EncryptedTextField(blank=True, default="")  # JSON {item key: value}: save and resume
+    # When the worker looks at a saved draft for a risk answer left unsent (any draft gets one,
+    # so this column says nothing about risk), and when the therapist was told (encrypted).
+    draft_check_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    unsent_risk_noticed_at = EncryptedTextField(blank=True, default="")
     created_at = models.DateTimeField(default=timezone.now)
     reminded_at = models.DateTimeField(null=True, blank=True)
     completed_at = models.DateTimeField(null=True, blank=True)
@@ -159,7 +163,6 @@ class Response(models.Model):
     instrument = models.ForeignKey(Instrument, on_delete=models.PROTECT, related_name="responses")
     answers = EncryptedTextField()  # JSON {item key: value or null}
     result = EncryptedTextField()  # JSON of scoring.Score: total, band, subscales, risk items…
-    risk_positive = models.BooleanField(default=False)
     submitted_at = models.DateTimeField(default=timezone.now, db_index=True)
     submitted_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
@@ -188,6 +191,12 @@ class Response(models.Model):
         data: dict[str, Any] = json.loads(self.result)
         return data
 
+    @property
+    def risk_positive(self) -> bool:
+        """A risk item answered at or above its threshold: a clinical fact, so it lives in the
+        encrypted result, not in a column of its own."""
+        return bool(self.result_data()["risk_items"])
+
 
 class AlertKind(models.TextChoices):
     RISK_ITEM = "risk", _("Risk answer")
@@ -195,9 +204,14 @@ class AlertKind(models.TextChoices):
 
 
 class SafetyAlert(models.Model):
-    """Raised by an answer; open until the therapist records the action taken."""
+    """Raised by an answer; open until the therapist records the action taken.
 
-    kind = models.CharField(max_length=10, choices=AlertKind.choices, default=AlertKind.RISK_ITEM)
+    What the alert is about (its kind) and what was done are encrypted; who, when and its state
+    (open, acknowledged, escalated) stay plain because the lists and the escalation sweep query
+    them.
+    """
+
+    kind = EncryptedTextField(choices=AlertKind.choices, default=AlertKind.RISK_ITEM)
     response = models.ForeignKey(Response, on_delete=models.PROTECT, related_name="alerts")
     client = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     therapist = models.ForeignKey(
@@ -210,6 +224,8 @@ class SafetyAlert(models.Model):
     )
     action_taken = EncryptedTextField(blank=True, default="")
     escalated_at = models.DateTimeField(null=True, blank=True)
+    # The practice had no active admin at the deadline: it went to every therapist instead.
+    escalated_to_therapists = models.BooleanField(default=False)
 
     class Meta:
         ordering = ["-opened_at"]

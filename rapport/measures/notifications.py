@@ -1,4 +1,5 @@
-"""Emails about measures: a questionnaire to fill in, an alert to look at, an escalated alert.
+"""Emails about measures: a questionnaire to fill in, an alert to look at, a risk answer left
+unsent, an escalated alert.
 
 None of them carries clinical content: no instrument, no answer, no score, no client name. They
 say that something waits in Rapport and link to it; the details are shown only after sign-in.
@@ -83,17 +84,35 @@ def deliver_alert_email(alert_id: int) -> bool:
     return True
 
 
-def deliver_escalation_email(alert_id: int, admin_id: int) -> bool:
-    """Tell one practice admin an alert went unacknowledged. True if sent."""
-    alert = SafetyAlert.objects.filter(pk=alert_id).first()
+def deliver_unsent_risk_email(task_id: int) -> bool:
+    """Tell the therapist a questionnaire their client saved but has not sent holds a risk
+    answer. True if sent. Not sent once the client has sent it (the alert takes over)."""
+    task = MeasureTask.objects.select_related("therapist").filter(pk=task_id).first()
+    if task is None or task.status != TaskStatus.OPEN:
+        return False
+    therapist = task.therapist
+    if not therapist.is_active or not therapist.email:
+        return False
+    link = _link(reverse("client_measures", kwargs={"client_id": task.client_id}))
+    _email(therapist, "unsent_risk", {"link": link}).send()
+    return True
+
+
+def deliver_escalation_email(alert_id: int, person_id: int) -> bool:
+    """Tell one practice admin an alert went unacknowledged (or, when the practice had no active
+    admin, one of its therapists, with that warning and whose client it is). True if sent."""
+    alert = SafetyAlert.objects.select_related("therapist").filter(pk=alert_id).first()
     if alert is None or alert.escalated_at is None or alert.acknowledged_at is not None:
         return False
-    admin = User.objects.filter(pk=admin_id, role=Role.ADMIN, is_active=True).first()
-    if admin is None or not admin.email:
+    role = Role.THERAPIST if alert.escalated_to_therapists else Role.ADMIN
+    person = User.objects.filter(pk=person_id, role=role, is_active=True).first()
+    if person is None or not person.email:
         return False
     context = {
-        "link": _link(reverse("escalated_alerts")),
+        "link": _link(reverse("alerts" if alert.escalated_to_therapists else "escalated_alerts")),
         "escalation_minutes": Practice.get().alert_escalation_minutes,
+        "no_admin": alert.escalated_to_therapists,
+        "therapist": alert.therapist,
     }
-    _email(admin, "escalation", context).send()
+    _email(person, "escalation", context).send()
     return True

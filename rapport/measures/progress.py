@@ -80,17 +80,15 @@ def progress_of(
     responses = list(
         Response.objects.filter(client=client)
         .order_by("submitted_at", "pk")
-        .values_list(
-            "pk", "instrument_id", "result", "submitted_at", "risk_positive", "corrects_id"
-        )
+        .values_list("pk", "instrument_id", "result", "submitted_at", "corrects_id")
     )
-    corrected = {row[5] for row in responses if row[5] is not None}
+    corrected = {row[4] for row in responses if row[4] is not None}
     instruments = {i.pk: i for i in Instrument.objects.filter(pk__in={row[1] for row in responses})}
     by_instrument: dict[int, InstrumentProgress] = {}
     feedback: dict[int, FeedbackTrend] = {}
     scores: dict[int, tuple[datetime, Score]] = {}
     results_at = reverse("measure_result", args=[0]).removesuffix("0/")
-    for pk, instrument_id, result_json, submitted_at, risk_positive, _corrects in responses:
+    for pk, instrument_id, result_json, submitted_at, _corrects in responses:
         if pk in corrected:
             continue  # replaced by its correction
         instrument = instruments[instrument_id]
@@ -108,7 +106,7 @@ def progress_of(
             instrument.pk, InstrumentProgress(instrument=instrument, definition=definition)
         )
         progress.rows.append(
-            ScoreRow(pk, submitted_at, result, risk_positive, url=f"{results_at}{pk}/")
+            ScoreRow(pk, submitted_at, result, result.risk_positive, url=f"{results_at}{pk}/")
         )
     visits = Visit.objects.filter(client=client, started_at__isnull=False)
     if sessions_of is not None:

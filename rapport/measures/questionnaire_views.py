@@ -17,7 +17,7 @@ from rapport.accounts.decorators import role_required
 from rapport.accounts.models import Practice, Role, User
 from rapport.care.access import Reach
 from rapport.measures.access import access_response, access_task
-from rapport.measures.answers import save_draft, submit
+from rapport.measures.answers import risk_answered, save_draft, submit
 from rapport.measures.assignments import due_tasks
 from rapport.measures.errors import MeasureError
 from rapport.measures.forms import QuestionnaireForm, field_name
@@ -88,6 +88,8 @@ def measure_task(request: HttpRequest, task_id: int) -> HttpResponse:
         )
     questions = [(item, form[field_name(item)]) for item in definition.items]
     answered = sum(1 for _item, bound in questions if bound.value() not in (None, ""))
+    # A risk answer already given: the crisis resources and the ask to send show without a script.
+    given = form.answers() if form.is_bound else task.draft_answers()
     return render(
         request,
         "measures/task.html",
@@ -97,6 +99,7 @@ def measure_task(request: HttpRequest, task_id: int) -> HttpResponse:
             "form": form,
             "questions": questions,
             "answered": answered,
+            "risk_now": risk_answered(definition, given),
         },
         status=status,
     )

@@ -33,7 +33,7 @@ def recent_responses(client: User, *, limit: int = 20) -> QuerySet[Response]:
     """The client's latest responses as they stand, for their list: no answers decrypted."""
     return (
         effective_responses(client)
-        .only("pk", "submitted_at", "risk_positive", "instrument__short_name", "instrument__name")
+        .only("pk", "submitted_at", "result", "instrument__short_name", "instrument__name")
         .order_by("-submitted_at")[:limit]
     )
 

@@ -28,6 +28,14 @@ def send_alert_email(alert_id: int) -> None:
 
 
 @task()  # type: ignore[untyped-decorator,unused-ignore]
+def send_unsent_risk_email(task_id: int) -> None:
+    """Tell the therapist, without content, that an unsent questionnaire has a risk answer."""
+    from rapport.measures import notifications
+
+    notifications.deliver_unsent_risk_email(task_id)
+
+
+@task()  # type: ignore[untyped-decorator,unused-ignore]
 def escalate_alert(alert_id: int) -> None:
     """At the deadline: hand the alert to the practice admins if nobody acknowledged it.
 

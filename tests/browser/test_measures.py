@@ -59,7 +59,7 @@ def test_a_positive_item_9_reaches_the_therapist_at_once(
     first = page.get_by_role("group", name=re.compile("Question 1 of 10"))
     expect(first).to_be_visible()
     expect(page.get_by_role("group", name=re.compile("Question 2 of 10"))).to_be_hidden()
-    expect(page.get_by_role("button", name="Send my answers")).to_be_hidden()
+    expect(page.get_by_role("button", name="Send my answers", exact=True)).to_be_hidden()
 
     # Keyboard only for the first answer: into the group, choose, on to the next question.
     first.get_by_role("radio", name="Not at all").focus()
@@ -84,9 +84,13 @@ def test_a_positive_item_9_reaches_the_therapist_at_once(
         f"print(MeasureTask.objects.get(client__email={pair.client!r}).draft_answers())\n"
     )
     assert "'9': 1" in draft, draft
+    # The risk answer already showed the crisis resources and the ask to send, on the phone too.
+    expect(
+        page.get_by_role("alert").filter(has_text="Please send your answers now")
+    ).to_be_visible()
     last = page.get_by_role("group", name=re.compile("Question 10 of 10"))
     last.get_by_role("radio", name="Somewhat difficult").check()
-    client.click(page.get_by_role("button", name="Send my answers"))
+    client.click(page.get_by_role("button", name="Send my answers", exact=True))
 
     # At once: crisis resources, and that the therapist has been told.
     assert re.fullmatch(r"/measures/responses/\d+/", client.path), client.path
@@ -142,3 +146,38 @@ def test_a_positive_item_9_reaches_the_therapist_at_once(
     expect(page.get_by_role("img", name="PHQ-9 scores over time")).to_be_visible()
     expect(page.get_by_text("Latest: 1 out of 27")).to_be_visible()
     client.assert_fits()
+
+
+def test_crisis_resources_appear_as_soon_as_a_risk_item_is_answered_before_sending(
+    visitor: MakeVisitor, server: DemoServer
+) -> None:
+    pair = new_pair(server)
+    assign_phq9(server, pair)
+    client = visitor("client")
+    page = client.page
+    pair.let_in(client, pair.client)
+    client.click(page.get_by_role("link", name=f"Fill in: {PHQ9}"))
+    crisis = page.get_by_role("alert").filter(has_text="Please send your answers now")
+    expect(crisis).to_be_hidden()
+
+    ninth = page.get_by_role("group", name=re.compile("Question 9 of 10"))
+    ninth.get_by_role("radio", name="Not at all").check()
+    expect(crisis).to_be_hidden()
+    ninth.get_by_role("radio", name="Several days").check()
+    # At once, before anything is sent: the practice's crisis resources, and the ask to send.
+    expect(crisis).to_be_visible()
+    expect(crisis).to_contain_text("988")
+    expect(crisis).to_contain_text("Until you send them, your therapist has not been told")
+    expect(crisis.get_by_role("button", name="Send my answers now")).to_be_visible()
+    client.audit()
+    sent = server.shell(
+        "from rapport.measures.models import MeasureTask, SafetyAlert\n"
+        f"task = MeasureTask.objects.get(client__email={pair.client!r})\n"
+        f"print(task.status, SafetyAlert.objects.filter(client__email={pair.client!r}).count())\n"
+    ).strip()
+    assert sent == "open 0", sent
+
+    # Reloaded (the draft was saved), the page shows it without waiting for a script.
+    expect(page.get_by_role("status")).to_have_text("Your answers so far are saved.")
+    client.goto(client.path)
+    expect(crisis).to_be_visible()

@@ -48,7 +48,8 @@ def find_problems() -> list[str]:
     if not settings.RAPPORT_EMAIL_HOST:
         problems.append("RAPPORT_EMAIL_HOST is not set: invitations and reminders cannot be sent.")
     problems += _file_mode_problems()
-    problems += _database_problems()
+    database = _database_problems()
+    problems += database or _app_problems()
     if settings.REDIS_URL:
         problems += _redis_problems()
     return problems
@@ -104,6 +105,17 @@ def _database_problems() -> list[str]:
     return []
 
 
+def _app_problems() -> list[str]:
+    """What the apps' own checks find in a reachable, migrated database (the "rapport" tag)."""
+    from django.core import checks
+    from django.db import DEFAULT_DB_ALIAS
+
+    found = checks.run_checks(
+        tags=["rapport"], include_deployment_checks=True, databases=[DEFAULT_DB_ALIAS]
+    )
+    return [message.msg for message in found if message.is_serious()]
+
+
 def _redis_problems() -> list[str]:
     from django.core.cache import cache
 
@@ -118,7 +130,8 @@ def _redis_problems() -> list[str]:
 
 class Command(BaseCommand):
     help = (
-        "Deployment self-check: secrets and keys, HTTPS settings, database and Redis reachable. "
+        "Deployment self-check: secrets and keys, HTTPS settings, database and Redis reachable, "
+        "an active practice admin. "
         "Exits non-zero and lists every problem found."
     )
 

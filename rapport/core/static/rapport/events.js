@@ -1,7 +1,8 @@
 // The per-user events socket (docs/protocol.md) on every signed-in page: the unread-messages
 // badge; on therapists' pages it also keeps the home page's "Waiting now" card current, says who
 // arrived in a live region and plays a soft chime; shows a safety alert at once on any page that
-// loads it (a banner, and the "Alerts" card where there is one); on admins' pages, an escalated
+// loads it (a banner, and the "Alerts" card where there is one), and a risk answer a client left
+// unsent (a banner); on admins' pages (or every therapist's, with no active admin), an escalated
 // alert (a banner, and the parts of the page marked `data-refresh` read again).
 //
 // Read-only hook for tests and support: window.rapportEvents.open() is true while the socket is open.
@@ -133,9 +134,20 @@ function safetyAlert(event) {
 // An alert its therapist did not acknowledge in time, to the practice admins: the banner, and
 // the escalated alerts' count or list on this page read again.
 function escalated(event) {
-  const words = (texts.escalated ?? "").replace("{name}", String(event.therapist_name ?? ""));
-  banner(String(event.alert ?? ""), words, texts.escalatedLink ?? "", event.url);
+  // With no active admin it comes to every therapist, who sees whose client it is.
+  const template = event.no_admin ? texts.escalatedNoAdmin : texts.escalated;
+  const words = (template ?? "").replace("{name}", String(event.therapist_name ?? ""));
+  const link = event.no_admin ? texts.escalatedNoAdminLink : texts.escalatedLink;
+  banner(String(event.alert ?? ""), words, link ?? "", event.url);
   if (refreshed.length) reload();
+  chime();
+}
+
+// A risk answer a client saved but has not sent, past the practice's limit, to their therapist:
+// the banner (naming the client, on the therapist's own pages only) and the chime.
+function unsentRisk(event) {
+  const words = (texts.unsentRisk ?? "").replace("{name}", String(event.client_name ?? ""));
+  banner(`unsent-${event.task ?? ""}`, words, texts.unsentRiskLink ?? "", event.url);
   chime();
 }
 
@@ -191,6 +203,7 @@ const handlers = {
   "alert.safety": safetyAlert,
   "alert.acknowledged": acknowledged,
   "alert.escalated": escalated,
+  "measure.unsent_risk": unsentRisk,
 };
 
 // The badge's count goes with the handshake: the server answers when it has changed since.

@@ -1,6 +1,8 @@
 // The questionnaire, enhanced: progress follows the answers, each answer is saved as a draft in
-// the background (save and resume), and on a phone the questions come one at a time with
-// Previous / Next. Without this script the whole form works as plain HTML.
+// the background (save and resume), on a phone the questions come one at a time with
+// Previous / Next, and a risk answer shows the crisis resources at once, with the ask to send
+// (nobody is told before the answers are sent). Without this script the whole form works as
+// plain HTML, and the server shows the crisis resources once a risk answer is saved.
 const form = document.getElementById("questionnaire");
 
 const SMALL_SCREEN = "(max-width: 40rem)";
@@ -106,8 +108,19 @@ function setUp() {
     }
   }
 
+  // A risk item answered at or above its threshold (data-risk-at): the box stays once shown.
+  const riskNow = document.getElementById("risk-now");
+  function showCrisisResources() {
+    const positive = [...form.querySelectorAll("fieldset[data-risk-at]")].some((group) => {
+      const chosen = group.querySelector("input:checked");
+      return chosen !== null && Number(chosen.value) >= Number(group.dataset.riskAt);
+    });
+    if (positive && riskNow.hidden) riskNow.hidden = false;
+  }
+
   form.addEventListener("change", () => {
     showProgress();
+    showCrisisResources();
     saveSoon();
   });
   // Leaving the page: send what is pending so nothing chosen is lost.
