@@ -8,6 +8,7 @@ class AccountsConfig(AppConfig):
 
     def ready(self) -> None:
         from rapport.accounts import notices  # noqa: F401  (connects the security notices)
+
         # Inside ready(): the check reads models, which load only once apps are ready.
         from rapport.accounts.checks import active_admin
 
