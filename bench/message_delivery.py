@@ -234,12 +234,14 @@ import json
 from rapport.accounts.models import User
 from rapport.care.services import start_care
 from rapport.messaging.access import conversation_for
+from allauth.mfa.totp.internal.auth import TOTP, generate_totp_secret
 
 pairs = []
 for n in range(CONVERSATIONS):
     therapist = User.objects.create_user(
         f"t{n}@bench.rapport.test", None, full_name=f"Therapist {n}", role="therapist"
     )
+    TOTP.activate(therapist, generate_totp_secret())  # sockets need a therapist's second factor
     client = User.objects.create_user(
         f"c{n}@bench.rapport.test", None, full_name=f"Client {n}", role="client"
     )

@@ -41,6 +41,11 @@ from rapport.messaging.access import conversation_for
 
 client = User.objects.get(email=CLIENT)
 therapist = User.objects.get(email=THERAPIST)
+# A therapist's sockets need an enrolled second factor, as their pages do.
+from allauth.mfa.models import Authenticator
+from allauth.mfa.totp.internal.auth import TOTP, generate_totp_secret
+if not Authenticator.objects.filter(user=therapist).exists():
+    TOTP.activate(therapist, generate_totp_secret())
 relationship = CareRelationship.objects.get(
     client=client, therapist=therapist, status=CareRelationship.Status.ACTIVE
 )

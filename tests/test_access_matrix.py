@@ -780,12 +780,15 @@ def test_every_websocket_route_refuses_anonymous_and_accepts_members() -> None:
         return bool(connected)
 
     origin = (b"origin", b"http://127.0.0.1")
+    host = (b"host", b"127.0.0.1")  # the Origin must be the origin the handshake was sent to
     for pattern in websocket_urlpatterns:
         path = "/" + str(pattern.pattern)
         for name, value in real_kwargs.items():
             path = path.replace(f"<uuid:{name}>", value)
-        assert not async_to_sync(connect)(path, [origin]), f"{path} accepted an anonymous socket"
-        assert async_to_sync(connect)(path, [origin, (b"cookie", session.encode())]), path
+        assert not async_to_sync(connect)(path, [host, origin]), (
+            f"{path} accepted an anonymous socket"
+        )
+        assert async_to_sync(connect)(path, [host, origin, (b"cookie", session.encode())]), path
 
 
 # Once the care of therapist_x and client_a ends, or either of them is deactivated, the pages of

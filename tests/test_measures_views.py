@@ -617,6 +617,7 @@ def test_the_unsent_risk_limit_is_a_practice_setting(admin: User) -> None:
         "reminder_minutes": "1440,60",
         "join_opens_minutes": "10",
         "alert_escalation_minutes": "60",
+        "message_attachment_limit_mb": "20",
     }
     refused = browser.post("/practice/settings/", {**settings, "unsent_risk_minutes": "5"})
     assert refused.status_code == 200

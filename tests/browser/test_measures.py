@@ -119,7 +119,7 @@ def test_a_positive_item_9_reaches_the_therapist_at_once(
     expect(tpage.get_by_role("heading", level=1)).to_have_text(f"Safety alert: {pair.client_name}")
     expect(tpage.locator("#risk-wording")).to_contain_text("Several days")
     therapist.click(tpage.get_by_role("button", name="Acknowledge the alert"))
-    expect(tpage.get_by_role("alert").filter(has_text="This field is required")).to_be_visible()
+    expect(tpage.locator("#id_action_taken_error")).to_contain_text("This field is required")
     tpage.get_by_label("Action taken").fill("Phoned the client at 14:10; safety plan agreed.")
     therapist.click(tpage.get_by_role("button", name="Acknowledge the alert"))
     expect(tpage.locator("#alert-state")).to_contain_text("Acknowledged")
