@@ -44,6 +44,11 @@ urlpatterns = [
     path("", include("rapport.visits.urls")),
     path("", include("rapport.measures.urls")),
     path("", include("rapport.messaging.urls")),
+    path("", include("rapport.diagnoses.urls")),
+    path("", include("rapport.intake.urls")),
+    path("", include("rapport.plans.urls")),
+    path("", include("rapport.notes.urls")),
+    path("", include("rapport.records.urls")),
 ]
 
 handler400 = "rapport.core.views.bad_request"

@@ -24,9 +24,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 from django.utils import timezone
-from django.utils.crypto import salted_hmac
 
 from rapport.accounts.models import User
+from rapport.core.record import fhir_id
 from rapport.measures.definition_files import load_definition
 from rapport.measures.definitions import Definition, Item, Option
 from rapport.measures.models import Instrument, Response
@@ -55,10 +55,8 @@ def questionnaire_url(definition: Definition) -> str:
     return f"{CANONICAL_BASE}/Questionnaire/{definition.key}"
 
 
-def opaque_id(kind: str, key: object) -> str:
-    """A stable id for one row that reveals nothing about it (valid as a FHIR id and a UUID)."""
-    digest = salted_hmac("rapport.measures.fhir", f"{kind}:{key}", algorithm="sha256").digest()
-    return str(uuid.UUID(bytes=digest[:16], version=4))
+# One id scheme for every app's resources, so references resolve across a record Bundle.
+opaque_id = fhir_id
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,1 @@
+"""Diagnoses: ICD-10-CM codes recorded for a client, with onset and resolution."""

@@ -1,0 +1,1 @@
+"""Intake forms: practice-defined, sent to clients, drafted, submitted once."""

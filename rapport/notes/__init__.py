@@ -1,0 +1,1 @@
+"""Progress and psychotherapy notes: templates, drafts, sign and lock, addenda."""

@@ -1,0 +1,1 @@
+"""Treatment plans: problems, measurable goals, interventions, signed versions."""

@@ -1,0 +1,1 @@
+"""The client record as a whole: one timeline, and the record to take away."""
