@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import json
+import re
+from datetime import timedelta
 from typing import Any
 
+from allauth.mfa.totp.internal.auth import TOTP, generate_totp_secret
 from django.test import Client
 
 from rapport.accounts.models import User
 from rapport.care.models import CareRelationship, ClientProfile
 from rapport.home.demo import DEMO_PASSWORD, demo_logins, seed_demo
+from tests.conftest import signed_in
 
 
 def test_seed_creates_the_practice_once(db: Any) -> None:
@@ -59,7 +64,8 @@ def test_seed_gives_every_therapist_hours_types_and_two_weeks_of_sessions(db: An
         assert individual.modalities == ["video", "audio", "text"]
         assert SessionType.objects.get(therapist=therapist, name="Intake").minutes == 60
         assert open_slots(individual), f"{therapist} has no open slots"
-        mine = Appointment.objects.filter(therapist=therapist)
+        # The seeded fortnight; Jordan Chen's course of therapy before it is tested below.
+        mine = Appointment.objects.filter(therapist=therapist, visit__isnull=True)
         assert mine.filter(starts_at__gt=now, status="confirmed").exists()
         assert mine.filter(starts_at__lt=now).exists()
         assert all(abs(a.starts_at - now).days <= 14 for a in mine), (
@@ -78,3 +84,72 @@ def test_seed_gives_every_therapist_hours_types_and_two_weeks_of_sessions(db: An
     assert seed_demo() is False
     assert ConsentSignature.objects.count() == signatures
     assert SessionType.objects.count() == 6
+
+
+def test_seed_gives_a_course_of_therapy_with_reliable_improvement(db: Any) -> None:
+    """Jordan Chen's past: weekly visits with their timeline, feedback after each, PHQ-9 and
+    GAD-7 every two weeks improving past the reliable change thresholds; Sam Rivera's start."""
+    from django.utils import timezone
+
+    from rapport.measures.models import Response, SafetyAlert
+    from rapport.measures.scoring import classify_change
+    from rapport.measures.instruments import definition_of
+    from rapport.visits.models import EventKind, Visit, VisitEvent
+    from rapport.visits.services import summary
+
+    seed_demo()
+    jordan = User.objects.get(email="j.chen@demo.rapport.test")
+    now = timezone.now()
+    past = Visit.objects.filter(client=jordan).order_by("started_at")
+    assert past.count() == 9
+    assert all(v.is_ended and v.started_at and v.started_at < now - timedelta(days=14) for v in past)
+    assert (now - past[0].started_at).days >= 70, "about eleven weeks back"
+    minutes = [summary(v, list(v.events.order_by("at", "pk")), None).minutes for v in past]
+    assert sum(1 for m in minutes if m["video"] and not m["audio"]) == 7
+    assert sum(1 for m in minutes if m["video"] and m["audio"]) == 1, "one stepped down"
+    assert sum(1 for m in minutes if m["audio"] and not m["video"]) == 1, "one audio call"
+    assert all(round(sum(m.values())) == 50 for m in minutes)
+    joined = VisitEvent.objects.filter(visit__in=past, kind=EventKind.JOINED).count()
+    assert joined == 9
+    assert all(v.appointment.status == "completed" for v in past)
+
+    def totals(key: str) -> list[int]:
+        rows = Response.objects.filter(client=jordan, instrument__key=key).order_by("submitted_at")
+        return [json.loads(r.result)["total"] for r in rows]
+
+    phq9, gad7 = totals("phq9"), totals("gad7")
+    assert phq9 == [17, 15, 12, 10, 8, 7] and gad7 == [14, 12, 10, 9, 7, 6]
+    for key, series in (("phq9", phq9), ("gad7", gad7)):
+        definition = definition_of(Response.objects.filter(instrument__key=key)[0].instrument)
+        assert classify_change(definition, series[0], series[-1]).kind == "improvement"
+    first = Response.objects.filter(client=jordan, instrument__key="phq9").earliest("submitted_at")
+    assert (now - first.submitted_at).days >= 70, "answered on the day, not today"
+    assert all(json.loads(r.answers)["9"] == 0 for r in Response.objects.filter(
+        client=jordan, instrument__key="phq9"
+    ))
+    assert not SafetyAlert.objects.exists()
+    assert Response.objects.filter(client=jordan, instrument__key="rapport-feedback").count() == 9
+    sam = User.objects.get(email="client@demo.rapport.test")
+    assert Response.objects.filter(client=sam, instrument__key="phq9").count() == 2
+    assert not Visit.objects.filter(client=sam).exists(), "no consent, no visits"
+    responses = Response.objects.count()
+
+    assert seed_demo() is False
+    assert Response.objects.count() == responses
+
+
+def test_demo_progress_page_charts_the_improvement(db: Any) -> None:
+    seed_demo()
+    jordan = User.objects.get(email="j.chen@demo.rapport.test")
+    therapist = User.objects.get(email="therapist@demo.rapport.test")
+    TOTP.activate(therapist, generate_totp_secret())  # as the demo therapist does on first sign-in
+    response = signed_in(therapist).get(f"/clients/{jordan.pk}/progress/")
+    assert response.status_code == 200
+    page = response.content.decode()
+    for name in ("PHQ-9", "GAD-7"):
+        chart = f"<title id=[^>]*>{name} scores over time</title>"
+        assert re.search(chart, page), f"no {name} chart"
+    assert page.count('<svg class="chart"') >= 3, "PHQ-9, GAD-7 and the session feedback"
+    assert page.count("Reliable improvement") >= 2
+    mine = signed_in(jordan).get("/measures/progress/").content.decode()
+    assert "PHQ-9 scores over time" in mine, "the client sees their own chart"

@@ -3,7 +3,12 @@
 Scheduling too: working hours and session types for every therapist, a telehealth consent signed
 by every client but Sam Rivera (so the demo login walks through signing), and two weeks of past
 and upcoming sessions in each therapist's own time zone. Messaging: office hours for every
-therapist and a short, read exchange between Dr. Okafor and Jordan Chen.
+therapist and a short, read exchange between Dr. Okafor and Jordan Chen. History
+(``rapport.home.demo_history``): Jordan Chen's past course of therapy (weekly visits, session
+feedback, PHQ-9 and GAD-7 improving reliably) and Sam Rivera's first questionnaires.
+
+Each part is a small function called from ``_seed_parts``; a part that finds its data already
+there does nothing, so running the seeding again keeps what visitors changed.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ from django.utils import timezone
 from rapport.accounts.models import Practice, Role, User
 from rapport.care.models import CareRelationship, ClientProfile
 from rapport.care.services import start_care
+from rapport.home import demo_history
 from rapport.lib.intervals import local_to_utc
 from rapport.messaging import services
 from rapport.messaging.access import conversation_for
@@ -70,6 +76,8 @@ WORKING_HOURS = [(time(9), time(12)), (time(13), time(17))]
 UNSIGNED_CLIENT = 0  # Sam Rivera: signs the consent on their first booking
 NO_SHOW_CLIENT = 1  # their latest past session was a no-show
 LATE_CANCEL_CLIENT = 3  # their latest past session was cancelled late
+HISTORY_CLIENT = 1  # Jordan Chen: eleven weeks of therapy behind them
+SHORT_HISTORY_CLIENT = 0  # Sam Rivera: two weeks into care
 CONSENT_TEXT = """Rapport sessions happen over video, audio or live text instead of in a room.
 
 What to expect: your therapist joins from a private space. Please join from somewhere you can talk \
@@ -104,9 +112,9 @@ def _person(person: DemoPerson) -> User:
 def seed_demo() -> bool:
     """Create the demo practice if it is not there yet. Returns True when it created anything."""
     if User.objects.filter(email=ADMIN.email).exists():
-        # A demo practice from before scheduling existed gets its schedule now.
+        # A demo practice from before a part existed gets that part now.
         with transaction.atomic():
-            return _seed_scheduling()
+            return _seed_parts()
     with transaction.atomic():
         practice = Practice.get()
         practice.name = "Riverside Counselling (demo)"
@@ -126,8 +134,34 @@ def seed_demo() -> bool:
             profile.emergency_contact = f"Demo contact {number} (friend), +1 555 020 {number:04d}"
             profile.intake_notes = "Demo record. Self-referred for low mood and sleep problems."
             profile.save()
-        _seed_scheduling()
         _seed_messaging(therapists, clients)
+        _seed_parts()
+    return True
+
+
+def _seed_parts() -> bool:
+    """The parts of the demo after its people, in the order they depend on each other. Each
+    returns whether it created anything (and creates nothing when its data is there)."""
+    created = _seed_scheduling()
+    created = _seed_history() or created
+    return created
+
+
+def _seed_history() -> bool:
+    """Past sessions and questionnaires (``demo_history``). False if already there."""
+    therapist = User.objects.get(email=THERAPISTS[0].email)
+    main = User.objects.get(email=CLIENTS[HISTORY_CLIENT].email)
+    short = User.objects.get(email=CLIENTS[SHORT_HISTORY_CLIENT].email)
+    if demo_history.has_history(main):
+        return False
+    now = timezone.now().replace(second=0, microsecond=0)
+    demo_history.seed_course(
+        demo_history.Course(therapist, main, WEEKLY_SESSIONS[HISTORY_CLIENT]), now
+    )
+    if not demo_history.has_history(short):
+        demo_history.seed_short(
+            demo_history.Course(therapist, short, WEEKLY_SESSIONS[SHORT_HISTORY_CLIENT]), now
+        )
     return True
 
 
@@ -198,14 +232,14 @@ def _seed_scheduling() -> bool:
             title="Telehealth informed consent",
             body=CONSENT_TEXT,
             published_by=admin,
-            published_at=now - timedelta(days=30),
+            published_at=now - timedelta(days=120),
         )
         ConsentSignature.objects.bulk_create(
             ConsentSignature(
                 client=client,
                 document=document,
                 typed_name=client.full_name,
-                signed_at=now - timedelta(days=29 - number),
+                signed_at=now - timedelta(days=110 - number),
             )
             for number, client in enumerate(clients)
             if number != UNSIGNED_CLIENT
@@ -220,7 +254,8 @@ def _seed_scheduling() -> bool:
 def _seed_sessions(
     therapist: User, client: User, c_index: int, types: tuple[Any, Any], now: datetime
 ) -> None:
-    """Weekly sessions from two weeks ago to two weeks ahead; the first one is the intake."""
+    """Weekly sessions from two weeks ago to two weeks ahead; the first one is the intake (but
+    for the client with a course of therapy behind them)."""
     zone = zoneinfo.ZoneInfo(therapist.time_zone)
     weekday, hour = WEEKLY_SESSIONS[c_index]
     today = now.astimezone(zone).date()
@@ -232,7 +267,7 @@ def _seed_sessions(
     starts = [s for s in starts if now - timedelta(days=14) <= s <= now + timedelta(days=14)]
     past = [s for s in starts if s + timedelta(hours=1) <= now]
     for number, starts_at in enumerate(starts):
-        kind = types[0] if number == 0 else types[1]
+        kind = types[0] if number == 0 and c_index != HISTORY_CLIENT else types[1]
         ends_at = starts_at + timedelta(minutes=kind.minutes)
         status = AppointmentStatus.CONFIRMED
         cancelled_at = None

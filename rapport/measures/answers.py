@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.core.exceptions import PermissionDenied
@@ -98,8 +98,11 @@ def submit(
     answers: Mapping[str, Any],
     *,
     request: HttpRequest | None = None,
+    now: datetime | None = None,
 ) -> Response:
     """Score and store the client's answers; raise the alerts they call for.
+
+    ``now`` stamps a response sent in the past (the demo's history); pages never pass it.
 
     A positive risk item opens a SafetyAlert in the same transaction as the response, and the
     email to the therapist and the escalation deadline are queued in it too. Answers that do not
@@ -117,6 +120,7 @@ def submit(
             answers=json.dumps(clean),
             result=json.dumps(result.to_json()),
             submitted_by=client,
+            submitted_at=now or timezone.now(),
         )
         locked.status = TaskStatus.DONE
         locked.completed_at = response.submitted_at

@@ -62,8 +62,12 @@ def allowed_modalities(visit: Visit) -> list[str]:
     return [m for m in MODALITIES if m in allowed or m == Modality.TEXT]
 
 
-def _event(visit: Visit, kind: str, actor: User | None = None, **fields: Any) -> VisitEvent:
-    return VisitEvent.objects.create(visit=visit, kind=kind, actor=actor, **fields)
+def _event(
+    visit: Visit, kind: str, actor: User | None = None, *, at: datetime | None = None, **fields: Any
+) -> VisitEvent:
+    return VisitEvent.objects.create(
+        visit=visit, kind=kind, actor=actor, at=at or timezone.now(), **fields
+    )
 
 
 def _locked(visit_id: int) -> Visit:
@@ -71,8 +75,14 @@ def _locked(visit_id: int) -> Visit:
 
 
 def _open(
-    actor: User, therapist: User, client: User, appointment: Appointment | None, modality: str
+    actor: User,
+    therapist: User,
+    client: User,
+    appointment: Appointment | None,
+    modality: str,
+    now: datetime | None = None,
 ) -> Visit:
+    now = now or timezone.now()
     relationship = active_relationship(therapist, client)
     if relationship is None:
         raise PermissionDenied("no active care relationship")
@@ -98,8 +108,9 @@ def _open(
                 planned_modality=modality,
                 modality=modality,
                 created_by=actor,
+                created_at=now,
             )
-            _event(visit, EventKind.CREATED, actor, modality=modality)
+            _event(visit, EventKind.CREATED, actor, at=now, modality=modality)
             record(Action.VISIT_OPENED, actor=actor, obj=visit, client=client)
             return visit
     except IntegrityError:
@@ -139,7 +150,7 @@ def open_for_appointment(
     if now >= closes:
         raise VisitError(_("This session's time is over."), code="late")
     return _open(
-        actor, appointment.therapist, appointment.client, appointment, appointment.modality
+        actor, appointment.therapist, appointment.client, appointment, appointment.modality, now
     )
 
 
@@ -237,9 +248,12 @@ class Joined:
     returned: bool
 
 
-def connect(visit_id: int, user: User, channel: str, connection: str) -> Joined:
-    """A socket of ``user`` joined the room; it becomes their current one."""
-    now = timezone.now()
+def connect(
+    visit_id: int, user: User, channel: str, connection: str, *, now: datetime | None = None
+) -> Joined:
+    """A socket of ``user`` joined the room; it becomes their current one. ``now`` is for
+    recording a past session (the demo's history); the live room never passes it."""
+    now = now or timezone.now()
     with transaction.atomic():
         visit = _locked(visit_id)
         role = role_in(visit, user)
@@ -262,7 +276,7 @@ def connect(visit_id: int, user: User, channel: str, connection: str) -> Joined:
             state = "admitted" if admitted else "waiting"
         visit.save()
         if state == "waiting":
-            _event(visit, EventKind.WAITING, user)
+            _event(visit, EventKind.WAITING, user, at=now)
             waiting = {
                 "type": "visit.waiting",
                 "visit": str(visit.uid),
@@ -271,7 +285,7 @@ def connect(visit_id: int, user: User, channel: str, connection: str) -> Joined:
             }
             realtime.publish_to_user(visit.therapist_id, waiting)
         else:
-            _event(visit, EventKind.RECONNECTED if returned else EventKind.JOINED, user)
+            _event(visit, EventKind.RECONNECTED if returned else EventKind.JOINED, user, at=now)
         both_in = bool(visit.therapist_channel) and bool(visit.client_channel)
         both_in = both_in and visit.client_is_admitted(now)
     return Joined(visit, role, state, replaced, both_in, returned)
@@ -301,8 +315,8 @@ def disconnect(visit_id: int, user: User, channel: str) -> Visit | None:
     return visit
 
 
-def admit(visit_id: int, therapist: User) -> Visit:
-    now = timezone.now()
+def admit(visit_id: int, therapist: User, *, now: datetime | None = None) -> Visit:
+    now = now or timezone.now()
     with transaction.atomic():
         visit = _locked(visit_id)
         if visit.therapist_id != therapist.pk:
@@ -320,7 +334,7 @@ def admit(visit_id: int, therapist: User) -> Visit:
             visit.status = VisitStatus.LIVE
             fields += ["started_at", "status"]
         visit.save(update_fields=fields)
-        _event(visit, EventKind.ADMITTED, therapist)
+        _event(visit, EventKind.ADMITTED, therapist, at=now)
         record(Action.VISIT_ADMITTED, actor=therapist, obj=visit, client=visit.client)
         if visit.appointment_id is not None:
             Appointment.objects.filter(
@@ -331,32 +345,46 @@ def admit(visit_id: int, therapist: User) -> Visit:
     return visit
 
 
-def _participant(visit_id: int, user: User, *, admitted: bool = True) -> tuple[Visit, str]:
+def _participant(
+    visit_id: int, user: User, *, admitted: bool = True, now: datetime | None = None
+) -> tuple[Visit, str]:
     visit = _locked(visit_id)
     role = role_in(visit, user)
     if role is None or visit.is_ended:
         raise PermissionDenied("not in this session")
-    if admitted and role == CLIENT and not visit.client_is_admitted():
+    if admitted and role == CLIENT and not visit.client_is_admitted(now):
         raise PermissionDenied("not admitted")
     return visit, role
 
 
 def switch_modality(
-    visit_id: int, user: User, modality: str, *, reason: str, detail: str = ""
+    visit_id: int,
+    user: User,
+    modality: str,
+    *,
+    reason: str,
+    detail: str = "",
+    now: datetime | None = None,
 ) -> Visit:
     """Record a switch. ``reason`` "connection" and its ``detail`` come from the server's own
     reading of the call quality (``rapport.visits.quality``), never from a browser's words."""
     if reason not in SWITCH_REASONS:
         raise VisitError(_("That is not a reason to switch."), code="reason")
     with transaction.atomic():
-        visit, _role = _participant(visit_id, user)
+        visit, _role = _participant(visit_id, user, now=now)
         if modality not in allowed_modalities(visit):
             raise VisitError(_("This session does not offer that."), code="modality")
         if visit.modality != modality:
             visit.modality = modality
             visit.save(update_fields=["modality"])
         _event(
-            visit, EventKind.MODALITY, user, modality=modality, reason=reason, detail=detail[:200]
+            visit,
+            EventKind.MODALITY,
+            user,
+            at=now,
+            modality=modality,
+            reason=reason,
+            detail=detail[:200],
         )
     return visit
 
@@ -407,10 +435,15 @@ def chat_history(visit: Visit, limit: int = 200) -> list[Message]:
 
 
 def end(
-    visit_id: int, user: User, *, request: HttpRequest | None = None, reason: str = "therapist"
+    visit_id: int,
+    user: User,
+    *,
+    request: HttpRequest | None = None,
+    reason: str = "therapist",
+    now: datetime | None = None,
 ) -> Visit:
     """The therapist ends the session for both. Ending an ended visit changes nothing."""
-    now = timezone.now()
+    now = now or timezone.now()
     with transaction.atomic():
         visit = _locked(visit_id)
         if visit.therapist_id != user.pk:
@@ -420,7 +453,7 @@ def end(
         visit.status = VisitStatus.ENDED
         visit.ended_at, visit.ended_by = now, user
         visit.save(update_fields=["status", "ended_at", "ended_by"])
-        _event(visit, EventKind.ENDED, user, reason=reason)
+        _event(visit, EventKind.ENDED, user, at=now, reason=reason)
         record(Action.VISIT_ENDED, actor=user, request=request, obj=visit, client=visit.client)
         if visit.appointment_id is not None and visit.started_at is not None:
             Appointment.objects.filter(
