@@ -77,6 +77,10 @@ ACTION_LABELS = {
     Action.ALERT_RAISED: _("Safety alert raised"),
     Action.ALERT_ACKNOWLEDGED: _("Safety alert acknowledged"),
     Action.ALERT_ESCALATED: _("Safety alert escalated"),
+    # Diagnoses and treatment plans (issue 15)
+    Action.DIAGNOSIS_RECORDED: _("Recorded a diagnosis"),
+    Action.DIAGNOSIS_CHANGED: _("Changed a diagnosis"),
+    Action.FREQUENT_CODES_CHANGED: _("Changed the practice's frequent diagnosis codes"),
 }
 
 # The kinds of object an event names. "SimpleLazyObject" is what events recorded before the fix
@@ -85,6 +89,7 @@ OBJECT_LABELS = {
     "User": _("Account"),
     "SimpleLazyObject": _("Account"),
     "Visit": _("Session room"),
+    "Diagnosis": _("Diagnosis"),
     "Appointment": _("Session"),
     "AppointmentSeries": _("Series of sessions"),
     "CareRelationship": _("Care relationship"),

@@ -27,6 +27,7 @@ from rapport.care.access import (
     therapists_of,
 )
 from rapport.care.models import CareRelationship
+from rapport.diagnoses.services import active_diagnoses
 from rapport.home.forms import PracticeForm
 from rapport.measures.alerts import escalated_alerts, escalations_without_admin, open_alerts
 from rapport.measures.assignments import due_tasks
@@ -128,6 +129,8 @@ def client_record(request: HttpRequest, client_id: int) -> HttpResponse:
             "sessions": upcoming_sessions(client, limit=5, therapist=request.user)  # type: ignore[arg-type]
             if how == Reach.CARE
             else [],
+            # The client meets their diagnoses with their therapist and in their record export.
+            "diagnoses": active_diagnoses(client) if how != Reach.SELF else None,
         },
     )
 
