@@ -99,6 +99,10 @@ def diagnosis_id(p: dict[str, Any]) -> dict[str, Any]:
     return {"client_id": p["client_a"].pk, "diagnosis_id": p["diagnosis"].pk}
 
 
+def plan_version_number(p: dict[str, Any]) -> dict[str, Any]:
+    return {"client_id": p["client_a"].pk, "number": 1}
+
+
 def instrument_id(p: dict[str, Any]) -> dict[str, Any]:
     return {"instrument_id": p["instrument"].pk}
 
@@ -287,6 +291,14 @@ MATRIX: dict[str, tuple[dict[str, Expect], Kwargs | None]] = {
     "change_diagnosis": rule(LOGIN, 403, 403, 405, 405, 403, diagnosis_id),
     "diagnosis_code_search": rule(LOGIN, 403, 403, 200, 200, 403),
     "diagnosis_frequent_codes": rule(LOGIN, 403, 403, 403, 403, 200),
+    # Treatment plan of client_a (version 1 finalised, version 2 a draft): therapist_x reads and
+    # writes; the admin reads only under emergency access; each client reads their own (/plan/).
+    "client_plan": rule(LOGIN, 403, 403, 200, 404, 404, client_a_id),
+    "plan_start": rule(LOGIN, 403, 403, 405, 405, 403, client_a_id),
+    "plan_draft": rule(LOGIN, 403, 403, 200, 404, 403, client_a_id),
+    "plan_finalise": rule(LOGIN, 403, 403, 405, 405, 403, client_a_id),
+    "plan_version": rule(LOGIN, 403, 403, 200, 404, 404, plan_version_number),
+    "my_plan": rule(LOGIN, 200, 200, 403, 403, 403),
     # Messages: each person's own inbox; the conversation of therapist_x and client_a is theirs
     # alone (404 for outsiders); admins take part in no conversation (403).
     "inbox": rule(LOGIN, 200, 200, 200, 200, 403),
@@ -333,6 +345,7 @@ def world(personas: dict[str, Any], settings: Any, tmp_path: Path) -> dict[str, 
         "visit": open_visit(personas["therapist_x"], personas["client_a"]),
         **measures_of(personas["therapist_x"], personas["client_a"]),
         "diagnosis": diagnosis_of(personas["therapist_x"], personas["client_a"]),
+        "plan_draft": plan_of(personas["therapist_x"], personas["client_a"]),
         **attachment_sent(personas["therapist_x"], personas["client_a"], settings, tmp_path),
     }
 
@@ -341,6 +354,16 @@ def diagnosis_of(therapist: Any, client: Any) -> Any:
     from rapport.diagnoses.services import record_diagnosis
 
     return record_diagnosis(therapist, client, code="F41.1", rank="primary", onset=None)
+
+
+def plan_of(therapist: Any, client: Any) -> Any:
+    """A finalised first version and a draft of the next."""
+    from rapport.plans.services import add_goal, finalise, start_draft
+
+    draft = start_draft(therapist, client)
+    add_goal(therapist, draft, problem="Worry", description="Worry less")
+    finalise(therapist, draft)
+    return start_draft(therapist, client)
 
 
 def attachment_sent(therapist: Any, client: Any, settings: Any, folder: Path) -> dict[str, Any]:
@@ -669,6 +692,26 @@ POST_MATRIX: dict[str, tuple[dict[str, Expect], Kwargs, FormData]] = {
         no_kwargs,
         {"codes": "F41.1"},
     ),
+    "plan_start": (
+        {"client_a": 403, "client_b": 403, "therapist_y": 404, "admin": 403},
+        client_a_id,
+        {},
+    ),
+    "plan_draft": (
+        {"client_a": 403, "client_b": 403, "therapist_y": 404, "admin": 403},
+        client_a_id,
+        {"form": "goal", "problem": "Taken over", "description": "x", "sustained_over": "1"},
+    ),
+    "plan_finalise": (
+        {"client_a": 403, "client_b": 403, "therapist_y": 404, "admin": 403},
+        client_a_id,
+        {},
+    ),
+    "my_plan": (
+        {"client_b": 404, "therapist_x": 403, "therapist_y": 403, "admin": 403},
+        no_kwargs,
+        {"typed_name": "Bea Client"},
+    ),
     "account_set_password": ({}, no_kwargs, {}),
     "account_email": ({}, no_kwargs, {"email": "another@example.test", "action_add": ""}),
     "account_reauthenticate": ({}, no_kwargs, {"password": PASSWORD_FOR_NOBODY}),
@@ -723,6 +766,7 @@ def test_state_changing_routes_refuse_outsiders(world: dict[str, Any]) -> None:
     from rapport.diagnoses.models import Diagnosis, FrequentCode
     from rapport.measures.models import Assignment, Instrument, MeasureTask, Response, SafetyAlert
     from rapport.messaging.models import Attachment, Message, MessagingSettings
+    from rapport.plans.models import Goal, PlanSignature, PlanVersion
     from rapport.scheduling.models import (
         Appointment,
         AvailabilityChange,
@@ -767,6 +811,9 @@ def test_state_changing_routes_refuse_outsiders(world: dict[str, Any]) -> None:
             Message.objects.count(),
             list(Diagnosis.objects.values_list("pk", "code", "rank", "status")),
             FrequentCode.objects.count(),
+            list(PlanVersion.objects.values_list("pk", "status", "review_on")),
+            Goal.objects.count(),
+            PlanSignature.objects.count(),
         )
 
     before = snapshot()
@@ -841,6 +888,9 @@ AFTER_CARE: dict[str, tuple[Expect, Expect, Kwargs]] = {
     "client_record": (200, 404, client_a_id),
     "client_progress": (403, 404, client_a_id),
     "client_diagnoses": (403, 404, client_a_id),
+    "client_plan": (403, 404, client_a_id),
+    "plan_draft": (403, 404, client_a_id),
+    "my_plan": (200, 403, no_kwargs),
     "conversation": (404, 404, conversation_id),
     "attachment": (404, 404, attachment_id),
 }

@@ -81,6 +81,9 @@ ACTION_LABELS = {
     Action.DIAGNOSIS_RECORDED: _("Recorded a diagnosis"),
     Action.DIAGNOSIS_CHANGED: _("Changed a diagnosis"),
     Action.FREQUENT_CODES_CHANGED: _("Changed the practice's frequent diagnosis codes"),
+    Action.PLAN_DRAFT_CHANGED: _("Changed a draft treatment plan"),
+    Action.PLAN_FINALISED: _("Finalised a treatment plan"),
+    Action.PLAN_SIGNED: _("Signed a treatment plan"),
 }
 
 # The kinds of object an event names. "SimpleLazyObject" is what events recorded before the fix
@@ -90,6 +93,8 @@ OBJECT_LABELS = {
     "SimpleLazyObject": _("Account"),
     "Visit": _("Session room"),
     "Diagnosis": _("Diagnosis"),
+    "PlanVersion": _("Treatment plan"),
+    "PlanSignature": _("Treatment plan signature"),
     "Appointment": _("Session"),
     "AppointmentSeries": _("Series of sessions"),
     "CareRelationship": _("Care relationship"),

@@ -85,6 +85,9 @@ class Action:
     DIAGNOSIS_RECORDED = "diagnosis.recorded"
     DIAGNOSIS_CHANGED = "diagnosis.changed"
     FREQUENT_CODES_CHANGED = "diagnosis.frequent_codes_changed"
+    PLAN_DRAFT_CHANGED = "plan.draft_changed"
+    PLAN_FINALISED = "plan.finalised"
+    PLAN_SIGNED = "plan.signed"
 
 
 def chain_key() -> bytes:

@@ -31,6 +31,7 @@ from rapport.diagnoses.services import active_diagnoses
 from rapport.home.forms import PracticeForm
 from rapport.measures.alerts import escalated_alerts, escalations_without_admin, open_alerts
 from rapport.measures.assignments import due_tasks
+from rapport.plans.services import reviews_due
 from rapport.scheduling.consent import (
     clients_with_current_consent,
     current_consent,
@@ -57,6 +58,7 @@ def home(request: HttpRequest) -> HttpResponse:
                 "todays_sessions": appointments_on(user, today),
                 "pending_invitations": Invitation.objects.pending().filter(invited_by=user).count(),
                 "waiting_visits": waiting_visits(user),
+                "plan_reviews": reviews_due(user, on=today)[:20],
                 "open_alerts": open_alerts(user).defer(
                     "action_taken",
                     "response__answers",
