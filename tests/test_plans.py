@@ -406,5 +406,6 @@ def test_entries_and_fhir_in_a_fixed_number_of_queries(
     assert new["replaces"] == [{"reference": fhir_reference("careplan", first.pk)}]
     met = next(g for g in goals if g["lifecycleStatus"] == "active" and "target" in g)
     assert met["achievementStatus"]["coding"][0]["code"] == "achieved"
-    assert met["target"][0]["detailQuantity"] == {"value": 10, "comparator": "<", "unit": "score"}
+    quantity = met["target"][0]["detailQuantity"]
+    assert (quantity["value"], quantity["comparator"], quantity["code"]) == (10, "<", "{score}")
     assert met["target"][0]["measure"] == {"text": "PHQ-9"}

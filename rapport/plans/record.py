@@ -135,7 +135,9 @@ def _goal(goal: Goal, progress: GoalProgress, *, current: bool, client: User) ->
         target["detailQuantity"] = {
             "value": goal.threshold,
             "comparator": COMPARATOR[Comparison(goal.comparison)],
-            "unit": "score",
+            "unit": "{score}",
+            "system": "http://unitsofmeasure.org",
+            "code": "{score}",
         }
     if goal.target_on:
         target["dueDate"] = goal.target_on.isoformat()
