@@ -73,9 +73,10 @@ def test_the_practice_list_comes_first_in_its_own_order() -> None:
 def test_search_is_fast_once_the_index_is_built() -> None:
     icd.warm()
     started = time.perf_counter()
-    for query in ["F41", "anxiety", "generalized anx", "disorder", "Z63", "depressive episode"]:
+    queries = ["F41", "anxiety", "generalized anx", "disorder", "Z63", "depressive episode"]
+    for query in queries:
         icd.search(query)
-    per_search = (time.perf_counter() - started) / 6
+    per_search = (time.perf_counter() - started) / len(queries)
     assert per_search < 0.2, f"{per_search * 1000:.0f} ms per search"
 
 

@@ -2,19 +2,21 @@
 searching the billable ones by code or words, the practice's frequent codes first.
 
 The search index (every billable code with its description, folded for matching) is built once
-per process, on first use (about a tenth of a second once the package is loaded; the package
+per process, on first use (about half a second once the package is loaded; the package
 itself takes a few seconds to import, so it is loaded on first use too, not when a process
 starts: pages that never search or check a code never pay for it).
 """
 
 from __future__ import annotations
 
+import heapq
 import importlib
 import re
 import warnings
+from bisect import bisect_left, bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 from types import ModuleType
 
 # Shipped list of codes (or code prefixes: "F32" stands for every billable F32.x) a mental-health
@@ -98,14 +100,48 @@ def is_code(text: str) -> bool:
     return bool(cm.is_category(code) or cm.is_subcategory(code))
 
 
+@dataclass(frozen=True)
+class _Index:
+    entries: tuple[_Entry, ...]
+    # Every folded description, one per line, and where each starts: a word is looked up in
+    # this one string (a C-speed search) rather than in 74,000 strings one by one.
+    text: str
+    starts: tuple[int, ...]
+    # The entries in the order of their bare codes, for prefix lookups by bisection.
+    by_code: tuple[_Entry, ...]
+    codes: tuple[str, ...]
+
+    def starting_with(self, prefix: str) -> list[_Entry]:
+        first = bisect_left(self.codes, prefix)
+        last = bisect_left(self.codes, prefix + "\x7f")
+        return list(self.by_code[first:last])
+
+    def containing(self, word: str) -> list[_Entry]:
+        found: dict[int, None] = {}
+        at = self.text.find(word)
+        while at != -1:
+            index = bisect_right(self.starts, at) - 1
+            found[index] = None
+            at = self.text.find(
+                word, self.starts[index + 1] if index + 1 < len(self.starts) else len(self.text)
+            )
+        return [self.entries[i] for i in found]
+
+
 @cache
-def _index() -> tuple[_Entry, ...]:
+def _index() -> _Index:
     cm, entries = _icd(), []
     for code in cm.get_all_codes(with_dots=True):
         if cm.is_leaf(code) and (cm.is_category(code) or cm.is_subcategory(code)):
             description = str(cm.get_description(code))
             entries.append(_Entry(code, code.replace(".", ""), description, description.casefold()))
-    return tuple(entries)
+    starts, at = [], 0
+    for entry in entries:
+        starts.append(at)
+        at += len(entry.folded) + 1
+    text = "\n".join(e.folded for e in entries)
+    by_code = tuple(sorted(entries, key=lambda e: e.bare))
+    return _Index(tuple(entries), text, tuple(starts), by_code, tuple(e.bare for e in by_code))
 
 
 def warm() -> None:
@@ -124,16 +160,27 @@ def search(
         return []
     if _CODE_LIKE.match(query):
         bare = query.upper().replace(".", "")
-        matches = [e for e in _index() if e.bare.startswith(bare)]
+        matches = _index().starting_with(bare)
     else:
-        words = query.casefold().split()
-        matches = [e for e in _index() if all(w in e.folded for w in words)]
-    prefixes = [p.replace(".", "").upper() for p in frequent]
+        words = sorted(query.casefold().split(), key=len, reverse=True)
+        matches = [e for e in _index().containing(words[0]) if all(w in e.folded for w in words)]
+    ranks = _frequent_ranks(tuple(frequent))
 
     def order(entry: _Entry) -> tuple[int, int, str]:
-        for position, prefix in enumerate(prefixes):
-            if entry.bare.startswith(prefix):
-                return (0, position, entry.bare)
+        position = ranks.get(entry.bare)
+        if position is not None:
+            return (0, position, entry.bare)
         return (1 if entry.code[0] in "FZ" else 2, 0, entry.bare)
 
-    return [Code(e.code, e.description) for e in sorted(matches, key=order)[:limit]]
+    return [Code(e.code, e.description) for e in heapq.nsmallest(limit, matches, key=order)]
+
+
+@lru_cache(maxsize=8)
+def _frequent_ranks(frequent: tuple[str, ...]) -> dict[str, int]:
+    """Each billable code a frequent entry covers (bare), with the entry's position: the first
+    entry that covers it wins. Worked out once per list."""
+    ranks: dict[str, int] = {}
+    for position, prefix in enumerate(p.replace(".", "").upper() for p in frequent):
+        for entry in _index().starting_with(prefix):
+            ranks.setdefault(entry.bare, position)
+    return ranks
