@@ -70,10 +70,10 @@ class GoalForm(forms.Form):
     target_on = PlausibleDateField(label=_("Target date"), required=False, widget=DATE)
     instrument_key = forms.ChoiceField(label=_("Measure (optional)"), required=False)
     comparison = forms.ChoiceField(
-        label=_("Target"), choices=[("", "—"), *Comparison.choices], required=False
+        label=_("The score should be"), choices=[("", "—"), *Comparison.choices], required=False
     )
     threshold = forms.IntegerField(
-        label=_("Score"), required=False, min_value=-1000, max_value=1000
+        label=_("Target score"), required=False, min_value=-1000, max_value=1000
     )
     sustained_over = forms.IntegerField(
         label=_("Sustained over how many scores"), min_value=1, max_value=10, initial=1

@@ -96,12 +96,15 @@ def plan_draft(request: HttpRequest, client_id: int) -> HttpResponse:
         return redirect("client_plan", client.pk)
     goals = services.goals_of(draft)
     which = request.POST.get("form") if write else None
+    # Three forms on one page: each its own id prefix, so no two fields share an id.
     details = DetailsForm(
-        request.POST if which == "details" else None, initial=_details_initial(draft)
+        request.POST if which == "details" else None,
+        initial=_details_initial(draft),
+        auto_id="details-%s",
     )
-    goal_form = GoalForm(request.POST if which == "goal" else None)
+    goal_form = GoalForm(request.POST if which == "goal" else None, auto_id="goal-%s")
     intervention_form = InterventionForm(
-        request.POST if which == "intervention" else None, goals=goals
+        request.POST if which == "intervention" else None, goals=goals, auto_id="intervention-%s"
     )
     if write:
         bound: forms.Form | None = {
