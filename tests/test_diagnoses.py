@@ -301,3 +301,20 @@ def test_entries_and_conditions_in_a_fixed_number_of_queries(
 def _more(therapist: User, client: User) -> None:
     for code in ["F40.10", "F42.2", "Z63.0", "Z56.0"]:
         record_diagnosis(therapist, client, code=code, rank=Rank.SECONDARY, onset=None)
+
+
+def test_the_diagnoses_page_reads_a_fixed_number_of_queries(
+    therapist_x: User, client_a: User, django_assert_max_num_queries: Any
+) -> None:
+    def count() -> int:
+        browser = signed_in(therapist_x)
+        url = reverse("client_diagnoses", args=[client_a.pk])
+        browser.get(url)  # warm the session
+        with django_assert_max_num_queries(1000) as queries:
+            assert browser.get(url, {"q": "F43"}).status_code == 200
+        return len(queries.captured_queries)
+
+    record_diagnosis(therapist_x, client_a, code="F41.1", rank=Rank.PRIMARY, onset=None)
+    few = count()
+    _more(therapist_x, client_a)
+    assert count() == few

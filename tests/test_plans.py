@@ -409,3 +409,53 @@ def test_entries_and_fhir_in_a_fixed_number_of_queries(
     quantity = met["target"][0]["detailQuantity"]
     assert (quantity["value"], quantity["comparator"], quantity["code"]) == (10, "<", "{score}")
     assert met["target"][0]["measure"] == {"text": "PHQ-9"}
+
+
+def test_removing_with_bad_or_foreign_ids_changes_nothing(
+    therapist_x: User, client_a: User, client_b: User, therapist_y: User
+) -> None:
+    draft = services.start_draft(therapist_x, client_a)
+    services.add_goal(therapist_x, draft, problem="Worry", description="Worry less")
+    other = services.start_draft(therapist_y, client_b)
+    foreign = services.add_goal(therapist_y, other, problem="Sleep", description="Sleep more")
+    browser = signed_in(therapist_x)
+    url = reverse("plan_draft", args=[client_a.pk])
+    for data in (
+        {"kind": "goal", "part_id": "abc"},
+        {"kind": "everything", "part_id": "1"},
+        {"kind": "goal", "part_id": str(foreign.pk)},
+        {"kind": "intervention", "part_id": "999999"},
+    ):
+        page = browser.post(url, data, follow=True)
+        assert page.status_code in {200, 400}  # 400: the request was malformed
+        assert b"not understood" in page.content or b"not in this draft" in page.content
+    assert Goal.objects.count() == 2
+
+
+def test_the_plan_page_reads_a_fixed_number_of_queries(
+    therapist_x: User, client_a: User, django_assert_max_num_queries: Any
+) -> None:
+    def count() -> int:
+        browser = signed_in(therapist_x)
+        browser.get(reverse("client_plan", args=[client_a.pk]))  # warm the session
+        with django_assert_max_num_queries(1000) as queries:
+            assert browser.get(reverse("client_plan", args=[client_a.pk])).status_code == 200
+        return len(queries.captured_queries)
+
+    with time_machine.travel(START, tick=False) as clock:
+        plan_with_phq9_goal(therapist_x, client_a)
+        clock.shift(timedelta(days=7))
+        submit_phq9(therapist_x, client_a, 12)
+        few = count()
+        draft = services.start_draft(therapist_x, client_a)
+        for n in range(5):
+            goal = services.add_goal(
+                therapist_x, draft, problem=f"P{n}", description=f"G{n}", instrument_key="phq9",
+                comparison="lt", threshold=10, sustained_over=1,
+            )  # fmt: skip
+            services.add_intervention(therapist_x, draft, what=f"I{n}", modality="text", goal=goal)
+        services.finalise(therapist_x, draft)
+        for total in (11, 9, 8):
+            clock.shift(timedelta(days=7))
+            submit_phq9(therapist_x, client_a, total)
+        assert count() == few
