@@ -24,6 +24,7 @@ from rapport.plans.errors import PlanError
 from rapport.plans.models import (
     Goal,
     Intervention,
+    Modality,
     Plan,
     PlanSignature,
     PlanVersion,
@@ -96,7 +97,7 @@ def start_draft(
             number=(latest.number + 1) if latest else 1,
             starts_on=latest.starts_on if latest else today,
             review_on=max(latest.review_on, today) if latest else today + FIRST_REVIEW_AFTER,
-            modality=latest.modality if latest else PlanVersion.modality.field.default,
+            modality=latest.modality if latest else Modality.VIDEO,
             frequency=latest.frequency if latest else "",
             summary=latest.summary if latest else "",
             created_by=therapist,
