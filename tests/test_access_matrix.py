@@ -95,6 +95,14 @@ def assignment_id(p: dict[str, Any]) -> dict[str, Any]:
     return {"client_id": p["client_a"].pk, "assignment_id": p["assignment"].pk}
 
 
+def diagnosis_id(p: dict[str, Any]) -> dict[str, Any]:
+    return {"client_id": p["client_a"].pk, "diagnosis_id": p["diagnosis"].pk}
+
+
+def plan_version_number(p: dict[str, Any]) -> dict[str, Any]:
+    return {"client_id": p["client_a"].pk, "number": 1}
+
+
 def instrument_id(p: dict[str, Any]) -> dict[str, Any]:
     return {"instrument_id": p["instrument"].pk}
 
@@ -277,6 +285,20 @@ MATRIX: dict[str, tuple[dict[str, Expect], Kwargs | None]] = {
     "escalated_alerts": rule(LOGIN, 403, 403, 403, 403, 200),
     "instruments": rule(LOGIN, 403, 403, 403, 403, 200),
     "instrument_detail": rule(LOGIN, 403, 403, 403, 403, 200, instrument_id),
+    # Diagnoses of client_a: therapist_x reads and records; clients have no diagnoses page (their
+    # export carries them); the admin reads only under emergency access. Changes are POST-only.
+    "client_diagnoses": rule(LOGIN, 403, 403, 200, 404, 404, client_a_id),
+    "change_diagnosis": rule(LOGIN, 403, 403, 405, 405, 403, diagnosis_id),
+    "diagnosis_code_search": rule(LOGIN, 403, 403, 200, 200, 403),
+    "diagnosis_frequent_codes": rule(LOGIN, 403, 403, 403, 403, 200),
+    # Treatment plan of client_a (version 1 finalised, version 2 a draft): therapist_x reads and
+    # writes; the admin reads only under emergency access; each client reads their own (/plan/).
+    "client_plan": rule(LOGIN, 403, 403, 200, 404, 404, client_a_id),
+    "plan_start": rule(LOGIN, 403, 403, 405, 405, 403, client_a_id),
+    "plan_draft": rule(LOGIN, 403, 403, 200, 404, 403, client_a_id),
+    "plan_finalise": rule(LOGIN, 403, 403, 405, 405, 403, client_a_id),
+    "plan_version": rule(LOGIN, 403, 403, 200, 404, 404, plan_version_number),
+    "my_plan": rule(LOGIN, 200, 200, 403, 403, 403),
     # Messages: each person's own inbox; the conversation of therapist_x and client_a is theirs
     # alone (404 for outsiders); admins take part in no conversation (403).
     "inbox": rule(LOGIN, 200, 200, 200, 200, 403),
@@ -322,8 +344,26 @@ def world(personas: dict[str, Any], settings: Any, tmp_path: Path) -> dict[str, 
         **schedule_of(personas["therapist_x"], personas["client_a"]),
         "visit": open_visit(personas["therapist_x"], personas["client_a"]),
         **measures_of(personas["therapist_x"], personas["client_a"]),
+        "diagnosis": diagnosis_of(personas["therapist_x"], personas["client_a"]),
+        "plan_draft": plan_of(personas["therapist_x"], personas["client_a"]),
         **attachment_sent(personas["therapist_x"], personas["client_a"], settings, tmp_path),
     }
+
+
+def diagnosis_of(therapist: Any, client: Any) -> Any:
+    from rapport.diagnoses.services import record_diagnosis
+
+    return record_diagnosis(therapist, client, code="F41.1", rank="primary", onset=None)
+
+
+def plan_of(therapist: Any, client: Any) -> Any:
+    """A finalised first version and a draft of the next."""
+    from rapport.plans.services import add_goal, finalise, start_draft
+
+    draft = start_draft(therapist, client)
+    add_goal(therapist, draft, problem="Worry", description="Worry less")
+    finalise(therapist, draft)
+    return start_draft(therapist, client)
 
 
 def attachment_sent(therapist: Any, client: Any, settings: Any, folder: Path) -> dict[str, Any]:
@@ -637,6 +677,41 @@ POST_MATRIX: dict[str, tuple[dict[str, Expect], Kwargs, FormData]] = {
     # re-authentication, authenticators, signing out): anonymous visitors are sent to sign in.
     "account_logout": ({}, no_kwargs, {}),
     "account_change_password": ({}, no_kwargs, {}),
+    "client_diagnoses": (
+        {"client_a": 403, "client_b": 403, "therapist_y": 404, "admin": 404},
+        client_a_id,
+        {"code": "F32.1", "rank": "secondary", "onset": ""},
+    ),
+    "change_diagnosis": (
+        {"client_a": 403, "client_b": 403, "therapist_y": 404, "admin": 403},
+        diagnosis_id,
+        {"action": "error"},
+    ),
+    "diagnosis_frequent_codes": (
+        {"client_a": 403, "client_b": 403, "therapist_x": 403, "therapist_y": 403},
+        no_kwargs,
+        {"codes": "F41.1"},
+    ),
+    "plan_start": (
+        {"client_a": 403, "client_b": 403, "therapist_y": 404, "admin": 403},
+        client_a_id,
+        {},
+    ),
+    "plan_draft": (
+        {"client_a": 403, "client_b": 403, "therapist_y": 404, "admin": 403},
+        client_a_id,
+        {"form": "goal", "problem": "Taken over", "description": "x", "sustained_over": "1"},
+    ),
+    "plan_finalise": (
+        {"client_a": 403, "client_b": 403, "therapist_y": 404, "admin": 403},
+        client_a_id,
+        {},
+    ),
+    "my_plan": (
+        {"client_b": 404, "therapist_x": 403, "therapist_y": 403, "admin": 403},
+        no_kwargs,
+        {"typed_name": "Bea Client"},
+    ),
     "account_set_password": ({}, no_kwargs, {}),
     "account_email": ({}, no_kwargs, {"email": "another@example.test", "action_add": ""}),
     "account_reauthenticate": ({}, no_kwargs, {"password": PASSWORD_FOR_NOBODY}),
@@ -688,8 +763,10 @@ def test_state_changing_routes_refuse_outsiders(world: dict[str, Any]) -> None:
 
     from rapport.accounts.models import Invitation, Practice, User
     from rapport.care.models import CareRelationship, ClientProfile, EmergencyAccess
+    from rapport.diagnoses.models import Diagnosis, FrequentCode
     from rapport.measures.models import Assignment, Instrument, MeasureTask, Response, SafetyAlert
     from rapport.messaging.models import Attachment, Message, MessagingSettings
+    from rapport.plans.models import Goal, PlanSignature, PlanVersion
     from rapport.scheduling.models import (
         Appointment,
         AvailabilityChange,
@@ -732,6 +809,11 @@ def test_state_changing_routes_refuse_outsiders(world: dict[str, Any]) -> None:
             list(MessagingSettings.objects.values_list("pk", "email_delay_minutes")),
             Attachment.objects.count(),
             Message.objects.count(),
+            list(Diagnosis.objects.values_list("pk", "code", "rank", "status")),
+            FrequentCode.objects.count(),
+            list(PlanVersion.objects.values_list("pk", "status", "review_on")),
+            Goal.objects.count(),
+            PlanSignature.objects.count(),
         )
 
     before = snapshot()
@@ -805,6 +887,10 @@ AFTER_CARE: dict[str, tuple[Expect, Expect, Kwargs]] = {
     "alert_detail": (403, 404, alert_id),
     "client_record": (200, 404, client_a_id),
     "client_progress": (403, 404, client_a_id),
+    "client_diagnoses": (403, 404, client_a_id),
+    "client_plan": (403, 404, client_a_id),
+    "plan_draft": (403, 404, client_a_id),
+    "my_plan": (200, 403, no_kwargs),
     "conversation": (404, 404, conversation_id),
     "attachment": (404, 404, attachment_id),
 }

@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from rapport.accounts.models import User
 from rapport.accounts.services import invite
+from rapport.plans.services import start_draft
 from rapport.scheduling.models import SessionType
 from tests.conftest import signed_in
 from tests.scheduling_data import consent_version, direct_appointment
@@ -95,6 +96,25 @@ CASES: dict[str, Case] = {
         {},
         ["id_instrument"],
     ),
+    "recording a diagnosis": (
+        "therapist_x",
+        lambda p: f"/clients/{p['client_a'].pk}/diagnoses/",
+        {},
+        ["id_code", "id_rank_0"],
+    ),
+    "frequent diagnosis codes": ("admin", lambda p: "/practice/diagnosis-codes/", {}, ["id_codes"]),
+    "treatment plan goal": (
+        "therapist_x",
+        lambda p: f"/clients/{p['client_a'].pk}/plan/draft/",
+        {"form": "goal"},
+        ["goal-problem", "goal-description", "goal-sustained_over"],
+    ),
+    "treatment plan details": (
+        "therapist_x",
+        lambda p: f"/clients/{p['client_a'].pk}/plan/draft/",
+        {"form": "details"},
+        ["details-starts_on", "details-review_on", "details-modality"],
+    ),
     "instrument import": ("admin", lambda p: "/practice/instruments/", {}, ["id_definition_file"]),
     "audit filters": ("admin", lambda p: "/practice/audit/?since=yesterday", {}, ["id_since"]),
     "accepting an invitation": ("anonymous", lambda p: f"/invite/{p['token']}/", {}, []),
@@ -110,6 +130,7 @@ def people(personas: dict[str, User | None], admin: User) -> dict[str, Any]:
     consent_version(admin)
     session_type = SessionType.objects.create(therapist=therapist, name="Session", minutes=50)
     _invitation, token = invite(therapist, email="new@example.test", full_name="New", role="client")
+    start_draft(therapist, client)
     return {
         **personas,
         "appointment": direct_appointment(session_type, client, timezone.now() + timedelta(days=3)),

@@ -77,6 +77,13 @@ ACTION_LABELS = {
     Action.ALERT_RAISED: _("Safety alert raised"),
     Action.ALERT_ACKNOWLEDGED: _("Safety alert acknowledged"),
     Action.ALERT_ESCALATED: _("Safety alert escalated"),
+    # Diagnoses and treatment plans (issue 15)
+    Action.DIAGNOSIS_RECORDED: _("Recorded a diagnosis"),
+    Action.DIAGNOSIS_CHANGED: _("Changed a diagnosis"),
+    Action.FREQUENT_CODES_CHANGED: _("Changed the practice's frequent diagnosis codes"),
+    Action.PLAN_DRAFT_CHANGED: _("Changed a draft treatment plan"),
+    Action.PLAN_FINALISED: _("Finalised a treatment plan"),
+    Action.PLAN_SIGNED: _("Signed a treatment plan"),
 }
 
 # The kinds of object an event names. "SimpleLazyObject" is what events recorded before the fix
@@ -85,6 +92,9 @@ OBJECT_LABELS = {
     "User": _("Account"),
     "SimpleLazyObject": _("Account"),
     "Visit": _("Session room"),
+    "Diagnosis": _("Diagnosis"),
+    "PlanVersion": _("Treatment plan"),
+    "PlanSignature": _("Treatment plan signature"),
     "Appointment": _("Session"),
     "AppointmentSeries": _("Series of sessions"),
     "CareRelationship": _("Care relationship"),

@@ -81,6 +81,13 @@ class Action:
     ALERT_RAISED = "alert.raised"
     ALERT_ACKNOWLEDGED = "alert.acknowledged"
     ALERT_ESCALATED = "alert.escalated"
+    # Diagnoses and treatment plans (issue 15)
+    DIAGNOSIS_RECORDED = "diagnosis.recorded"
+    DIAGNOSIS_CHANGED = "diagnosis.changed"
+    FREQUENT_CODES_CHANGED = "diagnosis.frequent_codes_changed"
+    PLAN_DRAFT_CHANGED = "plan.draft_changed"
+    PLAN_FINALISED = "plan.finalised"
+    PLAN_SIGNED = "plan.signed"
 
 
 def chain_key() -> bytes:

@@ -27,9 +27,11 @@ from rapport.care.access import (
     therapists_of,
 )
 from rapport.care.models import CareRelationship
+from rapport.diagnoses.services import active_diagnoses
 from rapport.home.forms import PracticeForm
 from rapport.measures.alerts import escalated_alerts, escalations_without_admin, open_alerts
 from rapport.measures.assignments import due_tasks
+from rapport.plans.services import reviews_due
 from rapport.scheduling.consent import (
     clients_with_current_consent,
     current_consent,
@@ -56,6 +58,7 @@ def home(request: HttpRequest) -> HttpResponse:
                 "todays_sessions": appointments_on(user, today),
                 "pending_invitations": Invitation.objects.pending().filter(invited_by=user).count(),
                 "waiting_visits": waiting_visits(user),
+                "plan_reviews": reviews_due(user, on=today)[:20],
                 "open_alerts": open_alerts(user).defer(
                     "action_taken",
                     "response__answers",
@@ -128,6 +131,8 @@ def client_record(request: HttpRequest, client_id: int) -> HttpResponse:
             "sessions": upcoming_sessions(client, limit=5, therapist=request.user)  # type: ignore[arg-type]
             if how == Reach.CARE
             else [],
+            # The client meets their diagnoses with their therapist and in their record export.
+            "diagnoses": active_diagnoses(client) if how != Reach.SELF else None,
         },
     )
 

@@ -13,6 +13,7 @@ from rapport.accounts.models import Role, User
 from rapport.care.access import Reach, access_client
 from rapport.measures.alerts import client_open_alerts
 from rapport.measures.progress import progress_of
+from rapport.measures.signals import sections_for
 
 
 @role_required(Role.CLIENT)
@@ -23,7 +24,7 @@ def my_progress(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "measures/my_progress.html",
-        {"progress": progress},
+        {"progress": progress, "sections": sections_for(user, viewer=user, how=Reach.SELF)},
     )
 
 
@@ -44,5 +45,6 @@ def client_progress(request: HttpRequest, client_id: int) -> HttpResponse:
             "progress": progress,
             "feedback_trends": feedback,
             "open_alerts": client_open_alerts(client),
+            "sections": sections_for(client, viewer=user, how=how),
         },
     )
