@@ -77,6 +77,13 @@ ACTION_LABELS = {
     Action.ALERT_RAISED: _("Safety alert raised"),
     Action.ALERT_ACKNOWLEDGED: _("Safety alert acknowledged"),
     Action.ALERT_ESCALATED: _("Safety alert escalated"),
+    # Intake (issue 15)
+    Action.INTAKE_SENT: _("Sent an intake form"),
+    Action.INTAKE_SUBMITTED: _("Sent back an intake form"),
+    Action.INTAKE_CORRECTED: _("Corrected an intake form"),
+    Action.INTAKE_VIEWED: _("Opened an intake form"),
+    Action.INTAKE_FORM_ADDED: _("Added an intake form"),
+    Action.INTAKE_DEFAULT_CHOSEN: _("Chose the default intake form"),
 }
 
 # The kinds of object an event names. "SimpleLazyObject" is what events recorded before the fix
