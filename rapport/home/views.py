@@ -28,6 +28,7 @@ from rapport.care.access import (
 )
 from rapport.care.models import CareRelationship
 from rapport.home.forms import PracticeForm
+from rapport.intake.access import open_intakes
 from rapport.measures.alerts import escalated_alerts, escalations_without_admin, open_alerts
 from rapport.measures.assignments import due_tasks
 from rapport.scheduling.consent import (
@@ -89,6 +90,7 @@ def home(request: HttpRequest) -> HttpResponse:
             "next_sessions": upcoming_sessions(user, limit=3),
             "open_visits": open_visits(user),
             "measure_tasks": due_tasks(user),
+            "intakes": open_intakes(user),
         },
     )
 

@@ -21,6 +21,15 @@ def access_intake_to_fill(user: User, intake_id: int) -> Intake:
     return intake
 
 
+def open_intakes(client: User) -> list[Intake]:
+    """The client's own forms still to fill in (for their home page)."""
+    return list(
+        Intake.objects.filter(client=client, submitted_at=None)
+        .select_related("form")
+        .defer("draft", "form__definition")
+    )
+
+
 def access_client_intakes(
     user: User, client_id: int, *, request: HttpRequest | None = None, care_only: bool = False
 ) -> tuple[User, str]:
