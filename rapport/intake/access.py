@@ -54,5 +54,12 @@ def access_submission(
         raise Http404("No such form.")
     client, how = access_client(user, submission.client_id, request=request, purpose="intake")
     if how != Reach.SELF:
-        record(Action.INTAKE_VIEWED, actor=user, request=request, obj=submission, client=client, via=how)
+        record(
+            Action.INTAKE_VIEWED,
+            actor=user,
+            request=request,
+            obj=submission,
+            client=client,
+            via=how,
+        )
     return submission, how

@@ -69,9 +69,9 @@ def problems_in(definition: FormDefinition, answers: dict[str, Any]) -> dict[str
                 date.fromisoformat(str(value))
             except ValueError:
                 problems[name] = _("Enter a date as year-month-day, for example 2010-04-28.")
-        if item.follow_up is not None and value == "yes" and item.follow_up.required:
-            if not answers.get(item.key + FOLLOW_UP):
-                problems[name_of(item.key + FOLLOW_UP)] = _("Tell us a little more here.")
+        needs_more = item.follow_up is not None and item.follow_up.required and value == "yes"
+        if needs_more and not answers.get(item.key + FOLLOW_UP):
+            problems[name_of(item.key + FOLLOW_UP)] = _("Tell us a little more here.")
     return problems
 
 

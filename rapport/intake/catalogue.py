@@ -89,8 +89,10 @@ def add_form(raw: str, user: User) -> IntakeForm:
         data = json.loads(raw)
     except json.JSONDecodeError as exc:
         raise DefinitionError(
-            [_("This is not valid JSON (line %(line)d, column %(col)d: %(msg)s).")
-             % {"line": exc.lineno, "col": exc.colno, "msg": exc.msg}]
+            [
+                _("This is not valid JSON (line %(line)d, column %(col)d: %(msg)s).")
+                % {"line": exc.lineno, "col": exc.colno, "msg": exc.msg}
+            ]
         ) from exc
     definition = load_definition(data)
     try:
@@ -102,11 +104,15 @@ def add_form(raw: str, user: User) -> IntakeForm:
                 definition=data,
                 added_by=user,
             )
-            record(Action.INTAKE_FORM_ADDED, actor=user, obj=form, key=form.key, version=form.version)
+            record(
+                Action.INTAKE_FORM_ADDED, actor=user, obj=form, key=form.key, version=form.version
+            )
     except IntegrityError as exc:
         raise DefinitionError(
-            [_("Version %(version)s of “%(key)s” already exists: give the new one another version.")
-             % {"version": definition.version, "key": definition.key}]
+            [
+                _("Version %(version)s of “%(key)s” already exists: give it another version.")
+                % {"version": definition.version, "key": definition.key}
+            ]
         ) from exc
     return form
 
@@ -114,7 +120,12 @@ def add_form(raw: str, user: User) -> IntakeForm:
 def choose_default(key: str, user: User) -> IntakeForm:
     """Make the newest version of ``key`` the form sent when care starts."""
     with transaction.atomic():
-        form = IntakeForm.objects.select_for_update().filter(key=key).order_by("-added_at", "-pk").first()
+        form = (
+            IntakeForm.objects.select_for_update()
+            .filter(key=key)
+            .order_by("-added_at", "-pk")
+            .first()
+        )
         if form is None:
             raise DefinitionError([_("There is no such form.")])
         IntakeForm.objects.filter(is_default=True).update(is_default=False)

@@ -160,7 +160,9 @@ def _field(raw: Any, where: str, problems: list[str]) -> Field | None:
         choices = _choices(raw.get("choices"), where, problems)
     elif "choices" in raw:
         problems.append(f"{where}: only choice fields have “choices”.")
-    allowed = {c.value for c in choices} if choices else ({"yes", "no"} if kind == YES_NO else set())
+    allowed = (
+        {c.value for c in choices} if choices else ({"yes", "no"} if kind == YES_NO else set())
+    )
     risk = raw.get("risk_answers", [])
     if not isinstance(risk, list) or not all(isinstance(v, str) for v in risk):
         problems.append(f"{where}: “risk_answers” must be a list of answer values.")

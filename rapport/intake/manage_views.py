@@ -45,7 +45,7 @@ class AddFormForm(forms.Form):
         data = super().clean() or {}
         upload = data.get("upload")
         if upload is not None:
-            raw = upload.read(DEFINITION_MAX + 1)  # type: ignore[attr-defined]
+            raw = upload.read(DEFINITION_MAX + 1)
             try:
                 data["definition"] = raw.decode("utf-8")
             except UnicodeDecodeError:
@@ -67,7 +67,9 @@ def client_intakes(request: HttpRequest, client_id: int) -> HttpResponse:
         chosen = newest_version(form.cleaned_data["form_key"])
         if chosen is not None:
             send_intake(client, chosen, sent_by=user)
-            messages.success(request, _("Sent. The client has been told by email, without details."))
+            messages.success(
+                request, _("Sent. The client has been told by email, without details.")
+            )
             return redirect("client_intakes", client.pk)
     intakes = (
         Intake.objects.filter(client=client)
@@ -95,7 +97,9 @@ def intake_forms(request: HttpRequest) -> HttpResponse:
         except DefinitionError as exc:
             messages.error(request, exc.problems[0])
         else:
-            messages.success(request, _("“%(name)s” is now sent when care starts.") % {"name": chosen.name})
+            messages.success(
+                request, _("“%(name)s” is now sent when care starts.") % {"name": chosen.name}
+            )
         return redirect("intake_forms")
     if request.method == "POST":
         form = AddFormForm(request.POST, request.FILES)
@@ -106,11 +110,16 @@ def intake_forms(request: HttpRequest) -> HttpResponse:
                 for problem in exc.problems:
                     form.add_error("definition", problem)
             else:
-                messages.success(request, _("Added %(name)s, version %(v)s.") % {"name": added.name, "v": added.version})
+                messages.success(
+                    request,
+                    _("Added %(name)s, version %(v)s.") % {"name": added.name, "v": added.version},
+                )
                 return redirect("intake_forms")
         status = 400
     rows = IntakeForm.objects.select_related("added_by").defer("definition")
-    default = IntakeForm.objects.filter(is_default=True).values_list("key", flat=True).first() or "adult"
+    default = (
+        IntakeForm.objects.filter(is_default=True).values_list("key", flat=True).first() or "adult"
+    )
     return render(
         request,
         "intake/forms.html",

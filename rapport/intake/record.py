@@ -33,7 +33,10 @@ def entries(client: User, *, viewer: User, export: bool = False) -> list[RecordE
     for submission in _submissions(client):
         definition = definition_of(submission.form)
         details = tuple(
-            (f"{title} — {row.question}" + (" " + _("(risk answer)") if row.risk else ""), row.answer)
+            (
+                f"{title} — {row.question}" + (" " + _("(risk answer)") if row.risk else ""),
+                row.answer,
+            )
             for title, section in a.readable(definition, submission.answer_values())
             for row in section
             if row.answer
@@ -50,9 +53,11 @@ def entries(client: User, *, viewer: User, export: bool = False) -> list[RecordE
             )
         )
     if not export:
-        for intake in Intake.objects.filter(client=client, submitted_at=None).select_related(
-            "form"
-        ).defer("draft", "form__definition"):
+        for intake in (
+            Intake.objects.filter(client=client, submitted_at=None)
+            .select_related("form")
+            .defer("draft", "form__definition")
+        ):
             rows.append(
                 RecordEntry(
                     kind="intake",
@@ -95,9 +100,7 @@ def _item(item: Field) -> dict[str, Any]:
                 "linkId": item.key + a.FOLLOW_UP,
                 "text": item.follow_up.label,
                 "type": "text",
-                "enableWhen": [
-                    {"question": item.key, "operator": "=", "answerBoolean": True}
-                ],
+                "enableWhen": [{"question": item.key, "operator": "=", "answerBoolean": True}],
             }
         ]
     return out

@@ -98,9 +98,7 @@ def submit(intake: Intake, user: User, answers: dict[str, Any]) -> IntakeSubmiss
     return submission
 
 
-def correct(
-    original: IntakeSubmission, user: User, answers: dict[str, Any]
-) -> IntakeSubmission:
+def correct(original: IntakeSubmission, user: User, answers: dict[str, Any]) -> IntakeSubmission:
     """A new submission replacing ``original`` (kept). By the client or their therapist; the
     caller reached ``original`` through the access check."""
     definition = definition_of(original.form)

@@ -70,7 +70,7 @@ def intake_fill(request: HttpRequest, intake_id: int) -> HttpResponse:
     definition = definition_of(intake.form)
     values, problems, status = intake.draft_answers(), {}, 200
     if request.method == "POST":
-        values = a.read_post(definition, request.POST)  # type: ignore[arg-type]
+        values = a.read_post(definition, request.POST)
         if request.POST.get("action") == "save":
             save_draft(intake, user, values)
             messages.success(request, _("Saved. Come back to finish it whenever you like."))
@@ -85,7 +85,11 @@ def intake_fill(request: HttpRequest, intake_id: int) -> HttpResponse:
         else:
             messages.success(request, _("Thank you. Your form is sent to your therapist."))
             return redirect("intake_detail", submission.pk)
-    context = {"intake": intake, "saved_at": intake.draft_saved_at, **_form_context(definition, values, problems)}
+    context = {
+        "intake": intake,
+        "saved_at": intake.draft_saved_at,
+        **_form_context(definition, values, problems),
+    }
     return render(request, "intake/fill.html", context, status=status)
 
 
@@ -126,7 +130,7 @@ def intake_correct(request: HttpRequest, submission_id: int) -> HttpResponse:
     definition = definition_of(original.form)
     values, problems, status = original.answer_values(), {}, 200
     if request.method == "POST":
-        values = a.read_post(definition, request.POST)  # type: ignore[arg-type]
+        values = a.read_post(definition, request.POST)
         try:
             submission = correct(original, user, values)
         except IntakeProblems as exc:
@@ -137,5 +141,9 @@ def intake_correct(request: HttpRequest, submission_id: int) -> HttpResponse:
         else:
             messages.success(request, _("The corrected version is saved; the earlier one is kept."))
             return redirect("intake_detail", submission.pk)
-    context = {"original": original, "correcting": True, **_form_context(definition, values, problems)}
+    context = {
+        "original": original,
+        "correcting": True,
+        **_form_context(definition, values, problems),
+    }
     return render(request, "intake/fill.html", context, status=status)

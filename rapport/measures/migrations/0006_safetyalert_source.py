@@ -6,35 +6,47 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('measures', '0005_measuretask_draft_check'),
+        ("measures", "0005_measuretask_draft_check"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='safetyalert',
-            name='source',
-            field=models.CharField(blank=True, default='', max_length=20),
+            model_name="safetyalert",
+            name="source",
+            field=models.CharField(blank=True, default="", max_length=20),
         ),
         migrations.AddField(
-            model_name='safetyalert',
-            name='source_label',
-            field=models.CharField(blank=True, default='', max_length=200),
+            model_name="safetyalert",
+            name="source_label",
+            field=models.CharField(blank=True, default="", max_length=200),
         ),
         migrations.AddField(
-            model_name='safetyalert',
-            name='source_url',
-            field=models.CharField(blank=True, default='', max_length=300),
+            model_name="safetyalert",
+            name="source_url",
+            field=models.CharField(blank=True, default="", max_length=300),
         ),
         migrations.AlterField(
-            model_name='safetyalert',
-            name='response',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='alerts', to='measures.response'),
+            model_name="safetyalert",
+            name="response",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="alerts",
+                to="measures.response",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='safetyalert',
-            constraint=models.CheckConstraint(condition=models.Q(('response__isnull', False), models.Q(('source', ''), _negated=True), _connector='OR'), name='alert_has_a_response_or_a_source'),
+            model_name="safetyalert",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    ("response__isnull", False),
+                    models.Q(("source", ""), _negated=True),
+                    _connector="OR",
+                ),
+                name="alert_has_a_response_or_a_source",
+            ),
         ),
     ]
