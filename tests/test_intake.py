@@ -17,7 +17,12 @@ from rapport.audit.models import AuditEvent
 from rapport.audit.services import Action
 from rapport.care.services import start_care
 from rapport.intake import record
-from rapport.intake.catalogue import builtin_definitions, default_form, newest_version
+from rapport.intake.catalogue import (
+    builtin_definitions,
+    choose_default,
+    default_form,
+    newest_version,
+)
 from rapport.intake.definitions import DefinitionError, load_definition
 from rapport.intake.models import ImmutableError, Intake, IntakeForm, IntakeSubmission
 from rapport.intake.services import IntakeProblems, submit
@@ -188,10 +193,16 @@ def test_starting_care_sends_the_default_form_once_with_a_content_free_email(
     smtp: Inbox, client_a: User, therapist_y: User, admin: User
 ) -> None:
     start_care(therapist_y, client_a, actor=therapist_y)
+    assert not Intake.objects.exists()  # nothing goes out until the practice chooses a form
+    choose_default("adult", admin)
+    start_care(therapist_y, client_b_of(), actor=admin)
+    assert Intake.objects.get().client.email == "client.b2@example.test"
+    Intake.objects.all().delete()
+    end_all_care(client_a)
+    start_care(therapist_y, client_a, actor=therapist_y)
     [intake] = Intake.objects.filter(client=client_a)
     assert intake.form.key == "adult"
     run_task_worker()
-    # (client_b got theirs when the fixture started their care.)
     [mail] = [m for m in smtp.take() if m["To"] == client_a.email]
     assert mail["Subject"] == "You have a form to fill in in Rapport"
     body = body_of(mail)
@@ -201,6 +212,16 @@ def test_starting_care_sends_the_default_form_once_with_a_content_free_email(
     other = User.objects.create(email="t3@example.test", full_name="Third", role="therapist")
     start_care(other, client_a, actor=admin)
     assert Intake.objects.filter(client=client_a).count() == 1
+
+
+def client_b_of() -> User:
+    return User.objects.create(email="client.b2@example.test", full_name="Bea Two", role="client")
+
+
+def end_all_care(client: User) -> None:
+    from rapport.care.models import CareRelationship
+
+    CareRelationship.objects.filter(client=client).update(status=CareRelationship.Status.ENDED)
 
 
 def test_the_therapist_sends_the_minor_form_by_hand(therapist_x: User, client_a: User) -> None:
@@ -227,6 +248,7 @@ def test_an_admin_adds_a_version_and_chooses_the_default(admin: User) -> None:
     assert same.status_code == 400 and "already exists" in same.content.decode()
     assert newest_version("adult").version == "2"  # type: ignore[union-attr]
     assert IntakeForm.objects.filter(key="adult").count() == 2
+    assert default_form() is None
     browser.post(url, {"action": "default", "key": "minor"})
     assert default_form().key == "minor"  # type: ignore[union-attr]
 
@@ -239,9 +261,9 @@ def test_a_risk_answer_opens_an_alert_for_each_therapist(
     smtp: Inbox, therapist_x: User, client_a: User, therapist_y: User, admin: User
 ) -> None:
     start_care(therapist_y, client_a, actor=admin)
+    intake = send_form(therapist_y, client_a)
     run_task_worker()
     smtp.take()  # the intake notice
-    intake = Intake.objects.get(client=client_a)
     signed_in(client_a).post(
         reverse("intake_fill", kwargs={"intake_id": intake.pk}),
         {"action": "submit", **as_post(adult_answers(risk=True))},
@@ -313,3 +335,22 @@ def test_record_entries_and_fhir_resources(
     urls = {r["url"] for r in resources if r["resourceType"] == "Questionnaire"}
     assert all(r["questionnaire"] in urls for r in resources if "questionnaire" in r)
     assert [r["status"] for r in resources[1:]].count("amended") == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_first_booking_sends_the_chosen_form(
+    therapist_x: User, client_a: User, admin: User
+) -> None:
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from rapport.scheduling.models import SessionType
+    from tests.scheduling_data import direct_appointment
+
+    choose_default("minor", admin)
+    session_type = SessionType.objects.create(therapist=therapist_x, name="Session", minutes=50)
+    direct_appointment(session_type, client_a, timezone.now() + timedelta(days=2))
+    direct_appointment(session_type, client_a, timezone.now() + timedelta(days=9))
+    [intake] = Intake.objects.filter(client=client_a)
+    assert (intake.form.key, intake.sent_by) == ("minor", therapist_x)

@@ -17,7 +17,6 @@ from rapport.intake.definitions import DefinitionError, FormDefinition, load_def
 from rapport.intake.models import IntakeForm
 
 FORMS_DIR = Path(__file__).parent / "forms"
-DEFAULT_KEY = "adult"
 
 
 def builtin_definitions() -> list[tuple[FormDefinition, dict[str, Any]]]:
@@ -74,9 +73,11 @@ def newest_version(key: str) -> IntakeForm | None:
 
 
 def default_form() -> IntakeForm | None:
-    """The practice's chosen form (its newest version), else the built-in adult intake."""
+    """The newest version of the form the practice chose to send when care starts, or None:
+    nothing goes out by itself until a practice admin chooses one (therapists still send
+    forms by hand)."""
     chosen = IntakeForm.objects.filter(is_default=True).first()
-    return newest_version(chosen.key if chosen is not None else DEFAULT_KEY)
+    return newest_version(chosen.key) if chosen is not None else None
 
 
 def add_form(raw: str, user: User) -> IntakeForm:

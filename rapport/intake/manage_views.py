@@ -117,9 +117,7 @@ def intake_forms(request: HttpRequest) -> HttpResponse:
                 return redirect("intake_forms")
         status = 400
     rows = IntakeForm.objects.select_related("added_by").defer("definition")
-    default = (
-        IntakeForm.objects.filter(is_default=True).values_list("key", flat=True).first() or "adult"
-    )
+    default = IntakeForm.objects.filter(is_default=True).values_list("key", flat=True).first()
     return render(
         request,
         "intake/forms.html",
