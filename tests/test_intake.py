@@ -285,6 +285,20 @@ def test_a_risk_answer_opens_an_alert_for_each_therapist(
     assert page.status_code == 200 and 'id="alert-source"' in html
     assert reverse("intake_detail", kwargs={"submission_id": submission.pk}) in html
     assert "Adult intake" in signed_in(therapist_x).get(reverse("alerts")).content.decode()
+    assert "risk answer on Adult intake" in signed_in(therapist_x).get("/").content.decode()
+    # Unacknowledged past the deadline, it escalates to the admin like any risk alert.
+    from datetime import timedelta
+
+    from rapport.measures.alerts import escalate
+
+    assert escalate(alert.pk, now=alert.opened_at + timedelta(days=1))
+    run_task_worker()
+    assert [m["To"] for m in smtp.take() if m["To"] == admin.email]
+    as_admin = signed_in(admin)
+    escalated = as_admin.get(reverse("alert_detail", kwargs={"alert_id": alert.pk}))
+    assert escalated.status_code == 200
+    assert "Adult intake" in escalated.content.decode()
+    assert as_admin.get(reverse("escalated_alerts")).status_code == 200
 
 
 def test_a_non_risk_answer_opens_no_alert(therapist_x: User, client_a: User) -> None:
