@@ -269,6 +269,8 @@ def test_a_risk_answer_opens_an_alert_for_each_therapist(
         {"action": "submit", **as_post(adult_answers(risk=True))},
     )
     submission = IntakeSubmission.objects.get()
+    own = signed_in(client_a).get(reverse("intake_detail", kwargs={"submission_id": submission.pk}))
+    assert 'id="crisis"' in own.content.decode() and "(risk answer)" not in own.content.decode()
     alerts = SafetyAlert.objects.order_by("therapist_id")
     assert {a.therapist_id for a in alerts} == {therapist_x.pk, therapist_y.pk}
     assert all(a.kind == "risk" and a.response_id is None and a.source == "intake" for a in alerts)

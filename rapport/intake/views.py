@@ -16,7 +16,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
 from rapport.accounts.decorators import role_required
-from rapport.accounts.models import Role, User
+from rapport.accounts.models import Practice, Role, User
 from rapport.care.access import Reach
 from rapport.intake import answers as a
 from rapport.intake.access import access_intake_to_fill, access_submission
@@ -106,11 +106,16 @@ def intake_detail(request: HttpRequest, submission_id: int) -> HttpResponse:
         .order_by("submitted_at", "pk")
     )
     definition = definition_of(submission.form)
+    values = submission.answer_values()
     newest = versions[-1].pk if versions else submission.pk
     context = {
         "submission": submission,
         "definition": definition,
-        "sections": a.readable(definition, submission.answer_values()),
+        "sections": a.readable(definition, values),
+        # The client who sent a risk answer sees where to get help now, as after a measure.
+        "crisis": Practice.get()
+        if how == Reach.SELF and a.risk_answers(definition, values)
+        else None,
         "versions": versions,
         "is_newest": newest == submission.pk,
         "may_correct": how in (Reach.SELF, Reach.CARE) and newest == submission.pk,
