@@ -91,6 +91,14 @@ def alert_id(p: dict[str, Any]) -> dict[str, Any]:
     return {"alert_id": p["safety_alert"].pk}
 
 
+def intake_id(p: dict[str, Any]) -> dict[str, Any]:
+    return {"intake_id": p["open_intake"].pk}
+
+
+def submission_id(p: dict[str, Any]) -> dict[str, Any]:
+    return {"submission_id": p["intake_submission"].pk}
+
+
 def assignment_id(p: dict[str, Any]) -> dict[str, Any]:
     return {"client_id": p["client_a"].pk, "assignment_id": p["assignment"].pk}
 
@@ -299,6 +307,14 @@ MATRIX: dict[str, tuple[dict[str, Expect], Kwargs | None]] = {
     "plan_finalise": rule(LOGIN, 403, 403, 405, 405, 403, client_a_id),
     "plan_version": rule(LOGIN, 403, 403, 200, 404, 404, plan_version_number),
     "my_plan": rule(LOGIN, 200, 200, 403, 403, 403),
+    # Intake. client_a has an open minor intake and a submitted adult one. Filling in is the
+    # client's alone; reading is the client, their therapist (or an admin under emergency
+    # access); sending and correcting are care (the client or their therapist).
+    "intake_fill": rule(LOGIN, 200, 404, 403, 403, 403, intake_id),
+    "intake_detail": rule(LOGIN, 200, 404, 200, 404, 404, submission_id),
+    "intake_correct": rule(LOGIN, 200, 404, 200, 404, 403, submission_id),
+    "client_intakes": rule(LOGIN, 403, 403, 200, 404, 404, client_a_id),
+    "intake_forms": rule(LOGIN, 403, 403, 403, 403, 200),
     # Messages: each person's own inbox; the conversation of therapist_x and client_a is theirs
     # alone (404 for outsiders); admins take part in no conversation (403).
     "inbox": rule(LOGIN, 200, 200, 200, 200, 403),
@@ -346,6 +362,7 @@ def world(personas: dict[str, Any], settings: Any, tmp_path: Path) -> dict[str, 
         **measures_of(personas["therapist_x"], personas["client_a"]),
         "diagnosis": diagnosis_of(personas["therapist_x"], personas["client_a"]),
         "plan_draft": plan_of(personas["therapist_x"], personas["client_a"]),
+        **intake_of(personas["therapist_x"], personas["client_a"]),
         **attachment_sent(personas["therapist_x"], personas["client_a"], settings, tmp_path),
     }
 
@@ -412,6 +429,16 @@ def measures_of(therapist: Any, client: Any) -> dict[str, Any]:
         "safety_alert": response.alerts.get(),
         "assignment": assignment,
         "instrument": gad7,
+    }
+
+
+def intake_of(therapist: Any, client: Any) -> dict[str, Any]:
+    """A minor intake still open, and an adult intake sent back without a risk answer."""
+    from tests.intake_data import send_and_submit, send_form
+
+    return {
+        "open_intake": send_form(therapist, client, "minor"),
+        "intake_submission": send_and_submit(therapist, client, risk=False),
     }
 
 
@@ -602,6 +629,26 @@ POST_MATRIX: dict[str, tuple[dict[str, Expect], Kwargs, FormData]] = {
         {"client_a": 403, "therapist_x": 403, "therapist_y": 403},
         lambda p: {},
         {"licence_record": "Taken over"},
+    ),
+    "intake_fill": (
+        {"client_b": 404, "therapist_x": 403, "admin": 403},
+        intake_id,
+        {"action": "save", "f-guardian_name": "Outsider"},
+    ),
+    "intake_correct": (
+        {"client_b": 404, "therapist_y": 404, "admin": 403},
+        submission_id,
+        {"f-reason": "Changed by an outsider"},
+    ),
+    "client_intakes": (
+        {"client_a": 403, "therapist_y": 404, "admin": 404},
+        client_a_id,
+        {"form_key": "adult"},
+    ),
+    "intake_forms": (
+        {"client_a": 403, "therapist_x": 403, "therapist_y": 403},
+        lambda p: {},
+        {"action": "default", "key": "minor"},
     ),
     "instrument_detail": (
         {"client_a": 403, "therapist_x": 403, "therapist_y": 403},
@@ -891,6 +938,8 @@ AFTER_CARE: dict[str, tuple[Expect, Expect, Kwargs]] = {
     "client_plan": (403, 404, client_a_id),
     "plan_draft": (403, 404, client_a_id),
     "my_plan": (200, 403, no_kwargs),
+    "client_intakes": (403, 404, client_a_id),
+    "intake_detail": (200, 404, submission_id),
     "conversation": (404, 404, conversation_id),
     "attachment": (404, 404, attachment_id),
 }

@@ -24,6 +24,13 @@ People = dict[str, User]
 # must link to (empty: errors of the whole form only).
 Case = tuple[str, Callable[[People], str], dict[str, str], list[str]]
 
+
+def intake_for(people: People) -> Any:
+    from tests.intake_data import send_form
+
+    return send_form(people["therapist_x"], people["client_a"])
+
+
 CASES: dict[str, Case] = {
     "practice settings": ("admin", lambda p: "/practice/settings/", {}, ["id_name"]),
     "invitations": ("admin", lambda p: "/invitations/", {}, ["id_full_name", "id_email"]),
@@ -90,6 +97,19 @@ CASES: dict[str, Case] = {
     ),
     "consent document": ("admin", lambda p: "/practice/consent/", {}, ["id_title", "id_body"]),
     "consent signature": ("client_a", lambda p: "/consent/", {}, ["id_typed_name"]),
+    "intake form": (
+        "client_a",
+        lambda p: f"/intake/{intake_for(p).pk}/",
+        {"action": "submit", "f-reason": "Typed"},
+        ["id_f-goals", "id_f-self_harm_now", "id_f-telehealth_consent", "id_f-signature"],
+    ),
+    "sending an intake": (
+        "therapist_x",
+        lambda p: f"/clients/{p['client_a'].pk}/intake/",
+        {"form_key": "none"},
+        ["id_form_key"],
+    ),
+    "practice intake forms": ("admin", lambda p: "/practice/intake-forms/", {}, ["id_definition"]),
     "assigning a measure": (
         "therapist_x",
         lambda p: f"/clients/{p['client_a'].pk}/measures/",

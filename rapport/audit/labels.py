@@ -84,6 +84,13 @@ ACTION_LABELS = {
     Action.PLAN_DRAFT_CHANGED: _("Changed a draft treatment plan"),
     Action.PLAN_FINALISED: _("Finalised a treatment plan"),
     Action.PLAN_SIGNED: _("Signed a treatment plan"),
+    # Intake (issue 15)
+    Action.INTAKE_SENT: _("Sent an intake form"),
+    Action.INTAKE_SUBMITTED: _("Sent back an intake form"),
+    Action.INTAKE_CORRECTED: _("Corrected an intake form"),
+    Action.INTAKE_VIEWED: _("Opened an intake form"),
+    Action.INTAKE_FORM_ADDED: _("Added an intake form"),
+    Action.INTAKE_DEFAULT_CHOSEN: _("Chose the default intake form"),
 }
 
 # The kinds of object an event names. "SimpleLazyObject" is what events recorded before the fix

@@ -79,6 +79,13 @@ class Action:
     MEASURE_CORRECTED = "measure.corrected"
     MEASURES_EXPORTED = "measure.exported"
     ALERT_RAISED = "alert.raised"
+    # Intake (issue 15)
+    INTAKE_SENT = "intake.sent"
+    INTAKE_SUBMITTED = "intake.submitted"
+    INTAKE_CORRECTED = "intake.corrected"
+    INTAKE_VIEWED = "intake.viewed"
+    INTAKE_FORM_ADDED = "intake.form_added"
+    INTAKE_DEFAULT_CHOSEN = "intake.default_chosen"
     ALERT_ACKNOWLEDGED = "alert.acknowledged"
     ALERT_ESCALATED = "alert.escalated"
     # Diagnoses and treatment plans (issue 15)

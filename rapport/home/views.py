@@ -29,6 +29,7 @@ from rapport.care.access import (
 from rapport.care.models import CareRelationship
 from rapport.diagnoses.services import active_diagnoses
 from rapport.home.forms import PracticeForm
+from rapport.intake.access import open_intakes
 from rapport.measures.alerts import escalated_alerts, escalations_without_admin, open_alerts
 from rapport.measures.assignments import due_tasks
 from rapport.plans.services import reviews_due
@@ -92,6 +93,7 @@ def home(request: HttpRequest) -> HttpResponse:
             "next_sessions": upcoming_sessions(user, limit=3),
             "open_visits": open_visits(user),
             "measure_tasks": due_tasks(user),
+            "intakes": open_intakes(user),
         },
     )
 

@@ -19,6 +19,7 @@ from rapport.measures.alerts import escalated_alerts as escalated_alert_rows
 from rapport.measures.errors import MeasureError
 from rapport.measures.forms import AcknowledgeForm
 from rapport.measures.instruments import definition_of
+from rapport.measures.models import Response
 from rapport.measures.results import answer_row, risk_summary, subscale_rows
 from rapport.measures.scoring import Score
 
@@ -66,13 +67,9 @@ def alert_detail(request: HttpRequest, alert_id: int) -> HttpResponse:
         else:
             messages.success(request, _("Acknowledged. The action you took is recorded."))
             return redirect("alert_detail", alert.pk)
-    response = alert.response
-    definition = definition_of(response.instrument)
-    result = Score.from_json(response.result_data())
-    answers = response.answer_values()
-    rows = [answer_row(item, answers.get(item.key), result) for item in definition.items]
-    if how == ESCALATION:
-        rows = [row for row in rows if row.item.risk_at_or_above is not None]
+    answers_context: dict[str, object] = {}
+    if alert.response is not None:
+        answers_context = _answers_of(alert.response, how)
     acknowledged_by = (
         User.objects.filter(pk=alert.acknowledged_by_id).only("full_name").first()
         if alert.acknowledged_by_id
@@ -86,14 +83,27 @@ def alert_detail(request: HttpRequest, alert_id: int) -> HttpResponse:
             "acknowledged_by": acknowledged_by,
             "via": how,
             "form": form,
-            "definition": definition,
-            "result": result,
-            "risk": risk_summary(response),
-            "rows": rows,
-            "subscales": subscale_rows(definition, result),
+            **answers_context,
         },
         status=400 if form.is_bound else 200,
     )
+
+
+def _answers_of(response: Response, how: str) -> dict[str, object]:
+    """The response's answers as the alert page shows them (risk items only on escalation)."""
+    definition = definition_of(response.instrument)
+    result = Score.from_json(response.result_data())
+    answers = response.answer_values()
+    rows = [answer_row(item, answers.get(item.key), result) for item in definition.items]
+    if how == ESCALATION:
+        rows = [row for row in rows if row.item.risk_at_or_above is not None]
+    return {
+        "definition": definition,
+        "result": result,
+        "risk": risk_summary(response),
+        "rows": rows,
+        "subscales": subscale_rows(definition, result),
+    }
 
 
 @role_required(Role.ADMIN)

@@ -50,6 +50,42 @@ def raise_alert(response: Response, therapist: User, kind: str) -> SafetyAlert:
         response=response.pk,
         therapist=therapist.pk,
     )
+    return _announce(alert, therapist, kind)
+
+
+def raise_alert_for(
+    *,
+    client: User,
+    therapist: User,
+    kind: str,
+    actor: User,
+    source: str,
+    label: str,
+    url: str,
+) -> SafetyAlert:
+    """Open an alert raised outside measures (``source``, e.g. "intake"), described by a label
+    and the page that shows it, so measures never imports the app above it. Same email,
+    escalation and live event as an alert from a response, in the caller's transaction."""
+    alert = SafetyAlert.objects.create(
+        kind=kind,
+        client=client,
+        therapist=therapist,
+        source=source,
+        source_label=label[:200],
+        source_url=url[:300],
+    )
+    record(
+        Action.ALERT_RAISED,
+        actor=actor,
+        obj=alert,
+        client=client,
+        source=source,
+        therapist=therapist.pk,
+    )
+    return _announce(alert, therapist, kind)
+
+
+def _announce(alert: SafetyAlert, therapist: User, kind: str) -> SafetyAlert:
     tasks.send_alert_email.enqueue(alert.pk)
     if kind == AlertKind.RISK_ITEM:
         tasks.escalate_alert.using(run_after=escalation_deadline(alert)).enqueue(alert.pk)

@@ -212,7 +212,14 @@ class SafetyAlert(models.Model):
     """
 
     kind = EncryptedTextField(choices=AlertKind.choices, default=AlertKind.RISK_ITEM)
-    response = models.ForeignKey(Response, on_delete=models.PROTECT, related_name="alerts")
+    # Raised by a measure's response, or by something above measures (an intake form) that
+    # describes itself here without measures importing it: its name, label and page.
+    response = models.ForeignKey(
+        Response, null=True, blank=True, on_delete=models.PROTECT, related_name="alerts"
+    )
+    source = models.CharField(max_length=20, blank=True, default="")
+    source_label = models.CharField(max_length=200, blank=True, default="")
+    source_url = models.CharField(max_length=300, blank=True, default="")
     client = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     therapist = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="safety_alerts"
@@ -229,6 +236,12 @@ class SafetyAlert(models.Model):
 
     class Meta:
         ordering = ["-opened_at"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(response__isnull=False) | ~Q(source=""),
+                name="alert_has_a_response_or_a_source",
+            )
+        ]
 
     def __str__(self) -> str:
         return f"alert {self.pk} ({self.kind})"
