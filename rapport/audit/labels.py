@@ -77,6 +77,15 @@ ACTION_LABELS = {
     Action.ALERT_RAISED: _("Safety alert raised"),
     Action.ALERT_ACKNOWLEDGED: _("Safety alert acknowledged"),
     Action.ALERT_ESCALATED: _("Safety alert escalated"),
+    # Notes: one word for every kind of note.
+    Action.NOTE_STARTED: _("Started a note"),
+    Action.NOTE_SIGNED: _("Signed a note"),
+    Action.NOTE_ADDENDUM: _("Added an addendum to a note"),
+    Action.NOTE_RELEASED: _("Released a note into the record"),
+    Action.NOTE_COSIGNED: _("Co-signed a note"),
+    Action.NOTE_TEMPLATE_ADDED: _("Added a note template"),
+    Action.SUPERVISION_STARTED: _("Supervision started"),
+    Action.SUPERVISION_ENDED: _("Supervision ended"),
 }
 
 # The kinds of object an event names. "SimpleLazyObject" is what events recorded before the fix
@@ -101,6 +110,9 @@ OBJECT_LABELS = {
     "Instrument": _("Questionnaire"),
     "Assignment": _("Questionnaire assignment"),
     "MessagingSettings": _("Messaging settings"),
+    "Note": _("Note"),
+    "NoteTemplate": _("Note template"),
+    "Supervision": _("Supervision"),
 }
 
 
@@ -143,6 +155,7 @@ READ_LABELS = {
     "fhir_export": _("Exported your questionnaire results"),
     "messages": _("Read your messages"),
     "checkin": _("Opened your safety check-in"),
+    "note": _("Opened a note about your care"),
 }
 
 

@@ -1,0 +1,75 @@
+"""The database refuses UPDATE and DELETE of a signed note, and of any addendum, co-signature
+or release (those are signed when written), on SQLite and PostgreSQL alike."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import migrations
+
+NEVER_CHANGE = ["notes_addendum", "notes_cosignature", "notes_release"]
+MESSAGE = "signed notes and their addenda, co-signatures and releases never change"
+
+
+def sqlite_statements() -> list[str]:
+    statements = []
+    for op in ("UPDATE", "DELETE"):
+        statements.append(
+            f"CREATE TRIGGER notes_note_signed_no_{op.lower()} BEFORE {op} ON notes_note "
+            f"FOR EACH ROW WHEN OLD.status = 'signed' "
+            f"BEGIN SELECT RAISE(ABORT, '{MESSAGE}'); END"
+        )
+        for table in NEVER_CHANGE:
+            statements.append(
+                f"CREATE TRIGGER {table}_no_{op.lower()} BEFORE {op} ON {table} "
+                f"FOR EACH ROW BEGIN SELECT RAISE(ABORT, '{MESSAGE}'); END"
+            )
+    return statements
+
+
+def postgresql_statements() -> list[str]:
+    statements = [
+        "CREATE FUNCTION notes_refuse_change() RETURNS trigger AS $$ BEGIN "
+        "IF TG_TABLE_NAME <> 'notes_note' OR OLD.status = 'signed' THEN "
+        f"RAISE EXCEPTION '{MESSAGE}' USING ERRCODE = 'integrity_constraint_violation'; "
+        "END IF; "
+        "IF TG_OP = 'DELETE' THEN RETURN OLD; END IF; RETURN NEW; "
+        "END $$ LANGUAGE plpgsql",
+    ]
+    for table in ["notes_note", *NEVER_CHANGE]:
+        statements.append(
+            f"CREATE TRIGGER {table}_immutable BEFORE UPDATE OR DELETE ON {table} "
+            "FOR EACH ROW EXECUTE FUNCTION notes_refuse_change()"
+        )
+    return statements
+
+
+def create(apps: Any, schema_editor: Any) -> None:
+    vendor = schema_editor.connection.vendor
+    if vendor == "sqlite":
+        statements = sqlite_statements()
+    elif vendor == "postgresql":
+        statements = postgresql_statements()
+    else:
+        raise NotImplementedError(f"no immutability triggers for {vendor}")
+    for statement in statements:
+        schema_editor.execute(statement)
+
+
+def drop(apps: Any, schema_editor: Any) -> None:
+    vendor = schema_editor.connection.vendor
+    if vendor == "sqlite":
+        for op in ("update", "delete"):
+            schema_editor.execute(f"DROP TRIGGER IF EXISTS notes_note_signed_no_{op}")
+            for table in NEVER_CHANGE:
+                schema_editor.execute(f"DROP TRIGGER IF EXISTS {table}_no_{op}")
+    elif vendor == "postgresql":
+        for table in ["notes_note", *NEVER_CHANGE]:
+            schema_editor.execute(f"DROP TRIGGER IF EXISTS {table}_immutable ON {table}")
+        schema_editor.execute("DROP FUNCTION IF EXISTS notes_refuse_change()")
+
+
+class Migration(migrations.Migration):
+    dependencies = [("notes", "0001_initial")]
+
+    operations = [migrations.RunPython(create, drop)]
