@@ -21,7 +21,11 @@ def ended_session(therapist: User, client: User, *, at: datetime | None = None) 
     with time_machine.travel(start - timedelta(minutes=1), tick=False):
         visit = visits.start_unscheduled(therapist, client)
         visits.check_in(
-            visit, client, location="Home, Leeds", callback_phone="555 0100", emergency_contact="Sam"
+            visit,
+            client,
+            location="Home, Leeds",
+            callback_phone="555 0100",
+            emergency_contact="Sam",
         )
     with time_machine.travel(start, tick=False):
         Visit.objects.filter(pk=visit.pk).update(client_channel="specific.x")

@@ -487,7 +487,12 @@ FormData = dict[str, str] | Callable[[dict[str, Any]], dict[str, str]]
 # Every route that takes a POST: the personas that must be refused, and what they send. Each of
 # them, and an anonymous visitor (sent to sign in unless the rule names "anonymous"), POSTs; none
 # may change anything. Personas not named are allowed (their POSTs are tested with the feature).
-NOTE_OUTSIDERS: dict[str, Expect] = {"client_a": 404, "client_b": 404, "therapist_y": 404, "admin": 404}
+NOTE_OUTSIDERS: dict[str, Expect] = {
+    "client_a": 404,
+    "client_b": 404,
+    "therapist_y": 404,
+    "admin": 404,
+}
 ADMIN_ONLY: dict[str, Expect] = {"client_a": 403, "therapist_x": 403, "therapist_y": 403}
 POST_MATRIX: dict[str, tuple[dict[str, Expect], Kwargs, FormData]] = {
     "visit_note": (

@@ -48,9 +48,7 @@ def test_the_content_is_encrypted_at_rest(therapist_x: User, client_a: User) -> 
 
     note = signed_note(therapist_x, client_a)
     with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT content, client_location FROM notes_note WHERE id = %s", [note.pk]
-        )
+        cursor.execute("SELECT content, client_location FROM notes_note WHERE id = %s", [note.pk])
         content, location = cursor.fetchone()
     assert "Slept better" not in content and "Leeds" not in location
 
@@ -279,16 +277,31 @@ def test_signing_through_the_page_locks_and_pulls_in_the_measures(
 
 def test_bad_template_json_is_explained_and_kept(admin: User) -> None:
     browser = signed_in(admin)
-    source = '{"key": "Bad Key", "version": 0, "sections": [{"key": "a"}, {"key": "a", "label": 3}], "x": 1}'
+    source = (
+        '{"key": "Bad Key", "version": 0, "sections": [{"key": "a"}, {"key": "a", "label": 3}],'
+        ' "x": 1}'
+    )
     response = browser.post(reverse("note_templates"), {"definition": source})
     assert response.status_code == 400
     html = response.content.decode()
-    for words in ("Unknown field", "“key” must be", "“version” must be", "“name” is missing",
-                  "used twice", "“label” is missing"):
+    for words in (
+        "Unknown field",
+        "“key” must be",
+        "“version” must be",
+        "“name” is missing",
+        "used twice",
+        "“label” is missing",
+    ):
         assert words in html, words
     assert "Bad Key" in html  # what was pasted is still there
-    good = json.dumps({"key": "girp", "version": 1, "name": "GIRP", "sections": [
-        {"key": "goals", "label": "Goals", "help": "", "required": True}]})
+    good = json.dumps(
+        {
+            "key": "girp",
+            "version": 1,
+            "name": "GIRP",
+            "sections": [{"key": "goals", "label": "Goals", "help": "", "required": True}],
+        }
+    )
     assert browser.post(reverse("note_templates"), {"definition": good}).status_code == 302
     from rapport.notes.note_templates import template_for
 

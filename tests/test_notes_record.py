@@ -40,7 +40,9 @@ def test_the_author_sees_every_note_on_the_timeline(
 ) -> None:
     entries = record.entries(client_a, viewer=therapist_x)
     assert sorted(e.status for e in entries) == ["draft", "signed", "signed"]
-    progress = next(e for e in entries if e.title == "Progress note (SOAP)" and e.status == "signed")
+    progress = next(
+        e for e in entries if e.title == "Progress note (SOAP)" and e.status == "signed"
+    )
     assert ("Subjective", "Slept better this week.") in progress.details
     assert any("Added later" in text for _label, text in progress.details)
     assert "Psychotherapy note (SOAP)" in titles(entries)
@@ -52,7 +54,10 @@ def test_psychotherapy_notes_stay_out_of_every_other_view_and_export(
     other = make_user("other.t@example.test", "therapist", "Olga Other")
     CareRelationship.objects.create(therapist=other, client=client_a)
     EmergencyAccess.objects.create(
-        admin=admin, client=client_a, reason="Unreachable", expires_at=timezone.now() + timedelta(hours=1)
+        admin=admin,
+        client=client_a,
+        reason="Unreachable",
+        expires_at=timezone.now() + timedelta(hours=1),
     )
     views = {
         "author export": record.entries(client_a, viewer=therapist_x, export=True),
@@ -63,7 +68,10 @@ def test_psychotherapy_notes_stay_out_of_every_other_view_and_export(
     }
     for name, entries in views.items():
         assert all("Psychotherapy" not in t for t in titles(entries)), name
-        assert all(e.status != "draft" for e in entries) or name in {"other therapist", "break glass"}
+        assert all(e.status != "draft" for e in entries) or name in {
+            "other therapist",
+            "break glass",
+        }
     assert titles(views["client"]) == ["Progress note (SOAP)"]
     for viewer in (therapist_x, other, admin, client_a):
         resources = record.fhir_resources(client_a, viewer=viewer)
@@ -87,6 +95,8 @@ def test_the_fhir_resources_validate_and_point_at_the_encounter(
 ) -> None:
     (resource,) = record.fhir_resources(client_a, viewer=therapist_x)
     document = DocumentReference.model_validate(resource)
+    assert document.subject is not None and document.context is not None
+    assert document.context.encounter is not None
     assert document.subject.reference == fhir_reference("patient", client_a.pk)
     assert document.context.encounter[0].reference == fhir_reference(
         "encounter", notes["progress"].visit_id

@@ -85,9 +85,9 @@ def visible_notes(user: User, client: User, how: str) -> QuerySet[Note]:
 
 def awaiting_cosignature(supervisor: User) -> QuerySet[Note]:
     """Signed progress notes of the supervisor's current supervisees not yet co-signed."""
-    supervisees = Supervision.objects.filter(
-        supervisor=supervisor, ended_at__isnull=True
-    ).values("supervisee")
+    supervisees = Supervision.objects.filter(supervisor=supervisor, ended_at__isnull=True).values(
+        "supervisee"
+    )
     return (
         Note.objects.filter(
             author__in=supervisees,

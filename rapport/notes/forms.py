@@ -63,6 +63,10 @@ class ReleaseForm(forms.Form):
     )
 
 
+def _name(user: User) -> str:
+    return user.full_name or user.email
+
+
 class SupervisionForm(forms.Form):
     supervisee = forms.ModelChoiceField(
         label=_("Therapist (supervisee)"), queryset=User.objects.none()
@@ -74,9 +78,9 @@ class SupervisionForm(forms.Form):
         therapists = User.objects.filter(role=Role.THERAPIST, is_active=True).order_by("full_name")
         for name in ("supervisee", "supervisor"):
             field = self.fields[name]
-            assert isinstance(field, forms.ModelChoiceField)
-            field.queryset = therapists
-            field.label_from_instance = lambda u: u.full_name or u.email  # type: ignore[method-assign]
+            if isinstance(field, forms.ModelChoiceField):
+                field.queryset = therapists
+                field.label_from_instance = _name  # type: ignore[method-assign,assignment]
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}

@@ -72,14 +72,18 @@ def parse(source: str | bytes, *, builtin: bool = False) -> Template:
     try:
         data = json.loads(source)
     except (ValueError, UnicodeDecodeError) as error:
-        raise TemplateProblems([_("This is not valid JSON: %(error)s.") % {"error": error}]) from None
+        raise TemplateProblems(
+            [_("This is not valid JSON: %(error)s.") % {"error": error}]
+        ) from None
     if not isinstance(data, dict):
         raise TemplateProblems([_("The template must be a JSON object ({ ... }).")])
     problems: list[str] = []
     where = _("The template")
     for extra in sorted(set(data) - TOP_FIELDS):
-        problems.append(_("Unknown field “%(name)s” (allowed: %(allowed)s).") % {
-            "name": extra, "allowed": ", ".join(sorted(TOP_FIELDS))})
+        problems.append(
+            _("Unknown field “%(name)s” (allowed: %(allowed)s).")
+            % {"name": extra, "allowed": ", ".join(sorted(TOP_FIELDS))}
+        )
     key = _text(data, "key", where, problems, limit=40)
     if not KEY.match(key):
         problems.append(
@@ -107,8 +111,10 @@ def parse(source: str | bytes, *, builtin: bool = False) -> Template:
             problems.append(_("%(where)s must be an object.") % {"where": at})
             continue
         for extra in sorted(set(raw) - SECTION_FIELDS):
-            problems.append(_("%(where)s: unknown field “%(name)s” (allowed: %(allowed)s).") % {
-                "where": at, "name": extra, "allowed": ", ".join(sorted(SECTION_FIELDS))})
+            problems.append(
+                _("%(where)s: unknown field “%(name)s” (allowed: %(allowed)s).")
+                % {"where": at, "name": extra, "allowed": ", ".join(sorted(SECTION_FIELDS))}
+            )
         section_key = _text(raw, "key", at, problems, limit=40)
         if not KEY.match(section_key):
             problems.append(_("%(where)s: “key” must be a short lower-case slug.") % {"where": at})

@@ -52,12 +52,8 @@ def _notes(client: User, viewer: User, *, export: bool) -> list[Note]:
     if export:
         notes = notes.filter(status=NoteStatus.SIGNED)
     return list(
-        notes.select_related(
-            "author", "signed_by", "visit", "cosignature__supervisor", "release"
-        )
-        .prefetch_related(
-            Prefetch("addenda", queryset=Addendum.objects.select_related("author"))
-        )
+        notes.select_related("author", "signed_by", "visit", "cosignature__supervisor", "release")
+        .prefetch_related(Prefetch("addenda", queryset=Addendum.objects.select_related("author")))
         .order_by("date_of_service", "created_at", "pk")
     )
 
@@ -88,8 +84,13 @@ def _details(note: Note) -> tuple[tuple[str, str], ...]:
     rows = [(str(s["label"]), str(s.get("text", ""))) for s in sections_of(note)]
     for addendum in note.addenda.all():
         when = timezone.localtime(addendum.signed_at).strftime("%Y-%m-%d %H:%M")
-        rows.append((_("Addendum, signed %(when)s by %(who)s") % {
-            "when": when, "who": addendum.author.full_name}, addendum.text))
+        rows.append(
+            (
+                _("Addendum, signed %(when)s by %(who)s")
+                % {"when": when, "who": addendum.author.full_name},
+                addendum.text,
+            )
+        )
     return tuple(rows)
 
 
@@ -124,7 +125,7 @@ def _text(note: Note) -> str:
 
 
 def _document(note: Note) -> dict[str, Any]:
-    assert note.signed_at is not None
+    signed_at = note.signed_at or note.updated_at
     resource: dict[str, Any] = {
         "resourceType": "DocumentReference",
         "id": fhir_id("documentreference", note.pk),
@@ -137,7 +138,7 @@ def _document(note: Note) -> dict[str, Any]:
             "text": _title(note),
         },
         "subject": {"reference": fhir_reference("patient", note.client_id)},
-        "date": note.signed_at.isoformat(),
+        "date": signed_at.isoformat(),
         "author": [{"display": note.author.full_name}],
         "authenticator": {"display": note.signed_by.full_name if note.signed_by else ""},
         "content": [
@@ -147,7 +148,7 @@ def _document(note: Note) -> dict[str, Any]:
                     "language": "en",
                     "data": base64.b64encode(_text(note).encode("utf-8")).decode("ascii"),
                     "title": _title(note),
-                    "creation": note.signed_at.isoformat(),
+                    "creation": signed_at.isoformat(),
                 }
             }
         ],
@@ -167,8 +168,4 @@ def _document(note: Note) -> dict[str, Any]:
 
 def fhir_resources(client: User, *, viewer: User, export: bool = True) -> list[dict[str, Any]]:
     """A DocumentReference per signed note the viewer may take away (its addenda in its text)."""
-    return [
-        _document(note)
-        for note in _notes(client, viewer, export=True)
-        if note.is_signed
-    ]
+    return [_document(note) for note in _notes(client, viewer, export=True) if note.is_signed]

@@ -95,9 +95,7 @@ def measures_of(note: Note) -> list[dict[str, str]]:
 
 def latest_measures(client: User) -> list[dict[str, str]]:
     """The latest score of each instrument, with its band and change since the baseline."""
-    progress, _feedback = progress_of(
-        client, sessions_of=None, chart_prefix="note", clinical=False
-    )
+    progress, _feedback = progress_of(client, sessions_of=None, chart_prefix="note", clinical=False)
     rows = []
     for instrument in progress:
         latest = instrument.latest
@@ -175,7 +173,9 @@ def start_for_visit(
             client_location=facts.client_location,
             attendees=facts.attendees,
         )
-        record(Action.NOTE_STARTED, actor=author, request=request, obj=note, client=trail_client(note))
+        record(
+            Action.NOTE_STARTED, actor=author, request=request, obj=note, client=trail_client(note)
+        )
     return note, True
 
 
@@ -207,7 +207,9 @@ def start_standalone(
             date_of_service=date_of_service,
             attendees=author.full_name,
         )
-        record(Action.NOTE_STARTED, actor=author, request=request, obj=note, client=trail_client(note))
+        record(
+            Action.NOTE_STARTED, actor=author, request=request, obj=note, client=trail_client(note)
+        )
     return note
 
 
@@ -267,8 +269,7 @@ def sign(note_id: int, author: User, *, request: HttpRequest | None = None) -> N
         missing = missing_sections(note)
         if missing:
             raise NoteError(
-                _("Write these sections before signing: %(names)s.")
-                % {"names": ", ".join(missing)}
+                _("Write these sections before signing: %(names)s.") % {"names": ", ".join(missing)}
             )
         now = timezone.now()
         if note.measures:  # pulled in: frozen as they stand at signing
@@ -280,7 +281,9 @@ def sign(note_id: int, author: User, *, request: HttpRequest | None = None) -> N
             now,
         )
         note.save(update_fields=["status", "signed_at", "signed_by", "updated_at", "measures"])
-        record(Action.NOTE_SIGNED, actor=author, request=request, obj=note, client=trail_client(note))
+        record(
+            Action.NOTE_SIGNED, actor=author, request=request, obj=note, client=trail_client(note)
+        )
     return note
 
 
@@ -300,7 +303,9 @@ def add_addendum(
         if not note.is_signed:
             raise NoteError(_("Change the draft itself; addenda are for signed notes."))
         addendum = Addendum.objects.create(note=note, author=author, text=text)
-        record(Action.NOTE_ADDENDUM, actor=author, request=request, obj=note, client=trail_client(note))
+        record(
+            Action.NOTE_ADDENDUM, actor=author, request=request, obj=note, client=trail_client(note)
+        )
     return addendum
 
 
@@ -310,7 +315,9 @@ def release(
     """The author releases a signed psychotherapy note into the record (and its exports)."""
     reason = reason.strip()
     if not reason:
-        raise NoteError(_("Say why the note is released (for example, the client's authorisation)."))
+        raise NoteError(
+            _("Say why the note is released (for example, the client's authorisation).")
+        )
     with transaction.atomic():
         note = Note.objects.select_for_update().filter(pk=note_id).first()
         if note is None or note.author_id != author.pk or not note.is_psychotherapy:
@@ -321,7 +328,9 @@ def release(
             raise NoteError(_("This note is already released."))
         released = Release.objects.create(note=note, released_by=author, reason=reason[:2000])
         # Only once released does the trail name a psychotherapy note.
-        record(Action.NOTE_RELEASED, actor=author, request=request, obj=note, client=trail_client(note))
+        record(
+            Action.NOTE_RELEASED, actor=author, request=request, obj=note, client=trail_client(note)
+        )
     return released
 
 
@@ -351,7 +360,11 @@ def cosign(note_id: int, supervisor: User, *, request: HttpRequest | None = None
             raise NoteError(_("This note is already co-signed."))
         cosigned = CoSignature.objects.create(note=note, supervisor=supervisor)
         record(
-            Action.NOTE_COSIGNED, actor=supervisor, request=request, obj=note, client=trail_client(note)
+            Action.NOTE_COSIGNED,
+            actor=supervisor,
+            request=request,
+            obj=note,
+            client=trail_client(note),
         )
     return cosigned
 

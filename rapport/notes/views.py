@@ -22,7 +22,7 @@ from rapport.notes import services
 from rapport.notes.access import Role, access_note
 from rapport.notes.forms import AddendumForm, NoteForm, ReleaseForm
 from rapport.notes.models import Note, NoteKind
-from rapport.notes.note_templates import available, template_for
+from rapport.notes.note_templates import available, shipped, template_for
 from rapport.visits.access import access_visit
 from rapport.visits.services import THERAPIST
 
@@ -39,7 +39,11 @@ def _wants_json(request: HttpRequest) -> bool:
 def _saved(note: Note) -> JsonResponse:
     at = time_format(timezone.localtime(note.updated_at), "H:i")
     return JsonResponse(
-        {"saved_at": at, "url": reverse("note", args=[note.pk]), "message": _("Saved %(at)s") % {"at": at}}
+        {
+            "saved_at": at,
+            "url": reverse("note", args=[note.pk]),
+            "message": _("Saved %(at)s") % {"at": at},
+        }
     )
 
 
@@ -70,8 +74,7 @@ def visit_note(request: HttpRequest, visit_id: uuid.UUID) -> HttpResponse:
     if existing is not None and request.method != "POST":
         return redirect("note", existing.pk)
     key = request.POST.get("template") or request.GET.get("template") or services.DEFAULT_TEMPLATE
-    template = template_for(key) or template_for(services.DEFAULT_TEMPLATE)
-    assert template is not None
+    template = template_for(key) or shipped()[services.DEFAULT_TEMPLATE]
     if request.method == "POST":
         note, _created = services.start_for_visit(
             user, visit, kind=kind, template_key=template.key, request=request
@@ -130,7 +133,9 @@ def _edit(request: HttpRequest, note: Note) -> HttpResponse:
     if _wants_json(request):
         return _saved(note)
     if note.is_signed:
-        messages.success(request, _("Note signed. It can no longer change; add an addendum if needed."))
+        messages.success(
+            request, _("Note signed. It can no longer change; add an addendum if needed.")
+        )
     else:
         messages.success(request, _("Draft saved."))
     return redirect("note", note.pk)
@@ -189,9 +194,14 @@ def _page(
         and supervisor.pk == request.user.pk
         and note.is_signed
         and cosignature is None,
-        "addendum_form": addendum_form or (AddendumForm() if role == Role.AUTHOR and note.is_signed else None),
+        "addendum_form": addendum_form
+        or (AddendumForm() if role == Role.AUTHOR and note.is_signed else None),
         "release_form": release_form
-        or (ReleaseForm() if role == Role.AUTHOR and note.is_psychotherapy and note.is_signed and release is None else None),
+        or (
+            ReleaseForm()
+            if role == Role.AUTHOR and note.is_psychotherapy and note.is_signed and release is None
+            else None
+        ),
     }
     return render(request, "notes/note.html", context, status=status)
 
@@ -205,7 +215,9 @@ def note(request: HttpRequest, note_id: int) -> HttpResponse:
         if role != Role.AUTHOR:
             raise PermissionDenied("only the author changes a note")
         if found.is_signed:
-            messages.error(request, _("This note is signed and can no longer change; add an addendum."))
+            messages.error(
+                request, _("This note is signed and can no longer change; add an addendum.")
+            )
             return _page(request, found, role, status=409)
         return _edit(request, found)
     found, role = access_note(user, note_id, request=request)
@@ -245,7 +257,9 @@ def note_release(request: HttpRequest, note_id: int) -> HttpResponse:
         except services.NoteError as error:
             form.add_error("reason", error)
         else:
-            messages.success(request, _("Released: the note is now part of the record and its exports."))
+            messages.success(
+                request, _("Released: the note is now part of the record and its exports.")
+            )
             return redirect("note", found.pk)
     return _page(request, found, role, release_form=form, status=400)
 
@@ -262,4 +276,3 @@ def note_cosign(request: HttpRequest, note_id: int) -> HttpResponse:
         return _page(request, found, role, status=400)
     messages.success(request, _("Co-signed."))
     return redirect("note", found.pk)
-

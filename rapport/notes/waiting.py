@@ -58,13 +58,28 @@ def waiting_notes(therapist: User, now: datetime | None = None) -> list[Waiting]
         due = note.visit.ended_at if note.visit and note.visit.ended_at else note.created_at
         rows.append(_row(note.client.full_name, due, now, limit, "note", note.pk, True))
     for visit in sessions:
-        assert visit.ended_at is not None
-        rows.append(_row(visit.client.full_name, visit.ended_at, now, limit, "visit_note", visit.uid, False))
+        rows.append(
+            _row(
+                visit.client.full_name,
+                visit.ended_at or now,
+                now,
+                limit,
+                "visit_note",
+                visit.uid,
+                False,
+            )
+        )
     return sorted(rows, key=lambda w: w.at)
 
 
 def _row(
-    name: str, at: datetime, now: datetime, limit: timedelta, url_name: str, arg: object, draft: bool
+    name: str,
+    at: datetime,
+    now: datetime,
+    limit: timedelta,
+    url_name: str,
+    arg: object,
+    draft: bool,
 ) -> Waiting:
     late = now - at - limit
     hours = int(late.total_seconds() // 3600) if late > timedelta(0) else 0

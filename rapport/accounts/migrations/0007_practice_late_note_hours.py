@@ -5,15 +5,21 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('accounts', '0006_practice_unsent_risk_minutes'),
+        ("accounts", "0006_practice_unsent_risk_minutes"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='practice',
-            name='late_note_hours',
-            field=models.PositiveSmallIntegerField(default=72, validators=[django.core.validators.MinValueValidator(1), django.core.validators.MaxValueValidator(720)], verbose_name='a note unsigned after this many hours is late'),
+            model_name="practice",
+            name="late_note_hours",
+            field=models.PositiveSmallIntegerField(
+                default=72,
+                validators=[
+                    django.core.validators.MinValueValidator(1),
+                    django.core.validators.MaxValueValidator(720),
+                ],
+                verbose_name="a note unsigned after this many hours is late",
+            ),
         ),
     ]

@@ -2,136 +2,326 @@
 
 import django.db.models.deletion
 import django.utils.timezone
-import rapport.core.encryption
 from django.conf import settings
 from django.db import migrations, models
 
+import rapport.core.encryption
+
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('visits', '0002_encrypt_event_detail'),
+        ("visits", "0002_encrypt_event_detail"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='Note',
+            name="Note",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('kind', models.CharField(choices=[('progress', 'Progress note'), ('psychotherapy', 'Psychotherapy note')], default='progress', max_length=16)),
-                ('contact', models.CharField(choices=[('session', 'Session'), ('phone', 'Phone call'), ('no_show', 'No-show'), ('other', 'Other contact')], default='session', max_length=10)),
-                ('template_key', models.SlugField(max_length=40)),
-                ('template_version', models.PositiveIntegerField()),
-                ('content', rapport.core.encryption.EncryptedTextField(default='')),
-                ('measures', rapport.core.encryption.EncryptedTextField(blank=True, default='')),
-                ('date_of_service', models.DateField()),
-                ('started_at', models.DateTimeField(blank=True, null=True)),
-                ('ended_at', models.DateTimeField(blank=True, null=True)),
-                ('minutes_video', models.DecimalField(decimal_places=1, default=0, max_digits=5)),
-                ('minutes_audio', models.DecimalField(decimal_places=1, default=0, max_digits=5)),
-                ('minutes_text', models.DecimalField(decimal_places=1, default=0, max_digits=5)),
-                ('client_location', rapport.core.encryption.EncryptedTextField(blank=True, default='')),
-                ('attendees', rapport.core.encryption.EncryptedTextField(blank=True, default='')),
-                ('status', models.CharField(choices=[('draft', 'Draft'), ('signed', 'Signed')], default='draft', max_length=8)),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('updated_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('signed_at', models.DateTimeField(blank=True, null=True)),
-                ('author', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='notes_written', to=settings.AUTH_USER_MODEL)),
-                ('client', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='notes_about', to=settings.AUTH_USER_MODEL)),
-                ('signed_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('visit', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='visits.visit')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("progress", "Progress note"),
+                            ("psychotherapy", "Psychotherapy note"),
+                        ],
+                        default="progress",
+                        max_length=16,
+                    ),
+                ),
+                (
+                    "contact",
+                    models.CharField(
+                        choices=[
+                            ("session", "Session"),
+                            ("phone", "Phone call"),
+                            ("no_show", "No-show"),
+                            ("other", "Other contact"),
+                        ],
+                        default="session",
+                        max_length=10,
+                    ),
+                ),
+                ("template_key", models.SlugField(max_length=40)),
+                ("template_version", models.PositiveIntegerField()),
+                ("content", rapport.core.encryption.EncryptedTextField(default="")),
+                ("measures", rapport.core.encryption.EncryptedTextField(blank=True, default="")),
+                ("date_of_service", models.DateField()),
+                ("started_at", models.DateTimeField(blank=True, null=True)),
+                ("ended_at", models.DateTimeField(blank=True, null=True)),
+                ("minutes_video", models.DecimalField(decimal_places=1, default=0, max_digits=5)),
+                ("minutes_audio", models.DecimalField(decimal_places=1, default=0, max_digits=5)),
+                ("minutes_text", models.DecimalField(decimal_places=1, default=0, max_digits=5)),
+                (
+                    "client_location",
+                    rapport.core.encryption.EncryptedTextField(blank=True, default=""),
+                ),
+                ("attendees", rapport.core.encryption.EncryptedTextField(blank=True, default="")),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[("draft", "Draft"), ("signed", "Signed")],
+                        default="draft",
+                        max_length=8,
+                    ),
+                ),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("updated_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("signed_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "author",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="notes_written",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "client",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="notes_about",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "signed_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "visit",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="visits.visit",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-date_of_service', '-created_at'],
+                "ordering": ["-date_of_service", "-created_at"],
             },
         ),
         migrations.CreateModel(
-            name='CoSignature',
+            name="CoSignature",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('signed_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('supervisor', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('note', models.OneToOneField(on_delete=django.db.models.deletion.PROTECT, related_name='cosignature', to='notes.note')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("signed_at", models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "supervisor",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "note",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="cosignature",
+                        to="notes.note",
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='Addendum',
+            name="Addendum",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('text', rapport.core.encryption.EncryptedTextField()),
-                ('signed_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('author', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('note', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='addenda', to='notes.note')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("text", rapport.core.encryption.EncryptedTextField()),
+                ("signed_at", models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "author",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "note",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="addenda",
+                        to="notes.note",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['signed_at', 'pk'],
+                "ordering": ["signed_at", "pk"],
             },
         ),
         migrations.CreateModel(
-            name='NoteTemplate',
+            name="NoteTemplate",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('key', models.SlugField(max_length=40)),
-                ('version', models.PositiveIntegerField()),
-                ('name', models.CharField(max_length=80)),
-                ('definition', models.TextField()),
-                ('is_active', models.BooleanField(default=True)),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('created_by', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("key", models.SlugField(max_length=40)),
+                ("version", models.PositiveIntegerField()),
+                ("name", models.CharField(max_length=80)),
+                ("definition", models.TextField()),
+                ("is_active", models.BooleanField(default=True)),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "created_by",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'ordering': ['name', '-version'],
+                "ordering": ["name", "-version"],
             },
         ),
         migrations.CreateModel(
-            name='Release',
+            name="Release",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('released_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('reason', rapport.core.encryption.EncryptedTextField()),
-                ('note', models.OneToOneField(on_delete=django.db.models.deletion.PROTECT, related_name='release', to='notes.note')),
-                ('released_by', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("released_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("reason", rapport.core.encryption.EncryptedTextField()),
+                (
+                    "note",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="release",
+                        to="notes.note",
+                    ),
+                ),
+                (
+                    "released_by",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='Supervision',
+            name="Supervision",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('started_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('ended_at', models.DateTimeField(blank=True, null=True)),
-                ('created_by', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('supervisee', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='supervisions', to=settings.AUTH_USER_MODEL)),
-                ('supervisor', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='supervising', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("started_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("ended_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "created_by",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "supervisee",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="supervisions",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "supervisor",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="supervising",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-started_at'],
+                "ordering": ["-started_at"],
             },
         ),
         migrations.AddIndex(
-            model_name='note',
-            index=models.Index(fields=['author', 'status', 'created_at'], name='notes_note_author__2ea1c1_idx'),
+            model_name="note",
+            index=models.Index(
+                fields=["author", "status", "created_at"], name="notes_note_author__2ea1c1_idx"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='note',
-            constraint=models.UniqueConstraint(condition=models.Q(('visit__isnull', False)), fields=('visit', 'author', 'kind'), name='one_note_of_a_kind_per_visit_and_author'),
+            model_name="note",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("visit__isnull", False)),
+                fields=("visit", "author", "kind"),
+                name="one_note_of_a_kind_per_visit_and_author",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='note',
-            constraint=models.CheckConstraint(condition=models.Q(models.Q(('signed_at__isnull', True), ('status', 'draft')), models.Q(('signed_at__isnull', False), ('signed_by__isnull', False), ('status', 'signed')), _connector='OR'), name='signed_note_has_signer'),
+            model_name="note",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    models.Q(("signed_at__isnull", True), ("status", "draft")),
+                    models.Q(
+                        ("signed_at__isnull", False),
+                        ("signed_by__isnull", False),
+                        ("status", "signed"),
+                    ),
+                    _connector="OR",
+                ),
+                name="signed_note_has_signer",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='notetemplate',
-            constraint=models.UniqueConstraint(fields=('key', 'version'), name='one_note_template_version'),
+            model_name="notetemplate",
+            constraint=models.UniqueConstraint(
+                fields=("key", "version"), name="one_note_template_version"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='supervision',
-            constraint=models.UniqueConstraint(condition=models.Q(('ended_at__isnull', True)), fields=('supervisee',), name='one_current_supervisor'),
+            model_name="supervision",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("ended_at__isnull", True)),
+                fields=("supervisee",),
+                name="one_current_supervisor",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='supervision',
-            constraint=models.CheckConstraint(condition=models.Q(('supervisee', models.F('supervisor')), _negated=True), name='no_self_supervision'),
+            model_name="supervision",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("supervisee", models.F("supervisor")), _negated=True),
+                name="no_self_supervision",
+            ),
         ),
     ]
