@@ -783,7 +783,7 @@ def test_state_changing_routes_refuse_outsiders(world: dict[str, Any]) -> None:
                 )
             ),
             list(EmailAddress.objects.values_list("pk", "email", "verified")),
-            list(Authenticator.objects.values_list("pk", "type")),
+            list(Authenticator.objects.order_by("pk").values_list("pk", "type")),
             Practice.get().name,
             EmergencyAccess.objects.count(),
             list(Appointment.objects.values_list("pk", "status", "starts_at", "revision")),

@@ -325,3 +325,27 @@ def test_time_moves_for_the_late_limit(therapist_x: User, client_a: User) -> Non
     with time_machine.travel(visit.ended_at + timedelta(hours=80), tick=False):
         (waiting,) = waiting_notes(therapist_x)
     assert waiting.hours_late == 8
+
+
+def test_key_rotation_rewrites_signed_notes_but_nothing_else_may(
+    therapist_x: User, client_a: User, settings: object
+) -> None:
+    from django.conf import settings as conf
+    from django.test import override_settings
+
+    from rapport.core.encryption import reset_key_ring, rotate_keys
+    from rapport.lib.crypto import generate_key
+
+    old = conf.RAPPORT_ENCRYPTION_KEYS[0]
+    with override_settings(RAPPORT_ENCRYPTION_KEYS=[old]):
+        reset_key_ring()
+        note = signed_note(therapist_x, client_a)
+        services.add_addendum(note.pk, therapist_x, "Later.")
+    with override_settings(RAPPORT_ENCRYPTION_KEYS=[generate_key(), old]):
+        reset_key_ring()
+        changed = rotate_keys()
+        assert changed["notes.Note.content"] == 1 and changed["notes.Addendum.text"] == 1
+        assert services.sections_of(Note.objects.get(pk=note.pk))[0]["text"] == SOAP["subjective"]
+        with pytest.raises((IntegrityError, DatabaseError)), transaction.atomic():
+            Note.objects.filter(pk=note.pk).update(content="")
+    reset_key_ring()

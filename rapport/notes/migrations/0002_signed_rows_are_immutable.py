@@ -1,5 +1,8 @@
 """The database refuses UPDATE and DELETE of a signed note, and of any addendum, co-signature
-or release (those are signed when written), on SQLite and PostgreSQL alike."""
+or release (those are signed when written), on SQLite and PostgreSQL alike.
+
+The one UPDATE let through is key rotation's, while its transaction holds a row in
+``notes_reencryption`` (``models.Reencrypted``): the same text under the new key."""
 
 from __future__ import annotations
 
@@ -11,18 +14,23 @@ NEVER_CHANGE = ["notes_addendum", "notes_cosignature", "notes_release"]
 MESSAGE = "signed notes and their addenda, co-signatures and releases never change"
 
 
+REENCRYPTING = "EXISTS (SELECT 1 FROM notes_reencryption)"
+
+
 def sqlite_statements() -> list[str]:
     statements = []
     for op in ("UPDATE", "DELETE"):
+        rotation = f" AND NOT {REENCRYPTING}" if op == "UPDATE" else ""
         statements.append(
             f"CREATE TRIGGER notes_note_signed_no_{op.lower()} BEFORE {op} ON notes_note "
-            f"FOR EACH ROW WHEN OLD.status = 'signed' "
+            f"FOR EACH ROW WHEN OLD.status = 'signed'{rotation} "
             f"BEGIN SELECT RAISE(ABORT, '{MESSAGE}'); END"
         )
         for table in NEVER_CHANGE:
+            when = f" WHEN NOT {REENCRYPTING}" if op == "UPDATE" else ""
             statements.append(
                 f"CREATE TRIGGER {table}_no_{op.lower()} BEFORE {op} ON {table} "
-                f"FOR EACH ROW BEGIN SELECT RAISE(ABORT, '{MESSAGE}'); END"
+                f"FOR EACH ROW{when} BEGIN SELECT RAISE(ABORT, '{MESSAGE}'); END"
             )
     return statements
 
@@ -30,7 +38,8 @@ def sqlite_statements() -> list[str]:
 def postgresql_statements() -> list[str]:
     statements = [
         "CREATE FUNCTION notes_refuse_change() RETURNS trigger AS $$ BEGIN "
-        "IF TG_TABLE_NAME <> 'notes_note' OR OLD.status = 'signed' THEN "
+        "IF (TG_TABLE_NAME <> 'notes_note' OR OLD.status = 'signed') "
+        f"AND (TG_OP = 'DELETE' OR NOT {REENCRYPTING}) THEN "
         f"RAISE EXCEPTION '{MESSAGE}' USING ERRCODE = 'integrity_constraint_violation'; "
         "END IF; "
         "IF TG_OP = 'DELETE' THEN RETURN OLD; END IF; RETURN NEW; "
