@@ -36,16 +36,22 @@ def sqlite_statements() -> list[str]:
 
 
 def postgresql_statements() -> list[str]:
+    refuse = f"RAISE EXCEPTION '{MESSAGE}' USING ERRCODE = 'integrity_constraint_violation'; "
+    keep = "IF TG_OP = 'DELETE' THEN RETURN OLD; END IF; RETURN NEW; "
     statements = [
+        # Notes: only once signed.
+        "CREATE FUNCTION notes_refuse_signed_change() RETURNS trigger AS $$ BEGIN "
+        "IF OLD.status = 'signed' THEN "
+        f"IF TG_OP = 'DELETE' OR NOT {REENCRYPTING} THEN {refuse}END IF; "
+        f"END IF; {keep}END $$ LANGUAGE plpgsql",
+        # Addenda, co-signatures, releases: always (they are signed when written).
         "CREATE FUNCTION notes_refuse_change() RETURNS trigger AS $$ BEGIN "
-        "IF (TG_TABLE_NAME <> 'notes_note' OR OLD.status = 'signed') "
-        f"AND (TG_OP = 'DELETE' OR NOT {REENCRYPTING}) THEN "
-        f"RAISE EXCEPTION '{MESSAGE}' USING ERRCODE = 'integrity_constraint_violation'; "
-        "END IF; "
-        "IF TG_OP = 'DELETE' THEN RETURN OLD; END IF; RETURN NEW; "
-        "END $$ LANGUAGE plpgsql",
+        f"IF TG_OP = 'DELETE' OR NOT {REENCRYPTING} THEN {refuse}END IF; "
+        f"{keep}END $$ LANGUAGE plpgsql",
+        "CREATE TRIGGER notes_note_immutable BEFORE UPDATE OR DELETE ON notes_note "
+        "FOR EACH ROW EXECUTE FUNCTION notes_refuse_signed_change()",
     ]
-    for table in ["notes_note", *NEVER_CHANGE]:
+    for table in NEVER_CHANGE:
         statements.append(
             f"CREATE TRIGGER {table}_immutable BEFORE UPDATE OR DELETE ON {table} "
             "FOR EACH ROW EXECUTE FUNCTION notes_refuse_change()"
@@ -76,6 +82,7 @@ def drop(apps: Any, schema_editor: Any) -> None:
         for table in ["notes_note", *NEVER_CHANGE]:
             schema_editor.execute(f"DROP TRIGGER IF EXISTS {table}_immutable ON {table}")
         schema_editor.execute("DROP FUNCTION IF EXISTS notes_refuse_change()")
+        schema_editor.execute("DROP FUNCTION IF EXISTS notes_refuse_signed_change()")
 
 
 class Migration(migrations.Migration):
