@@ -300,6 +300,7 @@ MATRIX: dict[str, tuple[dict[str, Expect], Kwargs | None]] = {
     # progress notes in their record, not here. Admins reach notes only through emergency access.
     "visit_note": rule(LOGIN, 403, 404, 200, 404, 404, visit_id),
     "note": rule(LOGIN, 404, 404, 200, 404, 404, note_id),
+    "contact_note": rule(LOGIN, 403, 404, 200, 404, 404, client_a_id),
     "note_addendum": rule(LOGIN, 405, 405, 405, 405, 405, note_id),
     "note_release": rule(LOGIN, 405, 405, 405, 405, 405, note_id),
     "note_cosign": rule(LOGIN, 405, 405, 405, 405, 405, note_id),
@@ -501,6 +502,16 @@ POST_MATRIX: dict[str, tuple[dict[str, Expect], Kwargs, FormData]] = {
         {"action": "save", "s-subjective": "Hijacked"},
     ),
     "note": (NOTE_OUTSIDERS, note_id, {"action": "sign", "s-subjective": "Hijacked"}),
+    "contact_note": (
+        {"client_a": 403, "client_b": 404, "therapist_y": 404, "admin": 404},
+        client_a_id,
+        {
+            "contact": "phone",
+            "date_of_service": "2026-01-05",
+            "kind": "progress",
+            "template": "soap",
+        },
+    ),
     "note_addendum": (NOTE_OUTSIDERS, note_id, {"text": "Hijacked"}),
     "note_release": (NOTE_OUTSIDERS, note_id, {"reason": "Hijacked"}),
     "note_cosign": ({**NOTE_OUTSIDERS, "therapist_x": 400}, note_id, {}),
@@ -884,6 +895,7 @@ AFTER_CARE: dict[str, tuple[Expect, Expect, Kwargs]] = {
     "attachment": (404, 404, attachment_id),
     "visit_note": (404, 404, visit_id),
     "note": (404, 404, note_id),
+    "contact_note": (403, 404, client_a_id),
 }
 
 

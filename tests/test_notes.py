@@ -349,3 +349,46 @@ def test_key_rotation_rewrites_signed_notes_but_nothing_else_may(
         with pytest.raises(IntegrityError, match="never change"), transaction.atomic():
             Note.objects.filter(pk=note.pk).update(content="")
     reset_key_ring()
+
+
+def test_a_contact_outside_a_session_gets_a_note_and_bad_input_is_kept(
+    therapist_x: User, client_a: User
+) -> None:
+    browser = signed_in(therapist_x)
+    url = reverse("contact_note", args=[client_a.pk])
+    assert browser.get(url).status_code == 200
+    bad = browser.post(
+        url,
+        {
+            "contact": "phone",
+            "date_of_service": "3100-01-01",
+            "kind": "progress",
+            "template": "dap",
+        },
+    )
+    assert bad.status_code == 400 and b"error-summary" in bad.content
+    assert b'value="phone" required id="id_contact_0" checked' in bad.content
+    assert b'value="dap" selected' in bad.content
+    good = browser.post(
+        url,
+        {
+            "contact": "no_show",
+            "date_of_service": "2026-01-05",
+            "kind": "progress",
+            "template": "dap",
+        },
+    )
+    note = Note.objects.get()
+    assert good["Location"] == reverse("note", args=[note.pk])
+    assert (note.contact, note.visit, note.template_key) == ("no_show", None, "dap")
+    assert str(note.date_of_service) == "2026-01-05"
+
+
+def test_a_release_needs_a_reason_and_keeps_the_page(therapist_x: User, client_a: User) -> None:
+    note = signed_note(therapist_x, client_a, kind=NoteKind.PSYCHOTHERAPY)
+    browser = signed_in(therapist_x)
+    bad = browser.post(reverse("note_release", args=[note.pk]), {"reason": "  "})
+    assert bad.status_code == 400 and b"error-summary" in bad.content
+    assert not Release.objects.exists()
+    ok = browser.post(reverse("note_release", args=[note.pk]), {"reason": "Signed authorisation"})
+    assert ok.status_code == 302 and Release.objects.get().released_by == therapist_x

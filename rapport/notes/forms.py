@@ -9,6 +9,8 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from rapport.accounts.models import Role, User
+from rapport.core.forms import PlausibleDateField
+from rapport.notes.models import NoteContact, NoteKind
 from rapport.notes.services import TEXT_LIMIT
 
 
@@ -44,6 +46,27 @@ class NoteForm(forms.Form):
 
     def texts(self) -> dict[str, str]:
         return {key: self.cleaned_data.get(f"s-{key}", "") for key in self.section_keys}
+
+
+class ContactNoteForm(forms.Form):
+    """A note about a contact outside a session: a phone call, a no-show, other."""
+
+    contact = forms.ChoiceField(
+        label=_("What was it?"),
+        choices=[c for c in NoteContact.choices if c[0] != NoteContact.SESSION],
+        widget=forms.RadioSelect,
+    )
+    date_of_service = PlausibleDateField(
+        label=_("Date"), widget=forms.DateInput(attrs={"type": "date"})
+    )
+    kind = forms.ChoiceField(label=_("Kind of note"), choices=NoteKind.choices, initial="progress")
+    template = forms.ChoiceField(label=_("Template"))
+
+    def __init__(self, *args: Any, templates: list[tuple[str, str]], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        field = self.fields["template"]
+        if isinstance(field, forms.ChoiceField):
+            field.choices = templates
 
 
 class AddendumForm(forms.Form):

@@ -6,6 +6,7 @@ from rapport.notes import practice_views, views
 
 urlpatterns: list[URLPattern] = [
     path("visits/<uuid:visit_id>/note/", views.visit_note, name="visit_note"),
+    path("clients/<int:client_id>/notes/new/", views.contact_note, name="contact_note"),
     path("notes/<int:note_id>/", views.note, name="note"),
     path("notes/<int:note_id>/addendum/", views.note_addendum, name="note_addendum"),
     path("notes/<int:note_id>/release/", views.note_release, name="note_release"),

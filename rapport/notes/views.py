@@ -18,9 +18,10 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
 from rapport.accounts.models import User
+from rapport.care.access import Reach, access_client
 from rapport.notes import services
 from rapport.notes.access import Role, access_note
-from rapport.notes.forms import AddendumForm, NoteForm, ReleaseForm
+from rapport.notes.forms import AddendumForm, ContactNoteForm, NoteForm, ReleaseForm
 from rapport.notes.models import Note, NoteKind
 from rapport.notes.note_templates import available, shipped, template_for
 from rapport.visits.access import access_visit
@@ -105,6 +106,44 @@ def visit_note(request: HttpRequest, visit_id: uuid.UUID) -> HttpResponse:
             "role": Role.AUTHOR,
             "measures": [],
         },
+    )
+
+
+@login_required
+@require_http_methods(["GET", "HEAD", "POST"])
+def contact_note(request: HttpRequest, client_id: int) -> HttpResponse:
+    """A note about a contact outside a session (a phone call, a no-show, other), by one of the
+    client's therapists."""
+    user = _user(request)
+    client, how = access_client(user, client_id, request=request, purpose="note")
+    if how != Reach.CARE:
+        raise PermissionDenied("notes are written by the client's therapists")
+    templates = [(t.key, t.name) for t in available()]
+    form = ContactNoteForm(
+        request.POST or None,
+        templates=templates,
+        initial={"date_of_service": timezone.localdate(), "template": services.DEFAULT_TEMPLATE},
+    )
+    if request.method == "POST" and form.is_valid():
+        try:
+            note = services.start_standalone(
+                user,
+                client,
+                contact=form.cleaned_data["contact"],
+                date_of_service=form.cleaned_data["date_of_service"],
+                kind=form.cleaned_data["kind"],
+                template_key=form.cleaned_data["template"],
+                request=request,
+            )
+        except services.NoteError as error:
+            form.add_error(None, error)
+        else:
+            return redirect("note", note.pk)
+    return render(
+        request,
+        "notes/contact_note.html",
+        {"form": form, "client": client},
+        status=400 if form.is_bound else 200,
     )
 
 
