@@ -123,6 +123,14 @@ def attachment_id(p: dict[str, Any]) -> dict[str, Any]:
     return {"attachment_id": p["attachment"].uid}
 
 
+def note_id(p: dict[str, Any]) -> dict[str, Any]:
+    return {"note_id": p["note"].pk}
+
+
+def supervision_id(p: dict[str, Any]) -> dict[str, Any]:
+    return {"supervision_id": p["supervision"].pk}
+
+
 LOGIN = "302 /accounts/login/"  # anonymous: sent to sign in
 PASSWORD_FOR_NOBODY = "a long passphrase nobody has"
 HOME = "302 /"  # signed in already: sent home
@@ -325,6 +333,18 @@ MATRIX: dict[str, tuple[dict[str, Expect], Kwargs | None]] = {
     "attachment": rule(LOGIN, 200, 404, 200, 404, 404, attachment_id),
     # Messaging settings: everyone in a conversation; admins take part in none (403).
     "messaging_settings": rule(LOGIN, 200, 200, 200, 200, 403),
+    # Notes: therapist_x's draft progress note about client_a (a phone call), the note form of
+    # their open visit. Only the author and the client's therapists; the client reads signed
+    # progress notes in their record, not here. Admins reach notes only through emergency access.
+    "visit_note": rule(LOGIN, 403, 404, 200, 404, 404, visit_id),
+    "note": rule(LOGIN, 404, 404, 200, 404, 404, note_id),
+    "contact_note": rule(LOGIN, 403, 404, 200, 404, 404, client_a_id),
+    "note_addendum": rule(LOGIN, 405, 405, 405, 405, 405, note_id),
+    "note_release": rule(LOGIN, 405, 405, 405, 405, 405, note_id),
+    "note_cosign": rule(LOGIN, 405, 405, 405, 405, 405, note_id),
+    "supervision": rule(LOGIN, 403, 403, 403, 403, 200),
+    "end_supervision": rule(LOGIN, 403, 403, 403, 403, 405, supervision_id),
+    "note_templates": rule(LOGIN, 403, 403, 403, 403, 200),
 }
 
 
@@ -364,6 +384,7 @@ def world(personas: dict[str, Any], settings: Any, tmp_path: Path) -> dict[str, 
         "plan_draft": plan_of(personas["therapist_x"], personas["client_a"]),
         **intake_of(personas["therapist_x"], personas["client_a"]),
         **attachment_sent(personas["therapist_x"], personas["client_a"], settings, tmp_path),
+        **notes_of(personas["therapist_x"], personas["client_a"], personas["admin"]),
     }
 
 
@@ -381,6 +402,20 @@ def plan_of(therapist: Any, client: Any) -> Any:
     add_goal(therapist, draft, problem="Worry", description="Worry less")
     finalise(therapist, draft)
     return start_draft(therapist, client)
+def notes_of(therapist: Any, client: Any, admin: Any) -> dict[str, Any]:
+    """A draft note of a phone call, and a supervision (of another therapist) that ended."""
+    from django.utils import timezone
+
+    from rapport.notes import services
+    from tests.conftest import make_user
+
+    note = services.start_standalone(
+        therapist, client, contact="phone", date_of_service=timezone.localdate()
+    )
+    other = make_user("supervisee@example.test", "therapist", "Sam Supervisee")
+    supervision = services.start_supervision(admin, other, therapist)
+    services.end_supervision(admin, supervision.pk)
+    return {"note": note, "supervision": supervision}
 
 
 def attachment_sent(therapist: Any, client: Any, settings: Any, folder: Path) -> dict[str, Any]:
@@ -518,7 +553,44 @@ FormData = dict[str, str] | Callable[[dict[str, Any]], dict[str, str]]
 # Every route that takes a POST: the personas that must be refused, and what they send. Each of
 # them, and an anonymous visitor (sent to sign in unless the rule names "anonymous"), POSTs; none
 # may change anything. Personas not named are allowed (their POSTs are tested with the feature).
+NOTE_OUTSIDERS: dict[str, Expect] = {
+    "client_a": 404,
+    "client_b": 404,
+    "therapist_y": 404,
+    "admin": 404,
+}
+ADMIN_ONLY: dict[str, Expect] = {"client_a": 403, "therapist_x": 403, "therapist_y": 403}
 POST_MATRIX: dict[str, tuple[dict[str, Expect], Kwargs, FormData]] = {
+    "visit_note": (
+        {"client_a": 403, "client_b": 404, "therapist_y": 404, "admin": 404},
+        visit_id,
+        {"action": "save", "s-subjective": "Hijacked"},
+    ),
+    "note": (NOTE_OUTSIDERS, note_id, {"action": "sign", "s-subjective": "Hijacked"}),
+    "contact_note": (
+        {"client_a": 403, "client_b": 404, "therapist_y": 404, "admin": 404},
+        client_a_id,
+        {
+            "contact": "phone",
+            "date_of_service": "2026-01-05",
+            "kind": "progress",
+            "template": "soap",
+        },
+    ),
+    "note_addendum": (NOTE_OUTSIDERS, note_id, {"text": "Hijacked"}),
+    "note_release": (NOTE_OUTSIDERS, note_id, {"reason": "Hijacked"}),
+    "note_cosign": ({**NOTE_OUTSIDERS, "therapist_x": 400}, note_id, {}),
+    "supervision": (
+        ADMIN_ONLY,
+        no_kwargs,
+        lambda p: {"supervisee": str(p["therapist_y"].pk), "supervisor": str(p["therapist_x"].pk)},
+    ),
+    "end_supervision": (ADMIN_ONLY, supervision_id, {}),
+    "note_templates": (
+        ADMIN_ONLY,
+        no_kwargs,
+        {"definition": '{"key": "x", "version": 1, "name": "X", "sections": []}'},
+    ),
     "edit_client_record": (
         {"client_b": 404, "therapist_y": 404, "admin": 404},
         client_a_id,
@@ -814,6 +886,14 @@ def test_state_changing_routes_refuse_outsiders(world: dict[str, Any]) -> None:
     from rapport.measures.models import Assignment, Instrument, MeasureTask, Response, SafetyAlert
     from rapport.messaging.models import Attachment, Message, MessagingSettings
     from rapport.plans.models import Goal, PlanSignature, PlanVersion
+    from rapport.notes.models import (
+        Addendum,
+        CoSignature,
+        Note,
+        NoteTemplate,
+        Release,
+        Supervision,
+    )
     from rapport.scheduling.models import (
         Appointment,
         AvailabilityChange,
@@ -836,7 +916,7 @@ def test_state_changing_routes_refuse_outsiders(world: dict[str, Any]) -> None:
                 )
             ),
             list(EmailAddress.objects.values_list("pk", "email", "verified")),
-            list(Authenticator.objects.values_list("pk", "type")),
+            list(Authenticator.objects.order_by("pk").values_list("pk", "type")),
             Practice.get().name,
             EmergencyAccess.objects.count(),
             list(Appointment.objects.values_list("pk", "status", "starts_at", "revision")),
@@ -861,6 +941,10 @@ def test_state_changing_routes_refuse_outsiders(world: dict[str, Any]) -> None:
             list(PlanVersion.objects.values_list("pk", "status", "review_on")),
             Goal.objects.count(),
             PlanSignature.objects.count(),
+            list(Note.objects.values_list("pk", "status", "updated_at")),
+            list(Supervision.objects.values_list("pk", "ended_at")),
+            NoteTemplate.objects.count(),
+            Addendum.objects.count() + CoSignature.objects.count() + Release.objects.count(),
         )
 
     before = snapshot()
@@ -942,6 +1026,9 @@ AFTER_CARE: dict[str, tuple[Expect, Expect, Kwargs]] = {
     "intake_detail": (200, 404, submission_id),
     "conversation": (404, 404, conversation_id),
     "attachment": (404, 404, attachment_id),
+    "visit_note": (404, 404, visit_id),
+    "note": (404, 404, note_id),
+    "contact_note": (403, 404, client_a_id),
 }
 
 

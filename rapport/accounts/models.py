@@ -182,6 +182,13 @@ class Practice(models.Model):
         validators=[MinValueValidator(15), MaxValueValidator(24 * 60)],
     )
 
+    # A note left unsigned longer than this is late (listed on the therapist's home page).
+    late_note_hours = models.PositiveSmallIntegerField(
+        _("a note unsigned after this many hours is late"),
+        default=72,
+        validators=[MinValueValidator(1), MaxValueValidator(24 * 30)],
+    )
+
     # The form clients get after each session: Rapport's own feedback form (blank), or the key of
     # an imported, licensed alliance measure.
     after_session_instrument = models.CharField(

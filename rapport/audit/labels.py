@@ -91,6 +91,15 @@ ACTION_LABELS = {
     Action.INTAKE_VIEWED: _("Opened an intake form"),
     Action.INTAKE_FORM_ADDED: _("Added an intake form"),
     Action.INTAKE_DEFAULT_CHOSEN: _("Chose the default intake form"),
+    # Notes: one word for every kind of note.
+    Action.NOTE_STARTED: _("Started a note"),
+    Action.NOTE_SIGNED: _("Signed a note"),
+    Action.NOTE_ADDENDUM: _("Added an addendum to a note"),
+    Action.NOTE_RELEASED: _("Released a note into the record"),
+    Action.NOTE_COSIGNED: _("Co-signed a note"),
+    Action.NOTE_TEMPLATE_ADDED: _("Added a note template"),
+    Action.SUPERVISION_STARTED: _("Supervision started"),
+    Action.SUPERVISION_ENDED: _("Supervision ended"),
 }
 
 # The kinds of object an event names. "SimpleLazyObject" is what events recorded before the fix
@@ -118,6 +127,9 @@ OBJECT_LABELS = {
     "Instrument": _("Questionnaire"),
     "Assignment": _("Questionnaire assignment"),
     "MessagingSettings": _("Messaging settings"),
+    "Note": _("Note"),
+    "NoteTemplate": _("Note template"),
+    "Supervision": _("Supervision"),
 }
 
 
@@ -160,6 +172,7 @@ READ_LABELS = {
     "fhir_export": _("Exported your questionnaire results"),
     "messages": _("Read your messages"),
     "checkin": _("Opened your safety check-in"),
+    "note": _("Opened a note about your care"),
 }
 
 

@@ -95,6 +95,15 @@ class Action:
     PLAN_DRAFT_CHANGED = "plan.draft_changed"
     PLAN_FINALISED = "plan.finalised"
     PLAN_SIGNED = "plan.signed"
+    # Notes (issue 15). Labels never say which kind of note (docs/security.md, "Notes").
+    NOTE_STARTED = "note.started"
+    NOTE_SIGNED = "note.signed"
+    NOTE_ADDENDUM = "note.addendum_added"
+    NOTE_RELEASED = "note.released"
+    NOTE_COSIGNED = "note.cosigned"
+    NOTE_TEMPLATE_ADDED = "note.template_added"
+    SUPERVISION_STARTED = "supervision.started"
+    SUPERVISION_ENDED = "supervision.ended"
 
 
 def chain_key() -> bytes:

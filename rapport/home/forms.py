@@ -27,6 +27,7 @@ class PracticeForm(forms.ModelForm):  # type: ignore[type-arg]
             "alert_escalation_minutes",
             "unsent_risk_minutes",
             "after_session_instrument",
+            "late_note_hours",
         ]
         widgets = {"crisis_resources": forms.Textarea(attrs={"rows": 4})}
         help_texts = {"message_attachment_limit_mb": _("From 1 to 100 MB.")}

@@ -33,6 +33,8 @@ from rapport.intake.access import open_intakes
 from rapport.measures.alerts import escalated_alerts, escalations_without_admin, open_alerts
 from rapport.measures.assignments import due_tasks
 from rapport.plans.services import reviews_due
+from rapport.notes.access import awaiting_cosignature
+from rapport.notes.waiting import waiting_notes
 from rapport.scheduling.consent import (
     clients_with_current_consent,
     current_consent,
@@ -66,6 +68,8 @@ def home(request: HttpRequest) -> HttpResponse:
                     "response__result",
                     "response__instrument__definition",
                 )[:20],
+                "waiting_notes": waiting_notes(user),
+                "to_cosign": list(awaiting_cosignature(user)[:20]),
             },
         )
     if user.is_practice_admin:
