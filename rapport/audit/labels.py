@@ -77,6 +77,8 @@ ACTION_LABELS = {
     Action.ALERT_RAISED: _("Safety alert raised"),
     Action.ALERT_ACKNOWLEDGED: _("Safety alert acknowledged"),
     Action.ALERT_ESCALATED: _("Safety alert escalated"),
+    # The record as a whole (rapport.records).
+    Action.RECORD_EXPORTED: _("Downloaded a client's whole record"),
 }
 
 # The kinds of object an event names. "SimpleLazyObject" is what events recorded before the fix
@@ -129,6 +131,14 @@ CLIENT_LABELS = {
     Action.CARE_STARTED: _("Care started"),
     Action.CARE_ENDED: _("Care ended"),
     Action.AUDIT_EXPORTED: _("Exported records about you"),
+    # The record as a whole (rapport.records).
+    Action.RECORD_EXPORTED: _("Downloaded your whole record"),
+}
+
+# How an export's format is named to the client.
+EXPORT_FORMAT_LABELS = {
+    "fhir-r4": _("as a FHIR file for other health systems"),
+    "pdf": _("as a PDF to read and print"),
 }
 
 # A read of the record says what was looked at: the ``purpose`` its accessor recorded.
@@ -143,11 +153,16 @@ READ_LABELS = {
     "fhir_export": _("Exported your questionnaire results"),
     "messages": _("Read your messages"),
     "checkin": _("Opened your safety check-in"),
+    # The record as a whole (rapport.records).
+    "record_timeline": _("Opened the timeline of your record"),
+    "record_export": _("Opened your record to download it"),
 }
 
 
-def client_label(action: str, purpose: str = "") -> str:
+def client_label(action: str, purpose: str = "", export_format: str = "") -> str:
     """How "Who saw my record" names an event about the client's own record."""
+    if action == Action.RECORD_EXPORTED and export_format in EXPORT_FORMAT_LABELS:
+        return f"{CLIENT_LABELS[action]} {EXPORT_FORMAT_LABELS[export_format]}"
     if action == Action.CLIENT_RECORD_VIEWED:
         if purpose in READ_LABELS:
             return str(READ_LABELS[purpose])

@@ -81,6 +81,8 @@ class Action:
     ALERT_RAISED = "alert.raised"
     ALERT_ACKNOWLEDGED = "alert.acknowledged"
     ALERT_ESCALATED = "alert.escalated"
+    # The record as a whole (rapport.records).
+    RECORD_EXPORTED = "record.exported"
 
 
 def chain_key() -> bytes:
