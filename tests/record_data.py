@@ -49,7 +49,7 @@ def seed_sessions(relationship: CareRelationship, count: int, *, start: datetime
     VisitEvent.objects.bulk_create(
         VisitEvent(
             visit=visit,
-            at=visit.started_at + timedelta(minutes=20),  # type: ignore[operator]
+            at=visit.created_at + timedelta(minutes=20),
             actor=therapist,
             kind=EventKind.MODALITY,
             modality=visit.modality,
@@ -64,7 +64,7 @@ def seed_sessions(relationship: CareRelationship, count: int, *, start: datetime
             location="Home office, Leeds",
             callback_phone="+44 113 000 0000",
             emergency_contact="Sam (partner) +44 7700 900000",
-            confirmed_at=visit.started_at,
+            confirmed_at=visit.created_at,
         )
         for visit in visits
     )

@@ -6,9 +6,9 @@ plans, ...) offers, in its own ``record.py``:
 - ``entries(client, *, viewer, export=False) -> list[RecordEntry]``: its rows for the record
   timeline and (``export=True``) the readable PDF export, read with a fixed number of queries
   whatever their number;
-- ``fhir_resources(client, *, viewer, export=True) -> list[dict]``: its FHIR R4 resources, each with an ``id``
-  from :func:`fhir_id` and references written as ``fhir_reference(kind, key)``, so that references
-  between apps resolve inside one Bundle without either app importing the other.
+- ``fhir_resources(client, *, viewer, export=True) -> list[dict]``: its FHIR R4 resources, each
+  with an ``id`` from :func:`fhir_id` and references written as ``fhir_reference(kind, key)``, so
+  that references between apps resolve inside one Bundle without either app importing the other.
 
 ``viewer`` has already been let through ``rapport.care.access.access_client``; ``export`` says the
 entries leave Rapport (what must never leave, such as unreleased psychotherapy notes, stays out).

@@ -26,7 +26,8 @@ from typing import Any
 from django.utils import timezone
 
 from rapport.accounts.models import User
-from rapport.core.record import CANONICAL_BASE, UCUM, fhir_id
+from rapport.core.record import CANONICAL_BASE as CANONICAL_BASE
+from rapport.core.record import UCUM, fhir_id
 from rapport.measures.definition_files import load_definition
 from rapport.measures.definitions import Definition, Item, Option
 from rapport.measures.models import Instrument, Response

@@ -6,8 +6,8 @@ The caller has let ``viewer`` through ``rapport.records.access.access_record``.
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from dataclasses import dataclass
+from pathlib import Path
 
 import weasyprint
 from django.db import transaction
@@ -20,7 +20,6 @@ from rapport.audit.services import Action, record
 from rapport.care.access import Reach
 from rapport.records import fhir
 from rapport.records.timeline import KINDS, record_entries
-
 
 PRINT_CSS = str(Path(__file__).parent / "static" / "records" / "record_print.css")
 
@@ -85,6 +84,9 @@ def export_pdf(
     with transaction.atomic():
         html, count = record_html(viewer, client)
         _audit(viewer, client, how, "pdf", count, request)
-    content = weasyprint.HTML(string=html).write_pdf(stylesheets=[weasyprint.CSS(filename=PRINT_CSS)])
-    assert content is not None
+    content = weasyprint.HTML(string=html).write_pdf(
+        stylesheets=[weasyprint.CSS(filename=PRINT_CSS)]
+    )
+    if content is None:  # write_pdf returns None only when given a target to write to
+        raise RuntimeError("WeasyPrint made no PDF")
     return Export(content, "application/pdf", f"rapport-record-{now.date().isoformat()}.pdf")

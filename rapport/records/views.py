@@ -7,7 +7,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import redirect, render
+from django.shortcuts import render
 from django.views.decorators.http import require_http_methods
 
 from rapport.accounts.models import User
@@ -25,7 +25,7 @@ def my_record(request: HttpRequest) -> HttpResponse:
     user: User = request.user  # type: ignore[assignment]
     if not user.is_client:
         raise PermissionDenied("only clients have a record of their own")
-    return redirect("record_timeline", client_id=user.pk)
+    return record_timeline(request, user.pk)
 
 
 @login_required

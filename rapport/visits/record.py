@@ -95,8 +95,8 @@ def _instant(moment: datetime) -> str:
 
 def encounter(visit: Visit, minutes: dict[str, float]) -> dict[str, Any]:
     """One session as an Encounter of class VR (virtual)."""
-    assert visit.started_at is not None
-    period = {"start": _instant(visit.started_at)}
+    started = visit.started_at or visit.created_at  # only started visits are read
+    period = {"start": _instant(started)}
     if visit.ended_at is not None:
         period["end"] = _instant(visit.ended_at)
     resource: dict[str, Any] = {
