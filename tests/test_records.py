@@ -101,7 +101,7 @@ def test_the_timeline_query_count_does_not_grow(
 
 @pytest.mark.parametrize(
     ("provider", "queries"),
-    [(visits_record, 3), (measures_record, 2), (scheduling_record, 1), (messaging_record, 2)],
+    [(visits_record, 2), (measures_record, 2), (scheduling_record, 1), (messaging_record, 2)],
 )
 @pytest.mark.parametrize("scale", [0.05, 0.15])
 def test_each_provider_reads_in_fixed_queries(

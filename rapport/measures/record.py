@@ -2,7 +2,8 @@
 each safety alert (kind, opened, acknowledged). FHIR: the same resources as the measures export
 (``rapport.measures.fhir``), so the record bundle and the measures bundle agree.
 
-Three queries whatever the number of rows: the responses with their instruments, and the alerts.
+Two queries whatever the number of rows: the responses (with their instruments' names), and the
+alerts.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+from django.db.models import F
 from django.urls import reverse
 from django.utils.translation import gettext as _
 
@@ -23,36 +25,46 @@ def _stamp(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
-def _result_entry(response: Response, *, corrected: bool) -> RecordEntry:
+def _words() -> dict[str, str]:
+    """The entries' words, looked up once per record rather than once per row."""
+    return {
+        "no_total": _("No total (too few answers)"),
+        "prorated_total": _("Total %(total)s (prorated)"),
+        "total_is": _("Total %(total)s"),
+        "instrument": _("Instrument"),
+        "prorated": _("Prorated"),
+        "correction": _("Correction"),
+        "corrects": _("This result corrects an earlier submission."),
+        "title": _("%(instrument)s result"),
+        "corrected": _("corrected"),
+    }
+
+
+def _result_entry(response: Response, words: dict[str, str], *, corrected: bool) -> RecordEntry:
     result = response.result_data()
-    name = response.instrument.short_name
     total = result.get("total")
     prorated = bool(result.get("prorated"))
     if total is None:
-        summary = _("No total (too few answers)")
+        summary = words["no_total"]
     elif prorated:
-        summary = _("Total %(total)s (prorated)") % {"total": total}
+        summary = words["prorated_total"] % {"total": total}
     else:
-        summary = _("Total %(total)s") % {"total": total}
+        summary = words["total_is"] % {"total": total}
     if result.get("band"):
         summary = f"{summary} · {result['band']}"
-    details = [
-        (_("Instrument"), response.instrument.name),
-        (_("Submitted"), _stamp(response.submitted_at)),
-        (_("Total"), "—" if total is None else str(total)),
-        (_("Band"), str(result.get("band") or "—")),
-    ]
+    # The time, total and band are the entry's own time and summary.
+    details = [(words["instrument"], response.instrument_name)]  # type: ignore[attr-defined]
     if prorated:
-        details.append((_("Prorated"), fhir.prorated_note(len(result.get("missing") or []))))
+        details.append((words["prorated"], fhir.prorated_note(len(result.get("missing") or []))))
     if corrected:
-        details.append((_("Correction"), _("This result corrects an earlier submission.")))
+        details.append((words["correction"], words["corrects"]))
     return RecordEntry(
         kind="measure",
         at=response.submitted_at,
-        title=_("%(instrument)s result") % {"instrument": name},
+        title=words["title"] % {"instrument": response.short_name},  # type: ignore[attr-defined]
         summary=summary,
         url=reverse("measure_result", args=[response.pk]),
-        status=_("corrected") if corrected else "",
+        status=words["corrected"] if corrected else "",
         details=tuple(details),
     )
 
@@ -74,8 +86,14 @@ def _alert_entry(alert: SafetyAlert, *, linked: bool) -> RecordEntry:
 
 
 def entries(client: User, *, viewer: User, export: bool = False) -> list[RecordEntry]:
-    responses = Response.objects.filter(client=client).select_related("instrument")
-    rows = [_result_entry(r, corrected=r.corrects_id is not None) for r in responses]
+    # The answers stay encrypted: the record shows the result, and the answers are a click away.
+    responses = (
+        Response.objects.filter(client=client)
+        .only("pk", "submitted_at", "result", "corrects_id")
+        .annotate(instrument_name=F("instrument__name"), short_name=F("instrument__short_name"))
+    )
+    words = _words()
+    rows = [_result_entry(r, words, corrected=r.corrects_id is not None) for r in responses]
     alerts = SafetyAlert.objects.filter(client=client).only(
         "pk", "kind", "opened_at", "acknowledged_at"
     )
