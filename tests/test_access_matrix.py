@@ -287,6 +287,12 @@ MATRIX: dict[str, tuple[dict[str, Expect], Kwargs | None]] = {
     # FHIR export of client_a's measures: client_a and therapist_x only (sudo mode: a recent
     # sign-in counts); the admin without emergency access sees nothing.
     "measures_fhir_export": rule(LOGIN, 200, 404, 200, 404, 404, client_a_id),
+    # The record as a whole: the client, their therapist in active care, an admin only under
+    # emergency access (none here). Exports are in sudo mode (a recent sign-in counts).
+    "my_record": rule(LOGIN, 200, 200, 403, 403, 403),
+    "record_timeline": rule(LOGIN, 200, 404, 200, 404, 404, client_a_id),
+    "record_export_fhir": rule(LOGIN, 200, 404, 200, 404, 404, client_a_id),
+    "record_export_pdf": rule(LOGIN, 200, 404, 200, 404, 404, client_a_id),
     # Measures. client_a has an open GAD-7 questionnaire and a PHQ-9 response with a positive
     # item 9, whose open alert is therapist_x's. The admin sees an alert only once it escalated.
     "my_measures": rule(LOGIN, 200, 200, 403, 403, 403),
@@ -1024,6 +1030,8 @@ AFTER_CARE: dict[str, tuple[Expect, Expect, Kwargs]] = {
     "my_plan": (200, 403, no_kwargs),
     "client_intakes": (403, 404, client_a_id),
     "intake_detail": (200, 404, submission_id),
+    "record_timeline": (200, 404, client_a_id),
+    "record_export_fhir": (200, 404, client_a_id),
     "conversation": (404, 404, conversation_id),
     "attachment": (404, 404, attachment_id),
     "visit_note": (404, 404, visit_id),

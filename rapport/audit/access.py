@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from datetime import datetime, time, timedelta
 
 from django.core.exceptions import PermissionDenied
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from rapport.accounts.models import Role, User
@@ -23,6 +23,7 @@ CLIENT_VISIBLE_ACTIONS = [
     Action.CARE_STARTED,
     Action.CARE_ENDED,
     Action.AUDIT_EXPORTED,
+    Action.RECORD_EXPORTED,
 ]
 
 
@@ -53,13 +54,13 @@ def access_trail(user: User, form: TrailFilterForm | None = None) -> QuerySet[Au
 
 
 def access_record_views(user: User) -> QuerySet[AuditEvent]:
-    """What others did with ``user``'s own record, newest first; PermissionDenied unless
-    ``user`` is an active client."""
+    """What others did with ``user``'s own record, and every download of the whole record
+    (theirs included), newest first; PermissionDenied unless ``user`` is an active client."""
     if not (user.is_active and user.is_client):
         raise PermissionDenied("only clients have a record to ask about")
     return (
         AuditEvent.objects.filter(client=user, action__in=CLIENT_VISIBLE_ACTIONS)
-        .exclude(actor=user)
+        .exclude(Q(actor=user) & ~Q(action=Action.RECORD_EXPORTED))
         .select_related("actor")
         .order_by("-sequence")
     )

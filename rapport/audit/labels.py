@@ -100,6 +100,8 @@ ACTION_LABELS = {
     Action.NOTE_TEMPLATE_ADDED: _("Added a note template"),
     Action.SUPERVISION_STARTED: _("Supervision started"),
     Action.SUPERVISION_ENDED: _("Supervision ended"),
+    # The record as a whole (rapport.records).
+    Action.RECORD_EXPORTED: _("Downloaded a client's whole record"),
 }
 
 # The kinds of object an event names. "SimpleLazyObject" is what events recorded before the fix
@@ -158,6 +160,14 @@ CLIENT_LABELS = {
     Action.CARE_STARTED: _("Care started"),
     Action.CARE_ENDED: _("Care ended"),
     Action.AUDIT_EXPORTED: _("Exported records about you"),
+    # The record as a whole (rapport.records).
+    Action.RECORD_EXPORTED: _("Downloaded your whole record"),
+}
+
+# How an export's format is named to the client.
+EXPORT_FORMAT_LABELS = {
+    "fhir-r4": _("as a FHIR file for other health systems"),
+    "pdf": _("as a PDF to read and print"),
 }
 
 # A read of the record says what was looked at: the ``purpose`` its accessor recorded.
@@ -173,11 +183,16 @@ READ_LABELS = {
     "messages": _("Read your messages"),
     "checkin": _("Opened your safety check-in"),
     "note": _("Opened a note about your care"),
+    # The record as a whole (rapport.records).
+    "record_timeline": _("Opened the timeline of your record"),
+    "record_export": _("Opened your record to download it"),
 }
 
 
-def client_label(action: str, purpose: str = "") -> str:
+def client_label(action: str, purpose: str = "", export_format: str = "") -> str:
     """How "Who saw my record" names an event about the client's own record."""
+    if action == Action.RECORD_EXPORTED and export_format in EXPORT_FORMAT_LABELS:
+        return f"{CLIENT_LABELS[action]} {EXPORT_FORMAT_LABELS[export_format]}"
     if action == Action.CLIENT_RECORD_VIEWED:
         if purpose in READ_LABELS:
             return str(READ_LABELS[purpose])

@@ -63,7 +63,9 @@ def _row(event: AuditEvent) -> AccessRow:
     return AccessRow(
         actor=event.actor,
         actor_label=event.actor_label,
-        what=client_label(event.action, str(detail.get("purpose", ""))),
+        what=client_label(
+            event.action, str(detail.get("purpose", "")), str(detail.get("format", ""))
+        ),
         is_read=event.action == Action.CLIENT_RECORD_VIEWED,
         emergency=event.action == Action.EMERGENCY_ACCESS or detail.get("via") == "emergency",
         first_at=event.occurred_at,

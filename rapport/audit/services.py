@@ -104,6 +104,8 @@ class Action:
     NOTE_TEMPLATE_ADDED = "note.template_added"
     SUPERVISION_STARTED = "supervision.started"
     SUPERVISION_ENDED = "supervision.ended"
+    # The record as a whole (rapport.records).
+    RECORD_EXPORTED = "record.exported"
 
 
 def chain_key() -> bytes:

@@ -24,6 +24,10 @@ from datetime import datetime
 
 from django.utils.crypto import salted_hmac
 
+# Rapport's own code systems, extensions and naming systems live under this base (docs/fhir.md).
+CANONICAL_BASE = "https://rapport.example/fhir"
+UCUM = "http://unitsofmeasure.org"
+
 
 @dataclass(frozen=True)
 class RecordEntry:

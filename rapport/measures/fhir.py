@@ -26,18 +26,19 @@ from typing import Any
 from django.utils import timezone
 
 from rapport.accounts.models import User
-from rapport.core.record import fhir_id
+from rapport.core.record import CANONICAL_BASE as CANONICAL_BASE
+from rapport.core.record import UCUM, fhir_id
 from rapport.measures.definition_files import load_definition
 from rapport.measures.definitions import Definition, Item, Option
 from rapport.measures.models import Instrument, Response
 
-CANONICAL_BASE = "https://rapport.example/fhir"
 # One code per instrument total (and per subscale, "<key>.<subscale>") that LOINC does not cover.
 SCORE_SYSTEM = f"{CANONICAL_BASE}/CodeSystem/instrument-score"
 # Rapport's instruments themselves, for a Questionnaire with no LOINC panel.
 INSTRUMENT_SYSTEM = f"{CANONICAL_BASE}/CodeSystem/instrument"
 LOINC = "http://loinc.org"
-UCUM = "http://unitsofmeasure.org"
+# A total scaled up from the answered items because some were left unanswered (docs/fhir.md).
+PRORATED_TOTAL = f"{CANONICAL_BASE}/StructureDefinition/prorated-total"
 ORDINAL_VALUE = "http://hl7.org/fhir/StructureDefinition/ordinalValue"
 OBSERVATION_CATEGORY = "http://terminology.hl7.org/CodeSystem/observation-category"
 # The media type of R4 JSON (FHIR's "fhirVersion" parameter names the major.minor release).
@@ -186,6 +187,13 @@ def _score_code(loinc_code: str | None, key: str, label: str) -> Resource:
     return {"coding": [coding], "text": label}
 
 
+def prorated_note(missing: int) -> str:
+    return (
+        f"Prorated total: {missing} scored item(s) unanswered; the total is the mean of the "
+        "answered items times the number of items, rounded half up. It is not the raw sum."
+    )
+
+
 def _score(value: int) -> Resource:
     return {"value": value, "unit": "{score}", "system": UCUM, "code": "{score}"}
 
@@ -221,6 +229,11 @@ def score_observation(
     }
     if result.get("band"):
         resource["interpretation"] = [{"text": str(result["band"])}]
+    if result.get("prorated"):
+        # Not the raw sum: say so in a flag a system can read and a note a person can.
+        missing = len(result.get("missing") or [])
+        resource["extension"] = [{"url": PRORATED_TOTAL, "valueBoolean": True}]
+        resource["note"] = [{"text": prorated_note(missing)}]
     components = []
     for subscale in definition.subscales:
         value = (result.get("subscales") or {}).get(subscale.key)
@@ -266,16 +279,12 @@ def current_versions(responses: Iterable[Response]) -> list[tuple[Response, Resp
     return sorted(chains, key=lambda chain: (chain[0].submitted_at, chain[0].pk))
 
 
-def client_bundle(client: User, *, named: bool = False, now: datetime | None = None) -> Resource:
-    """Every response of ``client`` as a FHIR R4 collection Bundle (a JSON-ready dict).
-
-    ``named``: put the client's name on the Patient (only when they export their own data).
-    The caller has checked access: this reads without asking.
-    """
+def client_entries(client: User, *, patient_url: str) -> list[Entry]:
+    """The Questionnaires, QuestionnaireResponses and Observations of ``client`` (no Patient):
+    what the measures bundle and the whole-record bundle both hold. Two queries."""
     responses = list(
         Response.objects.filter(client=client).select_related("instrument").order_by("pk")
     )
-    person = _entry(patient(client, named=named))
     used: dict[int, tuple[Instrument, Definition]] = {}
     forms: list[Entry] = []
     for first, latest, amended in current_versions(responses):
@@ -292,7 +301,7 @@ def client_bundle(client: User, *, named: bool = False, now: datetime | None = N
                 definition,
                 logical_id=logical_id,
                 amended=amended,
-                patient_url=person.full_url,
+                patient_url=patient_url,
             )
         )
         forms.append(form)
@@ -301,7 +310,7 @@ def client_bundle(client: User, *, named: bool = False, now: datetime | None = N
             definition,
             logical_id=logical_id,
             amended=amended,
-            patient_url=person.full_url,
+            patient_url=patient_url,
             response_url=form.full_url,
         )
         if observation is not None:
@@ -312,7 +321,17 @@ def client_bundle(client: User, *, named: bool = False, now: datetime | None = N
             used.values(), key=lambda pair: (pair[1].key, pair[1].version)
         )
     ]
-    entries = [person, *questionnaires, *forms]
+    return [*questionnaires, *forms]
+
+
+def client_bundle(client: User, *, named: bool = False, now: datetime | None = None) -> Resource:
+    """Every response of ``client`` as a FHIR R4 collection Bundle (a JSON-ready dict).
+
+    ``named``: put the client's name on the Patient (only when they export their own data).
+    The caller has checked access: this reads without asking.
+    """
+    person = _entry(patient(client, named=named))
+    entries = [person, *client_entries(client, patient_url=person.full_url)]
     return {
         "resourceType": "Bundle",
         "id": str(uuid.uuid4()),
