@@ -107,14 +107,70 @@ def seed_messages(relationship: CareRelationship, count: int, *, start: datetime
     )
 
 
+def seed_notes(relationship: CareRelationship, count: int, *, start: datetime) -> None:
+    """``count`` signed SOAP notes of phone calls, one a week, through the notes services."""
+    from rapport.notes import services as notes
+
+    therapist, client = relationship.therapist, relationship.client
+    for n in range(count):
+        note = notes.start_standalone(
+            therapist, client, contact="phone", date_of_service=(start + timedelta(weeks=n)).date()
+        )
+        texts = {
+            "subjective": f"Week {n}: sleep better, worry at work.",
+            "objective": "Calm, engaged, on time.",
+            "assessment": "Improving steadily.",
+            "plan": "Keep the worry diary; review next week.",
+        }
+        notes.save_draft(note.pk, therapist, texts)
+        notes.sign(note.pk, therapist)
+
+
+def seed_diagnoses(relationship: CareRelationship, count: int, *, start: datetime) -> None:
+    """One primary and ``count - 1`` secondary diagnoses, through the diagnoses services."""
+    from rapport.diagnoses.services import record_diagnosis
+
+    codes = ["F41.1", "F32.1", "F43.10", "Z63.0", "Z56.6", "F51.01", "F40.10", "Z60.2"]
+    for n in range(count):
+        record_diagnosis(
+            relationship.therapist,
+            relationship.client,
+            code=codes[n % len(codes)],
+            rank="primary" if n == 0 else "secondary",
+            onset=start.date(),
+        )
+
+
+def seed_plans(relationship: CareRelationship, count: int, *, start: datetime) -> None:
+    """``count`` finalised plan versions with a measure-tied goal each."""
+    from rapport.plans.services import add_goal, finalise, start_draft
+
+    for n in range(count):
+        draft = start_draft(relationship.therapist, relationship.client)
+        add_goal(
+            relationship.therapist,
+            draft,
+            problem=f"Low mood {n}",
+            description="Feel more like myself",
+            instrument_key="phq9",
+            comparison="lt",
+            threshold=10,
+            sustained_over=2,
+        )
+        finalise(relationship.therapist, draft)
+
+
 Seeder = Callable[[CareRelationship, int, datetime], None]
 
-# (function, how many rows for a "full" record). Notes, plans, diagnoses, intake: add theirs.
+# (function, how many rows for a "full" record: the issue's 200 notes, 50 plan/diagnosis entries).
 SEEDERS: list[tuple[Callable[..., None], int]] = [
     (seed_sessions, 200),
     (seed_measures, 300),
     (seed_consent, 1),
     (seed_messages, 60),
+    (seed_notes, 200),
+    (seed_diagnoses, 25),
+    (seed_plans, 25),
 ]
 
 

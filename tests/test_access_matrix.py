@@ -408,6 +408,8 @@ def plan_of(therapist: Any, client: Any) -> Any:
     add_goal(therapist, draft, problem="Worry", description="Worry less")
     finalise(therapist, draft)
     return start_draft(therapist, client)
+
+
 def notes_of(therapist: Any, client: Any, admin: Any) -> dict[str, Any]:
     """A draft note of a phone call, and a supervision (of another therapist) that ended."""
     from django.utils import timezone
@@ -891,7 +893,6 @@ def test_state_changing_routes_refuse_outsiders(world: dict[str, Any]) -> None:
     from rapport.diagnoses.models import Diagnosis, FrequentCode
     from rapport.measures.models import Assignment, Instrument, MeasureTask, Response, SafetyAlert
     from rapport.messaging.models import Attachment, Message, MessagingSettings
-    from rapport.plans.models import Goal, PlanSignature, PlanVersion
     from rapport.notes.models import (
         Addendum,
         CoSignature,
@@ -900,6 +901,7 @@ def test_state_changing_routes_refuse_outsiders(world: dict[str, Any]) -> None:
         Release,
         Supervision,
     )
+    from rapport.plans.models import Goal, PlanSignature, PlanVersion
     from rapport.scheduling.models import (
         Appointment,
         AvailabilityChange,

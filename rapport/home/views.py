@@ -32,9 +32,9 @@ from rapport.home.forms import PracticeForm
 from rapport.intake.access import open_intakes
 from rapport.measures.alerts import escalated_alerts, escalations_without_admin, open_alerts
 from rapport.measures.assignments import due_tasks
-from rapport.plans.services import reviews_due
 from rapport.notes.access import awaiting_cosignature
 from rapport.notes.waiting import waiting_notes
+from rapport.plans.services import reviews_due
 from rapport.scheduling.consent import (
     clients_with_current_consent,
     current_consent,

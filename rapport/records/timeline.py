@@ -16,13 +16,26 @@ from django.utils.translation import gettext_lazy as _
 
 from rapport.accounts.models import User
 from rapport.core.record import RecordEntry
+from rapport.diagnoses import record as diagnoses
+from rapport.intake import record as intake
 from rapport.measures import record as measures
 from rapport.messaging import record as messaging
+from rapport.notes import record as notes
+from rapport.plans import record as plans
 from rapport.scheduling import record as scheduling
 from rapport.visits import record as visits
 
 # Every part of the record, in no particular order (entries are sorted by time).
-PROVIDERS: list[ModuleType] = [visits, measures, scheduling, messaging]
+PROVIDERS: list[ModuleType] = [
+    visits,
+    notes,
+    measures,
+    intake,
+    diagnoses,
+    plans,
+    scheduling,
+    messaging,
+]
 
 # The kinds the filter offers, in the therapist's words; a kind not listed is still shown.
 KINDS = {
