@@ -157,3 +157,36 @@ def test_demo_progress_page_charts_the_improvement(db: Any) -> None:
     assert page.count("Reliable improvement") >= 2
     mine = signed_in(jordan).get("/measures/progress/").content.decode()
     assert "PHQ-9 scores over time" in mine, "the client sees their own chart"
+
+
+def test_demo_holds_a_clinical_record(db: Any) -> None:
+    """Jordan Chen: an intake, a diagnosis, a plan whose PHQ-9 goal is met by the seeded
+    history, three signed notes (one with an addendum) and one unsigned note waiting on the
+    therapist's home page."""
+    from rapport.diagnoses.services import active_diagnoses
+    from rapport.intake.models import IntakeSubmission
+    from rapport.notes.models import Addendum, Note, NoteStatus
+    from rapport.notes.waiting import waiting_notes
+    from rapport.plans.models import Goal
+    from rapport.plans.progress import Status, goal_progress
+    from rapport.plans.services import latest_final
+
+    seed_demo()
+    jordan = User.objects.get(email="j.chen@demo.rapport.test")
+    therapist = User.objects.get(email="therapist@demo.rapport.test")
+    assert IntakeSubmission.objects.filter(intake__client=jordan).count() == 1
+    assert [d.code for d in active_diagnoses(jordan)] == ["F41.1", "F32.1"]
+    version = latest_final(jordan.treatment_plan)
+    assert version is not None
+    goals = list(Goal.objects.filter(version=version).order_by("position"))
+    progress = goal_progress(jordan, goals, version.starts_on)
+    assert [p.status for p in progress] == [Status.MET, Status.MET]
+    notes = Note.objects.filter(client=jordan)
+    assert notes.filter(status=NoteStatus.SIGNED).count() == 3
+    assert Addendum.objects.filter(note__client=jordan).count() == 1
+    waiting = [w for w in waiting_notes(therapist) if w.client_name == jordan.full_name]
+    assert [w.has_draft for w in waiting] == [True] and waiting[0].hours_late > 0
+    TOTP.activate(therapist, generate_totp_secret())
+    home = signed_in(therapist).get("/").content.decode()
+    assert "Jordan Chen" in home.split("Notes to write", 1)[1]
+    assert seed_demo() is False, "a second run adds nothing"

@@ -25,7 +25,7 @@ from django.utils import timezone
 from rapport.accounts.models import Practice, Role, User
 from rapport.care.models import CareRelationship, ClientProfile
 from rapport.care.services import start_care
-from rapport.home import demo_history
+from rapport.home import demo_history, demo_record
 from rapport.lib.intervals import local_to_utc
 from rapport.messaging import services
 from rapport.messaging.access import conversation_for
@@ -144,7 +144,18 @@ def _seed_parts() -> bool:
     returns whether it created anything (and creates nothing when its data is there)."""
     created = _seed_scheduling()
     created = _seed_history() or created
+    created = _seed_record() or created
     return created
+
+
+def _seed_record() -> bool:
+    """Jordan Chen's intake, diagnoses, plan and notes (``demo_record``). False if there."""
+    therapist = User.objects.get(email=THERAPISTS[0].email)
+    client = User.objects.get(email=CLIENTS[HISTORY_CLIENT].email)
+    if demo_record.has_record(client):
+        return False
+    demo_record.seed_record(therapist, client)
+    return True
 
 
 def _seed_history() -> bool:

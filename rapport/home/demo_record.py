@@ -1,0 +1,145 @@
+"""The demo's clinical record: Jordan Chen's intake, diagnoses, treatment plan and notes.
+
+Written through the same services a therapist and client use, after the past course of therapy
+(``demo_history``): the intake Jordan sent, an anxiety diagnosis with a depressive episode beside
+it, a treatment plan whose first goal is tied to the PHQ-9 history (which improves reliably, so
+the goal shows as met), three signed notes of the latest sessions (one with an addendum) and one
+unsigned note that waits on Dr. Okafor's home page.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.utils import timezone
+
+from rapport.accounts.models import User
+from rapport.diagnoses.services import record_diagnosis
+from rapport.intake import services as intake
+from rapport.intake.models import IntakeForm
+from rapport.notes import services as notes
+from rapport.notes.models import Note
+from rapport.plans import services as plans
+from rapport.visits.models import Visit, VisitStatus
+
+INTAKE_ANSWERS = {
+    "reason": "Constant worry about work and money; I sleep badly and feel flat most days.",
+    "how_long": "",
+    "previous_therapy": "no",
+    "physical_health": "Generally well. Occasional headaches.",
+    "medications": "None.",
+    "drugs": "no",
+    "self_harm_now": "no",
+    "self_harm_past": "no",
+    "harm_others": "no",
+    "goals": "Worry less, sleep through the night, enjoy weekends again.",
+    "emergency_name": "Alex Chen",
+    "emergency_relation": "Brother",
+    "emergency_phone": "+44 7700 900123",
+    "telehealth_consent": "on",
+}
+
+NOTES = [
+    {
+        "subjective": "Worry about the team reorganisation most evenings; sleep 5-6 hours.",
+        "objective": "On time, engaged, tearful once when talking about money.",
+        "assessment": "Generalised anxiety with low mood; uses worry as problem-solving.",
+        "plan": "Worry diary daily; introduce worry time next session.",
+    },
+    {
+        "subjective": "Kept the worry diary on 5 of 7 days. Slept better at the weekend.",
+        "objective": "Brighter; brought the diary and talked it through.",
+        "assessment": "Engaging well with CBT; PHQ-9 now below caseness.",
+        "plan": "Worry time 20 minutes a day; behavioural experiment about emails at night.",
+    },
+    {
+        "subjective": "Tried not checking emails after 8 pm; anxiety peaked then settled.",
+        "objective": "Relaxed, good humour, reflective.",
+        "assessment": "Prediction disconfirmed; GAD-7 below caseness for the first time.",
+        "plan": "Keep the experiment going; start planning relapse prevention.",
+    },
+]
+ADDENDUM = "Jordan phoned the next day: the reorganisation was confirmed; coping plan in place."
+
+
+def has_record(client: User) -> bool:
+    return Note.objects.filter(client=client).exists()
+
+
+def seed_record(therapist: User, client: User) -> None:
+    _intake(client)
+    start = (timezone.now() - timedelta(weeks=12)).date()
+    record_diagnosis(therapist, client, code="F41.1", rank="primary", onset=start)
+    record_diagnosis(therapist, client, code="F32.1", rank="secondary", onset=start)
+    _plan(therapist, client, start)
+    _notes(therapist, client)
+
+
+def _intake(client: User) -> None:
+    form = IntakeForm.objects.filter(key="adult").order_by("-version").first()
+    if form is None:
+        return
+    sent = intake.send_intake(client, form, sent_by=None)
+    intake.submit(sent, client, {**INTAKE_ANSWERS, "signature": client.full_name})
+
+
+def _plan(therapist: User, client: User, start: object) -> None:
+    draft = plans.start_draft(therapist, client)
+    today = timezone.localdate()
+    plans.update_draft(
+        therapist,
+        draft,
+        starts_on=today - timedelta(weeks=12),
+        review_on=today + timedelta(weeks=4),
+        modality="video",
+        frequency="Weekly, 50 minutes",
+        summary="We meet every week by video to work on worry and sleep.",
+    )
+    mood = plans.add_goal(
+        therapist,
+        draft,
+        problem="Low mood",
+        description="Depressive symptoms below caseness",
+        client_words="Feel like myself again",
+        instrument_key="phq9",
+        comparison="lt",
+        threshold=10,
+        sustained_over=2,
+    )
+    plans.add_goal(
+        therapist,
+        draft,
+        problem="Worry",
+        description="Anxiety below caseness",
+        client_words="Worry less, and not at night",
+        instrument_key="gad7",
+        comparison="lt",
+        threshold=8,
+        sustained_over=2,
+    )
+    plans.add_intervention(
+        therapist,
+        draft,
+        goal=mood,
+        what="CBT: worry diary, worry time, behavioural experiments",
+        who="Dr. Okafor",
+        frequency="Weekly",
+        modality="video",
+    )
+    plans.finalise(therapist, draft)
+
+
+def _notes(therapist: User, client: User) -> None:
+    latest = Visit.objects.filter(
+        therapist=therapist, client=client, status=VisitStatus.ENDED
+    ).order_by("-ended_at")[:4]
+    visits = list(latest)[::-1]
+    for visit, texts in zip(visits[:3], NOTES, strict=False):
+        note, _created = notes.start_for_visit(therapist, visit)
+        notes.save_draft(note.pk, therapist, texts)
+        notes.sign(note.pk, therapist)
+        if texts is NOTES[1]:
+            notes.add_addendum(note.pk, therapist, ADDENDUM)
+    if len(visits) == 4:  # the latest session's note: begun, not signed, late
+        note, _created = notes.start_for_visit(therapist, visits[3])
+        notes.save_draft(note.pk, therapist, {"subjective": "Relapse prevention: first ideas."})
