@@ -40,8 +40,10 @@ def test_the_author_sees_every_note_on_the_timeline(
 ) -> None:
     entries = record.entries(client_a, viewer=therapist_x)
     assert sorted(e.status for e in entries) == ["draft", "signed", "signed"]
+    assert all(e.details == () for e in entries), "the timeline reads no note's words"
+    exported = record.entries(client_a, viewer=therapist_x, export=True)
     progress = next(
-        e for e in entries if e.title == "Progress note (SOAP)" and e.status == "signed"
+        e for e in exported if e.title == "Progress note (SOAP)" and e.status == "signed"
     )
     assert ("Subjective", "Slept better this week.") in progress.details
     assert any("Added later" in text for _label, text in progress.details)

@@ -25,12 +25,17 @@ from django.utils.translation import gettext as _
 
 from rapport.accounts.models import User
 from rapport.care.access import Reach, reach
+from rapport.core.encryption import EncryptedTextField
 from rapport.core.record import RecordEntry, fhir_id, fhir_reference
 from rapport.notes.models import Addendum, Note, NoteKind, NoteStatus, Supervision
 from rapport.notes.services import sections_of
 
 LOINC = "http://loinc.org"
 PROGRESS_NOTE_LOINC = ("11506-3", "Progress note")
+
+
+# The note's own words, read only for exports (the timeline lists titles and facts).
+ENCRYPTED_FIELDS = [f.name for f in Note._meta.concrete_fields if isinstance(f, EncryptedTextField)]
 
 
 def _notes(client: User, viewer: User, *, export: bool) -> list[Note]:
@@ -49,8 +54,9 @@ def _notes(client: User, viewer: User, *, export: bool) -> list[Note]:
         notes = notes.filter(kind=NoteKind.PROGRESS)
     else:
         return []
-    if export:
-        notes = notes.filter(status=NoteStatus.SIGNED)
+    # Exports hold signed notes with their words; the timeline lists titles and facts only, so
+    # it leaves the words encrypted in the database.
+    notes = notes.filter(status=NoteStatus.SIGNED) if export else notes.defer(*ENCRYPTED_FIELDS)
     return list(
         notes.select_related("author", "signed_by", "visit", "cosignature__supervisor", "release")
         .prefetch_related(Prefetch("addenda", queryset=Addendum.objects.select_related("author")))
@@ -113,7 +119,7 @@ def entries(client: User, *, viewer: User, export: bool = False) -> list[RecordE
                 summary=summary,
                 url="" if export else reverse("note", args=[note.pk]),
                 status=_status(note, supervised),
-                details=_details(note),
+                details=_details(note) if export else (),
             )
         )
     return rows
