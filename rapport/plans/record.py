@@ -40,7 +40,7 @@ COMPARATOR = {
 class _Plan:
     """The client's finalised versions with their parts and goal progress, read once."""
 
-    def __init__(self, client: User) -> None:
+    def __init__(self, client: User, *, with_progress: bool = True) -> None:
         self.versions = list(
             PlanVersion.objects.filter(plan__client=client, status=V.FINAL)
             .select_related("created_by")
@@ -57,7 +57,9 @@ class _Plan:
             PlanSignature.objects.filter(version__in=ids).order_by("signed_at", "pk")
         )
         keys = [g.instrument_key for gs in self.goals.values() for g in gs if g.has_measure]
-        scores, names = scores_by_instrument(client, keys) if ids else ({}, {})
+        if not with_progress:  # the timeline shows no goal: skip reading and scoring every result
+            keys = []
+        scores, names = scores_by_instrument(client, keys) if ids and keys else ({}, {})
         self.progress: dict[int, GoalProgress] = {
             goal.pk: progress_of_goal(goal, v.starts_on, scores, names=names)
             for v in self.versions
@@ -67,7 +69,7 @@ class _Plan:
 
 
 def entries(client: User, *, viewer: User, export: bool = False) -> list[RecordEntry]:
-    plan = _Plan(client)
+    plan = _Plan(client, with_progress=export)
     result = []
     for v in plan.versions:
         assert v.finalised_at is not None  # noqa: S101 -- a finalised version has its time
@@ -80,7 +82,7 @@ def entries(client: User, *, viewer: User, export: bool = False) -> list[RecordE
         ]
         if v.summary:
             details.append((_("Summary for the client"), v.summary))
-        for goal in plan.goals[v.pk]:
+        for goal in plan.goals[v.pk] if export else []:  # the timeline shows the summary only
             progress = plan.progress[goal.pk]
             words = f"{goal.problem} → {goal.description}"
             if goal.target_on:
@@ -88,7 +90,7 @@ def entries(client: User, *, viewer: User, export: bool = False) -> list[RecordE
             if progress.target:
                 words += f" · {progress.target}: {progress.words}"
             details.append((_("Goal"), words))
-        for item in plan.interventions[v.pk]:
+        for item in plan.interventions[v.pk] if export else []:
             words = ", ".join(x for x in (item.what, item.who, item.frequency) if x)
             details.append((_("Intervention"), f"{words} ({item.get_modality_display()})"))
         result.append(
