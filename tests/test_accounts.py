@@ -57,6 +57,7 @@ SCHEDULING_DEFAULTS = {
     "alert_escalation_minutes": "60",
     "message_attachment_limit_mb": "20",
     "unsent_risk_minutes": "120",
+    "late_note_hours": "72",
 }
 
 

@@ -201,7 +201,7 @@ def test_cli_audit_verify_detects_tampering_on_disk(
     verified = _rapport(env, "audit", "verify")
     assert verified.returncode == 0, verified.stderr
     assert "intact" in verified.stdout
-    assert "0 events" not in verified.stdout  # seed_demo wrote events to check
+    assert not re.search(r"\b0 events", verified.stdout)  # seed_demo wrote events to check
 
     tamper("UPDATE audit_auditevent SET action = %s WHERE sequence = %s", ["auth.sign_in", 2])
     broken = _rapport(env, "audit", "verify")

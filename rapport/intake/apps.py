@@ -16,6 +16,7 @@ class IntakeConfig(AppConfig):
     verbose_name = "Intake"
 
     def ready(self) -> None:
+        # Inside ready(): the receivers import models, which load only once apps are ready.
         from rapport.intake import sending
 
         # The built-in forms are always in the table, like the built-in instruments.
@@ -35,6 +36,7 @@ def load_builtin_forms(
 ) -> None:
     from django.db import connections
 
+    # Imported when the signal fires: apps.py loads before the models are ready.
     from rapport.intake.catalogue import sync_builtin_forms
 
     if "intake_intakeform" not in connections[using].introspection.table_names():
