@@ -38,4 +38,6 @@ def test_therapist_enrols_totp_and_signs_in_with_it(visitor: MakeVisitor) -> Non
     therapist.answer_totp(secret)
     assert therapist.path == "/"
     expect(page.get_by_role("heading", level=1)).to_contain_text("Today")
-    expect(page.get_by_role("link", name="Jordan Chen")).to_be_visible()
+    expect(caseload.get_by_role("link", name="Jordan Chen")).to_be_visible()
+    # The demo's unsigned note of Jordan's latest session waits on the home page.
+    expect(page.locator("#notes-waiting").get_by_role("link", name="Jordan Chen")).to_be_visible()
