@@ -19,6 +19,7 @@ import base64
 from typing import Any
 
 from django.db.models import Prefetch, Q, QuerySet
+from django.db.models.functions import Coalesce
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -26,19 +27,20 @@ from django.utils.translation import gettext as _
 from rapport.accounts.models import User
 from rapport.care.access import Reach, reach
 from rapport.core.encryption import EncryptedTextField
-from rapport.core.record import RecordEntry, fhir_id, fhir_reference
+from rapport.core.record import WHOLE, RecordEntry, Window, fhir_id, fhir_reference
 from rapport.notes.models import Addendum, Note, NoteKind, NoteStatus, Supervision
 from rapport.notes.services import sections_of
 
 LOINC = "http://loinc.org"
 PROGRESS_NOTE_LOINC = ("11506-3", "Progress note")
+KINDS = {"note"}
 
 
 # The note's own words, read only for exports (the timeline lists titles and facts).
 ENCRYPTED_FIELDS = [f.name for f in Note._meta.concrete_fields if isinstance(f, EncryptedTextField)]
 
 
-def _notes(client: User, viewer: User, *, export: bool) -> list[Note]:
+def _notes(client: User, viewer: User, *, export: bool, window: Window = WHOLE) -> list[Note]:
     how = reach(viewer, client)
     notes: QuerySet[Note] = Note.objects.filter(client=client)
     released = Q(kind=NoteKind.PSYCHOTHERAPY, release__isnull=False)
@@ -57,11 +59,13 @@ def _notes(client: User, viewer: User, *, export: bool) -> list[Note]:
     # Exports hold signed notes with their words; the timeline lists titles and facts only, so
     # it leaves the words encrypted in the database.
     notes = notes.filter(status=NoteStatus.SIGNED) if export else notes.defer(*ENCRYPTED_FIELDS)
-    return list(
+    notes = (
         notes.select_related("author", "signed_by", "visit", "cosignature__supervisor", "release")
         .prefetch_related(Prefetch("addenda", queryset=Addendum.objects.select_related("author")))
+        .annotate(record_at=Coalesce("started_at", "signed_at", "created_at"))
         .order_by("date_of_service", "created_at", "pk")
     )
+    return list(window.narrow(notes, "record_at"))
 
 
 def _supervised() -> set[int]:
@@ -100,11 +104,13 @@ def _details(note: Note) -> tuple[tuple[str, str], ...]:
     return tuple(rows)
 
 
-def entries(client: User, *, viewer: User, export: bool = False) -> list[RecordEntry]:
+def entries(
+    client: User, *, viewer: User, export: bool = False, window: Window = WHOLE
+) -> list[RecordEntry]:
     supervised = _supervised()
     rows = []
-    for note in _notes(client, viewer, export=export):
-        at = note.started_at or note.signed_at or note.created_at
+    for note in _notes(client, viewer, export=export, window=window):
+        at = note.record_at  # type: ignore[attr-defined]
         minutes = note.minutes_video + note.minutes_audio + note.minutes_text
         summary = note.get_contact_display()
         if minutes:

@@ -14,15 +14,17 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any
 
+from django.db.models import F
 from django.urls import reverse
 from django.utils.translation import gettext as _
 
 from rapport.accounts.models import User
-from rapport.core.record import RecordEntry, fhir_id, fhir_reference
+from rapport.core.record import WHOLE, RecordEntry, Window, fhir_id, fhir_reference
 from rapport.plans.models import Comparison, Goal, Intervention, PlanSignature, PlanVersion
 from rapport.plans.models import VersionStatus as V
 from rapport.plans.progress import GoalProgress, Status, progress_of_goal, scores_by_instrument
 
+KINDS = {"plan"}
 ACHIEVEMENT = "http://terminology.hl7.org/CodeSystem/goal-achievement"
 ACHIEVED = {
     Status.MET: "achieved",
@@ -40,12 +42,11 @@ COMPARATOR = {
 class _Plan:
     """The client's finalised versions with their parts and goal progress, read once."""
 
-    def __init__(self, client: User, *, with_progress: bool = True) -> None:
-        self.versions = list(
-            PlanVersion.objects.filter(plan__client=client, status=V.FINAL)
-            .select_related("created_by")
-            .order_by("number")
+    def __init__(self, client: User, *, with_progress: bool = True, window: Window = WHOLE) -> None:
+        versions = PlanVersion.objects.filter(plan__client=client, status=V.FINAL).select_related(
+            "created_by"
         )
+        self.versions = sorted(window.narrow(versions, "finalised_at"), key=lambda v: v.number)
         ids = [v.pk for v in self.versions]
         self.goals: dict[int, list[Goal]] = defaultdict(list)
         self.interventions: dict[int, list[Intervention]] = defaultdict(list)
@@ -53,9 +54,12 @@ class _Plan:
             self.goals[goal.version_id].append(goal)
         for item in Intervention.objects.filter(version__in=ids).order_by("position", "pk"):
             self.interventions[item.version_id].append(item)
-        self.signatures = list(
-            PlanSignature.objects.filter(version__in=ids).order_by("signed_at", "pk")
+        signatures = (
+            PlanSignature.objects.filter(version__plan__client=client, version__status=V.FINAL)
+            .annotate(version_number=F("version__number"))
+            .order_by("signed_at", "pk")
         )
+        self.signatures = list(window.narrow(signatures, "signed_at"))
         keys = [g.instrument_key for gs in self.goals.values() for g in gs if g.has_measure]
         if not with_progress:  # the timeline shows no goal: skip reading and scoring every result
             keys = []
@@ -65,11 +69,12 @@ class _Plan:
             for v in self.versions
             for goal in self.goals[v.pk]
         }
-        self.numbers = {v.pk: v.number for v in self.versions}
 
 
-def entries(client: User, *, viewer: User, export: bool = False) -> list[RecordEntry]:
-    plan = _Plan(client, with_progress=export)
+def entries(
+    client: User, *, viewer: User, export: bool = False, window: Window = WHOLE
+) -> list[RecordEntry]:
+    plan = _Plan(client, with_progress=export, window=window)
     result = []
     for v in plan.versions:
         assert v.finalised_at is not None  # noqa: S101 -- a finalised version has its time
@@ -106,7 +111,7 @@ def entries(client: User, *, viewer: User, export: bool = False) -> list[RecordE
             )
         )
     for s in plan.signatures:
-        n = plan.numbers[s.version_id]
+        n = s.version_number  # type: ignore[attr-defined]
         result.append(
             RecordEntry(
                 kind="plan",
