@@ -390,7 +390,8 @@ def test_entries_and_fhir_in_a_fixed_number_of_queries(
         for total in (9, 8):
             clock.shift(timedelta(days=7))
             submit_phq9(therapist_x, client_a, total)
-        with django_assert_num_queries(4):  # the timeline reads no scores (no goal shown)
+        # The timeline reads the versions (with their goal counts) and signatures only.
+        with django_assert_num_queries(2):
             rows = record.entries(client_a, viewer=therapist_x)
         draft = services.start_draft(therapist_x, client_a)
         services.add_goal(therapist_x, draft, problem="Sleep", description="Sleep 7 hours")
