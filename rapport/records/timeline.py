@@ -53,6 +53,19 @@ KINDS = {
     "messages": _("Messages"),
 }
 
+# One entry's kind, as its row in the timeline names it.
+KIND_WORDS = {
+    "session": _("Session"),
+    "note": _("Note"),
+    "measure": _("Measure"),
+    "alert": _("Safety alert"),
+    "plan": _("Treatment plan"),
+    "diagnosis": _("Diagnosis"),
+    "intake": _("Intake"),
+    "consent": _("Consent"),
+    "messages": _("Messages"),
+}
+
 
 def record_entries(
     client: User,

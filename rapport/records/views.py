@@ -17,7 +17,7 @@ from rapport.accounts.models import User
 from rapport.records import services
 from rapport.records.access import access_record
 from rapport.records.forms import TimelineFilterForm
-from rapport.records.timeline import KINDS, TimelinePage, timeline_page
+from rapport.records.timeline import KIND_WORDS, KINDS, TimelinePage, timeline_page
 
 PAGE_SIZE = 50
 
@@ -68,6 +68,7 @@ def record_timeline(request: HttpRequest, client_id: int) -> HttpResponse:
             "via": how,
             "form": form,
             "entries": page.entries,
+            "rows": [(entry, KIND_WORDS.get(entry.kind, entry.kind)) for entry in page.entries],
             "kinds": KINDS,
             "bad_cursor": before is False,
             "newest": "?" + query.urlencode() if "before" in request.GET else "",
