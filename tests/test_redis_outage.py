@@ -2,7 +2,8 @@
 
 The test starts a Redis of its own on a free port (never the shared one) and a real server using
 it as the channel layer, on the suite's database. With Redis stopped: a client signs in with a
-password; a lockout counted partly before the outage still triggers; a message sent over an open
+password, a therapist with a password and an authenticator code (which cannot be used twice); a
+lockout counted partly before the outage still triggers; a message sent over an open
 socket is acknowledged (and, sent again, stored once); a message sent with the page's form and the
 conversation page itself answer normally. With Redis back: the therapist's sockets, which heard
 nothing during the outage, are closed with 1012; the therapist's page reconnects as ``socket.js``
@@ -32,6 +33,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake
 
 from tests.browser.server import HOST, DemoServer, ServerError, demo_server, free_port
+from tests.helpers import totp_code
 from tests.live_messages import (
     CLIENT,
     UNLIMITED_WRITES,
@@ -46,9 +48,12 @@ from tests.live_messages import (
 
 DEMO_PASSWORD = "rapport-demo-password"
 LOCKED_CLIENT = "j.chen@demo.rapport.test"
+SECOND_FACTOR_THERAPIST = "t.lindqvist@demo.rapport.test"
+SECOND_FACTOR = "/accounts/2fa/authenticate/"
 LOCKED = "Too many failed login attempts. Try again later."
 WRONG_PASSWORD = "not the password"
-FAILURES_BEFORE_OUTAGE = 3  # of RAPPORT_LOCKOUT_FAILURES (5): the rest come during it
+LOCKOUT_FAILURES = 5  # RAPPORT_LOCKOUT_FAILURES, by default
+FAILURES_BEFORE_OUTAGE = 3  # the rest come during it
 CATCH_UP_SECONDS = 20.0
 
 
@@ -128,6 +133,32 @@ def _sign_in(server: DemoServer, email: str, password: str) -> tuple[Browserless
     return browser, status, location, page
 
 
+def _authenticator_secret(server: DemoServer, email: str) -> str:
+    """Give ``email`` a new authenticator app; its secret."""
+    code = (
+        "from allauth.mfa.models import Authenticator\n"
+        "from allauth.mfa.totp.internal.auth import TOTP, generate_totp_secret\n"
+        "from rapport.accounts.models import User\n"
+        f"user = User.objects.get(email={email!r})\n"
+        "Authenticator.objects.filter(user=user, type=Authenticator.Type.TOTP).delete()\n"
+        "secret = generate_totp_secret()\n"
+        "TOTP.activate(user, secret)\n"
+        "print(secret)\n"
+    )
+    return server.shell(code).strip().splitlines()[-1]
+
+
+def _second_factor(server: DemoServer, code: str) -> tuple[int, str]:
+    """Sign the therapist in with the password, then ``code``: (status, Location) of the code."""
+    browser, status, location, _ = _sign_in(server, SECOND_FACTOR_THERAPIST, DEMO_PASSWORD)
+    assert (status, location) == (302, SECOND_FACTOR), (status, location)
+    token = browser.csrf(SECOND_FACTOR)
+    status, location, _ = browser.request(
+        SECOND_FACTOR, {"csrfmiddlewaretoken": token, "code": code}
+    )
+    return status, location
+
+
 def _send_frame(conversation: str, ident: str, text: str) -> str:
     return json.dumps({"type": "send", "conversation": conversation, "id": ident, "text": text})
 
@@ -156,7 +187,7 @@ async def _reconnect(server: DemoServer, cookie: str) -> ClientConnection:
 
 
 async def _through_the_outage(
-    server: DemoServer, own_redis: OwnRedis, chat: Conversation
+    server: DemoServer, own_redis: OwnRedis, chat: Conversation, secret: str
 ) -> dict[str, Any]:
     uid = chat.uid
     therapist = await open_socket(server, chat.therapist_cookies[0])
@@ -190,13 +221,18 @@ async def _through_the_outage(
             _sign_in, server, CLIENT, DEMO_PASSWORD
         )
         assert (status, location) == (302, "/"), (status, location)
-        for _ in range(5 - FAILURES_BEFORE_OUTAGE):
+        for _ in range(LOCKOUT_FAILURES - FAILURES_BEFORE_OUTAGE):
             _, status, _, _ = await asyncio.to_thread(
                 _sign_in, server, LOCKED_CLIENT, WRONG_PASSWORD
             )
             assert status == 200
         _, status, _, page = await asyncio.to_thread(_sign_in, server, LOCKED_CLIENT, DEMO_PASSWORD)
         assert status == 200 and LOCKED in page, "the lockout did not hold with Redis down"
+        code = totp_code(secret)
+        status, location = await asyncio.to_thread(_second_factor, server, code)
+        assert status == 302 and not location.startswith("/accounts/"), (status, location)
+        status, location = await asyncio.to_thread(_second_factor, server, code)
+        assert (status, location) == (200, ""), "a used authenticator code worked again"
 
         # A message over the open socket is acknowledged; sent again, it is acknowledged again.
         during = str(uuid.uuid4())
@@ -253,8 +289,10 @@ def test_a_redis_outage_loses_no_write_and_sockets_catch_up_after(
     server: DemoServer, own_redis: OwnRedis
 ) -> None:
     chat = demo_conversation(server)
+    secret = _authenticator_secret(server, SECOND_FACTOR_THERAPIST)
+    outage = _through_the_outage(server, own_redis, chat, secret)
     try:
-        found = run_in_own_loop(asyncio.wait_for(_through_the_outage(server, own_redis, chat), 120))
+        found = run_in_own_loop(asyncio.wait_for(outage, 120))
     except (AssertionError, TimeoutError, OSError) as exc:
         pytest.fail(f"{exc!r}\n--- server log:\n{server.log_tail(80)}")
     texts = [text for _, text in found["caught_up"]]
