@@ -8,6 +8,7 @@ the next one it lets through.
 
 from __future__ import annotations
 
+import copy
 import logging
 import threading
 import time
@@ -38,7 +39,7 @@ class CollapseRepeats(logging.Filter):
         # kind -> [when its last written record was written, repeats left out since]
         self._kinds: dict[Key, list[float]] = {}
 
-    def filter(self, record: logging.LogRecord) -> bool:
+    def filter(self, record: logging.LogRecord) -> bool | logging.LogRecord:
         if record.levelno < self.level or self.seconds <= 0:
             return True
         key = _key(record)
@@ -52,13 +53,16 @@ class CollapseRepeats(logging.Filter):
             self._kinds[key] = [now, 0]
             if len(self._kinds) > self.MAX_KINDS:
                 self._forget_before(now - self.seconds)
-        if left_out:
-            since = now - kind[0] if kind is not None else 0.0
-            record.msg = (
-                f"{record.msg} [repeated {left_out} more time{'s' if left_out > 1 else ''} "
-                f"in the {since:.0f} s before; those were not logged]"
-            )
-        return True
+        if not left_out:
+            return True
+        # A copy for this handler: other handlers (the tests' log capture) see the record as is.
+        since = now - kind[0] if kind is not None else 0.0
+        counted = copy.copy(record)
+        counted.msg = (
+            f"{record.msg} [repeated {left_out} more time{'s' if left_out > 1 else ''} "
+            f"in the {since:.0f} s before; those were not logged]"
+        )
+        return counted
 
     def _forget_before(self, moment: float) -> None:
         for key in [key for key, (written, _) in self._kinds.items() if written < moment]:
