@@ -39,7 +39,7 @@ def test_the_500_page_renders_without_the_database() -> None:
     assert not response.has_header("Retry-After")
 
 
-def test_an_unreachable_database_gets_the_503_page_with_retry_after(settings: object) -> None:
+def test_an_unreachable_database_gets_the_503_page_with_retry_after() -> None:
     request = RequestFactory().get("/somewhere/")
     try:
         raise OperationalError("connection refused")

@@ -195,6 +195,8 @@ def ensure_layer_watch() -> None:
     loop = asyncio.get_running_loop()
     if loop in _watches or not settings.REDIS_URL or WATCH_SECONDS <= 0:
         return
+    if isinstance(get_channel_layer(), InProcessChannelLayer):
+        return
     _watches.add(loop)
     task = loop.create_task(_watch_layer(settings.REDIS_URL))
     task.add_done_callback(lambda _task: _watches.discard(loop))
