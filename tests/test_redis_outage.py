@@ -309,3 +309,35 @@ def test_a_redis_outage_loses_no_write_and_sockets_catch_up_after(
     # The layer's receive task fails once a second during the outage: written once.
     assert log.count("Unexpected exception in receive task") == 1, log[-5000:]
     assert tracebacks <= 12, f"{tracebacks} tracebacks:\n{log[-5000:]}"
+
+
+# --- In this process: a publish to a Redis that is not there -------------------------------------
+
+
+def test_a_publish_that_fails_after_commit_is_logged_and_the_write_stands(
+    client_a: Any,
+    settings: Any,
+    caplog: pytest.LogCaptureFixture,
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    from django.db import transaction
+
+    from rapport.accounts.models import User
+    from rapport.core import realtime
+
+    nowhere = f"redis://{HOST}:{free_port()}/0"
+    settings.CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
+            "CONFIG": {"hosts": [nowhere]},
+        }
+    }
+    try:
+        with django_capture_on_commit_callbacks(execute=True), transaction.atomic():
+            User.objects.filter(pk=client_a.pk).update(full_name="Alex Renamed")
+            realtime.publish_to_user(client_a.pk, {"type": "messages.unread", "total": 1})
+        assert User.objects.get(pk=client_a.pk).full_name == "Alex Renamed"
+        assert "could not publish user.event" in caplog.text
+        assert realtime._publish_failed, "the sockets would not catch up after the outage"
+    finally:
+        realtime._publish_failed = False
