@@ -78,3 +78,16 @@ def test_the_console_handler_of_every_process_carries_the_filter() -> None:
     filters = [f for handler in logging.getLogger().handlers for f in handler.filters]
     [collapse] = [f for f in filters if isinstance(f, CollapseRepeats)]
     assert collapse.seconds == 60
+
+
+def test_uvicorn_errors_are_collapsed_too() -> None:
+    # ``rapport serve`` gives uvicorn this configuration; a socket that cannot open during a
+    # Redis outage fails in uvicorn's hands, and its log would repeat for every retry.
+    from django.utils.module_loading import import_string
+
+    from rapport.cli import _uvicorn_log_config
+
+    config = _uvicorn_log_config()
+    assert import_string(config["filters"]["repeats"]["()"]) is CollapseRepeats
+    for name, handler in config["handlers"].items():
+        assert "repeats" in handler["filters"], name
