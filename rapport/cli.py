@@ -12,7 +12,7 @@ import threading
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from rapport.lib.config import PRIVATE_UMASK, ConfigError
+from rapport.lib.config import PRIVATE_UMASK, ConfigError, env_int
 from rapport.lib.crypto import DecryptionError, generate_key
 
 DESCRIPTION = "Rapport: a self-hostable virtual therapy platform."
@@ -58,15 +58,23 @@ def _run_management(argv: Sequence[str]) -> int:
 
 
 def _uvicorn_log_config() -> dict[str, Any]:
-    """uvicorn's own logging, with invitation and reset tokens redacted from access lines."""
+    """uvicorn's own logging, with invitation and reset tokens redacted from access lines, and
+    its errors collapsed like the application's: during a Redis outage every socket that tries
+    to reconnect fails in uvicorn's hands ("Exception in ASGI application")."""
     import copy
 
     from uvicorn.config import LOGGING_CONFIG
 
     config: dict[str, Any] = copy.deepcopy(LOGGING_CONFIG)
-    config.setdefault("filters", {})["redact"] = {"()": "rapport.lib.redact.RedactSecrets"}
+    config.setdefault("filters", {}).update(
+        redact={"()": "rapport.lib.redact.RedactSecrets"},
+        repeats={
+            "()": "rapport.lib.logs.CollapseRepeats",
+            "seconds": env_int("RAPPORT_LOG_REPEAT_SECONDS", 60),
+        },
+    )
     for handler in config["handlers"].values():
-        handler.setdefault("filters", []).append("redact")
+        handler.setdefault("filters", []).extend(["repeats", "redact"])
     return config
 
 

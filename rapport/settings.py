@@ -225,15 +225,17 @@ DATABASES = {"default": _database(DATABASE_URL)}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Cache, channel layer, tasks -----------------------------------------------------------------
+# The cache holds security state (sign-in rate limits, lockouts, used TOTP codes), so it lives in
+# the database whatever else is configured: a Redis outage neither breaks sign-in nor resets a
+# lockout. (Nothing else uses it; the table comes with ``migrate``.)
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.db.DatabaseCache",
+        "LOCATION": "rapport_cache",
+    }
+}
 REDIS_URL = env_str("REDIS_URL")
 if REDIS_URL:
-    CACHES = {
-        "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
-            "LOCATION": REDIS_URL,
-            "KEY_PREFIX": env_str("RAPPORT_CACHE_PREFIX", "rapport"),
-        }
-    }
     CHANNEL_LAYERS = {
         "default": {
             # Redis publish/subscribe: a group_send is one PUBLISH, and each server process keeps
@@ -250,12 +252,6 @@ if REDIS_URL:
         }
     }
 else:
-    CACHES = {
-        "default": {
-            "BACKEND": "django.core.cache.backends.db.DatabaseCache",
-            "LOCATION": "rapport_cache",
-        }
-    }
     CHANNEL_LAYERS = {"default": {"BACKEND": "rapport.core.layers.InProcessChannelLayer"}}
 
 TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
@@ -329,7 +325,9 @@ MFA_FORMS = {
 MFA_SUPPORTED_TYPES = ["totp", "webauthn", "recovery_codes"]
 MFA_PASSKEY_LOGIN_ENABLED = True
 MFA_WEBAUTHN_ALLOW_INSECURE_ORIGIN = DEMO_MODE and not HTTPS
-MFA_TOTP_ISSUER = env_str("RAPPORT_PRACTICE_NAME", "Rapport")
+# The practice's name where the database cannot be asked: authenticator apps, the error pages.
+RAPPORT_PRACTICE_NAME = env_str("RAPPORT_PRACTICE_NAME", "Rapport")
+MFA_TOTP_ISSUER = RAPPORT_PRACTICE_NAME
 MFA_RECOVERY_CODE_COUNT = 10
 # One 30-second step either way: phones drift, and a code typed at a step boundary still works.
 MFA_TOTP_TOLERANCE = 1
@@ -391,9 +389,21 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "filters": {"redact": {"()": "rapport.lib.redact.RedactSecrets"}},
+    "filters": {
+        "redact": {"()": "rapport.lib.redact.RedactSecrets"},
+        # An outage (database or Redis down) makes every request fail the same way: the first
+        # failure is logged in full, its repeats within a minute are counted, not written.
+        "repeats": {
+            "()": "rapport.lib.logs.CollapseRepeats",
+            "seconds": env_int("RAPPORT_LOG_REPEAT_SECONDS", 60),
+        },
+    },
     "handlers": {
-        "console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["redact"]}
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "plain",
+            "filters": ["repeats", "redact"],
+        }
     },
     "root": {"handlers": ["console"], "level": env_str("RAPPORT_LOG_LEVEL", "INFO")},
     "loggers": {

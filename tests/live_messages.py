@@ -8,8 +8,12 @@ import here: the servers run in their own processes.
 from __future__ import annotations
 
 import asyncio
+import http.cookiejar
 import json
+import re
 import time
+import urllib.parse
+import urllib.request
 from collections.abc import Coroutine
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -131,3 +135,40 @@ def run_in_own_loop[T](coroutine: Coroutine[Any, Any, T]) -> T:
     may already run a loop: Playwright's, when browser tests ran first in the session)."""
     with ThreadPoolExecutor(max_workers=1) as pool:
         return pool.submit(asyncio.run, coroutine).result()
+
+
+class Browserless:
+    """A plain HTTP client with a cookie jar that does not follow redirects by itself."""
+
+    class _NoRedirect(urllib.request.HTTPRedirectHandler):
+        def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+            return None
+
+    def __init__(self, base: str) -> None:
+        self.base = base
+        self.jar = http.cookiejar.CookieJar()
+        self.opener = urllib.request.build_opener(
+            urllib.request.HTTPCookieProcessor(self.jar), self._NoRedirect
+        )
+
+    def request(self, path: str, form: dict[str, str] | None = None) -> tuple[int, str, str]:
+        """(status, Location header, body) of a GET, or of a POST of ``form`` with the CSRF
+        token from the cookie and the Referer/Origin a browser would send."""
+        headers = {"Origin": self.base, "Referer": self.base + path}
+        data = urllib.parse.urlencode(form).encode() if form is not None else None
+        request = urllib.request.Request(self.base + path, data=data, headers=headers)  # noqa: S310 (the test server)
+        try:
+            with self.opener.open(request, timeout=20) as response:
+                return response.status, "", response.read().decode()
+        except urllib.error.HTTPError as answer:
+            return answer.code, answer.headers.get("Location", ""), answer.read().decode()
+
+    def csrf(self, path: str) -> str:
+        status, _, page = self.request(path)
+        assert status == 200, (path, status)
+        found = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page)
+        assert found, f"no CSRF token on {path}"
+        return found.group(1)
+
+    def cookie_header(self) -> str:
+        return "; ".join(f"{c.name}={c.value}" for c in self.jar)

@@ -8,18 +8,13 @@ docs/protocol.md ("Signing in from a script") followed with a plain HTTP client.
 from __future__ import annotations
 
 import asyncio
-import http.cookiejar
 import json
 import os
-import re
 import shutil
-import urllib.parse
-import urllib.request
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import pytest
 from websockets.asyncio.client import ClientConnection, connect
@@ -27,7 +22,7 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from tests.browser.browsing import DEMO_PASSWORD, fresh_totp
 from tests.browser.server import DemoServer, ServerError, demo_server
-from tests.live_messages import receive, run_in_own_loop
+from tests.live_messages import Browserless, receive, run_in_own_loop
 
 DEEP = "[" * 5000  # about 5 KB of JSON nested deeper than any decoder's recursion limit
 
@@ -229,43 +224,6 @@ def test_an_unknown_or_ended_visit_closes_with_its_code(server: DemoServer, room
 
 
 # --- Point 27: a script signs in as docs/protocol.md says, and learns its conversations --------
-
-
-class Browserless:
-    """A plain HTTP client with a cookie jar that does not follow redirects by itself."""
-
-    class _NoRedirect(urllib.request.HTTPRedirectHandler):
-        def redirect_request(self, *args: Any, **kwargs: Any) -> None:
-            return None
-
-    def __init__(self, base: str) -> None:
-        self.base = base
-        self.jar = http.cookiejar.CookieJar()
-        self.opener = urllib.request.build_opener(
-            urllib.request.HTTPCookieProcessor(self.jar), self._NoRedirect
-        )
-
-    def request(self, path: str, form: dict[str, str] | None = None) -> tuple[int, str, str]:
-        """(status, Location header, body) of a GET, or of a POST of ``form`` with the CSRF
-        token from the cookie and the Referer/Origin a browser would send."""
-        headers = {"Origin": self.base, "Referer": self.base + path}
-        data = urllib.parse.urlencode(form).encode() if form is not None else None
-        request = urllib.request.Request(self.base + path, data=data, headers=headers)  # noqa: S310 (the test server)
-        try:
-            with self.opener.open(request, timeout=20) as response:
-                return response.status, "", response.read().decode()
-        except urllib.error.HTTPError as answer:
-            return answer.code, answer.headers.get("Location", ""), answer.read().decode()
-
-    def csrf(self, path: str) -> str:
-        status, _, page = self.request(path)
-        assert status == 200, (path, status)
-        found = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page)
-        assert found, f"no CSRF token on {path}"
-        return found.group(1)
-
-    def cookie_header(self) -> str:
-        return "; ".join(f"{c.name}={c.value}" for c in self.jar)
 
 
 def test_a_script_signs_in_with_password_and_code_then_uses_the_messages_socket(

@@ -12,6 +12,13 @@ to every socket), which ``RAPPORT_CHECK_EVENTS`` (on in the tests) verifies on e
 Consumers, which run in the event loop, use ``publish_now`` for what they relay without a write
 (signaling between two browsers) and for the events a service returned after it committed.
 
+After an outage of the channel layer (Redis down, or unreachable from this process) the sockets
+that stayed open have missed every event of it. The server watches Redis (``ensure_layer_watch``,
+a ping every ``WATCH_SECONDS``); when it answers again after a failed ping or a failed publish,
+the sockets that asked for it (``catch_up_after_outages``: messages and events) are closed with
+``LAYER_RECOVERED``, and the pages reconnect and fetch what they missed by sequence number, as
+after any reconnect (docs/protocol.md, "After an outage").
+
 Across processes: Redis carries events between server processes and from the worker. The
 embedded configuration's in-process layer cannot, so there the worker and ``rapport manage``
 (``deliver_through_database``) store their events as ``PendingEvent`` rows, and the server hands
@@ -21,13 +28,17 @@ them to its sockets within ``RELAY_SECONDS`` (``ensure_relay``, started with the
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import json
 import logging
+import weakref
 from collections.abc import Iterable
 from datetime import timedelta
 from typing import Any
 
+import redis
+import redis.asyncio
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.conf import settings
@@ -49,6 +60,12 @@ RELAY_SECONDS = 0.5
 RELAY_STALE = timedelta(seconds=60)
 _through_database = False
 _relays: set[asyncio.AbstractEventLoop] = set()
+
+WATCH_SECONDS = 1.0
+LAYER_RECOVERED = 1012  # close code ("service restart"): reconnect, then fetch what was missed
+_publish_failed = False  # since the last recovery: an event of this process was lost
+_watches: set[asyncio.AbstractEventLoop] = set()
+_catching_up: weakref.WeakSet[Any] = weakref.WeakSet()
 
 
 def user_group(user_id: int) -> str:
@@ -87,9 +104,9 @@ def deliver(events: list[Addressed]) -> None:
     for group, event in events:
         try:
             async_to_sync(layer.group_send)(group, event)
-        except Exception:
+        except Exception as error:
             # The write has committed; only the live notice is lost (pages catch up on reconnect).
-            log.exception("could not publish %s to %s", event.get("type"), group)
+            _publish_lost(error, event, group)
 
 
 def publish(group: str, event: Event) -> None:
@@ -136,8 +153,8 @@ async def publish_all_now(events: Iterable[Addressed], *, skip: str = "") -> Non
                 await group_send_to_others(layer, group, event, skip)
             else:
                 await layer.group_send(group, event)
-        except Exception:
-            log.exception("could not publish %s to %s", event.get("type"), group)
+        except Exception as error:
+            _publish_lost(error, event, group)
 
 
 async def send_now(channel: str, event: Event) -> None:
@@ -149,8 +166,71 @@ async def send_now(channel: str, event: Event) -> None:
         return
     try:
         await layer.send(channel, event)
-    except Exception:
-        log.exception("could not send %s to a socket", event.get("type"))
+    except Exception as error:
+        _publish_lost(error, event, "a socket")
+
+
+def _publish_lost(error: Exception, event: Event, to: str) -> None:
+    """Log a publish that failed; when Redis failed, the sockets catch up once it is back."""
+    global _publish_failed
+    if isinstance(error, (redis.RedisError, OSError)):
+        _publish_failed = True
+    log.error("could not publish %s to %s", event.get("type"), to, exc_info=error)
+
+
+# --- Catching up after an outage of the channel layer ------------------------------------------
+
+
+def catch_up_after_outages(consumer: Any) -> None:
+    """From a consumer's ``connect``: close this socket with ``LAYER_RECOVERED`` when the channel
+    layer comes back from an outage, so that its page reconnects and fetches what it missed.
+    (Closing a socket whose page already went away does nothing.)"""
+    _catching_up.add(consumer)
+    ensure_layer_watch()
+
+
+def ensure_layer_watch() -> None:
+    """In a server with the Redis layer: watch Redis from this event loop for as long as it runs
+    (the in-process layer cannot fail on its own)."""
+    loop = asyncio.get_running_loop()
+    if loop in _watches or not settings.REDIS_URL or WATCH_SECONDS <= 0:
+        return
+    if isinstance(get_channel_layer(), InProcessChannelLayer):
+        return
+    _watches.add(loop)
+    task = loop.create_task(_watch_layer(settings.REDIS_URL))
+    task.add_done_callback(lambda _task: _watches.discard(loop))
+
+
+async def _watch_layer(url: str) -> None:
+    global _publish_failed
+    client = redis.asyncio.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
+    down = False
+    try:
+        while True:
+            await asyncio.sleep(WATCH_SECONDS)
+            try:
+                await client.ping()
+            except (redis.RedisError, OSError) as error:
+                if not down:
+                    log.error("Redis unreachable; live events are lost until it returns: %s", error)
+                down = True
+                continue
+            if down or _publish_failed:
+                down = _publish_failed = False
+                await _tell_sockets_to_catch_up()
+    finally:
+        with contextlib.suppress(Exception):
+            await client.aclose()
+
+
+async def _tell_sockets_to_catch_up() -> None:
+    consumers = list(_catching_up)
+    _catching_up.clear()
+    log.warning("Redis is back: %d socket(s) asked to reconnect and catch up", len(consumers))
+    for consumer in consumers:
+        with contextlib.suppress(Exception):  # already closed: its page is gone
+            await consumer.close(code=LAYER_RECOVERED)
 
 
 # --- Between processes in the embedded configuration -------------------------------------------

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
-from django.db import connection
+import sys
+
+from django.conf import settings
+from django.db import InterfaceError, OperationalError, connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
+from django.template.loader import render_to_string
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
 
@@ -29,8 +33,23 @@ def bad_request(request: HttpRequest, exception: Exception) -> HttpResponse:
     return render(request, "400.html", status=400)
 
 
+RETRY_AFTER_SECONDS = 30
+
+
 def server_error(request: HttpRequest) -> HttpResponse:
-    return render(request, "500.html", status=500)
+    """The page for an unhandled error. It must render when nothing else works, so it asks
+    neither the database nor the request's context processors (the practice's name comes from
+    the settings). A database that cannot be reached answers 503 with ``Retry-After``: the
+    person (or the proxy) may try again shortly."""
+    error = sys.exception()  # Django calls this handler while the exception is being handled
+    # Unreachable, restarting, out of connections, locked: not a bug in this request.
+    unavailable = isinstance(error, (OperationalError, InterfaceError))
+    template, status = ("503.html", 503) if unavailable else ("500.html", 500)
+    page = render_to_string(template, {"practice_name": settings.RAPPORT_PRACTICE_NAME})
+    response = HttpResponse(page, status=status)
+    if unavailable:
+        response["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    return response
 
 
 def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:

@@ -16,6 +16,7 @@ from urllib.parse import parse_qs
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 
+from rapport.core import realtime
 from rapport.core.db import KeepConnectionMixin
 from rapport.core.sockets import (
     SESSION_ENDED,
@@ -38,6 +39,7 @@ class EventsConsumer(HandlerGuard, KeepConnectionMixin, AsyncWebsocketConsumer):
         for group in self.groups_joined:
             await self.channel_layer.group_add(group, self.channel_name)
         await self.accept()
+        realtime.catch_up_after_outages(self)  # the page reloads its alerts and badge then
         await self._correct_unread_badge(user)
 
     async def _correct_unread_badge(self, user: Any) -> None:

@@ -106,6 +106,7 @@ class MessagesConsumer(HandlerGuard, KeepConnectionMixin, AsyncWebsocketConsumer
         for group in self.groups_joined:
             await self.channel_layer.group_add(group, self.channel_name)
         await self.accept()
+        realtime.catch_up_after_outages(self)  # the page reconnects and fetches by seq then
         await self.send_json(await db_call(services.welcome)(user))
 
     async def disconnect(self, code: int) -> None:

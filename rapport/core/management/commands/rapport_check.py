@@ -117,14 +117,15 @@ def _app_problems() -> list[str]:
 
 
 def _redis_problems() -> list[str]:
-    from django.core.cache import cache
+    import redis
 
+    client = redis.Redis.from_url(settings.REDIS_URL, socket_timeout=5, socket_connect_timeout=5)
     try:
-        cache.set("rapport:check", "ok", 10)
-        if cache.get("rapport:check") != "ok":
-            return ["Redis cache does not return what was written."]
+        client.ping()
     except Exception as exc:
         return [f"Redis unreachable at REDIS_URL: {exc.__class__.__name__}: {exc}"]
+    finally:
+        client.close()
     return []
 
 
