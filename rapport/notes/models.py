@@ -13,6 +13,8 @@ modality, template, status, who signed) stay queryable.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from django.conf import settings
@@ -34,6 +36,26 @@ class Reencryption(models.Model):
 
     def __str__(self) -> str:
         return f"re-encryption {self.pk}"
+
+
+class Erasing(models.Model):
+    """A row here, inside an erasure's transaction only, lets the triggers pass the DELETE of
+    that client's signed notes and what hangs from them. Never an UPDATE."""
+
+    client_id = models.BigIntegerField()
+
+    def __str__(self) -> str:
+        return f"erasing {self.client_id}"
+
+
+@contextmanager
+def erasing(client_id: int) -> Iterator[None]:
+    """Inside: this client's signed notes, addenda, co-signatures and releases may be deleted
+    (the erasure's own transaction; docs/security.md, "Erasure")."""
+    with transaction.atomic():
+        marker = Erasing.objects.create(client_id=client_id)
+        yield
+        marker.delete()
 
 
 def rewrite_encrypted(model: Any, pk: Any, attname: str, plain: str) -> None:
