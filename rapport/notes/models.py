@@ -4,7 +4,8 @@ and releases, the practice's own note templates, and who supervises whom.
 A signed note never changes. Everything that happens to a note after it is signed (an addendum,
 a supervisor's co-signature, the author's release of a psychotherapy note) is a row of its own,
 and the database refuses UPDATE and DELETE of a signed note and of those rows (triggers made in
-migration 0002), so the rule holds whatever code runs.
+migrations 0002 and 0003), so the rule holds whatever code runs. Key rotation (``Reencryption``)
+and a client's erasure (``Erasing``) each open one narrow door, inside their own transaction.
 
 What is clinical (the sections' text, the client's stated location, who attended, the measure
 results pulled in) is encrypted at rest; the facts a practice counts (dates, times, minutes per
