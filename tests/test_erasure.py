@@ -98,7 +98,7 @@ def notes_unlocked_after() -> Iterator[None]:
 
 @pytest.mark.django_db(transaction=True)
 def test_erasure_leaves_no_trace_of_the_client_and_the_chain_verifies(
-    notes_unlocked_after: None,
+    notes_unlocked_after: None, smtp: Inbox
 ) -> None:
     first_admin = make_user("first.admin@example.test", "admin", "First Admin")
     second_admin = make_user("second.admin@example.test", "admin", "Second Admin")
@@ -118,6 +118,11 @@ def test_erasure_leaves_no_trace_of_the_client_and_the_chain_verifies(
     with pytest.raises(ErasureError, match="second admin"):
         erasure_requests.approve(first_admin, item.pk)
     erasure_requests.approve(second_admin, item.pk)
+
+    # Tasks queued before the erasure for what it removed run, find nothing, tell no one.
+    smtp.take()
+    run_task_worker()
+    assert all(gone not in m["To"] and "erased.invalid" not in m["To"] for m in smtp.take())
 
     item.refresh_from_db()
     assert item.status == Erasure.Status.DONE
