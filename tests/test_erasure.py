@@ -268,6 +268,8 @@ def test_the_pages_ask_approve_and_keep_what_was_typed(
     assert report.status_code == 200
     assert b"What would go (dry run)" in report.content
     assert b"care.CareRelationship" in report.content
+    looked = AuditEvent.objects.get(action="client.record_viewed", client=client_b, actor=admin)
+    assert looked.detail == {"purpose": "erasure_report", "via": "admin"}
     wrong = page.post(
         f"/practice/retention/clients/{client_b.pk}/",
         {"reason": "client_request", "confirm_email": "typed-wrong@example.test"},
@@ -327,3 +329,33 @@ def test_gather_names_what_it_found(db: None, client_a: User, therapist_x: User)
     assert plan.counts()["care.CareRelationship"] == 1
     assert plan.counts()["care.ClientProfile"] == 1
     assert "accounts.User" not in plan.counts()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_erasure_that_misses_a_row_fails_whole(monkeypatch: pytest.MonkeyPatch) -> None:
+    from rapport.messaging.access import conversation_for
+    from rapport.messaging.models import Message, Revision
+    from rapport.messaging.services import edit_message, send_message
+    from rapport.records import erasure
+
+    first = make_user("first.admin@example.test", "admin", "First Admin")
+    second = make_user("second.admin@example.test", "admin", "Second Admin")
+    client = make_user("leaving@example.test", "client", "Lee Leaving")
+    therapist = make_user("t@example.test", "therapist", "Theo Therapist")
+    relationship = CareRelationship.objects.create(therapist=therapist, client=client)
+    message = uuid.uuid4()
+    send_message(client, conversation_for(relationship).uid, message, "First words")
+    edit_message(client, message, "Second words")
+    end_care(client)
+    item = erasure_requests.request_erasure(first, client, "client_request")
+    # As if gather() did not know revisions: the message goes, its revision still points at it.
+    monkeypatch.setattr(erasure, "KEPT", {*erasure.KEPT, Revision})
+    with pytest.raises(IntegrityError):
+        erasure_requests.approve(second, item.pk)
+    assert Erasure.objects.get(pk=item.pk).status == Erasure.Status.AWAITING_APPROVAL
+    assert User.objects.get(pk=client.pk).email == "leaving@example.test"
+    assert Message.objects.filter(sender=client).count() == 1
+    assert not AuditEvent.objects.filter(redacted_at__isnull=False).exists()
+    monkeypatch.undo()
+    erasure_requests.approve(second, item.pk)
+    assert not Revision.objects.exists()

@@ -191,6 +191,7 @@ READ_LABELS = {
     # The record as a whole (rapport.records).
     "record_timeline": _("Opened the timeline of your record"),
     "record_export": _("Opened your record to download it"),
+    "erasure_report": _("Counted what erasing your record would remove"),
 }
 
 

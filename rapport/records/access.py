@@ -7,6 +7,7 @@ from __future__ import annotations
 from django.http import Http404, HttpRequest
 
 from rapport.accounts.models import Role, User
+from rapport.audit.services import Action, record
 from rapport.care.access import access_client
 from rapport.records.models import Erasure
 
@@ -18,14 +19,26 @@ def access_record(
     return access_client(user, client_id, request=request, purpose=purpose)
 
 
-def access_client_for_erasure(user: User, client_id: int) -> User:
-    """A client's account as a practice admin manages its erasure (no clinical content is shown,
-    only counts); 404 for an unknown id and for anyone but an admin."""
+def access_client_for_erasure(
+    user: User, client_id: int, *, request: HttpRequest | None = None
+) -> User:
+    """A client's account as a practice admin manages its erasure; 404 for an unknown id and for
+    anyone but an admin. No clinical content is shown, only counts of rows by kind; each look is
+    audited as a read of the record (purpose ``erasure_report``), which the client sees."""
     client = None
     if user.is_active and user.role == Role.ADMIN:
         client = User.objects.filter(pk=client_id, role=Role.CLIENT).first()
     if client is None:
         raise Http404("no such client")
+    record(
+        Action.CLIENT_RECORD_VIEWED,
+        actor=user,
+        request=request,
+        obj=client,
+        client=client,
+        purpose="erasure_report",
+        via="admin",
+    )
     return client
 
 

@@ -3,8 +3,11 @@ the dry-run report of what an erasure would remove, and the steps of an erasure.
 
 from __future__ import annotations
 
+import logging
+
 from allauth.account.decorators import reauthentication_required
 from django.contrib import messages
+from django.db import IntegrityError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
@@ -18,6 +21,8 @@ from rapport.records.erasure_requests import ErasureError
 from rapport.records.forms import ErasureRequestForm
 from rapport.records.models import Erasure
 from rapport.records.retention import last_contacts, overdue_records, years_after
+
+logger = logging.getLogger(__name__)
 
 
 @role_required(Role.ADMIN)
@@ -47,7 +52,7 @@ def retention(request: HttpRequest) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def erasure_report(request: HttpRequest, client_id: int) -> HttpResponse:
     admin: User = request.user  # type: ignore[assignment]
-    client = access_client_for_erasure(admin, client_id)
+    client = access_client_for_erasure(admin, client_id, request=request)
     form = ErasureRequestForm(request.POST or None, expected_email=client.email)
     status = 200
     if request.method == "POST":
@@ -101,6 +106,12 @@ def _step(request: HttpRequest, erasure_id: int, action: str) -> HttpResponse:
         steps[action](admin, item.pk, request=request)
     except ErasureError as exc:
         messages.error(request, str(exc))
+        return redirect("retention")
+    except IntegrityError:
+        # A row the erasure did not reach still points at one it deleted: the database refused
+        # the commit, and nothing was changed (docs/security.md, "Retention and erasure").
+        logger.exception("erasure %s refused by the database", item.pk)
+        messages.error(request, _("The erasure could not be completed; nothing was changed."))
         return redirect("retention")
     done = {
         "approve": _("Approved: the record has been erased."),
