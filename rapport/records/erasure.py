@@ -25,6 +25,7 @@ from django.apps import apps
 from django.contrib.sessions.models import Session
 from django.db import connection, models, transaction
 from django.utils import timezone
+from django.utils.text import capfirst
 
 from rapport.accounts.models import Invitation, User
 from rapport.audit.models import AuditEvent
@@ -60,6 +61,15 @@ class Plan:
         counts["Signed-in sessions"] = len(self.sessions)
         counts["Attachment files"] = len(self.files)
         return counts
+
+
+def kind_in_words(kind: str) -> str:
+    """A count's kind for the admin: "Messages (messaging.Message)"; other kinds as they are."""
+    try:
+        model = apps.get_model(kind)
+    except (LookupError, ValueError):
+        return kind
+    return f"{capfirst(model._meta.verbose_name_plural)} ({kind})"
 
 
 def _chunks(values: Iterable[Key]) -> Iterator[list[Key]]:
@@ -155,6 +165,10 @@ def gather(client: User) -> Plan:
     return plan
 
 
+def _points_at(model: type[models.Model], target: type[models.Model]) -> bool:
+    return any(f.is_relation and f.related_model is target for f in model._meta.concrete_fields)
+
+
 def _deletion_order(models_: Iterable[type[models.Model]]) -> list[type[models.Model]]:
     """Children before parents (the notes triggers look a deleted addendum's note up)."""
     remaining = set(models_)
@@ -163,15 +177,7 @@ def _deletion_order(models_: Iterable[type[models.Model]]) -> list[type[models.M
         leaves = [
             model
             for model in remaining
-            if not any(
-                other is not model
-                and other in remaining
-                and any(
-                    f.is_relation and f.many_to_one is not None and f.related_model is model
-                    for f in other._meta.concrete_fields
-                )
-                for other in remaining
-            )
+            if not any(other is not model and _points_at(other, model) for other in remaining)
         ]
         # A cycle between two models: either order holds, the foreign keys are checked at commit.
         batch = sorted(leaves or remaining, key=lambda m: m._meta.label)[: None if leaves else 1]

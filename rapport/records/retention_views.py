@@ -85,7 +85,9 @@ def erasure_report(request: HttpRequest, client_id: int) -> HttpResponse:
             "form": form,
             "last_contact": last,
             "keep_until": years_after(last, years) if last and years else None,
-            "counts": plan.counts(),
+            "counts": [
+                (erasure.kind_in_words(kind), count) for kind, count in plan.counts().items()
+            ],
             "files": plan.files,
             "audit_events": plan.audit_events,
             "past": Erasure.objects.filter(client=client).order_by("-requested_at"),
