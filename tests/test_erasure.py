@@ -203,7 +203,14 @@ def test_one_admin_practice_holds_seven_days_tells_the_client_and_can_cancel(
     assert item.hold_until - item.requested_at == timedelta(days=7)
     with pytest.raises(ErasureError, match="hold has not passed"):
         erasure_requests.erase_after_hold(admin, item.pk)
-    assert erasure_requests.deliver_erasure_notice(item.pk)
+    # Not told (the email has not gone out): the hold does not end.
+    with time_machine.travel(item.hold_until + timedelta(days=1), tick=False):
+        with pytest.raises(ErasureError, match="not been told"):
+            erasure_requests.erase_after_hold(admin, item.pk)
+        assert erasure_requests.deliver_erasure_notice(item.pk)
+    item.refresh_from_db()
+    assert item.client_told_at is not None and item.hold_until is not None
+    assert item.hold_until == item.client_told_at + timedelta(days=7)  # from when they are told
     assert not erasure_requests.deliver_erasure_notice(item.pk)  # told once
     (mail,) = smtp.take()
     assert mail["To"] == client_a.email
@@ -222,6 +229,7 @@ def test_the_sweep_is_a_dry_run_until_told_and_then_erases_due_holds(
     item = erasure_requests.request_erasure(admin, client_a, "client_request")
     run_task_worker()  # the notice to the client goes through the task queue
     assert [m["To"] for m in smtp.take()] == [client_a.email]
+    item.refresh_from_db()
     assert item.hold_until is not None
     with time_machine.travel(item.hold_until + timedelta(minutes=1), tick=False):
         call_command("retention_sweep")

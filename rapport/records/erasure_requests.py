@@ -3,7 +3,8 @@
 Two admins are needed: one asks, another approves, and the record is erased at once. A practice
 with a single active admin cannot have that second pair of eyes, so the erasure waits seven
 days instead, the client is emailed (while their address still exists) and any admin may cancel
-it; after the hold an admin, or ``rapport retention --apply``, carries it out. Every step is an
+it; seven days after the email went out, an admin, or ``rapport retention --apply``, carries
+it out. Every step is an
 audit event, and the erasure's own events stay in the trail.
 """
 
@@ -106,12 +107,14 @@ def deliver_erasure_notice(erasure_id: int) -> bool:
         if item is None or not item.client.email:
             return False
         client = item.client
+        # Seven days from when they are told, however late the email goes out.
+        item.client_told_at = timezone.now()
+        item.hold_until = max(item.hold_until or item.client_told_at, item.client_told_at + HOLD)
+        item.save(update_fields=["client_told_at", "hold_until"])
         with translation.override(client.language):
             context = {"practice": Practice.get(), "person": client, "hold_until": item.hold_until}
             subject = render_to_string("records/email/erasure_notice_subject.txt", context)
             body = render_to_string("records/email/erasure_notice.txt", context)
-        item.client_told_at = timezone.now()
-        item.save(update_fields=["client_told_at"])
         EmailMessage(
             subject=" ".join(subject.split()),
             body=body,
@@ -167,6 +170,8 @@ def erase_after_hold(
         item = _open(erasure_id)
         if item.status != Erasure.Status.ON_HOLD or not item.hold_passed():
             raise ErasureError(_("This erasure's hold has not passed yet."))
+        if item.client_told_at is None:
+            raise ErasureError(_("The client has not been told yet: their email has not gone out."))
         return _carry_out(item, admin, request)
 
 
@@ -211,5 +216,7 @@ def finish(erasure_id: int) -> int:
 def due_holds() -> list[Erasure]:
     now = timezone.now()
     return list(
-        Erasure.objects.filter(status=Erasure.Status.ON_HOLD, hold_until__lte=now).order_by("pk")
+        Erasure.objects.filter(
+            status=Erasure.Status.ON_HOLD, hold_until__lte=now, client_told_at__isnull=False
+        ).order_by("pk")
     )
