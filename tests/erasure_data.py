@@ -16,6 +16,7 @@ from rapport.accounts.models import Invitation, User
 from rapport.audit.services import Action, record
 from rapport.care.models import CareRelationship, ClientProfile, EmergencyAccess
 from rapport.diagnoses.services import record_diagnosis
+from rapport.intake.services import submit
 from rapport.measures import alerts
 from rapport.measures.models import SafetyAlert
 from rapport.messaging.access import conversation_for
@@ -117,10 +118,7 @@ def seed_client_everywhere(canary: str, admin: User) -> tuple[User, User]:
     answers = adult_answers(risk=True, signer=client.full_name)
     answers["reason"] = f"{canary}-intake-reason"
     answers["self_harm_now__follow_up"] = f"{canary}-risk-follow-up"
-    intake = send_form(therapist, client)
-    from rapport.intake.services import submit
-
-    submit(intake, client, answers)
+    submit(send_form(therapist, client), client, answers)
     phq9 = builtin_instrument("phq9")
     highest = answers_near(builtin("phq9"), 1.0, random.Random(1))
     answered = response(client, phq9, highest, at=timezone.now())
