@@ -367,3 +367,32 @@ def test_an_erasure_that_misses_a_row_fails_whole(monkeypatch: pytest.MonkeyPatc
     monkeypatch.undo()
     erasure_requests.approve(second, item.pk)
     assert not Revision.objects.exists()
+
+
+@pytest.mark.django_db
+def test_a_lone_admin_erases_from_the_page_once_the_client_was_told_and_the_hold_passed(
+    admin: User, client_b: User, therapist_y: User, smtp: Inbox
+) -> None:
+    end_care(client_b)
+    page = signed_in(admin)
+    page.post(
+        f"/practice/retention/clients/{client_b.pk}/",
+        {"reason": "client_request", "confirm_email": client_b.email},
+    )
+    item = Erasure.objects.get()
+    assert item.status == Erasure.Status.ON_HOLD
+    assert erasure_requests.deliver_erasure_notice(item.pk)
+    item.refresh_from_db()
+    assert item.hold_until is not None
+    listing = page.get("/practice/retention/")
+    assert b"On hold: the client has been told" in listing.content
+    assert b"Erase now" not in listing.content
+    early = page.post(f"/practice/retention/erasures/{item.pk}/erase/", follow=True)
+    assert b"hold has not passed yet" in early.content
+    with time_machine.travel(item.hold_until + timedelta(minutes=1), tick=False):
+        page = signed_in(admin)
+        assert b"Erase now" in page.get("/practice/retention/").content
+        done = page.post(f"/practice/retention/erasures/{item.pk}/erase/", follow=True)
+    assert b"The record has been erased." in done.content
+    assert Erasure.objects.get().status == Erasure.Status.DONE
+    assert verify_trail().ok
