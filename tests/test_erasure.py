@@ -4,6 +4,8 @@ chain still verifies, and the two-admin / seven-day-hold paths to it."""
 
 from __future__ import annotations
 
+import csv
+import io
 import os
 import uuid
 from collections.abc import Iterator
@@ -21,7 +23,7 @@ from django.utils import timezone
 
 from rapport.accounts.models import Practice, User
 from rapport.audit.models import AuditEvent
-from rapport.audit.services import verify_trail
+from rapport.audit.services import Action, record, verify_trail
 from rapport.care.models import CareRelationship
 from rapport.messaging.attachments import attachments_dir
 from rapport.messaging.models import Attachment
@@ -374,6 +376,7 @@ def test_a_lone_admin_erases_from_the_page_once_the_client_was_told_and_the_hold
     admin: User, client_b: User, therapist_y: User, smtp: Inbox
 ) -> None:
     end_care(client_b)
+    record(Action.SIGN_IN, actor=client_b)
     page = signed_in(admin)
     page.post(
         f"/practice/retention/clients/{client_b.pk}/",
@@ -396,3 +399,9 @@ def test_a_lone_admin_erases_from_the_page_once_the_client_was_told_and_the_hold
     assert b"The record has been erased." in done.content
     assert Erasure.objects.get().status == Erasure.Status.DONE
     assert verify_trail().ok
+    exported = signed_in(admin).get("/practice/audit/export.csv")
+    body = b"".join(exported.streaming_content).decode()  # type: ignore[attr-defined]
+    rows = list(csv.DictReader(io.StringIO(body)))
+    redacted = [row for row in rows if row["redacted_at"]]
+    assert redacted and all(len(row["redaction_seal"]) == 64 for row in redacted)
+    assert all(client_b.email not in row["actor"] for row in rows)
