@@ -136,7 +136,10 @@ def test_a_fixed_number_of_queries_however_many_notes(
         note = signed_note(therapist_x, client_a)
         services.add_addendum(note.pk, therapist_x, "More.")
     assert count() == few
-    # The current supervisions, the reach check, the notes (with co-signature and release),
-    # their addenda.
-    with django_assert_num_queries(4):
+    # The timeline: the current supervisions, the reach check, the notes (with whether they are
+    # co-signed and how many addenda they have).
+    with django_assert_num_queries(3):
         record.entries(client_a, viewer=therapist_x)
+    # An export: the same, and the addenda themselves.
+    with django_assert_num_queries(4):
+        record.entries(client_a, viewer=therapist_x, export=True)

@@ -31,7 +31,7 @@ from rapport.plans import record, services
 from rapport.plans.access import access_plan, own_plan
 from rapport.plans.errors import PlanError
 from rapport.plans.models import Goal, ImmutableError, PlanSignature, PlanVersion
-from rapport.plans.progress import Status, goal_progress
+from rapport.plans.progress import Status, goal_progress, progress_of_goal
 from tests.conftest import signed_in
 from tests.mail import Inbox, body_of
 from tests.worker import run_task_worker
@@ -108,6 +108,20 @@ def test_goal_progress_follows_the_submitted_scores(therapist_x: User, client_a:
         submit_phq9(therapist_x, client_a, 7)
         [p] = goal_progress(client_a, goals, version.starts_on)
         assert p.status == Status.MET and [s.meets for s in p.scores] == [False, False, True, True]
+
+
+def test_scores_count_from_the_start_of_the_plan_day_in_the_local_zone() -> None:
+    goal = Goal(instrument_key="phq9", comparison="lt", threshold=10, sustained_over=1)
+    zone = ZoneInfo("America/Los_Angeles")
+    before = datetime(2025, 3, 9, 23, 59, tzinfo=zone)  # the evening before the plan began
+    on = datetime(2025, 3, 10, 0, 0, tzinfo=zone)  # its first minute (the day after DST began)
+    scores = {
+        "phq9": [(before.astimezone(ZoneInfo("UTC")), 4), (on.astimezone(ZoneInfo("UTC")), 12)]
+    }
+    with timezone.override(zone):
+        progress = progress_of_goal(goal, date(2025, 3, 10), scores, today=date(2025, 3, 11))
+    assert [point.total for point in progress.scores] == [12]
+    assert progress.status == Status.IN_PROGRESS
 
 
 def test_a_goal_not_met_by_its_target_date(therapist_x: User, client_a: User) -> None:
@@ -376,7 +390,8 @@ def test_entries_and_fhir_in_a_fixed_number_of_queries(
         for total in (9, 8):
             clock.shift(timedelta(days=7))
             submit_phq9(therapist_x, client_a, total)
-        with django_assert_num_queries(4):  # the timeline reads no scores (no goal shown)
+        # The timeline reads the versions (with their goal counts) and signatures only.
+        with django_assert_num_queries(2):
             rows = record.entries(client_a, viewer=therapist_x)
         draft = services.start_draft(therapist_x, client_a)
         services.add_goal(therapist_x, draft, problem="Sleep", description="Sleep 7 hours")

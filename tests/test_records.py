@@ -6,15 +6,19 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.db import connection
+from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
 from rapport.accounts.models import User
 from rapport.care.models import CareRelationship, EmergencyAccess
+from rapport.core.record import RecordEntry
 from rapport.measures import record as measures_record
+from rapport.measures.models import Response
 from rapport.messaging import record as messaging_record
 from rapport.records.timeline import record_entries
+from rapport.records.views import PAGE_SIZE
 from rapport.scheduling import record as scheduling_record
 from rapport.visits import record as visits_record
 from tests.conftest import signed_in
@@ -66,7 +70,7 @@ def test_filter_by_kind_and_dates(client_a: User, therapist_x: User) -> None:
     assert "Session with" in page and "PHQ-9 result" not in page
     response = browser.get(timeline_url(client_a, since="2025-01-06", until="2025-01-06"))
     assert response.status_code == 200
-    entries = response.context["page"].object_list
+    entries = response.context["entries"]
     assert entries and all(e.at.date() == START.date() for e in entries)
 
 
@@ -80,11 +84,68 @@ def test_bad_dates_are_refused_with_the_form_kept(client_a: User, therapist_x: U
     assert 'value="2025-02-01"' in text
 
 
-def count_queries(viewer: User, client: User) -> int:
+def walk(browser: Client, url: str) -> tuple[list[RecordEntry], list[str]]:
+    """Every page of the timeline from ``url`` by its "Older entries" links: (the entries, the
+    URLs of the pages)."""
+    entries: list[RecordEntry] = []
+    urls = []
+    while url:
+        response = browser.get(url)
+        assert response.status_code == 200
+        urls.append(url)
+        entries.extend(response.context["entries"])
+        url = response.context["older"] and url.split("?")[0] + response.context["older"]
+    return entries, urls
+
+
+def test_the_pages_hold_the_whole_record_once(client_a: User, therapist_x: User) -> None:
+    seed_record(relationship_of(therapist_x, client_a), scale=0.15, start=START)
+    # Two notes at the very same instant across a page boundary stay on one page.
+    whole = record_entries(client_a, viewer=therapist_x)
+    browser = signed_in(therapist_x)
+    paged, urls = walk(browser, timeline_url(client_a))
+    assert len(urls) == -(-len(whole) // PAGE_SIZE) > 2
+    assert [(e.kind, e.at, e.title) for e in paged] == [(e.kind, e.at, e.title) for e in whole]
+    # Filtered by kind, the pages hold exactly the filtered record, across pages too.
+    alerts_and_sessions = record_entries(client_a, viewer=therapist_x, kinds={"alert", "session"})
+    paged, _urls = walk(browser, timeline_url(client_a, kind="session") + "&kind=alert")
+    assert [(e.kind, e.at) for e in paged] == [(e.kind, e.at) for e in alerts_and_sessions]
+    last = browser.get(urls[-1])
+    assert "Newest entries" in last.content.decode() and last.context["older"] == ""
+
+
+def test_entries_at_one_instant_are_not_split(client_a: User, therapist_x: User) -> None:
+    seed_record(relationship_of(therapist_x, client_a), scale=0.1, start=START)
+    whole = record_entries(client_a, viewer=therapist_x)
+    # Move the entries around the first page's boundary to the same instant as its last one.
+    boundary = whole[PAGE_SIZE - 1].at
+    tied = [e for e in whole[PAGE_SIZE - 3 : PAGE_SIZE + 3] if e.kind == "measure"]
+    assert len(tied) >= 2
+    Response.objects.filter(client=client_a, submitted_at__in=[e.at for e in tied]).update(
+        submitted_at=boundary
+    )
+    whole = record_entries(client_a, viewer=therapist_x)
+    paged, _urls = walk(signed_in(therapist_x), timeline_url(client_a))
+    assert sorted((e.kind, e.at, e.title) for e in paged) == sorted(
+        (e.kind, e.at, e.title) for e in whole
+    )
+    assert len(paged) == len(whole)
+
+
+def test_a_bad_page_link_is_refused_with_a_way_back(client_a: User, therapist_x: User) -> None:
+    browser = signed_in(therapist_x)
+    for cursor in ("yesterday", "2025-01-06T10:00:00"):  # not a time; no time zone
+        response = browser.get(timeline_url(client_a, before=cursor))
+        assert response.status_code == 400
+        assert "Newest entries" in response.content.decode()
+
+
+def count_queries(viewer: User, client: User, url: str = "") -> int:
     browser = signed_in(viewer)
-    browser.get(timeline_url(client))  # warm the session and caches
+    url = url or timeline_url(client)
+    browser.get(url)  # warm the session and caches
     with CaptureQueriesContext(connection) as queries:
-        assert browser.get(timeline_url(client)).status_code == 200
+        assert browser.get(url).status_code == 200
     return len(queries.captured_queries)
 
 
@@ -97,6 +158,13 @@ def test_the_timeline_query_count_does_not_grow(
         record_entries(client_a, viewer=therapist_x)
     )
     assert count_queries(therapist_x, client_a) == count_queries(therapist_y, client_b)
+    # An older page reads no more than the first (fewer when a provider has nothing there,
+    # as its prefetches are then skipped).
+    older = signed_in(therapist_y).get(timeline_url(client_b)).context["older"]
+    assert older
+    assert count_queries(therapist_y, client_b, timeline_url(client_b) + older) <= (
+        count_queries(therapist_y, client_b)
+    )
 
 
 @pytest.mark.parametrize(

@@ -13,13 +13,16 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 
 from rapport.accounts.models import User
-from rapport.core.record import RecordEntry, fhir_id, fhir_reference
+from rapport.core.record import WHOLE, RecordEntry, Window, fhir_id, fhir_reference
 from rapport.diagnoses.models import Diagnosis, Rank, Status
 
 ICD_10_CM = "http://hl7.org/fhir/sid/icd-10-cm"
 CLINICAL = "http://terminology.hl7.org/CodeSystem/condition-clinical"
 VERIFICATION = "http://terminology.hl7.org/CodeSystem/condition-ver-status"
 CATEGORY = "http://terminology.hl7.org/CodeSystem/condition-category"
+
+
+KINDS = {"diagnosis"}
 
 
 def _rows(client: User) -> list[Diagnosis]:
@@ -30,7 +33,10 @@ def _rows(client: User) -> list[Diagnosis]:
     )
 
 
-def entries(client: User, *, viewer: User, export: bool = False) -> list[RecordEntry]:
+def entries(
+    client: User, *, viewer: User, export: bool = False, window: Window = WHOLE
+) -> list[RecordEntry]:
+    # Few rows: the whole record is read and the composer cuts it to the window.
     """One entry per diagnosis, at the time it was recorded (one query)."""
     url = "" if viewer.pk == client.pk else reverse("client_diagnoses", args=[client.pk])
     result = []

@@ -12,12 +12,14 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 
 from rapport.accounts.models import User
-from rapport.core.record import RecordEntry, fhir_id, fhir_reference
+from rapport.core.record import WHOLE, RecordEntry, Window, fhir_id, fhir_reference
 from rapport.intake import answers as a
 from rapport.intake import definitions as d
 from rapport.intake.catalogue import definition_of
 from rapport.intake.definitions import Field, FormDefinition
 from rapport.intake.models import Intake, IntakeSubmission
+
+KINDS = {"intake"}
 
 
 def _submissions(client: User) -> list[IntakeSubmission]:
@@ -28,7 +30,10 @@ def _submissions(client: User) -> list[IntakeSubmission]:
     )
 
 
-def entries(client: User, *, viewer: User, export: bool = False) -> list[RecordEntry]:
+def entries(
+    client: User, *, viewer: User, export: bool = False, window: Window = WHOLE
+) -> list[RecordEntry]:
+    # Few rows: the whole record is read and the composer cuts it to the window.
     rows = []
     for submission in _submissions(client):
         definition = definition_of(submission.form)

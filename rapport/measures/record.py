@@ -16,9 +16,11 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 
 from rapport.accounts.models import User
-from rapport.core.record import RecordEntry, fhir_reference
+from rapport.core.record import WHOLE, RecordEntry, Window, fhir_reference
 from rapport.measures import fhir
 from rapport.measures.models import AlertKind, Response, SafetyAlert
+
+KINDS = {"measure", "alert"}
 
 
 def _stamp(moment: datetime) -> str:
@@ -85,17 +87,23 @@ def _alert_entry(alert: SafetyAlert, *, linked: bool) -> RecordEntry:
     )
 
 
-def entries(client: User, *, viewer: User, export: bool = False) -> list[RecordEntry]:
+def entries(
+    client: User, *, viewer: User, export: bool = False, window: Window = WHOLE
+) -> list[RecordEntry]:
     # The answers stay encrypted: the record shows the result, and the answers are a click away.
     responses = (
         Response.objects.filter(client=client)
         .only("pk", "submitted_at", "result", "corrects_id")
         .annotate(instrument_name=F("instrument__name"), short_name=F("instrument__short_name"))
     )
+    responses = window.narrow(responses, "submitted_at")
     words = _words()
     rows = [_result_entry(r, words, corrected=r.corrects_id is not None) for r in responses]
-    alerts = SafetyAlert.objects.filter(client=client).only(
-        "pk", "kind", "opened_at", "acknowledged_at"
+    alerts = window.narrow(
+        SafetyAlert.objects.filter(client=client).only(
+            "pk", "kind", "opened_at", "acknowledged_at"
+        ),
+        "opened_at",
     )
     # The alert page is the clinician's (the client reads the result instead).
     rows.extend(_alert_entry(alert, linked=viewer.pk != client.pk) for alert in alerts)

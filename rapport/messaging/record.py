@@ -12,11 +12,16 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from rapport.accounts.models import User
-from rapport.core.record import RecordEntry
+from rapport.core.record import WHOLE, RecordEntry, Window
 from rapport.messaging.models import Message, Participant
 
+KINDS = {"messages"}
 
-def entries(client: User, *, viewer: User, export: bool = False) -> list[RecordEntry]:
+
+def entries(
+    client: User, *, viewer: User, export: bool = False, window: Window = WHOLE
+) -> list[RecordEntry]:
+    # Few rows: the whole record is read and the composer cuts it to the window.
     counts = list(
         Message.objects.filter(conversation__participants__user=client, visit__isnull=True)
         .annotate(month=TruncMonth("created_at"))

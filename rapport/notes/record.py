@@ -9,8 +9,9 @@ The contract is in ``rapport.core.record``. What each viewer gets:
 - an admin through emergency access: progress notes only;
 - any export (``export=True``): signed notes only, psychotherapy notes only once released.
 
-A fixed number of queries however many notes: the reach check, the notes with their
-co-signature and release, their addenda, and the current supervisions.
+A fixed number of queries however many notes: the reach check, the notes (with
+whether each is co-signed and how many addenda it has; for exports, the addenda too), and the
+current supervisions.
 """
 
 from __future__ import annotations
@@ -18,27 +19,38 @@ from __future__ import annotations
 import base64
 from typing import Any
 
-from django.db.models import Prefetch, Q, QuerySet
+from django.db.models import Count, Exists, OuterRef, Prefetch, Q, QuerySet
+from django.db.models.functions import Coalesce
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from rapport.accounts.models import User
 from rapport.care.access import Reach, reach
-from rapport.core.encryption import EncryptedTextField
-from rapport.core.record import RecordEntry, fhir_id, fhir_reference
-from rapport.notes.models import Addendum, Note, NoteKind, NoteStatus, Supervision
+from rapport.core.record import WHOLE, RecordEntry, Window, fhir_id, fhir_reference
+from rapport.notes.models import Addendum, CoSignature, Note, NoteKind, NoteStatus, Supervision
 from rapport.notes.services import sections_of
 
 LOINC = "http://loinc.org"
 PROGRESS_NOTE_LOINC = ("11506-3", "Progress note")
+KINDS = {"note"}
 
 
-# The note's own words, read only for exports (the timeline lists titles and facts).
-ENCRYPTED_FIELDS = [f.name for f in Note._meta.concrete_fields if isinstance(f, EncryptedTextField)]
+# What the timeline shows of a note (its words, read only for exports, stay encrypted).
+TIMELINE_FIELDS = (
+    "client_id",
+    "author_id",
+    "kind",
+    "status",
+    "template_key",
+    "contact",
+    "minutes_video",
+    "minutes_audio",
+    "minutes_text",
+)
 
 
-def _notes(client: User, viewer: User, *, export: bool) -> list[Note]:
+def _notes(client: User, viewer: User, *, export: bool, window: Window = WHOLE) -> list[Note]:
     how = reach(viewer, client)
     notes: QuerySet[Note] = Note.objects.filter(client=client)
     released = Q(kind=NoteKind.PSYCHOTHERAPY, release__isnull=False)
@@ -54,14 +66,22 @@ def _notes(client: User, viewer: User, *, export: bool) -> list[Note]:
         notes = notes.filter(kind=NoteKind.PROGRESS)
     else:
         return []
-    # Exports hold signed notes with their words; the timeline lists titles and facts only, so
-    # it leaves the words encrypted in the database.
-    notes = notes.filter(status=NoteStatus.SIGNED) if export else notes.defer(*ENCRYPTED_FIELDS)
-    return list(
-        notes.select_related("author", "signed_by", "visit", "cosignature__supervisor", "release")
-        .prefetch_related(Prefetch("addenda", queryset=Addendum.objects.select_related("author")))
-        .order_by("date_of_service", "created_at", "pk")
-    )
+    notes = notes.annotate(
+        record_at=Coalesce("started_at", "signed_at", "created_at"),
+        cosigned=Exists(CoSignature.objects.filter(note=OuterRef("pk"))),
+        addenda_count=Count("addenda"),
+    ).order_by("date_of_service", "created_at", "pk")
+    if export:  # signed notes with their words, addenda and signers
+        notes = (
+            notes.filter(status=NoteStatus.SIGNED)
+            .select_related("author", "signed_by")
+            .prefetch_related(
+                Prefetch("addenda", queryset=Addendum.objects.select_related("author"))
+            )
+        )
+    else:  # titles and facts only: the words stay encrypted in the database
+        notes = notes.only(*TIMELINE_FIELDS)
+    return list(window.narrow(notes, "record_at"))
 
 
 def _supervised() -> set[int]:
@@ -78,8 +98,7 @@ def _title(note: Note) -> str:
 def _status(note: Note, supervised: set[int]) -> str:
     if not note.is_signed:
         return _("draft")
-    cosignature = getattr(note, "cosignature", None)
-    if cosignature is not None:
+    if note.cosigned:  # type: ignore[attr-defined]
         return _("signed, co-signed")
     if not note.is_psychotherapy and note.author_id in supervised:
         return _("signed, awaiting co-signature")
@@ -100,17 +119,19 @@ def _details(note: Note) -> tuple[tuple[str, str], ...]:
     return tuple(rows)
 
 
-def entries(client: User, *, viewer: User, export: bool = False) -> list[RecordEntry]:
+def entries(
+    client: User, *, viewer: User, export: bool = False, window: Window = WHOLE
+) -> list[RecordEntry]:
     supervised = _supervised()
     rows = []
-    for note in _notes(client, viewer, export=export):
-        at = note.started_at or note.signed_at or note.created_at
+    for note in _notes(client, viewer, export=export, window=window):
+        at = note.record_at  # type: ignore[attr-defined]
         minutes = note.minutes_video + note.minutes_audio + note.minutes_text
         summary = note.get_contact_display()
         if minutes:
             summary += " · " + _("%(n)s min") % {"n": minutes}
-        if note.addenda.all():
-            summary += " · " + _("%(n)s addenda") % {"n": len(note.addenda.all())}
+        if note.addenda_count:  # type: ignore[attr-defined]
+            summary += " · " + _("%(n)s addenda") % {"n": note.addenda_count}  # type: ignore[attr-defined]
         rows.append(
             RecordEntry(
                 kind="note",

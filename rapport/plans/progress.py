@@ -15,7 +15,7 @@ import json
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, time
 from typing import Any
 
 from django.utils import timezone
@@ -122,10 +122,13 @@ def progress_of_goal(
         return GoalProgress(goal, Status.NOT_STARTED)
     name = names.get(goal.instrument_key, goal.instrument_key.upper())
     target = target_words(goal, name)
+    # Scores from the start of the day ``since`` in the current time zone (one comparison per
+    # score rather than a time-zone conversion: a record prints hundreds of goals).
+    start = datetime.combine(since, time(), timezone.get_current_timezone())
     points = [
         ScorePoint(at, total, meets(goal.comparison, total, goal.threshold))
         for at, total in scores.get(goal.instrument_key, [])
-        if timezone.localdate(at) >= since
+        if at >= start
     ]
     latest = points[-goal.sustained_over :]
     if len(latest) == goal.sustained_over and all(p.meets for p in latest):

@@ -1,7 +1,7 @@
 """The treatment plan's part of a client's record (contract in ``rapport.core.record``): an
 entry per finalised version and per signature, and FHIR ``CarePlan`` and ``Goal`` resources, in
-a fixed number of queries (versions, goals, interventions, signatures, scores, instrument
-names).
+a fixed number of queries (versions with their goal counts and signatures; for exports also
+goals, interventions, scores and instrument names).
 
 Drafts are not part of the record until finalised. Every finalised version is exported: the
 latest as an ``active`` CarePlan, each earlier one ``revoked`` (replaced by the next, which
@@ -14,15 +14,17 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any
 
+from django.db.models import Count, F
 from django.urls import reverse
 from django.utils.translation import gettext as _
 
 from rapport.accounts.models import User
-from rapport.core.record import RecordEntry, fhir_id, fhir_reference
+from rapport.core.record import WHOLE, RecordEntry, Window, fhir_id, fhir_reference
 from rapport.plans.models import Comparison, Goal, Intervention, PlanSignature, PlanVersion
 from rapport.plans.models import VersionStatus as V
 from rapport.plans.progress import GoalProgress, Status, progress_of_goal, scores_by_instrument
 
+KINDS = {"plan"}
 ACHIEVEMENT = "http://terminology.hl7.org/CodeSystem/goal-achievement"
 ACHIEVED = {
     Status.MET: "achieved",
@@ -38,38 +40,45 @@ COMPARATOR = {
 
 
 class _Plan:
-    """The client's finalised versions with their parts and goal progress, read once."""
+    """The client's finalised versions (each with its ``goal_count``) and their signatures, and
+    with ``with_parts`` their goals, interventions and goal progress, read once."""
 
-    def __init__(self, client: User, *, with_progress: bool = True) -> None:
-        self.versions = list(
+    def __init__(self, client: User, *, with_parts: bool = True, window: Window = WHOLE) -> None:
+        versions = (
             PlanVersion.objects.filter(plan__client=client, status=V.FINAL)
             .select_related("created_by")
-            .order_by("number")
+            .annotate(goal_count=Count("goals"))
         )
-        ids = [v.pk for v in self.versions]
+        self.versions = sorted(window.narrow(versions, "finalised_at"), key=lambda v: v.number)
+        signatures = (
+            PlanSignature.objects.filter(version__plan__client=client, version__status=V.FINAL)
+            .annotate(version_number=F("version__number"))
+            .order_by("signed_at", "pk")
+        )
+        self.signatures = list(window.narrow(signatures, "signed_at"))
         self.goals: dict[int, list[Goal]] = defaultdict(list)
         self.interventions: dict[int, list[Intervention]] = defaultdict(list)
+        self.progress: dict[int, GoalProgress] = {}
+        if not with_parts:  # the timeline shows each version's summary, not its goals
+            return
+        ids = [v.pk for v in self.versions]
         for goal in Goal.objects.filter(version__in=ids).order_by("position", "pk"):
             self.goals[goal.version_id].append(goal)
         for item in Intervention.objects.filter(version__in=ids).order_by("position", "pk"):
             self.interventions[item.version_id].append(item)
-        self.signatures = list(
-            PlanSignature.objects.filter(version__in=ids).order_by("signed_at", "pk")
-        )
         keys = [g.instrument_key for gs in self.goals.values() for g in gs if g.has_measure]
-        if not with_progress:  # the timeline shows no goal: skip reading and scoring every result
-            keys = []
         scores, names = scores_by_instrument(client, keys) if ids and keys else ({}, {})
-        self.progress: dict[int, GoalProgress] = {
+        self.progress = {
             goal.pk: progress_of_goal(goal, v.starts_on, scores, names=names)
             for v in self.versions
             for goal in self.goals[v.pk]
         }
-        self.numbers = {v.pk: v.number for v in self.versions}
 
 
-def entries(client: User, *, viewer: User, export: bool = False) -> list[RecordEntry]:
-    plan = _Plan(client, with_progress=export)
+def entries(
+    client: User, *, viewer: User, export: bool = False, window: Window = WHOLE
+) -> list[RecordEntry]:
+    plan = _Plan(client, with_parts=export, window=window)
     result = []
     for v in plan.versions:
         assert v.finalised_at is not None  # noqa: S101 -- a finalised version has its time
@@ -99,14 +108,14 @@ def entries(client: User, *, viewer: User, export: bool = False) -> list[RecordE
                 at=v.finalised_at,
                 title=_("Treatment plan, version %(n)s") % {"n": v.number},
                 summary=_("%(goals)s goals · review date %(when)s")
-                % {"goals": len(plan.goals[v.pk]), "when": v.review_on.isoformat()},
+                % {"goals": v.goal_count, "when": v.review_on.isoformat()},  # type: ignore[attr-defined]
                 url=url,
                 status=_("finalised"),
                 details=tuple(details),
             )
         )
     for s in plan.signatures:
-        n = plan.numbers[s.version_id]
+        n = s.version_number  # type: ignore[attr-defined]
         result.append(
             RecordEntry(
                 kind="plan",

@@ -12,11 +12,16 @@ from typing import Any
 from django.utils.translation import gettext as _
 
 from rapport.accounts.models import User
-from rapport.core.record import RecordEntry
+from rapport.core.record import WHOLE, RecordEntry, Window
 from rapport.scheduling.models import ConsentSignature
 
+KINDS = {"consent"}
 
-def entries(client: User, *, viewer: User, export: bool = False) -> list[RecordEntry]:
+
+def entries(
+    client: User, *, viewer: User, export: bool = False, window: Window = WHOLE
+) -> list[RecordEntry]:
+    # Few rows: the whole record is read and the composer cuts it to the window.
     signatures = ConsentSignature.objects.filter(client=client).select_related("document")
     return [
         RecordEntry(

@@ -17,7 +17,15 @@ from django.db.models import Exists, F, OuterRef, Prefetch
 from django.utils.translation import gettext as _
 
 from rapport.accounts.models import User
-from rapport.core.record import CANONICAL_BASE, UCUM, RecordEntry, fhir_id, fhir_reference
+from rapport.core.record import (
+    CANONICAL_BASE,
+    UCUM,
+    WHOLE,
+    RecordEntry,
+    Window,
+    fhir_id,
+    fhir_reference,
+)
 from rapport.scheduling.models import Modality
 from rapport.visits.models import EventKind, SafetyCheckIn, Visit, VisitEvent, VisitStatus
 from rapport.visits.services import summary
@@ -26,6 +34,8 @@ ACT_CODE = "http://terminology.hl7.org/CodeSystem/v3-ActCode"
 MODALITY_MINUTES = f"{CANONICAL_BASE}/StructureDefinition/modality-minutes"
 MODALITY_SYSTEM = f"{CANONICAL_BASE}/CodeSystem/session-modality"
 
+
+KINDS = {"session"}
 
 # What the record shows of a visit (and the therapist's name, annotated): reading whole rows and
 # whole therapists cost more than the rest of the timeline together.
@@ -40,7 +50,7 @@ VISIT_FIELDS = (
 )
 
 
-def _visits(client: User, *, with_location: bool = False) -> list[Visit]:
+def _visits(client: User, *, with_location: bool = False, window: Window = WHOLE) -> list[Visit]:
     """The client's sessions that started, newest first, with what the summary needs: the
     modality switches, and whether the client checked in (with the location when exporting)."""
     switches = VisitEvent.objects.filter(kind=EventKind.MODALITY).only(
@@ -64,7 +74,7 @@ def _visits(client: User, *, with_location: bool = False) -> list[Visit]:
         visits = visits.annotate(
             checked_in=Exists(SafetyCheckIn.objects.filter(visit=OuterRef("pk")))
         )
-    return list(visits)
+    return list(window.narrow(visits, "started_at"))
 
 
 def _minutes(visit: Visit) -> dict[str, float]:
@@ -76,7 +86,9 @@ def _minutes_words(minutes: dict[str, float], labels: dict[str, str]) -> str:
     return ", ".join(parts) or str(_("under a minute"))
 
 
-def entries(client: User, *, viewer: User, export: bool = False) -> list[RecordEntry]:
+def entries(
+    client: User, *, viewer: User, export: bool = False, window: Window = WHOLE
+) -> list[RecordEntry]:
     # Words looked up once, not once per session.
     labels = {str(value): str(label) for value, label in Modality.choices}
     words = {
@@ -90,7 +102,7 @@ def entries(client: User, *, viewer: User, export: bool = False) -> list[RecordE
         "status_live": _("in session"),
     }
     rows = []
-    for visit in _visits(client, with_location=export):
+    for visit in _visits(client, with_location=export, window=window):
         minutes_words = _minutes_words(_minutes(visit), labels)
         therapist: str = visit.therapist_name  # type: ignore[attr-defined]
         attended = [therapist]
