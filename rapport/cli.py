@@ -283,6 +283,13 @@ def cmd_audit_verify(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_retention(args: argparse.Namespace) -> int:
+    _setup()
+    _without_sockets()
+    _manage("retention_sweep", apply=args.apply)
+    return 0
+
+
 def cmd_keys_rotate(args: argparse.Namespace) -> int:
     _setup()
     try:
@@ -368,6 +375,18 @@ def build_parser() -> argparse.ArgumentParser:
         "reordered event and a trail cut short. An intact trail's head is checkpointed.",
     )
     verify.set_defaults(func=cmd_audit_verify)
+
+    retention = commands.add_parser(
+        "retention",
+        help="records past the retention period (a dry run unless --apply)",
+        description="List records kept past the practice's retention period and erasures whose "
+        "hold has passed, with what each would remove. Nothing is erased unless --apply is "
+        "given, and then only erasures an admin asked for whose seven-day hold has passed.",
+    )
+    retention.add_argument(
+        "--apply", action="store_true", help="carry out erasures whose hold has passed"
+    )
+    retention.set_defaults(func=cmd_retention)
 
     keys = commands.add_parser("keys", help="encryption key tools", description="Key tools.")
     key_commands = keys.add_subparsers(dest="keys_command", required=True, metavar="ACTION")

@@ -195,11 +195,14 @@ def _database(url: str) -> dict[str, Any]:
             "NAME": DATA_DIR / "rapport.sqlite3",
             # IMMEDIATE: a write transaction takes the write lock at BEGIN, so check-then-write
             # sequences (booking, audit chain) are serialized instead of failing at COMMIT.
+            # secure_delete: SQLite zeroes what a DELETE or UPDATE frees, so an erased record
+            # (or an earlier version of a changed row) leaves no copy in the file's free space.
             "OPTIONS": {
                 "transaction_mode": "IMMEDIATE",
                 "timeout": 20,
                 "init_command": (
-                    "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;"
+                    "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON; "
+                    "PRAGMA secure_delete=ON;"
                 ),
             },
             "TEST": {"NAME": str(DATA_DIR / "test.sqlite3")},

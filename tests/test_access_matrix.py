@@ -127,6 +127,10 @@ def note_id(p: dict[str, Any]) -> dict[str, Any]:
     return {"note_id": p["note"].pk}
 
 
+def erasure_id(p: dict[str, Any]) -> dict[str, Any]:
+    return {"erasure_id": p["erasure"].pk}
+
+
 def supervision_id(p: dict[str, Any]) -> dict[str, Any]:
     return {"supervision_id": p["supervision"].pk}
 
@@ -248,6 +252,12 @@ MATRIX: dict[str, tuple[dict[str, Expect], Kwargs | None]] = {
     "audit_trail": rule(LOGIN, 403, 403, 403, 403, 200),
     "audit_export": rule(LOGIN, 403, 403, 403, 403, 200),
     "practice_settings": rule(LOGIN, 403, 403, 403, 403, 200),
+    # Retention and erasure: practice admins only; the steps of an erasure take only a POST.
+    "retention": rule(LOGIN, 403, 403, 403, 403, 200),
+    "erasure_report": rule(LOGIN, 403, 403, 403, 403, 200, client_a_id),
+    "erasure_approve": rule(LOGIN, 403, 403, 403, 403, 405, erasure_id),
+    "erasure_cancel": rule(LOGIN, 403, 403, 403, 403, 405, erasure_id),
+    "erasure_erase": rule(LOGIN, 403, 403, 403, 403, 405, erasure_id),
     "calendar_feed": rule(LOGIN, 200, 200, 200, 200, 200),
     # The token is the key: an unknown one is a 404 for everyone, signed in or not.
     "calendar_feed_ics": rule(
@@ -391,7 +401,17 @@ def world(personas: dict[str, Any], settings: Any, tmp_path: Path) -> dict[str, 
         **intake_of(personas["therapist_x"], personas["client_a"]),
         **attachment_sent(personas["therapist_x"], personas["client_a"], settings, tmp_path),
         **notes_of(personas["therapist_x"], personas["client_a"], personas["admin"]),
+        "erasure": erasure_of(personas["client_b"], personas["admin"]),
     }
+
+
+def erasure_of(client: Any, admin: Any) -> Any:
+    """An erasure of client_b's record the admin asked for, waiting for a second admin."""
+    from rapport.records.models import Erasure
+
+    return Erasure.objects.create(
+        client=client, reason="client_request", status="awaiting", requested_by=admin
+    )
 
 
 def diagnosis_of(therapist: Any, client: Any) -> Any:
@@ -771,6 +791,26 @@ POST_MATRIX: dict[str, tuple[dict[str, Expect], Kwargs, FormData]] = {
         no_kwargs,
         {"name": "Taken over", "crisis_resources": "None."},
     ),
+    "erasure_report": (
+        {"client_a": 403, "client_b": 403, "therapist_x": 403, "therapist_y": 403},
+        lambda p: {"client_id": p["client_b"].pk},
+        lambda p: {"reason": "client_request", "confirm_email": p["client_b"].email},
+    ),
+    "erasure_approve": (
+        {"client_a": 403, "client_b": 403, "therapist_x": 403, "therapist_y": 403},
+        erasure_id,
+        {},
+    ),
+    "erasure_cancel": (
+        {"client_a": 403, "client_b": 403, "therapist_x": 403, "therapist_y": 403},
+        erasure_id,
+        {},
+    ),
+    "erasure_erase": (
+        {"client_a": 403, "client_b": 403, "therapist_x": 403, "therapist_y": 403},
+        erasure_id,
+        {},
+    ),
     "messaging_settings": (
         {"admin": 403},
         no_kwargs,
@@ -902,6 +942,7 @@ def test_state_changing_routes_refuse_outsiders(world: dict[str, Any]) -> None:
         Supervision,
     )
     from rapport.plans.models import Goal, PlanSignature, PlanVersion
+    from rapport.records.models import Erasure
     from rapport.scheduling.models import (
         Appointment,
         AvailabilityChange,
@@ -953,6 +994,7 @@ def test_state_changing_routes_refuse_outsiders(world: dict[str, Any]) -> None:
             list(Supervision.objects.values_list("pk", "ended_at")),
             NoteTemplate.objects.count(),
             Addendum.objects.count() + CoSignature.objects.count() + Release.objects.count(),
+            list(Erasure.objects.values_list("pk", "status", "approved_by", "cancelled_by")),
         )
 
     before = snapshot()

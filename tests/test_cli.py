@@ -83,6 +83,7 @@ def migrated_sqlite(tmp_path_factory: pytest.TempPathFactory) -> Path:
         (("keys",), "Key tools"),
         (("keys", "rotate"), "Re-encrypt every encrypted value"),
         (("keys", "generate"), "new random 256-bit key"),
+        (("retention",), "Nothing is erased unless --apply"),
     ],
 )
 def test_help_describes_every_command(
@@ -98,7 +99,8 @@ def test_help_describes_every_command(
 
 def test_top_level_help_lists_the_commands(tmp_path: Path) -> None:
     text = _ok(_rapport(_env(tmp_path), "--help")).stdout
-    for name in ("demo", "serve", "worker", "createadmin", "check", "audit", "keys", "manage"):
+    commands = ("demo", "serve", "worker", "createadmin", "check", "audit", "keys", "retention")
+    for name in (*commands, "manage"):
         assert name in text
 
 
@@ -236,6 +238,16 @@ def test_check_reports_weak_settings(production_env: dict[str, str]) -> None:
 
 
 # --- rapport createadmin
+
+
+def test_retention_is_a_dry_run_by_default(migrated_sqlite: Path, tmp_path: Path) -> None:
+    shutil.copy(migrated_sqlite, tmp_path)
+    done = _ok(_rapport(_env(tmp_path), "retention"))
+    assert "Retention: 7 years after the last contact; 0 record(s) kept past it." in done.stdout
+    assert "Dry run: nothing erased" in done.stdout
+    applied = _ok(_rapport(_env(tmp_path), "retention", "--apply"))
+    assert "0 erasure(s) whose hold has passed." in applied.stdout
+    assert "Dry run" not in applied.stdout
 
 
 def test_createadmin(migrated_sqlite: Path, tmp_path: Path) -> None:

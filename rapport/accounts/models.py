@@ -129,6 +129,20 @@ def validate_reminder_minutes(value: str) -> None:
         )
 
 
+class Jurisdiction(models.TextChoices):
+    """Where the practice keeps records, for the default retention period. Each default and its
+    source is in docs/security.md, "Retention": a starting point, never legal advice."""
+
+    US = "us", _("United States (APA guideline; state law may ask for longer)")
+    ENGLAND = "uk_england", _("England (NHS records code: mental health)")
+    GERMANY = "de", _("Germany (BGB § 630f)")
+    OTHER = "other", _("Elsewhere (set the years yourself)")
+
+
+# Years after the last contact each jurisdiction keeps an adult's record (docs/security.md).
+RETENTION_DEFAULT_YEARS = {Jurisdiction.US: 7, Jurisdiction.ENGLAND: 20, Jurisdiction.GERMANY: 10}
+
+
 class Practice(models.Model):
     """The practice running this Rapport instance (one row)."""
 
@@ -195,8 +209,36 @@ class Practice(models.Model):
         _("after each session, ask"), max_length=40, blank=True, default=""
     )
 
+    # Retention: records whose last contact is older than this are listed for erasure.
+    retention_jurisdiction = models.CharField(
+        _("records are kept under the law of"),
+        max_length=12,
+        choices=Jurisdiction.choices,
+        default=Jurisdiction.US,
+    )
+    retention_years = models.PositiveSmallIntegerField(
+        _("keep a record this many years after the last contact"),
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1), MaxValueValidator(100)],
+        help_text=_("Leave blank for the jurisdiction's default. Check your local law."),
+    )
+
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def retention_period_years(self) -> int | None:
+        """The years a record is kept after the last contact; None when nobody has said."""
+        if self.retention_years is not None:
+            return self.retention_years
+        return RETENTION_DEFAULT_YEARS.get(Jurisdiction(self.retention_jurisdiction))
+
+    def clean(self) -> None:
+        if self.retention_jurisdiction == Jurisdiction.OTHER and self.retention_years is None:
+            raise ValidationError(
+                {"retention_years": _("Say how many years the law where you practise asks for.")}
+            )
 
     @property
     def reminder_offsets(self) -> list[int]:

@@ -102,6 +102,11 @@ ACTION_LABELS = {
     Action.SUPERVISION_ENDED: _("Supervision ended"),
     # The record as a whole (rapport.records).
     Action.RECORD_EXPORTED: _("Downloaded a client's whole record"),
+    # Retention and erasure (rapport.records).
+    Action.ERASURE_REQUESTED: _("Asked to erase a client's record"),
+    Action.ERASURE_APPROVED: _("Approved erasing a client's record"),
+    Action.ERASURE_CANCELLED: _("Cancelled erasing a client's record"),
+    Action.ERASURE_DONE: _("Erased a client's record"),
 }
 
 # The kinds of object an event names. "SimpleLazyObject" is what events recorded before the fix
@@ -186,6 +191,7 @@ READ_LABELS = {
     # The record as a whole (rapport.records).
     "record_timeline": _("Opened the timeline of your record"),
     "record_export": _("Opened your record to download it"),
+    "erasure_report": _("Counted what erasing your record would remove"),
 }
 
 

@@ -36,6 +36,11 @@ class AuditEvent(models.Model):
     detail = models.JSONField(default=dict, blank=True)
     previous_hash = models.CharField(max_length=64)
     hash = models.CharField(max_length=64)
+    # Set when an erasure removed what identified a person in this event (docs/security.md,
+    # "Erasure and the audit chain"): the hash still links the chain; the seal, an HMAC under
+    # the chain key over the hash and the content as it now stands, vouches for what is left.
+    redacted_at = models.DateTimeField(null=True, blank=True)
+    redaction_seal = models.CharField(max_length=64, blank=True)
 
     class Meta:
         ordering = ["-sequence"]
@@ -58,6 +63,11 @@ class AuditEvent(models.Model):
             "user_agent": self.user_agent,
             "detail": self.detail,
         }
+
+    def sealed_content(self) -> dict[str, Any]:
+        """What a redaction seal covers: the content as it stands, and when it was redacted."""
+        redacted_at = self.redacted_at.astimezone(UTC).isoformat() if self.redacted_at else None
+        return {**self.chain_content(), "redacted_at": redacted_at}
 
 
 class ChainHead(models.Model):

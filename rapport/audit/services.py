@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from django.db import transaction
+from django.db.models import Q, TextField
+from django.db.models.functions import Cast
 from django.http import HttpRequest
 from django.utils import timezone
 
 from rapport.audit.models import AuditEvent, ChainHead
-from rapport.lib.hashchain import Break, Link, link_hash, verify_chain
+from rapport.lib.hashchain import Break, Link, link_hash, seal_hash, verify_chain
 
 if TYPE_CHECKING:
     from rapport.accounts.models import User
@@ -106,6 +110,11 @@ class Action:
     SUPERVISION_ENDED = "supervision.ended"
     # The record as a whole (rapport.records).
     RECORD_EXPORTED = "record.exported"
+    # Retention and erasure (rapport.records).
+    ERASURE_REQUESTED = "erasure.requested"
+    ERASURE_APPROVED = "erasure.approved"
+    ERASURE_CANCELLED = "erasure.cancelled"
+    ERASURE_DONE = "erasure.done"
 
 
 def chain_key() -> bytes:
@@ -177,10 +186,72 @@ def record(
     return event
 
 
+ERASED = "(erased)"
+
+
+def _scrub(value: Any, identifiers: Collection[str]) -> Any:
+    """``value`` with every string that names the person replaced: one equal to an identifier,
+    or holding one of their email addresses."""
+    if isinstance(value, dict):
+        return {key: _scrub(item, identifiers) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_scrub(item, identifiers) for item in value]
+    if isinstance(value, str):
+        folded = value.strip().casefold()
+        if folded in identifiers or any("@" in i and i in folded for i in identifiers):
+            return ERASED
+    return value
+
+
+def redact_events(person: User, identifiers: Collection[str], pseudonym: str) -> int:
+    """Remove what identifies ``person`` from the trail, keeping every event and the chain.
+
+    The person's own events lose their label (replaced by ``pseudonym``), IP address and browser;
+    events that name them (a failed sign-in typed with their address, an invitation to it) lose
+    those strings. Each changed event is sealed: ``verify_trail`` checks its link by the hash it
+    was written with and what is left of it by the seal. Runs inside the erasure's transaction.
+    """
+    folded = {i.strip().casefold() for i in identifiers if i.strip()}
+    named = Q(actor=person) | Q(client=person) | Q(object_type="User", object_id=str(person.pk))
+    for identifier in folded:
+        escaped = json.dumps(identifier)[1:-1]
+        named |= Q(actor_label__iexact=identifier) | Q(detail_text__icontains=identifier)
+        if escaped != identifier:
+            named |= Q(detail_text__icontains=escaped)
+    events = AuditEvent.objects.annotate(detail_text=Cast("detail", TextField())).filter(named)
+    now = timezone.now()
+    key = chain_key()
+    changed = 0
+    for event in events.order_by("sequence").iterator(chunk_size=500):
+        before = event.chain_content()
+        if event.actor_id == person.pk or event.actor_label.strip().casefold() in folded:
+            event.actor_label = pseudonym
+            event.ip_address = None
+            event.user_agent = ""
+        event.detail = _scrub(event.detail, folded)
+        if event.chain_content() == before:
+            continue
+        event.redacted_at = now
+        event.redaction_seal = seal_hash(key, event.hash, event.sealed_content())
+        event.save(
+            update_fields=[
+                "actor_label",
+                "ip_address",
+                "user_agent",
+                "detail",
+                "redacted_at",
+                "redaction_seal",
+            ]
+        )
+        changed += 1
+    return changed
+
+
 @dataclass(frozen=True)
 class VerifyResult:
     checked: int
     problems: list[Break]
+    redacted: int = 0
 
     @property
     def ok(self) -> bool:
@@ -192,13 +263,23 @@ def verify_trail(batch_size: int = 2000) -> VerifyResult:
 
     def links() -> Any:
         for event in AuditEvent.objects.order_by("sequence").iterator(chunk_size=batch_size):
-            yield Link(event.sequence, event.previous_hash, event.hash, event.chain_content())
+            if event.redacted_at is None:
+                yield Link(event.sequence, event.previous_hash, event.hash, event.chain_content())
+            else:
+                yield Link(
+                    event.sequence,
+                    event.previous_hash,
+                    event.hash,
+                    event.sealed_content(),
+                    seal=event.redaction_seal,
+                )
 
     count = AuditEvent.objects.count()
+    redacted = AuditEvent.objects.filter(redacted_at__isnull=False).count()
     problems = verify_chain(
         links(),
         key=chain_key(),
         expected_count=head.sequence if head else 0,
         expected_head=head.hash if head else None,
     )
-    return VerifyResult(checked=count, problems=problems)
+    return VerifyResult(checked=count, problems=problems, redacted=redacted)

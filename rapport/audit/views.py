@@ -77,6 +77,8 @@ def audit_export(request: HttpRequest) -> HttpResponse | StreamingHttpResponse:
         "ip_address",
         "user_agent",
         "hash",
+        "redacted_at",
+        "redaction_seal",
     ]
 
     def rows() -> Iterator[str]:
@@ -95,6 +97,8 @@ def audit_export(request: HttpRequest) -> HttpResponse | StreamingHttpResponse:
                     event.ip_address or "",
                     event.user_agent,
                     event.hash,
+                    event.redacted_at.isoformat() if event.redacted_at else "",
+                    event.redaction_seal,
                 ]
             )
 

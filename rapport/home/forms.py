@@ -28,6 +28,8 @@ class PracticeForm(forms.ModelForm):  # type: ignore[type-arg]
             "unsent_risk_minutes",
             "after_session_instrument",
             "late_note_hours",
+            "retention_jurisdiction",
+            "retention_years",
         ]
         widgets = {"crisis_resources": forms.Textarea(attrs={"rows": 4})}
         help_texts = {"message_attachment_limit_mb": _("From 1 to 100 MB.")}

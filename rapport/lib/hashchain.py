@@ -27,12 +27,20 @@ def link_hash(key: bytes, previous_hash: str, content: Mapping[str, Any]) -> str
     return hmac.new(key, message, hashlib.sha256).hexdigest()
 
 
+def seal_hash(key: bytes, chain_hash: str, content: Mapping[str, Any]) -> str:
+    """The seal of a record redacted after it was chained: its hash still links the chain, and
+    this HMAC over that hash and its remaining content vouches for what is left."""
+    message = b"redacted\n" + chain_hash.encode("ascii") + b"\n" + canonical(content)
+    return hmac.new(key, message, hashlib.sha256).hexdigest()
+
+
 @dataclass(frozen=True)
 class Link:
     sequence: int
     previous_hash: str
     hash: str
     content: Mapping[str, Any]
+    seal: str = ""  # set for a redacted record: ``content`` is then checked against it
 
 
 @dataclass(frozen=True)
@@ -64,7 +72,10 @@ def verify_chain(
             problems.append(
                 Break(link.sequence, "does not follow the event before it (deleted or reordered)")
             )
-        if not hmac.compare_digest(link_hash(key, link.previous_hash, link.content), link.hash):
+        if link.seal:
+            if not hmac.compare_digest(seal_hash(key, link.hash, link.content), link.seal):
+                problems.append(Break(link.sequence, "redacted content does not match its seal"))
+        elif not hmac.compare_digest(link_hash(key, link.previous_hash, link.content), link.hash):
             problems.append(Break(link.sequence, "content does not match its hash (edited)"))
         previous_hash = link.hash
         expected_sequence = link.sequence + 1

@@ -4,7 +4,8 @@ and releases, the practice's own note templates, and who supervises whom.
 A signed note never changes. Everything that happens to a note after it is signed (an addendum,
 a supervisor's co-signature, the author's release of a psychotherapy note) is a row of its own,
 and the database refuses UPDATE and DELETE of a signed note and of those rows (triggers made in
-migration 0002), so the rule holds whatever code runs.
+migrations 0002 and 0003), so the rule holds whatever code runs. Key rotation (``Reencryption``)
+and a client's erasure (``Erasing``) each open one narrow door, inside their own transaction.
 
 What is clinical (the sections' text, the client's stated location, who attended, the measure
 results pulled in) is encrypted at rest; the facts a practice counts (dates, times, minutes per
@@ -13,6 +14,8 @@ modality, template, status, who signed) stay queryable.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from django.conf import settings
@@ -34,6 +37,26 @@ class Reencryption(models.Model):
 
     def __str__(self) -> str:
         return f"re-encryption {self.pk}"
+
+
+class Erasing(models.Model):
+    """A row here, inside an erasure's transaction only, lets the triggers pass the DELETE of
+    that client's signed notes and what hangs from them. Never an UPDATE."""
+
+    client_id = models.BigIntegerField()
+
+    def __str__(self) -> str:
+        return f"erasing {self.client_id}"
+
+
+@contextmanager
+def erasing(client_id: int) -> Iterator[None]:
+    """Inside: this client's signed notes, addenda, co-signatures and releases may be deleted
+    (the erasure's own transaction; docs/security.md, "Erasure")."""
+    with transaction.atomic():
+        marker = Erasing.objects.create(client_id=client_id)
+        yield
+        marker.delete()
 
 
 def rewrite_encrypted(model: Any, pk: Any, attname: str, plain: str) -> None:

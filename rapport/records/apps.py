@@ -2,7 +2,8 @@ from django.apps import AppConfig
 
 
 class RecordsConfig(AppConfig):
-    """The client record as a whole: one timeline, and the record to take away."""
+    """The client record as a whole: one timeline, the record to take away, and its retention
+    and erasure."""
 
     name = "rapport.records"
     label = "records"

@@ -27,3 +27,31 @@ class TimelineFilterForm(forms.Form):
         if since and until and since > until:
             self.add_error("until", _("The end date is before the start date."))
         return data
+
+
+class ErasureRequestForm(forms.Form):
+    """Why a record is to be erased, and the client's address typed to confirm which one."""
+
+    reason = forms.ChoiceField(
+        label=_("Why erase this record?"),
+        choices=[
+            ("retention", _("The retention period has passed")),
+            ("client_request", _("The client asked, and the law allows it")),
+        ],
+        widget=forms.RadioSelect,
+    )
+    confirm_email = forms.CharField(
+        label=_("Type the client's email address to confirm"),
+        max_length=254,
+        help_text=_("Erasing cannot be undone."),
+    )
+
+    def __init__(self, *args: object, expected_email: str, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        self.expected_email = expected_email
+
+    def clean_confirm_email(self) -> str:
+        typed: str = self.cleaned_data["confirm_email"]
+        if typed.strip().casefold() != self.expected_email.casefold():
+            raise forms.ValidationError(_("This is not the client's email address."))
+        return typed

@@ -62,6 +62,25 @@ def test_admin_pages_and_reauthentication(visitor: MakeVisitor, server: DemoServ
     admin.click(page.get_by_role("button", name="Save"))
     expect(page.get_by_text("Practice settings saved.")).to_be_visible()
 
+    # The retention policy is on this form; its page lists records past it. Jordan's erasure
+    # page shows what would go; a mistyped address is refused with what was typed kept, and the
+    # right one is refused too while Jordan is in care (nothing in the demo is erased).
+    expect(page.get_by_label("records are kept under the law of")).to_have_value("us")
+    admin.click(page.get_by_role("link", name="Retention and erasure"))
+    expect(page.get_by_role("heading", level=1)).to_have_text("Retention and erasure")
+    admin.click(nav.get_by_role("link", name="People"))
+    admin.click(page.get_by_role("link", name="Erasure j.chen@demo.rapport.test"))
+    expect(page.get_by_role("heading", name="What would go (dry run)")).to_be_visible()
+    page.get_by_label("The client asked, and the law allows it").check()
+    confirm = page.get_by_label("Type the client's email address to confirm")
+    confirm.fill("j.chen@demo.rapport.tst")
+    admin.click(page.get_by_role("button", name="Ask to erase this record"))
+    expect(page.get_by_text("This is not the client's email address.").first).to_be_visible()
+    expect(confirm).to_have_value("j.chen@demo.rapport.tst")
+    confirm.fill("j.chen@demo.rapport.test")
+    admin.click(page.get_by_role("button", name="Ask to erase this record"))
+    expect(page.get_by_text("This client is still in care: end their care first.")).to_be_visible()
+
     # So is the audit export; this time the admin confirms with the authenticator app instead.
     end_sudo_mode(server, admin)
     admin.goto("/practice/audit/")

@@ -31,6 +31,9 @@ class Command(BaseCommand):
         except AnchorError as exc:
             raise CommandError(f"audit trail intact, but {exc}") from exc
         compared = f" (matches the checkpoint of {checkpoint.at})" if checkpoint else ""
-        self.stdout.write(f"Audit trail intact: {result.checked} events verified{compared}.")
+        redacted = f"; {result.redacted} redacted by erasure, sealed" if result.redacted else ""
+        self.stdout.write(
+            f"Audit trail intact: {result.checked} events verified{redacted}{compared}."
+        )
         if written is not None:
             self.stdout.write(f"Checkpoint #{written.sequence} appended to {anchor_path()}.")
