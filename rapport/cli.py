@@ -242,6 +242,22 @@ def cmd_worker(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_tasks(args: argparse.Namespace) -> int:
+    _setup()
+    # Models load once Django is set up for this command's environment (above).
+    from rapport.core.worker import requeue_task
+    from rapport.core.worker_health import task_report
+
+    if args.tasks_command == "retry":
+        if not requeue_task(args.task_id):
+            print(f"rapport tasks retry: no failed or stuck task {args.task_id}", file=sys.stderr)
+            return 1
+        print(f"Task {args.task_id} queued to run now.")
+        return 0
+    print(task_report(limit=args.limit))
+    return 0
+
+
 def cmd_createadmin(args: argparse.Namespace) -> int:
     _setup()
     from django.core.management.base import CommandError
@@ -334,6 +350,21 @@ def build_parser() -> argparse.ArgumentParser:
         "--interval", type=float, default=1.0, help="seconds between polls and between sweeps"
     )
     worker.set_defaults(func=cmd_worker)
+
+    tasks = commands.add_parser(
+        "tasks",
+        help="list queued, running, stuck and failed tasks; retry one",
+        description="Show the task queue: counts, then the stuck (their worker stopped "
+        "beating), running, failed and queued tasks, and emails that failed for good. "
+        "'rapport tasks retry ID' queues a failed or stuck task to run now.",
+    )
+    tasks.add_argument("--limit", type=int, default=20, help="rows per section (default 20)")
+    tasks.set_defaults(func=cmd_tasks, tasks_command=None)
+    task_commands = tasks.add_subparsers(dest="tasks_command", metavar="ACTION")
+    retry = task_commands.add_parser(
+        "retry", help="run a failed or stuck task again", description="Queue a task to run now."
+    )
+    retry.add_argument("task_id", help="the task's id, as listed")
 
     admin = commands.add_parser(
         "createadmin",

@@ -19,7 +19,7 @@ from django.db.models.functions import Greatest
 from django.utils import timezone
 from django_tasks_db.models import DBTaskResult, get_date_max
 
-from rapport.core.models import WorkerHeartbeat
+from rapport.core.models import DeliveryStatus, EmailDelivery, WorkerHeartbeat
 
 
 @cache
@@ -78,3 +78,42 @@ def task_backlog() -> dict[str, float | int]:
         "stuck": len(stuck_tasks(now)),
         "failed": DBTaskResult.objects.failed().count(),
     }
+
+
+def task_report(limit: int = 20) -> str:
+    """What ``rapport tasks`` prints: the counts, then each kind of task, newest trouble first."""
+
+    now = timezone.now()
+    backlog = task_backlog()
+    age = heartbeat_age()
+    lines = [
+        f"worker heartbeat: {'none ever' if age is None else f'{age:.0f} s ago'}",
+        "tasks: "
+        + ", ".join(f"{key.replace('_', ' ')} {value:.0f}" for key, value in backlog.items()),
+    ]
+
+    def section(title: str, tasks: Any) -> None:
+        rows = list(tasks[:limit]) if not isinstance(tasks, list) else tasks[:limit]
+        if not rows:
+            return
+        lines.append(f"\n{title}:")
+        for task in rows:
+            since = task.started_at or task.enqueued_at
+            error = task.exception_class_path.rsplit(".", 1)[-1]
+            lines.append(
+                f"  {task.pk}  {task.task_path.rsplit('.', 1)[-1]:<24} "
+                f"attempts {len(task.worker_ids)}  {(now - since).total_seconds():.0f} s"
+                + (f"  last error {error}" if error else "")
+            )
+
+    section("stuck (worker stopped; will run again)", stuck_tasks(now))
+    section("running", DBTaskResult.objects.running().order_by("started_at"))
+    section("failed", DBTaskResult.objects.failed().order_by("-finished_at"))
+    section("queued", DBTaskResult.objects.ready())
+    failed_emails = EmailDelivery.objects.filter(status=DeliveryStatus.FAILED)
+    if failed_emails.exists():
+        lines.append(
+            f"\nemails failed for good: {failed_emails.count()} "
+            "(admins retry them on the Failed emails page)"
+        )
+    return "\n".join(lines)
