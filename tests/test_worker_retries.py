@@ -6,19 +6,23 @@ a real SMTP server, or to a port where none listens (a mail server that is down)
 from __future__ import annotations
 
 import io
+import threading
+import time
+from collections.abc import Callable
 from contextlib import redirect_stdout
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 import time_machine
-from django.test import override_settings
+from django.db import connection
+from django.test import Client, override_settings
 from django.urls import reverse
 from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
 
 from rapport import cli
-from rapport.accounts.models import Invitation, User
+from rapport.accounts.models import Invitation, Practice, User
 from rapport.accounts.services import invite
 from rapport.accounts.tasks import send_invitation_email
 from rapport.audit.models import AuditEvent
@@ -26,8 +30,10 @@ from rapport.audit.services import Action
 from rapport.core import outbox, worker_health
 from rapport.core.models import DeliveryStatus, EmailDelivery, WorkerHeartbeat
 from rapport.core.worker import TaskWorker, reclaim
+from rapport.scheduling.tasks import send_reminder
 from tests.conftest import signed_in
-from tests.mail import Inbox, free_port
+from tests.mail import Inbox, free_port, slow_smtp_server
+from tests.scheduling_data import direct_appointment, therapist_with_hours
 
 START = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 DOWN_MAILER = {
@@ -186,3 +192,58 @@ def test_an_email_decided_twice_is_recorded_and_sent_once(admin: User, smtp: Inb
     outbox.send_due()
     assert [str(m["To"]) for m in smtp.take()] == ["once@example.test"]
     assert EmailDelivery.objects.get().status == DeliveryStatus.SENT
+
+
+def slow_mailer(port: int) -> dict[str, Any]:
+    options = {"host": "127.0.0.1", "port": port, "timeout": 10}
+    return {
+        "default": {"BACKEND": "django.core.mail.backends.smtp.EmailBackend", "OPTIONS": options}
+    }
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_slow_mail_server_holds_no_database_lock_and_no_request(
+    therapist_x: User, client_a: User
+) -> None:
+    with slow_smtp_server(delay=3.0) as (inbox, port), override_settings(MAILERS=slow_mailer(port)):
+        # A web request that mails (allauth's password reset) only records the email: it has
+        # not talked to the mail server when it answers.
+        asked = Client().post("/accounts/password/reset/", {"email": client_a.email})
+        assert asked.status_code == 302
+        assert (inbox.count(), inbox.talking.is_set()) == (0, False)
+        assert EmailDelivery.objects.get().status == DeliveryStatus.PENDING
+
+        # A reminder: decided under a lock on the appointment, sent after that lock is gone.
+        _therapist, session_type = therapist_with_hours(therapist=therapist_x)
+        appointment = direct_appointment(
+            session_type, client_a, timezone.now().replace(microsecond=0) + timedelta(days=3)
+        )
+        send_reminder.enqueue(appointment.pk, 60, appointment.starts_at.isoformat())
+        sender = threading.Thread(target=work_then_sweep)
+        sender.start()
+        try:
+            assert wait_for(inbox.talking.is_set, 20), "the worker never reached the server"
+            # While the worker waits on the mail server, the database takes writes at once.
+            started = time.monotonic()
+            Practice.objects.update(name="Written while mail was slow")
+            wrote_in = time.monotonic() - started
+        finally:
+            sender.join(timeout=30)
+        assert wrote_in < 1.0, f"a write waited {wrote_in:.1f} s for the mail server"
+        assert not sender.is_alive()
+        assert [str(m["To"]) for m in inbox.take()] == [client_a.email, client_a.email]
+
+
+def work_then_sweep() -> None:
+    run_worker()
+    outbox.send_due()
+    connection.close()
+
+
+def wait_for(condition: Callable[[], bool], seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.02)
+    return True
