@@ -7,8 +7,8 @@ import uuid
 from typing import Any
 
 from allauth.account.adapter import DefaultAccountAdapter
-from allauth.mfa.adapter import DefaultMFAAdapter
 from allauth.core import context as allauth_context
+from allauth.mfa.adapter import DefaultMFAAdapter
 from allauth.mfa.models import Authenticator
 from django.contrib.sites.shortcuts import get_current_site
 from django.core.exceptions import ValidationError
