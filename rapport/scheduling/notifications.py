@@ -1,9 +1,9 @@
 """What happens after an appointment changes: emails with calendar invitations, and reminders.
 
-``appointment_changed`` runs after commit only (``transaction.on_commit``), so nobody is told
-about a rolled-back change. It queues background tasks (``rapport.scheduling.tasks``); the
-functions here that those tasks call decide whether a message is still true when the worker gets
-to it, and write it.
+``appointment_changed`` runs inside the change's transaction and queues background tasks
+(``rapport.scheduling.tasks``) that commit with it, or roll back with it: nobody is told about
+a rolled-back change, and no committed change goes untold. The functions here that those tasks
+call decide whether a message is still true when the worker gets to it, and write it.
 
 Emails name no diagnosis and no clinical detail: the time (in the recipient's zone, and the other
 person's when it differs), the therapist's name, the modality and the join link.
