@@ -5,7 +5,7 @@ one person taken in turn (PostgreSQL: advisory locks, ``lock_schedules``; SQLite
 transactions, queued on a lock file, ``_booking_turn``) so the check and the insert cannot be
 split by another booking and the answer is a clear message; and by PostgreSQL's exclusion
 constraints, which refuse whatever gets past (migration 0002). Emails and reminders are queued
-only after commit.
+in the same transaction, and decided when the worker runs them, after commit.
 """
 
 from __future__ import annotations
