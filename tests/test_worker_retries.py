@@ -119,6 +119,8 @@ def test_a_task_left_running_by_a_dead_worker_runs_again(admin: User, smtp: Inbo
     stuck_section = listing.split("stuck (worker stopped; will run again):")[1]
     assert str(dead.pk) in stuck_section.split("running:")[0]
 
+    # A live worker's task is not taken from it, by hand or by the sweep.
+    assert rapport_tasks("retry", str(live.pk))[0] == 1
     assert reclaim() == 1
     assert DBTaskResult.objects.get(pk=dead.pk).status == "READY"
     assert DBTaskResult.objects.get(pk=live.pk).status == "RUNNING"
