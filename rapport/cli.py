@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import logging
 import os
 import signal
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -164,86 +164,105 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
-def _sweep_notices(stop: threading.Event, every: float) -> None:
-    """Every ``every`` seconds until ``stop``: email the people whose unread-message delay is
-    over (the send path queues no task for them, see ``rapport.messaging.notifications``), and
+def _sweeps() -> list[tuple[str, Any]]:
+    """What the worker does every interval besides tasks: email the people whose unread-message
+    delay is over (the send path queues no task for them, see ``rapport.messaging.notifications``),
     tell therapists of risk answers left unsent past the practice's limit
-    (``rapport.measures.unsent``)."""
-    from django.db import close_old_connections
-
+    (``rapport.measures.unsent``), and send emails due again (``rapport.core.outbox``)."""
     # Models load once Django is set up for this command's environment (cmd_worker).
+    from rapport.core import outbox
     from rapport.measures.unsent import notice_unsent_risk_answers
     from rapport.messaging.notifications import send_due_notices
 
-    sweeps = [
-        (send_due_notices, "unread-message emails failed"),
-        (notice_unsent_risk_answers, "unsent risk answer notices failed"),
+    return [
+        ("unread-message emails", send_due_notices),
+        ("unsent risk answer notices", notice_unsent_risk_answers),
+        ("emails due again", outbox.send_due),
     ]
-    while not stop.wait(every):
-        for sweep, failure in sweeps:
-            try:
-                sweep()
-            except Exception:  # tried again on the next sweep; keep sweeping
-                logging.getLogger("rapport.worker").exception(failure)
-            finally:
-                close_old_connections()
 
 
-def _anchor_audit_trail(stop: threading.Event, every: float) -> None:
-    """At start and every ``every`` seconds until ``stop``: checkpoint the audit chain's head
-    outside the database when it has moved (``rapport.audit.anchor``)."""
+def _until_database(what: str, work: Any) -> Any:
+    """``work()``, waiting out a database that is not there yet (a worker started with, or
+    before, its database)."""
     from django.db import close_old_connections
 
     # Models load once Django is set up for this command's environment (cmd_worker).
-    from rapport.audit.anchor import checkpoint_if_moved
+    from rapport.core.worker import TRANSIENT, OutageLog, pause_after
 
-    last = None
+    outage = OutageLog(what)
     while True:
         try:
-            last = checkpoint_if_moved(last)
-        except Exception:  # an anchor that cannot be written now is tried again next time
-            logging.getLogger("rapport.worker").exception("audit checkpoint failed")
-        finally:
+            return work()
+        except TRANSIENT as error:
+            outage.failed(error)
             close_old_connections()
-        if stop.wait(every):
-            return
+            time.sleep(pause_after(outage.failures))
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
     _setup()
-    import django
     from django.conf import settings
 
-    django.setup()
     # Models load once Django is set up for this command's environment (above).
+    from rapport.audit.anchor import checkpoint_if_moved
+    from rapport.core.worker import TaskWorker, every, start_heartbeat
+    from rapport.lib.hashchain import Checkpoint
     from rapport.measures.alerts import escalate_overdue
 
     _without_sockets()
 
-    # A worker killed while running an escalation leaves that task claimed for ever: on start,
-    # escalate whatever safety alert is past its deadline and still open.
-    escalated = escalate_overdue()
+    # A worker killed while running an escalation leaves that task claimed until its lease runs
+    # out: on start, escalate whatever safety alert is past its deadline and still open.
+    escalated = _until_database("worker start: database unavailable", escalate_overdue)
     if escalated:
         print(f"rapport worker: escalated {escalated} overdue safety alert(s)", file=sys.stderr)
     stop = threading.Event()
-    sweeper = threading.Thread(
-        target=_sweep_notices, args=(stop, args.interval), name="rapport-notices"
+    threads = [start_heartbeat(stop)]
+    for what, sweep in _sweeps():
+        threads.append(
+            threading.Thread(target=every, args=(args.interval, stop, what, sweep), name=what)
+        )
+    # The audit chain's head, checkpointed outside the database when it has moved.
+    anchor: dict[str, Checkpoint | None] = {"last": None}
+
+    def checkpoint() -> None:
+        anchor["last"] = checkpoint_if_moved(anchor["last"])
+
+    threads.append(
+        threading.Thread(
+            target=every,
+            args=(settings.RAPPORT_AUDIT_ANCHOR_SECONDS, stop, "audit checkpoint", checkpoint),
+            name="audit checkpoint",
+        )
     )
-    sweeper.start()
-    anchor = threading.Thread(
-        target=_anchor_audit_trail,
-        args=(stop, settings.RAPPORT_AUDIT_ANCHOR_SECONDS),
-        name="rapport-audit-anchor",
-    )
-    anchor.start()
+    for thread in threads[1:]:
+        thread.start()
+    worker = TaskWorker(interval=args.interval)
+    worker.configure_signals()
     try:
-        _manage("db_worker", "--interval", str(args.interval), "--no-reload")
+        worker.run()
     finally:
-        # On SIGTERM too (db_worker exits through SystemExit): an email being sent is finished
+        # On SIGTERM too (the loop exits through SystemExit): an email being sent is finished
         # and recorded before the process ends.
         stop.set()
-        sweeper.join()
-        anchor.join()
+        for thread in threads:
+            thread.join()
+    return 0
+
+
+def cmd_tasks(args: argparse.Namespace) -> int:
+    _setup()
+    # Models load once Django is set up for this command's environment (above).
+    from rapport.core.worker import requeue_task
+    from rapport.core.worker_health import task_report
+
+    if args.tasks_command == "retry":
+        if not requeue_task(args.task_id):
+            print(f"rapport tasks retry: no failed or stuck task {args.task_id}", file=sys.stderr)
+            return 1
+        print(f"Task {args.task_id} queued to run now.")
+        return 0
+    print(task_report(limit=args.limit))
     return 0
 
 
@@ -346,6 +365,21 @@ def build_parser() -> argparse.ArgumentParser:
         "--interval", type=float, default=1.0, help="seconds between polls and between sweeps"
     )
     worker.set_defaults(func=cmd_worker)
+
+    tasks = commands.add_parser(
+        "tasks",
+        help="list queued, running, stuck and failed tasks; retry one",
+        description="Show the task queue: counts, then the stuck (their worker stopped "
+        "beating), running, failed and queued tasks, and emails that failed for good. "
+        "'rapport tasks retry ID' queues a failed or stuck task to run now.",
+    )
+    tasks.add_argument("--limit", type=int, default=20, help="rows per section (default 20)")
+    tasks.set_defaults(func=cmd_tasks, tasks_command=None)
+    task_commands = tasks.add_subparsers(dest="tasks_command", metavar="ACTION")
+    retry = task_commands.add_parser(
+        "retry", help="run a failed or stuck task again", description="Queue a task to run now."
+    )
+    retry.add_argument("task_id", help="the task's id, as listed")
 
     admin = commands.add_parser(
         "createadmin",

@@ -50,6 +50,13 @@ RAPPORT_AUDIT_ANCHOR = Path(
 ).resolve()
 RAPPORT_AUDIT_ANCHOR_SECONDS = env_int("RAPPORT_AUDIT_ANCHOR_SECONDS", 300)
 RAPPORT_AUDIT_ANCHOR_SYSLOG = env_str("RAPPORT_AUDIT_ANCHOR_SYSLOG")  # /dev/log or host:port (UDP)
+# The task worker (rapport.core.worker): every running worker beats every HEARTBEAT seconds; what
+# a worker silent for LEASE seconds had claimed is run again. A failed task or email is tried
+# again after RETRY, 4 x RETRY, 16 x RETRY ... seconds, ATTEMPTS times in all, then marked failed.
+RAPPORT_WORKER_HEARTBEAT_SECONDS = env_int("RAPPORT_WORKER_HEARTBEAT_SECONDS", 5)
+RAPPORT_WORKER_LEASE_SECONDS = env_int("RAPPORT_WORKER_LEASE_SECONDS", 30)
+RAPPORT_RETRY_SECONDS = env_int("RAPPORT_RETRY_SECONDS", 30)
+RAPPORT_RETRY_ATTEMPTS = env_int("RAPPORT_RETRY_ATTEMPTS", 5)
 if DEMO_MODE:
     if not SECRET_KEY:
         SECRET_KEY = read_or_create_secret(

@@ -38,6 +38,7 @@ urlpatterns = [
         name="end_relationship",
     ),
     path("practice/audit/", audit.audit_trail, name="audit_trail"),
+    path("practice/emails/failed/", accounts.failed_emails, name="failed_emails"),
     path("practice/audit/export.csv", audit.audit_export, name="audit_export"),
     path("practice/settings/", home.practice_settings, name="practice_settings"),
     path("", include("rapport.scheduling.urls")),

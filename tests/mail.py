@@ -32,6 +32,11 @@ class Inbox:
             self._messages.append(message)
         return "250 Message accepted for delivery"
 
+    def count(self) -> int:
+        """How many messages arrived since the last ``take``."""
+        with self._lock:
+            return len(self._messages)
+
     def take(self) -> list[Mail]:
         """Everything received since the last call."""
         with self._lock:
@@ -84,3 +89,46 @@ def body_of(message: Mail) -> str:
     body = message.get_body(preferencelist=("plain",))
     assert body is not None
     return str(body.get_content()).replace("\r\n", "\n")
+
+
+class SlowInbox(Inbox):
+    """A mail server that takes ``delay`` seconds to accept each recipient, as a loaded one does:
+    a client cut off meanwhile delivers nothing. ``talking`` is set while it keeps one waiting."""
+
+    def __init__(self, delay: float) -> None:
+        super().__init__()
+        self.delay = delay
+        self.talking = threading.Event()
+
+    async def handle_RCPT(
+        self, server: Any, session: Any, envelope: Any, address: str, rcpt_options: list[str]
+    ) -> str:
+        import asyncio
+
+        self.talking.set()
+        try:
+            await asyncio.sleep(self.delay)
+        finally:
+            self.talking.clear()
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+
+@contextmanager
+def slow_smtp_server(delay: float) -> Iterator[tuple[SlowInbox, int]]:
+    """A local SMTP server answering slowly (``SlowInbox``), for processes of their own: yields
+    the inbox and the port."""
+    from aiosmtpd.controller import Controller
+
+    inbox = SlowInbox(delay)
+    port = free_port()
+    server_log = logging.getLogger("mail.log")
+    level = server_log.level
+    server_log.setLevel(logging.CRITICAL)  # a client killed mid-conversation is the point
+    controller = Controller(inbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        yield inbox, port
+    finally:
+        controller.stop()
+        server_log.setLevel(level)

@@ -23,6 +23,7 @@ import pytest
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
+from rapport.core.models import DeliveryStatus, EmailDelivery
 from tests.conftest import signed_in_through_the_form
 from tests.scheduling_data import direct_appointment
 
@@ -221,6 +222,7 @@ MATRIX: dict[str, tuple[dict[str, Expect], Kwargs | None]] = {
     "account_settings": rule(LOGIN, 200, 200, 200, 200, 200),
     "sign_out_everywhere": rule(LOGIN, 405, 405, 405, 405, 405),
     "invitations": rule(LOGIN, 403, 403, 200, 200, 200),
+    "failed_emails": rule(LOGIN, 403, 403, 403, 403, 200),
     "revoke_invitation": rule(
         LOGIN,
         403,
@@ -392,6 +394,9 @@ def world(personas: dict[str, Any], settings: Any, tmp_path: Path) -> dict[str, 
     return {
         **personas,
         "invitation": invitation,
+        "failed_email": EmailDelivery.objects.create(
+            key="access-matrix", kind="invitation", status=DeliveryStatus.FAILED, attempts=5
+        ),
         "relationship": CareRelationship.objects.get(therapist=personas["therapist_x"]),
         **schedule_of(personas["therapist_x"], personas["client_a"]),
         "visit": open_visit(personas["therapist_x"], personas["client_a"]),
@@ -633,6 +638,11 @@ POST_MATRIX: dict[str, tuple[dict[str, Expect], Kwargs, FormData]] = {
         {"client_a": 403, "client_b": 403, "therapist_y": 404},
         lambda p: {"relationship_id": p["relationship"].pk},
         {},
+    ),
+    "failed_emails": (
+        {**ADMIN_ONLY, "client_b": 403},
+        no_kwargs,
+        lambda p: {"delivery": str(p["failed_email"].pk)},
     ),
     "revoke_invitation": (
         {"client_a": 403, "therapist_y": 404},
@@ -959,6 +969,7 @@ def test_state_changing_routes_refuse_outsiders(world: dict[str, Any]) -> None:
             ClientProfile.objects.get(client=world["client_a"]).preferred_name,
             list(CareRelationship.objects.values_list("pk", "status")),
             list(Invitation.objects.values_list("pk", "revoked_at", "accepted_at")),
+            list(EmailDelivery.objects.values_list("pk", "status", "attempts")),
             list(
                 User.objects.values_list(
                     "pk", "is_active", "full_name", "time_zone", "session_generation", "password"

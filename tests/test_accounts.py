@@ -28,6 +28,7 @@ from rapport.accounts.models import Invitation, Practice, Role, User, hash_token
 from rapport.audit.models import AuditEvent
 from rapport.audit.services import Action, verify_trail
 from rapport.care.models import CareRelationship
+from rapport.core import outbox
 from rapport.urls import urlpatterns
 from tests.conftest import (
     PASSWORD,
@@ -37,7 +38,7 @@ from tests.conftest import (
     totp_secret,
 )
 from tests.helpers import totp_code
-from tests.mail import Inbox, text_of
+from tests.mail import Inbox, body_of, text_of
 from tests.worker import run_task_worker
 
 PASSPHRASE = "quiet river under maple leaves"
@@ -767,9 +768,11 @@ def test_self_registration_when_open_needs_verified_email(
     assert signed_in_user_id(browser) is None
     assert browser.get("/")["Location"].startswith("/accounts/login/")
 
+    outbox.send_due()  # the worker's sweep: allauth's emails go through the outbox
     [message] = [m for m in mailoutbox if m.to == [walkin.email]][:1]
-    match = re.search(r"/accounts/confirm-email/([^/\s]+)/", message.body)
-    assert match is not None, message.body
+    body = body_of(message.message())  # as sent: the worker sends the recorded email
+    match = re.search(r"/accounts/confirm-email/([^/\s]+)/", body)
+    assert match is not None, body
     confirm_url = f"/accounts/confirm-email/{match.group(1)}/"
     assert browser.get(confirm_url).status_code == 200
     assert not EmailAddress.objects.get(user=walkin).verified  # no confirmation on GET
@@ -850,6 +853,7 @@ def test_email_changes_ask_for_the_password_again_and_tell_the_old_address(
         ]
         client_a.refresh_from_db()
         assert client_a.email == owner
+        outbox.send_due()
         assert smtp.take() == []
         for action in (Action.EMAIL_ADDED, Action.EMAIL_PRIMARY_CHANGED, Action.EMAIL_REMOVED):
             assert not events(action)
@@ -861,6 +865,7 @@ def test_email_changes_ask_for_the_password_again_and_tell_the_old_address(
         assert response.status_code == 302
         assert response["Location"] == "/accounts/email/"
         assert EmailAddress.objects.filter(user=client_a, email="thief@example.test").exists()
+        outbox.send_due()  # the worker's sweep: allauth's emails go through the outbox
         mail = smtp.take()
         [added] = [text_of(m) for m in mail if m["To"] == owner]
         assert "Subject: [Rapport] An email address was added to your account" in added
@@ -872,6 +877,7 @@ def test_email_changes_ask_for_the_password_again_and_tell_the_old_address(
         assert response.status_code == 302
         client_a.refresh_from_db()
         assert client_a.email == "spare@example.test"
+        outbox.send_due()
         [changed] = [text_of(m) for m in smtp.take() if m["To"] == owner]
         assert "Subject: [Rapport] Your sign-in email was changed" in changed
         assert "contact your practice" in changed
@@ -881,6 +887,7 @@ def test_email_changes_ask_for_the_password_again_and_tell_the_old_address(
         response = browser.post("/accounts/email/", {"action_remove": "", "email": owner})
         assert response.status_code == 302
         assert not EmailAddress.objects.filter(email=owner).exists()
+        outbox.send_due()
         removed = [text_of(m) for m in smtp.take()]
         # The removed address itself is told (it is the one the owner still reads).
         assert any(f"To: {owner}" in text for text in removed), removed
@@ -905,10 +912,12 @@ def test_password_change_needs_the_current_password_and_tells_the_address(
         assert "Please type your current password." in page(response)
         client_a.refresh_from_db()
         assert client_a.check_password(PASSWORD)
+        outbox.send_due()
         assert smtp.take() == []
 
         response = browser.post("/accounts/password/change/", {"oldpassword": PASSWORD, **change})
         assert response.status_code == 302
+        outbox.send_due()  # the worker's sweep: allauth's emails go through the outbox
     client_a.refresh_from_db()
     assert client_a.check_password(new_password)
     [notice] = smtp.take()

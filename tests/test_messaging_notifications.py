@@ -19,12 +19,13 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django_tasks_db.models import DBTaskResult
 
-from rapport import cli
 from rapport.accounts.models import User
 from rapport.care.models import CareRelationship
+from rapport.core.worker import every
 from rapport.messaging import notifications, services
 from rapport.messaging.access import conversation_for
 from rapport.messaging.models import Conversation, Participant
+from rapport.messaging.notifications import send_due_notices
 from rapport.messaging.preferences import settings_for
 from tests.mail import Inbox, body_of, text_of
 from tests.worker import run_task_worker
@@ -290,7 +291,8 @@ def test_the_worker_sends_each_email_once_even_when_two_sweep_at_once(
         clock.shift(timedelta(minutes=10, seconds=1))
         stop = threading.Event()
         sweepers = [
-            threading.Thread(target=cli._sweep_notices, args=(stop, 0.05)) for _ in range(2)
+            threading.Thread(target=every, args=(0.05, stop, "unread emails", send_due_notices))
+            for _ in range(2)
         ]
         for sweeper in sweepers:
             sweeper.start()

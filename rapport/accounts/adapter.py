@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 import time
+import uuid
 from typing import Any
 
 from allauth.account.adapter import DefaultAccountAdapter
+from allauth.core import context as allauth_context
 from allauth.mfa.adapter import DefaultMFAAdapter
 from allauth.mfa.models import Authenticator
+from django.contrib.sites.shortcuts import get_current_site
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.http import HttpRequest
 
 from rapport.accounts.models import Practice, Role, User
 from rapport.audit.services import Action, record
+from rapport.core import outbox
 from rapport.core.encryption import key_ring
 from rapport.lib.crypto import KeyRing
 
@@ -42,6 +46,20 @@ class AccountAdapter(DefaultAccountAdapter):  # type: ignore[misc]
         records = get_authentication_records(request, request.user)
         latest = max((float(r.get("at", 0)) for r in records), default=0.0)
         return bool(time.time() - latest >= window)
+
+    def send_mail(self, template_prefix: str, email: str, context: dict[str, Any]) -> None:
+        """Recorded in the outbox and sent by the worker within a second or so: a slow or
+        absent mail server never holds up the request (``rapport.core.outbox``)."""
+        request = allauth_context.request
+        context = {
+            "request": request,
+            "email": email,
+            "current_site": get_current_site(request),
+            **context,
+        }
+        message = self.render_mail(template_prefix, email, context)
+        kind = template_prefix.rsplit("/", 1)[-1].replace("_", " ")
+        outbox.record(message, key=f"account:{uuid.uuid4()}", kind=kind)
 
     def pre_authenticate(self, request: HttpRequest, **credentials: Any) -> None:
         try:

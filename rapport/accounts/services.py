@@ -56,7 +56,9 @@ def invite(
         )
         record(Action.INVITATION_SENT, actor=inviter, request=request, obj=invitation, role=role)
         sealed = key_ring().encrypt(token, "task.invitation")
-        transaction.on_commit(lambda: send_invitation_email.enqueue(invitation.pk, sealed))
+        # Queued in the same transaction: the invitation and its email commit together, so a
+        # process that dies right after the commit cannot lose the email.
+        send_invitation_email.enqueue(invitation.pk, sealed)
     return invitation, token
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from django.conf import settings
-from django.core.mail import send_mail
+from django.core.mail import EmailMessage
 from django.db import transaction
 from django.tasks import task  # type: ignore[import-untyped,unused-ignore]
 from django.template.loader import render_to_string
@@ -11,11 +11,14 @@ from django.urls import reverse
 
 from rapport.accounts.models import Invitation, Practice, Role, User
 from rapport.audit.services import Action, record
+from rapport.core import outbox
 from rapport.core.encryption import key_ring
 
 
 @task()  # type: ignore[untyped-decorator,unused-ignore]
 def send_invitation_email(invitation_id: int, sealed_token: str) -> None:
+    """Email the invitation link, once per invitation (``rapport.core.outbox``): a second run
+    of this task, after a worker died in the first, sends nothing new."""
     invitation = Invitation.objects.select_related("invited_by").get(pk=invitation_id)
     if invitation.status != "pending":
         return
@@ -26,11 +29,17 @@ def send_invitation_email(invitation_id: int, sealed_token: str) -> None:
     token = key_ring().decrypt(sealed_token, "task.invitation")
     link = settings.SITE_URL + reverse("accept_invitation", args=[token])
     context = {"invitation": invitation, "link": link, "practice": Practice.get()}
-    send_mail(
-        subject=render_to_string("accounts/email/invitation_subject.txt", context).strip(),
-        message=render_to_string("accounts/email/invitation.txt", context),
-        from_email=None,
-        recipient_list=[invitation.email],
+    message = _email(invitation.email, "invitation", context)
+    delivery = outbox.record(message, key=f"invitation:{invitation.pk}", kind="invitation")
+    if delivery is not None:
+        outbox.send(delivery, message)
+
+
+def _email(to: str, template: str, context: dict[str, object]) -> EmailMessage:
+    return EmailMessage(
+        subject=render_to_string(f"accounts/email/{template}_subject.txt", context).strip(),
+        body=render_to_string(f"accounts/email/{template}.txt", context),
+        to=[to],
     )
 
 
@@ -38,30 +47,29 @@ def tell_of_invitation_to_existing_account(invitation: Invitation, account: User
     """The inviter was answered as for a new address. The account holder is told to sign in,
     and the practice's admins that an invitation reached an existing account (content-free:
     the invitations page says which one)."""
-    with transaction.atomic():
-        record(
-            Action.INVITATION_EXISTING_ACCOUNT,
-            actor_label="rapport",
-            obj=invitation,
-            account=account.pk,
-        )
-    context = {
+    context: dict[str, object] = {
         "sign_in": settings.SITE_URL + reverse("account_login"),
         "invitations": settings.SITE_URL + reverse("invitations"),
     }
-    send_mail(
-        subject=render_to_string("accounts/email/existing_account_subject.txt", context).strip(),
-        message=render_to_string("accounts/email/existing_account.txt", context),
-        from_email=None,
-        recipient_list=[account.email],
-    )
-    admins = User.objects.filter(role=Role.ADMIN, is_active=True).values_list("email", flat=True)
-    for admin_email in admins:
-        send_mail(
-            subject=render_to_string(
-                "accounts/email/invitation_to_account_subject.txt", context
-            ).strip(),
-            message=render_to_string("accounts/email/invitation_to_account.txt", context),
-            from_email=None,
-            recipient_list=[admin_email],
+    key = f"invitation:{invitation.pk}"
+    emails = [(f"{key}:account", _email(account.email, "existing_account", context))]
+    admins = User.objects.filter(role=Role.ADMIN, is_active=True).values_list("pk", "email")
+    for admin_id, admin_email in admins:
+        emails.append(
+            (f"{key}:admin:{admin_id}", _email(admin_email, "invitation_to_account", context))
         )
+    with transaction.atomic():
+        recorded = [
+            (delivery, message)
+            for email_key, message in emails
+            if (delivery := outbox.record(message, key=email_key, kind="invitation")) is not None
+        ]
+        if recorded:  # the first run; a second finds the emails recorded
+            record(
+                Action.INVITATION_EXISTING_ACCOUNT,
+                actor_label="rapport",
+                obj=invitation,
+                account=account.pk,
+            )
+    for delivery, message in recorded:
+        outbox.send(delivery, message)

@@ -19,6 +19,7 @@ from rapport.accounts.decorators import role_required
 from rapport.accounts.forms import AcceptInvitationForm, InviteForm, PreferencesForm
 from rapport.accounts.models import Invitation, Role, User
 from rapport.audit.services import Action, record
+from rapport.core import outbox
 
 
 @login_required
@@ -137,4 +138,24 @@ def accept_invitation(request: HttpRequest, token: str) -> HttpResponse:
             return redirect("home")
     return render(
         request, "accounts/accept_invitation.html", {"form": form, "invitation": invitation}
+    )
+
+
+@role_required(Role.ADMIN)
+@require_http_methods(["GET", "POST"])
+def failed_emails(request: HttpRequest) -> HttpResponse:
+    """Emails the worker gave up on (``rapport.core.outbox``): kind, recipient, tries and the
+    mail server's last answer; "Try again" sends one once more."""
+    admin: User = request.user  # type: ignore[assignment]
+    if request.method == "POST":
+        delivery_id = request.POST.get("delivery", "")
+        if not delivery_id.isdigit():
+            return HttpResponse(status=400)
+        with transaction.atomic():
+            if outbox.retry(int(delivery_id)):
+                record(Action.EMAIL_RETRIED, actor=admin, request=request, email=delivery_id)
+                messages.success(request, _("The email will be sent again within a minute."))
+        return redirect("failed_emails")
+    return render(
+        request, "accounts/failed_emails.html", {"failed": outbox.failed_deliveries()[:200]}
     )

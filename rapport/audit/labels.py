@@ -36,6 +36,7 @@ ACTION_LABELS = {
     Action.INVITATION_SENT: _("Sent an invitation"),
     Action.INVITATION_ACCEPTED: _("Accepted an invitation"),
     Action.INVITATION_REVOKED: _("Withdrew an invitation"),
+    Action.EMAIL_RETRIED: _("Tried a failed email again"),
     Action.ACCOUNT_CREATED: _("Account created"),
     Action.ACCOUNT_DEACTIVATED: _("Account deactivated"),
     Action.ACCOUNT_REACTIVATED: _("Account reactivated"),

@@ -44,6 +44,7 @@ class Action:
     INVITATION_ACCEPTED = "account.invitation_accepted"
     INVITATION_REVOKED = "account.invitation_revoked"
     INVITATION_EXISTING_ACCOUNT = "account.invitation_existing_account"
+    EMAIL_RETRIED = "practice.email_retried"
     ACCOUNT_CREATED = "account.created"
     ACCOUNT_DEACTIVATED = "account.deactivated"
     ACCOUNT_REACTIVATED = "account.reactivated"

@@ -9,11 +9,13 @@ from django.urls import reverse
 from django.utils import translation
 
 from rapport.accounts.models import Practice
+from rapport.core import outbox
 from rapport.intake.models import Intake
 
 
 def deliver_intake_notice(intake_id: int) -> bool:
-    """Send the notice unless the intake is already submitted or the client cannot get it."""
+    """Send the notice, once, unless the intake is already submitted or the client cannot get
+    it. True if sent."""
     intake = Intake.objects.select_related("client").filter(pk=intake_id).first()
     if intake is None or intake.submitted_at is not None:
         return False
@@ -25,10 +27,11 @@ def deliver_intake_notice(intake_id: int) -> bool:
         context = {"practice": Practice.get(), "person": client, "link": link}
         subject = render_to_string("intake/email/sent_subject.txt", context)
         body = render_to_string("intake/email/sent.txt", context)
-    EmailMessage(
+    message = EmailMessage(
         subject=" ".join(subject.split()),
         body=body,
         to=[client.email],
         headers={"Auto-Submitted": "auto-generated"},
-    ).send()
-    return True
+    )
+    delivery = outbox.record(message, key=f"intake:{intake.pk}", kind="intake form")
+    return delivery is not None and outbox.send(delivery, message)

@@ -16,6 +16,7 @@ from django.urls import reverse
 from django.utils import timezone, translation
 
 from rapport.accounts.models import Practice, Role, User
+from rapport.core import outbox
 from rapport.measures.models import AlertKind, MeasureTask, SafetyAlert, TaskStatus
 
 
@@ -39,8 +40,8 @@ def _email(person: User, template: str, context: dict[str, object]) -> EmailMess
 def deliver_task_reminder(task_id: int) -> bool:
     """Remind the client of a new questionnaire, once. True if sent.
 
-    ``reminded_at`` is written before the email, in the same transaction: if sending fails both
-    roll back (a retry may send); once sent, any later run finds it set and sends nothing.
+    ``reminded_at`` and the outbox row are written in one transaction, the email sent after it
+    commits (``rapport.core.outbox``): any later run finds ``reminded_at`` set and sends nothing.
     """
     with transaction.atomic():
         task = (
@@ -57,16 +58,16 @@ def deliver_task_reminder(task_id: int) -> bool:
         task.reminded_at = timezone.now()
         task.save(update_fields=["reminded_at"])
         link = _link(reverse("measure_task", kwargs={"task_id": task.pk}))
-        _email(client, "task_reminder", {"link": link}).send()
-    return True
+        message = _email(client, "task_reminder", {"link": link})
+        delivery = outbox.record(message, key=f"measure-task:{task.pk}", kind="questionnaire")
+    return delivery is not None and outbox.send(delivery, message)
 
 
 def deliver_alert_email(alert_id: int) -> bool:
     """Tell the therapist an alert is open. True if sent.
 
     Queued once, with the alert. Not sent when the alert was acknowledged before the worker got
-    to it. A worker that dies between sending and recording success may send it again: for a
-    safety alert a second email is better than none.
+    to it.
     """
     alert = SafetyAlert.objects.select_related("therapist").filter(pk=alert_id).first()
     if alert is None or alert.acknowledged_at is not None:
@@ -80,8 +81,7 @@ def deliver_alert_email(alert_id: int) -> bool:
         "escalates": alert.kind == AlertKind.RISK_ITEM,
         "escalation_minutes": practice.alert_escalation_minutes,
     }
-    _email(therapist, "alert", context).send()
-    return True
+    return _send(_email(therapist, "alert", context), f"alert:{alert.pk}", "safety alert")
 
 
 def deliver_unsent_risk_email(task_id: int) -> bool:
@@ -94,8 +94,8 @@ def deliver_unsent_risk_email(task_id: int) -> bool:
     if not therapist.is_active or not therapist.email:
         return False
     link = _link(reverse("client_measures", kwargs={"client_id": task.client_id}))
-    _email(therapist, "unsent_risk", {"link": link}).send()
-    return True
+    message = _email(therapist, "unsent_risk", {"link": link})
+    return _send(message, f"unsent-risk:{task.pk}", "unsent risk answer")
 
 
 def deliver_escalation_email(alert_id: int, person_id: int) -> bool:
@@ -114,5 +114,11 @@ def deliver_escalation_email(alert_id: int, person_id: int) -> bool:
         "no_admin": alert.escalated_to_therapists,
         "therapist": alert.therapist,
     }
-    _email(person, "escalation", context).send()
-    return True
+    message = _email(person, "escalation", context)
+    return _send(message, f"escalation:{alert.pk}:{person.pk}", "alert escalation")
+
+
+def _send(message: EmailMessage, key: str, kind: str) -> bool:
+    """Record and send an email decided by reading alone (no row of the decision to write)."""
+    delivery = outbox.record(message, key=key, kind=kind)
+    return delivery is not None and outbox.send(delivery, message)

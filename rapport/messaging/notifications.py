@@ -28,6 +28,7 @@ from django.urls import reverse
 from django.utils import timezone, translation
 
 from rapport.accounts.models import Practice, User
+from rapport.core import outbox
 from rapport.messaging.access import conversations_of
 from rapport.messaging.models import Conversation, Message, MessagingSettings, Participant
 from rapport.messaging.preferences import (
@@ -85,8 +86,9 @@ def deliver_unread_notice(participant_id: int) -> bool:
     their conversations with a running cycle, then those participants, in the order the send
     path takes them (conversation, then participant). The conversation locks make a message
     being sent right now wait: it is either in this email or starts a new cycle after it.
-    The cycle is closed (``notified_seq``, ``notice_due_at``) before the email is sent, in the
-    same transaction: a failed send rolls both back; a second run finds nothing to do.
+    The cycle is closed (``notified_seq``, ``notice_due_at``) and the email recorded in one
+    transaction; it is sent after commit, with no lock held (``rapport.core.outbox``): a second
+    run finds nothing to do.
     """
     user_id = (
         Participant.objects.filter(pk=participant_id).values_list("user_id", flat=True).first()
@@ -151,8 +153,10 @@ def deliver_unread_notice(participant_id: int) -> bool:
             participant.notified_seq = conversations[participant.conversation_id].last_seq
             participant.notice_due_at = None
             participant.save(update_fields=["notified_seq", "notice_due_at"])
-        unread_email(person).send()
-    return True
+        message = unread_email(person)
+        key = f"unread:{this.pk}:{this.notified_seq}"
+        delivery = outbox.record(message, key=key, kind="unread messages")
+    return delivery is not None and outbox.send(delivery, message)
 
 
 def unread_email(person: User) -> EmailMessage:

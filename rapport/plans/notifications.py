@@ -14,6 +14,7 @@ from django.utils import timezone, translation
 
 from rapport.accounts.models import Practice
 from rapport.care.access import therapists_of
+from rapport.core import outbox
 from rapport.plans.models import PlanVersion, VersionStatus
 
 
@@ -35,7 +36,7 @@ def deliver_review_reminder(version_id: int) -> int:
             return 0  # a newer version has its own reminder
         version.review_reminded_at = timezone.now()
         version.save(update_fields=["review_reminded_at"])
-        sent = 0
+        recorded = []
         link = f"{settings.SITE_URL}{reverse('home')}"
         for therapist in therapists_of(version.plan.client).filter(is_active=True):
             if not therapist.email:
@@ -44,11 +45,15 @@ def deliver_review_reminder(version_id: int) -> int:
                 context = {"practice": Practice.get(), "person": therapist, "link": link}
                 subject = render_to_string("plans/email/review_due_subject.txt", context)
                 body = render_to_string("plans/email/review_due.txt", context)
-            EmailMessage(
+            message = EmailMessage(
                 subject=" ".join(subject.split()),
                 body=body,
                 to=[therapist.email],
                 headers={"Auto-Submitted": "auto-generated"},
-            ).send()
-            sent += 1
-    return sent
+            )
+            key = f"plan-review:{version.pk}:{therapist.pk}"
+            delivery = outbox.record(message, key=key, kind="plan review")
+            if delivery is not None:
+                recorded.append((delivery, message))
+    # Sent after commit, outside the transaction (``rapport.core.outbox``).
+    return sum(outbox.send(delivery, message) for delivery, message in recorded)

@@ -5,7 +5,7 @@ one person taken in turn (PostgreSQL: advisory locks, ``lock_schedules``; SQLite
 transactions, queued on a lock file, ``_booking_turn``) so the check and the insert cannot be
 split by another booking and the answer is a clear message; and by PostgreSQL's exclusion
 constraints, which refuse whatever gets past (migration 0002). Emails and reminders are queued
-only after commit.
+in the same transaction, and decided when the worker runs them, after commit.
 """
 
 from __future__ import annotations
@@ -274,7 +274,7 @@ def book_appointment(
             client=booking.client,
             status=status,
         )
-        notify_after_commit(appointment, "booked")
+        queue_change_emails(appointment, "booked")
     return appointment
 
 
@@ -348,9 +348,12 @@ def book_series(
             occurrences=len(appointments),
         )
         for appointment in appointments:
-            notify_after_commit(appointment, "booked")
+            queue_change_emails(appointment, "booked")
     return appointments
 
 
-def notify_after_commit(appointment: Appointment, change: str) -> None:
-    transaction.on_commit(lambda: notifications.appointment_changed(appointment.pk, change))
+def queue_change_emails(appointment: Appointment, change: str) -> None:
+    """Queue the change's emails and reminders in the change's transaction: they commit with it
+    (a process that dies right after the commit cannot lose them) and are decided when the
+    worker runs them, after the commit (``rapport.scheduling.notifications``)."""
+    notifications.appointment_changed(appointment.pk, change)

@@ -22,8 +22,8 @@ from rapport.scheduling.booking import (
     BookingRequest,
     check_overlap,
     lock_schedules,
-    notify_after_commit,
     overlap_refused,
+    queue_change_emails,
     validate_booking,
 )
 from rapport.scheduling.errors import SchedulingError, SlotTaken
@@ -99,7 +99,7 @@ def cancel_appointment(
                 client=item.client,
                 late=item.late_cancellation,
             )
-            notify_after_commit(item, "cancelled")
+            queue_change_emails(item, "cancelled")
             cancelled.append(item)
     return cancelled
 
@@ -171,7 +171,7 @@ def reschedule_appointment(
             record(
                 Action.APPOINTMENT_MOVED, actor=actor, request=request, obj=item, client=item.client
             )
-            notify_after_commit(item, "moved")
+            queue_change_emails(item, "moved")
     return items
 
 
@@ -246,7 +246,7 @@ def set_status(
             status=status,
         )
         if status in (AppointmentStatus.CONFIRMED, AppointmentStatus.CANCELLED):
-            notify_after_commit(
+            queue_change_emails(
                 locked, "booked" if status == AppointmentStatus.CONFIRMED else "cancelled"
             )
     return locked

@@ -1,9 +1,9 @@
 """What happens after an appointment changes: emails with calendar invitations, and reminders.
 
-``appointment_changed`` runs after commit only (``transaction.on_commit``), so nobody is told
-about a rolled-back change. It queues background tasks (``rapport.scheduling.tasks``); the
-functions here that those tasks call decide whether a message is still true when the worker gets
-to it, and write it.
+``appointment_changed`` runs inside the change's transaction and queues background tasks
+(``rapport.scheduling.tasks``) that commit with it, or roll back with it: nobody is told about
+a rolled-back change, and no committed change goes untold. The functions here that those tasks
+call decide whether a message is still true when the worker gets to it, and write it.
 
 Emails name no diagnosis and no clinical detail: the time (in the recipient's zone, and the other
 person's when it differs), the therapist's name, the modality and the join link.
@@ -24,6 +24,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from rapport.accounts.models import Practice, User
+from rapport.core import outbox
 from rapport.scheduling import ical
 from rapport.scheduling.models import (
     LIVE_STATUSES,
@@ -101,15 +102,17 @@ def deliver_change(appointment_id: int, change: str, revision: int, recipient: s
     person = appointment.client if recipient == "client" else appointment.therapist
     if not person.is_active or not person.email:
         return False
-    change_email(appointment, change, person).send()
-    return True
+    message = change_email(appointment, change, person)
+    key = f"appointment:{appointment.pk}:{revision}:{change}:{recipient}"
+    delivery = outbox.record(message, key=key, kind=f"appointment {change}")
+    return delivery is not None and outbox.send(delivery, message)
 
 
 def deliver_reminder(appointment_id: int, minutes_before: int, starts_at_iso: str) -> bool:
     """Remind the client once, if the appointment is still booked for that time. True if sent.
 
-    The delivery row is written before the email, in the same transaction: if sending fails,
-    both roll back and a retry may send; if it succeeds, any later run of this reminder (a
+    The delivery rows (this reminder's and the outbox's) are written in one transaction; the
+    email is sent after it commits (``rapport.core.outbox``): any later run of this reminder (a
     restarted worker, a duplicate task) finds the row and sends nothing.
     """
     starts_at = datetime.fromisoformat(starts_at_iso)
@@ -133,8 +136,10 @@ def deliver_reminder(appointment_id: int, minutes_before: int, starts_at_iso: st
         )
         if not created:
             return False
-        reminder_email(appointment, minutes_before, client).send()
-    return True
+        message = reminder_email(appointment, minutes_before, client)
+        key = f"reminder:{appointment.pk}:{minutes_before}:{starts_at_iso}"
+        delivery = outbox.record(message, key=key, kind="appointment reminder")
+    return delivery is not None and outbox.send(delivery, message)
 
 
 # --- Writing the messages ------------------------------------------------------------------------
