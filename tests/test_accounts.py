@@ -59,6 +59,7 @@ SCHEDULING_DEFAULTS = {
     "message_attachment_limit_mb": "20",
     "unsent_risk_minutes": "120",
     "late_note_hours": "72",
+    "retention_jurisdiction": "us",
 }
 
 

@@ -46,6 +46,12 @@ class OutageLog:
 
     def __init__(self, what: str) -> None:
         self.what = what
+        # ``what`` is part of each message's template, not an argument: the log's repeat filter
+        # (``rapport.lib.logs``) tells records apart by template, and one outage's lines must
+        # not hide another's.
+        escaped = what.replace("%", "%%")
+        self.failing = escaped + ": %s (%d time(s)); retrying"
+        self.working = escaped + ": working again after %d failure(s)"
         self.failures = 0
         self.last_logged = 0.0
 
@@ -53,14 +59,12 @@ class OutageLog:
         self.failures += 1
         now = time.monotonic()
         if self.failures == 1 or now - self.last_logged >= QUIET:
-            logger.warning(
-                "%s: %s (%d time(s)); retrying", self.what, type(error).__name__, self.failures
-            )
+            logger.warning(self.failing, type(error).__name__, self.failures)
             self.last_logged = now
 
     def recovered(self) -> None:
         if self.failures:
-            logger.warning("%s: working again after %d failure(s)", self.what, self.failures)
+            logger.warning(self.working, self.failures)
         self.failures = 0
 
 
