@@ -12,7 +12,7 @@ import threading
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from rapport.lib.config import PRIVATE_UMASK, ConfigError
+from rapport.lib.config import PRIVATE_UMASK, ConfigError, private_folder
 from rapport.lib.crypto import DecryptionError, generate_key
 
 DESCRIPTION = "Rapport: a self-hostable virtual therapy platform."
@@ -136,8 +136,22 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def _share_metrics_between_processes() -> None:
+    """Give every server process one folder of metric files (``rapport.core.metrics``), emptied
+    now: set before anything imports prometheus_client, which reads it at import."""
+    from django.conf import settings
+
+    if "prometheus_client" in sys.modules:
+        raise RuntimeError("prometheus_client was imported before its multiprocess folder was set")
+    folder = private_folder(settings.RAPPORT_METRICS_DIR)
+    for stale in folder.glob("*.db"):
+        stale.unlink()
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(folder)
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     _setup("production")
+    _share_metrics_between_processes()
     import uvicorn
 
     uvicorn.run(

@@ -142,6 +142,10 @@ HAS_TOTP = "302 /accounts/2fa/totp/deactivate/"  # TOTP already on: offered to t
 MATRIX: dict[str, tuple[dict[str, Expect], Kwargs | None]] = {
     "home": rule(LOGIN, 200, 200, 200, 200, 200),
     "healthz": rule(200, 200, 200, 200, 200, 200),
+    "readyz": rule(200, 200, 200, 200, 200, 200),
+    # No RAPPORT_METRICS_TOKEN in the tests: no such page, signed in or not (tests/test_health.py
+    # has the token's own matrix).
+    "metrics": rule(404, 404, 404, 404, 404, 404),
     "session_status": rule(LOGIN, 204, 204, 204, 204, 204),
     "account_login": rule(200, HOME, HOME, HOME, HOME, HOME),
     "account_logout": rule(LOGIN, 200, 200, 200, 200, 200),
