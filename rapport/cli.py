@@ -289,6 +289,18 @@ def cmd_audit_verify(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_backup(args: argparse.Namespace) -> int:
+    _setup()
+    from django.core.management.base import CommandError
+
+    try:
+        _manage("backup", args.target, "--keep", str(args.keep))
+    except CommandError as exc:
+        print(f"rapport backup: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
 def cmd_keys_rotate(args: argparse.Namespace) -> int:
     _setup()
     try:
@@ -374,6 +386,19 @@ def build_parser() -> argparse.ArgumentParser:
         "reordered event and a trail cut short. An intact trail's head is checkpointed.",
     )
     verify.set_defaults(func=cmd_audit_verify)
+
+    backup = commands.add_parser(
+        "backup",
+        help="back up the database and attachments",
+        description="Write a new folder in TARGET with the database (SQLite's online backup, or "
+        "pg_dump), the message attachments and a manifest naming the ids of the encryption keys "
+        "the data needs. The keys themselves are not in it: back them up apart.",
+    )
+    backup.add_argument("target", help="folder to write the backup into")
+    backup.add_argument(
+        "--keep", type=int, default=0, help="then keep only the newest N backups (default all)"
+    )
+    backup.set_defaults(func=cmd_backup)
 
     keys = commands.add_parser("keys", help="encryption key tools", description="Key tools.")
     key_commands = keys.add_subparsers(dest="keys_command", required=True, metavar="ACTION")
