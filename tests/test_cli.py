@@ -83,6 +83,7 @@ def migrated_sqlite(tmp_path_factory: pytest.TempPathFactory) -> Path:
         (("keys",), "Key tools"),
         (("keys", "rotate"), "Re-encrypt every encrypted value"),
         (("keys", "generate"), "new random 256-bit key"),
+        (("backup",), "pg_dump"),
     ],
 )
 def test_help_describes_every_command(
@@ -217,6 +218,13 @@ def test_check_fails_with_keys_that_are_not_the_datas(
     assert "All checks passed" in _ok(_rapport(env, "check")).stdout
     old_only = {**env, "RAPPORT_ENCRYPTION_KEYS": production_env["RAPPORT_ENCRYPTION_KEYS"]}
     assert "cannot decrypt the key canary" in _rapport(old_only, "check").stderr
+
+
+def test_a_short_metrics_token_is_refused(tmp_path: Path) -> None:
+    done = _rapport(_env(tmp_path, RAPPORT_METRICS_TOKEN="too-short"), "check")
+    assert done.returncode != 0
+    assert "RAPPORT_METRICS_TOKEN must be at least 32 characters" in done.stderr
+    assert "Traceback" not in done.stderr
 
 
 def test_check_reports_unreachable_redis(production_env: dict[str, str]) -> None:

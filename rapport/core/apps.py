@@ -11,6 +11,6 @@ class CoreConfig(AppConfig):
 
     def ready(self) -> None:
         from rapport.core import health  # noqa: F401  (registers the ground floor's /readyz checks)
-        from rapport.core.canary import write_key_canary
+        from rapport.core.canary import write_key_canary  # models are loaded only now
 
         post_migrate.connect(write_key_canary, sender=self)

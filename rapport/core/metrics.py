@@ -44,6 +44,8 @@ from prometheus_client import (
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
+from rapport.core.health import queued_tasks
+
 MULTIPROCESS_VARIABLE = "PROMETHEUS_MULTIPROC_DIR"
 
 REQUEST_SECONDS = Histogram(
@@ -163,8 +165,6 @@ def call_recovery(phase: str) -> None:
 
 def task_queue() -> Iterator[GaugeMetricFamily]:
     from django_tasks_db.models import DBTaskResult
-
-    from rapport.core.health import queued_tasks
 
     queued, oldest = queued_tasks()
     yield GaugeMetricFamily(
