@@ -653,7 +653,7 @@ def test_call_recoveries_are_counted_for_metrics(
         t, c = await in_call(visit, therapist, client)
         await send(c, {"type": "reconnect", "phase": "started", "cause": "ice_failed"})
         await send(c, {"type": "reconnect", "phase": "completed", "cause": "ice_failed"})
-        await send(t, {"type": "reconnect", "phase": "started", "cause": "network_change"})
+        await send(t, {"type": "reconnect", "phase": "started", "cause": "page_reload"})
         await send(t, {"type": "ping"})
         await receive_until(t, "pong")
         await send(c, {"type": "ping"})
