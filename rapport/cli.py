@@ -12,7 +12,7 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from rapport.lib.config import PRIVATE_UMASK, ConfigError, env_int
+from rapport.lib.config import PRIVATE_UMASK, ConfigError, env_int, private_folder
 from rapport.lib.crypto import DecryptionError, generate_key
 
 DESCRIPTION = "Rapport: a self-hostable virtual therapy platform."
@@ -144,8 +144,22 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def _share_metrics_between_processes() -> None:
+    """Give every server process one folder of metric files (``rapport.core.metrics``), emptied
+    now: set before anything imports prometheus_client, which reads it at import."""
+    from django.conf import settings
+
+    if "prometheus_client" in sys.modules:
+        raise RuntimeError("prometheus_client was imported before its multiprocess folder was set")
+    folder = private_folder(settings.RAPPORT_METRICS_DIR)
+    for stale in folder.glob("*.db"):
+        stale.unlink()
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(folder)
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     _setup("production")
+    _share_metrics_between_processes()
     import uvicorn
 
     uvicorn.run(
@@ -309,6 +323,18 @@ def cmd_retention(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_backup(args: argparse.Namespace) -> int:
+    _setup()
+    from django.core.management.base import CommandError
+
+    try:
+        _manage("backup", args.target, "--keep", str(args.keep))
+    except CommandError as exc:
+        print(f"rapport backup: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
 def cmd_keys_rotate(args: argparse.Namespace) -> int:
     _setup()
     try:
@@ -421,6 +447,18 @@ def build_parser() -> argparse.ArgumentParser:
         "--apply", action="store_true", help="carry out erasures whose hold has passed"
     )
     retention.set_defaults(func=cmd_retention)
+    backup = commands.add_parser(
+        "backup",
+        help="back up the database and attachments",
+        description="Write a new folder in TARGET with the database (SQLite's online backup, or "
+        "pg_dump), the message attachments and a manifest naming the ids of the encryption keys "
+        "the data needs. The keys themselves are not in it: back them up apart.",
+    )
+    backup.add_argument("target", help="folder to write the backup into")
+    backup.add_argument(
+        "--keep", type=int, default=0, help="then keep only the newest N backups (default all)"
+    )
+    backup.set_defaults(func=cmd_backup)
 
     keys = commands.add_parser("keys", help="encryption key tools", description="Key tools.")
     key_commands = keys.add_subparsers(dest="keys_command", required=True, metavar="ACTION")

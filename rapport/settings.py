@@ -88,7 +88,8 @@ SECURE_PROXY_SSL_HEADER = (
     ("HTTP_X_FORWARDED_PROTO", "https") if env_bool("RAPPORT_BEHIND_PROXY", False) else None
 )
 SECURE_SSL_REDIRECT = HTTPS and env_bool("RAPPORT_SSL_REDIRECT", True)
-SECURE_REDIRECT_EXEMPT = [r"^healthz$"]  # local health probes speak plain HTTP
+# Local health probes and the metrics scraper speak plain HTTP to 127.0.0.1.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$", r"^metrics$"]
 SECURE_HSTS_SECONDS = env_int("RAPPORT_HSTS_SECONDS", 31536000) if HTTPS else 0
 SECURE_HSTS_INCLUDE_SUBDOMAINS = HTTPS
 SESSION_COOKIE_SECURE = HTTPS
@@ -150,6 +151,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: times everything below it, redirects and refusals included.
+    "rapport.core.metrics.RequestMetricsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "rapport.core.middleware.SecurityHeadersMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
@@ -444,6 +447,18 @@ check_ice_settings(
 # A client whose page reloads or whose browser crashes comes back in without being admitted again
 # when they return within this many seconds.
 RAPPORT_VISIT_REJOIN_GRACE_SECONDS = env_int("RAPPORT_VISIT_REJOIN_GRACE_SECONDS", 300)
+
+# --- Health and metrics (rapport.core.health, rapport.core.metrics) ----------------------------
+# /readyz fails when the data folder's disk has less free space than this, or when a task due
+# to run has waited longer than this for a worker.
+RAPPORT_READY_MIN_FREE_MB = env_int("RAPPORT_READY_MIN_FREE_MB", 1024)
+RAPPORT_READY_MAX_QUEUE_AGE_SECONDS = env_int("RAPPORT_READY_MAX_QUEUE_AGE_SECONDS", 300)
+# The bearer token Prometheus sends to /metrics; without one /metrics answers 404.
+RAPPORT_METRICS_TOKEN = env_str("RAPPORT_METRICS_TOKEN")
+if RAPPORT_METRICS_TOKEN and len(RAPPORT_METRICS_TOKEN) < 32:
+    raise ConfigError("RAPPORT_METRICS_TOKEN must be at least 32 characters")
+# Where `rapport serve` keeps its processes' metric files (prometheus_client multiprocess mode).
+RAPPORT_METRICS_DIR = Path(env_str("RAPPORT_METRICS_DIR", str(DATA_DIR / "metrics"))).resolve()
 
 # Threads for socket consumers' database work on PostgreSQL (each keeps a connection open).
 RAPPORT_DB_THREADS = env_int("RAPPORT_DB_THREADS", 4)

@@ -11,6 +11,8 @@ from rapport.home import views as home
 urlpatterns = [
     path("", home.home, name="home"),
     path("healthz", core.healthz, name="healthz"),
+    path("readyz", core.readyz, name="readyz"),
+    path("metrics", core.metrics, name="metrics"),
     path("accounts/session/", accounts.session_status, name="session_status"),
     path("accounts/", include("allauth.urls")),
     path("invite/<str:token>/", accounts.accept_invitation, name="accept_invitation"),

@@ -23,7 +23,7 @@ import pytest
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
-from rapport.core.models import DeliveryStatus, EmailDelivery
+from rapport.core.models import DeliveryStatus, EmailDelivery, WorkerHeartbeat
 from tests.conftest import signed_in_through_the_form
 from tests.scheduling_data import direct_appointment
 
@@ -147,6 +147,10 @@ HAS_TOTP = "302 /accounts/2fa/totp/deactivate/"  # TOTP already on: offered to t
 MATRIX: dict[str, tuple[dict[str, Expect], Kwargs | None]] = {
     "home": rule(LOGIN, 200, 200, 200, 200, 200),
     "healthz": rule(200, 200, 200, 200, 200, 200),
+    "readyz": rule(200, 200, 200, 200, 200, 200),
+    # No RAPPORT_METRICS_TOKEN in the tests: no such page, signed in or not (tests/test_health.py
+    # has the token's own matrix).
+    "metrics": rule(404, 404, 404, 404, 404, 404),
     "session_status": rule(LOGIN, 204, 204, 204, 204, 204),
     "account_login": rule(200, HOME, HOME, HOME, HOME, HOME),
     "account_logout": rule(LOGIN, 200, 200, 200, 200, 200),
@@ -394,6 +398,8 @@ def world(personas: dict[str, Any], settings: Any, tmp_path: Path) -> dict[str, 
     return {
         **personas,
         "invitation": invitation,
+        # A worker beating now: /readyz is ready.
+        "worker": WorkerHeartbeat.objects.create(worker_id="access-matrix", pid=1, host="test"),
         "failed_email": EmailDelivery.objects.create(
             key="access-matrix", kind="invitation", status=DeliveryStatus.FAILED, attempts=5
         ),

@@ -84,6 +84,7 @@ def migrated_sqlite(tmp_path_factory: pytest.TempPathFactory) -> Path:
         (("keys", "rotate"), "Re-encrypt every encrypted value"),
         (("keys", "generate"), "new random 256-bit key"),
         (("retention",), "Nothing is erased unless --apply"),
+        (("backup",), "pg_dump"),
     ],
 )
 def test_help_describes_every_command(
@@ -164,7 +165,8 @@ def production_env(
     """A production-like configuration with a migrated SQLite database."""
     data_dir = tmp_path_factory.mktemp("production")
     shutil.copy(migrated_sqlite, data_dir)
-    key = _ok(_rapport(_env(data_dir), "keys", "generate")).stdout.strip()
+    # The key the database was migrated with (its key canary): demo mode wrote it beside it.
+    key = (migrated_sqlite.parent / "encryption_key").read_text().strip()
     env = _env(
         data_dir,
         RAPPORT_ENV="production",
@@ -187,6 +189,44 @@ def test_check_passes_for_a_production_configuration(production_env: dict[str, s
     done = _ok(_rapport(production_env, "check"))
     assert "All checks passed" in done.stdout
     assert done.stderr.strip() == ""
+
+
+def test_check_fails_with_keys_that_are_not_the_datas(
+    production_env: dict[str, str], tmp_path: Path
+) -> None:
+    """A restore with the wrong key: the canary written at migrate time does not decrypt."""
+    data_dir = Path(production_env["RAPPORT_DATA_DIR"])
+    shutil.copy(data_dir / "rapport.sqlite3", tmp_path)
+    other_key = _ok(_rapport(_env(tmp_path), "keys", "generate")).stdout.strip()
+    env = {
+        **production_env,
+        "RAPPORT_DATA_DIR": str(tmp_path),
+        "RAPPORT_ENCRYPTION_KEYS": other_key,
+    }
+    done = _rapport(env, "check")
+    assert done.returncode == 1
+    assert "cannot decrypt the key canary" in done.stderr
+    assert "1 problem(s) found" in done.stderr
+    assert "Traceback" not in done.stderr
+
+    # The right key after the wrong one: readable again; rotated to the new key, the old one
+    # can go and the canary still proves the ring.
+    both = {
+        **env,
+        "RAPPORT_ENCRYPTION_KEYS": f"{other_key},{production_env['RAPPORT_ENCRYPTION_KEYS']}",
+    }
+    assert "All checks passed" in _ok(_rapport(both, "check")).stdout
+    _ok(_rapport(both, "keys", "rotate"))
+    assert "All checks passed" in _ok(_rapport(env, "check")).stdout
+    old_only = {**env, "RAPPORT_ENCRYPTION_KEYS": production_env["RAPPORT_ENCRYPTION_KEYS"]}
+    assert "cannot decrypt the key canary" in _rapport(old_only, "check").stderr
+
+
+def test_a_short_metrics_token_is_refused(tmp_path: Path) -> None:
+    done = _rapport(_env(tmp_path, RAPPORT_METRICS_TOKEN="too-short"), "check")
+    assert done.returncode != 0
+    assert "RAPPORT_METRICS_TOKEN must be at least 32 characters" in done.stderr
+    assert "Traceback" not in done.stderr
 
 
 def test_check_reports_unreachable_redis(production_env: dict[str, str]) -> None:

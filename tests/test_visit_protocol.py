@@ -635,3 +635,32 @@ def test_a_chat_id_used_for_another_text_is_refused(
 
     run(body)
     assert list(Message.objects.values_list("body", flat=True)) == ["hello"]
+
+
+def test_call_recoveries_are_counted_for_metrics(
+    visit: Visit, therapist_x: User, client_a: User
+) -> None:
+    from prometheus_client import REGISTRY
+
+    def count(phase: str) -> float:
+        found = REGISTRY.get_sample_value("rapport_call_recoveries_total", {"phase": phase})
+        return found or 0.0
+
+    before = {phase: count(phase) for phase in ("started", "completed", "failed")}
+    therapist, client = signed_in(therapist_x), signed_in(client_a)
+
+    async def body() -> None:
+        t, c = await in_call(visit, therapist, client)
+        await send(c, {"type": "reconnect", "phase": "started", "cause": "ice_failed"})
+        await send(c, {"type": "reconnect", "phase": "completed", "cause": "ice_failed"})
+        await send(t, {"type": "reconnect", "phase": "started", "cause": "page_reload"})
+        await send(t, {"type": "ping"})
+        await receive_until(t, "pong")
+        await send(c, {"type": "ping"})
+        await receive_until(c, "pong")
+        await t.disconnect()
+        await c.disconnect()
+
+    run(body)
+    after = {phase: count(phase) - before[phase] for phase in before}
+    assert after == {"started": 2, "completed": 1, "failed": 0}

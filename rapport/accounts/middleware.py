@@ -85,7 +85,7 @@ class UserPreferencesMiddleware:
 
 
 # Paths a therapist or admin without MFA may still use: enrolment itself and leaving.
-MFA_EXEMPT_PREFIXES = ("/accounts/", "/static/", "/healthz")
+MFA_EXEMPT_PREFIXES = ("/accounts/", "/static/", "/healthz", "/readyz", "/metrics")
 
 
 class RequireMFAMiddleware:

@@ -6,4 +6,4 @@ class AuditConfig(AppConfig):
     label = "audit"
 
     def ready(self) -> None:
-        from rapport.audit import signals  # noqa: F401  (connects security-event receivers)
+        from rapport.audit import health, signals  # noqa: F401  (registers: receivers, /readyz)

@@ -5,6 +5,8 @@ from __future__ import annotations
 from django.db import models
 from django.utils import timezone
 
+from rapport.core.encryption import EncryptedTextField
+
 
 class PendingEvent(models.Model):
     """A live event published by the worker or a command in the embedded configuration, where
@@ -70,3 +72,17 @@ class EmailDelivery(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} email {self.key} ({self.status})"
+
+
+class KeyCanary(models.Model):
+    """One known text encrypted with the key ring when the database was first migrated: if the
+    configured keys cannot read it back, they are not the keys of this data (a restore with the
+    wrong key, a key dropped before ``rapport keys rotate`` finished). ``rapport check`` reads
+    it (``rapport.core.canary``); ``rapport keys rotate`` re-encrypts it like any other value."""
+
+    id = models.PositiveSmallIntegerField(primary_key=True, default=1)
+    value = EncryptedTextField()
+    created_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return "key canary"

@@ -1,24 +1,58 @@
-"""The health check and the error pages."""
+"""Health (liveness and readiness), metrics, and the error pages."""
 
 from __future__ import annotations
 
+import hmac
 import sys
 
 from django.conf import settings
-from django.db import InterfaceError, OperationalError, connection
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.db import InterfaceError, OperationalError
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.template.loader import render_to_string
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
 
+from rapport.core.health import readiness
+from rapport.core.metrics import exposition
+
 
 @never_cache
 @require_http_methods(["GET", "HEAD"])
 def healthz(request: HttpRequest) -> HttpResponse:
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT 1")
+    """Liveness: this process answers. It asks nothing else, so that an outage of the database
+    or Redis (``/readyz``) does not get every server process restarted."""
     return JsonResponse({"status": "ok"})
+
+
+@never_cache
+@require_http_methods(["GET", "HEAD"])
+def readyz(request: HttpRequest) -> HttpResponse:
+    """Readiness: every check of ``rapport.core.health`` with its own status; 503 when one
+    fails."""
+    ready, checks = readiness()
+    response = JsonResponse(
+        {"status": "ok" if ready else "failing", "checks": checks}, status=200 if ready else 503
+    )
+    # A probe every few seconds through an outage is not an error line each time: the outage
+    # is in the answer, and in the log of whatever failed.
+    response._has_been_logged = True  # type: ignore[attr-defined]
+    return response
+
+
+@never_cache
+@require_http_methods(["GET", "HEAD"])
+def metrics(request: HttpRequest) -> HttpResponse:
+    """Prometheus metrics, for the bearer of ``RAPPORT_METRICS_TOKEN`` only: without a token
+    configured there is no such page."""
+    token = settings.RAPPORT_METRICS_TOKEN
+    if not token:
+        raise Http404
+    scheme, _space, sent = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not hmac.compare_digest(sent.encode(), token.encode()):
+        return HttpResponse("A valid metrics token is required.\n", status=403)
+    body, content_type = exposition()
+    return HttpResponse(body, content_type=content_type)
 
 
 def not_found(request: HttpRequest, exception: Exception) -> HttpResponse:

@@ -23,7 +23,7 @@ from django.http import Http404
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from rapport.core import realtime
+from rapport.core import metrics, realtime
 from rapport.core.db import KeepConnectionMixin, db_call
 from rapport.core.sockets import (
     FrameError,
@@ -276,6 +276,8 @@ class MessagesConsumer(HandlerGuard, KeepConnectionMixin, AsyncWebsocketConsumer
             return  # the sending tab hears an "ack" instead
         for frame in event["frames"]:
             await self.send_json(frame)
+            if frame.get("type") == "message":
+                metrics.message_delivered(frame["message"]["at"])
 
     async def user_event(self, event: dict[str, Any]) -> None:
         """Per-user events (alerts, waiting room) are for the events socket."""

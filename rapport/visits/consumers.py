@@ -19,7 +19,7 @@ from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404
 
-from rapport.core import realtime
+from rapport.core import metrics, realtime
 from rapport.core.sockets import (
     SESSION_ENDED,
     FrameError,
@@ -311,6 +311,7 @@ class VisitConsumer(HandlerGuard, AsyncWebsocketConsumer):  # type: ignore[misc]
             )
 
     async def on_reconnect(self, fields: dict[str, Any]) -> None:
+        metrics.call_recovery(fields["phase"])
         await database_sync_to_async(services.note)(
             self.visit.pk, self.user, RECONNECT_EVENTS[fields["phase"]], reason=fields["cause"]
         )

@@ -6,6 +6,7 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
+from rapport.core.canary import key_ring_problems
 from rapport.lib.crypto import KeyRing, KeyRingError
 
 
@@ -49,7 +50,7 @@ def find_problems() -> list[str]:
         problems.append("RAPPORT_EMAIL_HOST is not set: invitations and reminders cannot be sent.")
     problems += _file_mode_problems()
     database = _database_problems()
-    problems += database or _app_problems()
+    problems += database or [*_app_problems(), *key_ring_problems()]
     if settings.REDIS_URL:
         problems += _redis_problems()
     return problems
@@ -131,8 +132,8 @@ def _redis_problems() -> list[str]:
 
 class Command(BaseCommand):
     help = (
-        "Deployment self-check: secrets and keys, HTTPS settings, database and Redis reachable, "
-        "an active practice admin. "
+        "Deployment self-check: secrets and keys (the keys decrypt this database's key canary), "
+        "HTTPS settings, database and Redis reachable, an active practice admin. "
         "Exits non-zero and lists every problem found."
     )
 
