@@ -122,7 +122,7 @@ class VisitEvent(models.Model):
     )
     kind = models.CharField(max_length=20, choices=EventKind.choices)
     modality = models.CharField(max_length=8, choices=Modality.choices, blank=True)
-    reason = models.CharField(max_length=12, blank=True)
+    reason = models.CharField(max_length=20, blank=True)
     detail = EncryptedTextField(blank=True, default="")
 
     class Meta:
