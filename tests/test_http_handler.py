@@ -1,23 +1,30 @@
 """HTTP through the real ASGI application (``rapport.asgi``): one hop to a web thread per request,
-kept database connections, and the same answers as Django's own handler gives."""
+kept database connections, pages and forms answered as before, and a view's live events reaching
+the sockets of the same process."""
 
 from __future__ import annotations
 
 import threading
+import uuid
 from collections.abc import Iterator
 from typing import Any
 from urllib.parse import urlencode
 
 import pytest
 from asgiref.sync import async_to_sync
-from channels.testing import HttpCommunicator
+from channels.testing import HttpCommunicator, WebsocketCommunicator
 from django.conf import settings
 from django.core import signals
 from django.db import connection
 from django.test import override_settings
 
+from rapport.accounts.models import User
+from rapport.care.models import CareRelationship
 from rapport.core import http
+from rapport.messaging.access import conversation_for
+from rapport.messaging.models import Participant
 from tests.conftest import PASSWORD, make_user, signed_in
+from tests.sockets import run_async, socket_headers
 
 
 @pytest.fixture
@@ -29,23 +36,26 @@ def one_web_thread() -> Iterator[None]:
         http.close_pool()
 
 
-def request(
+async def asgi_request(
     method: str, path: str, *, body: bytes = b"", headers: list[tuple[bytes, bytes]] | None = None
 ) -> dict[str, Any]:
+    """One HTTP request through ``rapport.asgi``, until the application returns (the response
+    closed): its status, headers (also as ``header_map``) and body."""
     from rapport.asgi import application
 
     all_headers = [(b"host", b"127.0.0.1"), *(headers or [])]
-
-    async def exchange() -> dict[str, Any]:
-        communicator = HttpCommunicator(application, method, path, body=body, headers=all_headers)
-        communicator.scope["client"] = ("127.0.0.1", 50000)  # as uvicorn gives it
-        answer: dict[str, Any] = await communicator.get_response(timeout=30)
-        await communicator.wait(timeout=30)  # until the application returns: response closed
-        return answer
-
-    response = async_to_sync(exchange)()
+    communicator = HttpCommunicator(application, method, path, body=body, headers=all_headers)
+    communicator.scope["client"] = ("127.0.0.1", 50000)  # as uvicorn gives it
+    response: dict[str, Any] = await communicator.get_response(timeout=30)
+    await communicator.wait(timeout=30)
     response["header_map"] = {k.decode().lower(): v.decode() for k, v in response["headers"]}
     return response
+
+
+def request(
+    method: str, path: str, *, body: bytes = b"", headers: list[tuple[bytes, bytes]] | None = None
+) -> dict[str, Any]:
+    return async_to_sync(asgi_request)(method, path, body=body, headers=headers)
 
 
 @pytest.mark.django_db(transaction=True)
@@ -133,3 +143,44 @@ def test_signed_in_pages_forms_and_errors_through_the_asgi_application() -> None
     missing = request("GET", "/no-such-page/", headers=[(b"cookie", cookie.encode())])
     assert missing["status"] == 404
     assert b"<html" in missing["body"].lower()  # the branded page, as through the test client
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_page_publishes_to_the_sockets_of_its_own_process(
+    client_a: User, therapist_x: User
+) -> None:
+    """A view's live events go out on the server's event loop, where the sockets and the
+    in-process channel layer live: the therapist opening the conversation page sends the read
+    receipt to the client's open socket. Opening it again, with nothing new, sends nothing."""
+    relationship = CareRelationship.objects.get(client=client_a, therapist=therapist_x)
+    chat = conversation_for(relationship)
+    therapist_browser, client_browser = signed_in(therapist_x), signed_in(client_a)
+    cookie = (
+        f"{settings.SESSION_COOKIE_NAME}="
+        f"{therapist_browser.cookies[settings.SESSION_COOKIE_NAME].value}"
+    ).encode()
+    page = f"/messages/{chat.uid}/"
+
+    async def body() -> None:
+        from rapport.asgi import application
+
+        socket = WebsocketCommunicator(
+            application, "/ws/messages/", headers=socket_headers(client_browser)
+        )
+        assert (await socket.connect(timeout=5))[0]
+        assert (await socket.receive_json_from(timeout=5))["type"] == "welcome"
+        await socket.send_json_to(
+            {"type": "send", "conversation": str(chat.uid), "id": str(uuid.uuid4()), "text": "hi"}
+        )
+        assert (await socket.receive_json_from(timeout=5))["type"] == "ack"
+        opened = await asgi_request("GET", page, headers=[(b"cookie", cookie)])
+        assert opened["status"] == 200
+        receipt = await socket.receive_json_from(timeout=5)
+        assert (receipt["type"], receipt["by"], receipt["seq"]) == ("read", "therapist", 1)
+        again = await asgi_request("GET", page, headers=[(b"cookie", cookie)])
+        assert again["status"] == 200
+        assert await socket.receive_nothing(timeout=0.3)
+        await socket.disconnect()
+
+    run_async(body)
+    assert Participant.objects.get(user=therapist_x).last_read_seq == 1

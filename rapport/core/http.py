@@ -22,14 +22,13 @@ handler sends them.
 
 from __future__ import annotations
 
-import asyncio
-import contextvars
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import closing
 from typing import IO, Any
 
+from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.core import signals
 from django.core.exceptions import RequestAborted
@@ -65,10 +64,11 @@ def close_pool() -> None:
 
 
 async def in_pool[Result](function: Callable[..., Result], *args: Any) -> Result:
-    """``function(*args)`` on a web thread, with the caller's context variables."""
-    loop = asyncio.get_running_loop()
-    context = contextvars.copy_context()
-    return await loop.run_in_executor(_executor(), context.run, function, *args)
+    """``function(*args)`` on a web thread, with the caller's context variables. asgiref's
+    ``sync_to_async`` (not thread-sensitive, on this pool) also tells the thread which event loop
+    is the server's, so that ``async_to_sync`` in a view (publishing live events) runs there,
+    where the sockets and the in-process channel layer live."""
+    return await sync_to_async(function, thread_sensitive=False, executor=_executor())(*args)
 
 
 class RequestHandler(ASGIHandler):
@@ -97,9 +97,9 @@ class RequestHandler(ASGIHandler):
         set_script_prefix(get_script_prefix(scope))
         signals.request_started.send(sender=self.__class__, scope=scope)
         request, error_response = self.create_request(scope, body)
-        if request is None:
-            assert error_response is not None
+        if error_response is not None:  # an undecodable path, a body over the limit
             return error_response
+        assert request is not None  # noqa: S101 (create_request returns one of the two)
         response = self.get_response(request)
         response._handler_class = self.__class__  # type: ignore[attr-defined]
         if isinstance(response, FileResponse):
