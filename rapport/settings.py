@@ -185,11 +185,6 @@ FORM_RENDERER = "rapport.core.forms.FormRenderer"
 # --- Database ------------------------------------------------------------------------------------
 
 
-# Seconds a web thread keeps its database connection (rapport.core.http: the threads live as
-# long as the server process); 0 opens one per request.
-CONN_MAX_AGE = env_int("RAPPORT_DB_CONN_MAX_AGE", 600)
-
-
 def _database(url: str) -> dict[str, Any]:
     if not url:
         # Made 0600 before SQLite opens it: SQLite gives its WAL and shared-memory files the
@@ -208,7 +203,6 @@ def _database(url: str) -> dict[str, Any]:
                 ),
             },
             "TEST": {"NAME": str(DATA_DIR / "test.sqlite3")},
-            "CONN_MAX_AGE": CONN_MAX_AGE,
         }
     parts = urlsplit(url)
     if parts.scheme not in {"postgres", "postgresql"}:
@@ -221,9 +215,7 @@ def _database(url: str) -> dict[str, Any]:
         "PASSWORD": unquote(parts.password or ""),
         "HOST": parts.hostname or "",
         "PORT": str(parts.port or ""),
-        "CONN_MAX_AGE": CONN_MAX_AGE,
-        # A kept connection that the server dropped (a restart) is noticed at the next request.
-        "CONN_HEALTH_CHECKS": True,
+        "CONN_MAX_AGE": env_int("RAPPORT_DB_CONN_MAX_AGE", 0),
         "OPTIONS": options,
     }
 
@@ -435,9 +427,10 @@ RAPPORT_VISIT_REJOIN_GRACE_SECONDS = env_int("RAPPORT_VISIT_REJOIN_GRACE_SECONDS
 
 # Threads for socket consumers' database work on PostgreSQL (each keeps a connection open).
 RAPPORT_DB_THREADS = env_int("RAPPORT_DB_THREADS", 4)
-# Threads serving HTTP requests in each server process (rapport.core.http); each keeps a
-# connection open for DATABASES' CONN_MAX_AGE.
+# Threads serving HTTP requests in each server process (rapport.core.http); each keeps its
+# database connection this many seconds (other threads follow DATABASES' CONN_MAX_AGE).
 RAPPORT_WEB_THREADS = env_int("RAPPORT_WEB_THREADS", 8)
+RAPPORT_WEB_CONN_MAX_AGE = env_int("RAPPORT_WEB_CONN_MAX_AGE", 600)
 
 # --- Messaging -----------------------------------------------------------------------------------
 # Messages (sends, corrections, retractions) per user: a burst, then this many per second.

@@ -14,10 +14,10 @@ already quit or is broken".
 on the event loop, then the synchronous handler (``request_started``, the middleware, the view,
 exactly Django's ``BaseHandler.get_response``) runs in one call on a pool of
 ``RAPPORT_WEB_THREADS`` threads, and the response is written from the event loop. The pool's
-threads live as long as the process, so their connections are reused (``CONN_MAX_AGE`` in the
-settings; ``close_old_connections`` still closes one that broke or was left in a transaction, at
-the start and the end of each request, as under WSGI). Streaming responses are sent as Django's
-handler sends them.
+threads live as long as the process, so their connections are reused
+(``RAPPORT_WEB_CONN_MAX_AGE``; ``close_old_connections`` still closes one that broke or was left
+in a transaction, at the start and the end of each request, as under WSGI). Streaming responses
+are sent as Django's handler sends them.
 """
 
 from __future__ import annotations
@@ -34,6 +34,7 @@ from django.core import signals
 from django.core.exceptions import RequestAborted
 from django.core.handlers import base
 from django.core.handlers.asgi import ASGIHandler, get_script_prefix
+from django.db import connections
 from django.http import FileResponse, HttpResponseBase
 from django.urls import set_script_prefix
 
@@ -48,9 +49,27 @@ def _executor() -> ThreadPoolExecutor:
     with _pool_lock:
         if _pool is None:
             _pool = ThreadPoolExecutor(
-                max_workers=int(settings.RAPPORT_WEB_THREADS), thread_name_prefix="rapport-web"
+                max_workers=int(settings.RAPPORT_WEB_THREADS),
+                thread_name_prefix="rapport-web",
+                initializer=_keep_connections,
             )
         return _pool
+
+
+def _keep_connections() -> None:
+    """In a new web thread: its connections (Django's are per thread) are kept for
+    ``RAPPORT_WEB_CONN_MAX_AGE`` seconds, with a health check at the start of each request.
+
+    Only here: ``DATABASES``' ``CONN_MAX_AGE`` (0) stays the rule for every other thread, because
+    threads that end (asgiref's per-socket threads, a command's helpers) would leave a kept
+    connection open until the garbage collector finds it."""
+    for alias in connections:
+        wrapper = connections[alias]
+        wrapper.settings_dict = {
+            **wrapper.settings_dict,
+            "CONN_MAX_AGE": int(settings.RAPPORT_WEB_CONN_MAX_AGE),
+            "CONN_HEALTH_CHECKS": True,
+        }
 
 
 def close_pool() -> None:
