@@ -38,6 +38,7 @@ import os
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -400,16 +401,17 @@ def percentile(values: list[float], share: float) -> float:
 def run_load(name: str, port: int, users: list[tuple[str, list[tuple[str, str]]]]) -> Load:
     """Run the load generator (this file with ``--load``) in a process of its own."""
     before = os.getloadavg()[0]
-    job = json.dumps({"port": port, "seconds": LOAD_SECONDS, "users": users})
-    output = subprocess.run(
-        [PYTHON, __file__, "--load"],
-        input=job,
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=LOAD_SECONDS + 120,
-    ).stdout
-    result = json.loads(output)
+    with tempfile.TemporaryDirectory(prefix="rapport-load-") as folder:
+        output = Path(folder) / "result.json"
+        job = {"port": port, "seconds": LOAD_SECONDS, "users": users, "output": str(output)}
+        subprocess.run(
+            [PYTHON, __file__, "--load"],
+            input=json.dumps(job),
+            text=True,
+            check=True,
+            timeout=LOAD_SECONDS + 120,
+        )
+        result = json.loads(output.read_text())
     return Load(
         name,
         result["latencies_ms"],
@@ -461,7 +463,7 @@ async def _generate(job: dict[str, Any]) -> dict[str, Any]:
                 elapsed = (time.perf_counter() - started) * 1000
                 if status != 200:
                     failures.append(f"{status} {name}")
-                latencies.setdefault(name, []).append(elapsed)
+                latencies.setdefault(name, []).append(round(elapsed, 2))
         finally:
             writer.close()
 
@@ -477,10 +479,11 @@ async def _generate(job: dict[str, Any]) -> dict[str, Any]:
 
 
 def generate_load() -> int:
-    """``--load``: the job (JSON) on stdin, the result (JSON) on stdout."""
+    """``--load``: the job (JSON) on stdin, the result (JSON) in the file it names."""
     import uvloop
 
-    print(json.dumps(uvloop.run(_generate(json.load(sys.stdin)))))
+    job = json.load(sys.stdin)
+    Path(job["output"]).write_text(json.dumps(uvloop.run(_generate(job))))
     return 0
 
 
