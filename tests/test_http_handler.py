@@ -46,7 +46,15 @@ async def asgi_request(
     all_headers = [(b"host", b"127.0.0.1"), *(headers or [])]
     communicator = HttpCommunicator(application, method, path, body=body, headers=all_headers)
     communicator.scope["client"] = ("127.0.0.1", 50000)  # as uvicorn gives it
-    response: dict[str, Any] = await communicator.get_response(timeout=30)
+    await communicator.send_input({"type": "http.request", "body": body})
+    response: dict[str, Any] = await communicator.receive_output(timeout=30)
+    assert response["type"] == "http.response.start"
+    response["body"] = b""
+    while True:  # the last part of a streamed response may have no body (ASGI allows it)
+        part = await communicator.receive_output(timeout=30)
+        response["body"] += part.get("body", b"")
+        if not part.get("more_body"):
+            break
     await communicator.wait(timeout=30)
     response["header_map"] = {k.decode().lower(): v.decode() for k, v in response["headers"]}
     return response
@@ -184,3 +192,37 @@ def test_a_page_publishes_to_the_sockets_of_its_own_process(
 
     run_async(body)
     assert Participant.objects.get(user=therapist_x).last_read_seq == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_streamed_export_reads_the_database_on_its_web_thread(one_web_thread: None) -> None:
+    """The audit CSV is a generator that queries as it goes: it runs on the web thread, on that
+    thread's kept connection, and arrives whole (no warning about consuming it elsewhere)."""
+    admin = make_user("asgi.admin@example.test", "admin", "Ada Asgi")
+    browser = signed_in(admin)  # in sudo mode, as the export requires
+    cookie = f"{settings.SESSION_COOKIE_NAME}={browser.cookies[settings.SESSION_COOKIE_NAME].value}"
+    threads: list[str] = []
+
+    def on_query(execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
+        if "audit_auditevent" in sql and "ORDER BY" in sql:
+            threads.append(threading.current_thread().name)
+        return execute(sql, params, many, context)
+
+    from django.db import connections
+
+    def watch(**_kwargs: Any) -> None:
+        connections["default"].execute_wrappers.append(on_query)
+
+    signals.request_started.connect(watch)
+    try:
+        exported = request(
+            "GET", "/practice/audit/export.csv", headers=[(b"cookie", cookie.encode())]
+        )
+    finally:
+        signals.request_started.disconnect(watch)
+    assert exported["status"] == 200, exported["body"][:300]
+    assert exported["header_map"]["content-type"].startswith("text/csv")
+    lines = exported["body"].decode().splitlines()
+    assert lines[0].startswith("sequence,occurred_at,actor,action")
+    assert any("audit.trail_exported" in line for line in lines[1:])  # its own event
+    assert threads and all(name.startswith("rapport-web") for name in threads), threads

@@ -16,14 +16,14 @@ exactly Django's ``BaseHandler.get_response``) runs in one call on a pool of
 ``RAPPORT_WEB_THREADS`` threads, and the response is written from the event loop. The pool's
 threads live as long as the process, so their connections are reused
 (``RAPPORT_WEB_CONN_MAX_AGE``; ``close_old_connections`` still closes one that broke or was left
-in a transaction, at the start and the end of each request, as under WSGI). Streaming responses
-are sent as Django's handler sends them.
+in a transaction, at the start and the end of each request, as under WSGI). A streaming response
+from a synchronous generator is read on the web thread, then sent.
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import closing
 from typing import IO, Any
@@ -35,7 +35,7 @@ from django.core.exceptions import RequestAborted
 from django.core.handlers import base
 from django.core.handlers.asgi import ASGIHandler, get_script_prefix
 from django.db import connections
-from django.http import FileResponse, HttpResponseBase
+from django.http import FileResponse, HttpResponseBase, StreamingHttpResponse
 from django.urls import set_script_prefix
 
 from rapport.core.db import close_connections_of
@@ -90,6 +90,11 @@ async def in_pool[Result](function: Callable[..., Result], *args: Any) -> Result
     return await sync_to_async(function, thread_sensitive=False, executor=_executor())(*args)
 
 
+async def _replay(parts: list[bytes]) -> AsyncIterator[bytes]:
+    for part in parts:
+        yield part
+
+
 class RequestHandler(ASGIHandler):
     """Django's ASGI handler with the synchronous middleware chain, run in one thread hop."""
 
@@ -106,6 +111,15 @@ class RequestHandler(ASGIHandler):
             return
         with closing(body):
             response = await in_pool(self.respond, scope, body)
+            if (
+                isinstance(response, StreamingHttpResponse)
+                and not isinstance(response, FileResponse)  # a file: no database, sent as before
+                and not response.is_async
+            ):
+                # A view's generator (the audit CSV) reads the database: on this web thread and
+                # its connection, all at once, as Django's handler consumes one (in a thread of
+                # its own, with a warning).
+                response.streaming_content = _replay(await in_pool(list, response))
             try:
                 await self.send_response(response, send)
             finally:
