@@ -1,5 +1,6 @@
-"""ASGI entry point: Django for HTTP, Channels for WebSockets (session auth; the Origin must be
-one of the site's own, scheme and port included: ``rapport.core.sockets.origin_allowed``)."""
+"""ASGI entry point: Django for HTTP (one thread hop per request: ``rapport.core.http``),
+Channels for WebSockets (session auth; the Origin must be one of the site's own, scheme and port
+included: ``rapport.core.sockets.origin_allowed``)."""
 
 from __future__ import annotations
 
@@ -7,9 +8,13 @@ import os
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "rapport.settings")
 
-from django.core.asgi import get_asgi_application
+import django
 
-django_application = get_asgi_application()
+django.setup(set_prefix=False)  # as django.core.asgi.get_asgi_application does
+
+from rapport.core.http import RequestHandler  # noqa: E402
+
+django_application = RequestHandler()
 
 from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402

@@ -462,6 +462,10 @@ RAPPORT_METRICS_DIR = Path(env_str("RAPPORT_METRICS_DIR", str(DATA_DIR / "metric
 
 # Threads for socket consumers' database work on PostgreSQL (each keeps a connection open).
 RAPPORT_DB_THREADS = env_int("RAPPORT_DB_THREADS", 4)
+# Threads serving HTTP requests in each server process (rapport.core.http); each keeps its
+# database connection this many seconds (other threads follow DATABASES' CONN_MAX_AGE).
+RAPPORT_WEB_THREADS = env_int("RAPPORT_WEB_THREADS", 8)
+RAPPORT_WEB_CONN_MAX_AGE = env_int("RAPPORT_WEB_CONN_MAX_AGE", 600)
 
 # --- Messaging -----------------------------------------------------------------------------------
 # Messages (sends, corrections, retractions) per user: a burst, then this many per second.

@@ -97,12 +97,14 @@ def _fresh_channel_layer() -> Iterator[None]:
 
 @pytest.fixture(scope="session", autouse=True)
 def _close_socket_database_threads(django_db_setup: Any) -> Iterator[None]:
-    """Socket consumers keep database connections open in their own threads; close them before
-    pytest-django drops the test database (PostgreSQL refuses while anyone is connected)."""
+    """Socket consumers and web threads keep database connections open in their own threads;
+    close them before pytest-django drops the test database (PostgreSQL refuses while anyone is
+    connected)."""
     yield
-    from rapport.core.db import close_pool
+    from rapport.core import db, http
 
-    close_pool()
+    db.close_pool()
+    http.close_pool()
 
 
 @pytest.fixture

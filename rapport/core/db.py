@@ -55,8 +55,12 @@ def close_pool() -> None:
     global _pool
     with _pool_lock:
         pool, _pool = _pool, None
-    if pool is None:
-        return
+    if pool is not None:
+        close_connections_of(pool)
+
+
+def close_connections_of(pool: ThreadPoolExecutor) -> None:
+    """Close the database connection of every thread of ``pool``, then stop it."""
     workers = pool._max_workers
     barrier = threading.Barrier(workers)
 

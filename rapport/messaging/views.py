@@ -72,12 +72,17 @@ def conversation(request: HttpRequest, conversation_id: uuid.UUID) -> HttpRespon
     shown, earlier = services.messages_before(chat, before, PAGE)
     if shown:
         audit_messages_read(user, chat, request=request)
-    if before is None and shown:
+    read = services.participants_read(chat)
+    # Read receipts only move forward: a page with nothing new to this reader (most visits)
+    # writes nothing and takes no lock.
+    if before is None and shown and shown[-1].seq > read.get(user.pk, 0):
         realtime.publish_all(services.mark_read(user, chat.uid, shown[-1].seq).events)
     return render(
         request,
         "messaging/conversation.html",
-        _conversation_context(user, chat, shown, earlier, before=before, error=error, text=text),
+        _conversation_context(
+            user, chat, shown, earlier, read, before=before, error=error, text=text
+        ),
         status=400 if error else 200,
     )
 
@@ -112,14 +117,16 @@ def _conversation_context(
     chat: Conversation,
     shown: list[Message],
     earlier: bool,
+    read: dict[int, int],
     *,
     before: int | None = None,
     error: str,
     text: str,
 ) -> dict[str, Any]:
+    """``read``: how far each participant has read (``services.participants_read``)."""
     relationship = chat.relationship
     peer = services.peer_of(chat, user)
-    read = services.participants_read(chat)
+    practice = Practice.get()
     rows = [
         {
             "message": message,
@@ -145,8 +152,8 @@ def _conversation_context(
         "history_page": before is not None,
         "peer_read_seq": read.get(peer.pk, 0),
         "expectation": expectation(relationship.therapist, now, viewer=user),
-        "crisis_resources": Practice.get().crisis_resources,
-        "limit_mb": Practice.get().message_attachment_limit_mb,
+        "crisis_resources": practice.crisis_resources,
+        "limit_mb": practice.message_attachment_limit_mb,
         "error": error,
         "text": text,
         "new_id": uuid.uuid4(),
@@ -161,6 +168,6 @@ def _conversation_context(
             "peer_read_seq": read.get(peer.pk, 0),
             "upload_url": reverse("attachment_upload", args=[chat.uid]),
             "edit_minutes": int(services.EDIT_WINDOW.total_seconds() // 60),
-            "limit_bytes": Practice.get().message_attachment_limit_mb * 1024 * 1024,
+            "limit_bytes": practice.message_attachment_limit_mb * 1024 * 1024,
         },
     }
