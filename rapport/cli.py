@@ -123,6 +123,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
         print(f"    {role:<15} {email:<32} {password}")
     print("  Therapists and admins set up two-factor authentication at first sign-in.")
     print("  Emails (invitations) are printed in this terminal. Press Ctrl+C to stop.\n")
+    # uvicorn raises the signal that stopped it again once it has shut down; with SIGTERM's
+    # default action that would end this process before it stops the worker (left running).
+    signal.signal(signal.SIGTERM, _exit_on_signal)
     try:
         import uvicorn
 
@@ -142,6 +145,10 @@ def cmd_demo(args: argparse.Namespace) -> int:
         except subprocess.TimeoutExpired:
             worker.kill()
     return 0
+
+
+def _exit_on_signal(signum: int, _frame: object) -> None:
+    raise SystemExit(128 + signum)
 
 
 def _share_metrics_between_processes() -> None:

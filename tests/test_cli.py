@@ -429,6 +429,20 @@ def test_demo_links_follow_its_port(tmp_path: Path) -> None:
     finally:
         demo.terminate()
         demo.wait(timeout=30)
+    # Stopped by SIGTERM (systemd, docker stop), the demo stops its worker too.
+    assert not _processes_with(f"RAPPORT_DATA_DIR={tmp_path}"), "the demo's worker was left running"
+
+
+def _processes_with(variable: str) -> list[int]:
+    """Processes of this user whose environment holds ``variable`` (``NAME=value``)."""
+    found = []
+    for environ in Path("/proc").glob("[0-9]*/environ"):
+        try:
+            if variable.encode() in environ.read_bytes().split(b"\0"):
+                found.append(int(environ.parent.name))
+        except OSError:  # gone, or another user's
+            continue
+    return found
 
 
 @pytest.mark.parametrize(
