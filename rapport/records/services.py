@@ -18,6 +18,7 @@ from django.utils import timezone
 from rapport.accounts.models import Practice, User
 from rapport.audit.services import Action, record
 from rapport.care.access import Reach
+from rapport.core.record import RecordEntry
 from rapport.records import fhir
 from rapport.records.timeline import KINDS, record_entries
 
@@ -61,6 +62,22 @@ def export_fhir(
     )
 
 
+# A detail this short (and on one line) shares a line with the others like it in the PDF: the time
+# WeasyPrint takes grows with the lines it lays out, and "Ended: …", "Who attended: …" read well
+# side by side. Longer ones (a note's sections) keep lines of their own.
+SHORT_DETAIL = 60
+
+
+def _print_rows(entry: RecordEntry) -> tuple[RecordEntry, str, list[str]]:
+    """(the entry, its short details joined on one line, each longer detail as a line)."""
+    short: list[str] = []
+    long: list[str] = []
+    for label, text in entry.details:
+        line = f"{label}: {text}"
+        (short if len(line) <= SHORT_DETAIL and "\n" not in text else long).append(line)
+    return entry, " · ".join(short), long
+
+
 def record_html(viewer: User, client: User) -> tuple[str, int]:
     """The print layout of the whole record (what the PDF is made from) and its entry count."""
     entries = record_entries(client, viewer=viewer, export=True)
@@ -70,6 +87,7 @@ def record_html(viewer: User, client: User) -> tuple[str, int]:
             "practice": Practice.get(),
             "client": client,
             "entries": entries,
+            "rows": [_print_rows(entry) for entry in entries],
             "kinds": KINDS,
             "generated_at": timezone.now(),
         },
