@@ -36,22 +36,24 @@ def _rows(client: User) -> list[Diagnosis]:
 def entries(
     client: User, *, viewer: User, export: bool = False, window: Window = WHOLE
 ) -> list[RecordEntry]:
-    # Few rows: the whole record is read and the composer cuts it to the window.
     """One entry per diagnosis, at the time it was recorded (one query)."""
+    # Few rows: the whole record is read and the composer cuts it to the window.
     url = "" if viewer.pk == client.pk else reverse("client_diagnoses", args=[client.pk])
     result = []
     for d in _rows(client):
-        details = [
-            (_("Code"), f"{d.code} (ICD-10-CM)"),
-            (_("Description"), d.description),
-            (_("Rank"), str(d.get_rank_display())),
-            (_("Status"), str(d.get_status_display())),
-            (_("Onset"), d.onset.isoformat() if d.onset else "—"),
-            (_("Resolved"), d.resolved_on.isoformat() if d.resolved_on else "—"),
-            (_("Recorded by"), d.recorded_by.full_name),
-        ]
-        if d.notes:
-            details.append((_("Notes"), d.notes))
+        details: list[tuple[str, str]] = []
+        if export:  # the timeline shows the title and summary; exports every detail
+            details = [
+                (_("Code"), f"{d.code} (ICD-10-CM)"),
+                (_("Description"), d.description),
+                (_("Rank"), str(d.get_rank_display())),
+                (_("Status"), str(d.get_status_display())),
+                (_("Onset"), d.onset.isoformat() if d.onset else "—"),
+                (_("Resolved"), d.resolved_on.isoformat() if d.resolved_on else "—"),
+                (_("Recorded by"), d.recorded_by.full_name),
+            ]
+            if d.notes:
+                details.append((_("Notes"), d.notes))
         result.append(
             RecordEntry(
                 kind="diagnosis",

@@ -83,14 +83,16 @@ def entries(
     for v in plan.versions:
         assert v.finalised_at is not None  # noqa: S101 -- a finalised version has its time
         url = "" if viewer.pk == client.pk else reverse("plan_version", args=[client.pk, v.number])
-        details = [
-            (_("Starts"), v.starts_on.isoformat()),
-            (_("Review date"), v.review_on.isoformat()),
-            (_("Usual modality"), str(v.get_modality_display())),
-            (_("How often"), v.frequency or "—"),
-        ]
-        if v.summary:
-            details.append((_("Summary for the client"), v.summary))
+        details: list[tuple[str, str]] = []
+        if export:  # the timeline shows the version's summary line; exports every detail
+            details = [
+                (_("Starts"), v.starts_on.isoformat()),
+                (_("Review date"), v.review_on.isoformat()),
+                (_("Usual modality"), str(v.get_modality_display())),
+                (_("How often"), v.frequency or "—"),
+            ]
+            if v.summary:
+                details.append((_("Summary for the client"), v.summary))
         for goal in plan.goals[v.pk] if export else []:  # the timeline shows the summary only
             progress = plan.progress[goal.pk]
             words = f"{goal.problem} → {goal.description}"
