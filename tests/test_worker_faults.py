@@ -74,19 +74,24 @@ def test_a_worker_killed_mid_task_loses_and_doubles_no_email(
         data_dir = tmp_path / "worker" if database_url else sqlite_data_dir(tmp_path / "worker")
         worker = WorkerProcess(worker_env(data_dir, port, database_url), tmp_path / "worker.log")
         expected = queue_emails(admin, therapist_x, client_a)
+        killed_mid_send: list[bool] = []
         try:
             for kill in range(KILLS):
                 worker.start()
                 # Mid-task, after it sent some: it waits on the mail server for a recipient.
                 sent_before = 2 * kill + 1
                 wait_until(
-                    lambda: inbox.talking.is_set() and inbox.count() > sent_before,  # noqa: B023
+                    lambda: (
+                        inbox.talking.is_set() and inbox.count() > sent_before and mid_send()  # noqa: B023
+                    ),
                     60,
                     "the worker talking to the mail server",
                     worker,
                 )
                 worker.kill()
-                assert mid_send(), "killed while no email was being sent"
+                # What the dead worker held stays claimed by it until its lease runs out (the
+                # send may have finished in the instant before the kill: then nothing is held).
+                killed_mid_send.append(mid_send())
             worker.start()
             wait_until(all_done, 90, "every email sent and no task left", worker)
         finally:
@@ -97,8 +102,6 @@ def test_a_worker_killed_mid_task_loses_and_doubles_no_email(
     assert len(set(message_ids)) == len(message_ids) == sum(expected.values())
     assert not DBTaskResult.objects.running().exists()
     assert not DBTaskResult.objects.failed().exists()
-    # What the killed workers had claimed was taken back and done again: a task with more than
-    # one worker id on it, or an email claimed more than once.
-    assert any(len(task.worker_ids) > 1 for task in DBTaskResult.objects.all()) or (
-        EmailDelivery.objects.filter(attempts__gt=1).exists()
-    )
+    # What a killed worker held was taken back and sent again: an email claimed twice.
+    if any(killed_mid_send):
+        assert EmailDelivery.objects.filter(attempts__gt=1).exists()
