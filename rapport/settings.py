@@ -153,6 +153,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     # First: times everything below it, redirects and refusals included.
     "rapport.core.metrics.RequestMetricsMiddleware",
+    "rapport.accounts.middleware.PracticeOncePerRequestMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "rapport.core.middleware.SecurityHeadersMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
@@ -186,6 +187,8 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "rapport.home.context_processors.rapport",
             ],
+            # {{ obj|label:"field" }} on every page (rapport/core/templatetags/choices.py).
+            "builtins": ["rapport.core.templatetags.choices"],
         },
     },
 ]

@@ -15,11 +15,26 @@ from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
+from rapport.accounts.models import Practice
 from rapport.audit.services import Action, record
 from rapport.lib.sessions import SEEN, STARTED, expiry_reason
 
 # Only rewrite the session when the last-seen time moved this much (saves a write per request).
 SEEN_RESOLUTION = 15
+
+
+class PracticeOncePerRequestMiddleware:
+    """Pages read the practice's settings from several places; one request reads the row once."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        scope = Practice.once_per_request()
+        try:
+            return self.get_response(request)
+        finally:
+            Practice.reset_request_scope(scope)
 
 
 class SessionLifetimeMiddleware:

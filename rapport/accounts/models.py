@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 import zoneinfo
+from contextvars import ContextVar, Token
 from datetime import timedelta
 from typing import Any, ClassVar
 
@@ -143,6 +144,14 @@ class Jurisdiction(models.TextChoices):
 RETENTION_DEFAULT_YEARS = {Jurisdiction.US: 7, Jurisdiction.ENGLAND: 20, Jurisdiction.GERMANY: 10}
 
 
+# Within one request the practice row is read once (``PracticeOncePerRequestMiddleware`` opens
+# the scope): the layout, the view and the services it calls each ask for it. Outside a request
+# (tasks, sockets, commands) every call reads the row afresh.
+_practice_of_request: ContextVar[dict[str, Practice] | None] = ContextVar(
+    "practice_of_request", default=None
+)
+
+
 class Practice(models.Model):
     """The practice running this Rapport instance (one row)."""
 
@@ -227,6 +236,12 @@ class Practice(models.Model):
     def __str__(self) -> str:
         return self.name
 
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        super().save(*args, **kwargs)
+        remembered = _practice_of_request.get()
+        if remembered is not None:  # the rest of this request sees what was just saved
+            remembered["practice"] = self
+
     @property
     def retention_period_years(self) -> int | None:
         """The years a record is kept after the last contact; None when nobody has said."""
@@ -246,8 +261,22 @@ class Practice(models.Model):
 
     @classmethod
     def get(cls) -> Practice:
+        remembered = _practice_of_request.get()
+        if remembered is not None and "practice" in remembered:
+            return remembered["practice"]
         practice, _ = cls.objects.get_or_create(id=1)
+        if remembered is not None:
+            remembered["practice"] = practice
         return practice
+
+    @staticmethod
+    def once_per_request() -> Token[dict[str, Practice] | None]:
+        """Open a request's scope (``reset_request_scope`` closes it)."""
+        return _practice_of_request.set({})
+
+    @staticmethod
+    def reset_request_scope(token: Token[dict[str, Practice] | None]) -> None:
+        _practice_of_request.reset(token)
 
 
 def hash_token(token: str) -> str:
