@@ -38,9 +38,10 @@ def waiting_notes(therapist: User, now: datetime | None = None) -> list[Waiting]
     in_care = CareRelationship.objects.filter(
         therapist=therapist, status=CareRelationship.Status.ACTIVE, client__is_active=True
     ).values("client")
+    # Only the columns the list shows: the home page reads these on every visit.
     drafts = Note.objects.filter(
         author=therapist, status=NoteStatus.DRAFT, kind=NoteKind.PROGRESS, client__in=in_care
-    ).select_related("client", "visit")
+    ).values("pk", "client__full_name", "visit__ended_at", "created_at")
     noted = Note.objects.filter(visit=OuterRef("pk"), author=therapist, kind=NoteKind.PROGRESS)
     sessions = (
         Visit.objects.filter(
@@ -51,23 +52,16 @@ def waiting_notes(therapist: User, now: datetime | None = None) -> list[Waiting]
             client__in=in_care,
         )
         .filter(~Exists(noted))
-        .select_related("client")
+        .values("uid", "client__full_name", "ended_at")
     )
     rows = []
     for note in drafts:
-        due = note.visit.ended_at if note.visit and note.visit.ended_at else note.created_at
-        rows.append(_row(note.client.full_name, due, now, limit, "note", note.pk, True))
+        due = note["visit__ended_at"] or note["created_at"]
+        rows.append(_row(note["client__full_name"], due, now, limit, "note", note["pk"], True))
     for visit in sessions:
+        due = visit["ended_at"] or now
         rows.append(
-            _row(
-                visit.client.full_name,
-                visit.ended_at or now,
-                now,
-                limit,
-                "visit_note",
-                visit.uid,
-                False,
-            )
+            _row(visit["client__full_name"], due, now, limit, "visit_note", visit["uid"], False)
         )
     return sorted(rows, key=lambda w: w.at)
 
