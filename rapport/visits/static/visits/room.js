@@ -642,7 +642,7 @@ function renderControls() {
   $("share").disabled = !video || !navigator.mediaDevices?.getDisplayMedia;
   $("share").hidden = !canShare;
   $("flip").hidden = !video || state.cameras < 2;
-  $("flip").disabled = Boolean(call.screen) || call.cameraOff;
+  $("flip").disabled = Boolean(call.screen);
   $("share").setAttribute("aria-pressed", String(Boolean(call.screen)));
 }
 
