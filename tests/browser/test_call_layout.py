@@ -164,6 +164,8 @@ def test_the_call_fills_the_screen_on_a_phone_and_a_desktop(
             "therapist": {"mute", "camera", "share", "chat-toggle", "details-toggle", "end"},
         },
     )
+    # The size where the controls used to be cut off at the bottom edge.
+    check_layout(therapist, {"width": 1280, "height": 800}, {"mute", "share", "end"})
     for person in call.people:
         assert room_state(person.page)["immersive"], room_state(person.page)
         assert room_state(person.page)["awake"], "no screen wake lock during the call"
