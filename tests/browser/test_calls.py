@@ -67,7 +67,7 @@ def test_video_call_through_the_waiting_room(
     lobby = tpage.get_by_role("region", name="Waiting room")
     expect(lobby).to_contain_text(f"{call.pair.client_name} is in the waiting room.")
     expect(tpage).to_have_title(re.compile(rf"^\({call.pair.client_name} is waiting\)"))
-    safety = tpage.get_by_role("complementary", name="Safety check-in")
+    safety = tpage.get_by_role("region", name="Safety check-in")
     expect(safety).to_contain_text("At home, 7 Quay Street, Bristol")
     expect(safety).to_contain_text("+44 117 496 0123")
     expect(safety).to_contain_text("Lee Park, brother")
@@ -98,6 +98,7 @@ def test_video_call_through_the_waiting_room(
 
     # The client picks another microphone mid-call: the track is replaced, no renegotiation.
     offers = received(tpage).count("sdp")
+    page.get_by_role("button", name="More").click()
     page.get_by_text("Camera, microphone and speaker").click()
     page.get_by_label("Microphone", exact=True).select_option(label="Fake Audio Input 2")
     page.wait_for_function(

@@ -126,6 +126,59 @@ export class Call {
     if (type === "audio" || !this.screen) await this.setSending(type, track);
   }
 
+  // The other camera: by facing mode where the browser knows it (a phone's front and back),
+  // otherwise the next camera in the list. The new camera is sent before the old one is let go;
+  // a phone that cannot open two cameras at once gets the old one closed first.
+  async flipCamera() {
+    const current = this.tracks.video;
+    if (!current || !wants(this.modality).video) return;
+    const settings = current.getSettings();
+    let constraint;
+    if (settings.facingMode === "user" || settings.facingMode === "environment") {
+      constraint = { facingMode: { exact: settings.facingMode === "user" ? "environment" : "user" } };
+    } else {
+      const cameras = (await navigator.mediaDevices.enumerateDevices()).filter((d) => d.kind === "videoinput");
+      const index = cameras.findIndex((d) => d.deviceId === settings.deviceId);
+      const next = cameras[(index + 1) % cameras.length];
+      if (!next || next.deviceId === settings.deviceId) return;
+      constraint = { deviceId: { exact: next.deviceId } };
+    }
+    let stream = await navigator.mediaDevices.getUserMedia({ video: constraint }).catch(() => null);
+    if (!stream) {
+      current.stop();
+      try {
+        stream = await navigator.mediaDevices.getUserMedia({ video: constraint });
+      } catch (error) {
+        // The other camera would not open: back to this one.
+        const again = await navigator.mediaDevices.getUserMedia({ video: { deviceId: settings.deviceId } }).catch(() => null);
+        if (again) await this.useVideo(again.getVideoTracks()[0]);
+        throw error;
+      }
+    }
+    const [track] = stream.getVideoTracks();
+    saveDevice("videoinput", track.getSettings().deviceId);
+    await this.useVideo(track);
+  }
+
+  // Send `track` first, then stop the camera it replaces.
+  async useVideo(track) {
+    const old = this.tracks.video;
+    this.tracks.video = track;
+    if (!this.screen) await this.setSending("video", track);
+    this.useTrack(track);
+    if (old && old !== track) old.stop();
+  }
+
+  // A phone may end a hidden page's camera or microphone: open them again and send them in the
+  // same transceivers (replaceTrack, no renegotiation).
+  async replaceEndedTracks() {
+    for (const kind of ["audio", "video"]) {
+      if (this.tracks[kind]?.readyState === "ended") this.tracks[kind] = null;
+    }
+    await this.ensureMedia();
+    await this.syncSenders();
+  }
+
   async shareScreen() {
     const stream = await navigator.mediaDevices.getDisplayMedia({ video: true, audio: false });
     const [track] = stream.getVideoTracks();

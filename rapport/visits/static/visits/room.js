@@ -3,7 +3,8 @@
 //
 // Read-only hook for tests and support (kept in production on purpose):
 //   window.rapportRoom.pc()        the current RTCPeerConnection or null
-//   window.rapportRoom.state()     {you, peer, peerPresent, modality, ended, socket, path, lowered}
+//   window.rapportRoom.state()     {you, peer, peerPresent, modality, ended, socket, path, lowered,
+//                                   immersive, drawer, awake}: the last three from layout.js
 //   window.rapportRoom.modality()  "video" | "audio" | "text"
 //   window.rapportRoom.received()  types of the socket messages received, in order
 //   window.rapportRoom.quality()   {own, peer}: the latest levels
@@ -14,6 +15,7 @@
 import { Call } from "./call.js";
 import { Chat } from "./chat.js";
 import { canChooseSpeaker, savedDevices } from "./devices.js";
+import { Layout } from "./layout.js";
 import { level, report, StepDown } from "./quality.js";
 import { ReconnectingSocket } from "../rapport/socket.js";
 
@@ -47,6 +49,8 @@ const state = {
   reconnectTimer: null,
   timings: { ready: null, firstFrame: null },
   received: [],
+  cameras: 0,
+  callStarted: false, // the therapist's page: the client has been in the call (full screen from then on)
 };
 
 // A modality picked on the tech check (?mode=) applies once, not again after a reload.
@@ -113,6 +117,24 @@ const chat = new Chat({
 });
 
 const stepDown = new StepDown(policy);
+
+const layout = new Layout({
+  room: $("room"),
+  top: $("room-top"),
+  bar: $("controls"),
+  selfView: $("self-view"),
+  drawers: {
+    chat: { panel: $("chat"), toggle: $("chat-toggle"), focus: () => $("chat-text") },
+    details: { panel: $("details"), toggle: $("details-toggle"), focus: () => $("h-details") },
+  },
+  corners: {
+    "top-right": texts.cornerTopRight,
+    "bottom-right": texts.cornerBottomRight,
+    "bottom-left": texts.cornerBottomLeft,
+    "top-left": texts.cornerTopLeft,
+  },
+  onResume: resume,
+});
 
 // Signaling is handled strictly in order: a candidate must not overtake its description. A
 // failed signaling step is handled by the call itself (it says so and renegotiates).
@@ -191,7 +213,10 @@ const handlers = {
     state.peerQuality = { ...m, at: now() };
     renderQuality();
   },
-  chat: (m) => chat.received(m),
+  chat(m) {
+    chat.received(m);
+    if (m.from !== config.role) layout.messageArrived();
+  },
   chat_ack: (m) => chat.acked(m.id),
   wait_message(m) {
     const list = $("wait-messages");
@@ -287,6 +312,24 @@ addEventListener("online", () => {
   call.restartIce();
 });
 addEventListener("pagehide", () => call.close());
+
+// Back from the background (or a phone turned sideways): what a reload would redo, without one.
+// Phones pause the picture and may take the camera or microphone away from a hidden page.
+function resume() {
+  if (state.stopped) return;
+  for (const element of [media.remoteVideo, media.remoteAudio, media.selfVideo]) {
+    if (element.srcObject && element.paused) element.play().catch(() => {});
+  }
+  socket.retryNow();
+  if (state.you !== "admitted") return;
+  const lost = ["audio", "video"].filter((kind) => call.tracks[kind]?.readyState === "ended");
+  if (lost.length) inOrder(() => call.replaceEndedTracks()).then(() => listDevices());
+  const pc = call.pc;
+  if (pc && ["failed", "disconnected"].includes(pc.iceConnectionState) && state.peer.state === "admitted") {
+    startReconnect("network_change");
+    call.restartIce();
+  }
+}
 
 function stopped(reason) {
   if (state.stopped) return;
@@ -385,6 +428,13 @@ function toggle(id, apply) {
 toggle("mute", (on) => call.setMuted(on));
 toggle("camera", (on) => call.setCameraOff(on));
 
+// Front and back camera on a phone (any next camera elsewhere): the sender's track is replaced.
+$("flip").addEventListener("click", () => {
+  inOrder(() => call.flipCamera())
+    .catch((error) => notice(fill(texts.deviceFailed, { error: error.name || error.message })))
+    .then(() => listDevices());
+});
+
 $("share").addEventListener("click", async () => {
   try {
     if (call.screen) await call.stopSharing();
@@ -480,6 +530,7 @@ async function listDevices() {
   for (const select of document.querySelectorAll("#devices select")) {
     const kind = select.dataset.kind;
     const found = devices.filter((d) => d.kind === kind && d.deviceId);
+    if (kind === "videoinput") state.cameras = found.length;
     if (!found.length) continue;
     const chosen = inUse[kind] || saved[kind] || select.value;
     select.replaceChildren(
@@ -487,6 +538,7 @@ async function listDevices() {
     );
     if (found.some((d) => d.deviceId === chosen)) select.value = chosen;
   }
+  renderControls();
 }
 navigator.mediaDevices?.addEventListener?.("devicechange", listDevices);
 
@@ -577,6 +629,8 @@ function statusText() {
 }
 
 const baseTitle = document.title;
+// Sharing the screen is for computers: phone browsers either lack it or share nothing useful.
+const canShare = Boolean(navigator.mediaDevices?.getDisplayMedia) && !matchMedia("(pointer: coarse)").matches;
 
 function renderControls() {
   for (const radio of document.querySelectorAll("input[name=modality]")) {
@@ -586,6 +640,9 @@ function renderControls() {
   $("camera").disabled = !video;
   $("mute").disabled = state.modality === "text";
   $("share").disabled = !video || !navigator.mediaDevices?.getDisplayMedia;
+  $("share").hidden = !canShare;
+  $("flip").hidden = !video || state.cameras < 2;
+  $("flip").disabled = Boolean(call.screen);
   $("share").setAttribute("aria-pressed", String(Boolean(call.screen)));
 }
 
@@ -596,7 +653,12 @@ function render() {
   $("call").hidden = !inRoom;
   $("call").dataset.modality = state.modality;
   $("chat").hidden = !inRoom;
-  for (const aside of document.querySelectorAll(".safety")) aside.hidden = stoppedNow;
+  $("details").hidden = stoppedNow;
+  $("details-call").hidden = !inRoom;
+  if (["admitted", "reconnecting"].includes(state.peer.state)) state.callStarted = true;
+  // Full screen once the call has begun; the therapist waits for the client on the plain page
+  // (waiting room, safety check-in), the client is in the call from being let in.
+  layout.update({ immersive: inRoom && (!isTherapist || state.callStarted), modality: state.modality });
   $("ended").hidden = state.stopped !== "ended";
   $("left").hidden = state.stopped !== "left";
   $("stopped").hidden = !stoppedNow || ["ended", "left"].includes(state.stopped);
@@ -657,6 +719,9 @@ window.rapportRoom = Object.freeze({
     socket: socket.open,
     path: call.path,
     lowered: call.lowered,
+    immersive: layout.immersive,
+    drawer: layout.open,
+    awake: layout.awake,
   }),
   modality: () => state.modality,
   received: () => state.received.slice(),
