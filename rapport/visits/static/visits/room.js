@@ -191,7 +191,8 @@ const handlers = {
     state.polite = m.polite;
     sessionStorage.setItem(REJOIN_KEY, "in-call");
     inOrder(async () => {
-      if (call.pc && call.key !== key && (await carryingMedia(call.pc))) {
+      if (call.pc && call.key === key) return; // an earlier `ready` for this pair did it
+      if (call.pc && (await carryingMedia(call.pc))) {
         keepConnection(key);
         return;
       }
