@@ -27,8 +27,9 @@ pytestmark = pytest.mark.browser
 __all__ = ["media_browser", "media_visitor"]  # fixtures used by the tests below
 
 DOWN_SECONDS = 8
-# The sockets retry after 0.5, 1, 2, 4, 8 s: after an 8 s outage they are back within ~16 s.
-BACK_WITHIN_MS = 30_000
+# The sockets retry after 0.5, 1, 2, 4, 8, 10 s: after an 8 s outage they are back within ~16 s,
+# or ~26 s when the restart misses the retry at 15.5 s.
+BACK_WITHIN_MS = 40_000
 # Longest stretch without a new decoded remote frame that still counts as uninterrupted video.
 # The fake camera sends 30 frames a second; on a loaded 2-core runner decoding (and the page's
 # sampling) stall for up to ~0.7 s now and then without any fault. A rebuilt peer connection is
@@ -79,12 +80,14 @@ def test_a_killed_signaling_server_does_not_interrupt_the_call(
         person.page.evaluate(WATCH_FRAMES)
     time.sleep(1)
 
+    killed_at = time.monotonic()
     server.kill()
     time.sleep(DOWN_SECONDS)
     server.start()
     try:
         for person in call.people:
             wait_for_sockets(person)
+        both_back = time.monotonic() - killed_at
         # Both pages have had their `ready` for the new pair of sockets and judged the call.
         for person in call.people:
             person.page.wait_for_function(
@@ -113,7 +116,43 @@ def test_a_killed_signaling_server_does_not_interrupt_the_call(
     seconds = re.search(r"([\d.]+) s", outage[1]["details"])
     assert seconds, outage
     print(f"outage on the timeline: {seconds.group(1)} s")
-    # Both sockets were down from the kill until the first came back: the 8 s and a retry.
-    assert DOWN_SECONDS <= float(seconds.group(1)) < DOWN_SECONDS + 12, outage
+    # Both sockets were down from the kill until the first came back: at least the time the
+    # server was away, at most until both were back (the sockets' backoff reaches 10 s, and a
+    # slow restart can miss one retry).
+    assert DOWN_SECONDS <= float(seconds.group(1)) <= both_back + 1, (outage, both_back)
     # Reconnecting means a rebuilt call: none here.
     assert not [r for r in rows if r["kind"] in ("reconnecting", "reconnect_failed")], rows
+
+
+def test_when_only_one_side_still_hears_media_both_build_a_new_call(
+    media_visitor: MakeVisitor, server: DemoServer
+) -> None:
+    """The therapist's page stops sending (its senders lose their tracks), so after the restart
+    the client hears nothing and builds a new peer connection while the therapist, still hearing
+    the client, keeps the old one. The client's offer comes from a new peer connection (a new
+    DTLS fingerprint): the therapist's page follows it, and the call comes back both ways."""
+    call = enter_call(media_visitor, server, "video")
+    for person in call.people:
+        wait_for_call(person)
+    call.therapist.page.evaluate(
+        "() => Promise.all(window.rapportRoom.pc().getSenders().map((s) => s.replaceTrack(null)))"
+    )
+    server.kill()
+    time.sleep(2)
+    server.start()
+    try:
+        for person in call.people:
+            wait_for_sockets(person)
+        call.client.page.wait_for_function(
+            "() => window.rapportRoom.state().peerConnections >= 2", timeout=20_000
+        )
+        for person in call.people:
+            wait_for_call(person)
+    except Exception as exc:
+        raise AssertionError(diagnose(*call.people)) from exc
+    assert room_state(call.client.page)["keptConnections"] == 0
+    # Whether the therapist's page kept its connection for a while (and then followed the
+    # client's new one) depends on which socket came back first; either way it has a new one.
+    therapist = room_state(call.therapist.page)
+    print(f"therapist: {therapist['keptConnections']} kept, {therapist['peerConnections']} built")
+    assert therapist["peerConnections"] >= 2, therapist
