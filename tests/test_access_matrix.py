@@ -295,6 +295,7 @@ MATRIX: dict[str, tuple[dict[str, Expect], Kwargs | None]] = {
     # admins are never participants. POST-only routes answer GET with 405.
     "appointment_join": rule(LOGIN, 405, 405, 405, 405, 405, appointment_id),
     "visit_start": rule(LOGIN, 403, 403, 405, 405, 403, client_a_id),
+    "visits_open": rule(LOGIN, 200, 200, 200, 200, 200),
     "visit_room": rule(LOGIN, 200, 404, 200, 404, 404, visit_id),
     "visit_check": rule(LOGIN, 200, 404, 200, 404, 404, visit_id),
     "visit_checkin": rule(LOGIN, 200, 404, 404, 404, 404, visit_id),

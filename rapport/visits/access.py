@@ -12,11 +12,11 @@ import uuid
 
 from django.http import Http404, HttpRequest
 
-from rapport.accounts.models import User
+from rapport.accounts.models import Role, User
 from rapport.audit.services import Action, record
-from rapport.care.access import Reach, in_active_care
-from rapport.visits.models import SafetyCheckIn, Visit
-from rapport.visits.services import THERAPIST, current_checkin, role_in
+from rapport.care.access import Reach, clients_of, in_active_care
+from rapport.visits.models import SafetyCheckIn, Visit, VisitStatus
+from rapport.visits.services import CLIENT, THERAPIST, current_checkin, open_visits, role_in
 
 
 def access_visit(user: User, visit_uid: uuid.UUID) -> tuple[Visit, str]:
@@ -30,6 +30,25 @@ def access_visit(user: User, visit_uid: uuid.UUID) -> tuple[Visit, str]:
     if visit is None or role is None or not in_care(visit):
         raise Http404("No such session.")
     return visit, role
+
+
+def open_visits_of(user: User) -> list[tuple[Visit, str]]:
+    """``user``'s sessions that are not over, with their role in each: a client's with the
+    therapists who treat them now, a therapist's with their current clients; nobody else has
+    any."""
+    if not user.is_active:
+        return []
+    if user.role == Role.CLIENT:
+        return [(visit, CLIENT) for visit in open_visits(user)]
+    if user.role == Role.THERAPIST:
+        visits = (
+            Visit.objects.filter(therapist=user, client__in=clients_of(user))
+            .exclude(status=VisitStatus.ENDED)
+            .select_related("client", "therapist")
+            .order_by("-created_at", "-pk")
+        )
+        return [(visit, THERAPIST) for visit in visits]
+    return []
 
 
 def in_care(visit: Visit) -> bool:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import secrets
 import uuid
+from datetime import timedelta
 from typing import Any
 
 from channels.db import database_sync_to_async
@@ -18,6 +19,7 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404
+from django.utils import timezone
 
 from rapport.core import metrics, realtime
 from rapport.core.sockets import (
@@ -53,7 +55,7 @@ REFUSALS_BEFORE_CLOSE = 100
 
 # Which sender may send what. "admitted": the sender is in the room (a waiting client is not).
 ANYONE = {"ping"}
-ADMITTED = {"sdp", "ice", "modality", "media", "quality", "reconnect", "chat"}
+ADMITTED = {"sdp", "ice", "modality", "media", "quality", "reconnect", "signaling_outage", "chat"}
 THERAPIST_ONLY = {"admit", "wait_message", "end"}
 RELAYED = {"sdp", "ice"}
 
@@ -104,6 +106,10 @@ class VisitConsumer(HandlerGuard, AsyncWebsocketConsumer):  # type: ignore[misc]
             await self._close_at_once(VISIT_ENDED)
             return
         self.visit, self.role, self.state = joined.visit, joined.role, joined.state
+        # Only a socket that took over from an earlier one of the same person can have been
+        # down before: it may report that outage once (``signaling_outage``).
+        self.outage_reportable = joined.returned or bool(joined.replaced_channel)
+        self.connected_at = timezone.now()
         self.modality = self.visit.modality
         self.group = services.visit_group(self.visit)
         self.groups_joined = [self.group, *live_groups(self.scope)]
@@ -147,8 +153,13 @@ class VisitConsumer(HandlerGuard, AsyncWebsocketConsumer):  # type: ignore[misc]
                 "name": self._name(peer_role),
                 "connection": peer.connection or None,
             },
+            "visit": str(visit.uid),
             "modality": visit.modality,
+            "modalities": services.allowed_modalities(visit),
             "ice_servers": ice_servers(self.user.pk),
+            "ice_transport_policy": settings.RAPPORT_ICE_TRANSPORT_POLICY,
+            "quality": settings.RAPPORT_QUALITY_POLICY,
+            "rejoin_grace_seconds": settings.RAPPORT_VISIT_REJOIN_GRACE_SECONDS,
             "chat": [self._chat_json(m) for m in services.chat_history(visit)],
             "checkin": checkin.as_dict() if checkin is not None else None,
             "connection": self.connection,
@@ -316,6 +327,17 @@ class VisitConsumer(HandlerGuard, AsyncWebsocketConsumer):  # type: ignore[misc]
             self.visit.pk, self.user, RECONNECT_EVENTS[fields["phase"]], reason=fields["cause"]
         )
 
+    async def on_signaling_outage(self, fields: dict[str, Any]) -> None:
+        if not self.outage_reportable:
+            raise ValidationError("This socket has no earlier outage to report.")
+        self.outage_reportable = False
+        # The outage ended when this socket connected; the page measured how long it lasted.
+        ended = self.connected_at
+        started = ended - timedelta(milliseconds=fields["down_ms"])
+        await database_sync_to_async(services.signaling_outage)(
+            self.visit.pk, self.user, started=started, ended=ended
+        )
+
     async def on_modality(self, fields: dict[str, Any]) -> None:
         detail = ""
         if fields["reason"] == "connection":
@@ -457,8 +479,6 @@ class VisitConsumer(HandlerGuard, AsyncWebsocketConsumer):  # type: ignore[misc]
 
 
 def _now_iso() -> str:
-    from django.utils import timezone
-
     return timezone.now().isoformat()
 
 

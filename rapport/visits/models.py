@@ -107,6 +107,8 @@ class EventKind(models.TextChoices):
     RECONNECTING = "reconnecting", _("Reconnecting")
     RECONNECTED = "reconnected", _("Reconnected")
     RECONNECT_FAILED = "reconnect_failed", _("Reconnect failed")
+    SIGNALING_LOST = "signaling_lost", _("Signaling lost, media kept flowing")
+    SIGNALING_BACK = "signaling_back", _("Signaling back")
     WAIT_MESSAGE = "wait_message", _("Message to the waiting room")
     ENDED = "ended", _("Session ended")
 

@@ -88,6 +88,15 @@ def optional_text(high: int) -> Check:
     return check
 
 
+def whole(low: int, high: int) -> Check:
+    def check(name: str, value: Any) -> int:
+        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+            raise SchemaError(f"{name} must be a whole number from {low} to {high}")
+        return value
+
+    return check
+
+
 def optional_int(name: str, value: Any) -> int | None:
     if value is None:
         return None
@@ -177,6 +186,9 @@ MESSAGES: dict[str, tuple[dict[str, Check], dict[str, Check]]] = {
         },
         {},
     ),
+    # This page's room socket was down for ``down_ms`` while its peer connection kept carrying
+    # media (sent once, by a socket that took over from an earlier one).
+    "signaling_outage": ({"down_ms": whole(1, 86_400_000)}, {}),
     "chat": ({"id": message_id, "text": text(1, 4000)}, {}),
     "end": ({}, {}),
 }

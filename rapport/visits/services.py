@@ -396,6 +396,47 @@ def note(visit_id: int, user: User, kind: str, *, reason: str = "", detail: str 
         _event(visit, kind, user, reason=reason, detail=detail[:200])
 
 
+def signaling_outage(visit_id: int, user: User, *, started: datetime, ended: datetime) -> None:
+    """``user``'s room socket was down from ``started`` to ``ended`` while their call's media
+    kept flowing peer to peer: two timeline lines, lost and back. When the other person's
+    report of the same outage is there already, the pair narrows to the time both sockets were
+    down (a signaling server that was away for everyone) and says "both"."""
+    with transaction.atomic():
+        visit, role = _participant(visit_id, user)
+        lines = VisitEvent.objects.filter(
+            visit=visit, kind__in=[EventKind.SIGNALING_LOST, EventKind.SIGNALING_BACK]
+        ).order_by("-at", "-pk")
+        last = list(lines[:2])
+        if (
+            len(last) == 2
+            and [e.kind for e in last] == [EventKind.SIGNALING_BACK, EventKind.SIGNALING_LOST]
+            and last[0].reason not in (role, "both")
+            and last[1].at < ended
+            and started < last[0].at
+        ):
+            back, lost = last
+            lost.at, back.at = max(lost.at, started), min(back.at, ended)
+            lost.reason = back.reason = "both"
+            lost.actor = back.actor = None
+            back.detail = _seconds(back.at - lost.at)
+            lost.save(update_fields=["at", "reason", "actor"])
+            back.save(update_fields=["at", "reason", "actor", "detail"])
+            return
+        _event(visit, EventKind.SIGNALING_LOST, user, at=started, reason=role)
+        _event(
+            visit,
+            EventKind.SIGNALING_BACK,
+            user,
+            at=ended,
+            reason=role,
+            detail=_seconds(ended - started),
+        )
+
+
+def _seconds(span: timedelta) -> str:
+    return f"{span.total_seconds():.1f} s"
+
+
 def wait_message(visit_id: int, therapist: User) -> Visit:
     with transaction.atomic():
         visit, role = _participant(visit_id, therapist)

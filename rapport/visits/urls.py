@@ -9,6 +9,7 @@ urlpatterns = [
         "appointments/<int:appointment_id>/join/", views.appointment_join, name="appointment_join"
     ),
     path("clients/<int:client_id>/visit/", views.visit_start, name="visit_start"),
+    path("visits/open/", views.visits_open, name="visits_open"),
     path("visits/<uuid:visit_id>/", views.visit_room, name="visit_room"),
     path("visits/<uuid:visit_id>/check/", views.visit_check, name="visit_check"),
     path("visits/<uuid:visit_id>/check-in/", views.visit_checkin, name="visit_checkin"),

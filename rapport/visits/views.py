@@ -9,7 +9,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
@@ -22,9 +22,9 @@ from rapport.lib.turn import ice_servers
 from rapport.scheduling.access import access_appointment
 from rapport.scheduling.models import Modality
 from rapport.visits import services
-from rapport.visits.access import access_checkin, access_visit
+from rapport.visits.access import access_checkin, access_visit, open_visits_of
 from rapport.visits.forms import SafetyCheckInForm
-from rapport.visits.models import Visit
+from rapport.visits.models import EventKind, Visit
 from rapport.visits.services import CLIENT, THERAPIST, VisitError
 
 DEVICES_POLICY = (
@@ -65,6 +65,32 @@ def visit_start(request: HttpRequest, client_id: int) -> HttpResponse:
         messages.error(request, "Only a client's own therapist can start a session with them.")
         return redirect("client_record", client_id)
     return redirect("visit_check", visit.uid)
+
+
+@login_required
+@require_http_methods(["GET", "HEAD"])
+def visits_open(request: HttpRequest) -> HttpResponse:
+    """The signed-in person's sessions that are not over, as JSON: how a program written from
+    docs/protocol.md ("Writing a client") finds its visit and the addresses around it."""
+    rows = []
+    for visit, role in open_visits_of(_user(request)):
+        peer = visit.client if role == THERAPIST else visit.therapist
+        row: dict[str, Any] = {
+            "visit": str(visit.uid),
+            "role": role,
+            "with": peer.full_name,
+            "status": visit.status,
+            "modality": visit.modality,
+            "created_at": visit.created_at.isoformat(),
+            "check": reverse("visit_check", args=[visit.uid]),
+            "room": reverse("visit_room", args=[visit.uid]),
+            "socket": f"/ws/visits/{visit.uid}/",
+        }
+        if role == CLIENT:
+            row["check_in"] = reverse("visit_checkin", args=[visit.uid])
+            row["checked_in"] = services.current_checkin(visit) is not None
+        rows.append(row)
+    return JsonResponse({"visits": rows})
 
 
 def _config(request: HttpRequest, visit: Visit, role: str) -> dict[str, Any]:
@@ -204,5 +230,6 @@ def visit_timeline(request: HttpRequest, visit_id: uuid.UUID) -> HttpResponse:
             "events": events,
             "checkin": checkin,
             "summary": services.summary(visit, events, checkin),
+            "signaling_kinds": (EventKind.SIGNALING_LOST, EventKind.SIGNALING_BACK),
         },
     )

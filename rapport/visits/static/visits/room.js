@@ -4,7 +4,9 @@
 // Read-only hook for tests and support (kept in production on purpose):
 //   window.rapportRoom.pc()        the current RTCPeerConnection or null
 //   window.rapportRoom.state()     {you, peer, peerPresent, modality, ended, socket, path, lowered,
-//                                   immersive, drawer, awake}: the last three from layout.js
+//                                  immersive, drawer, awake (from layout.js), peerConnections
+//                                  (built by this page), keptConnections (kept across a socket
+//                                  reconnect because they still carried media)}
 //   window.rapportRoom.modality()  "video" | "audio" | "text"
 //   window.rapportRoom.received()  types of the socket messages received, in order
 //   window.rapportRoom.quality()   {own, peer}: the latest levels
@@ -28,6 +30,7 @@ const isTherapist = config.role === "therapist";
 const policy = config.quality;
 const REJOIN_KEY = `rapport.visit.${config.visit}`;
 const RECONNECT_GIVE_UP_MS = 30_000;
+const MEDIA_CHECK_MS = 500;
 
 const state = {
   you: isTherapist ? "admitted" : "waiting",
@@ -47,6 +50,12 @@ const state = {
   chosenModality: null,
   reconnect: null,
   reconnectTimer: null,
+  reconnectDeferred: false, // a dropped socket's "reconnect" waits for the peer connection's fate
+  socketDownAt: null,
+  outageMs: null, // how long the room socket was down, until a `ready` says what became of the call
+  polite: !isTherapist,
+  peerConnections: 0,
+  keptConnections: 0,
   timings: { ready: null, firstFrame: null },
   received: [],
   cameras: 0,
@@ -64,6 +73,7 @@ const socket = new ReconnectingSocket(config.socket_url, {
   onMessage: receive,
   onDown() {
     state.socketDown = true;
+    state.socketDownAt ??= now();
     if (state.you === "admitted" && !state.reconnect) state.reconnect = "socket_dropped";
     render();
   },
@@ -84,6 +94,7 @@ const call = new Call({
       renderControls();
     },
     started() {
+      state.peerConnections += 1;
       state.seeingVideo = false;
       sendMedia();
       render();
@@ -166,12 +177,19 @@ const handlers = {
     chat.history(m.chat);
     chat.resend();
     if (m.modality !== state.modality) applyModality(m.modality, null);
+    if (state.socketDownAt !== null) {
+      state.outageMs = Math.max(1, Math.round(now() - state.socketDownAt));
+      state.socketDownAt = null;
+    }
     if (first && rejoining && state.you === "admitted") state.reconnect = "page_reload";
     const peerHere = state.peer.present && state.peer.state === "admitted";
-    if (state.reconnect && state.you === "admitted" && peerHere) {
+    // After a dropped socket the call may well be carrying media still: the `ready` that
+    // follows decides whether it reconnects at all.
+    state.reconnectDeferred = state.reconnect === "socket_dropped" && Boolean(call.pc) && peerHere;
+    if (state.reconnect && state.you === "admitted" && peerHere && !state.reconnectDeferred) {
       send({ type: "reconnect", phase: "started", cause: state.reconnect });
       armReconnectTimer();
-    } else {
+    } else if (!state.reconnectDeferred) {
       state.reconnect = null;
     }
     if (state.you === "admitted") applyRequestedMode();
@@ -192,11 +210,33 @@ const handlers = {
   ready(m) {
     const key = `${state.connection}/${m.peer_connection}`;
     if (call.key === key && call.pc) return;
-    state.timings = { ready: now(), firstFrame: null };
+    state.polite = m.polite;
     sessionStorage.setItem(REJOIN_KEY, "in-call");
-    inOrder(() => call.start(key, m.polite));
+    inOrder(async () => {
+      if (call.pc && call.key === key) return; // an earlier `ready` for this pair did it
+      if (call.pc && (await carryingMedia(call.pc))) {
+        keepConnection(key);
+        return;
+      }
+      state.outageMs = null;
+      if (state.reconnectDeferred && state.reconnect) {
+        send({ type: "reconnect", phase: "started", cause: state.reconnect });
+        armReconnectTimer();
+      }
+      state.reconnectDeferred = false;
+      state.timings = { ready: now(), firstFrame: null };
+      await call.start(key, m.polite);
+    });
   },
-  sdp: (m) => inOrder(() => call.description(m.description)),
+  sdp: (m) =>
+    inOrder(async () => {
+      // An offer from a new peer connection (the other side judged ours gone): follow it.
+      if (m.description.type === "offer" && peerRebuilt(call.pc, m.description.sdp)) {
+        state.timings = { ready: now(), firstFrame: null };
+        await call.start(`${call.key}+`, state.polite);
+      }
+      await call.description(m.description);
+    }),
   ice: (m) => inOrder(() => call.candidate(m.candidate)),
   modality(m) {
     const previous = state.modality;
@@ -279,6 +319,44 @@ function applyModality(modality, message) {
 
 // --- Reconnects ----------------------------------------------------------------------------------
 
+// Media still arriving on a connected peer connection: it outlived the sockets (a signaling
+// server restart, the room socket's own drop) and is kept. A peer that reloaded or crashed has
+// closed its side, so nothing arrives on ours any more and both sides build a new one.
+async function carryingMedia(pc) {
+  if (pc.connectionState !== "connected") return false;
+  const inbound = async () => {
+    let packets = 0;
+    (await pc.getStats()).forEach((s) => {
+      if (s.type === "inbound-rtp") packets += s.packetsReceived || 0;
+    });
+    return packets;
+  };
+  const before = await inbound();
+  await new Promise((resolve) => setTimeout(resolve, MEDIA_CHECK_MS));
+  return call.pc === pc && pc.connectionState === "connected" && (await inbound()) > before;
+}
+
+function keepConnection(key) {
+  call.key = key;
+  state.keptConnections += 1;
+  // The signaling was away while the call went on: the timeline says so, not "reconnected".
+  if (state.outageMs) send({ type: "signaling_outage", down_ms: state.outageMs });
+  state.outageMs = null;
+  if (state.reconnectDeferred) state.reconnect = null;
+  state.reconnectDeferred = false;
+  render();
+}
+
+const fingerprint = (sdp) => /^a=fingerprint:(.+)$/m.exec(sdp || "")?.[1].trim() ?? null;
+
+// A description whose DTLS fingerprint differs from the one in use comes from a new peer
+// connection on the other side.
+function peerRebuilt(pc, sdp) {
+  const current = fingerprint(pc?.remoteDescription?.sdp);
+  const offered = fingerprint(sdp);
+  return Boolean(current && offered && current !== offered);
+}
+
 function startReconnect(cause) {
   if (state.reconnect || state.you !== "admitted" || !call.pc) return;
   if (!(state.peer.present && state.peer.state === "admitted")) return;
@@ -350,7 +428,7 @@ function stopped(reason) {
 
 // --- Quality -------------------------------------------------------------------------------------
 
-const sampler = setInterval(sampleQuality, (policy.sample_seconds || 2) * 1000);
+const sampler = setInterval(sampleQuality, policy.sample_seconds * 1000);
 
 async function sampleQuality() {
   if (state.stopped || state.you !== "admitted" || !call.pc) return;
@@ -722,6 +800,8 @@ window.rapportRoom = Object.freeze({
     immersive: layout.immersive,
     drawer: layout.open,
     awake: layout.awake,
+    peerConnections: state.peerConnections,
+    keptConnections: state.keptConnections,
   }),
   modality: () => state.modality,
   received: () => state.received.slice(),
