@@ -173,9 +173,12 @@ MESSAGES: dict[str, tuple[dict[str, Check], dict[str, Check]]] = {
     "reconnect": (
         {
             "phase": choice("started", "completed", "failed"),
-            "cause": choice("ice_failed", "network_change", "socket_dropped", "page_reload"),
+            "cause": choice(
+                "ice_failed", "network_change", "socket_dropped", "page_reload", "media_lost"
+            ),
         },
-        {},
+        # A completed media loss: how long no media arrived, and the ICE restarts it took.
+        {"lost_ms": number(0, 86_400_000), "ice_restarts": number(0, 100_000)},
     ),
     "chat": ({"id": message_id, "text": text(1, 4000)}, {}),
     "end": ({}, {}),

@@ -45,6 +45,7 @@ const state = {
   chosenModality: null,
   reconnect: null,
   reconnectTimer: null,
+  mediaLost: false,
   timings: { ready: null, firstFrame: null },
   received: [],
 };
@@ -96,6 +97,22 @@ const call = new Call({
       sampleQuality(); // shows the path (direct or relayed) now rather than at the next sample
     },
     iceTrouble: () => startReconnect("ice_failed"),
+    // No inbound media for a few seconds: a dead call whatever ICE says. Say so on both pages,
+    // and check the socket too (a blackout leaves it looking open): the ICE restart's offer and
+    // answer travel on it.
+    mediaLost() {
+      state.mediaLost = true;
+      startReconnect("media_lost");
+      notice(texts.mediaLost);
+      probeSocket();
+      render();
+    },
+    mediaBack({ lostMs, restarts }) {
+      state.mediaLost = false;
+      finishReconnect({ lost_ms: lostMs, ice_restarts: restarts });
+      notice(texts.signalingRecovered);
+      render();
+    },
     signalingFailed: (givingUp) => notice(givingUp ? texts.signalingGaveUp : texts.signalingFailed),
     signalingRecovered: () => notice(texts.signalingRecovered),
     peerHere: () => state.peer.present && state.peer.state === "admitted",
@@ -274,11 +291,23 @@ function armReconnectTimer() {
   }, RECONNECT_GIVE_UP_MS);
 }
 
-function finishReconnect() {
+// `figures`: how long the media was lost and how many ICE restarts it took (a media loss).
+function finishReconnect(figures = {}) {
   if (!state.reconnect) return;
+  // A dead call is over when its media is back, not when ICE says "connected".
+  if (state.reconnect === "media_lost" && state.mediaLost) return;
   clearTimeout(state.reconnectTimer);
-  if (send({ type: "reconnect", phase: "completed", cause: state.reconnect })) state.reconnect = null;
+  const message = { type: "reconnect", phase: "completed", cause: state.reconnect };
+  if (state.reconnect === "media_lost") Object.assign(message, figures);
+  if (send(message)) state.reconnect = null;
   render();
+}
+
+const PROBE_EVERY_MS = 1000;
+function probeSocket() {
+  if (!state.mediaLost || state.stopped) return;
+  socket.probe();
+  setTimeout(probeSocket, PROBE_EVERY_MS);
 }
 
 addEventListener("online", () => {
@@ -559,6 +588,7 @@ function renderPath() {
 
 function overlayText() {
   if (state.peer.state === "reconnecting") return texts.reconnecting;
+  if (state.mediaLost && inCallWithPeer()) return texts.reconnecting;
   if (!state.peer.present || state.peer.state !== "admitted") return texts.peerAway;
   if (state.modality === "audio") return texts.audioOnly;
   if (state.modality === "text") return texts.textOnly;
@@ -566,10 +596,13 @@ function overlayText() {
   return "";
 }
 
+const inCallWithPeer = () => state.you === "admitted" && state.peer.present && state.peer.state === "admitted";
+
 function statusText() {
   if (state.socketDown) return texts.youReconnecting;
   if (!isTherapist && state.you === "waiting") return texts.waiting;
   if (state.peer.state === "reconnecting") return texts.reconnecting;
+  if (state.mediaLost && inCallWithPeer()) return texts.mediaLostStatus;
   if (isTherapist && state.peer.state === "waiting" && state.peer.present) return texts.lobbyWaiting;
   if (state.peer.present && state.peer.state === "admitted") return texts.inCall;
   if (isTherapist) return texts.lobbyAway;
