@@ -245,7 +245,8 @@ def test_pages_showing_the_checkin_audit_reading_it(therapist_x: User, client_a:
 
 def test_the_server_records_a_forced_switch_only_after_the_policys_wait() -> None:
     """Samples every 2 s: poor for 12 s (less one sampling period) calls for audio, in the words
-    the pages use; a good sample, a stale one, a switch up or sideways do not."""
+    the pages use; a good sample, a stale one (over 1.5 periods old), a switch up or sideways do
+    not."""
     now = [0.0]
     link = LinkQuality(settings.RAPPORT_QUALITY_POLICY, clock=lambda: now[0])
     poor = {"level": "poor", "rtt_ms": 80.0, "loss": 0.15, "jitter_ms": 5.0}
@@ -259,6 +260,8 @@ def test_the_server_records_a_forced_switch_only_after_the_policys_wait() -> Non
     assert link.connection_detail("audio", "video") is None
     assert link.connection_detail("video", "video") is None
     assert link.connection_detail("audio", "text") is None  # 15 % is not too weak for audio
+    now[0] = 13.5  # the last poor sample is 5.5 s old: it may describe a fault that has ended
+    assert link.connection_detail("video", "audio") is None
     now[0] = 20.0  # nothing heard for 10 s: the samples are stale
     assert link.connection_detail("video", "audio") is None
     link.report(OWN, {"level": "good", "loss": 0.0})

@@ -26,6 +26,7 @@ from tests.browser.calls import (
     enter_call,
     timeline_rows,
     wait_for_call,
+    wait_for_modality,
 )
 from tests.browser.conftest import MakeVisitor, visitors_in
 from tests.browser.media import ALLOW_DEVICES, MEDIA_ARGS
@@ -218,3 +219,50 @@ def test_a_blackout_is_shown_at_once_and_the_call_comes_back_within_seconds(
     rows = reconnect_rows(call)
     lost = [r for r in rows if r["reason"] == "media_lost"]
     assert any(r["kind"] == "reconnected" for r in lost), rows
+
+
+LOSS_S = 30.0  # how long the loss lasts
+SWITCH_BACK = "Switch back to video"
+
+
+@pytest.mark.parametrize("percent", [10, 30])
+def test_after_packet_loss_is_lifted_the_call_offers_to_step_back_up(
+    faulty: MakeVisitor, fault_server: DemoServer, network: FaultNetwork, percent: int
+) -> None:
+    call = in_a_call(faulty, fault_server)
+    network.fault(percent, udp_only=True)
+    start = time.monotonic()
+    try:
+        for person in call.people:
+            left = LOSS_S - (time.monotonic() - start)
+            wait_for_modality(person.page, "audio", timeout=max(0.1, left) * 1000)
+    except PlaywrightTimeoutError as exc:
+        raise AssertionError(
+            f"no step down to audio within {LOSS_S} s of {percent} % loss\n"
+            + diagnose(*call.people)
+        ) from exc
+    time.sleep(max(0.0, LOSS_S - (time.monotonic() - start)))
+    at_lift = {p.name: p.page.evaluate("window.rapportRoom.modality()") for p in call.people}
+    network.lift()
+    lifted = time.monotonic()
+    for person in call.people:
+        offer = person.page.get_by_role("button", name=SWITCH_BACK)
+        left = OFFER_S - (time.monotonic() - lifted)
+        try:
+            expect(offer).to_be_visible(timeout=max(0.1, left) * 1000)
+        except AssertionError as exc:
+            raise AssertionError(
+                f"{person.name}: no offer to switch back within {OFFER_S} s of the loss's end\n"
+                + diagnose(*call.people)
+            ) from exc
+    print(f"offer {time.monotonic() - lifted:.1f} s after {percent} % loss was lifted")
+    # Nothing stepped down on figures from before the loss's end.
+    for person in call.people:
+        assert person.page.evaluate("window.rapportRoom.modality()") == at_lift[person.name]
+    call.therapist.page.get_by_role("button", name=SWITCH_BACK).click()
+    for person in call.people:
+        wait_for_modality(person.page, "video")
+        wait_for_call(person)
+    rows = timeline_rows(call.therapist, call.visit)
+    forced = [r for r in rows if r["kind"] == "modality" and r["reason"] == "connection"]
+    assert [r["what"] for r in forced] == ["Modality switched: Audio only"], rows

@@ -351,7 +351,9 @@ async function sampleQuality() {
     stepDown.pause(); // nobody to talk to: silence is not a bad connection
     return;
   }
-  const fresh = state.peerQuality && now() - state.peerQuality.at < 3 * policy.sample_seconds * 1000;
+  // The peer's figures count while they are its latest sample (one period, and half for the way):
+  // an older one may describe a fault that has ended.
+  const fresh = state.peerQuality && now() - state.peerQuality.at < 1.5 * policy.sample_seconds * 1000;
   const decision = stepDown.observe(now() / 1000, state.modality, sample, fresh ? state.peerQuality : null);
   if (decision) act(decision);
 }
