@@ -318,6 +318,7 @@ class VisitConsumer(HandlerGuard, AsyncWebsocketConsumer):  # type: ignore[misc]
             RECONNECT_EVENTS[fields["phase"]],
             reason=fields["cause"],
             detail=_outage(fields),
+            seconds=None if fields.get("lost_ms") is None else fields["lost_ms"] / 1000,
         )
 
     async def on_modality(self, fields: dict[str, Any]) -> None:

@@ -8,6 +8,7 @@ Each test is bounded: a fault of at most 30 s, and waits measured against the bu
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import time
 from collections.abc import Iterator
@@ -216,9 +217,16 @@ def test_a_blackout_is_shown_at_once_and_the_call_comes_back_within_seconds(
     print(f"media back {back} s after a {seconds} s blackout")  # shown with pytest -s
     assert max(back.values()) <= RECOVER_S, (back, diagnose(*call.people))
     expect_recovered(call)
+    # The timeline: each page's loss, how long no media arrived, the ICE restarts it took.
     rows = reconnect_rows(call)
-    lost = [r for r in rows if r["reason"] == "media_lost"]
-    assert any(r["kind"] == "reconnected" for r in lost), rows
+    back_rows = [r for r in rows if r["reason"] == "media_lost" and r["kind"] == "reconnected"]
+    assert len(back_rows) == 2, rows
+    for row in back_rows:
+        found = re.search(r"no media for (\d+\.\d) s, \d+ ICE restarts?", row["details"])
+        assert found, row
+        assert seconds - 0.5 <= float(found.group(1)) <= seconds + RECOVER_S + 0.5, row
+    minutes_lost = float(call.therapist.page.locator("#minutes-lost").inner_text())
+    assert seconds / 60 - 0.1 <= minutes_lost <= (seconds + RECOVER_S) / 60 + 0.1, minutes_lost
 
 
 LOSS_S = 30.0  # how long the loss lasts

@@ -46,6 +46,7 @@ const state = {
   reconnect: null,
   reconnectTimer: null,
   mediaLost: false,
+  lostFigures: null, // {lost_ms, ice_restarts} of the last media loss, until reported
   timings: { ready: null, firstFrame: null },
   received: [],
 };
@@ -109,7 +110,8 @@ const call = new Call({
     },
     mediaBack({ lostMs, restarts }) {
       state.mediaLost = false;
-      finishReconnect({ lost_ms: lostMs, ice_restarts: restarts });
+      state.lostFigures = { lost_ms: lostMs, ice_restarts: restarts };
+      finishReconnect(state.lostFigures);
       notice(texts.signalingRecovered);
       render();
     },
@@ -163,7 +165,9 @@ const handlers = {
     if (m.modality !== state.modality) applyModality(m.modality, null);
     if (first && rejoining && state.you === "admitted") state.reconnect = "page_reload";
     const peerHere = state.peer.present && state.peer.state === "admitted";
-    if (state.reconnect && state.you === "admitted" && peerHere) {
+    if (state.reconnect === "media_lost" && !state.mediaLost) {
+      finishReconnect(state.lostFigures); // the media came back before this socket did
+    } else if (state.reconnect && state.you === "admitted" && peerHere) {
       send({ type: "reconnect", phase: "started", cause: state.reconnect });
       armReconnectTimer();
     } else {
