@@ -6,8 +6,8 @@ export const stronger = (a, b) => RANK[a] > RANK[b];
 
 // One sample from a stats report and the previous sample's counters (for per-sample deltas).
 // Only streams flowing now count: a sender stopped by a switch to audio or text keeps its last
-// `remote-inbound-rtp` figures in the report for good, and a loss figure frozen there would keep
-// the call "poor" long after the network recovered. A remote report counts when its stream sent
+// `remote-inbound-rtp` figures in the report for good, and a loss figure frozen there kept the
+// call "poor" long after the network recovered. A remote report counts when its stream sent
 // packets since the previous sample and a new receiver report about it arrived meanwhile.
 export function summarise(report, previous) {
   const stats = new Map();
@@ -53,10 +53,18 @@ export function summarise(report, previous) {
     }
   }
   const delta = (key) => (previous ? Math.max(0, counters[key] - previous.counters[key]) : counters[key]);
-  const received = delta("audioReceived") + delta("videoReceived");
-  const lost = delta("audioLost") + delta("videoLost");
-  let loss = received + lost > 0 ? lost / (received + lost) : null;
-  if (remoteLoss !== null) loss = Math.max(loss ?? 0, remoteLoss);
+  // The loss of what arrives here, over this sample, the worse of audio and video (video hides
+  // much of its loss by retransmission; audio shows it). The other direction is the peer's own
+  // figure (peer_quality), measured the same way; the receiver reports about our streams come
+  // seconds late (every ~5 s for audio) and would describe a fault already over, so they count
+  // only when nothing arrives here to measure.
+  let loss = null;
+  for (const kind of ["audio", "video"]) {
+    const received = delta(`${kind}Received`);
+    const lost = delta(`${kind}Lost`);
+    if (received + lost > 0) loss = Math.max(loss ?? 0, lost / (received + lost));
+  }
+  if (loss === null && remoteLoss !== null) loss = remoteLoss;
   let rtt = typeof pair?.currentRoundTripTime === "number" ? pair.currentRoundTripTime * 1000 : null;
   if (rtt === null) rtt = remoteRtt;
   const local = pair ? stats.get(pair.localCandidateId) : null;

@@ -307,11 +307,22 @@ function finishReconnect(figures = {}) {
   render();
 }
 
+// From a media loss until both the media and the socket are back (media often returns first,
+// while the socket's connect is still waiting on a SYN sent into the dead network).
 const PROBE_EVERY_MS = 1000;
+let probing = false;
 function probeSocket() {
-  if (!state.mediaLost || state.stopped) return;
-  socket.probe();
-  setTimeout(probeSocket, PROBE_EVERY_MS);
+  if (probing) return;
+  probing = true;
+  const next = () => {
+    if (!(state.mediaLost || state.socketDown) || state.stopped) {
+      probing = false;
+      return;
+    }
+    socket.probe();
+    setTimeout(next, PROBE_EVERY_MS);
+  };
+  next();
 }
 
 addEventListener("online", () => {
@@ -351,8 +362,10 @@ async function sampleQuality() {
   send(report(sample, state.ownLevel));
   renderQuality();
   renderPath();
-  if (!(state.peer.present && state.peer.state === "admitted")) {
-    stepDown.pause(); // nobody to talk to: silence is not a bad connection
+  // Nobody to talk to, or a dead call being brought back: silence is not a weak connection,
+  // and stepping down would not help.
+  if (!(state.peer.present && state.peer.state === "admitted") || state.mediaLost) {
+    stepDown.pause();
     return;
   }
   // The peer's figures count while they are its latest sample (one period, and half for the way):
