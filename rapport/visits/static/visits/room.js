@@ -284,9 +284,12 @@ function startReconnect(cause) {
   render();
 }
 
+// A dead call (media_lost) is not given up: its ICE restarts go on until the network is back,
+// however long that takes, and its end is recorded then.
 function armReconnectTimer() {
   clearTimeout(state.reconnectTimer);
   const cause = state.reconnect;
+  if (cause === "media_lost") return;
   state.reconnectTimer = setTimeout(() => {
     if (state.reconnect === cause && !state.ended) {
       send({ type: "reconnect", phase: "failed", cause });
