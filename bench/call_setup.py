@@ -114,8 +114,11 @@ class Relay:
     """HTTP for the page and a WebSocket relay: two sockets per room; ``admit`` sends both
     ``ready``, then every message goes to the other socket."""
 
-    def __init__(self) -> None:
-        self.port = free_port()
+    def __init__(
+        self, page: str = BASELINE_PAGE, host: str = "127.0.0.1", *, keepalive: bool = True
+    ) -> None:
+        self.page, self.host, self.keepalive = page, host, keepalive
+        self.port = free_port(host)
         self.rooms: dict[str, list[ServerConnection]] = {}
         self.loop = asyncio.new_event_loop()
         self.started = threading.Event()
@@ -125,7 +128,7 @@ class Relay:
     def _page(self, connection: ServerConnection, request: Request) -> Response | None:
         if request.path.startswith("/ws/"):
             return None
-        body = BASELINE_PAGE.encode()
+        body = self.page.encode()
         headers = Headers({"Content-Type": "text/html; charset=utf-8"})
         headers["Content-Length"] = str(len(body))
         return Response(200, "OK", headers, body)
@@ -155,8 +158,15 @@ class Relay:
 
         async def main() -> None:
             server: Server
+            # keepalive=False: no pings, so that a network blackout does not close the socket.
+            pings: dict[str, Any] = {} if self.keepalive else {"ping_interval": None}
             async with serve(
-                self._serve, "127.0.0.1", self.port, process_request=self._page, compression=None
+                self._serve,
+                self.host,
+                self.port,
+                process_request=self._page,
+                compression=None,
+                **pings,
             ) as server:
                 self.stopping = self.loop.create_future()
                 self.started.set()

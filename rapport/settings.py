@@ -496,5 +496,5 @@ RAPPORT_QUALITY_POLICY = {
         "loss": env_int("RAPPORT_QUALITY_AUDIO_POOR_LOSS_PERCENT", 20) / 100,
     },
     "text_after_seconds": env_int("RAPPORT_QUALITY_TEXT_AFTER", 20),
-    "recover_after_seconds": env_int("RAPPORT_QUALITY_RECOVER_AFTER", 30),
+    "recover_after_seconds": env_int("RAPPORT_QUALITY_RECOVER_AFTER", 4),
 }

@@ -245,6 +245,15 @@ BAD_MESSAGES: list[tuple[str, str]] = [
     ('{"type": "quality", "level": "poor", "rtt_ms": "fast"}', "number"),
     ('{"type": "modality", "modality": "hologram", "reason": "user"}', "one of"),
     ('{"type": "media", "audio": "yes", "video": true, "screen": false}', "true or false"),
+    ('{"type": "reconnect", "phase": "started", "cause": "blackout"}', "cause must be one of"),
+    (
+        '{"type": "reconnect", "phase": "completed", "cause": "media_lost", "lost_ms": -5}',
+        "lost_ms must be between",
+    ),
+    (
+        '{"type": "reconnect", "phase": "completed", "cause": "media_lost", "ice_restarts": "2"}',
+        "ice_restarts must be a number",
+    ),
 ]
 
 
@@ -654,6 +663,9 @@ def test_call_recoveries_are_counted_for_metrics(
         await send(c, {"type": "reconnect", "phase": "started", "cause": "network_change"})
         await send(c, {"type": "reconnect", "phase": "completed", "cause": "network_change"})
         await send(t, {"type": "reconnect", "phase": "started", "cause": "socket_dropped"})
+        await send(t, {"type": "reconnect", "phase": "started", "cause": "media_lost"})
+        lost = {"lost_ms": 12_345, "ice_restarts": 2}
+        await send(t, {"type": "reconnect", "phase": "completed", "cause": "media_lost", **lost})
         await send(t, {"type": "ping"})
         await receive_until(t, "pong")
         await send(c, {"type": "ping"})
@@ -663,8 +675,15 @@ def test_call_recoveries_are_counted_for_metrics(
 
     run(body)
     after = {phase: count(phase) - before[phase] for phase in before}
-    assert after == {"started": 2, "completed": 1, "failed": 0}
+    assert after == {"started": 3, "completed": 2, "failed": 0}
     # The longest causes are kept whole on the visit's timeline (PostgreSQL refuses a longer
     # value than its column holds, which once closed the socket).
     reasons = VisitEvent.objects.filter(visit=visit, kind=EventKind.RECONNECTING)
-    assert sorted(reasons.values_list("reason", flat=True)) == ["network_change", "socket_dropped"]
+    assert sorted(reasons.values_list("reason", flat=True)) == [
+        "media_lost",
+        "network_change",
+        "socket_dropped",
+    ]
+    # A media loss's end says how long no media arrived and the ICE restarts it took.
+    back = VisitEvent.objects.get(visit=visit, kind=EventKind.RECONNECTED, reason="media_lost")
+    assert (back.detail, back.seconds) == ("no media for 12.3 s, 2 ICE restarts", 12.345)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import time_machine
@@ -158,6 +158,7 @@ def test_ending_keeps_the_record_and_shuts_the_pages(
     summary = services.summary(visit, list(visit.events.all()), services.current_checkin(visit))
     assert summary.minutes == {"video": 0.0, "audio": 20.0, "text": 25.0}
     assert summary.location == "Home"
+    assert summary.minutes_lost == 0.0
     client = signed_in(client_a)
     for name in ("visit_room", "visit_check", "visit_checkin"):
         page = client.get(reverse(name, args=[visit.uid]))
@@ -245,7 +246,8 @@ def test_pages_showing_the_checkin_audit_reading_it(therapist_x: User, client_a:
 
 def test_the_server_records_a_forced_switch_only_after_the_policys_wait() -> None:
     """Samples every 2 s: poor for 12 s (less one sampling period) calls for audio, in the words
-    the pages use; a good sample, a stale one, a switch up or sideways do not."""
+    the pages use; a good sample, a stale one (over 1.5 periods old), a switch up or sideways do
+    not."""
     now = [0.0]
     link = LinkQuality(settings.RAPPORT_QUALITY_POLICY, clock=lambda: now[0])
     poor = {"level": "poor", "rtt_ms": 80.0, "loss": 0.15, "jitter_ms": 5.0}
@@ -259,6 +261,8 @@ def test_the_server_records_a_forced_switch_only_after_the_policys_wait() -> Non
     assert link.connection_detail("audio", "video") is None
     assert link.connection_detail("video", "video") is None
     assert link.connection_detail("audio", "text") is None  # 15 % is not too weak for audio
+    now[0] = 13.5  # the last poor sample is 5.5 s old: it may describe a fault that has ended
+    assert link.connection_detail("video", "audio") is None
     now[0] = 20.0  # nothing heard for 10 s: the samples are stale
     assert link.connection_detail("video", "audio") is None
     link.report(OWN, {"level": "good", "loss": 0.0})
@@ -282,8 +286,9 @@ def test_the_migration_encrypts_existing_timeline_details(
     """Details stored in plain text before 0002 are encrypted in place and read back the same."""
     visit = services.start_unscheduled(therapist_x, client_a)
     event = VisitEvent.objects.get(visit=visit)
-    before, after = [("visits", "0001_initial")], [("visits", "0002_encrypt_event_detail")]
+    before = [("visits", "0001_initial")]
     executor = MigrationExecutor(connection)
+    after = executor.loader.graph.leaf_nodes("visits")  # through 0002 to today's model
     executor.migrate(before)
     with connection.cursor() as cursor:
         cursor.execute(
@@ -297,3 +302,21 @@ def test_the_migration_encrypts_existing_timeline_details(
     with connection.cursor() as cursor:
         cursor.execute("SELECT detail FROM visits_visitevent WHERE id = %s", [event.pk])
         assert cursor.fetchone()[0].startswith("enc1$")
+
+
+def test_minutes_lost_count_a_blackout_both_pages_reported_once() -> None:
+    """Each page reports its own media loss when it ends; the summary takes their union."""
+    start = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
+    visit = Visit(planned_modality="video", modality="video")
+
+    def back(at_second: float, seconds: float | None) -> VisitEvent:
+        at = start + timedelta(seconds=at_second)
+        return VisitEvent(kind=EventKind.RECONNECTED, at=at, reason="media_lost", seconds=seconds)
+
+    events = [
+        back(40, 33.0),  # the therapist's page: no media from 7 s to 40 s
+        back(41, 32.0),  # the client's page, the same blackout: 9 s to 41 s
+        back(100, None),  # a socket's return: no figure
+        back(190, 60.0),  # another, alone: 130 s to 190 s
+    ]
+    assert services.summary(visit, events, None).minutes_lost == round(94 / 60, 1)

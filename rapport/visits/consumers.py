@@ -324,7 +324,12 @@ class VisitConsumer(HandlerGuard, AsyncWebsocketConsumer):  # type: ignore[misc]
     async def on_reconnect(self, fields: dict[str, Any]) -> None:
         metrics.call_recovery(fields["phase"])
         await database_sync_to_async(services.note)(
-            self.visit.pk, self.user, RECONNECT_EVENTS[fields["phase"]], reason=fields["cause"]
+            self.visit.pk,
+            self.user,
+            RECONNECT_EVENTS[fields["phase"]],
+            reason=fields["cause"],
+            detail=_outage(fields),
+            seconds=None if fields.get("lost_ms") is None else fields["lost_ms"] / 1000,
         )
 
     async def on_signaling_outage(self, fields: dict[str, Any]) -> None:
@@ -493,4 +498,15 @@ def _figures(fields: dict[str, Any]) -> str:
         parts.append(f"jitter {round(fields['jitter_ms'])} ms")
     if fields.get("bitrate_kbps") is not None:
         parts.append(f"{round(fields['bitrate_kbps'])} kbit/s")
+    return ", ".join(parts)
+
+
+def _outage(fields: dict[str, Any]) -> str:
+    """A media loss's figures, for the timeline ("no media for 33.4 s, 3 ICE restarts")."""
+    parts = []
+    if fields.get("lost_ms") is not None:
+        parts.append(f"no media for {fields['lost_ms'] / 1000:.1f} s")
+    if fields.get("ice_restarts") is not None:
+        restarts = round(fields["ice_restarts"])
+        parts.append(f"{restarts} ICE restart{'' if restarts == 1 else 's'}")
     return ", ".join(parts)

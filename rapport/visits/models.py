@@ -126,6 +126,9 @@ class VisitEvent(models.Model):
     modality = models.CharField(max_length=8, choices=Modality.choices, blank=True)
     reason = models.CharField(max_length=20, blank=True)
     detail = EncryptedTextField(blank=True, default="")
+    # How long it lasted, for an event that ends something: a call's media loss (a blackout)
+    # on `reconnected`. Queryable (unlike `detail`) for the time lost in a session.
+    seconds = models.FloatField(null=True, blank=True)
 
     class Meta:
         ordering = ["at", "pk"]

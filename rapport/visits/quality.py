@@ -55,7 +55,8 @@ def _since(started: float | None, now: float) -> float:
 
 class LinkQuality:
     """What one room socket was told about the link: its own page's latest sample and the peer's,
-    and since when they have been poor. Samples older than three sampling periods are stale."""
+    and since when they have been poor. Samples older than one and a half sampling periods are
+    stale: each page sends one per period, and an older one may describe a fault that has ended."""
 
     def __init__(self, policy: dict[str, Any], clock: Callable[[], float] = time.monotonic) -> None:
         self.policy = policy
@@ -72,7 +73,7 @@ class LinkQuality:
         self.audio_poor_since = _since(self.audio_poor_since, now) if audio_poor else None
 
     def _fresh(self, now: float) -> list[tuple[str, dict[str, Any]]]:
-        stale = 3 * float(self.policy["sample_seconds"])
+        stale = 1.5 * float(self.policy["sample_seconds"])
         return [(side, f) for side, (at, f) in self.samples.items() if now - at <= stale]
 
     def _poor(self, now: float) -> tuple[list[str], list[str]]:

@@ -182,9 +182,12 @@ MESSAGES: dict[str, tuple[dict[str, Check], dict[str, Check]]] = {
     "reconnect": (
         {
             "phase": choice("started", "completed", "failed"),
-            "cause": choice("ice_failed", "network_change", "socket_dropped", "page_reload"),
+            "cause": choice(
+                "ice_failed", "network_change", "socket_dropped", "page_reload", "media_lost"
+            ),
         },
-        {},
+        # A completed media loss: how long no media arrived, and the ICE restarts it took.
+        {"lost_ms": number(0, 86_400_000), "ice_restarts": number(0, 100_000)},
     ),
     # This page's room socket was down for ``down_ms`` while its peer connection kept carrying
     # media (sent once, by a socket that took over from an earlier one).

@@ -389,11 +389,20 @@ def switch_modality(
     return visit
 
 
-def note(visit_id: int, user: User, kind: str, *, reason: str = "", detail: str = "") -> None:
-    """A timeline line reported by a browser: quality changes and reconnects."""
+def note(
+    visit_id: int,
+    user: User,
+    kind: str,
+    *,
+    reason: str = "",
+    detail: str = "",
+    seconds: float | None = None,
+) -> None:
+    """A timeline line reported by a browser: quality changes and reconnects (``seconds``: how
+    long the call had no media, on the end of a media loss)."""
     with transaction.atomic():
         visit, _role = _participant(visit_id, user)
-        _event(visit, kind, user, reason=reason, detail=detail[:200])
+        _event(visit, kind, user, reason=reason, detail=detail[:200], seconds=seconds)
 
 
 def signaling_outage(visit_id: int, user: User, *, started: datetime, ended: datetime) -> None:
@@ -548,6 +557,7 @@ class Summary:
     location: str
     reconnects: int
     connection_switches: int
+    minutes_lost: float  # with no media (either page's losses, overlaps counted once)
 
 
 def summary(visit: Visit, events: list[VisitEvent], checkin: SafetyCheckIn | None) -> Summary:
@@ -572,7 +582,30 @@ def summary(visit: Visit, events: list[VisitEvent], checkin: SafetyCheckIn | Non
         connection_switches=sum(
             1 for e in events if e.kind == EventKind.MODALITY and e.reason == "connection"
         ),
+        minutes_lost=round(_seconds_lost(events) / 60, 1),
     )
+
+
+def _seconds_lost(events: list[VisitEvent]) -> float:
+    """The union of the media losses the pages reported: each ends at its ``reconnected`` event
+    and lasted its ``seconds``; both pages usually report the same blackout."""
+    spans = sorted(
+        (e.at - timedelta(seconds=e.seconds), e.at)
+        for e in events
+        if e.kind == EventKind.RECONNECTED and e.seconds is not None
+    )
+    total = 0.0
+    current: tuple[datetime, datetime] | None = None
+    for start, end in spans:
+        if current is not None and start <= current[1]:
+            current = (current[0], max(current[1], end))
+            continue
+        if current is not None:
+            total += (current[1] - current[0]).total_seconds()
+        current = (start, end)
+    if current is not None:
+        total += (current[1] - current[0]).total_seconds()
+    return total
 
 
 def rejoin_grace() -> timedelta:

@@ -170,6 +170,9 @@ def diagnosis(person: Visitor) -> str:
             ice: pc && pc.iceConnectionState,
             connection: pc && pc.connectionState,
             status: document.getElementById("room-status").textContent,
+            quality: [document.getElementById("quality-self")?.textContent,
+                      document.getElementById("quality-peer")?.textContent],
+            notices: document.getElementById("notices").textContent,
           };
         }"""
     )

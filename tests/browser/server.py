@@ -52,9 +52,9 @@ class ServerError(RuntimeError):
     """The demo server could not be prepared or did not come up."""
 
 
-def free_port() -> int:
+def free_port(host: str = HOST) -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((HOST, 0))
+        sock.bind((host, 0))
         port: int = sock.getsockname()[1]
         return port
 
@@ -182,8 +182,8 @@ class DemoServer:
             conn.close()
 
     def start(self) -> None:
-        port = urlsplit(self.url).port
-        assert port is not None
+        parts = urlsplit(self.url)
+        assert parts.hostname is not None and parts.port is not None
         log = self.log_path.open("ab")
         try:
             self.process = subprocess.Popen(
@@ -193,9 +193,9 @@ class DemoServer:
                     "uvicorn",
                     "rapport.asgi:application",
                     "--host",
-                    HOST,
+                    parts.hostname,
                     "--port",
-                    str(port),
+                    str(parts.port),
                     "--lifespan",
                     "off",
                     "--log-level",
@@ -269,6 +269,7 @@ def demo_server(
     database_url: str | None = None,
     database_suffix: str = "_browser",
     env: Mapping[str, str] | None = None,
+    host: str = HOST,
 ) -> Iterator[DemoServer]:
     """Prepare a fresh demo practice in ``data_dir`` and serve it until the block ends.
 
@@ -276,7 +277,8 @@ def demo_server(
     named after it (``<name><database_suffix>``, e.g. ``rapport_browser``), created here and
     dropped afterwards. ``$REDIS_URL`` is
     passed through and its database flushed first. ``env`` adds settings for this server only
-    (e.g. ``RAPPORT_TURN_URLS``).
+    (e.g. ``RAPPORT_TURN_URLS``). ``host`` is the address it listens on (loopback unless a
+    test gives it one of its own network namespaces' addresses).
     """
     data_dir.mkdir(parents=True, exist_ok=True)
     given = os.environ.get("DATABASE_URL", "") if database_url is None else database_url
@@ -294,7 +296,7 @@ def demo_server(
         server.manage("createcachetable", "-v", "0")
         server.manage("seed_demo", "-v", "0")
         for attempt in range(3):
-            server.url = f"http://{HOST}:{free_port()}"
+            server.url = f"http://{host}:{free_port(host)}"
             try:
                 server.start()
                 break

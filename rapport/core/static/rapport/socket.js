@@ -16,6 +16,7 @@ const FINAL = new Map([
 ]);
 const FIRST_DELAY_MS = 500;
 const MAX_DELAY_MS = 10_000;
+const PROBE_MS = 2000;
 
 // One question at a time for the whole page: its sockets are often refused together.
 let sessionCheck = null;
@@ -57,6 +58,9 @@ export class ReconnectingSocket {
     this.everOpened = false;
     this.ending = null; // set by a `session.ended` frame: the close that follows is final
     this.sessionConfirmed = false; // asked since the last open: still signed in
+    this.heardAt = 0; // performance.now() of the last frame received
+    this.probeAt = null; // of the ping `probe()` is waiting on
+    this.connectingAt = 0;
     addEventListener("online", () => this.retryNow());
   }
 
@@ -77,6 +81,8 @@ export class ReconnectingSocket {
     const ws = new WebSocket(this.url());
     let opened = false;
     this.ws = ws;
+    this.connectingAt = performance.now();
+    this.probeAt = null;
     ws.onopen = () => {
       opened = true;
       this.delay = FIRST_DELAY_MS;
@@ -86,6 +92,7 @@ export class ReconnectingSocket {
       this.handlers.onOpen(reconnected);
     };
     ws.onmessage = (event) => {
+      this.heardAt = performance.now();
       let message;
       try {
         message = JSON.parse(event.data);
@@ -131,6 +138,41 @@ export class ReconnectingSocket {
 
   retryNow() {
     if (!this.stopped && this.timer !== null) this.connect();
+  }
+
+  // For a page that has reason to doubt its connection (its call's media stopped): in a network
+  // blackout the browser keeps a dead socket "open" for minutes, and a connect into a dead
+  // network is retried with growing delays. Call it every second or so while in doubt: it pings
+  // (the server answers `pong`), drops a socket that stayed silent PROBE_MS after a ping or a
+  // connect that has not opened within PROBE_MS, and connects again at once, so that the socket
+  // is back within moments of the network's return.
+  probe() {
+    if (this.stopped) return;
+    const now = performance.now();
+    const ws = this.ws;
+    if (!ws) {
+      this.delay = FIRST_DELAY_MS;
+      this.retryNow();
+    } else if (ws.readyState === WebSocket.CONNECTING) {
+      if (now - this.connectingAt > PROBE_MS) this.drop(ws);
+    } else if (ws.readyState === WebSocket.OPEN) {
+      if (this.probeAt === null || this.heardAt > this.probeAt) {
+        this.probeAt = now;
+        this.send({ type: "ping", id: "probe" });
+      } else if (now - this.probeAt > PROBE_MS) {
+        this.drop(ws);
+      }
+    }
+  }
+
+  drop(ws) {
+    const wasOpen = ws.readyState === WebSocket.OPEN;
+    ws.onopen = ws.onmessage = ws.onclose = null;
+    ws.close();
+    this.ws = null;
+    if (wasOpen) this.handlers.onDown();
+    this.delay = FIRST_DELAY_MS;
+    this.connect();
   }
 
   send(message) {

@@ -1,7 +1,7 @@
 // The peer connection: local media for the modality, "perfect negotiation" (the client is
 // polite), device and screen switches with RTCRtpSender.replaceTrack, ICE restarts, recovery
-// from a failed signaling step, stats. Signaling goes through `send`; what the page shows is
-// left to the `events` callbacks.
+// from a failed signaling step, a dead call noticed from its inbound packets, stats. Signaling
+// goes through `send`; what the page shows is left to the `events` callbacks.
 
 import { preferredDevice, saveDevice } from "./devices.js";
 import { summarise } from "./quality.js";
@@ -10,6 +10,14 @@ const DISCONNECTED_GRACE_MS = 3000;
 const POLITE_HOLD_MS = 1000;
 const STUCK_MS = 10_000;
 const MAX_RECOVERIES = 3; // failed signaling steps in a row before the page asks for a reload
+// A call whose inbound media packets stop for MEDIA_SILENCE_MS is dead whatever ICE says (ICE
+// takes up to 30 s to call a pair failed). The impolite side then restarts ICE at once and again
+// every RESTART_EVERY_MS until media is back; an offer unanswered for OFFER_LOST_MS was lost
+// on the way (the other side's socket was dead) and is made afresh.
+const MEDIA_CHECK_MS = 250;
+const MEDIA_SILENCE_MS = 3000;
+const RESTART_EVERY_MS = 2500;
+const OFFER_LOST_MS = 4000;
 const LOWERED = { scaleResolutionDownBy: 2, maxFramerate: 15, maxBitrate: 250_000 };
 
 const wants = (modality) => ({ audio: modality !== "text", video: modality === "video" });
@@ -37,6 +45,9 @@ export class Call {
     this.disconnectedTimer = null;
     this.recovering = false;
     this.failures = 0;
+    this.inbound = { packets: 0, at: 0 };
+    this.lost = null; // {since, restarts}: while no media arrives
+    this.mediaTimer = null;
   }
 
   // --- Local media ---------------------------------------------------------------------------
@@ -293,6 +304,11 @@ export class Call {
     };
     pc.ontrack = ({ track }) => this.remoteTrack(pc, track);
     pc.oniceconnectionstatechange = () => this.iceChanged(pc);
+    pc.onsignalingstatechange = () => {
+      if (pc.signalingState === "have-local-offer") this.offeredAt = performance.now();
+    };
+    this.inbound = { packets: 0, at: performance.now() };
+    this.mediaTimer = setInterval(() => this.checkMedia(pc), MEDIA_CHECK_MS);
     await this.syncSenders();
     if (this.lowered) await this.lowerVideo(true);
     this.events.started(pc);
@@ -301,9 +317,10 @@ export class Call {
   close() {
     clearTimeout(this.disconnectedTimer);
     clearTimeout(this.holdTimer);
+    clearInterval(this.mediaTimer);
     if (this.pc) {
       this.pc.onnegotiationneeded = this.pc.onicecandidate = this.pc.ontrack = null;
-      this.pc.oniceconnectionstatechange = null;
+      this.pc.oniceconnectionstatechange = this.pc.onsignalingstatechange = null;
       this.pc.close();
     }
     this.pc = null;
@@ -516,6 +533,65 @@ export class Call {
   // Only the impolite side restarts ICE (its new offer carries fresh credentials).
   restartIce() {
     if (this.pc && !this.polite && this.events.peerHere()) this.pc.restartIce();
+  }
+
+  // --- A dead call -----------------------------------------------------------------------------
+
+  // Media is expected while a transceiver receives and this connection has had some (a peer
+  // without camera or microphone sends none, and silence from them is not a dead call).
+  expectingMedia(pc) {
+    if (this.modality === "text") return false;
+    return pc.getTransceivers().some((t) => !t.stopped && ["sendrecv", "recvonly"].includes(t.currentDirection));
+  }
+
+  async checkMedia(pc) {
+    if (this.pc !== pc || this.checking) return;
+    this.checking = true;
+    let packets = 0;
+    try {
+      (await pc.getStats()).forEach((s) => {
+        if (s.type === "inbound-rtp") packets += s.packetsReceived || 0;
+      });
+    } catch {
+      return;
+    } finally {
+      this.checking = false;
+    }
+    if (this.pc !== pc) return;
+    const now = performance.now();
+    if (packets > this.inbound.packets) {
+      this.inbound = { packets, at: now };
+      if (this.lost) {
+        const lost = this.lost;
+        this.lost = null;
+        this.events.mediaBack({ lostMs: Math.round(now - lost.since), restarts: lost.restarts });
+      }
+      return;
+    }
+    if (this.lost) {
+      this.keepRestarting(pc, now);
+      return;
+    }
+    if (this.inbound.packets > 0 && now - this.inbound.at >= MEDIA_SILENCE_MS && this.expectingMedia(pc)) {
+      this.lost = { since: this.inbound.at, restarts: 0, restartedAt: -Infinity };
+      this.events.mediaLost();
+      this.keepRestarting(pc, now);
+    }
+  }
+
+  keepRestarting(pc, now) {
+    const lost = this.lost;
+    if (this.polite || !this.events.peerHere() || now - lost.restartedAt < RESTART_EVERY_MS) return;
+    if (pc.signalingState === "have-local-offer") {
+      if (now - (this.offeredAt ?? now) < OFFER_LOST_MS) return;
+      lost.restartedAt = now;
+      lost.restarts += 1;
+      this.renegotiate(pc);
+    } else if (pc.signalingState === "stable") {
+      lost.restartedAt = now;
+      lost.restarts += 1;
+      pc.restartIce();
+    }
   }
 
   // --- Stats -----------------------------------------------------------------------------------

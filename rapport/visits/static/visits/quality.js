@@ -5,6 +5,10 @@ const RANK = { text: 0, audio: 1, video: 2 };
 export const stronger = (a, b) => RANK[a] > RANK[b];
 
 // One sample from a stats report and the previous sample's counters (for per-sample deltas).
+// Only streams flowing now count: a sender stopped by a switch to audio or text keeps its last
+// `remote-inbound-rtp` figures in the report for good, and a loss figure frozen there kept the
+// call "poor" long after the network recovered. A remote report counts when its stream sent
+// packets since the previous sample and a new receiver report about it arrived meanwhile.
 export function summarise(report, previous) {
   const stats = new Map();
   report.forEach((s) => stats.set(s.id, s));
@@ -22,6 +26,12 @@ export function summarise(report, previous) {
   let fps = null;
   let remoteLoss = null;
   let remoteRtt = null;
+  const sent = {}; // outbound-rtp id → packetsSent
+  const reports = {}; // remote-inbound-rtp id → receiver reports seen
+  const grew = (table, id, value) => !previous || value > (previous[table]?.[id] ?? 0);
+  for (const s of stats.values()) {
+    if (s.type === "outbound-rtp") sent[s.id] = s.packetsSent || 0;
+  }
   for (const s of stats.values()) {
     if (s.type === "inbound-rtp") {
       const kind = s.kind || s.mediaType;
@@ -33,15 +43,28 @@ export function summarise(report, previous) {
         if (typeof s.framesPerSecond === "number") fps = s.framesPerSecond;
       }
     } else if (s.type === "remote-inbound-rtp") {
+      const seen = s.roundTripTimeMeasurements ?? s.reportsReceived;
+      reports[s.id] = seen ?? 0;
+      const sending = s.localId in sent && grew("sent", s.localId, sent[s.localId]);
+      const fresh = seen === undefined || grew("reports", s.id, seen);
+      if (!sending || !fresh) continue;
       if (typeof s.fractionLost === "number") remoteLoss = Math.max(remoteLoss ?? 0, s.fractionLost);
       if (typeof s.roundTripTime === "number") remoteRtt = s.roundTripTime * 1000;
     }
   }
   const delta = (key) => (previous ? Math.max(0, counters[key] - previous.counters[key]) : counters[key]);
-  const received = delta("audioReceived") + delta("videoReceived");
-  const lost = delta("audioLost") + delta("videoLost");
-  let loss = received + lost > 0 ? lost / (received + lost) : null;
-  if (remoteLoss !== null) loss = Math.max(loss ?? 0, remoteLoss);
+  // The loss of what arrives here, over this sample, the worse of audio and video (video hides
+  // much of its loss by retransmission; audio shows it). The other direction is the peer's own
+  // figure (peer_quality), measured the same way; the receiver reports about our streams come
+  // seconds late (every ~5 s for audio) and would describe a fault already over, so they count
+  // only when nothing arrives here to measure.
+  let loss = null;
+  for (const kind of ["audio", "video"]) {
+    const received = delta(`${kind}Received`);
+    const lost = delta(`${kind}Lost`);
+    if (received + lost > 0) loss = Math.max(loss ?? 0, lost / (received + lost));
+  }
+  if (loss === null && remoteLoss !== null) loss = remoteLoss;
   let rtt = typeof pair?.currentRoundTripTime === "number" ? pair.currentRoundTripTime * 1000 : null;
   if (rtt === null) rtt = remoteRtt;
   const local = pair ? stats.get(pair.localCandidateId) : null;
@@ -58,6 +81,8 @@ export function summarise(report, previous) {
     audioPackets: delta("audioReceived"),
     framesDecoded: counters.framesDecoded,
     counters,
+    sent,
+    reports,
   };
 }
 
@@ -137,19 +162,25 @@ export class StepDown {
     this.poorSince = this.audioPoorSince = this.goodSince = null;
   }
 
-  // `own` and `peer` are figures (peer may be null); `now` in seconds.
+  // `own` and `peer` are figures (peer may be null, or left out once older than its latest
+  // sample); `now` in seconds. Hysteresis: a link is poor from `poor.loss` on, but good again
+  // only below half of it, so that a loss hovering at the threshold neither steps down nor
+  // offers to step back up.
   observe(now, modality, own, peer) {
     const p = this.policy;
     const sides = [own, peer].filter(Boolean);
     const poor = sides.flatMap((s) => poorFigures(s, p, modality));
-    const good = own?.connected && poor.length === 0;
+    const calm = sides.every((s) => s.loss == null || s.loss < p.poor.loss / 2);
+    const good = own?.connected && poor.length === 0 && calm;
     const elapsed = (since) => (since === null ? 0 : now - since);
     if (poor.length) {
       this.goodSince = null;
       this.poorSince ??= now;
     } else {
       this.poorSince = null;
-      if (good) this.goodSince ??= now;
+      // A sample describes the period before it: good since that period began.
+      if (good) this.goodSince ??= now - (p.sample_seconds || 0);
+      else this.goodSince = null;
     }
     if (modality === "video") {
       const poorFor = elapsed(this.poorSince);

@@ -56,6 +56,8 @@ const state = {
   polite: !isTherapist,
   peerConnections: 0,
   keptConnections: 0,
+  mediaLost: false,
+  lostFigures: null, // {lost_ms, ice_restarts} of the last media loss, until reported
   timings: { ready: null, firstFrame: null },
   received: [],
   cameras: 0,
@@ -111,6 +113,23 @@ const call = new Call({
       sampleQuality(); // shows the path (direct or relayed) now rather than at the next sample
     },
     iceTrouble: () => startReconnect("ice_failed"),
+    // No inbound media for a few seconds: a dead call whatever ICE says. Say so on both pages,
+    // and check the socket too (a blackout leaves it looking open): the ICE restart's offer and
+    // answer travel on it.
+    mediaLost() {
+      state.mediaLost = true;
+      startReconnect("media_lost");
+      notice(texts.mediaLost);
+      probeSocket();
+      render();
+    },
+    mediaBack({ lostMs, restarts }) {
+      state.mediaLost = false;
+      state.lostFigures = { lost_ms: lostMs, ice_restarts: restarts };
+      finishReconnect(state.lostFigures);
+      notice(texts.signalingRecovered);
+      render();
+    },
     signalingFailed: (givingUp) => notice(givingUp ? texts.signalingGaveUp : texts.signalingFailed),
     signalingRecovered: () => notice(texts.signalingRecovered),
     peerHere: () => state.peer.present && state.peer.state === "admitted",
@@ -186,7 +205,9 @@ const handlers = {
     // After a dropped socket the call may well be carrying media still: the `ready` that
     // follows decides whether it reconnects at all.
     state.reconnectDeferred = state.reconnect === "socket_dropped" && Boolean(call.pc) && peerHere;
-    if (state.reconnect && state.you === "admitted" && peerHere && !state.reconnectDeferred) {
+    if (state.reconnect === "media_lost" && !state.mediaLost) {
+      finishReconnect(state.lostFigures); // the media came back before this socket did
+    } else if (state.reconnect && state.you === "admitted" && peerHere && !state.reconnectDeferred) {
       send({ type: "reconnect", phase: "started", cause: state.reconnect });
       armReconnectTimer();
     } else if (!state.reconnectDeferred) {
@@ -366,9 +387,12 @@ function startReconnect(cause) {
   render();
 }
 
+// A dead call (media_lost) is not given up: its ICE restarts go on until the network is back,
+// however long that takes, and its end is recorded then.
 function armReconnectTimer() {
   clearTimeout(state.reconnectTimer);
   const cause = state.reconnect;
+  if (cause === "media_lost") return;
   state.reconnectTimer = setTimeout(() => {
     if (state.reconnect === cause && !state.ended) {
       send({ type: "reconnect", phase: "failed", cause });
@@ -377,11 +401,34 @@ function armReconnectTimer() {
   }, RECONNECT_GIVE_UP_MS);
 }
 
-function finishReconnect() {
+// `figures`: how long the media was lost and how many ICE restarts it took (a media loss).
+function finishReconnect(figures = {}) {
   if (!state.reconnect) return;
+  // A dead call is over when its media is back, not when ICE says "connected".
+  if (state.reconnect === "media_lost" && state.mediaLost) return;
   clearTimeout(state.reconnectTimer);
-  if (send({ type: "reconnect", phase: "completed", cause: state.reconnect })) state.reconnect = null;
+  const message = { type: "reconnect", phase: "completed", cause: state.reconnect };
+  if (state.reconnect === "media_lost") Object.assign(message, figures);
+  if (send(message)) state.reconnect = null;
   render();
+}
+
+// From a media loss until both the media and the socket are back (media often returns first,
+// while the socket's connect is still waiting on a SYN sent into the dead network).
+const PROBE_EVERY_MS = 1000;
+let probing = false;
+function probeSocket() {
+  if (probing) return;
+  probing = true;
+  const next = () => {
+    if (!(state.mediaLost || state.socketDown) || state.stopped) {
+      probing = false;
+      return;
+    }
+    socket.probe();
+    setTimeout(next, PROBE_EVERY_MS);
+  };
+  next();
 }
 
 addEventListener("online", () => {
@@ -439,11 +486,15 @@ async function sampleQuality() {
   send(report(sample, state.ownLevel));
   renderQuality();
   renderPath();
-  if (!(state.peer.present && state.peer.state === "admitted")) {
-    stepDown.pause(); // nobody to talk to: silence is not a bad connection
+  // Nobody to talk to, or a dead call being brought back: silence is not a weak connection,
+  // and stepping down would not help.
+  if (!(state.peer.present && state.peer.state === "admitted") || state.mediaLost) {
+    stepDown.pause();
     return;
   }
-  const fresh = state.peerQuality && now() - state.peerQuality.at < 3 * policy.sample_seconds * 1000;
+  // The peer's figures count while they are its latest sample (one period, and half for the way):
+  // an older one may describe a fault that has ended.
+  const fresh = state.peerQuality && now() - state.peerQuality.at < 1.5 * policy.sample_seconds * 1000;
   const decision = stepDown.observe(now() / 1000, state.modality, sample, fresh ? state.peerQuality : null);
   if (decision) act(decision);
 }
@@ -689,6 +740,7 @@ function renderPath() {
 
 function overlayText() {
   if (state.peer.state === "reconnecting") return texts.reconnecting;
+  if (state.mediaLost && inCallWithPeer()) return texts.reconnecting;
   if (!state.peer.present || state.peer.state !== "admitted") return texts.peerAway;
   if (state.modality === "audio") return texts.audioOnly;
   if (state.modality === "text") return texts.textOnly;
@@ -696,10 +748,13 @@ function overlayText() {
   return "";
 }
 
+const inCallWithPeer = () => state.you === "admitted" && state.peer.present && state.peer.state === "admitted";
+
 function statusText() {
   if (state.socketDown) return texts.youReconnecting;
   if (!isTherapist && state.you === "waiting") return texts.waiting;
   if (state.peer.state === "reconnecting") return texts.reconnecting;
+  if (state.mediaLost && inCallWithPeer()) return texts.mediaLostStatus;
   if (isTherapist && state.peer.state === "waiting" && state.peer.present) return texts.lobbyWaiting;
   if (state.peer.present && state.peer.state === "admitted") return texts.inCall;
   if (isTherapist) return texts.lobbyAway;
