@@ -267,7 +267,7 @@ def test_a_python_client_written_from_the_docs_has_a_call_with_the_therapist(
         assert welcome["ice_transport_policy"] == "all"
         assert set(welcome["quality"]) >= {"poor", "audio_poor", "sample_seconds"}
         # The therapist sees the client waiting, with the check-in the program sent.
-        safety = page.get_by_role("complementary", name="Safety check-in")
+        safety = page.get_by_role("region", name="Safety check-in")
         expect(safety).to_contain_text("At home, 3 Mill Lane, Leeds")
         admit(therapist, pair)
 
