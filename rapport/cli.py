@@ -167,21 +167,26 @@ def _share_metrics_between_processes() -> None:
 def cmd_serve(args: argparse.Namespace) -> int:
     _setup("production")
     _share_metrics_between_processes()
+    config: dict[str, Any] = {
+        "app": "rapport.asgi:application",
+        "host": args.host,
+        "port": args.port,
+        "proxy_headers": True,
+        "forwarded_allow_ips": args.forwarded_allow_ips,
+        "log_level": "info",
+        "log_config": _uvicorn_log_config(),
+        **WEBSOCKET_LIMITS,
+        "server_header": False,
+        "lifespan": "off",
+    }
+    if args.workers > 1:
+        # A listening socket per process, not uvicorn's shared one (see the module).
+        from rapport.lib.server_processes import serve
+
+        return serve(config, args.workers)
     import uvicorn
 
-    uvicorn.run(
-        "rapport.asgi:application",
-        host=args.host,
-        port=args.port,
-        workers=args.workers,
-        proxy_headers=True,
-        forwarded_allow_ips=args.forwarded_allow_ips,
-        log_level="info",
-        log_config=_uvicorn_log_config(),
-        **WEBSOCKET_LIMITS,
-        server_header=False,
-        lifespan="off",
-    )
+    uvicorn.run(**config)
     return 0
 
 
