@@ -49,14 +49,15 @@ from rapport.visits.services import open_visits, waiting_visits
 def home(request: HttpRequest) -> HttpResponse:
     user: User = request.user  # type: ignore[assignment]
     if user.is_therapist:
-        clients = clients_of(user)
+        # The whole caseload in one query of names: the count and the first few.
+        caseload = list(clients_of(user).values("pk", "full_name"))
         today = timezone.localdate()
         return render(
             request,
             "home/home_therapist.html",
             {
-                "clients": clients[:12],
-                "client_count": clients.count(),
+                "clients": caseload[:12],
+                "client_count": len(caseload),
                 "today": today,
                 "todays_sessions": appointments_on(user, today),
                 "pending_invitations": Invitation.objects.pending().filter(invited_by=user).count(),
