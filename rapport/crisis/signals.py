@@ -24,6 +24,8 @@ class StatedCountry:
 
 
 def last_stated_country(client: User) -> StatedCountry | None:
-    answers = country_stated.send(sender=User, client=client)
-    stated = [a for _receiver, a in answers if isinstance(a, StatedCountry) and a.country]
-    return max(stated, key=lambda s: s.at, default=None)
+    newest: StatedCountry | None = None
+    for _receiver, answer in country_stated.send(sender=User, client=client):
+        if isinstance(answer, StatedCountry) and (newest is None or answer.at > newest.at):
+            newest = answer
+    return newest

@@ -24,7 +24,13 @@ from rapport.measures.errors import MeasureError
 from rapport.measures.forms import QuestionnaireForm, field_name
 from rapport.measures.instruments import definition_of
 from rapport.measures.models import TaskStatus
-from rapport.measures.results import answer_row, recent_responses, risk_summary, subscale_rows
+from rapport.measures.results import (
+    answer_row,
+    band_for_client,
+    recent_responses,
+    risk_summary,
+    subscale_rows,
+)
 from rapport.measures.scoring import Score, ScoringError
 
 
@@ -123,6 +129,9 @@ def measure_result(request: HttpRequest, response_id: int) -> HttpResponse:
     }
     if how == Reach.SELF:
         context["crisis_help"] = resources_for(user)
+        context["client_band"] = band_for_client(
+            definition, result.band, risk_positive=response.risk_positive
+        )
         return render(request, "measures/result_client.html", context)
     answers = response.answer_values()
     context["answers"] = [
