@@ -119,13 +119,12 @@ def entries(
         .only("pk", "submitted_at", "result", "corrects_id", "instrument_id")
         .annotate(instrument_name=F("instrument__name"), short_name=F("instrument__short_name"))
     )
-    responses = window.narrow(responses, "submitted_at")
+    fetched: list[Response] = list(window.narrow(responses, "submitted_at"))
     words = _words()
-    responses = list(responses)
-    client_bands = _definitions(responses) if viewer.pk == client.pk else None
+    client_bands = _definitions(fetched) if viewer.pk == client.pk else None
     rows = [
         _result_entry(r, words, corrected=r.corrects_id is not None, client_bands=client_bands)
-        for r in responses
+        for r in fetched
     ]
     alerts = window.narrow(
         SafetyAlert.objects.filter(client=client).only(
