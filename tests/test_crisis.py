@@ -164,6 +164,30 @@ def test_every_page_with_crisis_help_has_tap_to_call_links(
         assert "tel:999" not in page, url
 
 
+def test_the_record_edit_page_sets_the_country_of_residence(
+    listed: None, client_a: User, therapist_x: User
+) -> None:
+    response = signed_in(therapist_x).post(
+        reverse("edit_client_record", args=[client_a.pk]),
+        {
+            "preferred_name": "Al",
+            "country": "GB",
+            "phone": "",
+            "emergency_contact": "",
+            "intake_notes": "",
+        },
+    )
+    assert response.status_code == 302
+    assert (resources_for(client_a).country, resources_for(client_a).known_from) == (
+        "GB",
+        KnownFrom.PROFILE,
+    )
+    bad = signed_in(therapist_x).post(
+        reverse("edit_client_record", args=[client_a.pk]), {"preferred_name": "Al", "country": "ZZ"}
+    )
+    assert bad.status_code == 200 and "Select a valid choice" in bad.content.decode()
+
+
 def test_the_check_in_asks_for_the_country_and_starts_from_the_record(
     listed: None, client_a: User, therapist_x: User
 ) -> None:

@@ -24,10 +24,12 @@ class ClientProfileForm(forms.ModelForm):  # type: ignore[type-arg]
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fields["country"] = forms.ChoiceField(
-            label=_("Country the client lives in"),
+            label=_("Country of residence"),
             choices=country_choices(blank=str(_("Not known"))),
             required=False,
-            help_text=_("Their crisis resources, until a session check-in says where they are."),
+            help_text=_(
+                "Sets which crisis numbers are shown, until a session check-in names a country."
+            ),
         )
         limits = {"phone": 40, "emergency_contact": 500, "intake_notes": 10000}
         for name, limit in limits.items():
