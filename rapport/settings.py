@@ -132,6 +132,7 @@ INSTALLED_APPS = [
     "rapport.messaging",
     "rapport.measures",
     "rapport.diagnoses",
+    "rapport.crisis",
     "rapport.intake",
     "rapport.plans",
     "rapport.notes",
@@ -143,6 +144,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "django.contrib.humanize",
+    "django_countries",  # country names in the reader's language
     "allauth",
     "allauth.account",
     "allauth.mfa",

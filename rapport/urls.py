@@ -48,6 +48,7 @@ urlpatterns = [
     path("", include("rapport.measures.urls")),
     path("", include("rapport.messaging.urls")),
     path("", include("rapport.diagnoses.urls")),
+    path("", include("rapport.crisis.urls")),
     path("", include("rapport.intake.urls")),
     path("", include("rapport.plans.urls")),
     path("", include("rapport.notes.urls")),

@@ -108,6 +108,10 @@ def diagnosis_id(p: dict[str, Any]) -> dict[str, Any]:
     return {"client_id": p["client_a"].pk, "diagnosis_id": p["diagnosis"].pk}
 
 
+def crisis_resource_id(p: dict[str, Any]) -> dict[str, Any]:
+    return {"resource_id": p["crisis_resource"].pk}
+
+
 def plan_version_number(p: dict[str, Any]) -> dict[str, Any]:
     return {"client_id": p["client_a"].pk, "number": 1}
 
@@ -330,6 +334,11 @@ MATRIX: dict[str, tuple[dict[str, Expect], Kwargs | None]] = {
     "change_diagnosis": rule(LOGIN, 403, 403, 405, 405, 403, diagnosis_id),
     "diagnosis_code_search": rule(LOGIN, 403, 403, 200, 200, 403),
     "diagnosis_frequent_codes": rule(LOGIN, 403, 403, 403, 403, 200),
+    # The practice's crisis resources: practice admins only (clients see theirs on their pages).
+    "crisis_resources": rule(LOGIN, 403, 403, 403, 403, 200),
+    "crisis_resource_add": rule(LOGIN, 403, 403, 403, 403, 200),
+    "crisis_resource_change": rule(LOGIN, 403, 403, 403, 403, 200, crisis_resource_id),
+    "crisis_resource_remove": rule(LOGIN, 403, 403, 403, 403, 405, crisis_resource_id),
     # Treatment plan of client_a (version 1 finalised, version 2 a draft): therapist_x reads and
     # writes; the admin reads only under emergency access; each client reads their own (/plan/).
     "client_plan": rule(LOGIN, 403, 403, 200, 404, 404, client_a_id),
@@ -409,6 +418,7 @@ def world(personas: dict[str, Any], settings: Any, tmp_path: Path) -> dict[str, 
         "visit": open_visit(personas["therapist_x"], personas["client_a"]),
         **measures_of(personas["therapist_x"], personas["client_a"]),
         "diagnosis": diagnosis_of(personas["therapist_x"], personas["client_a"]),
+        "crisis_resource": crisis_resource(),
         "plan_draft": plan_of(personas["therapist_x"], personas["client_a"]),
         **intake_of(personas["therapist_x"], personas["client_a"]),
         **attachment_sent(personas["therapist_x"], personas["client_a"], settings, tmp_path),
@@ -423,6 +433,18 @@ def erasure_of(client: Any, admin: Any) -> Any:
 
     return Erasure.objects.create(
         client=client, reason="client_request", status="awaiting", requested_by=admin
+    )
+
+
+def crisis_resource() -> Any:
+    from rapport.crisis.models import CrisisResource
+
+    return CrisisResource.objects.create(
+        country="NZ",
+        name="Access matrix line",
+        phone="1737",
+        verified_on=date(2026, 12, 4),
+        source_url="https://example.test/",
     )
 
 
@@ -600,6 +622,16 @@ NOTE_OUTSIDERS: dict[str, Expect] = {
     "admin": 404,
 }
 ADMIN_ONLY: dict[str, Expect] = {"client_a": 403, "therapist_x": 403, "therapist_y": 403}
+CRISIS_RESOURCE_FORM = {
+    "country": "NZ",
+    "kind": "crisis_line",
+    "name": "Changed by an outsider",
+    "phone": "0800 543 354",
+    "order": "10",
+    "verified_on": "2026-12-01",
+    "source_url": "https://example.test/changed",
+}
+
 POST_MATRIX: dict[str, tuple[dict[str, Expect], Kwargs, FormData]] = {
     "visit_note": (
         {"client_a": 403, "client_b": 404, "therapist_y": 404, "admin": 404},
@@ -876,6 +908,18 @@ POST_MATRIX: dict[str, tuple[dict[str, Expect], Kwargs, FormData]] = {
         no_kwargs,
         {"codes": "F41.1"},
     ),
+    **{
+        name: (
+            {"client_a": 403, "client_b": 403, "therapist_x": 403, "therapist_y": 403},
+            kwargs,
+            CRISIS_RESOURCE_FORM,
+        )
+        for name, kwargs in [
+            ("crisis_resource_add", no_kwargs),
+            ("crisis_resource_change", crisis_resource_id),
+            ("crisis_resource_remove", crisis_resource_id),
+        ]
+    },
     "plan_start": (
         {"client_a": 403, "client_b": 403, "therapist_y": 404, "admin": 403},
         client_a_id,
@@ -947,6 +991,7 @@ def test_state_changing_routes_refuse_outsiders(world: dict[str, Any]) -> None:
 
     from rapport.accounts.models import Invitation, Practice, User
     from rapport.care.models import CareRelationship, ClientProfile, EmergencyAccess
+    from rapport.crisis.models import CrisisResource
     from rapport.diagnoses.models import Diagnosis, FrequentCode
     from rapport.measures.models import Assignment, Instrument, MeasureTask, Response, SafetyAlert
     from rapport.messaging.models import Attachment, Message, MessagingSettings
@@ -1005,6 +1050,7 @@ def test_state_changing_routes_refuse_outsiders(world: dict[str, Any]) -> None:
             Message.objects.count(),
             list(Diagnosis.objects.values_list("pk", "code", "rank", "status")),
             FrequentCode.objects.count(),
+            list(CrisisResource.objects.values_list("pk", "name", "phone", "source_url")),
             list(PlanVersion.objects.values_list("pk", "status", "review_on")),
             Goal.objects.count(),
             PlanSignature.objects.count(),

@@ -256,7 +256,6 @@ def test_without_office_hours_only_the_reply_time(therapist_x: User, client_a: U
     assert told.open_now and not told.away and not told.has_office_hours
     assert told.response_hours == 48
     assert told.sentence == "Xena Therapist usually replies within 2 days."
-    assert "988" in told.crisis_resources
 
 
 def test_across_zones_and_a_daylight_saving_change(therapist_x: User, client_a: User) -> None:

@@ -97,6 +97,10 @@ class Action:
     DIAGNOSIS_RECORDED = "diagnosis.recorded"
     DIAGNOSIS_CHANGED = "diagnosis.changed"
     FREQUENT_CODES_CHANGED = "diagnosis.frequent_codes_changed"
+    # Crisis resources (issue 18)
+    CRISIS_RESOURCE_ADDED = "crisis.resource_added"
+    CRISIS_RESOURCE_CHANGED = "crisis.resource_changed"
+    CRISIS_RESOURCE_REMOVED = "crisis.resource_removed"
     PLAN_DRAFT_CHANGED = "plan.draft_changed"
     PLAN_FINALISED = "plan.finalised"
     PLAN_SIGNED = "plan.signed"

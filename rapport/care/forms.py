@@ -8,12 +8,13 @@ from django.utils.translation import gettext_lazy as _
 
 from rapport.accounts.models import Role, User
 from rapport.care.models import ClientProfile
+from rapport.core.countries import country_choices
 
 
 class ClientProfileForm(forms.ModelForm):  # type: ignore[type-arg]
     class Meta:
         model = ClientProfile
-        fields = ["preferred_name", "phone", "emergency_contact", "intake_notes"]
+        fields = ["preferred_name", "country", "phone", "emergency_contact", "intake_notes"]
         widgets = {
             "phone": forms.TextInput(attrs={"autocomplete": "off", "maxlength": 40}),
             "emergency_contact": forms.Textarea(attrs={"rows": 2, "maxlength": 500}),
@@ -22,6 +23,14 @@ class ClientProfileForm(forms.ModelForm):  # type: ignore[type-arg]
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        self.fields["country"] = forms.ChoiceField(
+            label=_("Country of residence"),
+            choices=country_choices(blank=str(_("Not known"))),
+            required=False,
+            help_text=_(
+                "Sets which crisis numbers are shown, until a session check-in names a country."
+            ),
+        )
         limits = {"phone": 40, "emergency_contact": 500, "intake_notes": 10000}
         for name, limit in limits.items():
             self.fields[name].max_length = limit  # type: ignore[attr-defined]

@@ -8,6 +8,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from rapport.core.countries import validate_country
 from rapport.core.encryption import EncryptedTextField
 
 
@@ -65,6 +66,15 @@ class ClientProfile(models.Model):
     )
     intake_notes = EncryptedTextField(
         _("reason for referral / intake notes"), blank=True, default=""
+    )
+    # Where the client lives (ISO 3166-1 alpha-2): their crisis resources until a session
+    # check-in says where they are.
+    country = models.CharField(
+        _("country the client lives in"),
+        max_length=2,
+        blank=True,
+        default="",
+        validators=[validate_country],
     )
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -133,6 +133,7 @@ def seed_demo() -> bool:
             profile.phone = f"+1 555 010 {number:04d}"
             profile.emergency_contact = f"Demo contact {number} (friend), +1 555 020 {number:04d}"
             profile.intake_notes = "Demo record. Self-referred for low mood and sleep problems."
+            profile.country = "US"  # their crisis resources: the shipped US ones, tap to call
             profile.save()
         _seed_messaging(therapists, clients)
         _seed_parts()

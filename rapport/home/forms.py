@@ -32,7 +32,14 @@ class PracticeForm(forms.ModelForm):  # type: ignore[type-arg]
             "retention_years",
         ]
         widgets = {"crisis_resources": forms.Textarea(attrs={"rows": 4})}
-        help_texts = {"message_attachment_limit_mb": _("From 1 to 100 MB.")}
+        labels = {"crisis_resources": _("Crisis text when no listed resource fits")}
+        help_texts = {
+            "message_attachment_limit_mb": _("From 1 to 100 MB."),
+            "crisis_resources": _(
+                "Clients whose country is not known, or has no crisis resources listed, see "
+                "this text. Numbers in it are not links: list them under Crisis resources."
+            ),
+        }
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

@@ -27,6 +27,7 @@ from rapport.care.access import (
     therapists_of,
 )
 from rapport.care.models import CareRelationship
+from rapport.crisis.resources import resources_for
 from rapport.diagnoses.services import active_diagnoses
 from rapport.home.forms import PracticeForm
 from rapport.intake.access import open_intakes
@@ -99,6 +100,7 @@ def home(request: HttpRequest) -> HttpResponse:
             "open_visits": open_visits(user),
             "measure_tasks": due_tasks(user),
             "intakes": open_intakes(user),
+            "crisis_help": resources_for(user),
         },
     )
 

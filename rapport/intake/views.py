@@ -16,8 +16,9 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
 from rapport.accounts.decorators import role_required
-from rapport.accounts.models import Practice, Role, User
+from rapport.accounts.models import Role, User
 from rapport.care.access import Reach
+from rapport.crisis.resources import resources_for
 from rapport.intake import answers as a
 from rapport.intake.access import access_intake_to_fill, access_submission
 from rapport.intake.catalogue import definition_of
@@ -113,7 +114,7 @@ def intake_detail(request: HttpRequest, submission_id: int) -> HttpResponse:
         "definition": definition,
         "sections": a.readable(definition, values),
         # The client who sent a risk answer sees where to get help now, as after a measure.
-        "crisis": Practice.get()
+        "crisis_help": resources_for(user)
         if how == Reach.SELF and a.risk_answers(definition, values)
         else None,
         "versions": versions,

@@ -397,18 +397,19 @@ def _bands(check: _Checker, value: object, low: int | None, high: int | None) ->
         return ()
     bands: list[Band] = []
     for index, raw in enumerate(value, start=1):
-        fields = check.fields(f"band {index}", raw, {"min", "max", "label"})
+        fields = check.fields(f"band {index}", raw, {"min", "max", "label"}, ["client_label"])
         if fields is None:
             continue
         band_low = check.integer(f"band {index} min", fields.get("min"))
         band_high = check.integer(f"band {index} max", fields.get("max"))
         label = check.text(f"band {index} label", fields.get("label"))
+        client_label = check.optional_text(f"band {index} client_label", fields.get("client_label"))
         if band_low is None or band_high is None or label is None:
             continue
         if band_low > band_high:
             check.problem(f"band {label!r} has min above max")
             continue
-        bands.append(Band(band_low, band_high, label))
+        bands.append(Band(band_low, band_high, label, client_label or ""))
     if len(bands) != len(value) or not bands or low is None or high is None:
         return tuple(bands)
     labels = [band.label for band in bands]

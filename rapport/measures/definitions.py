@@ -71,6 +71,13 @@ class Band:
     min: int
     max: int
     label: str
+    # What a client reads instead of ``label`` when the label is a clinician's word, such as a
+    # screening result or a probable diagnosis ("Probable PTSD"); blank: the label itself.
+    client_label: str = ""
+
+    @property
+    def for_client(self) -> str:
+        return self.client_label or self.label
 
     def contains(self, total: int) -> bool:
         return self.min <= total <= self.max

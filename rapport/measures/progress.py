@@ -21,6 +21,7 @@ from rapport.measures import charts
 from rapport.measures.definitions import Definition
 from rapport.measures.instruments import definition_of, is_feedback
 from rapport.measures.models import Instrument, Response
+from rapport.measures.results import band_for_client
 from rapport.measures.scoring import Change, Score, classify_change
 from rapport.visits.models import Visit
 
@@ -39,6 +40,7 @@ class ScoreRow:
     score_text: str = ""
     change_text: str = ""
     url: str = ""
+    client_band: str = ""  # what the client reads (rapport.measures.results.band_for_client)
 
 
 @dataclass
@@ -124,7 +126,7 @@ def progress_of(
             progress,
             sessions,
             f"{chart_prefix}-{progress.instrument.pk}",
-            width=charts.WIDTH if clinical else charts.NARROW,
+            clinical=clinical,
         )
     if feedback:
         answers = dict(Response.objects.filter(pk__in=list(scores)).values_list("pk", "answers"))
@@ -190,6 +192,9 @@ def _classify(progress: InstrumentProgress, words: dict[str, str]) -> None:
         row.score_text = ("" if total is None else str(total)) + (
             words["prorated"] if row.score.prorated else ""
         )
+        row.client_band = band_for_client(
+            definition, row.score.band, risk_positive=row.risk_positive
+        )
         if index == 0:
             row.change_text = words["baseline"]
         if total is None:
@@ -205,8 +210,10 @@ def _classify(progress: InstrumentProgress, words: dict[str, str]) -> None:
 
 
 def _chart(
-    progress: InstrumentProgress, sessions: list[charts.Session], chart_id: str, *, width: int
+    progress: InstrumentProgress, sessions: list[charts.Session], chart_id: str, *, clinical: bool
 ) -> SafeString:
+    """The clinician's chart names the bands by their labels; the client's by the words for
+    clients, and a score with a risk answer carries no band."""
     definition = progress.definition
     return charts.progress_chart(
         chart_id=chart_id,
@@ -215,16 +222,19 @@ def _chart(
             charts.Point(
                 row.at,
                 row.score.total,
-                row.score.band,
+                row.score.band if clinical else (row.client_band or None),
                 row.change.kind if row.change is not None else None,
             )
             for row in progress.rows
             if row.score.total is not None
         ],
         sessions=sessions,
-        bands=[charts.Band(b.min, b.max, b.label) for b in definition.bands],
+        bands=[
+            charts.Band(b.min, b.max, b.label if clinical else b.for_client)
+            for b in definition.bands
+        ],
         low=definition.range_min,
         high=definition.range_max,
         higher_is_worse=definition.higher_is_worse,
-        width=width,
+        width=charts.WIDTH if clinical else charts.NARROW,
     )

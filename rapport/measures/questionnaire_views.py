@@ -14,8 +14,9 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
 from rapport.accounts.decorators import role_required
-from rapport.accounts.models import Practice, Role, User
+from rapport.accounts.models import Role, User
 from rapport.care.access import Reach
+from rapport.crisis.resources import resources_for
 from rapport.measures.access import access_response, access_task
 from rapport.measures.answers import risk_answered, save_draft, submit
 from rapport.measures.assignments import due_tasks
@@ -23,7 +24,13 @@ from rapport.measures.errors import MeasureError
 from rapport.measures.forms import QuestionnaireForm, field_name
 from rapport.measures.instruments import definition_of
 from rapport.measures.models import TaskStatus
-from rapport.measures.results import answer_row, recent_responses, risk_summary, subscale_rows
+from rapport.measures.results import (
+    answer_row,
+    band_for_client,
+    recent_responses,
+    risk_summary,
+    subscale_rows,
+)
 from rapport.measures.scoring import Score, ScoringError
 
 
@@ -100,6 +107,7 @@ def measure_task(request: HttpRequest, task_id: int) -> HttpResponse:
             "questions": questions,
             "answered": answered,
             "risk_now": risk_answered(definition, given),
+            "crisis_help": resources_for(user),
         },
         status=status,
     )
@@ -117,10 +125,13 @@ def measure_result(request: HttpRequest, response_id: int) -> HttpResponse:
         "definition": definition,
         "result": result,
         "via": how,
-        "practice": Practice.get(),
         "correction": response.corrections.order_by("-submitted_at").first(),
     }
     if how == Reach.SELF:
+        context["crisis_help"] = resources_for(user)
+        context["client_band"] = band_for_client(
+            definition, result.band, risk_positive=response.risk_positive
+        )
         return render(request, "measures/result_client.html", context)
     answers = response.answer_values()
     context["answers"] = [

@@ -18,7 +18,10 @@ from django.utils.translation import gettext as _
 from rapport.accounts.models import User
 from rapport.core.record import WHOLE, RecordEntry, Window, fhir_reference
 from rapport.measures import fhir
-from rapport.measures.models import AlertKind, Response, SafetyAlert
+from rapport.measures.definitions import Definition
+from rapport.measures.instruments import definition_of
+from rapport.measures.models import AlertKind, Instrument, Response, SafetyAlert
+from rapport.measures.results import band_for_client
 
 KINDS = {"measure", "alert"}
 
@@ -42,7 +45,9 @@ def _words() -> dict[str, str]:
     }
 
 
-def _result_entry(response: Response, words: dict[str, str], *, corrected: bool) -> RecordEntry:
+def _result_entry(
+    response: Response, words: dict[str, str], *, corrected: bool, client_bands: Bands | None
+) -> RecordEntry:
     result = response.result_data()
     total = result.get("total")
     prorated = bool(result.get("prorated"))
@@ -52,8 +57,16 @@ def _result_entry(response: Response, words: dict[str, str], *, corrected: bool)
         summary = words["prorated_total"] % {"total": total}
     else:
         summary = words["total_is"] % {"total": total}
-    if result.get("band"):
-        summary = f"{summary} · {result['band']}"
+    band = result.get("band") or ""
+    if client_bands is not None:  # the client's own record: the words for clients
+        definition = client_bands.get(response.instrument_id)
+        band = (
+            ""
+            if definition is None
+            else band_for_client(definition, band, risk_positive=bool(result.get("risk_items")))
+        )
+    if band:
+        summary = f"{summary} · {band}"
     # The time, total and band are the entry's own time and summary.
     details = [(words["instrument"], response.instrument_name)]  # type: ignore[attr-defined]
     if prorated:
@@ -87,18 +100,32 @@ def _alert_entry(alert: SafetyAlert, *, linked: bool) -> RecordEntry:
     )
 
 
+Bands = dict[int, Definition]
+
+
+def _definitions(responses: list[Response]) -> Bands:
+    """The definitions of the responses' instruments, in one query: the client's own record
+    words bands as clients read them (``band_for_client``)."""
+    instruments = Instrument.objects.filter(pk__in={r.instrument_id for r in responses})
+    return {instrument.pk: definition_of(instrument) for instrument in instruments}
+
+
 def entries(
     client: User, *, viewer: User, export: bool = False, window: Window = WHOLE
 ) -> list[RecordEntry]:
     # The answers stay encrypted: the record shows the result, and the answers are a click away.
     responses = (
         Response.objects.filter(client=client)
-        .only("pk", "submitted_at", "result", "corrects_id")
+        .only("pk", "submitted_at", "result", "corrects_id", "instrument_id")
         .annotate(instrument_name=F("instrument__name"), short_name=F("instrument__short_name"))
     )
-    responses = window.narrow(responses, "submitted_at")
+    fetched: list[Response] = list(window.narrow(responses, "submitted_at"))
     words = _words()
-    rows = [_result_entry(r, words, corrected=r.corrects_id is not None) for r in responses]
+    client_bands = _definitions(fetched) if viewer.pk == client.pk else None
+    rows = [
+        _result_entry(r, words, corrected=r.corrects_id is not None, client_bands=client_bands)
+        for r in fetched
+    ]
     alerts = window.narrow(
         SafetyAlert.objects.filter(client=client).only(
             "pk", "kind", "opened_at", "acknowledged_at"

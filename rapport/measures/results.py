@@ -38,6 +38,15 @@ def recent_responses(client: User, *, limit: int = 20) -> QuerySet[Response]:
     )
 
 
+def band_for_client(definition: Definition, band: str | None, *, risk_positive: bool) -> str:
+    """The band a client reads beside a score. Nothing beside a positive risk answer: "Minimal"
+    there would read as "all is well". Otherwise the band's words for clients (never a
+    clinician's label such as "Probable PTSD"); a label the definition no longer has, nothing."""
+    if risk_positive or not band:
+        return ""
+    return next((b.for_client for b in definition.bands if b.label == band), "")
+
+
 def result_of(response: Response) -> Score:
     return Score.from_json(response.result_data())
 

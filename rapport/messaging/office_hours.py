@@ -14,7 +14,7 @@ from django.utils.formats import date_format, time_format
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
-from rapport.accounts.models import Practice, User
+from rapport.accounts.models import User
 from rapport.messaging.preferences import Window, office_hours_of, settings_for, wall_clock, zone_of
 
 WEEKDAYS = [0, 1, 2, 3, 4, 5, 6]
@@ -31,7 +31,6 @@ class Expectation:
     next_opening: datetime | None
     # One plain sentence in the reader's zone and language.
     sentence: str
-    crisis_resources: str
 
     @property
     def away(self) -> bool:
@@ -143,5 +142,4 @@ def expectation(therapist: User, at: datetime, viewer: User | None = None) -> Ex
         response_hours=hours,
         next_opening=opening,
         sentence=sentence,
-        crisis_resources=Practice.get().crisis_resources,
     )

@@ -21,6 +21,7 @@ from django.views.decorators.http import require_http_methods
 
 from rapport.accounts.models import Practice, User
 from rapport.core import realtime
+from rapport.crisis.resources import resources_for
 from rapport.messaging import services
 from rapport.messaging.access import access_conversation, audit_messages_read
 from rapport.messaging.attachments import store_attachment
@@ -152,7 +153,8 @@ def _conversation_context(
         "history_page": before is not None,
         "peer_read_seq": read.get(peer.pk, 0),
         "expectation": expectation(relationship.therapist, now, viewer=user),
-        "crisis_resources": practice.crisis_resources,
+        # The client's crisis help, whichever of the two is reading.
+        "crisis_help": resources_for(relationship.client),
         "limit_mb": practice.message_attachment_limit_mb,
         "error": error,
         "text": text,

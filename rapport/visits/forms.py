@@ -1,7 +1,11 @@
 from __future__ import annotations
 
+from typing import Any
+
 from django import forms
 from django.utils.translation import gettext_lazy as _
+
+from rapport.core.countries import country_choices
 
 
 class SafetyCheckInForm(forms.Form):
@@ -12,6 +16,13 @@ class SafetyCheckInForm(forms.Form):
         help_text=_("An address, or a description like “at home, 12 Elm Street, Springfield”."),
         max_length=500,
         widget=forms.Textarea(attrs={"rows": 2, "autocomplete": "street-address"}),
+    )
+    # Which crisis resources the client is shown (rapport.crisis.resources).
+    country = forms.ChoiceField(
+        label=_("Which country are you in?"),
+        help_text=_("So that the crisis numbers you are shown work where you are."),
+        choices=[],
+        required=False,
     )
     share_position = forms.BooleanField(
         label=_("Also share my position from this device (optional)"), required=False
@@ -29,6 +40,11 @@ class SafetyCheckInForm(forms.Form):
         widget=forms.Textarea(attrs={"rows": 2}),
     )
     confirm = forms.BooleanField(label=_("These details are right for this session"))
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        choices = country_choices(blank=str(_("Choose a country")))
+        self.fields["country"].choices = choices  # type: ignore[attr-defined]
 
     def clean_callback_phone(self) -> str:
         phone = " ".join(self.cleaned_data["callback_phone"].split())

@@ -145,6 +145,9 @@ class SafetyCheckIn(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="safety_checkins"
     )
     location = EncryptedTextField(_("where you are right now"))
+    # ISO 3166-1 alpha-2; blank on check-ins from before it was asked. Chooses the client's
+    # crisis resources (rapport.crisis, through the receiver in rapport.visits.apps).
+    country = EncryptedTextField(_("country you are in"), blank=True, default="")
     geolocation = EncryptedTextField(_("position from the browser"), blank=True, default="")
     callback_phone = EncryptedTextField(_("phone number to call you back"))
     emergency_contact = EncryptedTextField(_("emergency contact"))

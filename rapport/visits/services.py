@@ -24,6 +24,7 @@ from rapport.audit.services import Action, record
 from rapport.care.access import active_relationship, clients_of, in_active_care, therapists_of
 from rapport.care.models import ClientProfile
 from rapport.core import realtime
+from rapport.crisis.signals import StatedCountry
 from rapport.messaging.access import conversation_for as conversation_of_relationship
 from rapport.messaging.models import Conversation, Message
 from rapport.messaging.services import store_visit_chat
@@ -164,16 +165,31 @@ def start_unscheduled(therapist: User, client: User, modality: str = Modality.VI
 def last_checkin_values(client: User) -> dict[str, str]:
     """What the check-in form starts with: the last check-in, else the client's profile."""
     last = SafetyCheckIn.objects.filter(client=client).first()
+    profile = ClientProfile.objects.filter(client=client).first()
+    home = profile.country if profile is not None else ""
     if last is not None:
         return {
             "location": last.location,
+            "country": last.country or home,
             "callback_phone": last.callback_phone,
             "emergency_contact": last.emergency_contact,
         }
-    profile = ClientProfile.objects.filter(client=client).first()
     if profile is None:
         return {}
-    return {"callback_phone": profile.phone, "emergency_contact": profile.emergency_contact}
+    return {
+        "country": home,
+        "callback_phone": profile.phone,
+        "emergency_contact": profile.emergency_contact,
+    }
+
+
+def stated_country(client: User, **_kwargs: object) -> StatedCountry | None:
+    """The country of the client's last check-in that gave one: the receiver of
+    ``rapport.crisis.signals.country_stated`` (connected in ``VisitsConfig.ready``)."""
+    for checkin in SafetyCheckIn.objects.filter(client=client)[:20]:
+        if checkin.country:
+            return StatedCountry(checkin.country, checkin.confirmed_at)
+    return None
 
 
 def current_checkin(visit: Visit) -> SafetyCheckIn | None:
@@ -187,6 +203,7 @@ def check_in(
     location: str,
     callback_phone: str,
     emergency_contact: str,
+    country: str = "",
     geolocation: str = "",
     request: HttpRequest | None = None,
 ) -> SafetyCheckIn:
@@ -200,6 +217,7 @@ def check_in(
             visit=locked,
             client=client,
             location=location,
+            country=country,
             geolocation=geolocation,
             callback_phone=callback_phone,
             emergency_contact=emergency_contact,

@@ -15,9 +15,10 @@ from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
 
 from rapport.accounts.decorators import role_required
-from rapport.accounts.models import Practice, Role, User
+from rapport.accounts.models import Role, User
 from rapport.audit.services import Action, record
 from rapport.care.access import access_client
+from rapport.crisis.resources import resources_for
 from rapport.lib.turn import ice_servers
 from rapport.scheduling.access import access_appointment
 from rapport.scheduling.models import Modality
@@ -155,6 +156,7 @@ def visit_checkin(request: HttpRequest, visit_id: uuid.UUID) -> HttpResponse:
                 visit,
                 user,
                 location=data["location"],
+                country=data["country"],
                 callback_phone=data["callback_phone"],
                 emergency_contact=data["emergency_contact"],
                 geolocation=data["geolocation"] if data["share_position"] else "",
@@ -167,7 +169,7 @@ def visit_checkin(request: HttpRequest, visit_id: uuid.UUID) -> HttpResponse:
     response = render(
         request,
         "visits/checkin.html",
-        {"visit": visit, "form": form, "practice": Practice.get(), "mode": mode},
+        {"visit": visit, "form": form, "crisis_help": resources_for(user), "mode": mode},
         status=400 if form.is_bound else 200,
     )
     response.headers["Permissions-Policy"] = CHECKIN_POLICY
@@ -191,7 +193,8 @@ def visit_room(request: HttpRequest, visit_id: uuid.UUID) -> HttpResponse:
             "visit": visit,
             "role": role,
             "config": _config(request, visit, role),
-            "practice": Practice.get(),
+            # The client's crisis help, for the therapist too: where the client is is what counts.
+            "crisis_help": resources_for(visit.client),
             "checkin": access_checkin(_user(request), visit, role, request=request),
         },
     )
