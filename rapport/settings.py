@@ -134,6 +134,8 @@ INSTALLED_APPS = [
     "rapport.diagnoses",
     "rapport.intake",
     "rapport.plans",
+    "rapport.homework",
+    "rapport.journal",
     "rapport.notes",
     "rapport.records",
     "rapport.home",

@@ -50,6 +50,8 @@ urlpatterns = [
     path("", include("rapport.diagnoses.urls")),
     path("", include("rapport.intake.urls")),
     path("", include("rapport.plans.urls")),
+    path("", include("rapport.homework.urls")),
+    path("", include("rapport.journal.urls")),
     path("", include("rapport.notes.urls")),
     path("", include("rapport.records.urls")),
 ]
