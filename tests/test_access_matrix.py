@@ -439,14 +439,18 @@ def world(personas: dict[str, Any], settings: Any, tmp_path: Path) -> dict[str, 
 
 
 def between_sessions_of(therapist: Any, client: Any) -> dict[str, Any]:
-    """A thought record due today, and a journal entry the client shared."""
+    """A thought record due tomorrow (its reminder not yet due: /readyz counts a due task not
+    run as backlog), and a journal entry the client shared."""
     from django.utils import timezone
 
     from rapport.homework.services import assign
     from rapport.journal.services import write_entry
 
     assignment = assign(
-        therapist, client, exercise="thought_record", first_due=timezone.localdate()
+        therapist,
+        client,
+        exercise="thought_record",
+        first_due=timezone.localdate() + timedelta(days=1),
     )
     return {
         "homework": assignment.homework.get(),
