@@ -7,11 +7,13 @@ from __future__ import annotations
 
 import json
 from datetime import date, datetime, time, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
 import time_machine
 from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from fhir.resources.R4B.task import Task
 
@@ -427,3 +429,45 @@ def test_the_client_record_links_to_homework(therapist_x: User, client_a: User) 
     assert reverse("client_homework", args=[client_a.pk]) in page.content.decode()
     page = signed_in(client_a).get(reverse("home"))
     assert reverse("my_homework") in page.content.decode()
+
+
+# --- Query counts -------------------------------------------------------------------------------
+
+
+def _queries(browser: Any, url: str) -> int:
+    with CaptureQueriesContext(connection) as captured:
+        assert browser.get(url).status_code == 200
+    return len(captured)
+
+
+def test_list_pages_read_a_fixed_number_of_queries(therapist_x: User, client_a: User) -> None:
+    from rapport.journal.services import write_entry
+
+    therapist, client = signed_in(therapist_x), signed_in(client_a)
+    pages = [
+        (therapist, reverse("client_homework", args=[client_a.pk])),
+        (therapist, reverse("client_journal", args=[client_a.pk])),
+        (therapist, reverse("client_progress", args=[client_a.pk])),
+        (client, reverse("my_homework")),
+        (client, reverse("my_journal")),
+    ]
+
+    def add(days: int) -> None:
+        with time_machine.travel(MONDAY, tick=False):
+            services.assign(
+                therapist_x,
+                client_a,
+                exercise="sleep_diary",
+                first_due=date(2026, 3, 3),
+                repeat="daily",
+                repeat_until=date(2026, 3, 2) + timedelta(days=days),
+            )
+        for n in range(days):
+            write_entry(client_a, mood=n % 11, text=f"Day {n}", shared=n % 2 == 0)
+
+    add(1)
+    for browser, url in pages:  # the first page of a session reads more (the session itself)
+        _queries(browser, url)
+    few = [_queries(browser, url) for browser, url in pages]
+    add(12)
+    assert [_queries(browser, url) for browser, url in pages] == few
