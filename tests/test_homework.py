@@ -424,9 +424,26 @@ def test_homework_in_the_record_and_its_fhir_export(therapist_x: User, client_a:
     assert third.pk not in {h.pk for h in (first, second)}
 
 
-def test_the_client_record_links_to_homework(therapist_x: User, client_a: User) -> None:
-    page = signed_in(therapist_x).get(reverse("client_record", args=[client_a.pk]))
-    assert reverse("client_homework", args=[client_a.pk]) in page.content.decode()
+def test_the_client_record_shows_recent_completion(therapist_x: User, client_a: User) -> None:
+    therapist = signed_in(therapist_x)
+    page = therapist.get(reverse("client_record", args=[client_a.pk])).content.decode()
+    assert reverse("client_homework", args=[client_a.pk]) in page
+    assert "No homework was due in the last 4 weeks." in page
+    with time_machine.travel(MONDAY, tick=False):
+        services.assign(
+            therapist_x,
+            client_a,
+            exercise="sleep_diary",
+            first_due=date(2026, 3, 2),
+            repeat="daily",
+            repeat_until=date(2026, 3, 6),
+        )
+    first = Homework.objects.filter(client=client_a).order_by("due_on").first()
+    assert first is not None
+    services.save_answers(client_a, first, {"fields": {}, "rows": [{"notes": "x"}]}, submit=True)
+    with time_machine.travel(datetime(2026, 3, 4, 12, 0, tzinfo=UTC), tick=False):
+        page = therapist.get(reverse("client_record", args=[client_a.pk])).content.decode()
+    assert "Homework due in the last 4 weeks: 1 of 3 done." in page  # due 2, 3 and 4 March
     page = signed_in(client_a).get(reverse("home"))
     assert reverse("my_homework") in page.content.decode()
 

@@ -12,6 +12,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import Count, Q
 from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -239,3 +240,13 @@ def readable_answers(homework: Homework) -> dict[str, Any]:
     columns = [str(spec.label) for spec in exercise.rows]
     rows = [[row.get(spec.key, "") for spec in exercise.rows] for row in saved["rows"]]
     return {"fields": fields, "columns": columns, "rows": rows}
+
+
+def recent_completion(client: User, *, days: int = 28) -> tuple[int, int]:
+    """(done, due): the client's homework due in the last ``days`` days up to today, and how
+    much of it was handed in (one query)."""
+    today = timezone.localdate()
+    counts = Homework.objects.filter(
+        client=client, due_on__lte=today, due_on__gt=today - timedelta(days=days)
+    ).aggregate(due=Count("pk"), done=Count("pk", filter=Q(status=Status.SUBMITTED)))
+    return counts["done"], counts["due"]
