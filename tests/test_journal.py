@@ -234,3 +234,19 @@ def test_bad_entries_get_clear_errors_and_nothing_typed_is_lost(client_a: User) 
     assert not JournalEntry.objects.exists()
     with pytest.raises(services.JournalError, match="from 0 to 10"):
         services.write_entry(client_a, mood=11)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_erasure_removes_homework_and_the_journal(
+    journal: dict[str, JournalEntry], therapist_x: User, client_a: User
+) -> None:
+    from rapport.homework.models import Assignment, Homework
+    from rapport.homework.services import assign
+    from rapport.records.erasure import destroy, gather
+
+    assign(therapist_x, client_a, exercise="free", title="Call", first_due=timezone.localdate())
+    plan = gather(client_a)
+    assert {JournalEntry, Assignment, Homework} <= set(plan.rows)
+    destroy(plan, "erased-client")
+    assert not JournalEntry.objects.exists()
+    assert not Assignment.objects.exists() and not Homework.objects.exists()
