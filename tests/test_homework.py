@@ -444,8 +444,8 @@ def test_the_client_record_shows_recent_completion(therapist_x: User, client_a: 
     with time_machine.travel(datetime(2026, 3, 4, 12, 0, tzinfo=UTC), tick=False):
         page = therapist.get(reverse("client_record", args=[client_a.pk])).content.decode()
     assert "Homework due in the last 4 weeks: 1 of 3 done." in page  # due 2, 3 and 4 March
-    page = signed_in(client_a).get(reverse("home"))
-    assert reverse("my_homework") in page.content.decode()
+    home = signed_in(client_a).get(reverse("home")).content.decode()
+    assert reverse("my_homework") in home
 
 
 # --- Query counts -------------------------------------------------------------------------------
