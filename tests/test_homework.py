@@ -361,6 +361,25 @@ def test_the_reminder_is_content_free_waits_for_quiet_hours_and_goes_once(
         assert smtp.take() == []
 
 
+def test_no_reminder_once_care_has_ended(therapist_x: User, client_a: User, admin: User) -> None:
+    from django.test import RequestFactory
+
+    from rapport.care.models import CareRelationship
+    from rapport.care.services import end_care
+    from rapport.core.models import EmailDelivery
+    from rapport.homework.notifications import deliver_due_reminder
+
+    with time_machine.travel(MONDAY, tick=False):
+        assignment = services.assign(
+            therapist_x, client_a, exercise="sleep_diary", first_due=date(2026, 3, 3)
+        )
+    relationship = CareRelationship.objects.get(therapist=therapist_x, client=client_a)
+    end_care(relationship.pk, actor=admin, request=RequestFactory().post("/"))
+    homework = assignment.homework.get()
+    assert deliver_due_reminder(homework.pk, now=datetime(2026, 3, 3, 12, tzinfo=UTC)) is False
+    assert not EmailDelivery.objects.exists()
+
+
 # --- Note prefill and the record -----------------------------------------------------------------
 
 

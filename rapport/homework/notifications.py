@@ -1,7 +1,8 @@
 """The homework reminder: one content-free email on the due day. It names no exercise, no
 therapist and nothing the client wrote; it says homework is waiting and links to the client's
 homework page, where it is named after sign-in. Decided when the worker runs, not when it was
-queued: handed-in homework gets no reminder, and one that falls in the client's quiet hours
+queued: handed-in homework gets no reminder, nor homework whose therapist no longer treats the
+client, and one that falls in the client's quiet hours
 waits for them to end. The ``EmailDelivery`` key makes it go out once.
 """
 
@@ -17,6 +18,7 @@ from django.urls import reverse
 from django.utils import timezone, translation
 
 from rapport.accounts.models import Practice
+from rapport.care.access import in_active_care
 from rapport.core import outbox
 from rapport.homework import tasks
 from rapport.homework.models import Homework, Status
@@ -29,15 +31,15 @@ def deliver_due_reminder(homework_id: int, *, now: datetime | None = None) -> bo
     with transaction.atomic():
         homework = (
             Homework.objects.select_for_update(of=("self",))
-            .select_related("client")
+            .select_related("client", "assignment__assigned_by")
             .filter(pk=homework_id)
             .first()
         )
         if homework is None or homework.status == Status.SUBMITTED:
             return False
         client = homework.client
-        if not client.is_active or not client.email:
-            return False
+        if not client.email or not in_active_care(homework.assignment.assigned_by, client):
+            return False  # care ended (or an account closed): no reminder from a former therapist
         quiet_end = quiet_hours_end(settings_for(client), zone_of(client), now)
         if quiet_end is not None:
             tasks.send_due_reminder.using(run_after=quiet_end).enqueue(homework.pk)
