@@ -268,10 +268,14 @@ def test_bad_answers_get_clear_errors_and_nothing_typed_is_lost(
     assert homework.status == Status.ASSIGNED
 
     # A comment before the homework is handed in, and an empty one, are refused.
-    with pytest.raises(HomeworkError, match="handed the homework in"):
-        services.add_comment(therapist_x, homework, "Too early")
-    services.save_answers(client_a, homework, {"fields": {"thought": "x"}, "rows": []}, submit=True)
     therapist = signed_in(therapist_x)
+    review = reverse("homework_review", args=[homework.pk])
+    response = therapist.post(review, {"comment": "Too early"})
+    assert response.status_code == 400
+    assert "Comment once the client has handed the homework in." in response.content.decode()
+    homework.refresh_from_db()
+    assert homework.comment == ""
+    services.save_answers(client_a, homework, {"fields": {"thought": "x"}, "rows": []}, submit=True)
     response = therapist.post(reverse("homework_review", args=[homework.pk]), {"comment": "  "})
     assert response.status_code == 400 and "This field is required." in response.content.decode()
 

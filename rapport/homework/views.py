@@ -79,7 +79,7 @@ def homework_review(request: HttpRequest, homework_id: int) -> HttpResponse:
             "client": homework.client,
             "title": services.title_of(homework.assignment),
             "answers": services.readable_answers(homework),
-            "form": form if may_comment else None,
+            "form": form if may_comment or form.errors else None,
         },
         status=400 if write else 200,
     )
