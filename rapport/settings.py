@@ -135,6 +135,8 @@ INSTALLED_APPS = [
     "rapport.crisis",
     "rapport.intake",
     "rapport.plans",
+    "rapport.homework",
+    "rapport.journal",
     "rapport.notes",
     "rapport.records",
     "rapport.home",

@@ -51,6 +51,8 @@ urlpatterns = [
     path("", include("rapport.crisis.urls")),
     path("", include("rapport.intake.urls")),
     path("", include("rapport.plans.urls")),
+    path("", include("rapport.homework.urls")),
+    path("", include("rapport.journal.urls")),
     path("", include("rapport.notes.urls")),
     path("", include("rapport.records.urls")),
 ]

@@ -128,6 +128,14 @@ def attachment_id(p: dict[str, Any]) -> dict[str, Any]:
     return {"attachment_id": p["attachment"].uid}
 
 
+def homework_id(p: dict[str, Any]) -> dict[str, Any]:
+    return {"homework_id": p["homework"].pk}
+
+
+def journal_entry_id(p: dict[str, Any]) -> dict[str, Any]:
+    return {"entry_id": p["journal_entry"].pk}
+
+
 def note_id(p: dict[str, Any]) -> dict[str, Any]:
     return {"note_id": p["note"].pk}
 
@@ -347,6 +355,18 @@ MATRIX: dict[str, tuple[dict[str, Expect], Kwargs | None]] = {
     "plan_finalise": rule(LOGIN, 403, 403, 405, 405, 403, client_a_id),
     "plan_version": rule(LOGIN, 403, 403, 200, 404, 404, plan_version_number),
     "my_plan": rule(LOGIN, 200, 200, 403, 403, 403),
+    # Homework: therapist_x assigned client_a a thought record. The therapist in care assigns,
+    # reads and comments; an admin reads only under emergency access; the client fills in their
+    # own (another client's is a 404).
+    "client_homework": rule(LOGIN, 403, 403, 200, 404, 404, client_a_id),
+    "homework_review": rule(LOGIN, 403, 403, 200, 404, 404, homework_id),
+    "my_homework": rule(LOGIN, 200, 200, 403, 403, 403),
+    "homework_fill": rule(LOGIN, 200, 404, 403, 403, 403, homework_id),
+    # Journal: client_a's entry (shared). Only its client writes or changes it; the clinical
+    # team reads shared entries only, on the client's journal page.
+    "my_journal": rule(LOGIN, 200, 200, 403, 403, 403),
+    "journal_entry": rule(LOGIN, 200, 404, 403, 403, 403, journal_entry_id),
+    "client_journal": rule(LOGIN, 403, 403, 200, 404, 404, client_a_id),
     # Intake. client_a has an open minor intake and a submitted adult one. Filling in is the
     # client's alone; reading is the client, their therapist (or an admin under emergency
     # access); sending and correcting are care (the client or their therapist).
@@ -424,6 +444,27 @@ def world(personas: dict[str, Any], settings: Any, tmp_path: Path) -> dict[str, 
         **attachment_sent(personas["therapist_x"], personas["client_a"], settings, tmp_path),
         **notes_of(personas["therapist_x"], personas["client_a"], personas["admin"]),
         "erasure": erasure_of(personas["client_b"], personas["admin"]),
+        **between_sessions_of(personas["therapist_x"], personas["client_a"]),
+    }
+
+
+def between_sessions_of(therapist: Any, client: Any) -> dict[str, Any]:
+    """A thought record due tomorrow (its reminder not yet due: /readyz counts a due task not
+    run as backlog), and a journal entry the client shared."""
+    from django.utils import timezone
+
+    from rapport.homework.services import assign
+    from rapport.journal.services import write_entry
+
+    assignment = assign(
+        therapist,
+        client,
+        exercise="thought_record",
+        first_due=timezone.localdate() + timedelta(days=1),
+    )
+    return {
+        "homework": assignment.homework.get(),
+        "journal_entry": write_entry(client, mood=6, text="A calm day", shared=True),
     }
 
 
@@ -940,6 +981,31 @@ POST_MATRIX: dict[str, tuple[dict[str, Expect], Kwargs, FormData]] = {
         no_kwargs,
         {"typed_name": "Bea Client"},
     ),
+    "client_homework": (
+        {"client_a": 403, "client_b": 403, "therapist_y": 404, "admin": 404},
+        client_a_id,
+        {"exercise": "sleep_diary", "first_due": "2999-01-01", "repeat": "none"},
+    ),
+    "homework_review": (
+        {"client_a": 403, "client_b": 403, "therapist_y": 404, "admin": 404},
+        homework_id,
+        {"comment": "Taken over"},
+    ),
+    "homework_fill": (
+        {"client_b": 404, "therapist_x": 403, "therapist_y": 403, "admin": 403},
+        homework_id,
+        {"action": "submit", "f-situation": "Taken over"},
+    ),
+    "my_journal": (
+        {"therapist_x": 403, "therapist_y": 403, "admin": 403},
+        no_kwargs,
+        {"mood": "3", "text": "Taken over", "shared": "on"},
+    ),
+    "journal_entry": (
+        {"client_b": 404, "therapist_x": 403, "therapist_y": 403, "admin": 403},
+        journal_entry_id,
+        {"mood": "1", "text": "Taken over"},
+    ),
     "account_set_password": ({}, no_kwargs, {}),
     "account_email": ({}, no_kwargs, {"email": "another@example.test", "action_add": ""}),
     "account_reauthenticate": ({}, no_kwargs, {"password": PASSWORD_FOR_NOBODY}),
@@ -993,6 +1059,9 @@ def test_state_changing_routes_refuse_outsiders(world: dict[str, Any]) -> None:
     from rapport.care.models import CareRelationship, ClientProfile, EmergencyAccess
     from rapport.crisis.models import CrisisResource
     from rapport.diagnoses.models import Diagnosis, FrequentCode
+    from rapport.homework.models import Assignment as HomeworkAssignment
+    from rapport.homework.models import Homework
+    from rapport.journal.models import JournalEntry
     from rapport.measures.models import Assignment, Instrument, MeasureTask, Response, SafetyAlert
     from rapport.messaging.models import Attachment, Message, MessagingSettings
     from rapport.notes.models import (
@@ -1059,6 +1128,9 @@ def test_state_changing_routes_refuse_outsiders(world: dict[str, Any]) -> None:
             NoteTemplate.objects.count(),
             Addendum.objects.count() + CoSignature.objects.count() + Release.objects.count(),
             list(Erasure.objects.values_list("pk", "status", "approved_by", "cancelled_by")),
+            HomeworkAssignment.objects.count(),
+            list(Homework.objects.values_list("pk", "status", "saved_at", "commented_at")),
+            list(JournalEntry.objects.values_list("pk", "shared", "mood", "updated_at")),
         )
 
     before = snapshot()
@@ -1136,6 +1208,9 @@ AFTER_CARE: dict[str, tuple[Expect, Expect, Kwargs]] = {
     "client_plan": (403, 404, client_a_id),
     "plan_draft": (403, 404, client_a_id),
     "my_plan": (200, 403, no_kwargs),
+    "client_homework": (403, 404, client_a_id),
+    "homework_review": (403, 404, homework_id),
+    "client_journal": (403, 404, client_a_id),
     "client_intakes": (403, 404, client_a_id),
     "intake_detail": (200, 404, submission_id),
     "record_timeline": (200, 404, client_a_id),

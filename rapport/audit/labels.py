@@ -88,6 +88,12 @@ ACTION_LABELS = {
     Action.PLAN_DRAFT_CHANGED: _("Changed a draft treatment plan"),
     Action.PLAN_FINALISED: _("Finalised a treatment plan"),
     Action.PLAN_SIGNED: _("Signed a treatment plan"),
+    # Homework and the journal (issue 18)
+    Action.HOMEWORK_ASSIGNED: _("Assigned homework"),
+    Action.HOMEWORK_SUBMITTED: _("Handed in homework"),
+    Action.HOMEWORK_COMMENTED: _("Commented on homework"),
+    Action.JOURNAL_ENTRY_SHARED: _("Shared a journal entry"),
+    Action.JOURNAL_ENTRY_UNSHARED: _("Stopped sharing a journal entry"),
     # Intake (issue 15)
     Action.INTAKE_SENT: _("Sent an intake form"),
     Action.INTAKE_SUBMITTED: _("Sent back an intake form"),

@@ -104,6 +104,13 @@ class Action:
     PLAN_DRAFT_CHANGED = "plan.draft_changed"
     PLAN_FINALISED = "plan.finalised"
     PLAN_SIGNED = "plan.signed"
+    # Homework and the journal (issue 18). Private journal entries are never audited: the trail
+    # is read by others, and an entry's existence is the client's alone (docs/security.md).
+    HOMEWORK_ASSIGNED = "homework.assigned"
+    HOMEWORK_SUBMITTED = "homework.submitted"
+    HOMEWORK_COMMENTED = "homework.commented"
+    JOURNAL_ENTRY_SHARED = "journal.entry_shared"
+    JOURNAL_ENTRY_UNSHARED = "journal.entry_unshared"
     # Notes (issue 15). Labels never say which kind of note (docs/security.md, "Notes").
     NOTE_STARTED = "note.started"
     NOTE_SIGNED = "note.signed"

@@ -30,6 +30,7 @@ from rapport.care.models import CareRelationship
 from rapport.crisis.resources import resources_for
 from rapport.diagnoses.services import active_diagnoses
 from rapport.home.forms import PracticeForm
+from rapport.homework.services import recent_completion
 from rapport.intake.access import open_intakes
 from rapport.measures.alerts import escalated_alerts, escalations_without_admin, open_alerts
 from rapport.measures.assignments import due_tasks
@@ -142,6 +143,7 @@ def client_record(request: HttpRequest, client_id: int) -> HttpResponse:
             else [],
             # The client meets their diagnoses with their therapist and in their record export.
             "diagnoses": active_diagnoses(client) if how != Reach.SELF else None,
+            "homework_done_due": recent_completion(client),
         },
     )
 

@@ -22,6 +22,7 @@ from django.utils.translation import gettext as _
 
 from rapport.accounts.models import User
 from rapport.audit.services import Action, record
+from rapport.homework.services import since_last_session
 from rapport.measures.progress import progress_of
 from rapport.notes.models import (
     Addendum,
@@ -128,6 +129,23 @@ def _content(template: Template, texts: dict[str, str]) -> str:
     return json.dumps({"sections": sections}, ensure_ascii=False)
 
 
+def prefill(
+    template: Template, client: User, author: User, *, before: datetime, on: date
+) -> dict[str, str]:
+    """What a new note's sections start with: in the first, the homework due since the
+    author's last session with the client before ``before`` (done or not done)."""
+    last = (
+        Visit.objects.filter(client=client, therapist=author, started_at__lt=before)
+        .order_by("-started_at")
+        .values_list("started_at", flat=True)
+        .first()
+    )
+    words = since_last_session(client, last_session=last, until=on)
+    if not words or not template.sections:
+        return {}
+    return {template.sections[0].key: words}
+
+
 def _template(key: str) -> Template:
     template = template_for(key or DEFAULT_TEMPLATE)
     if template is None:
@@ -155,6 +173,13 @@ def start_for_visit(
             return existing, False
         template = _template(template_key)
         facts = visit_facts(visit)
+        texts = prefill(
+            template,
+            visit.client,
+            author,
+            before=visit.started_at or visit.created_at,
+            on=facts.date_of_service,
+        )
         note = Note.objects.create(
             client=visit.client,
             author=author,
@@ -163,7 +188,7 @@ def start_for_visit(
             contact=NoteContact.SESSION,
             template_key=template.key,
             template_version=template.version,
-            content=_content(template, {}),
+            content=_content(template, texts),
             date_of_service=facts.date_of_service,
             started_at=facts.started_at,
             ended_at=facts.ended_at,
@@ -195,6 +220,7 @@ def start_standalone(
     if kind not in NoteKind.values:
         raise NoteError(_("Unknown kind of note."))
     template = _template(template_key)
+    texts = prefill(template, client, author, before=timezone.now(), on=date_of_service)
     with transaction.atomic():
         note = Note.objects.create(
             client=client,
@@ -203,7 +229,7 @@ def start_standalone(
             contact=contact,
             template_key=template.key,
             template_version=template.version,
-            content=_content(template, {}),
+            content=_content(template, texts),
             date_of_service=date_of_service,
             attendees=author.full_name,
         )

@@ -81,11 +81,24 @@ def visit_note(request: HttpRequest, visit_id: uuid.UUID) -> HttpResponse:
             user, visit, kind=kind, template_key=template.key, request=request
         )
         return _edit(request, note)
+    facts = services.visit_facts(visit)
+    texts = services.prefill(
+        template,
+        visit.client,
+        user,
+        before=visit.started_at or visit.created_at,
+        on=facts.date_of_service,
+    )
     sections = [
-        {"key": s.key, "label": s.label, "help": s.help, "required": s.required, "text": ""}
+        {
+            "key": s.key,
+            "label": s.label,
+            "help": s.help,
+            "required": s.required,
+            "text": texts.get(s.key, ""),
+        }
         for s in template.sections
     ]
-    facts = services.visit_facts(visit)
     form = NoteForm(
         sections=sections,
         initial={"client_location": facts.client_location, "attendees": facts.attendees},

@@ -20,7 +20,9 @@ from django.utils.translation import gettext_lazy as _
 from rapport.accounts.models import User
 from rapport.core.record import RecordEntry, Window
 from rapport.diagnoses import record as diagnoses
+from rapport.homework import record as homework
 from rapport.intake import record as intake
+from rapport.journal import record as journal
 from rapport.measures import record as measures
 from rapport.messaging import record as messaging
 from rapport.notes import record as notes
@@ -38,6 +40,8 @@ PROVIDERS: list[ModuleType] = [
     plans,
     scheduling,
     messaging,
+    homework,
+    journal,
 ]
 
 # The kinds the filter offers, in the therapist's words; a kind not listed is still shown.
@@ -51,6 +55,8 @@ KINDS = {
     "intake": _("Intake"),
     "consent": _("Consent"),
     "messages": _("Messages"),
+    "homework": _("Homework"),
+    "journal": _("Shared journal entries"),
 }
 
 # One entry's kind, as its row in the timeline names it.
@@ -64,6 +70,8 @@ KIND_WORDS = {
     "intake": _("Intake"),
     "consent": _("Consent"),
     "messages": _("Messages"),
+    "homework": _("Homework"),
+    "journal": _("Shared journal entry"),
 }
 
 
