@@ -50,6 +50,7 @@ urlpatterns = [
     path("", include("rapport.diagnoses.urls")),
     path("", include("rapport.intake.urls")),
     path("", include("rapport.plans.urls")),
+    path("", include("rapport.safety.urls")),
     path("", include("rapport.notes.urls")),
     path("", include("rapport.records.urls")),
 ]

@@ -85,6 +85,9 @@ ACTION_LABELS = {
     Action.PLAN_DRAFT_CHANGED: _("Changed a draft treatment plan"),
     Action.PLAN_FINALISED: _("Finalised a treatment plan"),
     Action.PLAN_SIGNED: _("Signed a treatment plan"),
+    # Safety plans (issue 18)
+    Action.SAFETY_PLAN_SAVED: _("Saved a safety plan"),
+    Action.SAFETY_PLAN_REVIEWED: _("Reviewed a safety plan"),
     # Intake (issue 15)
     Action.INTAKE_SENT: _("Sent an intake form"),
     Action.INTAKE_SUBMITTED: _("Sent back an intake form"),

@@ -100,6 +100,9 @@ class Action:
     PLAN_DRAFT_CHANGED = "plan.draft_changed"
     PLAN_FINALISED = "plan.finalised"
     PLAN_SIGNED = "plan.signed"
+    # Safety plans (issue 18)
+    SAFETY_PLAN_SAVED = "safety_plan.saved"
+    SAFETY_PLAN_REVIEWED = "safety_plan.reviewed"
     # Notes (issue 15). Labels never say which kind of note (docs/security.md, "Notes").
     NOTE_STARTED = "note.started"
     NOTE_SIGNED = "note.signed"

@@ -19,6 +19,8 @@ from rapport.accounts.models import Practice, Role, User
 from rapport.audit.services import Action, record
 from rapport.care.access import access_client
 from rapport.lib.turn import ice_servers
+from rapport.safety.access import latest_version_of
+from rapport.safety.forms import SafetyPlanForm, initial_from
 from rapport.scheduling.access import access_appointment
 from rapport.scheduling.models import Modality
 from rapport.visits import services
@@ -184,6 +186,7 @@ def visit_room(request: HttpRequest, visit_id: uuid.UUID) -> HttpResponse:
         target = reverse("visit_checkin", args=[visit.uid])
         mode = request.GET.get("mode", "")
         return HttpResponseRedirect(f"{target}?mode={mode}" if mode else target)
+    plan_version = latest_version_of(visit.client)
     response = render(
         request,
         "visits/room.html",
@@ -193,6 +196,9 @@ def visit_room(request: HttpRequest, visit_id: uuid.UUID) -> HttpResponse:
             "config": _config(request, visit, role),
             "practice": Practice.get(),
             "checkin": access_checkin(_user(request), visit, role, request=request),
+            # The client's safety plan, which both write together in the details panel.
+            "plan_version": plan_version,
+            "plan_form": SafetyPlanForm(initial=initial_from(plan_version), auto_id="plan-%s"),
         },
     )
     response.headers["Permissions-Policy"] = DEVICES_POLICY
