@@ -338,6 +338,15 @@ MATRIX: dict[str, tuple[dict[str, Expect], Kwargs | None]] = {
     "plan_finalise": rule(LOGIN, 403, 403, 405, 405, 403, client_a_id),
     "plan_version": rule(LOGIN, 403, 403, 200, 404, 404, plan_version_number),
     "my_plan": rule(LOGIN, 200, 200, 403, 403, 403),
+    # Safety plan of client_a (one version): therapist_x reads, writes and reviews; the admin
+    # reads only under emergency access; each client reads their own (/safety-plan/). The
+    # service worker's script holds no data: open to everyone, like a static file.
+    "client_safety_plan": rule(LOGIN, 403, 403, 200, 404, 404, client_a_id),
+    "safety_plan_edit": rule(LOGIN, 403, 403, 200, 404, 403, client_a_id),
+    "safety_plan_reviewed": rule(LOGIN, 403, 403, 405, 405, 403, client_a_id),
+    "safety_plan_version": rule(LOGIN, 403, 403, 200, 404, 404, plan_version_number),
+    "my_safety_plan": rule(LOGIN, 200, 200, 403, 403, 403),
+    "safety_plan_worker": rule(200, 200, 200, 200, 200, 200),
     # Intake. client_a has an open minor intake and a submitted adult one. Filling in is the
     # client's alone; reading is the client, their therapist (or an admin under emergency
     # access); sending and correcting are care (the client or their therapist).
@@ -410,6 +419,7 @@ def world(personas: dict[str, Any], settings: Any, tmp_path: Path) -> dict[str, 
         **measures_of(personas["therapist_x"], personas["client_a"]),
         "diagnosis": diagnosis_of(personas["therapist_x"], personas["client_a"]),
         "plan_draft": plan_of(personas["therapist_x"], personas["client_a"]),
+        "safety_plan": safety_plan_of(personas["therapist_x"], personas["client_a"]),
         **intake_of(personas["therapist_x"], personas["client_a"]),
         **attachment_sent(personas["therapist_x"], personas["client_a"], settings, tmp_path),
         **notes_of(personas["therapist_x"], personas["client_a"], personas["admin"]),
@@ -440,6 +450,14 @@ def plan_of(therapist: Any, client: Any) -> Any:
     add_goal(therapist, draft, problem="Worry", description="Worry less")
     finalise(therapist, draft)
     return start_draft(therapist, client)
+
+
+def safety_plan_of(therapist: Any, client: Any) -> Any:
+    """Version 1 of the client's safety plan."""
+    from rapport.safety.forms import plan_content
+    from rapport.safety.services import save_version
+
+    return save_version(therapist, client, plan_content({"warning_signs": "Not sleeping"}))
 
 
 def notes_of(therapist: Any, client: Any, admin: Any) -> dict[str, Any]:
@@ -896,6 +914,16 @@ POST_MATRIX: dict[str, tuple[dict[str, Expect], Kwargs, FormData]] = {
         no_kwargs,
         {"typed_name": "Bea Client"},
     ),
+    "safety_plan_edit": (
+        {"client_a": 403, "client_b": 403, "therapist_y": 404, "admin": 403},
+        client_a_id,
+        {"warning_signs": "Taken over"},
+    ),
+    "safety_plan_reviewed": (
+        {"client_a": 403, "client_b": 403, "therapist_y": 404, "admin": 403},
+        client_a_id,
+        {},
+    ),
     "account_set_password": ({}, no_kwargs, {}),
     "account_email": ({}, no_kwargs, {"email": "another@example.test", "action_add": ""}),
     "account_reauthenticate": ({}, no_kwargs, {"password": PASSWORD_FOR_NOBODY}),
@@ -960,6 +988,7 @@ def test_state_changing_routes_refuse_outsiders(world: dict[str, Any]) -> None:
     )
     from rapport.plans.models import Goal, PlanSignature, PlanVersion
     from rapport.records.models import Erasure
+    from rapport.safety.models import SafetyPlanReview, SafetyPlanVersion
     from rapport.scheduling.models import (
         Appointment,
         AvailabilityChange,
@@ -1008,6 +1037,8 @@ def test_state_changing_routes_refuse_outsiders(world: dict[str, Any]) -> None:
             list(PlanVersion.objects.values_list("pk", "status", "review_on")),
             Goal.objects.count(),
             PlanSignature.objects.count(),
+            SafetyPlanVersion.objects.count(),
+            SafetyPlanReview.objects.count(),
             list(Note.objects.values_list("pk", "status", "updated_at")),
             list(Supervision.objects.values_list("pk", "ended_at")),
             NoteTemplate.objects.count(),
@@ -1090,6 +1121,10 @@ AFTER_CARE: dict[str, tuple[Expect, Expect, Kwargs]] = {
     "client_plan": (403, 404, client_a_id),
     "plan_draft": (403, 404, client_a_id),
     "my_plan": (200, 403, no_kwargs),
+    "client_safety_plan": (403, 404, client_a_id),
+    "safety_plan_edit": (403, 404, client_a_id),
+    "safety_plan_version": (403, 404, plan_version_number),
+    "my_safety_plan": (200, 403, no_kwargs),
     "client_intakes": (403, 404, client_a_id),
     "intake_detail": (200, 404, submission_id),
     "record_timeline": (200, 404, client_a_id),
