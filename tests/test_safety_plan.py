@@ -325,3 +325,17 @@ def test_a_client_in_the_waiting_room_cannot_write_the_plan(
 
     run_async(body)
     assert not SafetyPlanVersion.objects.exists()
+
+
+def test_every_version_is_in_the_record_and_its_export(therapist_x: User, client_a: User) -> None:
+    from rapport.records.timeline import record_entries
+
+    save_version(therapist_x, client_a, content())
+    save_version(therapist_x, client_a, content(reason_for_living="Mia"))
+    rows = [e for e in record_entries(client_a, viewer=therapist_x) if e.kind == "safety_plan"]
+    assert [e.title for e in rows] == ["Safety plan, version 2", "Safety plan, version 1"]
+    assert rows[0].url == reverse("safety_plan_version", args=[client_a.pk, 2])
+    exported = record_entries(client_a, viewer=client_a, export=True)
+    first = next(e for e in exported if e.title == "Safety plan, version 1")
+    assert ("People I can ask for help", "Sam (sister): +1 555 0100") in first.details
+    assert first.url == reverse("my_safety_plan")
