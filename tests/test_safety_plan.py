@@ -339,3 +339,24 @@ def test_every_version_is_in_the_record_and_its_export(therapist_x: User, client
     first = next(e for e in exported if e.title == "Safety plan, version 1")
     assert ("People I can ask for help", "Sam (sister): +1 555 0100") in first.details
     assert first.url == reverse("my_safety_plan")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_saves_in_the_room_are_rate_limited(
+    visit: Visit, therapist_x: User, client_a: User
+) -> None:
+    therapist, client = signed_in(therapist_x), signed_in(client_a)
+
+    async def body() -> None:
+        t, c = await in_call(visit, therapist, client)
+        for _ in range(8):
+            await send(c, {"type": "plan_save", "plan": ROOM_PLAN})
+        answers = [await receive(c) for _ in range(8)]
+        refused = [a for a in answers if a["type"] == "error"]
+        assert refused and all(a["error"] == "rate limit: slow down" for a in refused)
+        assert all(a["ref"] == "plan_save" for a in refused)
+        await t.disconnect()
+        await c.disconnect()
+
+    run_async(body)
+    assert 1 <= SafetyPlanVersion.objects.count() <= 6

@@ -59,6 +59,9 @@ BUCKET_SIZE = 200.0
 BUCKET_RATE = 50.0
 CHAT_BUCKET_SIZE = 10.0
 CHAT_RATE = 5.0
+# Each save of the safety plan stores a version: a few in a row, then one a second.
+PLAN_SAVE_BUCKET_SIZE = 5.0
+PLAN_SAVE_RATE = 1.0
 REFUSALS_BEFORE_CLOSE = 100
 
 # Which sender may send what. "admitted": the sender is in the room (a waiting client is not).
@@ -99,6 +102,7 @@ class VisitConsumer(HandlerGuard, AsyncWebsocketConsumer):  # type: ignore[misc]
         self.connection = secrets.token_hex(8)
         self.bucket = Bucket(BUCKET_SIZE, BUCKET_RATE)
         self.chat_bucket = Bucket(CHAT_BUCKET_SIZE, CHAT_RATE)
+        self.plan_save_bucket = Bucket(PLAN_SAVE_BUCKET_SIZE, PLAN_SAVE_RATE)
         self.refusals = 0
         self.ended = False
         self.peer_state = "away"
@@ -274,6 +278,9 @@ class VisitConsumer(HandlerGuard, AsyncWebsocketConsumer):  # type: ignore[misc]
             await self._refuse(refusal, kind)
             return
         if kind == "chat" and not self.chat_bucket.take():
+            await self._refuse("rate limit: slow down", kind)
+            return
+        if kind == "plan_save" and not self.plan_save_bucket.take():
             await self._refuse("rate limit: slow down", kind)
             return
         await self.session_toucher.touch(self.scope)  # time in the room is activity
