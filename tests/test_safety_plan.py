@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from django import forms
 from django.db import connection
 from django.test import Client
 from django.urls import reverse
@@ -16,7 +17,7 @@ from rapport.accounts.models import Practice, User
 from rapport.audit.models import AuditEvent
 from rapport.audit.services import Action
 from rapport.measures.models import SafetyAlert
-from rapport.safety.forms import plan_content
+from rapport.safety.forms import FIELD_LIMITS, SafetyPlanForm, plan_content
 from rapport.safety.models import ImmutableError, SafetyPlanReview, SafetyPlanVersion
 from rapport.safety.services import record_review, save_version
 from rapport.visits import services as visit_services
@@ -62,6 +63,14 @@ def test_every_version_is_kept_as_it_was_written(therapist_x: User, client_a: Us
     events = AuditEvent.objects.filter(action=Action.SAFETY_PLAN_SAVED, client=client_a)
     assert [e.detail["number"] for e in events.order_by("sequence")] == [1, 2]
     assert "daughter" not in str(list(events.values_list("detail", flat=True)))
+
+
+def test_the_room_s_field_list_is_the_form_s() -> None:
+    limits = {}
+    for name, field in SafetyPlanForm().fields.items():
+        assert isinstance(field, forms.CharField)
+        limits[name] = field.max_length
+    assert limits == FIELD_LIMITS
 
 
 def test_the_words_are_encrypted_at_rest(therapist_x: User, client_a: User) -> None:

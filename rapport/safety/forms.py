@@ -8,6 +8,7 @@ from typing import Any
 
 from django import forms
 from django.core.exceptions import ValidationError
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from rapport.safety.models import STEPS, SafetyPlanVersion
@@ -60,13 +61,17 @@ class SafetyPlanForm(forms.Form):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        for step, who in (("people_to_ask", _("Person")), ("professionals", _("Service"))):
+        labels = {
+            "people_to_ask": (gettext("Person %(n)d: name"), gettext("Person %(n)d: phone")),
+            "professionals": (gettext("Service %(n)d: name"), gettext("Service %(n)d: phone")),
+        }
+        for step, (name_label, phone_label) in labels.items():
             for row in range(CONTACT_ROWS):
                 self.fields[f"{step}_name_{row}"] = forms.CharField(
-                    label=f"{who} {row + 1}: {_('name')}", max_length=NAME_MAX, required=False
+                    label=name_label % {"n": row + 1}, max_length=NAME_MAX, required=False
                 )
                 self.fields[f"{step}_phone_{row}"] = forms.CharField(
-                    label=f"{who} {row + 1}: {_('phone')}",
+                    label=phone_label % {"n": row + 1},
                     max_length=PHONE_MAX,
                     required=False,
                     widget=forms.TextInput(attrs={"type": "tel", "autocomplete": "off"}),
@@ -137,21 +142,28 @@ def initial_from(version: SafetyPlanVersion | None) -> dict[str, str]:
     return initial
 
 
-def field_limits() -> dict[str, int]:
-    """Every field the form has and its longest text (the room's live edits name one)."""
-    limits = {}
-    for name, field in SafetyPlanForm().fields.items():
-        if isinstance(field, forms.CharField) and field.max_length is not None:
-            limits[name] = field.max_length
-    return limits
+# Every field of the form and its longest text (the room's live edits name one of these).
+FIELD_LIMITS: dict[str, int] = {
+    "warning_signs": LIST_MAX,
+    "coping_strategies": LIST_MAX,
+    "distractions": LIST_MAX,
+    "environment": LIST_MAX,
+    "reason_for_living": REASON_MAX,
+    **{
+        f"{step}_{part}_{row}": limit
+        for step in ("people_to_ask", "professionals")
+        for part, limit in (("name", NAME_MAX), ("phone", PHONE_MAX))
+        for row in range(CONTACT_ROWS)
+    },
+}
 
 
 def field_names() -> frozenset[str]:
-    return frozenset(field_limits())
+    return frozenset(FIELD_LIMITS)
 
 
 def field_limit(name: str) -> int:
-    return field_limits()[name]
+    return FIELD_LIMITS[name]
 
 
 def form_problems(form: SafetyPlanForm) -> list[str]:
