@@ -130,6 +130,7 @@ INSTALLED_APPS = [
     "rapport.scheduling",
     "rapport.visits",
     "rapport.messaging",
+    "rapport.safety",
     "rapport.measures",
     "rapport.diagnoses",
     "rapport.crisis",

@@ -53,6 +53,7 @@ urlpatterns = [
     path("", include("rapport.plans.urls")),
     path("", include("rapport.homework.urls")),
     path("", include("rapport.journal.urls")),
+    path("", include("rapport.safety.urls")),
     path("", include("rapport.notes.urls")),
     path("", include("rapport.records.urls")),
 ]

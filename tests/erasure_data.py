@@ -25,6 +25,8 @@ from rapport.messaging.models import Attachment
 from rapport.messaging.services import edit_message, send_message
 from rapport.notes import services as notes
 from rapport.plans.services import add_goal, add_intervention, finalise, sign_plan, start_draft
+from rapport.safety.forms import plan_content
+from rapport.safety.services import save_version
 from rapport.scheduling.models import ConsentSignature
 from rapport.visits import services as visits
 from rapport.visits.models import EventKind, Visit
@@ -123,7 +125,19 @@ def seed_client_everywhere(canary: str, admin: User) -> tuple[User, User]:
     highest = answers_near(builtin("phq9"), 1.0, random.Random(1))
     answered = response(client, phq9, highest, at=timezone.now())
     alert = SafetyAlert.objects.create(response=answered, client=client, therapist=therapist)
-    alerts.acknowledge(alert, therapist, f"{canary}-action-taken")
+    safety_plan = save_version(
+        therapist,
+        client,
+        plan_content(
+            {
+                "warning_signs": f"{canary}-warning-sign",
+                "people_to_ask_name_0": f"{canary}-helper",
+                "people_to_ask_phone_0": "+1 555 0100",
+                "reason_for_living": f"{canary}-reason",
+            }
+        ),
+    )
+    alerts.acknowledge(alert, therapist, f"{canary}-action-taken", safety_plan_reviewed=safety_plan)
     record_diagnosis(
         therapist, client, code="F41.1", rank="primary", onset=None, notes=f"{canary}-diagnosis"
     )

@@ -367,6 +367,15 @@ MATRIX: dict[str, tuple[dict[str, Expect], Kwargs | None]] = {
     "my_journal": rule(LOGIN, 200, 200, 403, 403, 403),
     "journal_entry": rule(LOGIN, 200, 404, 403, 403, 403, journal_entry_id),
     "client_journal": rule(LOGIN, 403, 403, 200, 404, 404, client_a_id),
+    # Safety plan of client_a (one version): therapist_x reads, writes and reviews; the admin
+    # reads only under emergency access; each client reads their own (/safety-plan/). The
+    # service worker's script holds no data: open to everyone, like a static file.
+    "client_safety_plan": rule(LOGIN, 403, 403, 200, 404, 404, client_a_id),
+    "safety_plan_edit": rule(LOGIN, 403, 403, 200, 404, 403, client_a_id),
+    "safety_plan_reviewed": rule(LOGIN, 403, 403, 405, 405, 403, client_a_id),
+    "safety_plan_version": rule(LOGIN, 403, 403, 200, 404, 404, plan_version_number),
+    "my_safety_plan": rule(LOGIN, 200, 200, 403, 403, 403),
+    "safety_plan_worker": rule(200, 200, 200, 200, 200, 200),
     # Intake. client_a has an open minor intake and a submitted adult one. Filling in is the
     # client's alone; reading is the client, their therapist (or an admin under emergency
     # access); sending and correcting are care (the client or their therapist).
@@ -440,6 +449,7 @@ def world(personas: dict[str, Any], settings: Any, tmp_path: Path) -> dict[str, 
         "diagnosis": diagnosis_of(personas["therapist_x"], personas["client_a"]),
         "crisis_resource": crisis_resource(),
         "plan_draft": plan_of(personas["therapist_x"], personas["client_a"]),
+        "safety_plan": safety_plan_of(personas["therapist_x"], personas["client_a"]),
         **intake_of(personas["therapist_x"], personas["client_a"]),
         **attachment_sent(personas["therapist_x"], personas["client_a"], settings, tmp_path),
         **notes_of(personas["therapist_x"], personas["client_a"], personas["admin"]),
@@ -503,6 +513,14 @@ def plan_of(therapist: Any, client: Any) -> Any:
     add_goal(therapist, draft, problem="Worry", description="Worry less")
     finalise(therapist, draft)
     return start_draft(therapist, client)
+
+
+def safety_plan_of(therapist: Any, client: Any) -> Any:
+    """Version 1 of the client's safety plan."""
+    from rapport.safety.forms import plan_content
+    from rapport.safety.services import save_version
+
+    return save_version(therapist, client, plan_content({"warning_signs": "Not sleeping"}))
 
 
 def notes_of(therapist: Any, client: Any, admin: Any) -> dict[str, Any]:
@@ -1006,6 +1024,16 @@ POST_MATRIX: dict[str, tuple[dict[str, Expect], Kwargs, FormData]] = {
         journal_entry_id,
         {"mood": "1", "text": "Taken over"},
     ),
+    "safety_plan_edit": (
+        {"client_a": 403, "client_b": 403, "therapist_y": 404, "admin": 403},
+        client_a_id,
+        {"warning_signs": "Taken over"},
+    ),
+    "safety_plan_reviewed": (
+        {"client_a": 403, "client_b": 403, "therapist_y": 404, "admin": 403},
+        client_a_id,
+        {},
+    ),
     "account_set_password": ({}, no_kwargs, {}),
     "account_email": ({}, no_kwargs, {"email": "another@example.test", "action_add": ""}),
     "account_reauthenticate": ({}, no_kwargs, {"password": PASSWORD_FOR_NOBODY}),
@@ -1074,6 +1102,7 @@ def test_state_changing_routes_refuse_outsiders(world: dict[str, Any]) -> None:
     )
     from rapport.plans.models import Goal, PlanSignature, PlanVersion
     from rapport.records.models import Erasure
+    from rapport.safety.models import SafetyPlanReview, SafetyPlanVersion
     from rapport.scheduling.models import (
         Appointment,
         AvailabilityChange,
@@ -1123,6 +1152,8 @@ def test_state_changing_routes_refuse_outsiders(world: dict[str, Any]) -> None:
             list(PlanVersion.objects.values_list("pk", "status", "review_on")),
             Goal.objects.count(),
             PlanSignature.objects.count(),
+            SafetyPlanVersion.objects.count(),
+            SafetyPlanReview.objects.count(),
             list(Note.objects.values_list("pk", "status", "updated_at")),
             list(Supervision.objects.values_list("pk", "ended_at")),
             NoteTemplate.objects.count(),
@@ -1211,6 +1242,10 @@ AFTER_CARE: dict[str, tuple[Expect, Expect, Kwargs]] = {
     "client_homework": (403, 404, client_a_id),
     "homework_review": (403, 404, homework_id),
     "client_journal": (403, 404, client_a_id),
+    "client_safety_plan": (403, 404, client_a_id),
+    "safety_plan_edit": (403, 404, client_a_id),
+    "safety_plan_version": (403, 404, plan_version_number),
+    "my_safety_plan": (200, 403, no_kwargs),
     "client_intakes": (403, 404, client_a_id),
     "intake_detail": (200, 404, submission_id),
     "record_timeline": (200, 404, client_a_id),

@@ -161,8 +161,8 @@ def test_demo_progress_page_charts_the_improvement(db: Any) -> None:
 
 def test_demo_holds_a_clinical_record(db: Any) -> None:
     """Jordan Chen: an intake, a diagnosis, a plan whose PHQ-9 goal is met by the seeded
-    history, three signed notes (one with an addendum) and one unsigned note waiting on the
-    therapist's home page."""
+    history, a safety plan, three signed notes (one with an addendum) and one unsigned note
+    waiting on the therapist's home page."""
     from rapport.diagnoses.services import active_diagnoses
     from rapport.intake.models import IntakeSubmission
     from rapport.notes.models import Addendum, Note, NoteStatus
@@ -181,6 +181,7 @@ def test_demo_holds_a_clinical_record(db: Any) -> None:
     goals = list(Goal.objects.filter(version=version).order_by("position"))
     progress = goal_progress(jordan, goals, version.starts_on)
     assert [p.status for p in progress] == [Status.MET, Status.MET]
+    assert [v.number for v in jordan.safety_plan.versions.all()] == [1]
     notes = Note.objects.filter(client=jordan)
     assert notes.filter(status=NoteStatus.SIGNED).count() == 3
     assert Addendum.objects.filter(note__client=jordan).count() == 1

@@ -94,6 +94,9 @@ ACTION_LABELS = {
     Action.HOMEWORK_COMMENTED: _("Commented on homework"),
     Action.JOURNAL_ENTRY_SHARED: _("Shared a journal entry"),
     Action.JOURNAL_ENTRY_UNSHARED: _("Stopped sharing a journal entry"),
+    # Safety plans (issue 18)
+    Action.SAFETY_PLAN_SAVED: _("Saved a safety plan"),
+    Action.SAFETY_PLAN_REVIEWED: _("Reviewed a safety plan"),
     # Intake (issue 15)
     Action.INTAKE_SENT: _("Sent an intake form"),
     Action.INTAKE_SUBMITTED: _("Sent back an intake form"),

@@ -111,6 +111,9 @@ class Action:
     HOMEWORK_COMMENTED = "homework.commented"
     JOURNAL_ENTRY_SHARED = "journal.entry_shared"
     JOURNAL_ENTRY_UNSHARED = "journal.entry_unshared"
+    # Safety plans (issue 18)
+    SAFETY_PLAN_SAVED = "safety_plan.saved"
+    SAFETY_PLAN_REVIEWED = "safety_plan.reviewed"
     # Notes (issue 15). Labels never say which kind of note (docs/security.md, "Notes").
     NOTE_STARTED = "note.started"
     NOTE_SIGNED = "note.signed"

@@ -1,4 +1,5 @@
-"""What every page's layout needs: demo mode, the practice, the unread-messages badge."""
+"""What every page's layout needs: demo mode, the practice, the unread-messages badge, and
+whether a client has a safety plan (its link is one tap away on every page)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from django.http import HttpRequest
 
 from rapport.accounts.models import Practice
 from rapport.messaging.services import total_unread
+from rapport.safety.access import has_safety_plan
 
 
 def rapport(request: HttpRequest) -> dict[str, Any]:
@@ -19,6 +21,8 @@ def rapport(request: HttpRequest) -> dict[str, Any]:
         "practice": Practice.get(),
         # Counted only when a template shows it (the navigation of clients and therapists).
         "unread_messages": _unread(request),
+        # Asked only when a template shows it (the clients' navigation and crisis boxes).
+        "has_safety_plan": _has_plan(request),
     }
 
 
@@ -31,3 +35,14 @@ def _unread(request: HttpRequest) -> Callable[[], int]:
         return total_unread(user)
 
     return count
+
+
+def _has_plan(request: HttpRequest) -> Callable[[], bool]:
+    @cache
+    def found() -> bool:
+        user = getattr(request, "user", None)
+        if user is None or not user.is_authenticated:
+            return False
+        return has_safety_plan(user)
+
+    return found

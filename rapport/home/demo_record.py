@@ -1,10 +1,10 @@
-"""The demo's clinical record: Jordan Chen's intake, diagnoses, treatment plan and notes.
+"""The demo's clinical record: Jordan Chen's intake, diagnoses, plans and notes.
 
 Written through the same services a therapist and client use, after the past course of therapy
 (``demo_history``): the intake Jordan sent, an anxiety diagnosis with a depressive episode beside
 it, a treatment plan whose first goal is tied to the PHQ-9 history (which improves reliably, so
-the goal shows as met), three signed notes of the latest sessions (one with an addendum) and one
-unsigned note that waits on Dr. Okafor's home page.
+the goal shows as met), the safety plan they wrote together, three signed notes of the latest
+sessions (one with an addendum) and one unsigned note that waits on Dr. Okafor's home page.
 """
 
 from __future__ import annotations
@@ -20,6 +20,8 @@ from rapport.intake.models import IntakeForm
 from rapport.notes import services as notes
 from rapport.notes.models import Note
 from rapport.plans import services as plans
+from rapport.safety.forms import plan_content
+from rapport.safety.services import save_version
 from rapport.visits.models import Visit, VisitStatus
 
 INTAKE_ANSWERS = {
@@ -72,6 +74,7 @@ def seed_record(therapist: User, client: User) -> None:
     record_diagnosis(therapist, client, code="F41.1", rank="primary", onset=start)
     record_diagnosis(therapist, client, code="F32.1", rank="secondary", onset=start)
     _plan(therapist, client, start)
+    _safety_plan(therapist, client)
     _notes(therapist, client)
 
 
@@ -81,6 +84,30 @@ def _intake(client: User) -> None:
         return
     sent = intake.send_intake(client, form, sent_by=None)
     intake.submit(sent, client, {**INTAKE_ANSWERS, "signature": client.full_name})
+
+
+def _safety_plan(therapist: User, client: User) -> None:
+    """The safety plan they wrote together (fictional 555 numbers)."""
+    save_version(
+        therapist,
+        client,
+        plan_content(
+            {
+                "warning_signs": "Lying awake going over work\nSkipping meals\nCancelling plans",
+                "coping_strategies": "A run along the river\nThe breathing exercise from our "
+                "sessions",
+                "distractions": "Coffee with Priya\nThe climbing gym",
+                "people_to_ask_name_0": "Priya (friend)",
+                "people_to_ask_phone_0": "+1 555 0142",
+                "people_to_ask_name_1": "Mum",
+                "people_to_ask_phone_1": "+1 555 0177",
+                "professionals_name_0": f"{therapist.full_name} (the practice, office hours)",
+                "professionals_phone_0": "+1 555 0100",
+                "environment": "Keep only a week of medication at home; Priya holds the rest",
+                "reason_for_living": "My nephew Leo, and climbing again",
+            }
+        ),
+    )
 
 
 def _plan(therapist: User, client: User, start: object) -> None:

@@ -13,6 +13,7 @@ from django.views.decorators.http import require_http_methods
 
 from rapport.accounts.decorators import role_required
 from rapport.accounts.models import Practice, Role, User
+from rapport.care.access import Reach
 from rapport.measures.access import ESCALATION, access_alert
 from rapport.measures.alerts import acknowledge, acknowledged_alerts, open_alerts
 from rapport.measures.alerts import escalated_alerts as escalated_alert_rows
@@ -22,6 +23,8 @@ from rapport.measures.instruments import definition_of
 from rapport.measures.models import Response
 from rapport.measures.results import answer_row, risk_summary, subscale_rows
 from rapport.measures.scoring import Score
+from rapport.safety.access import latest_version_of
+from rapport.safety.services import reviews_for_alert
 
 # An alert list names the client and the instrument: leave answers and definitions undecrypted.
 ALERT_LIST_DEFER = (
@@ -53,10 +56,23 @@ def alert_detail(request: HttpRequest, alert_id: int) -> HttpResponse:
     closes it. Every opening is audited as a read of the client's record."""
     user: User = request.user  # type: ignore[assignment]
     alert, how = access_alert(user, alert_id, request=request)
-    form = AcknowledgeForm(request.POST or None)
+    # The client's safety plan: linked from the alert, and reviewable with the acknowledgement
+    # by their therapist (an admin under escalation sees the answers only).
+    safety_plan = latest_version_of(alert.client) if how == Reach.CARE else None
+    form = AcknowledgeForm(
+        request.POST or None,
+        safety_plan_version=safety_plan.number if safety_plan is not None else None,
+    )
     if request.method == "POST" and form.is_valid():
+        reviewed = safety_plan if form.cleaned_data.get("safety_plan_reviewed") else None
         try:
-            acknowledge(alert, user, form.cleaned_data["action_taken"], request=request)
+            acknowledge(
+                alert,
+                user,
+                form.cleaned_data["action_taken"],
+                safety_plan_reviewed=reviewed,
+                request=request,
+            )
         except MeasureError as exc:
             if getattr(exc, "code", None) == "done":
                 messages.info(request, _("This alert was already acknowledged."))
@@ -83,6 +99,8 @@ def alert_detail(request: HttpRequest, alert_id: int) -> HttpResponse:
             "acknowledged_by": acknowledged_by,
             "via": how,
             "form": form,
+            "safety_plan": safety_plan,
+            "safety_plan_reviews": reviews_for_alert(alert.pk) if safety_plan else [],
             **answers_context,
         },
         status=400 if form.is_bound else 200,

@@ -25,6 +25,8 @@ from rapport.measures import tasks
 from rapport.measures.access import may_act_on
 from rapport.measures.errors import MeasureError
 from rapport.measures.models import AlertKind, Response, SafetyAlert
+from rapport.safety.models import SafetyPlanVersion
+from rapport.safety.services import record_review
 
 log = logging.getLogger(__name__)
 
@@ -116,9 +118,13 @@ def acknowledge(
     user: User,
     action_taken: str,
     *,
+    safety_plan_reviewed: SafetyPlanVersion | None = None,
     request: HttpRequest | None = None,
 ) -> SafetyAlert:
-    """Close an alert with the action taken (required; stored encrypted; the act audited)."""
+    """Close an alert with the action taken (required; stored encrypted; the act audited).
+
+    ``safety_plan_reviewed``: the version of the client's safety plan the therapist reviewed,
+    recorded with the acknowledgement (``rapport.safety``)."""
     text = action_taken.strip()
     if not text:
         raise MeasureError(_("Write down the action you took."), code="required")
@@ -149,6 +155,10 @@ def acknowledge(
             minutes_open=int((now - locked.opened_at).total_seconds() // 60),
             after_escalation=locked.escalated_at is not None,
         )
+        if safety_plan_reviewed is not None:
+            if safety_plan_reviewed.plan.client_id != locked.client_id:
+                raise PermissionDenied("that safety plan is another client's")
+            record_review(user, safety_plan_reviewed, alert_id=locked.pk, request=request)
         recipients = {locked.therapist_id, user.pk}
         if locked.escalated_at is not None:
             recipients.update(_admins().values_list("pk", flat=True))

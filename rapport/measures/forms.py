@@ -111,6 +111,17 @@ class AcknowledgeForm(forms.Form):
         ),
     )
 
+    def __init__(self, *args: Any, safety_plan_version: int | None = None, **kwargs: Any) -> None:
+        """``safety_plan_version``: the number of the client's current safety plan, which the
+        therapist may record as reviewed with the acknowledgement (None: no plan, no box)."""
+        super().__init__(*args, **kwargs)
+        if safety_plan_version is not None:
+            self.fields["safety_plan_reviewed"] = forms.BooleanField(
+                label=_("I reviewed the safety plan (version %(number)d)")
+                % {"number": safety_plan_version},
+                required=False,
+            )
+
     def clean_action_taken(self) -> str:
         text = str(self.cleaned_data["action_taken"]).strip()
         if not text:

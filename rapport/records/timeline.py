@@ -27,6 +27,7 @@ from rapport.measures import record as measures
 from rapport.messaging import record as messaging
 from rapport.notes import record as notes
 from rapport.plans import record as plans
+from rapport.safety import record as safety_plan
 from rapport.scheduling import record as scheduling
 from rapport.visits import record as visits
 
@@ -38,6 +39,7 @@ PROVIDERS: list[ModuleType] = [
     intake,
     diagnoses,
     plans,
+    safety_plan,
     scheduling,
     messaging,
     homework,
@@ -51,6 +53,7 @@ KINDS = {
     "measure": _("Measures"),
     "alert": _("Safety alerts"),
     "plan": _("Treatment plans"),
+    "safety_plan": _("Safety plans"),
     "diagnosis": _("Diagnoses"),
     "intake": _("Intake"),
     "consent": _("Consent"),
@@ -66,6 +69,7 @@ KIND_WORDS = {
     "measure": _("Measure"),
     "alert": _("Safety alert"),
     "plan": _("Treatment plan"),
+    "safety_plan": _("Safety plan"),
     "diagnosis": _("Diagnosis"),
     "intake": _("Intake"),
     "consent": _("Consent"),

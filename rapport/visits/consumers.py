@@ -34,6 +34,14 @@ from rapport.core.sockets import (
 )
 from rapport.lib.ratelimit import Bucket
 from rapport.lib.turn import ice_servers
+from rapport.safety.forms import (
+    SafetyPlanForm,
+    field_limit,
+    form_problems,
+    initial_from,
+    plan_content,
+)
+from rapport.safety.services import save_version
 from rapport.visits import services
 from rapport.visits.access import access_checkin, access_visit
 from rapport.visits.models import EventKind, Visit
@@ -51,11 +59,25 @@ BUCKET_SIZE = 200.0
 BUCKET_RATE = 50.0
 CHAT_BUCKET_SIZE = 10.0
 CHAT_RATE = 5.0
+# Each save of the safety plan stores a version: a few in a row, then one a second.
+PLAN_SAVE_BUCKET_SIZE = 5.0
+PLAN_SAVE_RATE = 1.0
 REFUSALS_BEFORE_CLOSE = 100
 
 # Which sender may send what. "admitted": the sender is in the room (a waiting client is not).
 ANYONE = {"ping"}
-ADMITTED = {"sdp", "ice", "modality", "media", "quality", "reconnect", "signaling_outage", "chat"}
+ADMITTED = {
+    "sdp",
+    "ice",
+    "modality",
+    "media",
+    "quality",
+    "reconnect",
+    "signaling_outage",
+    "chat",
+    "plan_edit",
+    "plan_save",
+}
 THERAPIST_ONLY = {"admit", "wait_message", "end"}
 RELAYED = {"sdp", "ice"}
 
@@ -80,6 +102,7 @@ class VisitConsumer(HandlerGuard, AsyncWebsocketConsumer):  # type: ignore[misc]
         self.connection = secrets.token_hex(8)
         self.bucket = Bucket(BUCKET_SIZE, BUCKET_RATE)
         self.chat_bucket = Bucket(CHAT_BUCKET_SIZE, CHAT_RATE)
+        self.plan_save_bucket = Bucket(PLAN_SAVE_BUCKET_SIZE, PLAN_SAVE_RATE)
         self.refusals = 0
         self.ended = False
         self.peer_state = "away"
@@ -257,6 +280,9 @@ class VisitConsumer(HandlerGuard, AsyncWebsocketConsumer):  # type: ignore[misc]
         if kind == "chat" and not self.chat_bucket.take():
             await self._refuse("rate limit: slow down", kind)
             return
+        if kind == "plan_save" and not self.plan_save_bucket.take():
+            await self._refuse("rate limit: slow down", kind)
+            return
         await self.session_toucher.touch(self.scope)  # time in the room is activity
         try:
             await getattr(self, f"on_{kind}")(fields)
@@ -379,6 +405,42 @@ class VisitConsumer(HandlerGuard, AsyncWebsocketConsumer):  # type: ignore[misc]
                 {"type": "visit.relay", "to": None, "message": self._chat_json(message)},
             )
         await self.send_json({"type": "chat_ack", "id": str(fields["id"])})
+
+    async def on_plan_edit(self, fields: dict[str, Any]) -> None:
+        limit = field_limit(fields["field"])
+        if len(fields["value"]) > limit:
+            raise ValidationError(f"{fields['field']} takes at most {limit} characters")
+        await self._to_peer(
+            {"type": "plan_edit", "field": fields["field"], "value": fields["value"]},
+            relay=False,
+        )
+
+    async def on_plan_save(self, fields: dict[str, Any]) -> None:
+        version = await database_sync_to_async(self._save_plan)(fields["plan"])
+        await realtime.publish_now(
+            self.group,
+            {
+                "type": "visit.relay",
+                "to": None,
+                "message": {
+                    "type": "plan_saved",
+                    "number": version.number,
+                    "by": self.role,
+                    "name": self._name(self.role),
+                    "plan": initial_from(version),
+                },
+            },
+        )
+
+    def _save_plan(self, values: dict[str, str]) -> Any:
+        """A new version of the client's safety plan, written by both in this session."""
+        visit, _role = access_visit(self.user, self.visit.uid)
+        form = SafetyPlanForm(data=values)
+        if not form.is_valid():
+            raise ValidationError(form_problems(form))
+        return save_version(
+            self.user, visit.client, plan_content(form.cleaned_data), visit_uid=visit.uid
+        )
 
     async def on_end(self, fields: dict[str, Any]) -> None:
         # The service broadcasts "visit.ended" to the room after commit.

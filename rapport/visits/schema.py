@@ -11,6 +11,8 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
+from rapport.safety.forms import field_names
+
 
 class SchemaError(ValueError):
     pass
@@ -161,6 +163,28 @@ CANDIDATE = obj(
     {"usernameFragment": optional_text(256)},
 )
 
+
+def plan_field(name: str, value: Any) -> str:
+    """The name of one of the safety plan's fields (``rapport.safety.forms``)."""
+    if not isinstance(value, str) or value not in PLAN_FIELDS:
+        raise SchemaError(f"{name} must name a field of the safety plan")
+    return value
+
+
+def plan_values(name: str, value: Any) -> dict[str, str]:
+    """The whole safety plan: known field names to text within each field's limit."""
+    if not isinstance(value, dict):
+        raise SchemaError(f"{name} must be an object")
+    for key, text_value in value.items():
+        if key not in PLAN_FIELDS:
+            raise SchemaError(f"unknown field {name}.{key}")
+        if not isinstance(text_value, str):
+            raise SchemaError(f"{name}.{key} must be text")
+    return dict(value)
+
+
+PLAN_FIELDS = field_names()
+
 # type → (required fields, optional fields)
 MESSAGES: dict[str, tuple[dict[str, Check], dict[str, Check]]] = {
     "ping": ({}, {"id": any_json}),
@@ -193,6 +217,10 @@ MESSAGES: dict[str, tuple[dict[str, Check], dict[str, Check]]] = {
     # media (sent once, by a socket that took over from an earlier one).
     "signaling_outage": ({"down_ms": whole(1, 86_400_000)}, {}),
     "chat": ({"id": message_id, "text": text(1, 4000)}, {}),
+    # The safety plan written together: one field as typed (relayed, not stored), and saving.
+    # Each text's own limit is checked by the plan's form (``rapport.safety.forms``).
+    "plan_edit": ({"field": plan_field, "value": text(0, 2000)}, {}),
+    "plan_save": ({"plan": plan_values}, {}),
     "end": ({}, {}),
 }
 

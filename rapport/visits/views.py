@@ -20,6 +20,8 @@ from rapport.audit.services import Action, record
 from rapport.care.access import access_client
 from rapport.crisis.resources import resources_for
 from rapport.lib.turn import ice_servers
+from rapport.safety.access import latest_version_of
+from rapport.safety.forms import SafetyPlanForm, initial_from
 from rapport.scheduling.access import access_appointment
 from rapport.scheduling.models import Modality
 from rapport.visits import services
@@ -186,6 +188,7 @@ def visit_room(request: HttpRequest, visit_id: uuid.UUID) -> HttpResponse:
         target = reverse("visit_checkin", args=[visit.uid])
         mode = request.GET.get("mode", "")
         return HttpResponseRedirect(f"{target}?mode={mode}" if mode else target)
+    plan_version = latest_version_of(visit.client)
     response = render(
         request,
         "visits/room.html",
@@ -196,6 +199,9 @@ def visit_room(request: HttpRequest, visit_id: uuid.UUID) -> HttpResponse:
             # The client's crisis help, for the therapist too: where the client is is what counts.
             "crisis_help": resources_for(visit.client),
             "checkin": access_checkin(_user(request), visit, role, request=request),
+            # The client's safety plan, which both write together in the details panel.
+            "plan_version": plan_version,
+            "plan_form": SafetyPlanForm(initial=initial_from(plan_version), auto_id="plan-%s"),
         },
     )
     response.headers["Permissions-Policy"] = DEVICES_POLICY

@@ -1,5 +1,6 @@
 // The session room (docs/protocol.md): the client's waiting room, the therapist's admit
-// and safety panel, the call, the chat, the quality step-down and reconnects.
+// and safety panel, the call, the chat, the safety plan written together, the quality
+// step-down and reconnects.
 //
 // Read-only hook for tests and support (kept in production on purpose):
 //   window.rapportRoom.pc()        the current RTCPeerConnection or null
@@ -19,6 +20,7 @@ import { Chat } from "./chat.js";
 import { canChooseSpeaker, savedDevices } from "./devices.js";
 import { Layout } from "./layout.js";
 import { level, report, StepDown } from "./quality.js";
+import { SafetyPlanPanel } from "./safety-plan.js";
 import { ReconnectingSocket } from "../rapport/socket.js";
 
 const config = JSON.parse(document.getElementById("visit-config").textContent);
@@ -144,6 +146,14 @@ const chat = new Chat({
   send,
   role: config.role,
   texts: { you: texts.you, sending: texts.sending },
+});
+
+const plan = new SafetyPlanPanel({
+  form: $("plan-form"),
+  status: $("plan-status"),
+  problem: $("plan-problem"),
+  send,
+  texts: { saving: texts.planSaving, saved: texts.planSaved },
 });
 
 const stepDown = new StepDown(policy);
@@ -279,6 +289,8 @@ const handlers = {
     if (m.from !== config.role) layout.messageArrived();
   },
   chat_ack: (m) => chat.acked(m.id),
+  plan_edit: (m) => plan.edited(m),
+  plan_saved: (m) => plan.saved(m),
   wait_message(m) {
     const list = $("wait-messages");
     if (!list) return;
@@ -299,6 +311,8 @@ const handlers = {
       notice(m.error);
     } else if (["admit", "wait_message", "end"].includes(m.ref)) {
       notice(m.error);
+    } else if (["plan_edit", "plan_save"].includes(m.ref)) {
+      plan.refused(m.error);
     }
     render();
   },
@@ -833,6 +847,7 @@ function render() {
   setText("peer-media", peerMedia.join(" "));
   $("stage").classList.toggle("screen", Boolean(state.peerMedia.screen));
   chat.enable(inRoom);
+  plan.enable(inRoom);
   renderControls();
   renderQuality();
   renderPath();
