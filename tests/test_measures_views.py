@@ -42,10 +42,14 @@ def _no_live_events(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture
 def crisis_line(db: Any) -> str:
+    """The practice's crisis text as a client with no known country reads it: numbers to tap."""
     practice = Practice.get()
     practice.crisis_resources = CRISIS
     practice.save(update_fields=["crisis_resources"])
-    return CRISIS
+    return (
+        'Call <a href="tel:988">988</a> or the Rapport test crisis line '
+        '<a href="tel:0800000111">0800 000 111</a>.'
+    )
 
 
 def phq9() -> Instrument:
