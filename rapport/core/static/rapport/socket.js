@@ -4,11 +4,12 @@
 //
 // Every handshake is bounded: a connect still pending after CONNECT_TIMEOUT_MS is given up and
 // retried. A connect made into a dead network waits on a lost SYN that the kernel sends again
-// only after 1, 3, 7, 15, 31 … s, so after a long outage it could hang for a minute after the
-// network came back; a fresh connect gets through at once. The bound is longer than the delay
-// Chromium itself puts before a page's WebSocket connects once many of them have failed (up to
-// 5 s, its per-process WebSocket throttle): a shorter one gives up every delayed connect before
-// it has started, each give-up counts as one more failure, and the socket never comes back.
+// only after 1, 3, 7, 15, 31 … s, and the browser may keep it pending long after the network
+// came back (or a server may accept it and never answer); a fresh connect gets through at once.
+// The bound is longer than the delay Chromium itself puts before a page's WebSocket connects once
+// many of them have failed (up to 5 s, its per-process WebSocket throttle): a shorter one gives
+// up every delayed connect before it has started, each give-up counts as one more failure, and
+// the socket never comes back.
 //
 // A handshake the server refuses (it closes before accepting: the browser sees 1006 and never
 // `open`) may mean the session has expired. After a refusal the socket asks the server once
