@@ -30,7 +30,7 @@ DOWN_SECONDS = 8
 BACK_WITHIN_MS = 40_000
 # The room probes its socket each second while it is down: both are back this soon after the
 # server answers again (not at the backoff's next try, up to 4 s later).
-BACK_AFTER_RESTART_S = 3.0
+BACK_AFTER_RESTART_S = 2.0
 # Longest stretch without a new decoded remote frame that still counts as uninterrupted video.
 # The fake camera sends 30 frames a second; on a loaded 2-core runner decoding (and the page's
 # sampling) stall for up to ~0.7 s now and then without any fault. A rebuilt peer connection is
