@@ -1,6 +1,15 @@
 // The one WebSocket client of every page (the room, the messages pages, the events script): JSON
-// frames, reconnects with backoff (0.5, 1, 2, 4 … 10 s) and at once when the browser comes back
-// online. Close codes that mean "do not come back" end the socket for good (docs/protocol.md).
+// frames, reconnects with backoff (0.5, 1, 2, then every 4 s) and at once when the browser comes
+// back online. Close codes that mean "do not come back" end the socket for good (docs/protocol.md).
+//
+// Every handshake is bounded: a connect still pending after CONNECT_TIMEOUT_MS is given up and
+// retried. A connect made into a dead network waits on a lost SYN that the kernel sends again
+// only after 1, 3, 7, 15, 31 … s, and the browser may keep it pending long after the network
+// came back (or a server may accept it and never answer); a fresh connect gets through at once.
+// The bound is longer than the delay Chromium itself puts before a page's WebSocket connects once
+// many of them have failed (up to 5 s, its per-process WebSocket throttle): a shorter one gives
+// up every delayed connect before it has started, each give-up counts as one more failure, and
+// the socket never comes back.
 //
 // A handshake the server refuses (it closes before accepting: the browser sees 1006 and never
 // `open`) may mean the session has expired. After a refusal the socket asks the server once
@@ -15,7 +24,8 @@ const FINAL = new Map([
   [4410, "ended"],
 ]);
 const FIRST_DELAY_MS = 500;
-const MAX_DELAY_MS = 10_000;
+const MAX_DELAY_MS = 4000;
+const CONNECT_TIMEOUT_MS = 8000;
 const PROBE_MS = 2000;
 
 // One question at a time for the whole page: its sockets are often refused together.
@@ -60,7 +70,7 @@ export class ReconnectingSocket {
     this.sessionConfirmed = false; // asked since the last open: still signed in
     this.heardAt = 0; // performance.now() of the last frame received
     this.probeAt = null; // of the ping `probe()` is waiting on
-    this.connectingAt = 0;
+    this.handshakeTimer = null;
     addEventListener("online", () => this.retryNow());
   }
 
@@ -81,10 +91,12 @@ export class ReconnectingSocket {
     const ws = new WebSocket(this.url());
     let opened = false;
     this.ws = ws;
-    this.connectingAt = performance.now();
     this.probeAt = null;
+    clearTimeout(this.handshakeTimer);
+    this.handshakeTimer = setTimeout(() => this.abandon(ws), CONNECT_TIMEOUT_MS);
     ws.onopen = () => {
       opened = true;
+      clearTimeout(this.handshakeTimer);
       this.delay = FIRST_DELAY_MS;
       this.sessionConfirmed = false;
       const reconnected = this.everOpened;
@@ -105,6 +117,7 @@ export class ReconnectingSocket {
     };
     ws.onclose = (event) => {
       if (this.ws !== ws) return;
+      clearTimeout(this.handshakeTimer);
       this.ws = null;
       const final = FINAL.get(event.code) ?? this.ending;
       if (final || this.stopped) {
@@ -116,6 +129,17 @@ export class ReconnectingSocket {
       if (!opened && !this.sessionConfirmed) this.askSession();
       this.retryLater();
     };
+  }
+
+  // A handshake that did not finish within CONNECT_TIMEOUT_MS: closed, and retried like one the
+  // network refused.
+  abandon(ws) {
+    if (this.ws !== ws || ws.readyState !== WebSocket.CONNECTING) return;
+    ws.onopen = ws.onmessage = ws.onclose = null;
+    ws.close();
+    this.ws = null;
+    this.handlers.onDown();
+    this.retryLater();
   }
 
   retryLater() {
@@ -140,12 +164,12 @@ export class ReconnectingSocket {
     if (!this.stopped && this.timer !== null) this.connect();
   }
 
-  // For a page that has reason to doubt its connection (its call's media stopped): in a network
-  // blackout the browser keeps a dead socket "open" for minutes, and a connect into a dead
-  // network is retried with growing delays. Call it every second or so while in doubt: it pings
-  // (the server answers `pong`), drops a socket that stayed silent PROBE_MS after a ping or a
-  // connect that has not opened within PROBE_MS, and connects again at once, so that the socket
-  // is back within moments of the network's return.
+  // For a page that has reason to doubt its connection (its call's media stopped, or its socket
+  // is down): in a network blackout the browser keeps a dead socket "open" for minutes. Call it
+  // every second or so while in doubt: it pings (the server answers `pong`), drops a socket that
+  // stayed silent PROBE_MS after a ping and connects again at once, and skips the backoff's wait
+  // between connects, so that the socket is back within moments of the network's (or the
+  // server's) return. A connect under way is left to its CONNECT_TIMEOUT_MS bound.
   probe() {
     if (this.stopped) return;
     const now = performance.now();
@@ -153,8 +177,6 @@ export class ReconnectingSocket {
     if (!ws) {
       this.delay = FIRST_DELAY_MS;
       this.retryNow();
-    } else if (ws.readyState === WebSocket.CONNECTING) {
-      if (now - this.connectingAt > PROBE_MS) this.drop(ws);
     } else if (ws.readyState === WebSocket.OPEN) {
       if (this.probeAt === null || this.heardAt > this.probeAt) {
         this.probeAt = now;
@@ -165,12 +187,12 @@ export class ReconnectingSocket {
     }
   }
 
+  // An open socket that stopped answering: closed, and connected again at once.
   drop(ws) {
-    const wasOpen = ws.readyState === WebSocket.OPEN;
     ws.onopen = ws.onmessage = ws.onclose = null;
     ws.close();
     this.ws = null;
-    if (wasOpen) this.handlers.onDown();
+    this.handlers.onDown();
     this.delay = FIRST_DELAY_MS;
     this.connect();
   }
@@ -184,6 +206,7 @@ export class ReconnectingSocket {
   close() {
     this.stopped = true;
     clearTimeout(this.timer);
+    clearTimeout(this.handshakeTimer);
     this.timer = null;
     this.ws?.close(1000);
   }

@@ -79,6 +79,7 @@ const socket = new ReconnectingSocket(config.socket_url, {
     state.socketDown = true;
     state.socketDownAt ??= now();
     if (state.you === "admitted" && !state.reconnect) state.reconnect = "socket_dropped";
+    probeSocket(); // back within a second of the server's return, not at the backoff's next try
     render();
   },
   onFinal: stopped,
@@ -427,8 +428,9 @@ function finishReconnect(figures = {}) {
   render();
 }
 
-// From a media loss until both the media and the socket are back (media often returns first,
-// while the socket's connect is still waiting on a SYN sent into the dead network).
+// From a media loss or a dropped socket until both the media and the socket are back (media
+// often returns first, while the socket's connect is still waiting on a SYN sent into the dead
+// network).
 const PROBE_EVERY_MS = 1000;
 let probing = false;
 function probeSocket() {
