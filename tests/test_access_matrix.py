@@ -366,6 +366,7 @@ MATRIX: dict[str, tuple[dict[str, Expect], Kwargs | None]] = {
     # team reads shared entries only, on the client's journal page.
     "my_journal": rule(LOGIN, 200, 200, 403, 403, 403),
     "journal_entry": rule(LOGIN, 200, 404, 403, 403, 403, journal_entry_id),
+    "journal_reminder": rule(LOGIN, 405, 405, 403, 403, 403),
     "client_journal": rule(LOGIN, 403, 403, 200, 404, 404, client_a_id),
     # Safety plan of client_a (one version): therapist_x reads, writes and reviews; the admin
     # reads only under emergency access; each client reads their own (/safety-plan/). The
@@ -1024,6 +1025,11 @@ POST_MATRIX: dict[str, tuple[dict[str, Expect], Kwargs, FormData]] = {
         journal_entry_id,
         {"mood": "1", "text": "Taken over"},
     ),
+    "journal_reminder": (
+        {"therapist_x": 403, "therapist_y": 403, "admin": 403},
+        no_kwargs,
+        {"enabled": "on", "remind_at": "08:00"},
+    ),
     "safety_plan_edit": (
         {"client_a": 403, "client_b": 403, "therapist_y": 404, "admin": 403},
         client_a_id,
@@ -1089,7 +1095,7 @@ def test_state_changing_routes_refuse_outsiders(world: dict[str, Any]) -> None:
     from rapport.diagnoses.models import Diagnosis, FrequentCode
     from rapport.homework.models import Assignment as HomeworkAssignment
     from rapport.homework.models import Homework
-    from rapport.journal.models import JournalEntry
+    from rapport.journal.models import JournalEntry, MoodReminder
     from rapport.measures.models import Assignment, Instrument, MeasureTask, Response, SafetyAlert
     from rapport.messaging.models import Attachment, Message, MessagingSettings
     from rapport.notes.models import (
@@ -1162,6 +1168,7 @@ def test_state_changing_routes_refuse_outsiders(world: dict[str, Any]) -> None:
             HomeworkAssignment.objects.count(),
             list(Homework.objects.values_list("pk", "status", "saved_at", "commented_at")),
             list(JournalEntry.objects.values_list("pk", "shared", "mood", "updated_at")),
+            list(MoodReminder.objects.values_list("client", "enabled", "at", "revision")),
         )
 
     before = snapshot()

@@ -191,3 +191,57 @@ def test_demo_holds_a_clinical_record(db: Any) -> None:
     home = signed_in(therapist).get("/").content.decode()
     assert "Jordan Chen" in home.split("Notes to write", 1)[1]
     assert seed_demo() is False, "a second run adds nothing"
+
+
+def test_demo_client_has_homework_and_a_journal(db: Any) -> None:
+    """Jordan Chen: a thought record handed in with the therapist's comment, a sleep diary due,
+    and a month of journal entries with a mood, some shared; the therapist sees the shared ones
+    only. A demo practice from before this part gets it on the next run, and only once."""
+    from django.utils import timezone
+
+    from rapport.homework.models import Assignment, Homework, Status
+    from rapport.journal.access import shared_of
+    from rapport.journal.models import JournalEntry
+
+    assert seed_demo() is True
+    jordan = User.objects.get(email="j.chen@demo.rapport.test")
+    therapist = User.objects.get(email="therapist@demo.rapport.test")
+    today = timezone.localdate()
+
+    def between_sessions() -> tuple[Any, ...]:
+        pieces = Homework.objects.filter(client=jordan).order_by("due_on")
+        entries = JournalEntry.objects.filter(client=jordan).order_by("written_at")
+        return (
+            [(h.assignment.exercise, h.status, h.due_on < today, bool(h.comment)) for h in pieces],
+            [(e.mood, e.shared) for e in entries],
+        )
+
+    pieces, entries = between_sessions()
+    assert pieces == [
+        ("thought_record", Status.SUBMITTED, True, True),
+        ("sleep_diary", Status.ASSIGNED, False, False),
+    ]
+    assert len(entries) == 8 and all(mood is not None for mood, _shared in entries)
+    assert {shared for _mood, shared in entries} == {True, False}
+    written = list(JournalEntry.objects.filter(client=jordan).values_list("written_at", flat=True))
+    assert min(written) < timezone.now() - timedelta(weeks=3) and max(written) < timezone.now()
+    shared = shared_of(jordan).count()
+    assert 0 < shared < len(entries)
+
+    TOTP.activate(therapist, generate_totp_secret())
+    browser = signed_in(therapist)
+    journal = browser.get(f"/clients/{jordan.pk}/journal/").content.decode()
+    assert len(re.findall(r"mood \d+ of 10", journal)) == shared
+    assert "Lay awake going over the reorganisation" not in journal  # a private entry
+    progress = browser.get(f"/clients/{jordan.pk}/progress/").content.decode()
+    assert 'id="h-mood"' in progress
+    homework = browser.get(f"/clients/{jordan.pk}/homework/").content.decode()
+    assert "Thought record" in homework and "Sleep diary" in homework
+
+    assert seed_demo() is False
+    assert between_sessions() == (pieces, entries), "a second run adds nothing"
+    JournalEntry.objects.filter(client=jordan).delete()
+    Homework.objects.filter(client=jordan).delete()
+    Assignment.objects.filter(client=jordan).delete()
+    assert seed_demo() is True, "an older demo practice gets the part"
+    assert between_sessions() == (pieces, entries)

@@ -135,6 +135,12 @@ CASES: dict[str, Case] = {
         {"form": "details"},
         ["details-starts_on", "details-review_on", "details-modality"],
     ),
+    "daily check-in reminder": (
+        "client_a",
+        lambda p: "/journal/reminder/",
+        {"enabled": "on", "remind_at": ""},
+        ["id_remind_at"],
+    ),
     "instrument import": ("admin", lambda p: "/practice/instruments/", {}, ["id_definition_file"]),
     "audit filters": ("admin", lambda p: "/practice/audit/?since=yesterday", {}, ["id_since"]),
     "accepting an invitation": ("anonymous", lambda p: f"/invite/{p['token']}/", {}, []),

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import io
 import json
-from datetime import timedelta
+from datetime import time, timedelta
 from typing import Any
 
 import pytest
@@ -28,7 +28,7 @@ from rapport.care.models import EmergencyAccess
 from rapport.core.realtime import publish_to_user
 from rapport.journal import services
 from rapport.journal.access import own_entries, shared_entries
-from rapport.journal.models import JournalEntry
+from rapport.journal.models import JournalEntry, MoodReminder
 from rapport.records.timeline import record_entries
 from tests.conftest import signed_in
 from tests.sockets import run_async, socket_headers
@@ -245,8 +245,9 @@ def test_erasure_removes_homework_and_the_journal(
     from rapport.records.erasure import destroy, gather
 
     assign(therapist_x, client_a, exercise="free", title="Call", first_due=timezone.localdate())
+    services.set_reminder(client_a, enabled=True, at=time(20))
     plan = gather(client_a)
-    assert {JournalEntry, Assignment, Homework} <= set(plan.rows)
+    assert {JournalEntry, MoodReminder, Assignment, Homework} <= set(plan.rows)
     destroy(plan, "erased-client")
-    assert not JournalEntry.objects.exists()
+    assert not JournalEntry.objects.exists() and not MoodReminder.objects.exists()
     assert not Assignment.objects.exists() and not Homework.objects.exists()

@@ -94,6 +94,7 @@ ACTION_LABELS = {
     Action.HOMEWORK_COMMENTED: _("Commented on homework"),
     Action.JOURNAL_ENTRY_SHARED: _("Shared a journal entry"),
     Action.JOURNAL_ENTRY_UNSHARED: _("Stopped sharing a journal entry"),
+    Action.JOURNAL_REMINDER_CHANGED: _("Changed their daily reminder"),
     # Safety plans (issue 18)
     Action.SAFETY_PLAN_SAVED: _("Saved a safety plan"),
     Action.SAFETY_PLAN_REVIEWED: _("Reviewed a safety plan"),

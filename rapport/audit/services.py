@@ -111,6 +111,7 @@ class Action:
     HOMEWORK_COMMENTED = "homework.commented"
     JOURNAL_ENTRY_SHARED = "journal.entry_shared"
     JOURNAL_ENTRY_UNSHARED = "journal.entry_unshared"
+    JOURNAL_REMINDER_CHANGED = "journal.reminder_changed"
     # Safety plans (issue 18)
     SAFETY_PLAN_SAVED = "safety_plan.saved"
     SAFETY_PLAN_REVIEWED = "safety_plan.reviewed"

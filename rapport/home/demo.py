@@ -5,7 +5,8 @@ by every client but Sam Rivera (so the demo login walks through signing), and tw
 and upcoming sessions in each therapist's own time zone. Messaging: office hours for every
 therapist and a short, read exchange between Dr. Okafor and Jordan Chen. History
 (``rapport.home.demo_history``): Jordan Chen's past course of therapy (weekly visits, session
-feedback, PHQ-9 and GAD-7 improving reliably) and Sam Rivera's first questionnaires.
+feedback, PHQ-9 and GAD-7 improving reliably) and Sam Rivera's first questionnaires. Record
+(``rapport.home.demo_record``): Jordan Chen's clinical record, homework and journal.
 
 Each part is a small function called from ``_seed_parts``; a part that finds its data already
 there does nothing, so running the seeding again keeps what visitors changed.
@@ -146,6 +147,7 @@ def _seed_parts() -> bool:
     created = _seed_scheduling()
     created = _seed_history() or created
     created = _seed_record() or created
+    created = _seed_between_sessions() or created
     return created
 
 
@@ -156,6 +158,16 @@ def _seed_record() -> bool:
     if demo_record.has_record(client):
         return False
     demo_record.seed_record(therapist, client)
+    return True
+
+
+def _seed_between_sessions() -> bool:
+    """Jordan Chen's homework and journal (``demo_record``). False if there."""
+    therapist = User.objects.get(email=THERAPISTS[0].email)
+    client = User.objects.get(email=CLIENTS[HISTORY_CLIENT].email)
+    if demo_record.has_between_sessions(client):
+        return False
+    demo_record.seed_between_sessions(therapist, client)
     return True
 
 

@@ -1,22 +1,33 @@
-"""The demo's clinical record: Jordan Chen's intake, diagnoses, plans and notes.
+"""The demo's clinical record: Jordan Chen's intake, diagnoses, plans and notes, and what they
+do between sessions.
 
 Written through the same services a therapist and client use, after the past course of therapy
 (``demo_history``): the intake Jordan sent, an anxiety diagnosis with a depressive episode beside
 it, a treatment plan whose first goal is tied to the PHQ-9 history (which improves reliably, so
 the goal shows as met), the safety plan they wrote together, three signed notes of the latest
 sessions (one with an addendum) and one unsigned note that waits on Dr. Okafor's home page.
+Between sessions (``seed_between_sessions``): a thought record handed in with Dr. Okafor's
+comment, a sleep diary due in a few days, and four weeks of journal entries with a mood, some
+shared with Dr. Okafor and some private. Past times are set after each write, as the demo's
+messages are.
 """
 
 from __future__ import annotations
 
-from datetime import timedelta
+import zoneinfo
+from datetime import time, timedelta
 
 from django.utils import timezone
 
 from rapport.accounts.models import User
 from rapport.diagnoses.services import record_diagnosis
+from rapport.homework import services as homework
+from rapport.homework.models import Assignment, Homework
 from rapport.intake import services as intake
 from rapport.intake.models import IntakeForm
+from rapport.journal.models import JournalEntry
+from rapport.journal.services import write_entry
+from rapport.lib.intervals import local_to_utc
 from rapport.notes import services as notes
 from rapport.notes.models import Note
 from rapport.plans import services as plans
@@ -62,6 +73,34 @@ NOTES = [
     },
 ]
 ADDENDUM = "Jordan phoned the next day: the reorganisation was confirmed; coping plan in place."
+
+THOUGHT_RECORD = {
+    "situation": "Sunday evening, an email from my manager about Monday's meeting.",
+    "feelings": "Anxious, a knot in my stomach",
+    "feelings_strength": "80",
+    "thought": "They are going to tell me my job is gone.",
+    "belief": "70",
+    "for": "The team is being reorganised.",
+    "against": "The email asked for my ideas. My last review was good.",
+    "balanced": "It is a planning meeting; they want my ideas, not my notice.",
+    "feelings_after": "40",
+}
+THOUGHT_RECORD_COMMENT = (
+    "Well spotted: the evidence column did the work. Let's look at the Monday meeting together."
+)
+HANDED_IN_DAYS_AGO = 9  # the thought record was due then
+SLEEP_DIARY_DUE_IN = 3  # days from today
+# (days ago, mood, words, tags, text, shared), written at 21:00 on Jordan's clock.
+JOURNAL = [
+    (27, 3, "Flat and tired", "sleep, work", "Lay awake going over the reorganisation.", False),
+    (24, 4, "A bit better after a run", "exercise", "", True),
+    (20, 4, "Worried about money", "money", "Made a budget; it helped a little.", False),
+    (16, 5, "Calmer", "sleep", "Worry time at 6 pm, then left it. Slept seven hours.", True),
+    (12, 5, "", "family", "Called Mum. Did not mention work once.", False),
+    (9, 6, "Proud of the thought record", "work", "", True),
+    (5, 7, "Good weekend", "climbing, friends", "Climbing with Priya for the first time.", True),
+    (2, 6, "Busy but fine", "work", "", False),
+]
 
 
 def has_record(client: User) -> bool:
@@ -170,3 +209,53 @@ def _notes(therapist: User, client: User) -> None:
     if len(visits) == 4:  # the latest session's note: begun, not signed, late
         note, _created = notes.start_for_visit(therapist, visits[3])
         notes.save_draft(note.pk, therapist, {"subjective": "Relapse prevention: first ideas."})
+
+
+def has_between_sessions(client: User) -> bool:
+    return (
+        Assignment.objects.filter(client=client).exists()
+        or JournalEntry.objects.filter(client=client).exists()
+    )
+
+
+def seed_between_sessions(therapist: User, client: User) -> None:
+    """Homework (one piece handed in with a comment, one due) and a month of journal entries."""
+    _homework(therapist, client)
+    _journal(client)
+
+
+def _homework(therapist: User, client: User) -> None:
+    today = timezone.localdate()
+    done = homework.assign(therapist, client, exercise="thought_record", first_due=today)
+    piece = done.homework.get()
+    homework.save_answers(client, piece, {"fields": THOUGHT_RECORD, "rows": []}, submit=True)
+    homework.add_comment(therapist, piece, THOUGHT_RECORD_COMMENT)
+    due_on = today - timedelta(days=HANDED_IN_DAYS_AGO)
+    handed_in = timezone.now() - timedelta(days=HANDED_IN_DAYS_AGO, hours=2)
+    Assignment.objects.filter(pk=done.pk).update(
+        first_due=due_on, created_at=handed_in - timedelta(days=5)
+    )
+    Homework.objects.filter(pk=piece.pk).update(
+        due_on=due_on,
+        saved_at=handed_in,
+        submitted_at=handed_in,
+        commented_at=handed_in + timedelta(days=1),
+    )
+    homework.assign(
+        therapist,
+        client,
+        exercise="sleep_diary",
+        first_due=today + timedelta(days=SLEEP_DIARY_DUE_IN),
+        instructions="One row each morning for the week, as we practised.",
+    )
+
+
+def _journal(client: User) -> None:
+    zone = zoneinfo.ZoneInfo(client.time_zone)
+    today = timezone.now().astimezone(zone).date()
+    for days_ago, mood, words, tags, text, shared in JOURNAL:
+        entry = write_entry(
+            client, mood=mood, mood_words=words, tags=tags, text=text, shared=shared
+        )
+        at = local_to_utc(today - timedelta(days=days_ago), time(21), zone)
+        JournalEntry.objects.filter(pk=entry.pk).update(written_at=at, updated_at=at)

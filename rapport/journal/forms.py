@@ -1,5 +1,6 @@
 """The journal entry form: a mood from 0 to 10 (optional), words and tags for it, the entry
-itself, and whether the therapist may read it (not unless ticked)."""
+itself, and whether the therapist may read it (not unless ticked). The reminder form: whether
+and when to be reminded to check in."""
 
 from __future__ import annotations
 
@@ -49,4 +50,28 @@ class EntryForm(forms.Form):
         )
         if nothing and not self.errors:
             self.add_error(None, _("Choose a mood or write something first."))
+        return data
+
+
+class ReminderForm(forms.Form):
+    enabled = forms.BooleanField(
+        label=_("Remind me by email on days I have not checked in"),
+        required=False,
+        help_text=_(
+            "Off unless you tick it. The email says only that this is the reminder you asked "
+            "for. In your quiet hours it waits until they end."
+        ),
+    )
+    remind_at = forms.TimeField(
+        label=_("At this time of day (your own time)"),
+        required=False,
+        input_formats=["%H:%M", "%H:%M:%S"],
+        error_messages={"invalid": _("Enter a time of day as hours and minutes, such as 20:00.")},
+        widget=forms.TimeInput(attrs={"type": "time"}, format="%H:%M"),
+    )
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        if data.get("enabled") and data.get("remind_at") is None and "remind_at" not in self.errors:
+            self.add_error("remind_at", _("Choose the time of day for the reminder."))
         return data

@@ -1,12 +1,15 @@
 """Journal entries: what the client writes between sessions, and the daily mood check-in (0 to
 10, with optional words and tags), in one row. An entry is private unless the client shares it;
-only shared entries ever reach a therapist (``rapport.journal.access``).
+only shared entries ever reach a therapist (``rapport.journal.access``). ``MoodReminder``: the
+client's daily check-in reminder, off unless they switch it on.
 
 The words, the journal text and the tags are encrypted at rest; the mood, the time and the
 shared flag stay queryable (the chart and the shared list read them).
 """
 
 from __future__ import annotations
+
+from datetime import time
 
 from django.conf import settings
 from django.db import models
@@ -46,3 +49,20 @@ class JournalEntry(models.Model):
     @property
     def tag_list(self) -> list[str]:
         return [tag.strip() for tag in self.tags.split(",") if tag.strip()]
+
+
+class MoodReminder(models.Model):
+    """The client's choice of a daily reminder to check in, at a wall-clock time in their own
+    zone. Each change makes a new ``revision``: a reminder queued under an older one does
+    nothing, so switching off, on again or to another time never leaves two reminders a day."""
+
+    client = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="mood_reminder"
+    )
+    enabled = models.BooleanField(default=False)
+    at = models.TimeField(default=time(20, 0))
+    revision = models.PositiveIntegerField(default=0)
+    changed_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return f"mood reminder of {self.client_id}"

@@ -1,10 +1,14 @@
-"""Writing journal entries and mood check-ins, and sharing them. Only the client writes their
-journal. Sharing and unsharing are audited (with no words from the entry); writing a private
-entry is not, since the trail is read by others (docs/security.md, "The private journal").
-Nothing here publishes a real-time event: no socket ever carries a journal entry.
+"""Writing journal entries and mood check-ins, and sharing them; the client's daily check-in
+reminder. Only the client writes their journal. Sharing and unsharing are audited (with no words
+from the entry); writing a private entry is not, since the trail is read by others
+(docs/security.md, "The private journal"). A change of the reminder is audited as other
+preference changes are (which fields changed, nothing else). Nothing here publishes a real-time
+event: no socket ever carries a journal entry.
 """
 
 from __future__ import annotations
+
+from datetime import time
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -14,7 +18,9 @@ from django.utils.translation import gettext as _
 
 from rapport.accounts.models import User
 from rapport.audit.services import Action, record
-from rapport.journal.models import MOOD_MAX, MOOD_MIN, JournalEntry
+from rapport.journal import notifications
+from rapport.journal.models import MOOD_MAX, MOOD_MIN, JournalEntry, MoodReminder
+from rapport.messaging.preferences import zone_of
 
 TEXT_LIMIT = 20_000
 TAGS_LIMIT = 300
@@ -90,3 +96,43 @@ def change_entry(
         if sharing_changed:
             _audit_sharing(client, locked, request)
     return locked
+
+
+def reminder_of(client: User) -> MoodReminder:
+    """The client's reminder choice; switched off (and not saved) until they make one."""
+    return MoodReminder.objects.filter(client=client).first() or MoodReminder(client=client)
+
+
+def set_reminder(
+    client: User, *, enabled: bool, at: time | None, request: HttpRequest | None = None
+) -> list[str]:
+    """Switch the daily check-in reminder on or off, at ``at`` on the client's own clock. The
+    first reminder is the next ``at`` still ahead. Returns the fields that changed (audited)."""
+    if not (client.is_active and client.is_client):
+        raise JournalError(_("Only clients keep a journal."))
+    if enabled and at is None:
+        raise JournalError(_("Choose the time of day for the reminder."))
+    with transaction.atomic():
+        reminder, _created = MoodReminder.objects.select_for_update().get_or_create(client=client)
+        when = at if at is not None else reminder.at
+        values = {"enabled": enabled, "at": when}
+        changed = sorted(name for name, value in values.items() if getattr(reminder, name) != value)
+        if not changed:
+            return []
+        reminder.enabled, reminder.at = enabled, when
+        reminder.revision += 1  # a reminder queued before this change now does nothing
+        reminder.changed_at = timezone.now()
+        reminder.save(update_fields=["enabled", "at", "revision", "changed_at"])
+        record(
+            Action.JOURNAL_REMINDER_CHANGED,
+            actor=client,
+            request=request,
+            obj=reminder,
+            fields=changed,
+        )
+        if enabled:
+            zone = zone_of(client)
+            notifications.queue(
+                reminder, notifications.next_day(reminder.at, zone, timezone.now()), zone
+            )
+    return changed

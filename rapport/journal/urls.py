@@ -6,6 +6,7 @@ from rapport.journal import views
 
 urlpatterns = [
     path("journal/", views.my_journal, name="my_journal"),
+    path("journal/reminder/", views.journal_reminder, name="journal_reminder"),
     path("journal/<int:entry_id>/", views.journal_entry, name="journal_entry"),
     path("clients/<int:client_id>/journal/", views.client_journal, name="client_journal"),
 ]

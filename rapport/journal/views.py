@@ -1,6 +1,6 @@
-"""Journal pages: the client's journal (a new entry, their entries), one entry to change or
-share, and the shared entries of a client for their therapist. Views parse and render; the
-rules live in ``services`` and who reads what in ``access``."""
+"""Journal pages: the client's journal (a new entry, the daily reminder, their entries), one
+entry to change or share, and the shared entries of a client for their therapist. Views parse
+and render; the rules live in ``services`` and who reads what in ``access``."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from rapport.accounts.decorators import role_required
 from rapport.accounts.models import Role, User
 from rapport.journal import services
 from rapport.journal.access import own_entries, own_entry, shared_entries
-from rapport.journal.forms import EntryForm
+from rapport.journal.forms import EntryForm, ReminderForm
 from rapport.journal.services import JournalError
 
 SHOWN = 60  # entries on a page: the latest two months of daily check-ins
@@ -42,12 +42,56 @@ def my_journal(request: HttpRequest) -> HttpResponse:
             else:
                 messages.success(request, _("Saved. This entry is private: only you see it."))
             return redirect("my_journal")
+    return _journal_page(request, user, form=form, status=400 if write else 200)
+
+
+def _journal_page(
+    request: HttpRequest,
+    user: User,
+    *,
+    form: EntryForm | None = None,
+    reminder_form: ReminderForm | None = None,
+    status: int = 200,
+) -> HttpResponse:
+    if reminder_form is None:
+        reminder = services.reminder_of(user)
+        reminder_form = ReminderForm(
+            initial={"enabled": reminder.enabled, "remind_at": reminder.at}
+        )
     return render(
         request,
         "journal/my_journal.html",
-        {"form": form, "entries": list(own_entries(user)[:SHOWN])},
-        status=400 if write else 200,
+        {
+            "form": form or EntryForm(),
+            "reminder_form": reminder_form,
+            "entries": list(own_entries(user)[:SHOWN]),
+        },
+        status=status,
     )
+
+
+@role_required(Role.CLIENT)
+@require_http_methods(["POST"])
+def journal_reminder(request: HttpRequest) -> HttpResponse:
+    user = _user(request)
+    form = ReminderForm(request.POST)
+    if form.is_valid():
+        enabled, at = form.cleaned_data["enabled"], form.cleaned_data["remind_at"]
+        try:
+            services.set_reminder(user, enabled=enabled, at=at, request=request)
+        except JournalError as exc:
+            form.add_error(None, exc.message)
+        else:
+            if enabled:
+                messages.success(
+                    request,
+                    _("Saved. You get a reminder at %(time)s on days you have not checked in.")
+                    % {"time": at.strftime("%H:%M")},
+                )
+            else:
+                messages.success(request, _("Saved. The daily reminder is off."))
+            return redirect("my_journal")
+    return _journal_page(request, user, reminder_form=form, status=400)
 
 
 @role_required(Role.CLIENT)

@@ -1,7 +1,8 @@
 """Homework and the journal in real browsers: the therapist assigns a daily thought record from
 the client record; the client, on a phone, saves a draft, comes back to it and hands it in; the
 therapist reads it and comments; the client reads the comment. The client checks in a private
-mood, which their progress page charts and their therapist's does not. Every page is checked
+mood, which their progress page charts and their therapist's does not, and switches the daily
+reminder on. Every page is checked
 with axe on the way."""
 
 from __future__ import annotations
@@ -104,6 +105,15 @@ def test_a_private_mood_is_charted_for_the_client_only(
     expect(entries).to_contain_text("Private")
     expect(entries).to_contain_text("mood 7 of 10")
     client.assert_fits()
+    # The daily reminder: off until the client ticks it, then at the time they chose.
+    reminder = cpage.get_by_role("region", name="Daily reminder")
+    ticked = reminder.get_by_label("Remind me by email on days I have not checked in")
+    expect(ticked).not_to_be_checked()
+    ticked.check()
+    reminder.get_by_label("At this time of day (your own time)").fill("20:30")
+    client.click(reminder.get_by_role("button", name="Save reminder"))
+    expect(cpage.locator(".messages")).to_contain_text("reminder at 20:30")
+    expect(ticked).to_be_checked()
     client.goto("/measures/progress/")
     expect(cpage.get_by_role("region", name="Mood")).to_contain_text("1 check-in")
     client.assert_fits()
