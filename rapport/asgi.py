@@ -4,7 +4,6 @@ included: ``rapport.core.sockets.origin_allowed``)."""
 
 from __future__ import annotations
 
-import gc
 import os
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "rapport.settings")
@@ -29,10 +28,3 @@ application = ProtocolTypeRouter(
         "websocket": SiteOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
     }
 )
-
-# Everything loaded so far (Django, the apps, their modules) lives as long as the process: move
-# it out of the garbage collector's reach, so that a full collection during a request scans only
-# what requests made. In a server process under load this halved the CPU time of full
-# collections, which stop every request the process is serving (docs/architecture.md, "Pages at
-# practice scale").
-gc.freeze()
