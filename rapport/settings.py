@@ -472,7 +472,7 @@ RAPPORT_METRICS_DIR = Path(env_str("RAPPORT_METRICS_DIR", str(DATA_DIR / "metric
 RAPPORT_DB_THREADS = env_int("RAPPORT_DB_THREADS", 4)
 # Threads serving HTTP requests in each server process (rapport.core.http); each keeps its
 # database connection this many seconds (other threads follow DATABASES' CONN_MAX_AGE).
-RAPPORT_WEB_THREADS = env_int("RAPPORT_WEB_THREADS", 8)
+RAPPORT_WEB_THREADS = env_int("RAPPORT_WEB_THREADS", 2)
 RAPPORT_WEB_CONN_MAX_AGE = env_int("RAPPORT_WEB_CONN_MAX_AGE", 600)
 
 # --- Messaging -----------------------------------------------------------------------------------
