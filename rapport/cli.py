@@ -180,7 +180,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         "lifespan": "off",
     }
     if args.workers > 1:
-        # A listening socket per process, not uvicorn's shared one (see the module).
+        # Each connection handed to the least busy process (see the module).
         from rapport.lib.server_processes import serve
 
         return serve(config, args.workers)
