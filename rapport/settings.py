@@ -282,9 +282,10 @@ RAPPORT_CHECK_EVENTS = env_bool("RAPPORT_CHECK_EVENTS", False)
 
 # --- Accounts and sign-in ------------------------------------------------------------------------
 AUTH_USER_MODEL = "accounts.User"
+# Django's and allauth's, reading the person with their second factor (one query, not two).
 AUTHENTICATION_BACKENDS = [
-    "django.contrib.auth.backends.ModelBackend",
-    "allauth.account.auth_backends.AuthenticationBackend",
+    "rapport.accounts.backends.ModelBackend",
+    "rapport.accounts.backends.AuthenticationBackend",
 ]
 PASSWORD_HASHERS = [
     "django.contrib.auth.hashers.Argon2PasswordHasher",

@@ -23,7 +23,7 @@ from django.http import HttpRequest
 from rapport.accounts.models import User
 
 # The backend allauth signs people in with through the form.
-SIGN_IN_BACKEND = "allauth.account.auth_backends.AuthenticationBackend"
+SIGN_IN_BACKEND = "rapport.accounts.backends.AuthenticationBackend"
 
 
 def signed_in_session(user: User) -> SessionBase:

@@ -17,8 +17,10 @@ from allauth.account.models import EmailAddress
 from allauth.mfa.models import Authenticator
 from django.conf import settings
 from django.contrib.sessions.models import Session
+from django.db import connection
 from django.test import Client
-from django.urls import URLPattern
+from django.test.utils import CaptureQueriesContext
+from django.urls import URLPattern, reverse
 from django.utils import dateformat
 from django_tasks_db.models import DBTaskResult
 
@@ -224,6 +226,29 @@ def test_client_is_not_forced_to_enrol_mfa(client_a: User) -> None:
         response = browser.get(path)
         assert response.status_code == 200, path
     assert not Authenticator.objects.filter(user=client_a).exists()
+
+
+def test_the_second_factor_is_read_with_the_person_and_is_never_stale(
+    therapist_x: User,
+) -> None:
+    """The sign-in backends read "has an authenticator" in the person's own query
+    (``rapport.accounts.backends``); removing the authenticator counts from the next page on."""
+    browser = Client()
+    browser.force_login(therapist_x)
+    with CaptureQueriesContext(connection) as queries:
+        assert browser.get("/").status_code == 200
+    asked_alone = [
+        q["sql"]
+        for q in queries.captured_queries
+        if '"mfa_authenticator"' in q["sql"] and '"accounts_user"' not in q["sql"]
+    ]
+    assert asked_alone == []
+    assert any('"mfa_authenticator"' in q["sql"] for q in queries.captured_queries)
+
+    Authenticator.objects.filter(user=therapist_x).delete()
+    response = browser.get("/")
+    assert response.status_code == 302
+    assert response["Location"] == reverse("mfa_activate_totp")
 
 
 # --- Lockout -------------------------------------------------------------------------------------

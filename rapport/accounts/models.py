@@ -94,9 +94,15 @@ class User(AbstractBaseUser):
     def second_factor_missing(self) -> bool:
         """Their role requires an authenticator and none is enrolled: pages send them to
         enrolment (``RequireMFAMiddleware``) and every socket refuses them at the handshake."""
-        from allauth.mfa.models import Authenticator
+        if not self.requires_mfa:
+            return False
+        # Read with the person by the sign-in backends (rapport.accounts.backends).
+        enrolled = getattr(self, "has_authenticator", None)
+        if enrolled is None:
+            from allauth.mfa.models import Authenticator
 
-        return self.requires_mfa and not Authenticator.objects.filter(user_id=self.pk).exists()
+            enrolled = Authenticator.objects.filter(user_id=self.pk).exists()
+        return not enrolled
 
     @property
     def initials(self) -> str:

@@ -112,7 +112,7 @@ def accept_invitation(token: str, *, password: str, time_zone: str, request: Htt
         signals.invitation_accepted.send(
             Invitation, invitation=invitation, user=user, request=request
         )
-    login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+    login(request, user, backend="rapport.accounts.backends.ModelBackend")
     return user
 
 

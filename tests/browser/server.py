@@ -40,7 +40,7 @@ from rapport.lib.sessions import SEEN, STARTED
 def session_cookie(user):
     session = import_module(settings.SESSION_ENGINE).SessionStore()
     session[SESSION_KEY] = str(user.pk)
-    session[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
+    session[BACKEND_SESSION_KEY] = "rapport.accounts.backends.ModelBackend"
     session[HASH_SESSION_KEY] = user.get_session_auth_hash()
     session[STARTED] = session[SEEN] = time.time()
     session.create()
