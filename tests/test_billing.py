@@ -305,7 +305,9 @@ def test_locking_takes_confirmed_lines_only_and_all_or_none(
         services.lock_lines([confirmed, proposed], actor=therapist_x)
     confirmed.refresh_from_db()
     assert confirmed.status == LineStatus.CONFIRMED
+    assert services.unbilled_lines(client_a) == [confirmed]
     assert services.lock_lines([confirmed], actor=therapist_x)[0].billed_at is not None
+    assert services.unbilled_lines(client_a) == []
     assert AuditEvent.objects.get(action=Action.BILLING_LINES_BILLED).detail["lines"] == [
         confirmed.pk
     ]
@@ -568,3 +570,27 @@ def test_billing_staff_see_billing_and_nothing_of_the_record(
         assert browser.get(reverse(name, args=args)).status_code in {403, 404}, name
     views = AuditEvent.objects.filter(action=Action.BILLING_VIEWED, actor=billing_staff)
     assert views.filter(client=client_a).count() == 3
+
+
+def test_the_billing_lists_take_as_many_queries_for_forty_lines_as_for_one(
+    therapist_x: User, client_a: User, admin: User
+) -> None:
+    """No query per line: an N+1 on the client's billing or the billing home fails here."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    def queries(browser: Any, url: str) -> int:
+        with CaptureQueriesContext(connection) as captured:
+            assert browser.get(url).status_code == 200
+        return len(captured)
+
+    billing_line(client_a, therapist_x)
+    pages = [reverse("client_billing", args=[client_a.pk]), reverse("billing_home")]
+    for user in (therapist_x, admin):
+        browser = signed_in(user)
+        [queries(browser, url) for url in pages]  # the session's first requests do more
+        one = [queries(browser, url) for url in pages]
+        for _n in range(39):
+            billing_line(client_a, therapist_x)
+        assert [queries(browser, url) for url in pages] == one, user
+        BillingLine.objects.exclude(pk=BillingLine.objects.order_by("pk").first().pk).delete()  # type: ignore[union-attr]

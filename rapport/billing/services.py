@@ -373,6 +373,16 @@ def void_line(line: BillingLine, *, actor: User, request: HttpRequest | None = N
     return row
 
 
+def unbilled_lines(client: User) -> list[BillingLine]:
+    """A client's confirmed lines not yet billed (charges and credits), oldest first: what the
+    next invoice takes. The caller reached the client through ``access.access_billing``."""
+    return list(
+        BillingLine.objects.filter(client=client, status=LineStatus.CONFIRMED).order_by(
+            "date_of_service", "pk"
+        )
+    )
+
+
 def lock_lines(
     lines: Iterable[BillingLine], *, actor: User, request: HttpRequest | None = None
 ) -> list[BillingLine]:
