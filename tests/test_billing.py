@@ -594,3 +594,29 @@ def test_the_billing_lists_take_as_many_queries_for_forty_lines_as_for_one(
             billing_line(client_a, therapist_x)
         assert [queries(browser, url) for url in pages] == one, user
         BillingLine.objects.exclude(pk=BillingLine.objects.order_by("pk").first().pk).delete()  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize(
+    ("kind", "video", "code", "add_ons"),
+    [
+        ("intake", 70, "90791", []),
+        ("crisis", 80, "90839", [{"code": "90840", "units": 1}]),
+        ("family_with", 50, "90847", []),
+        ("psychotherapy", 50, "90834", []),
+    ],
+)
+def test_the_session_type_chooses_the_code_family(
+    therapist_x: User, client_a: User, kind: str, video: int, code: str, add_ons: list[Any]
+) -> None:
+    from rapport.billing.models import SessionTypeBilling
+
+    session_type = SessionType.objects.create(therapist=therapist_x, name=kind, minutes=60)
+    SessionTypeBilling.objects.create(session_type=session_type, kind=kind)
+    appointment = direct_appointment(
+        session_type, client_a, timezone.now().replace(microsecond=0) + timedelta(days=2)
+    )
+    visit = session(therapist_x, client_a, video=video)
+    Visit.objects.filter(pk=visit.pk).update(appointment=appointment)
+    line = services.propose_session_line(visit.pk)
+    assert line is not None
+    assert (line.cpt_code, line.add_ons, line.appointment_id) == (code, add_ons, appointment.pk)

@@ -103,9 +103,8 @@ def diagnosis_pointers(client: User) -> list[str]:
 def session_kind(visit: Visit) -> str:
     if visit.appointment_id is None:
         return SessionKind.PSYCHOTHERAPY
-    row = SessionTypeBilling.objects.filter(
-        session_type__appointment__pk=visit.appointment_id
-    ).first()
+    session_type = Appointment.objects.filter(pk=visit.appointment_id).values("session_type_id")
+    row = SessionTypeBilling.objects.filter(session_type_id__in=session_type).first()
     return row.kind if row is not None else SessionKind.PSYCHOTHERAPY
 
 
