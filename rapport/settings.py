@@ -139,6 +139,7 @@ INSTALLED_APPS = [
     "rapport.homework",
     "rapport.journal",
     "rapport.notes",
+    "rapport.billing",
     "rapport.records",
     "rapport.home",
     "django.contrib.auth",

@@ -55,6 +55,7 @@ urlpatterns = [
     path("", include("rapport.journal.urls")),
     path("", include("rapport.safety.urls")),
     path("", include("rapport.notes.urls")),
+    path("", include("rapport.billing.urls")),
     path("", include("rapport.records.urls")),
 ]
 

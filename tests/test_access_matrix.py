@@ -148,6 +148,30 @@ def supervision_id(p: dict[str, Any]) -> dict[str, Any]:
     return {"supervision_id": p["supervision"].pk}
 
 
+def line_id(p: dict[str, Any]) -> dict[str, Any]:
+    return {"line_id": p["billing_line"].pk}
+
+
+def billed_line_id(p: dict[str, Any]) -> dict[str, Any]:
+    return {"line_id": p["billed_line"].pk}
+
+
+def missed_id(p: dict[str, Any]) -> dict[str, Any]:
+    return {"client_id": p["client_a"].pk, "appointment_id": p["appointment"].pk}
+
+
+def client_fee_id(p: dict[str, Any]) -> dict[str, Any]:
+    return {"client_id": p["client_a"].pk, "fee_id": p["client_fee"].pk}
+
+
+def service_id(p: dict[str, Any]) -> dict[str, Any]:
+    return {"service_id": p["service"].pk}
+
+
+def therapist_x_id(p: dict[str, Any]) -> dict[str, Any]:
+    return {"therapist_id": p["therapist_x"].pk}
+
+
 LOGIN = "302 /accounts/login/"  # anonymous: sent to sign in
 PASSWORD_FOR_NOBODY = "a long passphrase nobody has"
 HOME = "302 /"  # signed in already: sent home
@@ -407,6 +431,23 @@ MATRIX: dict[str, tuple[dict[str, Expect], Kwargs | None]] = {
     "supervision": rule(LOGIN, 403, 403, 403, 403, 200),
     "end_supervision": rule(LOGIN, 403, 403, 403, 403, 405, supervision_id),
     "note_templates": rule(LOGIN, 403, 403, 403, 403, 200),
+    # Billing of client_a: their therapist (therapist_x) and the billing office (practice
+    # admins, billing staff: tests/test_billing_pages.py) see it; clients have none of these
+    # pages; the fee schedule and settings are the office's. Some routes only take a POST.
+    "billing_home": rule(LOGIN, 403, 403, 200, 200, 200),
+    "billing_line": rule(LOGIN, 403, 403, 200, 404, 200, line_id),
+    "void_billing_line": rule(LOGIN, 403, 403, 405, 405, 405, line_id),
+    "correct_billing_line": rule(LOGIN, 403, 403, 403, 403, 200, billed_line_id),
+    "visit_billing": rule(LOGIN, 403, 403, 200, 404, 200, visit_id),
+    "client_billing": rule(LOGIN, 403, 403, 200, 404, 200, client_a_id),
+    "charge_missed": rule(LOGIN, 403, 403, 405, 405, 405, missed_id),
+    "client_fees": rule(LOGIN, 403, 403, 200, 404, 200, client_a_id),
+    "remove_client_fee": rule(LOGIN, 403, 403, 405, 405, 405, client_fee_id),
+    "billing_settings": rule(LOGIN, 403, 403, 403, 403, 200),
+    "fee_schedule": rule(LOGIN, 403, 403, 403, 403, 200),
+    "edit_service": rule(LOGIN, 403, 403, 403, 403, 200, service_id),
+    "session_type_kind": rule(LOGIN, 403, 403, 403, 403, 405, session_type_id),
+    "provider_details": rule(LOGIN, 403, 403, 403, 403, 200, therapist_x_id),
 }
 
 
@@ -456,6 +497,27 @@ def world(personas: dict[str, Any], settings: Any, tmp_path: Path) -> dict[str, 
         **notes_of(personas["therapist_x"], personas["client_a"], personas["admin"]),
         "erasure": erasure_of(personas["client_b"], personas["admin"]),
         **between_sessions_of(personas["therapist_x"], personas["client_a"]),
+        **billing_of(personas["therapist_x"], personas["client_a"]),
+    }
+
+
+def billing_of(therapist: Any, client: Any) -> dict[str, Any]:
+    """A fee schedule row, a sliding fee, a proposed line and a billed one of client_a."""
+    from rapport.billing.models import ClientFee, LineStatus, Service
+    from tests.billing_data import billing_line
+
+    service = Service.objects.create(cpt_code="90834", label="Therapy, 45 minutes", fee=15000)
+    billed = billing_line(client, therapist, status=LineStatus.CONFIRMED)
+    from rapport.billing.services import lock_lines
+
+    lock_lines([billed], actor=therapist)
+    return {
+        "service": service,
+        "client_fee": ClientFee.objects.create(
+            client=client, percent=50, reason="Hardship", set_by=therapist
+        ),
+        "billing_line": billing_line(client, therapist),
+        "billed_line": billed,
     }
 
 
@@ -692,7 +754,29 @@ CRISIS_RESOURCE_FORM = {
     "source_url": "https://example.test/changed",
 }
 
+BILLING_OUTSIDERS: dict[str, Expect] = {"client_a": 403, "client_b": 403, "therapist_y": 404}
+LINE_FORM = {"cpt_code": "90837", "place_of_service": "10", "units": "1", "fee": "1.00"}
 POST_MATRIX: dict[str, tuple[dict[str, Expect], Kwargs, FormData]] = {
+    "billing_line": (BILLING_OUTSIDERS, line_id, LINE_FORM),
+    "void_billing_line": (BILLING_OUTSIDERS, line_id, {}),
+    "correct_billing_line": (
+        {**ADMIN_ONLY, "client_b": 403},
+        billed_line_id,
+        {"action": "credit"},
+    ),
+    "visit_billing": (BILLING_OUTSIDERS, visit_id, {}),
+    "charge_missed": (BILLING_OUTSIDERS, missed_id, {}),
+    "client_fees": (BILLING_OUTSIDERS, client_a_id, {"percent": "10", "reason": "Hijacked"}),
+    "remove_client_fee": (BILLING_OUTSIDERS, client_fee_id, {}),
+    "billing_settings": (
+        {**ADMIN_ONLY, "client_b": 403},
+        no_kwargs,
+        {"currency": "EUR", "modifier_rule": "any_video", "audio_only_percent": "10"},
+    ),
+    "fee_schedule": (ADMIN_ONLY, no_kwargs, {"cpt_code": "90832", "label": "X", "fee": "1"}),
+    "edit_service": (ADMIN_ONLY, service_id, {"cpt_code": "90834", "label": "X", "fee": "1"}),
+    "session_type_kind": (ADMIN_ONLY, session_type_id, {"kind": "crisis"}),
+    "provider_details": (ADMIN_ONLY, therapist_x_id, {"npi": "1234567893"}),
     "visit_note": (
         {"client_a": 403, "client_b": 404, "therapist_y": 404, "admin": 404},
         visit_id,
@@ -1090,6 +1174,15 @@ def test_state_changing_routes_refuse_outsiders(world: dict[str, Any]) -> None:
     from allauth.mfa.models import Authenticator
 
     from rapport.accounts.models import Invitation, Practice, User
+    from rapport.billing.models import (
+        BillingLine,
+        BillingSettings,
+        ClientFee,
+        ProviderDetails,
+        Service,
+        SessionTypeBilling,
+        TherapistFee,
+    )
     from rapport.care.models import CareRelationship, ClientProfile, EmergencyAccess
     from rapport.crisis.models import CrisisResource
     from rapport.diagnoses.models import Diagnosis, FrequentCode
@@ -1169,6 +1262,13 @@ def test_state_changing_routes_refuse_outsiders(world: dict[str, Any]) -> None:
             list(Homework.objects.values_list("pk", "status", "saved_at", "commented_at")),
             list(JournalEntry.objects.values_list("pk", "shared", "mood", "updated_at")),
             list(MoodReminder.objects.values_list("client", "enabled", "at", "revision")),
+            list(BillingLine.objects.values_list("pk", "status", "cpt_code", "fee", "updated_at")),
+            list(Service.objects.values_list("pk", "cpt_code", "label", "fee", "is_active")),
+            list(TherapistFee.objects.values_list("pk", "fee")),
+            list(ClientFee.objects.values_list("pk", "fee", "percent", "set_at")),
+            list(BillingSettings.objects.values_list("pk", "currency", "updated_at")),
+            list(ProviderDetails.objects.values_list("pk", "npi")),
+            list(SessionTypeBilling.objects.values_list("pk", "kind")),
         )
 
     before = snapshot()
@@ -1258,6 +1358,10 @@ AFTER_CARE: dict[str, tuple[Expect, Expect, Kwargs]] = {
     "record_timeline": (200, 404, client_a_id),
     "record_export_fhir": (200, 404, client_a_id),
     "conversation": (404, 404, conversation_id),
+    "client_billing": (403, 404, client_a_id),
+    "client_fees": (403, 404, client_a_id),
+    "billing_line": (403, 404, line_id),
+    "visit_billing": (403, 404, visit_id),
     "attachment": (404, 404, attachment_id),
     "visit_note": (404, 404, visit_id),
     "note": (404, 404, note_id),

@@ -37,6 +37,8 @@ CLIENT_DATA_MODELS = {
     "Response",
     "SafetyAlert",
     "AuditEvent",
+    "BillingLine",
+    "ClientFee",
 }
 
 

@@ -28,6 +28,8 @@ class Role(models.TextChoices):
     CLIENT = "client", _("Client")
     THERAPIST = "therapist", _("Therapist")
     ADMIN = "admin", _("Practice admin")
+    # Staff who keep the practice's billing: they see billing lines and fees, never notes.
+    BILLING = "billing", _("Billing staff")
 
 
 class UserManager(BaseUserManager["User"]):
@@ -88,8 +90,12 @@ class User(AbstractBaseUser):
         return self.role == Role.ADMIN
 
     @property
+    def is_billing_staff(self) -> bool:
+        return self.role == Role.BILLING
+
+    @property
     def requires_mfa(self) -> bool:
-        return self.role in {Role.THERAPIST, Role.ADMIN}
+        return self.role in {Role.THERAPIST, Role.ADMIN, Role.BILLING}
 
     def second_factor_missing(self) -> bool:
         """Their role requires an authenticator and none is enrolled: pages send them to

@@ -20,7 +20,7 @@ from rapport.core.encryption import key_ring
 
 # Who may invite whom: admins bring in therapists (and other admins), therapists their clients.
 INVITABLE_ROLES: dict[str, set[str]] = {
-    Role.ADMIN: {Role.THERAPIST, Role.ADMIN},
+    Role.ADMIN: {Role.THERAPIST, Role.ADMIN, Role.BILLING},
     Role.THERAPIST: {Role.CLIENT},
     Role.CLIENT: set(),
 }

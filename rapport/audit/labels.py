@@ -121,6 +121,17 @@ ACTION_LABELS = {
     Action.ERASURE_APPROVED: _("Approved erasing a client's record"),
     Action.ERASURE_CANCELLED: _("Cancelled erasing a client's record"),
     Action.ERASURE_DONE: _("Erased a client's record"),
+    # Billing (rapport.billing).
+    Action.BILLING_VIEWED: _("Looked at a client's billing"),
+    Action.BILLING_LINE_PROPOSED: _("A billing line was proposed"),
+    Action.BILLING_LINE_CHANGED: _("Changed a proposed billing line"),
+    Action.BILLING_LINE_CONFIRMED: _("Confirmed a billing line"),
+    Action.BILLING_LINE_VOIDED: _("Voided a billing line"),
+    Action.BILLING_LINES_BILLED: _("Billed and locked billing lines"),
+    Action.BILLING_LINE_CORRECTED: _("Corrected a billed line (credit and new charge)"),
+    Action.BILLING_FEES_CHANGED: _("Changed the fee schedule"),
+    Action.BILLING_CLIENT_FEE_CHANGED: _("Changed a client's fee"),
+    Action.BILLING_SETTINGS_CHANGED: _("Changed the billing settings"),
 }
 
 # The kinds of object an event names. "SimpleLazyObject" is what events recorded before the fix
@@ -151,6 +162,12 @@ OBJECT_LABELS = {
     "Note": _("Note"),
     "NoteTemplate": _("Note template"),
     "Supervision": _("Supervision"),
+    "BillingLine": _("Billing line"),
+    "Service": _("Fee schedule row"),
+    "TherapistFee": _("Therapist's fee"),
+    "ClientFee": _("Client's fee"),
+    "BillingSettings": _("Billing settings"),
+    "ProviderDetails": _("Provider billing details"),
 }
 
 

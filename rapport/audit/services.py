@@ -131,6 +131,17 @@ class Action:
     ERASURE_APPROVED = "erasure.approved"
     ERASURE_CANCELLED = "erasure.cancelled"
     ERASURE_DONE = "erasure.done"
+    # Billing (rapport.billing).
+    BILLING_VIEWED = "billing.viewed"
+    BILLING_LINE_PROPOSED = "billing.line_proposed"
+    BILLING_LINE_CHANGED = "billing.line_changed"
+    BILLING_LINE_CONFIRMED = "billing.line_confirmed"
+    BILLING_LINE_VOIDED = "billing.line_voided"
+    BILLING_LINES_BILLED = "billing.lines_billed"
+    BILLING_LINE_CORRECTED = "billing.line_corrected"
+    BILLING_FEES_CHANGED = "billing.fees_changed"
+    BILLING_CLIENT_FEE_CHANGED = "billing.client_fee_changed"
+    BILLING_SETTINGS_CHANGED = "billing.settings_changed"
 
 
 def chain_key() -> bytes:

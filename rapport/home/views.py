@@ -75,6 +75,8 @@ def home(request: HttpRequest) -> HttpResponse:
                 "to_cosign": list(awaiting_cosignature(user)[:20]),
             },
         )
+    if user.is_billing_staff:  # billing staff see billing and nothing of the record
+        return redirect("billing_home")
     if user.is_practice_admin:
         counts = {
             role: User.objects.filter(role=role, is_active=True).count() for role in Role.values

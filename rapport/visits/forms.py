@@ -6,6 +6,7 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from rapport.core.countries import country_choices
+from rapport.visits.models import AtHome
 
 
 class SafetyCheckInForm(forms.Form):
@@ -16,6 +17,13 @@ class SafetyCheckInForm(forms.Form):
         help_text=_("An address, or a description like “at home, 12 Elm Street, Springfield”."),
         max_length=500,
         widget=forms.Textarea(attrs={"rows": 2, "autocomplete": "street-address"}),
+    )
+    at_home = forms.ChoiceField(
+        label=_("Are you at home?"),
+        help_text=_("Your therapist's bill for the session says whether it reached you at home."),
+        choices=AtHome.choices,
+        widget=forms.RadioSelect,
+        required=False,
     )
     # Which crisis resources the client is shown (rapport.crisis.resources).
     country = forms.ChoiceField(

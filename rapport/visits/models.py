@@ -137,6 +137,11 @@ class VisitEvent(models.Model):
         return f"{self.kind} at {self.at:%H:%M:%S}"
 
 
+class AtHome(models.TextChoices):
+    HOME = "home", _("Yes, I am at home")
+    ELSEWHERE = "elsewhere", _("No, I am somewhere else")
+
+
 class SafetyCheckIn(models.Model):
     """Where the client is for this session and how to reach help: confirmed before every visit."""
 
@@ -149,6 +154,11 @@ class SafetyCheckIn(models.Model):
     # crisis resources (rapport.crisis, through the receiver in rapport.visits.apps).
     country = EncryptedTextField(_("country you are in"), blank=True, default="")
     geolocation = EncryptedTextField(_("position from the browser"), blank=True, default="")
+    # Whether the client said they are at home; blank when they did not say. Billing's place of
+    # service (10 at home, 02 elsewhere) is read from it, never guessed from ``location``.
+    at_home = models.CharField(
+        _("at home"), max_length=9, choices=AtHome.choices, blank=True, default=""
+    )
     callback_phone = EncryptedTextField(_("phone number to call you back"))
     emergency_contact = EncryptedTextField(_("emergency contact"))
     confirmed_at = models.DateTimeField(default=timezone.now)

@@ -170,6 +170,7 @@ def last_checkin_values(client: User) -> dict[str, str]:
     if last is not None:
         return {
             "location": last.location,
+            "at_home": last.at_home,
             "country": last.country or home,
             "callback_phone": last.callback_phone,
             "emergency_contact": last.emergency_contact,
@@ -205,6 +206,7 @@ def check_in(
     emergency_contact: str,
     country: str = "",
     geolocation: str = "",
+    at_home: str = "",
     request: HttpRequest | None = None,
 ) -> SafetyCheckIn:
     with transaction.atomic():
@@ -219,6 +221,7 @@ def check_in(
             location=location,
             country=country,
             geolocation=geolocation,
+            at_home=at_home,
             callback_phone=callback_phone,
             emergency_contact=emergency_contact,
         )

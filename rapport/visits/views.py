@@ -159,6 +159,7 @@ def visit_checkin(request: HttpRequest, visit_id: uuid.UUID) -> HttpResponse:
                 user,
                 location=data["location"],
                 country=data["country"],
+                at_home=data["at_home"],
                 callback_phone=data["callback_phone"],
                 emergency_contact=data["emergency_contact"],
                 geolocation=data["geolocation"] if data["share_position"] else "",
