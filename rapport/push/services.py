@@ -120,6 +120,8 @@ def subscribe(
         raise PushError(_("Unknown kind of notice."))
     check_endpoint(device.endpoint)
     choices = {kind: kind in kinds and kind in allowed for kind in NoticeKind.values}
+    if not any(choices.values()):
+        raise PushError(_("Choose at least one kind of notice you can get."))
     with transaction.atomic():
         found = (
             PushSubscription.objects.select_for_update().filter(endpoint=device.endpoint).first()
