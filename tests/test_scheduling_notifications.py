@@ -150,7 +150,8 @@ def test_change_emails_carry_invitations_and_reminders_arrive_once(
         original_time = moving.starts_at
         # Nothing is mailed from the request: emails and reminders are queued tasks.
         assert smtp.take() == []
-        assert DBTaskResult.objects.count() == 3 * (2 + 2)
+        # Per booking: two emails, two reminders and the push "starts in 10 minutes".
+        assert DBTaskResult.objects.count() == 3 * (2 + 2 + 1)
 
         run_task_worker()
         booked = smtp.take()
