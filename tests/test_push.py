@@ -395,3 +395,31 @@ def test_the_account_page_offers_each_role_its_notices(
         "safety_alert",
     }
     assert offered(admin) == {"safety_alert"}
+
+
+def test_unsubscribe_refuses_bad_input_clearly(client_a: User) -> None:
+    browser = signed_in(client_a)
+    url = reverse("push_unsubscribe")
+    response = browser.post(url, "{broken", content_type="application/json")
+    assert response.status_code == 400
+    assert response.json() == {"error": "The subscription is not valid JSON."}
+    response = browser.post(url, json.dumps({"endpoint": 7}), content_type="application/json")
+    assert response.json() == {"error": "The push service's address is missing."}
+    response = browser.post(url, {"device": "not a number"}, follow=True)
+    assert "Choose a device to turn notices off on." in response.content.decode()
+
+
+def test_without_a_vapid_key_there_are_no_push_notices(
+    client_a: User, service: PushService, settings: Any
+) -> None:
+    settings.RAPPORT_VAPID_PRIVATE_KEY = ""
+    page = signed_in(client_a).get(reverse("account_settings")).content.decode()
+    assert "This practice does not send push notices." in page
+    assert 'id="push-form"' not in page
+    body = {"subscription": BrowserKeys.new(service, "phone").to_json(), "kinds": ["new_message"]}
+    response = signed_in(client_a).post(
+        reverse("push_subscribe"), json.dumps(body), content_type="application/json"
+    )
+    assert response.status_code == 400
+    assert response.json() == {"error": "This practice does not send push notices."}
+    assert not PushSubscription.objects.exists()
