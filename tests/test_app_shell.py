@@ -48,7 +48,7 @@ def test_the_manifest_is_valid_and_its_icons_are_the_pngs_it_declares() -> None:
     manifest: dict[str, Any] = json.loads(response.content)
     assert manifest["name"] and 0 < len(manifest["short_name"]) <= 12
     assert manifest["start_url"] == "/" and manifest["scope"] == "/"
-    assert manifest["display"] == "standalone"
+    assert manifest["display"] == "standalone" and manifest["lang"] == "en"
     for colour in (manifest["theme_color"], manifest["background_color"]):
         assert re.fullmatch(r"#[0-9a-f]{6}", colour)
     purposes: dict[str, set[int]] = {}

@@ -21,6 +21,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.template.loader import get_template, render_to_string
 from django.templatetags.static import static
 from django.urls import reverse
+from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
 
@@ -48,7 +49,7 @@ def web_manifest(request: HttpRequest) -> HttpResponse:
         "name": name,
         "short_name": name if len(name) <= 12 else name[:12].rstrip(),
         "description": _("Private, measured therapy: sessions, messages and questionnaires."),
-        "lang": request.LANGUAGE_CODE if hasattr(request, "LANGUAGE_CODE") else "en",
+        "lang": get_language(),
         "start_url": reverse("home"),
         "scope": "/",
         "display": "standalone",
