@@ -14,6 +14,7 @@ from typing import Any
 
 from rapport.lib.config import PRIVATE_UMASK, ConfigError, env_int, private_folder
 from rapport.lib.crypto import DecryptionError, generate_key
+from rapport.lib.vapid import generate_vapid_key
 
 DESCRIPTION = "Rapport: a self-hostable virtual therapy platform."
 # OWASP WebSocket guidance: no per-message compression; refuse huge frames before they are read
@@ -362,6 +363,11 @@ def cmd_keys_generate(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_keys_vapid(args: argparse.Namespace) -> int:
+    print(generate_vapid_key())
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="rapport", description=DESCRIPTION)
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -485,6 +491,13 @@ def build_parser() -> argparse.ArgumentParser:
         "generate", help="print a new random key", description="Print a new random 256-bit key."
     )
     generate.set_defaults(func=cmd_keys_generate)
+    vapid = key_commands.add_parser(
+        "vapid",
+        help="print a new Web Push (VAPID) private key",
+        description="Print a new P-256 private key for Web Push, for RAPPORT_VAPID_PRIVATE_KEY. "
+        "Changing it ends every push subscription: people turn notices on again.",
+    )
+    vapid.set_defaults(func=cmd_keys_vapid)
 
     manage = commands.add_parser(
         "manage",

@@ -8,6 +8,7 @@ That is demo mode; ``RAPPORT_ENV=production`` refuses to start without real secr
 from __future__ import annotations
 
 import secrets
+from email.utils import parseaddr
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
@@ -27,6 +28,7 @@ from rapport.lib.config import (
 )
 from rapport.lib.crypto import generate_key
 from rapport.lib.turn import check_ice_settings
+from rapport.lib.vapid import generate_vapid_key, vapid_public_key
 
 BASE_DIR = Path(__file__).resolve().parent
 
@@ -79,6 +81,17 @@ else:
             + " and ".join(missing)
             + " (set them, or RAPPORT_ENV=demo for a throwaway demo)"
         )
+
+# Web Push (rapport.push): the practice's VAPID key. Demo generates one into the data folder like
+# the other keys; production sends no push notices without it (nothing else depends on it).
+RAPPORT_VAPID_PRIVATE_KEY = env_str("RAPPORT_VAPID_PRIVATE_KEY")
+if DEMO_MODE and not RAPPORT_VAPID_PRIVATE_KEY:
+    RAPPORT_VAPID_PRIVATE_KEY = read_or_create_secret(
+        DATA_DIR / "vapid_private_key", generate_vapid_key
+    )
+RAPPORT_VAPID_PUBLIC_KEY = (
+    vapid_public_key(RAPPORT_VAPID_PRIVATE_KEY) if RAPPORT_VAPID_PRIVATE_KEY else ""
+)
 
 # --- Hosts and HTTPS -----------------------------------------------------------------------------
 ALLOWED_HOSTS = env_list("RAPPORT_ALLOWED_HOSTS", ["127.0.0.1", "localhost"])
@@ -141,6 +154,7 @@ INSTALLED_APPS = [
     "rapport.notes",
     "rapport.billing",
     "rapport.records",
+    "rapport.push",
     "rapport.home",
     "django.contrib.auth",
     "django.contrib.contenttypes",
@@ -383,6 +397,27 @@ else:
     MAILERS = {"default": {"BACKEND": "django.core.mail.backends.console.EmailBackend"}}
 DEFAULT_FROM_EMAIL = env_str("RAPPORT_FROM_EMAIL", "Rapport <no-reply@localhost>")
 SITE_URL = env_str("RAPPORT_SITE_URL", "http://127.0.0.1:8000").rstrip("/")
+# Who push services may contact about this server's notices (VAPID "sub": mailto: or https:).
+RAPPORT_VAPID_SUBJECT = env_str(
+    "RAPPORT_VAPID_SUBJECT",
+    "mailto:" + parseaddr(DEFAULT_FROM_EMAIL)[1] if parseaddr(DEFAULT_FROM_EMAIL)[1] else SITE_URL,
+)
+if not RAPPORT_VAPID_SUBJECT.startswith(("mailto:", "https://", "http://")):
+    raise ConfigError("RAPPORT_VAPID_SUBJECT must start with mailto: or https://")
+# The push services the worker may post to (a subscription's endpoint must be on one of them, so
+# nobody can aim the server at another machine): Google's (Chrome, Edge, Android), Mozilla's,
+# Apple's and Microsoft's. "*.host" matches any name under host; a scheme and port may be given.
+RAPPORT_PUSH_SERVICES = env_list(
+    "RAPPORT_PUSH_SERVICES",
+    [
+        "https://fcm.googleapis.com",
+        "https://*.push.services.mozilla.com",
+        "https://*.push.apple.com",
+        "https://*.notify.windows.com",
+    ],
+)
+# How long a push service keeps a notice for a device that is off (seconds).
+RAPPORT_PUSH_TTL_SECONDS = env_int("RAPPORT_PUSH_TTL_SECONDS", 3600)
 
 # --- Locale --------------------------------------------------------------------------------------
 LANGUAGE_CODE = "en"

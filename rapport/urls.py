@@ -5,6 +5,7 @@ from django.urls import include, path
 from rapport.accounts import views as accounts
 from rapport.audit import views as audit
 from rapport.care import views as care
+from rapport.core import shell
 from rapport.core import views as core
 from rapport.home import views as home
 
@@ -13,6 +14,9 @@ urlpatterns = [
     path("healthz", core.healthz, name="healthz"),
     path("readyz", core.readyz, name="readyz"),
     path("metrics", core.metrics, name="metrics"),
+    path("manifest.webmanifest", shell.web_manifest, name="web_manifest"),
+    path("sw.js", shell.service_worker, name="service_worker"),
+    path("offline/", shell.offline, name="offline"),
     path("accounts/session/", accounts.session_status, name="session_status"),
     path("accounts/", include("allauth.urls")),
     path("invite/<str:token>/", accounts.accept_invitation, name="accept_invitation"),
@@ -57,6 +61,7 @@ urlpatterns = [
     path("", include("rapport.notes.urls")),
     path("", include("rapport.billing.urls")),
     path("", include("rapport.records.urls")),
+    path("", include("rapport.push.urls")),
 ]
 
 handler400 = "rapport.core.views.bad_request"

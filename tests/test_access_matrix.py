@@ -22,6 +22,7 @@ from typing import Any
 import pytest
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
+from django.utils import timezone
 
 from rapport.core.models import DeliveryStatus, EmailDelivery, WorkerHeartbeat
 from tests.conftest import signed_in_through_the_form
@@ -183,6 +184,13 @@ HAS_TOTP = "302 /accounts/2fa/totp/deactivate/"  # TOTP already on: offered to t
 MATRIX: dict[str, tuple[dict[str, Expect], Kwargs | None]] = {
     "home": rule(LOGIN, 200, 200, 200, 200, 200),
     "healthz": rule(200, 200, 200, 200, 200, 200),
+    # The installable app's shell: no one's data, like static files.
+    "web_manifest": rule(200, 200, 200, 200, 200, 200),
+    "service_worker": rule(200, 200, 200, 200, 200, 200),
+    "offline": rule(200, 200, 200, 200, 200, 200),
+    # Push notices: each person turns their own devices on and off (POST only).
+    "push_subscribe": rule(LOGIN, 405, 405, 405, 405, 405),
+    "push_unsubscribe": rule(LOGIN, 405, 405, 405, 405, 405),
     "readyz": rule(200, 200, 200, 200, 200, 200),
     # No RAPPORT_METRICS_TOKEN in the tests: no such page, signed in or not (tests/test_health.py
     # has the token's own matrix).
@@ -721,6 +729,11 @@ def test_access_matrix(world: dict[str, Any]) -> None:
         expected, kwargs = MATRIX[name]
         url = reverse(name, kwargs=kwargs(world) if kwargs else None)
         for persona in PERSONAS:
+            if name == "readyz":
+                # The world's worker beats now: on a busy machine the routes before this one
+                # take longer than a lease, and /readyz would rightly call the worker gone.
+                world["worker"].beat_at = timezone.now()
+                world["worker"].save(update_fields=["beat_at"])
             response = browsers[persona].get(url)
             if not matches(expected[persona], response):
                 got = f"{response.status_code} {response.get('Location', '')}".strip()
@@ -1012,6 +1025,13 @@ POST_MATRIX: dict[str, tuple[dict[str, Expect], Kwargs, FormData]] = {
     # Each person's own settings, sessions and calendar address: no one else's to change.
     "account_settings": ({}, no_kwargs, {"full_name": "Renamed", "time_zone": "UTC"}),
     "sign_out_everywhere": ({}, no_kwargs, {}),
+    # Signed in, each acts on their own devices only; a form post is not a subscription (400).
+    "push_subscribe": (
+        {p: 400 for p in ("client_a", "client_b", "therapist_x", "therapist_y", "admin")},
+        no_kwargs,
+        {"endpoint": "https://fcm.googleapis.com/fcm/send/x"},
+    ),
+    "push_unsubscribe": ({}, no_kwargs, {"device": "999999"}),
     "calendar_feed": ({}, no_kwargs, {"action": "regenerate"}),
     # An invitation is accepted by someone not signed in; an unknown token creates no one.
     "accept_invitation": (
@@ -1200,6 +1220,7 @@ def test_state_changing_routes_refuse_outsiders(world: dict[str, Any]) -> None:
         Supervision,
     )
     from rapport.plans.models import Goal, PlanSignature, PlanVersion
+    from rapport.push.models import PushSubscription
     from rapport.records.models import Erasure
     from rapport.safety.models import SafetyPlanReview, SafetyPlanVersion
     from rapport.scheduling.models import (
@@ -1269,6 +1290,7 @@ def test_state_changing_routes_refuse_outsiders(world: dict[str, Any]) -> None:
             list(BillingSettings.objects.values_list("pk", "currency", "updated_at")),
             list(ProviderDetails.objects.values_list("pk", "npi")),
             list(SessionTypeBilling.objects.values_list("pk", "kind")),
+            PushSubscription.objects.count(),
         )
 
     before = snapshot()

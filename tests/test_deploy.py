@@ -183,7 +183,12 @@ def test_compose_and_env_example_name_only_real_settings(compose: dict[str, Any]
             names.add(line.partition("=")[0])
     for name in names:
         assert f'"{name}"' in SETTINGS, f"{name} is not read by rapport/settings.py"
-    for secret in ("RAPPORT_SECRET_KEY", "RAPPORT_ENCRYPTION_KEYS", "RAPPORT_AUDIT_KEY"):
+    for secret in (
+        "RAPPORT_SECRET_KEY",
+        "RAPPORT_ENCRYPTION_KEYS",
+        "RAPPORT_AUDIT_KEY",
+        "RAPPORT_VAPID_PRIVATE_KEY",
+    ):
         assert f"{secret}=\n" in (DEPLOY / "rapport.env.example").read_text()  # left empty
 
 

@@ -44,7 +44,7 @@ class SessionLifetimeMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        if request.user.is_authenticated:
+        if request.path not in APP_SHELL_PATHS and request.user.is_authenticated:
             now = time.time()
             started = request.session.get(STARTED)
             seen = request.session.get(SEEN)
@@ -100,7 +100,17 @@ class UserPreferencesMiddleware:
 
 
 # Paths a therapist or admin without MFA may still use: enrolment itself and leaving.
-MFA_EXEMPT_PREFIXES = ("/accounts/", "/static/", "/healthz", "/readyz", "/metrics")
+# The installable app's files (rapport.core.shell), which browsers fetch in the background: they
+# hold no one's data, and a background fetch must neither redirect nor count as activity.
+APP_SHELL_PATHS = ("/sw.js", "/manifest.webmanifest", "/offline/")
+MFA_EXEMPT_PREFIXES = (
+    "/accounts/",
+    "/static/",
+    "/healthz",
+    "/readyz",
+    "/metrics",
+    *APP_SHELL_PATHS,
+)
 
 
 class RequireMFAMiddleware:

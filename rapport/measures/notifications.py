@@ -18,6 +18,8 @@ from django.utils import timezone, translation
 from rapport.accounts.models import Practice, Role, User
 from rapport.core import outbox
 from rapport.measures.models import AlertKind, MeasureTask, SafetyAlert, TaskStatus
+from rapport.push import services as push
+from rapport.push.models import NoticeKind
 
 
 def _link(path: str) -> str:
@@ -57,6 +59,7 @@ def deliver_task_reminder(task_id: int) -> bool:
             return False
         task.reminded_at = timezone.now()
         task.save(update_fields=["reminded_at"])
+        push.notify(client.pk, NoticeKind.QUESTIONNAIRE_DUE, f"measure-task:{task.pk}")
         link = _link(reverse("measure_task", kwargs={"task_id": task.pk}))
         message = _email(client, "task_reminder", {"link": link})
         delivery = outbox.record(message, key=f"measure-task:{task.pk}", kind="questionnaire")
@@ -73,6 +76,9 @@ def deliver_alert_email(alert_id: int) -> bool:
     if alert is None or alert.acknowledged_at is not None:
         return False
     therapist = alert.therapist
+    if therapist.is_active:
+        with transaction.atomic():
+            push.notify(therapist.pk, NoticeKind.SAFETY_ALERT, f"alert:{alert.pk}")
     if not therapist.is_active or not therapist.email:
         return False  # the escalation to the practice admins still runs
     practice = Practice.get()
@@ -106,6 +112,9 @@ def deliver_escalation_email(alert_id: int, person_id: int) -> bool:
         return False
     role = Role.THERAPIST if alert.escalated_to_therapists else Role.ADMIN
     person = User.objects.filter(pk=person_id, role=role, is_active=True).first()
+    if person is not None:
+        with transaction.atomic():
+            push.notify(person.pk, NoticeKind.SAFETY_ALERT, f"escalation:{alert.pk}:{person.pk}")
     if person is None or not person.email:
         return False
     context = {

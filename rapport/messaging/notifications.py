@@ -7,7 +7,8 @@ everything ends the cycle (``services.mark_read`` empties ``notice_due_at``).
 
 ``rapport worker`` sweeps the cycles that are due (``send_due_notices``, every poll interval)
 and decides then: has the person read it meanwhile, what delay did they choose (a later one
-moves ``notice_due_at`` on), do they want emails, is it their quiet time. One email covers every
+moves ``notice_due_at`` on), do they want emails or push notices (``rapport.push``, with the same
+delay and quiet hours), is it their quiet time. One email (and one push notice) covers every
 conversation of that person with unread messages; messages after it start a new cycle. The
 state is the database's, so a worker that stops, crashes or runs twice loses and doubles
 nothing.
@@ -37,6 +38,8 @@ from rapport.messaging.preferences import (
     settings_for,
     zone_of,
 )
+from rapport.push import services as push
+from rapport.push.models import NoticeKind
 
 
 def first_look(now: datetime) -> datetime:
@@ -128,11 +131,11 @@ def deliver_unread_notice(participant_id: int) -> bool:
             conversations_of(person).filter(pk__in=conversations).values_list("pk", flat=True)
         )
         oldest = _oldest_unread(this)
+        by_email = prefs.email_when_unread and bool(person.email)
         if (
             oldest is None
             or this.conversation_id not in reachable
-            or not prefs.email_when_unread
-            or not person.email
+            or not (by_email or push.wants(person.pk, NoticeKind.NEW_MESSAGE))
         ):
             _end_cycle(this)
             return False
@@ -153,8 +156,11 @@ def deliver_unread_notice(participant_id: int) -> bool:
             participant.notified_seq = conversations[participant.conversation_id].last_seq
             participant.notice_due_at = None
             participant.save(update_fields=["notified_seq", "notice_due_at"])
-        message = unread_email(person)
         key = f"unread:{this.pk}:{this.notified_seq}"
+        push.notify(person.pk, NoticeKind.NEW_MESSAGE, key)
+        if not by_email:
+            return False
+        message = unread_email(person)
         delivery = outbox.record(message, key=key, kind="unread messages")
     return delivery is not None and outbox.send(delivery, message)
 

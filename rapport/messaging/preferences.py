@@ -76,6 +76,11 @@ def quiet_hours_end(
     return wall_clock(day, end, zone)
 
 
+def quiet_now(sender: object, *, user: User, now: datetime, **kwargs: object) -> datetime | None:
+    """Answers ``rapport.push.signals.quiet_hours_end``: push keeps the same quiet hours."""
+    return quiet_hours_end(settings_for(user), zone_of(user), now)
+
+
 def check_windows(windows: list[Window]) -> None:
     """Refuse a window that ends before it starts, or two windows of one day that overlap."""
     by_day: dict[int, list[Window]] = {}

@@ -25,6 +25,8 @@ from django.utils.translation import ngettext
 
 from rapport.accounts.models import Practice, User
 from rapport.core import outbox
+from rapport.push import services as push
+from rapport.push.models import NoticeKind
 from rapport.scheduling import ical
 from rapport.scheduling.models import (
     LIVE_STATUSES,
@@ -32,11 +34,13 @@ from rapport.scheduling.models import (
     AppointmentStatus,
     ReminderDelivery,
 )
-from rapport.scheduling.tasks import send_appointment_email, send_reminder
+from rapport.scheduling.tasks import send_appointment_email, send_reminder, send_start_notice
 
 logger = logging.getLogger(__name__)
 
 CHANGES = ("booked", "moved", "cancelled")
+# The push notice "Your session starts in 10 minutes" (rapport.push), to both people.
+START_NOTICE_MINUTES = 10
 RECIPIENTS = ("client", "therapist")
 
 
@@ -68,6 +72,11 @@ def queue_reminders(appointment: Appointment) -> None:
             continue
         send_reminder.using(run_after=run_after).enqueue(
             appointment.pk, minutes, appointment.starts_at.isoformat()
+        )
+    notice_at = appointment.starts_at - timedelta(minutes=START_NOTICE_MINUTES)
+    if notice_at > now:
+        send_start_notice.using(run_after=notice_at).enqueue(
+            appointment.pk, appointment.starts_at.isoformat()
         )
 
 
@@ -140,6 +149,24 @@ def deliver_reminder(appointment_id: int, minutes_before: int, starts_at_iso: st
         key = f"reminder:{appointment.pk}:{minutes_before}:{starts_at_iso}"
         delivery = outbox.record(message, key=key, kind="appointment reminder")
     return delivery is not None and outbox.send(delivery, message)
+
+
+def deliver_start_notice(appointment_id: int, starts_at_iso: str) -> int:
+    """Push "Your session starts in 10 minutes" to both people, once, if the appointment is
+    still booked for that time. Returns how many notices were recorded."""
+    starts_at = datetime.fromisoformat(starts_at_iso)
+    with transaction.atomic():
+        appointment = _load(appointment_id, lock=True)
+        if appointment is None or not appointment.is_live:
+            return 0
+        if appointment.starts_at != starts_at or appointment.starts_at <= timezone.now():
+            return 0
+        recorded = 0
+        for person in (appointment.client, appointment.therapist):
+            if person.is_active:
+                key = f"starting:{appointment.pk}:{starts_at_iso}:{person.pk}"
+                recorded += push.notify(person.pk, NoticeKind.SESSION_STARTING, key) is not None
+    return recorded
 
 
 # --- Writing the messages ------------------------------------------------------------------------

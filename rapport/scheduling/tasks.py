@@ -24,3 +24,11 @@ def send_reminder(appointment_id: int, minutes_before: int, starts_at_iso: str) 
     from rapport.scheduling import notifications
 
     notifications.deliver_reminder(appointment_id, minutes_before, starts_at_iso)
+
+
+@task()  # type: ignore[untyped-decorator,unused-ignore]
+def send_start_notice(appointment_id: int, starts_at_iso: str) -> None:
+    """Push "starts in 10 minutes" to both people, once, if it is still at that time."""
+    from rapport.scheduling import notifications
+
+    notifications.deliver_start_notice(appointment_id, starts_at_iso)

@@ -28,6 +28,8 @@ from rapport.crisis.signals import StatedCountry
 from rapport.messaging.access import conversation_for as conversation_of_relationship
 from rapport.messaging.models import Conversation, Message
 from rapport.messaging.services import store_visit_chat
+from rapport.push import services as push
+from rapport.push.models import NoticeKind
 from rapport.scheduling.models import Appointment, AppointmentStatus, Modality
 from rapport.visits import signals
 from rapport.visits.models import EventKind, SafetyCheckIn, Visit, VisitEvent, VisitStatus
@@ -305,6 +307,8 @@ def connect(
                 "url": visit.get_absolute_url(),
             }
             realtime.publish_to_user(visit.therapist_id, waiting)
+            # Once per session: "A client is waiting for you", on the therapist's devices.
+            push.notify(visit.therapist_id, NoticeKind.CLIENT_WAITING, f"waiting:{visit.pk}")
         else:
             _event(visit, EventKind.RECONNECTED if returned else EventKind.JOINED, user, at=now)
         both_in = bool(visit.therapist_channel) and bool(visit.client_channel)

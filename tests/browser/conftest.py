@@ -53,7 +53,9 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoServer]:
     else:
         data_dir = tmp_path_factory.mktemp("rapport-server")
     try:
-        with demo_server(data_dir) as running:
+        # Push notices may also go to a stand-in push service on this machine (test_app.py).
+        push_services = "https://fcm.googleapis.com,http://127.0.0.1"
+        with demo_server(data_dir, env={"RAPPORT_PUSH_SERVICES": push_services}) as running:
             yield running
     except ServerError as exc:
         pytest.fail(f"demo server did not start: {exc}")

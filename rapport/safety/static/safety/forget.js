@@ -7,8 +7,11 @@ const CACHE = "rapport-safety-plan";
 async function forget() {
   if ("caches" in window) await caches.delete(CACHE);
   if ("serviceWorker" in navigator) {
+    // The plan's own worker only: without it the site-wide one (/sw.js, scope /) would answer.
     const registration = await navigator.serviceWorker.getRegistration("/safety-plan/");
-    if (registration) await registration.unregister();
+    if (registration && new URL(registration.scope).pathname === "/safety-plan/") {
+      await registration.unregister();
+    }
   }
 }
 
