@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import gettext
 import re
+from collections.abc import Iterator
 from pathlib import Path
 
+import pytest
 from django.urls import reverse
+from django.utils import translation
 
 from rapport.accounts.models import User
 from rapport.billing.models import LineStatus
@@ -15,6 +18,14 @@ from tests.billing_data import billing_line
 from tests.conftest import signed_in
 
 CATALOG = Path(__file__).parent.parent / "rapport/billing/locale/es/LC_MESSAGES"
+
+
+@pytest.fixture(autouse=True)
+def _default_language_afterwards() -> Iterator[None]:
+    """The account middleware activates the person's language for the rest of the thread: put
+    the default back, so that the tests run after these do not propose lines in Spanish."""
+    yield
+    translation.deactivate()
 
 
 def spanish(user: User) -> User:
@@ -31,7 +42,7 @@ def test_a_spanish_speaking_therapist_reads_the_billing_line_in_spanish(
     assert page.status_code == 200
     html = page.content.decode()
     assert '<html lang="es">' in html
-    assert "<h1>Línea de facturación: Alice Client, 2 " in html
+    assert "<h1>Línea de facturación: Alice Client, 2 de marzo de 2026</h1>" in html
     assert '<dd id="line-status">Propuesta</dd>' in html
     for words in ("Lugar de servicio", "Modificadores", "Confirmar o editar", "Tarifa por unidad"):
         assert words in html, words
