@@ -13,9 +13,11 @@ from django.urls import reverse
 from django.utils import translation
 
 from rapport.accounts.models import User
+from rapport.billing import services
 from rapport.billing.models import LineStatus
 from tests.billing_data import billing_line
 from tests.conftest import signed_in
+from tests.test_billing import session
 
 CATALOG = Path(__file__).parent.parent / "rapport/billing/locale/es/LC_MESSAGES"
 
@@ -70,6 +72,20 @@ def test_the_line_forms_errors_are_in_spanish_and_change_nothing(
     assert "Escriba un código de procedimiento de cinco caracteres, como 90834." in html
     line.refresh_from_db()
     assert (line.status, line.cpt_code) == (LineStatus.PROPOSED, "90834")
+
+
+def test_the_stored_proposal_note_is_in_the_rendering_therapists_language(
+    therapist_x: User, client_a: User
+) -> None:
+    visit = session(spanish(therapist_x), client_a, video=45)
+    with translation.override("en"):  # as when an English-speaking client ends the session
+        line = services.propose_session_line(visit.pk)
+    assert line is not None
+    assert line.proposal_note == (
+        "45 minutos cara a cara. Audio y video durante al menos el 50% de los minutos cara a "
+        "cara. El cliente indicó que estaba en su casa. 90834 no está en la tabla de tarifas: "
+        "escriba la tarifa."
+    )
 
 
 def test_the_spanish_catalog_is_complete_and_compiled() -> None:
