@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class BillingConfig(AppConfig):
@@ -6,7 +7,7 @@ class BillingConfig(AppConfig):
 
     name = "rapport.billing"
     label = "billing"
-    verbose_name = "Billing"
+    verbose_name = _("Billing")
 
     def ready(self) -> None:
         # Inside ready(): the services import models, which load once apps are ready.

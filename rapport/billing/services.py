@@ -19,7 +19,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Q
 from django.http import HttpRequest
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from rapport.accounts.models import User
@@ -157,15 +157,22 @@ def propose_session_line(visit_id: int, *, actor: User | None = None) -> Billing
             return existing
         settings = BillingSettings.get()
         minutes = session_minutes(visit)
-        code = rules.session_code(session_kind(visit), minutes.face_to_face)
-        modifier = rules.telehealth_modifier(minutes, modifier_policy(settings))
-        place = rules.place_of_service(client_at_home(visit))
-        fee = fee_for(code.code, therapist=visit.therapist, client=visit.client) if code.code else 0
-        notes = [code.reason, modifier.reason, place.reason]
-        if code.code and fee is None:
-            notes.append(
-                _("%(code)s is not on the fee schedule: enter the fee.") % {"code": code.code}
+        # The note is stored: write it in the rendering therapist's language, not in that of
+        # whoever ended the session.
+        with translation.override(visit.therapist.language):
+            code = rules.session_code(session_kind(visit), minutes.face_to_face)
+            modifier = rules.telehealth_modifier(minutes, modifier_policy(settings))
+            place = rules.place_of_service(client_at_home(visit))
+            fee = (
+                fee_for(code.code, therapist=visit.therapist, client=visit.client)
+                if code.code
+                else 0
             )
+            notes = [code.reason, modifier.reason, place.reason]
+            if code.code and fee is None:
+                notes.append(
+                    _("%(code)s is not on the fee schedule: enter the fee.") % {"code": code.code}
+                )
         line = BillingLine.objects.create(
             client=visit.client,
             therapist=visit.therapist,
@@ -253,6 +260,8 @@ def propose_missed_session_line(
         )
         if existing is not None:
             return existing
+        with translation.override(appointment.therapist.language):  # stored: theirs
+            note = _("The practice's fee policy.")
         line = BillingLine.objects.create(
             client=appointment.client,
             therapist=appointment.therapist,
@@ -261,7 +270,7 @@ def propose_missed_session_line(
             date_of_service=local_date(appointment.starts_at, appointment.therapist),
             fee=amount,
             currency=settings.currency,
-            proposal_note=_("The practice's fee policy."),
+            proposal_note=note,
             created_by=actor,
         )
         record(
