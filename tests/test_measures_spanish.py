@@ -14,12 +14,17 @@ from django.utils import translation
 from rapport.accounts.models import User
 from rapport.core import realtime
 from rapport.measures.assignments import assign
-from rapport.measures.definition_files import builtin_definition, load_definition
+from rapport.measures.definition_files import (
+    builtin_definition,
+    builtin_definitions,
+    load_definition,
+)
 from rapport.measures.definitions import DefinitionError
 from rapport.measures.fhir import questionnaire_response
 from rapport.measures.instruments import definition_of
 from rapport.measures.models import Instrument, MeasureTask, Response, TaskStatus
 from rapport.measures.scoring import score
+from rapport.measures.words import BUILTIN_WORDS
 from tests.conftest import signed_in
 
 # The official Spanish (USA) PHQ-9 of the PHQ screeners (Pfizer), word for word.
@@ -212,3 +217,29 @@ def test_a_translation_must_cover_every_item_and_option() -> None:
     assert "translations.es.items must give the text of every item" in problems
     assert "translations.es.options.frequency must list one label per option" in problems
     assert "translations.xx-1: the key must be a two-letter language code" in problems
+
+
+def test_every_built_in_band_construct_and_subscale_label_is_in_the_catalog() -> None:
+    labels = set()
+    for definition in builtin_definitions():
+        labels.add(definition.construct)
+        labels.update(band.label for band in definition.bands)
+        labels.update(band.client_label for band in definition.bands if band.client_label)
+        labels.update(subscale.name for subscale in definition.subscales)
+    assert labels == set(BUILTIN_WORDS)
+    with translation.override("es"):
+        untranslated = [label for label in labels if translation.gettext(label) == label]
+    assert untranslated == ["Normal"]  # the same word in Spanish
+
+
+def test_a_spanish_client_reads_their_result_in_spanish(client_a: User, therapist_x: User) -> None:
+    task = task_for(speaks_spanish(client_a), therapist_x, "phq9")
+    values = {"1": 2, "2": 2, "3": 2, "4": 2, "5": 2, "6": 1, "7": 1, "8": 0, "9": 0}
+    signed_in(client_a).post(
+        reverse("measure_task", args=[task.pk]),
+        {"action": "submit", **{f"q-{k}": str(v) for k, v in values.items()}},
+    )
+    saved = Response.objects.get(task=task)
+    page = text(signed_in(client_a).get(reverse("measure_result", args=[saved.pk])))
+    assert "Su puntuación: 12 de 27 — Moderada" in page
+    assert "Este cuestionario pregunta sobre depresión." in page
