@@ -6,10 +6,12 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from django.urls import reverse
+from django.utils import translation
 
 from rapport.accounts.models import User
 from rapport.intake.catalogue import builtin_definitions
@@ -17,6 +19,14 @@ from rapport.intake.definitions import DefinitionError, load_definition
 from rapport.intake.models import IntakeSubmission
 from tests.conftest import signed_in
 from tests.intake_data import adult_answers, as_post, send_form
+
+
+@pytest.fixture(autouse=True)
+def _english_after(db: None) -> Iterator[None]:
+    """A Spanish page leaves Spanish active in this thread (the preferences middleware does not
+    restore the language after a response): restore English for the tests that follow."""
+    yield
+    translation.activate("en")
 
 
 def text(response: Any) -> str:

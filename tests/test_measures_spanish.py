@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -67,6 +68,14 @@ ENGLISH_ONLY = "Este cuestionario solo está disponible en inglés"
 @pytest.fixture(autouse=True)
 def _no_live_events(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(realtime, "deliver", lambda events: None)
+
+
+@pytest.fixture(autouse=True)
+def _english_after(db: None) -> Iterator[None]:
+    """A Spanish page leaves Spanish active in this thread (the preferences middleware does not
+    restore the language after a response): restore English for the tests that follow."""
+    yield
+    translation.activate("en")
 
 
 def speaks_spanish(user: User) -> User:
