@@ -11,12 +11,14 @@ A definition is JSON (see ``rapport/intake/forms/*.json``)::
              "follow_up": {"label": "...", "required": false}}       # yes/no only
 
 The loader never stops at the first problem: it collects them all, each naming where it is.
+A form may also carry ``translations`` (see ``forms/README.md``): its wording in other languages.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 SHORT_TEXT = "short_text"
@@ -99,10 +101,95 @@ class FormDefinition:
     name: str
     audience: str
     sections: tuple[Section, ...] = field(default=())
+    # The form's wording in other languages: {"es": {"name", "sections", "fields"}} as in
+    # forms/README.md. Keys and values stay the same, so answers read alike in every language.
+    translations: Mapping[str, Mapping[str, Any]] = field(default_factory=dict, compare=False)
+    language: str = "en"
 
     @property
     def fields(self) -> list[Field]:
         return [item for section in self.sections for item in section.fields]
+
+    def language_for(self, language: str) -> str:
+        """The language shown to someone reading ``language``: theirs if the form has it."""
+        base = language.split("-")[0].lower()
+        return base if base in self.translations else "en"
+
+    def in_language(self, language: str) -> FormDefinition:
+        """The form in ``language`` (itself when it has no such translation)."""
+        words = self.translations.get(language)
+        if words is None:
+            return self
+        sections = tuple(
+            replace(
+                section,
+                title=heading["title"],
+                intro=heading.get("intro", ""),
+                fields=tuple(_field_in(item, words["fields"][item.key]) for item in section.fields),
+            )
+            for section, heading in zip(self.sections, words["sections"], strict=True)
+        )
+        return replace(self, name=words["name"], sections=sections, language=language)
+
+
+def _field_in(item: Field, words: Mapping[str, Any]) -> Field:
+    choices = tuple(replace(c, label=words["choices"][c.value]) for c in item.choices)
+    follow_up = item.follow_up and replace(item.follow_up, label=words["follow_up"])
+    return replace(
+        item, label=words["label"], help=words.get("help", ""), choices=choices, follow_up=follow_up
+    )
+
+
+def _translations(raw: Any, sections: list[Section], problems: list[str]) -> dict[str, Any]:
+    """Check that each translation words every section, field, choice and follow-up."""
+    if not isinstance(raw, dict):
+        problems.append("“translations” must be an object keyed by language code.")
+        return {}
+    for language, words in raw.items():
+        where = f"Translation “{language}”"
+        if not re.fullmatch(r"[a-z]{2}", language) or language == "en":
+            problems.append(f"{where}: the key must be a two-letter language code other than en.")
+            continue
+        if not isinstance(words, dict) or set(words) != {"name", "sections", "fields"}:
+            problems.append(f"{where}: must have exactly “name”, “sections” and “fields”.")
+            continue
+        if not isinstance(words["name"], str) or not words["name"].strip():
+            problems.append(f"{where}: “name” must be text.")
+        headings = words["sections"]
+        if not isinstance(headings, list) or len(headings) != len(sections):
+            problems.append(f"{where}: “sections” must give one title per section, in order.")
+        else:
+            for section, heading in zip(sections, headings, strict=True):
+                if not isinstance(heading, dict) or not isinstance(heading.get("title"), str):
+                    problems.append(f"{where}: each section needs its “title”.")
+                elif bool(section.intro) != bool(heading.get("intro")):
+                    problems.append(f"{where}: “{heading['title']}” must word its intro too.")
+        texts = words["fields"]
+        fields = [item for section in sections for item in section.fields]
+        if not isinstance(texts, dict) or set(texts) != {item.key for item in fields}:
+            problems.append(f"{where}: “fields” must word every field, by key.")
+            continue
+        for item in fields:
+            text = texts[item.key]
+            ok = (
+                isinstance(text, dict)
+                and isinstance(text.get("label"), str)
+                and bool(item.help) == bool(text.get("help"))
+                and (item.follow_up is None) == ("follow_up" not in text)
+                and (
+                    not item.choices
+                    or (
+                        isinstance(text.get("choices"), dict)
+                        and set(text["choices"]) == {c.value for c in item.choices}
+                    )
+                )
+            )
+            if not ok:
+                problems.append(
+                    f"{where}: “{item.key}” must word its label, and its help, choices and "
+                    "follow-up where the form has them."
+                )
+    return dict(raw)
 
 
 def _text(data: dict[str, Any], name: str, where: str, problems: list[str], *, need: bool) -> str:
@@ -195,7 +282,7 @@ def load_definition(data: Any) -> FormDefinition:
     problems: list[str] = []
     if not isinstance(data, dict):
         raise DefinitionError(["The definition must be a JSON object."])
-    known = {"key", "version", "name", "audience", "sections"}
+    known = {"key", "version", "name", "audience", "sections", "translations"}
     for extra in sorted(set(data) - known):
         problems.append(f"Unknown property “{extra}” at the top level.")
     key = _text(data, "key", "The form", problems, need=True)
@@ -237,6 +324,7 @@ def load_definition(data: Any) -> FormDefinition:
         sections.append(Section(title, intro, tuple(fields)))
     if not any(section.fields for section in sections) and not problems:
         problems.append("The form has no fields.")
+    translations = _translations(data.get("translations", {}), sections, problems)
     if problems:
         raise DefinitionError(problems)
-    return FormDefinition(key, version, name, str(audience), tuple(sections))
+    return FormDefinition(key, version, name, str(audience), tuple(sections), translations)

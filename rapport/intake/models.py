@@ -91,6 +91,9 @@ class IntakeSubmission(models.Model):
         "self", null=True, blank=True, on_delete=models.PROTECT, related_name="correction"
     )
 
+    # The language the form was shown in (its own English, or one of its translations).
+    language = models.CharField(max_length=10, default="en")
+
     class Meta:
         ordering = ["submitted_at", "pk"]
 

@@ -78,9 +78,13 @@ def save_draft(intake: Intake, user: User, answers: dict[str, Any]) -> Intake:
     return intake
 
 
-def submit(intake: Intake, user: User, answers: dict[str, Any]) -> IntakeSubmission:
-    """Send the answers, once. ``IntakeProblems`` when something required is missing."""
+def submit(
+    intake: Intake, user: User, answers: dict[str, Any], *, language: str = "en"
+) -> IntakeSubmission:
+    """Send the answers, once. ``IntakeProblems`` when something required is missing.
+    ``language``: the language the form was shown in (``FormDefinition.language_for``)."""
     definition = definition_of(intake.form)
+    definition = definition.in_language(definition.language_for(language))
     problems = a.problems_in(definition, answers)
     if problems:
         raise IntakeProblems(problems)
@@ -98,10 +102,13 @@ def submit(intake: Intake, user: User, answers: dict[str, Any]) -> IntakeSubmiss
     return submission
 
 
-def correct(original: IntakeSubmission, user: User, answers: dict[str, Any]) -> IntakeSubmission:
+def correct(
+    original: IntakeSubmission, user: User, answers: dict[str, Any], *, language: str = "en"
+) -> IntakeSubmission:
     """A new submission replacing ``original`` (kept). By the client or their therapist; the
     caller reached ``original`` through the access check."""
     definition = definition_of(original.form)
+    definition = definition.in_language(definition.language_for(language))
     problems = a.problems_in(definition, answers)
     if problems:
         raise IntakeProblems(problems)
@@ -139,6 +146,7 @@ def _store(
         submitted_at=now,
         submitted_by=user,
         corrects=corrects,
+        language=definition.language,
     )
     if a.risk_answers(definition, stored):
         url = reverse("intake_detail", kwargs={"submission_id": submission.pk})

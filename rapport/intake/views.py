@@ -12,6 +12,7 @@ from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
@@ -60,6 +61,10 @@ def _form_context(
     return {"definition": definition, "sections": sections, "summary": summary}
 
 
+def _in_readers_language(definition: FormDefinition) -> FormDefinition:
+    return definition.in_language(definition.language_for(get_language() or "en"))
+
+
 @role_required(Role.CLIENT)
 @require_http_methods(["GET", "POST"])
 def intake_fill(request: HttpRequest, intake_id: int) -> HttpResponse:
@@ -68,7 +73,7 @@ def intake_fill(request: HttpRequest, intake_id: int) -> HttpResponse:
     if intake.submitted_at is not None:
         sent = intake.submissions.order_by("-pk").first()
         return redirect("intake_detail", sent.pk) if sent else redirect("home")
-    definition = definition_of(intake.form)
+    definition = _in_readers_language(definition_of(intake.form))
     values, problems, status = intake.draft_answers(), {}, 200
     if request.method == "POST":
         values = a.read_post(definition, request.POST)
@@ -77,7 +82,7 @@ def intake_fill(request: HttpRequest, intake_id: int) -> HttpResponse:
             messages.success(request, _("Saved. Come back to finish it whenever you like."))
             return redirect("intake_fill", intake.pk)
         try:
-            submission = submit(intake, user, values)
+            submission = submit(intake, user, values, language=definition.language)
         except IntakeProblems as exc:
             problems, status = exc.problems, 400
         except ValidationError:
@@ -106,7 +111,8 @@ def intake_detail(request: HttpRequest, submission_id: int) -> HttpResponse:
         .defer("answers")
         .order_by("submitted_at", "pk")
     )
-    definition = definition_of(submission.form)
+    # The wording the client read when they sent it (the consent they gave among it).
+    definition = definition_of(submission.form).in_language(submission.language)
     values = submission.answer_values()
     newest = versions[-1].pk if versions else submission.pk
     context = {
@@ -133,12 +139,12 @@ def intake_correct(request: HttpRequest, submission_id: int) -> HttpResponse:
     original, how = access_submission(user, submission_id, request=request)
     if how not in (Reach.SELF, Reach.CARE):
         raise Http404("Only the client or their therapist corrects an intake.")
-    definition = definition_of(original.form)
+    definition = _in_readers_language(definition_of(original.form))
     values, problems, status = original.answer_values(), {}, 200
     if request.method == "POST":
         values = a.read_post(definition, request.POST)
         try:
-            submission = correct(original, user, values)
+            submission = correct(original, user, values, language=definition.language)
         except IntakeProblems as exc:
             problems, status = exc.problems, 400
         except ValidationError:

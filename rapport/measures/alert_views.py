@@ -109,7 +109,7 @@ def alert_detail(request: HttpRequest, alert_id: int) -> HttpResponse:
 
 def _answers_of(response: Response, how: str) -> dict[str, object]:
     """The response's answers as the alert page shows them (risk items only on escalation)."""
-    definition = definition_of(response.instrument)
+    definition = definition_of(response.instrument).in_language(response.language)
     result = Score.from_json(response.result_data())
     answers = response.answer_values()
     rows = [answer_row(item, answers.get(item.key), result) for item in definition.items]

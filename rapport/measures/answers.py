@@ -21,7 +21,7 @@ from rapport.audit.services import Action, record
 from rapport.care.access import Reach, reach
 from rapport.measures.alerts import raise_alert
 from rapport.measures.assignments import finish_one_off
-from rapport.measures.definitions import Definition
+from rapport.measures.definitions import SOURCE_LANGUAGE, Definition
 from rapport.measures.errors import MeasureError
 from rapport.measures.feedback import feedback_drop
 from rapport.measures.instruments import definition_of, is_feedback
@@ -99,10 +99,12 @@ def submit(
     *,
     request: HttpRequest | None = None,
     now: datetime | None = None,
+    language: str = SOURCE_LANGUAGE,
 ) -> Response:
     """Score and store the client's answers; raise the alerts they call for.
 
     ``now`` stamps a response sent in the past (the demo's history); pages never pass it.
+    ``language`` is the language the items were shown in (``Definition.language_for``).
 
     A positive risk item opens a SafetyAlert in the same transaction as the response, and the
     email to the therapist and the escalation deadline are queued in it too. Answers that do not
@@ -121,6 +123,7 @@ def submit(
             result=json.dumps(result.to_json()),
             submitted_by=client,
             submitted_at=now or timezone.now(),
+            language=definition.language_for(language),
         )
         locked.status = TaskStatus.DONE
         locked.completed_at = response.submitted_at
@@ -136,6 +139,7 @@ def submit(
             instrument=definition.key,
             version=definition.version,
             task=locked.pk,
+            language=response.language,
         )
         _act_on(response, locked.therapist, definition, result)
     task.status, task.completed_at, task.draft = locked.status, locked.completed_at, ""
@@ -148,6 +152,7 @@ def correct(
     answers: Mapping[str, Any],
     *,
     request: HttpRequest | None = None,
+    language: str = SOURCE_LANGUAGE,
 ) -> Response:
     """A new response that replaces ``response`` (which stays, unchanged).
 
@@ -180,6 +185,7 @@ def correct(
             result=json.dumps(result.to_json()),
             submitted_by=user,
             corrects=original,
+            language=definition.language_for(language),
         )
         record(
             Action.MEASURE_CORRECTED,

@@ -26,6 +26,7 @@ from rapport.measures.definitions import (
     ReliableChange,
     Scoring,
     Subscale,
+    Translation,
 )
 
 FORMAT = 1
@@ -35,6 +36,7 @@ KEY_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,39}$")  # fits Instrument.key (SlugFi
 ITEM_KEY_RE = re.compile(r"^[A-Za-z0-9_-]{1,40}$")
 LOINC_RE = re.compile(r"^\d{1,7}-\d$")
 LOINC_ANSWER_RE = re.compile(r"^LA\d{1,7}-\d$")
+LANGUAGE_RE = re.compile(r"^[a-z]{2}$")
 
 
 _TOP_FIELDS = {
@@ -60,6 +62,7 @@ _TOP_FIELDS = {
     "reliable_change": False,
     "subscales": False,
     "diagnostic_rule": False,
+    "translations": False,
 }
 
 
@@ -185,6 +188,7 @@ def load_definition(data: Mapping[str, Any]) -> Definition:
     reliable_change = _reliable_change(check, top.get("reliable_change"), range_min, range_max)
     subscales = _subscales(check, top.get("subscales", []), scoring, by_key)
     diagnostic_rule = _diagnostic_rule(check, top.get("diagnostic_rule"), subscales, by_key)
+    translations = _translations(check, top.get("translations", {}), option_sets, items)
 
     if check.problems:
         raise DefinitionError(check.problems)
@@ -217,7 +221,74 @@ def load_definition(data: Mapping[str, Any]) -> Definition:
         subscales=subscales,
         diagnostic_rule=diagnostic_rule,
         data=json.loads(json.dumps(dict(top))),
+        translations=translations,
     )
+
+
+def _translations(
+    check: _Checker,
+    value: object,
+    option_sets: Mapping[str, tuple[Option, ...]],
+    items: list[Item],
+) -> dict[str, Translation]:
+    """Published translations: every item and every option label, and where they come from."""
+    if not isinstance(value, dict):
+        check.problem("translations must be an object keyed by language code")
+        return {}
+    translations = {}
+    for language, body in value.items():
+        where = f"translations.{language}"
+        if not LANGUAGE_RE.match(language) or language == "en":
+            check.problem(f"{where}: the key must be a two-letter language code other than en")
+            continue
+        fields = check.fields(
+            where, body, {"source", "name", "stem", "copyright", "items", "options"}
+        )
+        if fields is None or set(fields) != {
+            "source",
+            "name",
+            "stem",
+            "copyright",
+            "items",
+            "options",
+        }:
+            continue
+        texts = {
+            name: check.text(f"{where}.{name}", fields[name], blank=name == "stem")
+            for name in ("source", "name", "stem", "copyright")
+        }
+        item_texts = fields["items"]
+        if not isinstance(item_texts, dict) or set(item_texts) != {i.key for i in items}:
+            check.problem(f"{where}.items must give the text of every item, by key")
+            item_texts = {}
+        for key, text in item_texts.items():
+            check.text(f"{where}.items.{key}", text)
+        labels = fields["options"]
+        if not isinstance(labels, dict) or set(labels) != set(option_sets):
+            check.problem(f"{where}.options must give the labels of every option set")
+            labels = {}
+        for set_name, set_labels in labels.items():
+            if (
+                not isinstance(set_labels, list)
+                or len(set_labels) != len(option_sets[set_name])
+                or not all(isinstance(label, str) and label.strip() for label in set_labels)
+                or len(set(set_labels)) != len(set_labels)
+            ):
+                check.problem(
+                    f"{where}.options.{set_name} must list one label per option, in order, "
+                    "each different"
+                )
+        if None not in texts.values() and item_texts and labels:
+            translations[language] = Translation(
+                language=language,
+                source=str(texts["source"]),
+                name=str(texts["name"]),
+                stem=str(texts["stem"]),
+                copyright=str(texts["copyright"]),
+                items=dict(item_texts),
+                options={name: tuple(labels[name]) for name in labels},
+            )
+    return translations
 
 
 def _option_sets(check: _Checker, value: object) -> dict[str, tuple[Option, ...]]:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 MissingMethod = Literal["refuse", "prorate"]
@@ -112,6 +112,24 @@ class DiagnosticRule:
 
 
 @dataclass(frozen=True)
+class Translation:
+    """A published, validated translation of an instrument's wording (never one of our own:
+    a paraphrased item is no longer the validated instrument). Scoring does not change."""
+
+    language: str  # "es"
+    source: str  # who published it, where, which version
+    name: str
+    stem: str
+    copyright: str
+    items: Mapping[str, str]  # item key -> text
+    options: Mapping[str, tuple[str, ...]]  # option set -> labels, in the set's order
+
+
+# The language an instrument's own wording is in (the translations are into other languages).
+SOURCE_LANGUAGE = "en"
+
+
+@dataclass(frozen=True)
 class Definition:
     key: str
     version: str
@@ -137,6 +155,45 @@ class Definition:
     diagnostic_rule: DiagnosticRule | None
     # The file as loaded (what ``Instrument.definition`` stores and exports use).
     data: Mapping[str, Any] = field(compare=False, repr=False, hash=False)
+    translations: Mapping[str, Translation] = field(
+        default_factory=dict, compare=False, repr=False, hash=False
+    )
+    # The language of the wording above: the source language, or a translation's.
+    language: str = SOURCE_LANGUAGE
+
+    def language_for(self, language: str) -> str:
+        """The language someone reading ``language`` is shown this instrument in: theirs when a
+        validated translation exists, else the instrument's own (English)."""
+        base = language.split("-")[0].lower()
+        return base if base in self.translations else SOURCE_LANGUAGE
+
+    def in_language(self, language: str) -> Definition:
+        """This definition with the wording of its ``language`` translation (itself when there
+        is none). Keys, values and scoring stay the same, so answers score identically."""
+        translation = self.translations.get(language)
+        if translation is None:
+            return self
+        items = tuple(
+            replace(
+                item,
+                text=translation.items[item.key],
+                options=tuple(
+                    replace(option, label=label)
+                    for option, label in zip(
+                        item.options, translation.options[item.option_set], strict=True
+                    )
+                ),
+            )
+            for item in self.items
+        )
+        return replace(
+            self,
+            name=translation.name,
+            stem=translation.stem,
+            copyright=translation.copyright,
+            items=items,
+            language=language,
+        )
 
     def item(self, key: str) -> Item:
         for item in self.items:

@@ -153,8 +153,10 @@ def questionnaire_response(
 ) -> Resource:
     """One submitted form. Unanswered items are left out (FHIR has no "no answer" value)."""
     answers = response.answer_values()
+    # The item text the client read (a validated translation, or English); codes stay English.
+    shown = definition.in_language(response.language)
     items = []
-    for item in definition.items:
+    for item, shown_item in zip(definition.items, shown.items, strict=True):
         value = answers.get(item.key)
         if value is None:
             continue
@@ -164,13 +166,14 @@ def questionnaire_response(
         items.append(
             {
                 "linkId": item.key,
-                "text": item.text,
+                "text": shown_item.text,
                 "answer": [{"valueCoding": _option_coding(definition.key, item, option)}],
             }
         )
     resource: Resource = {
         "resourceType": "QuestionnaireResponse",
         "id": logical_id,
+        "language": response.language,
         "questionnaire": f"{questionnaire_url(definition)}|{definition.version}",
         "status": "amended" if amended else "completed",
         "subject": {"reference": patient_url},

@@ -170,6 +170,9 @@ class Response(models.Model):
     corrects = models.ForeignKey(
         "self", null=True, blank=True, on_delete=models.PROTECT, related_name="corrections"
     )
+    # The language the items were shown in: the instrument's own (en) or one of its validated
+    # translations. Values and scores are the same in every language.
+    language = models.CharField(max_length=10, default="en")
 
     class Meta:
         ordering = ["submitted_at", "pk"]

@@ -147,7 +147,7 @@ def progress_of(
                     if total is not None
                 ],
                 sessions=sessions,
-                bands=[charts.Band(b.min, b.max, b.label) for b in trend.definition.bands],
+                bands=[charts.Band(b.min, b.max, _(b.label)) for b in trend.definition.bands],
                 low=trend.definition.range_min,
                 high=trend.definition.range_max,
                 higher_is_worse=trend.definition.higher_is_worse,
@@ -209,6 +209,11 @@ def _classify(progress: InstrumentProgress, words: dict[str, str]) -> None:
         previous = total
 
 
+def _words(label: str | None) -> str | None:
+    """A band's label in the reader's language (the built-in ones are in ``words``)."""
+    return _(label) if label else None
+
+
 def _chart(
     progress: InstrumentProgress, sessions: list[charts.Session], chart_id: str, *, clinical: bool
 ) -> SafeString:
@@ -222,7 +227,7 @@ def _chart(
             charts.Point(
                 row.at,
                 row.score.total,
-                row.score.band if clinical else (row.client_band or None),
+                _words(row.score.band if clinical else row.client_band),
                 row.change.kind if row.change is not None else None,
             )
             for row in progress.rows
@@ -230,7 +235,7 @@ def _chart(
         ],
         sessions=sessions,
         bands=[
-            charts.Band(b.min, b.max, b.label if clinical else b.for_client)
+            charts.Band(b.min, b.max, _(b.label if clinical else b.for_client))
             for b in definition.bands
         ],
         low=definition.range_min,

@@ -10,6 +10,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
+from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
@@ -58,7 +59,9 @@ def measure_task(request: HttpRequest, task_id: int) -> HttpResponse:
             return redirect("measure_result", submitted.pk)
     if task.status != TaskStatus.OPEN:
         return render(request, "measures/task_closed.html", {"task": task}, status=410)
-    definition = definition_of(task.instrument)
+    # In the reader's language only when a validated translation exists; else in English.
+    language = definition_of(task.instrument).language_for(get_language() or "en")
+    definition = definition_of(task.instrument).in_language(language)
     status = 200
     if request.method == "POST":
         form = QuestionnaireForm(definition, request.POST)
@@ -76,7 +79,7 @@ def measure_task(request: HttpRequest, task_id: int) -> HttpResponse:
                 status = 400
             else:
                 try:
-                    response = submit(task, user, answers, request=request)
+                    response = submit(task, user, answers, request=request, language=language)
                 except ScoringError:
                     save_draft(task, user, answers)
                     form.flag_unanswered(_("Please choose an answer."))
@@ -108,6 +111,9 @@ def measure_task(request: HttpRequest, task_id: int) -> HttpResponse:
             "answered": answered,
             "risk_now": risk_answered(definition, given),
             "crisis_help": resources_for(user),
+            # The page is in another language than the questionnaire, which has no validated
+            # translation into it: say so, and mark the English text as English.
+            "english_only": (get_language() or "en").split("-")[0] != definition.language,
         },
         status=status,
     )
@@ -118,7 +124,8 @@ def measure_task(request: HttpRequest, task_id: int) -> HttpResponse:
 def measure_result(request: HttpRequest, response_id: int) -> HttpResponse:
     user: User = request.user  # type: ignore[assignment]
     response, how = access_response(user, response_id, request=request)
-    definition = definition_of(response.instrument)
+    # The wording the client answered, whatever language the reader uses.
+    definition = definition_of(response.instrument).in_language(response.language)
     result = Score.from_json(response.result_data())
     context: dict[str, Any] = {
         "response": response,
@@ -126,6 +133,7 @@ def measure_result(request: HttpRequest, response_id: int) -> HttpResponse:
         "result": result,
         "via": how,
         "correction": response.corrections.order_by("-submitted_at").first(),
+        "translation": definition.translations.get(response.language),
     }
     if how == Reach.SELF:
         context["crisis_help"] = resources_for(user)

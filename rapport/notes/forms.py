@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from rapport.accounts.models import Role, User
@@ -33,8 +34,10 @@ class NoteForm(forms.Form):
             name = f"s-{section['key']}"
             self.section_keys.append(section["key"])
             self.fields[name] = forms.CharField(
-                label=section["label"] + ("" if section.get("required") else str(_(" (optional)"))),
-                help_text=section.get("help", ""),
+                # A shipped template's words in the reader's language (notes/words.py).
+                label=gettext(section["label"])
+                + ("" if section.get("required") else str(_(" (optional)"))),
+                help_text=gettext(section["help"]) if section.get("help") else "",
                 required=False,
                 max_length=TEXT_LIMIT,
                 widget=forms.Textarea(attrs={"rows": 5}),
