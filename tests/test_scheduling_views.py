@@ -318,17 +318,16 @@ def test_week_view_lists_sessions_with_consent_status_and_navigates(
     response = browser.get("/schedule/")
     body = text(response)
     assert "Week of 7 January to 13 January 2030" in body
-    assert "09:00-09:50 Alice Client" in body
-    assert "15:00-15:50 Sara Signed" in body
-    assert "consent not signed" in body
-    assert "consent signed" in body
-    assert "Video" in body
+    assert "Tue 8 Jan, 09:00-09:50, Individual session with Alice Client, Video" in body
+    assert "Thu 10 Jan, 15:00-15:50, Individual session with Sara Signed, Video" in body
+    assert body.count("consent not signed") == 1
+    assert "Alice Client, Video, consent not signed" in body
     assert 'href="/schedule/week/2029-12-31/"' in page(response)
     assert 'href="/schedule/week/2030-01-14/"' in page(response)
 
     day = text(browser.get("/schedule/day/2030-01-08/"))
     assert "Tuesday 8 January 2030" in day
-    assert "09:00-09:50 Alice Client" in day
+    assert "09:00-09:50, Individual session with Alice Client" in day
     assert "Sara Signed" not in day
     assert "Alice Client" not in text(browser.get("/schedule/week/2030-01-14/"))
     assert browser.get("/schedule/day/2030-02-30/").status_code == 404
@@ -362,8 +361,9 @@ def test_week_view_makes_a_fixed_number_of_queries(
     assert "40 sessions this week" in text(response)
 
 
-# Session, user, MFA check, practice, appointments, consent version, signatures.
-QUERIES_FOR_A_WEEK = 8  # 7 for the week, 1 for the unread-messages badge in the navigation
+# Session, user, MFA check, practice, appointments, consent version, signatures, weekly windows,
+# availability changes.
+QUERIES_FOR_A_WEEK = 10  # 9 for the week, 1 for the unread-messages badge in the navigation
 
 
 # --- A therapist books for a client ----------------------------------------------------------
