@@ -1375,9 +1375,7 @@ def test_calendars_show_each_therapist_only_their_own_sessions(world: dict[str, 
     appointment.refresh_from_db()
     assert appointment.revision == 0
 
-    practice = signed_in(world["admin"]).get(
-        reverse("practice_schedule_day", kwargs={"day": day})
-    )
+    practice = signed_in(world["admin"]).get(reverse("practice_schedule_day", kwargs={"day": day}))
     body = practice.content.decode()
     assert practice.status_code == 200
     assert world["therapist_x"].full_name in body and world["therapist_y"].full_name in body

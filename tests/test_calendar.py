@@ -357,7 +357,9 @@ def _many_sessions(session_type: SessionType, count: int, first: date) -> None:
     """``count`` half-hour sessions from ``first`` on, round the clock, with eight clients."""
     therapist = session_type.therapist
     clients = [ready_client(therapist, f"c{n}@example.test") for n in range(8)]
-    short = SessionType.objects.create(therapist=therapist, name="Short", minutes=30, buffer_minutes=0)
+    short = SessionType.objects.create(
+        therapist=therapist, name="Short", minutes=30, buffer_minutes=0
+    )
     start = at(first, time(0), NEW_YORK)
     for n in range(count):
         direct_appointment(short, clients[n % 8], start + timedelta(minutes=30 * n))

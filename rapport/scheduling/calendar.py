@@ -185,8 +185,10 @@ def columns_for(
 
 def frame_of(columns: list[Column]) -> Frame:
     """The hours that hold every band and block, at least ``FIRST_HOUR`` to ``LAST_HOUR``."""
-    firsts = [i.first_minute for c in columns for i in [*c.bands, *c.blocks]]
-    lasts = [i.last_minute for c in columns for i in [*c.bands, *c.blocks]]
+    spans = [(i.first_minute, i.last_minute) for c in columns for i in c.bands] + [
+        (i.first_minute, i.last_minute) for c in columns for i in c.blocks
+    ]
+    firsts, lasts = [f for f, _l in spans], [last for _f, last in spans]
     first = min([FIRST_HOUR * 60, *firsts]) // 60
     last = -(-max([LAST_HOUR * 60, *lasts]) // 60)
     return Frame(first, min(last, 24))
