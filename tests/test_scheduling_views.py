@@ -475,9 +475,12 @@ def test_client_picks_a_slot_in_their_own_zone_and_books_it(
     assert "Tuesday 8 January" in body
     assert "06:00 Therapist: Tue 09:00" in body
     assert f'value="{FIRST_OPEN}"' in page(response)
-    assert "<fieldset" in page(response) and "<legend>Tuesday 8 January</legend>" in page(response)
+    assert "<fieldset" in page(response) and "<legend>Tuesday 8 January <" in page(response)
+    # A day's count, and (shown on a phone) the way to its times after the first four.
+    assert "Tuesday 8 January (29 times)" in body
+    assert "Show all 29 times on Tuesday" in body
     # Monday is inside the 12 hours' notice: nothing offered.
-    assert "<legend>Monday 7 January</legend>" not in page(response)
+    assert "<legend>Monday 7 January" not in page(response)
 
     response = book(browser, session_type, FIRST_OPEN, "text")
     appointment = Appointment.objects.get()
