@@ -167,7 +167,12 @@ def test_therapist_drags_a_session_to_another_time(
 
     # Dropping the Saturday session (the same client's) on that time is refused in words, and
     # nothing moves.
-    drag(therapist, weekend_link.inner_text().strip(), wednesday, time(14))
+    drag(
+        therapist,
+        full_text(pair, saturday) + ", Conflict: outside working hours",
+        wednesday,
+        time(14),
+    )
     assert therapist.path.startswith(f"/appointments/{weekend}/reschedule/")
     expect(page.get_by_role("alert")).to_contain_text("already have a session at that time")
     assert starts_of(server, weekend) == saturday
