@@ -57,6 +57,16 @@ def rule(
     )
 
 
+def worker_beats(worker: Any) -> dict[str, Any]:
+    """The world's worker beats just before /readyz is asked: on a loaded machine the routes
+    before it can take longer than the worker's lease, and /readyz would rightly say "not
+    ready"."""
+    from django.utils import timezone
+
+    type(worker).objects.filter(pk=worker.pk).update(beat_at=timezone.now())
+    return {}
+
+
 def client_a_id(p: dict[str, Any]) -> dict[str, Any]:
     return {"client_id": p["client_a"].pk}
 
@@ -191,7 +201,7 @@ MATRIX: dict[str, tuple[dict[str, Expect], Kwargs | None]] = {
     # Push notices: each person turns their own devices on and off (POST only).
     "push_subscribe": rule(LOGIN, 405, 405, 405, 405, 405),
     "push_unsubscribe": rule(LOGIN, 405, 405, 405, 405, 405),
-    "readyz": rule(200, 200, 200, 200, 200, 200),
+    "readyz": rule(200, 200, 200, 200, 200, 200, lambda p: worker_beats(p["worker"])),
     # No RAPPORT_METRICS_TOKEN in the tests: no such page, signed in or not (tests/test_health.py
     # has the token's own matrix).
     "metrics": rule(404, 404, 404, 404, 404, 404),
@@ -317,6 +327,13 @@ MATRIX: dict[str, tuple[dict[str, Expect], Kwargs | None]] = {
     "schedule": rule(LOGIN, 403, 403, 200, 200, 403),
     "schedule_week": rule(LOGIN, 403, 403, 200, 200, 403, lambda p: {"day": date(2026, 3, 9)}),
     "schedule_day": rule(LOGIN, 403, 403, 200, 200, 403, lambda p: {"day": date(2026, 3, 8)}),
+    "schedule_this_month": rule(LOGIN, 403, 403, 200, 200, 403),
+    "schedule_month": rule(LOGIN, 403, 403, 200, 200, 403, lambda p: {"day": date(2026, 3, 1)}),
+    # The practice's day, every therapist's column: practice admins only.
+    "practice_schedule": rule(LOGIN, 403, 403, 403, 403, 200),
+    "practice_schedule_day": rule(
+        LOGIN, 403, 403, 403, 403, 200, lambda p: {"day": date(2026, 3, 9)}
+    ),
     "book_for_client": rule(LOGIN, 403, 403, 200, 200, 403),
     "availability": rule(LOGIN, 403, 403, 200, 200, 403),
     "add_weekly_window": rule(LOGIN, 403, 403, 405, 405, 403),
@@ -1460,6 +1477,50 @@ def test_alert_lists_stop_naming_a_former_client(
     # Nor once acknowledged ("recently closed").
     acknowledge(world["safety_alert"], world["therapist_x"], "Called her; she is safe.")
     assert name not in browser.get(reverse("alerts")).content.decode()
+
+
+def test_calendars_show_each_therapist_only_their_own_sessions(world: dict[str, Any]) -> None:
+    """therapist_x's session is on x's day, week and month, on no page of therapist_y's, and on
+    the admin's practice day as times and initials only; y cannot move it, by form or drag."""
+    from django.utils import timezone
+
+    from tests.conftest import signed_in
+
+    appointment = world["appointment"]
+    day = timezone.localdate(appointment.starts_at, timezone=timezone.get_default_timezone())
+    pages = [
+        reverse("schedule_day", kwargs={"day": day}),
+        reverse("schedule_week", kwargs={"day": day}),
+        reverse("schedule_month", kwargs={"day": day}),
+    ]
+    link = reverse("appointment_detail", kwargs={"appointment_id": appointment.pk})
+    name = world["client_a"].full_name
+    own = signed_in(world["therapist_x"])
+    for page in pages:
+        body = own.get(page).content.decode()
+        assert link in body and name in body, page
+    other = signed_in(world["therapist_y"])
+    for page in pages:
+        body = other.get(page).content.decode()
+        assert link not in body and name not in body, page
+    moved = other.post(
+        reverse("reschedule_appointment", kwargs={"appointment_id": appointment.pk}),
+        {"day": (day + timedelta(days=1)).isoformat(), "start_time": "10:00", "next": pages[1]},
+    )
+    assert moved.status_code == 404
+    appointment.refresh_from_db()
+    assert appointment.revision == 0
+
+    practice = signed_in(world["admin"]).get(reverse("practice_schedule_day", kwargs={"day": day}))
+    body = practice.content.decode()
+    assert practice.status_code == 200
+    assert world["therapist_x"].full_name in body and world["therapist_y"].full_name in body
+    assert f"client {world['client_a'].initials}" in body
+    assert name not in body and link not in body
+    assert appointment.session_type.name not in body.split("<main", 1)[1]
+    for persona in ("client_a", "therapist_x"):
+        denied = signed_in(world[persona]).get(reverse("practice_schedule"))
+        assert denied.status_code == 403, persona
 
 
 @pytest.mark.django_db(transaction=True)

@@ -318,17 +318,16 @@ def test_week_view_lists_sessions_with_consent_status_and_navigates(
     response = browser.get("/schedule/")
     body = text(response)
     assert "Week of 7 January to 13 January 2030" in body
-    assert "09:00-09:50 Alice Client" in body
-    assert "15:00-15:50 Sara Signed" in body
-    assert "consent not signed" in body
-    assert "consent signed" in body
-    assert "Video" in body
+    assert "Tue 8 Jan, 09:00-09:50, Individual session with Alice Client, Video" in body
+    assert "Thu 10 Jan, 15:00-15:50, Individual session with Sara Signed, Video" in body
+    assert body.count("consent not signed") == 1
+    assert "Alice Client, Video, consent not signed" in body
     assert 'href="/schedule/week/2029-12-31/"' in page(response)
     assert 'href="/schedule/week/2030-01-14/"' in page(response)
 
     day = text(browser.get("/schedule/day/2030-01-08/"))
     assert "Tuesday 8 January 2030" in day
-    assert "09:00-09:50 Alice Client" in day
+    assert "09:00-09:50, Individual session with Alice Client" in day
     assert "Sara Signed" not in day
     assert "Alice Client" not in text(browser.get("/schedule/week/2030-01-14/"))
     assert browser.get("/schedule/day/2030-02-30/").status_code == 404
@@ -350,7 +349,7 @@ def test_week_view_makes_a_fixed_number_of_queries(
 
     with django_assert_num_queries(QUERIES_FOR_A_WEEK):
         response = browser.get(url)
-    assert text(response).count(" C0") == 1
+    assert text(response).count("with C0,") == 1
 
     Appointment.objects.all().delete()
     for day in range(5):
@@ -362,8 +361,9 @@ def test_week_view_makes_a_fixed_number_of_queries(
     assert "40 sessions this week" in text(response)
 
 
-# Session, user, MFA check, practice, appointments, consent version, signatures.
-QUERIES_FOR_A_WEEK = 8  # 7 for the week, 1 for the unread-messages badge in the navigation
+# Session, user, MFA check, practice, appointments, consent version, signatures, weekly windows,
+# availability changes.
+QUERIES_FOR_A_WEEK = 10  # 9 for the week, 1 for the unread-messages badge in the navigation
 
 
 # --- A therapist books for a client ----------------------------------------------------------
@@ -475,9 +475,12 @@ def test_client_picks_a_slot_in_their_own_zone_and_books_it(
     assert "Tuesday 8 January" in body
     assert "06:00 Therapist: Tue 09:00" in body
     assert f'value="{FIRST_OPEN}"' in page(response)
-    assert "<fieldset" in page(response) and "<legend>Tuesday 8 January</legend>" in page(response)
+    assert "<fieldset" in page(response) and "<legend>Tuesday 8 January <" in page(response)
+    # A day's count, and (shown on a phone) the way to its times after the first four.
+    assert "Tuesday 8 January (29 times)" in body
+    assert "Show all 29 times on Tuesday" in body
     # Monday is inside the 12 hours' notice: nothing offered.
-    assert "<legend>Monday 7 January</legend>" not in page(response)
+    assert "<legend>Monday 7 January" not in page(response)
 
     response = book(browser, session_type, FIRST_OPEN, "text")
     appointment = Appointment.objects.get()

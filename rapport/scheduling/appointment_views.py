@@ -13,6 +13,7 @@ from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
@@ -135,6 +136,7 @@ def _move_by_therapist(request: HttpRequest, user: User, appointment: Appointmen
         in_series=appointment.series_id is not None,
         initial={"day": local.date(), "start_time": local.time().replace(second=0)},
     )
+    back = _calendar_page(request)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
@@ -143,12 +145,32 @@ def _move_by_therapist(request: HttpRequest, user: User, appointment: Appointmen
             form.add_error(None, exc)
         else:
             if _moved(request, form, user, appointment, new_start, data.get("scope", "this")):
+                if back:
+                    return redirect(back)
                 return redirect("appointment_detail", appointment_id=appointment.pk)
     return render(
         request,
         "scheduling/reschedule.html",
-        {"form": form, "zone": user.time_zone, **_appointment_context(user, appointment)},
+        {
+            "form": form,
+            "zone": user.time_zone,
+            "back": back,
+            **_appointment_context(user, appointment),
+        },
     )
+
+
+def _calendar_page(request: HttpRequest) -> str:
+    """The calendar page a move started from (``next``), to return to; "" when none or not
+    one of the therapist's calendar pages on this site."""
+    page = request.POST.get("next") or request.GET.get("next") or ""
+    if (
+        len(page) <= 200
+        and page.startswith("/schedule/")
+        and url_has_allowed_host_and_scheme(page, allowed_hosts=None)
+    ):
+        return page
+    return ""
 
 
 def _moved(

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import zoneinfo
 from bisect import bisect_left
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 
@@ -55,7 +56,30 @@ class Slot:
 
 def working_time(therapist: User, start: datetime, end: datetime) -> list[Interval]:
     """When the therapist works between ``start`` and ``end`` (weekly windows ± changes)."""
-    windows = list(WeeklyWindow.objects.filter(therapist=therapist))
+    return working_times([therapist.pk], start, end)[therapist.pk]
+
+
+def working_times(
+    therapist_ids: Sequence[int], start: datetime, end: datetime
+) -> dict[int, list[Interval]]:
+    """``working_time`` of several therapists at once, in two queries however many."""
+    windows: dict[int, list[WeeklyWindow]] = {pk: [] for pk in therapist_ids}
+    for window in WeeklyWindow.objects.filter(therapist_id__in=therapist_ids):
+        windows[window.therapist_id].append(window)
+    changes: dict[int, list[tuple[str, datetime, datetime]]] = {pk: [] for pk in therapist_ids}
+    for therapist_id, kind, change_start, change_end in AvailabilityChange.objects.filter(
+        therapist_id__in=therapist_ids, ends_at__gt=start, starts_at__lt=end
+    ).values_list("therapist_id", "kind", "starts_at", "ends_at"):
+        changes[therapist_id].append((kind, change_start, change_end))
+    return {pk: _working(windows[pk], changes[pk], start, end) for pk in therapist_ids}
+
+
+def _working(
+    windows: list[WeeklyWindow],
+    changes: list[tuple[str, datetime, datetime]],
+    start: datetime,
+    end: datetime,
+) -> list[Interval]:
     intervals: list[Interval] = []
     for window in windows:
         zone = zoneinfo.ZoneInfo(window.time_zone)
@@ -70,11 +94,6 @@ def working_time(therapist: User, start: datetime, end: datetime) -> list[Interv
                     local_to_utc(day, window.end_time, zone),
                 )
             )
-    changes = list(
-        AvailabilityChange.objects.filter(
-            therapist=therapist, ends_at__gt=start, starts_at__lt=end
-        ).values_list("kind", "starts_at", "ends_at")
-    )
     extra = [(s, e) for kind, s, e in changes if kind == AvailabilityChange.Kind.EXTRA]
     off = merge((s, e) for kind, s, e in changes if kind == AvailabilityChange.Kind.TIME_OFF)
     working = subtract(merge([*intervals, *extra]), off)

@@ -10,7 +10,7 @@ from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 from django.utils.translation import gettext_lazy as _
 
-from rapport.accounts.models import User
+from rapport.accounts.models import Role, User
 from rapport.core.forms import PlausibleDateField, is_plausible_date
 from rapport.scheduling.models import (
     AvailabilityChange,
@@ -211,6 +211,18 @@ class MoveByTherapistForm(forms.Form):
         super().__init__(*args, **kw)
         if not in_series:
             del self.fields["scope"]
+
+
+class PracticeScheduleForm(forms.Form):
+    """The practice calendar's filter: one therapist, or all of them."""
+
+    therapist = forms.ModelChoiceField(
+        label=_("Therapist"),
+        queryset=User.objects.filter(role=Role.THERAPIST, is_active=True).order_by("full_name"),
+        required=False,
+        empty_label=_("All therapists"),
+        error_messages={"invalid_choice": _("Choose a therapist from the list.")},
+    )
 
 
 class CancelForm(forms.Form):

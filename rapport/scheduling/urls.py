@@ -9,6 +9,7 @@ from rapport.scheduling import (
     appointment_views,
     availability_views,
     booking_views,
+    calendar_views,
     consent_views,
     feed_views,
     schedule_views,
@@ -36,9 +37,11 @@ urlpatterns = [
     path("settings/calendar/", feed_views.calendar_feed, name="calendar_feed"),
     path("calendar/<str:token>.ics", feed_views.calendar_feed_ics, name="calendar_feed_ics"),
     # Therapist: availability, schedule, booking for a client.
-    path("schedule/", schedule_views.schedule_week, name="schedule"),
-    path("schedule/week/<isodate:day>/", schedule_views.schedule_week, name="schedule_week"),
-    path("schedule/day/<isodate:day>/", schedule_views.schedule_day, name="schedule_day"),
+    path("schedule/", calendar_views.schedule_week, name="schedule"),
+    path("schedule/week/<isodate:day>/", calendar_views.schedule_week, name="schedule_week"),
+    path("schedule/day/<isodate:day>/", calendar_views.schedule_day, name="schedule_day"),
+    path("schedule/month/", calendar_views.schedule_month, name="schedule_this_month"),
+    path("schedule/month/<isodate:day>/", calendar_views.schedule_month, name="schedule_month"),
     path("schedule/book/", booking_views.book_for_client, name="book_for_client"),
     path("schedule/availability/", availability_views.availability_page, name="availability"),
     path(
@@ -93,5 +96,12 @@ urlpatterns = [
     ),
     # Telehealth consent.
     path("consent/", consent_views.consent_sign, name="consent_sign"),
+    # Practice admin: every therapist's day, one column each.
+    path("practice/schedule/", calendar_views.practice_day, name="practice_schedule"),
+    path(
+        "practice/schedule/<isodate:day>/",
+        calendar_views.practice_day,
+        name="practice_schedule_day",
+    ),
     path("practice/consent/", consent_views.consent_admin, name="consent_admin"),
 ]
