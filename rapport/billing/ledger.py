@@ -53,6 +53,7 @@ from rapport.billing.models import (
     WriteOff,
 )
 from rapport.billing.services import BillingError
+from rapport.lib.money import format_amount
 
 # --- Paid per line (the superbill's "amount paid") -----------------------------------------------
 
@@ -134,49 +135,99 @@ def invoice_number(year: int) -> str:
 
 
 def invoiceable_lines(
-    client: User, start: date, end: date, *, visit_id: int | None = None
+    client: User,
+    start: date | None = None,
+    end: date | None = None,
+    *,
+    visit_id: int | None = None,
+    line_id: int | None = None,
 ) -> QuerySet[BillingLine]:
-    """A client's confirmed lines of the period (dates of service from ``start`` to ``end``),
-    or of one session: confirmed lines are never on an invoice yet (invoicing bills them)."""
-    lines = BillingLine.objects.filter(
-        client=client,
-        status=LineStatus.CONFIRMED,
-        date_of_service__gte=start,
-        date_of_service__lte=end,
-    )
+    """A client's confirmed lines: of the period (dates of service from ``start`` to ``end``),
+    of one session (``visit_id``: its charges and their corrections) or one line (a missed
+    session's fee). Confirmed lines are never on an invoice yet: invoicing bills them."""
+    lines = BillingLine.objects.filter(client=client, status=LineStatus.CONFIRMED)
+    if start is not None:
+        lines = lines.filter(date_of_service__gte=start)
+    if end is not None:
+        lines = lines.filter(date_of_service__lte=end)
     if visit_id is not None:
         lines = lines.filter(Q(visit_id=visit_id) | Q(corrects__visit_id=visit_id))
+    if line_id is not None:
+        lines = lines.filter(pk=line_id)
     return lines.order_by("date_of_service", "pk")
 
 
-def issue_invoice(
+def issue_monthly_invoice(
     client: User,
-    *,
-    kind: str,
     start: date,
     end: date,
+    *,
     actor: User,
-    visit_id: int | None = None,
     issued_on: date | None = None,
     request: HttpRequest | None = None,
 ) -> Invoice:
-    """Invoice the client's confirmed lines of ``start``..``end`` (one session's with
-    ``visit_id``), lock them and number the invoice. ``BillingError`` when there is nothing to
-    invoice or the lines are not in the practice currency; nothing changes then."""
+    """Invoice the client's confirmed lines with dates of service from ``start`` to ``end``."""
     if start > end:
         raise BillingError(_("The period must start on or before its last day."))
-    if kind not in InvoiceKind.values:
-        raise BillingError(_("Choose per session or monthly."))
-    if kind == InvoiceKind.PER_SESSION and visit_id is None:
+    return _issue(
+        client,
+        InvoiceKind.MONTHLY,
+        invoiceable_lines(client, start, end),
+        period=(start, end),
+        actor=actor,
+        issued_on=issued_on,
+        request=request,
+    )
+
+
+def issue_session_invoice(
+    client: User,
+    *,
+    visit_id: int | None = None,
+    line_id: int | None = None,
+    actor: User,
+    issued_on: date | None = None,
+    request: HttpRequest | None = None,
+) -> Invoice:
+    """Invoice one session's confirmed lines (``visit_id``), or one fee line (``line_id``: a
+    missed session)."""
+    if (visit_id is None) == (line_id is None):
         raise BillingError(_("Choose the session to invoice."))
+    return _issue(
+        client,
+        InvoiceKind.PER_SESSION,
+        invoiceable_lines(client, visit_id=visit_id, line_id=line_id),
+        period=None,
+        actor=actor,
+        issued_on=issued_on,
+        request=request,
+    )
+
+
+def _issue(
+    client: User,
+    kind: str,
+    candidates: QuerySet[BillingLine],
+    *,
+    period: tuple[date, date] | None,
+    actor: User,
+    issued_on: date | None,
+    request: HttpRequest | None,
+) -> Invoice:
+    """Lock ``candidates``, bill them and number their invoice. ``BillingError`` when there is
+    nothing to invoice or a line is not in the practice currency; nothing changes then."""
     currency = BillingSettings.get().currency
     now = timezone.now()
     issued_on = issued_on or timezone.localdate(now)
     with transaction.atomic():
         # Lock the lines first: a second issuer of the same lines waits here, then finds none.
-        lines = list(invoiceable_lines(client, start, end, visit_id=visit_id).select_for_update())
+        lines = list(candidates.select_for_update(of=("self",)))
         if not lines:
-            raise BillingError(_("There are no confirmed lines to invoice in this period."))
+            raise BillingError(_("There are no confirmed lines to invoice."))
+        start, end = period or (
+            min(line.date_of_service for line in lines),
+            max(line.date_of_service for line in lines),
+        )
         if any(line.currency != currency for line in lines):
             raise BillingError(
                 _("Some lines are not in the practice currency (%(currency)s).")
@@ -427,7 +478,7 @@ def write_off(
         if amount > owed:
             raise BillingError(
                 _("Only %(owed)s is still owed on this invoice.")
-                % {"owed": format_minor(max(owed, 0), row.currency)}
+                % {"owed": f"{format_amount(max(owed, 0), row.currency)} {row.currency}"}
             )
         entry = WriteOff.objects.create(
             client_id=row.client_id,
@@ -449,13 +500,6 @@ def write_off(
             amount=amount,
         )
     return entry
-
-
-def format_minor(amount: int, currency: str) -> str:
-    """12345 USD -> "USD 123.45" (two decimals: the currencies a practice bills in)."""
-    sign = "-" if amount < 0 else ""
-    whole, cents = divmod(abs(amount), 100)
-    return f"{sign}{currency} {whole:,}.{cents:02d}"
 
 
 # --- Balances and statements ---------------------------------------------------------------------
@@ -546,3 +590,47 @@ def statement(client: User, start: date, end: date) -> Statement:
         payment_rows=payments,
         write_off_rows=write_offs,
     )
+
+
+# --- The practice's unpaid invoices --------------------------------------------------------------
+
+AGING_BUCKETS = [(0, 30), (31, 60), (61, 90), (91, None)]
+
+
+@dataclass
+class AgingBucket:
+    low: int
+    high: int | None
+    invoices: list[Invoice] = field(default_factory=list)
+
+    @property
+    def owed(self) -> int:
+        return sum(invoice.outstanding for invoice in self.invoices)
+
+
+@dataclass
+class Aging:
+    on: date
+    buckets: list[AgingBucket]
+
+    @property
+    def owed(self) -> int:
+        return sum(bucket.owed for bucket in self.buckets)
+
+
+def aging(on: date) -> Aging:
+    """Every issued invoice with something owed, by days since it was issued on ``on``:
+    0-30, 31-60, 61-90, more than 90; oldest first in each."""
+    buckets = [AgingBucket(low, high) for low, high in AGING_BUCKETS]
+    unpaid = (
+        Invoice.objects.filter(status=InvoiceStatus.ISSUED, total__gt=F("settled"))
+        .select_related("client")
+        .order_by("issued_on", "pk")
+    )
+    for invoice in unpaid:
+        days = (on - invoice.issued_on).days if invoice.issued_on else 0
+        for bucket in buckets:
+            if days <= (bucket.high if bucket.high is not None else days):
+                bucket.invoices.append(invoice)
+                break
+    return Aging(on=on, buckets=buckets)
