@@ -261,7 +261,7 @@ def test_a_client_sees_only_their_own_billing(
     alice = signed_in(client_a)
     page = alice.get(reverse("my_billing")).content.decode()
     assert reverse("my_billing") in page  # the navigation's Billing link
-    assert mine.number in page and "You owe 150.00 USD" in page
+    assert str(mine.number) in page and "You owe 150.00 USD" in page
     assert "77.77" not in page
     own = alice.get(reverse("my_invoice", args=[mine.pk]))
     assert own.status_code == 200

@@ -75,7 +75,7 @@ def test_concurrent_invoices_get_distinct_consecutive_numbers(office: User) -> N
 
     results = race([issue(client) for client in clients])
     assert all(isinstance(r, Invoice) for r in results), results
-    numbers = sorted(Invoice.objects.values_list("number", flat=True))
+    numbers = sorted(str(n) for n in Invoice.objects.values_list("number", flat=True))
     assert numbers == [f"INV-2026-{n:05d}" for n in range(1, THREADS + 1)]
 
 
