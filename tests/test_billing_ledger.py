@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
+import time_machine
 from django.db import IntegrityError, transaction
 
 from rapport.accounts.models import User
@@ -62,6 +64,13 @@ def test_split_exactly_refuses_negative_amounts() -> None:
 # --- Services against the database ---------------------------------------------------------------
 
 MARCH = (dt.date(2026, 3, 1), dt.date(2026, 3, 31))
+
+
+@pytest.fixture(autouse=True)
+def _mid_april() -> Iterator[None]:
+    """Invoices are issued "today" unless a test says otherwise: today is in April 2026."""
+    with time_machine.travel(dt.datetime(2026, 4, 15, 12, tzinfo=dt.UTC)):
+        yield
 
 
 @pytest.fixture
@@ -395,3 +404,22 @@ def test_issuing_emails_the_client_once_and_says_nothing(
         assert notices.invoice_issued(invoice) is False
     assert smtp.count() == 0
     assert EmailDelivery.objects.filter(key=f"invoice-issued:{invoice.pk}").count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_erasure_removes_the_clients_ledger(therapist_x: User, client_a: User) -> None:
+    from rapport.billing.models import InvoiceCounter, WriteOff
+    from rapport.records.erasure import destroy, gather
+
+    office = make_user("billing.erase@example.test", "billing", "Bea Billing")
+    confirmed(client_a, therapist_x, 10000)
+    invoice = monthly(client_a, office)
+    pay(client_a, office, 4000)
+    ledger.write_off(invoice, amount=1000, reason="Hardship", actor=office)
+    plan = gather(client_a)
+    assert {Invoice, InvoiceLine, Payment, Allocation, WriteOff, BillingLine} <= set(plan.rows)
+    destroy(plan, "erased-client")
+    for model in (Invoice, InvoiceLine, Payment, Allocation, WriteOff, BillingLine):
+        assert not model.objects.exists(), model
+    # The practice's numbering goes on: a number once used is never given again.
+    assert InvoiceCounter.objects.get(year=2026).last == 1

@@ -24,6 +24,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 THREADS = 8
 MARCH = (dt.date(2026, 3, 1), dt.date(2026, 3, 31))
+APRIL_1 = dt.date(2026, 4, 1)
 
 
 def race(work: list[Callable[[], Any]]) -> list[Any]:
@@ -71,7 +72,7 @@ def test_concurrent_invoices_get_distinct_consecutive_numbers(office: User) -> N
         billing_line(client, therapist, status=LineStatus.CONFIRMED)
 
     def issue(client: User) -> Callable[[], Invoice]:
-        return lambda: ledger.issue_monthly_invoice(client, *MARCH, actor=office)
+        return lambda: ledger.issue_monthly_invoice(client, *MARCH, actor=office, issued_on=APRIL_1)
 
     results = race([issue(client) for client in clients])
     assert all(isinstance(r, Invoice) for r in results), results
@@ -85,7 +86,10 @@ def test_the_same_lines_are_invoiced_once(office: User) -> None:
     billing_line(client, therapist, status=LineStatus.CONFIRMED)
     billing_line(client, therapist, status=LineStatus.CONFIRMED, fee=1)
 
-    results = race([lambda: ledger.issue_monthly_invoice(client, *MARCH, actor=office)] * THREADS)
+    results = race(
+        [lambda: ledger.issue_monthly_invoice(client, *MARCH, actor=office, issued_on=APRIL_1)]
+        * THREADS
+    )
     invoices = [r for r in results if isinstance(r, Invoice)]
     refused = [r for r in results if not isinstance(r, Invoice)]
     assert len(invoices) == 1

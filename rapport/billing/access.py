@@ -197,15 +197,10 @@ def access_invoice(
     *,
     request: HttpRequest | None = None,
     change: bool = False,
-    lock: bool = False,
 ) -> Invoice:
     """One invoice ``user`` may see through its client's billing; otherwise 404. ``change=True``:
-    the billing office only (void it, write part of it off). ``lock=True`` (in a transaction)
-    locks the row. Audited."""
-    rows = Invoice.objects.select_related("client", "issued_by")
-    if lock:
-        rows = rows.select_for_update(of=("self",))
-    invoice = rows.filter(pk=invoice_id).first()
+    the billing office only (void it, write part of it off). Audited."""
+    invoice = Invoice.objects.select_related("client", "issued_by").filter(pk=invoice_id).first()
     if invoice is None or not may_see_billing(user, invoice.client):
         raise Http404("No such invoice.")
     if change and not is_billing_office(user):

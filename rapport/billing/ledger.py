@@ -1,9 +1,10 @@
 """The money side of billing: invoices, payments recorded by hand, write-offs, balances and
 statements. Every amount is an integer count of the currency's minor units, never a float.
 
-- ``issue_invoice`` puts a client's confirmed, uninvoiced lines of a period (or of one session)
-  on a new invoice, locks them (``services.lock_lines``) and takes the next practice-wide number
-  (INV-2026-00042) under a row lock, so two issuers never share one.
+- ``issue_monthly_invoice`` / ``issue_session_invoice`` put a client's confirmed (so not yet
+  invoiced) lines of a period, or of one session, on a new invoice, lock them
+  (``services.lock_lines``) and take the next practice-wide number (INV-2026-00042) under a row
+  lock, so two issuers never share one.
 - ``void_invoice`` withdraws an invoice nothing is paid or written off on. Its lines stay billed
   and locked (the database refuses to unlock them): voiding credits each of its charges and
   proposes the same charge again, confirmed (``services.correct_line``), so the service can go on
