@@ -167,6 +167,10 @@ def billed_line_id(p: dict[str, Any]) -> dict[str, Any]:
     return {"line_id": p["billed_line"].pk}
 
 
+def invoice_id(p: dict[str, Any]) -> dict[str, Any]:
+    return {"invoice_id": p["invoice"].pk}
+
+
 def missed_id(p: dict[str, Any]) -> dict[str, Any]:
     return {"client_id": p["client_a"].pk, "appointment_id": p["appointment"].pk}
 
@@ -473,6 +477,21 @@ MATRIX: dict[str, tuple[dict[str, Expect], Kwargs | None]] = {
     "edit_service": rule(LOGIN, 403, 403, 403, 403, 200, service_id),
     "session_type_kind": rule(LOGIN, 403, 403, 403, 403, 405, session_type_id),
     "provider_details": rule(LOGIN, 403, 403, 403, 403, 200, therapist_x_id),
+    # The ledger of client_a: their therapist reads it; the billing office issues, voids and
+    # records (tests/test_billing_ledger_pages.py); the client reads their own in the portal.
+    "client_ledger": rule(LOGIN, 403, 403, 200, 404, 200, client_a_id),
+    "client_statement": rule(LOGIN, 403, 403, 200, 404, 200, client_a_id),
+    "issue_invoice": rule(LOGIN, 403, 403, 403, 403, 200, client_a_id),
+    "record_payment": rule(LOGIN, 403, 403, 403, 403, 200, client_a_id),
+    "invoice": rule(LOGIN, 403, 403, 200, 404, 200, invoice_id),
+    "void_invoice": rule(LOGIN, 403, 403, 403, 403, 200, invoice_id),
+    "write_off": rule(LOGIN, 403, 403, 403, 403, 200, invoice_id),
+    "billing_overview": rule(LOGIN, 403, 403, 403, 403, 200),
+    "export_billing_lines": rule(LOGIN, 403, 403, 403, 403, 200),
+    "export_payments": rule(LOGIN, 403, 403, 403, 403, 200),
+    "my_billing": rule(LOGIN, 200, 200, 403, 403, 403),
+    "my_statement": rule(LOGIN, 200, 200, 403, 403, 403),
+    "my_invoice": rule(LOGIN, 200, 404, 403, 403, 403, invoice_id),
 }
 
 
@@ -536,7 +555,12 @@ def billing_of(therapist: Any, client: Any) -> dict[str, Any]:
     from rapport.billing.services import lock_lines
 
     lock_lines([billed], actor=therapist)
+    from rapport.billing.ledger import issue_session_invoice
+
+    on_invoice = billing_line(client, therapist, status=LineStatus.CONFIRMED, fee=9000)
+    invoice = issue_session_invoice(client, line_id=on_invoice.pk, actor=therapist)
     return {
+        "invoice": invoice,
         "service": service,
         "client_fee": ClientFee.objects.create(
             client=client, percent=50, reason="Hardship", set_by=therapist
@@ -745,6 +769,8 @@ def test_access_matrix(world: dict[str, Any]) -> None:
     for name in sorted(route_names()):
         expected, kwargs = MATRIX[name]
         url = reverse(name, kwargs=kwargs(world) if kwargs else None)
+        # The worker keeps beating while the matrix runs (a slow run outlasts its lease).
+        WorkerHeartbeat.objects.filter(pk=world["worker"].pk).update(beat_at=timezone.now())
         for persona in PERSONAS:
             if name == "readyz":
                 # The world's worker beats now: on a busy machine the routes before this one
@@ -807,6 +833,22 @@ POST_MATRIX: dict[str, tuple[dict[str, Expect], Kwargs, FormData]] = {
     "edit_service": (ADMIN_ONLY, service_id, {"cpt_code": "90834", "label": "X", "fee": "1"}),
     "session_type_kind": (ADMIN_ONLY, session_type_id, {"kind": "crisis"}),
     "provider_details": (ADMIN_ONLY, therapist_x_id, {"npi": "1234567893"}),
+    "issue_invoice": (
+        {**ADMIN_ONLY, "client_b": 403},
+        client_a_id,
+        {"kind": "monthly", "month": "2026-03"},
+    ),
+    "record_payment": (
+        {**ADMIN_ONLY, "client_b": 403},
+        client_a_id,
+        {"received_on": "2026-03-02", "amount": "1.00", "method": "cash"},
+    ),
+    "void_invoice": ({**ADMIN_ONLY, "client_b": 403}, invoice_id, {"reason": "Hijacked"}),
+    "write_off": (
+        {**ADMIN_ONLY, "client_b": 403},
+        invoice_id,
+        {"amount": "1.00", "written_off_on": "2026-03-02", "reason": "Hijacked"},
+    ),
     "visit_note": (
         {"client_a": 403, "client_b": 404, "therapist_y": 404, "admin": 404},
         visit_id,
@@ -1212,13 +1254,18 @@ def test_state_changing_routes_refuse_outsiders(world: dict[str, Any]) -> None:
 
     from rapport.accounts.models import Invitation, Practice, User
     from rapport.billing.models import (
+        Allocation,
         BillingLine,
         BillingSettings,
         ClientFee,
+        Invoice,
+        InvoiceLine,
+        Payment,
         ProviderDetails,
         Service,
         SessionTypeBilling,
         TherapistFee,
+        WriteOff,
     )
     from rapport.care.models import CareRelationship, ClientProfile, EmergencyAccess
     from rapport.crisis.models import CrisisResource
@@ -1308,6 +1355,10 @@ def test_state_changing_routes_refuse_outsiders(world: dict[str, Any]) -> None:
             list(ProviderDetails.objects.values_list("pk", "npi")),
             list(SessionTypeBilling.objects.values_list("pk", "kind")),
             PushSubscription.objects.count(),
+            list(Invoice.objects.values_list("pk", "status", "total", "settled")),
+            list(InvoiceLine.objects.values_list("pk", "live")),
+            list(Payment.objects.values_list("pk", "amount", "allocated")),
+            Allocation.objects.count() + WriteOff.objects.count(),
         )
 
     before = snapshot()
@@ -1401,6 +1452,9 @@ AFTER_CARE: dict[str, tuple[Expect, Expect, Kwargs]] = {
     "client_fees": (403, 404, client_a_id),
     "billing_line": (403, 404, line_id),
     "visit_billing": (403, 404, visit_id),
+    "client_ledger": (403, 404, client_a_id),
+    "client_statement": (403, 404, client_a_id),
+    "invoice": (403, 404, invoice_id),
     "attachment": (404, 404, attachment_id),
     "visit_note": (404, 404, visit_id),
     "note": (404, 404, note_id),

@@ -135,6 +135,12 @@ ACTION_LABELS = {
     Action.BILLING_FEES_CHANGED: _("Changed the fee schedule"),
     Action.BILLING_CLIENT_FEE_CHANGED: _("Changed a client's fee"),
     Action.BILLING_SETTINGS_CHANGED: _("Changed the billing settings"),
+    Action.INVOICE_ISSUED: _("Issued an invoice"),
+    Action.INVOICE_VOIDED: _("Voided an invoice"),
+    Action.PAYMENT_RECORDED: _("Recorded a payment"),
+    Action.PAYMENT_ALLOCATED: _("Allocated a payment to invoices"),
+    Action.WRITE_OFF_RECORDED: _("Wrote off part of an invoice"),
+    Action.BILLING_EXPORTED: _("Exported billing for the accountant"),
 }
 
 # The kinds of object an event names. "SimpleLazyObject" is what events recorded before the fix

@@ -145,6 +145,12 @@ class Action:
     BILLING_FEES_CHANGED = "billing.fees_changed"
     BILLING_CLIENT_FEE_CHANGED = "billing.client_fee_changed"
     BILLING_SETTINGS_CHANGED = "billing.settings_changed"
+    INVOICE_ISSUED = "billing.invoice_issued"
+    INVOICE_VOIDED = "billing.invoice_voided"
+    PAYMENT_RECORDED = "billing.payment_recorded"
+    PAYMENT_ALLOCATED = "billing.payment_allocated"
+    WRITE_OFF_RECORDED = "billing.write_off_recorded"
+    BILLING_EXPORTED = "billing.exported"
 
 
 def chain_key() -> bytes:

@@ -7,6 +7,10 @@
   nothing else of the record: no notes, no diagnoses page, no timeline; a line carries the codes
   it needs.
 - Clients do not open these pages (their invoices and superbills reach them through the portal).
+- Invoices, payments and write-offs (``rapport.billing.ledger``) follow the client's billing: the
+  client's therapists read them; the billing office issues and voids invoices and records
+  payments and write-offs. A client reads their own invoices and statements in the portal
+  (``own_billing``, ``access_own_invoice``), nobody else's.
 
 Everyone else gets 404 for a client or line (unknown and someone else's alike) and 403 for a
 practice page. Every granted read of a client's billing is audited here.
@@ -22,7 +26,15 @@ from django.http import Http404, HttpRequest
 
 from rapport.accounts.models import Role, User
 from rapport.audit.services import Action, record
-from rapport.billing.models import BillingLine, ClientFee, LineStatus
+from rapport.billing.models import (
+    BillingLine,
+    ClientFee,
+    Invoice,
+    InvoiceStatus,
+    LineStatus,
+    Payment,
+    WriteOff,
+)
 from rapport.care.access import in_active_care
 from rapport.scheduling.models import Appointment
 from rapport.visits.models import Visit
@@ -174,3 +186,88 @@ def access_missed_appointment(user: User, client: User, appointment_id: int) -> 
     if appointment is None or not (is_billing_office(user) or appointment.therapist_id == user.pk):
         raise Http404("No such appointment.")
     return appointment
+
+
+# --- The ledger ----------------------------------------------------------------------------------
+
+
+def access_invoice(
+    user: User,
+    invoice_id: int,
+    *,
+    request: HttpRequest | None = None,
+    change: bool = False,
+) -> Invoice:
+    """One invoice ``user`` may see through its client's billing; otherwise 404. ``change=True``:
+    the billing office only (void it, write part of it off). Audited."""
+    invoice = Invoice.objects.select_related("client", "issued_by").filter(pk=invoice_id).first()
+    if invoice is None or not may_see_billing(user, invoice.client):
+        raise Http404("No such invoice.")
+    if change and not is_billing_office(user):
+        raise Http404("No such invoice.")
+    record(
+        Action.BILLING_VIEWED,
+        actor=user,
+        request=request,
+        obj=invoice,
+        client=invoice.client,
+        purpose="invoice",
+    )
+    return invoice
+
+
+def invoices_of(client: User) -> QuerySet[Invoice]:
+    """A client's invoices (drafts aside), newest first, for a caller who reached the client
+    through ``access_billing`` or ``own_billing``."""
+    return (
+        Invoice.objects.filter(client=client)
+        .exclude(status=InvoiceStatus.DRAFT)
+        .select_related("issued_by")
+        .order_by("-issued_on", "-pk")
+    )
+
+
+def payments_of(client: User) -> QuerySet[Payment]:
+    return (
+        Payment.objects.filter(client=client)
+        .select_related("recorded_by")
+        .prefetch_related("allocations__invoice")
+        .order_by("-received_on", "-pk")
+    )
+
+
+def write_offs_of(client: User) -> QuerySet[WriteOff]:
+    return (
+        WriteOff.objects.filter(client=client)
+        .select_related("invoice", "recorded_by")
+        .order_by("-written_off_on", "-pk")
+    )
+
+
+def own_billing(user: User, *, request: HttpRequest | None = None, purpose: str) -> User:
+    """The signed-in client themself, to read their own invoices and statements. Audited."""
+    if not (user.is_active and user.is_client):
+        raise Http404("No billing.")
+    record(Action.BILLING_VIEWED, actor=user, request=request, client=user, purpose=purpose)
+    return user
+
+
+def access_own_invoice(
+    user: User, invoice_id: int, *, request: HttpRequest | None = None
+) -> Invoice:
+    """One of the signed-in client's own issued or void invoices; anyone else's is 404 (as is
+    an unknown one). Audited."""
+    if not (user.is_active and user.is_client):
+        raise Http404("No such invoice.")
+    invoice = invoices_of(user).filter(pk=invoice_id).first()
+    if invoice is None:
+        raise Http404("No such invoice.")
+    record(
+        Action.BILLING_VIEWED,
+        actor=user,
+        request=request,
+        obj=invoice,
+        client=user,
+        purpose="my_invoice",
+    )
+    return invoice

@@ -399,3 +399,217 @@ class LockedLine(ValidationError):
 
     def __init__(self) -> None:
         super().__init__(_("This line is billed and locked: correct it with a credit instead."))
+
+
+# --- The ledger: invoices, payments recorded by hand, write-offs ---------------------------------
+#
+# An invoice carries billed (locked) lines through ``InvoiceLine``; its total is fixed when it is
+# issued. A payment is allocated to invoices; a write-off forgives part of one invoice. Each
+# running sum (``Invoice.settled``, ``Payment.allocated``) is kept beside its rows by
+# ``rapport.billing.ledger`` under row locks, so the database itself can refuse an over-allocation.
+
+
+class InvoiceKind(models.TextChoices):
+    PER_SESSION = "session", _("Per session")
+    MONTHLY = "monthly", _("Monthly")
+
+
+class InvoiceStatus(models.TextChoices):
+    DRAFT = "draft", _("Draft")
+    ISSUED = "issued", _("Issued")
+    VOID = "void", _("Void")
+
+
+class InvoiceCounter(models.Model):
+    """The last invoice number used in a year; its row is locked while a number is taken."""
+
+    year = models.PositiveSmallIntegerField(primary_key=True)
+    last = models.PositiveIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"invoices of {self.year}: {self.last}"
+
+
+class Invoice(models.Model):
+    """A client's invoice: billed lines of one session or one period, in the practice currency.
+
+    ``total`` is the sum of its lines' amounts (a credit makes it smaller, and an invoice of
+    credits only is negative: a credit note). ``settled`` is what payments and write-offs have
+    covered; it never passes the total."""
+
+    client = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="invoices"
+    )
+    number = models.CharField(_("number"), max_length=20, unique=True, null=True, blank=True)
+    kind = models.CharField(
+        _("kind"), max_length=8, choices=InvoiceKind.choices, default=InvoiceKind.MONTHLY
+    )
+    period_start = models.DateField(_("from"))
+    period_end = models.DateField(_("to"))
+    currency = models.CharField(max_length=3, validators=[validate_currency])
+    total = models.IntegerField(_("total (minor units)"), default=0)
+    settled = models.PositiveIntegerField(_("paid or written off (minor units)"), default=0)
+    status = models.CharField(
+        max_length=6, choices=InvoiceStatus.choices, default=InvoiceStatus.DRAFT
+    )
+    issued_on = models.DateField(_("issued on"), null=True, blank=True)
+    issued_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    issued_at = models.DateTimeField(null=True, blank=True)
+    voided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    voided_at = models.DateTimeField(null=True, blank=True)
+    void_reason = EncryptedTextField(_("reason"), blank=True, default="")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["client", "issued_on", "pk"]
+        indexes = [models.Index(fields=["client", "status"], name="billing_invoice_client_status")]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(period_start__lte=models.F("period_end")),
+                name="billing_invoice_period_order",
+            ),
+            models.CheckConstraint(
+                condition=Q(settled=0) | Q(settled__lte=models.F("total")),
+                name="billing_invoice_not_oversettled",
+            ),
+            models.CheckConstraint(
+                condition=Q(status="draft")
+                | Q(number__isnull=False, issued_on__isnull=False, issued_at__isnull=False),
+                name="billing_invoice_issued_has_number",
+            ),
+            models.CheckConstraint(
+                condition=~Q(status="void") | Q(settled=0), name="billing_void_invoice_unsettled"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.number or f"draft invoice {self.pk}"
+
+    @property
+    def outstanding(self) -> int:
+        """What is still owed on this invoice (0 for a void invoice or a credit note)."""
+        if self.status != InvoiceStatus.ISSUED:
+            return 0
+        return max(self.total - self.settled, 0)
+
+
+class InvoiceLine(models.Model):
+    """A billed line on an invoice, with its amount when issued. A line is on at most one live
+    (not void) invoice: the partial unique constraint refuses a second."""
+
+    invoice = models.ForeignKey(Invoice, on_delete=models.PROTECT, related_name="entries")
+    line = models.ForeignKey(BillingLine, on_delete=models.PROTECT, related_name="invoice_entries")
+    amount = models.IntegerField()
+    live = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["invoice", "line__date_of_service", "line"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["invoice", "line"], name="billing_line_once_per_invoice"
+            ),
+            models.UniqueConstraint(
+                fields=["line"], condition=Q(live=True), name="billing_line_on_one_live_invoice"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"line {self.line_id} on invoice {self.invoice_id}"
+
+
+class PaymentMethod(models.TextChoices):
+    CASH = "cash", _("Cash")
+    CARD = "card", _("Card (taken elsewhere)")
+    BANK_TRANSFER = "transfer", _("Bank transfer")
+    INSURANCE = "insurance", _("Insurance payment")
+    OTHER = "other", _("Other")
+
+
+class Payment(models.Model):
+    """Money received for a client, recorded by hand (Rapport takes no payments itself).
+
+    ``allocated`` is the part allocated to invoices; the rest is the client's credit."""
+
+    client = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="payments"
+    )
+    received_on = models.DateField(_("received on"))
+    amount = models.PositiveIntegerField(_("amount (minor units)"))
+    currency = models.CharField(max_length=3, validators=[validate_currency])
+    method = models.CharField(_("method"), max_length=10, choices=PaymentMethod.choices)
+    # Blank: the client paid. Otherwise who did (an insurer's name).
+    payer = EncryptedTextField(_("paid by"), blank=True, default="")
+    reference = EncryptedTextField(_("reference"), blank=True, default="")
+    allocated = models.PositiveIntegerField(default=0)
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    recorded_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["client", "received_on", "pk"]
+        constraints = [
+            models.CheckConstraint(condition=Q(amount__gt=0), name="billing_payment_positive"),
+            models.CheckConstraint(
+                condition=Q(allocated__lte=models.F("amount")),
+                name="billing_payment_not_overallocated",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"payment {self.pk} of {self.client_id}"
+
+    @property
+    def unallocated(self) -> int:
+        return self.amount - self.allocated
+
+
+class Allocation(models.Model):
+    """Part of a payment applied to one invoice."""
+
+    payment = models.ForeignKey(Payment, on_delete=models.PROTECT, related_name="allocations")
+    invoice = models.ForeignKey(Invoice, on_delete=models.PROTECT, related_name="allocations")
+    amount = models.PositiveIntegerField()
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["invoice", "pk"]
+        constraints = [
+            models.CheckConstraint(condition=Q(amount__gt=0), name="billing_allocation_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.amount} of payment {self.payment_id} to invoice {self.invoice_id}"
+
+
+class WriteOff(models.Model):
+    """Part of an invoice the practice forgives, with its reason (encrypted: it may name the
+    client's circumstances)."""
+
+    client = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="write_offs"
+    )
+    invoice = models.ForeignKey(Invoice, on_delete=models.PROTECT, related_name="write_offs")
+    written_off_on = models.DateField(_("written off on"))
+    amount = models.PositiveIntegerField(_("amount (minor units)"))
+    reason = EncryptedTextField(_("reason"))
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    recorded_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["client", "written_off_on", "pk"]
+        constraints = [
+            models.CheckConstraint(condition=Q(amount__gt=0), name="billing_write_off_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return f"write-off {self.pk} on invoice {self.invoice_id}"

@@ -2,7 +2,7 @@
 
 from django.urls import URLPattern, path
 
-from rapport.billing import views
+from rapport.billing import ledger_views, views
 
 urlpatterns: list[URLPattern] = [
     path("billing/", views.billing_home, name="billing_home"),
@@ -39,4 +39,40 @@ urlpatterns: list[URLPattern] = [
         views.provider_details,
         name="provider_details",
     ),
+    # The ledger: invoices, payments, write-offs, statements (rapport.billing.ledger_views).
+    path("clients/<int:client_id>/ledger/", ledger_views.client_ledger, name="client_ledger"),
+    path(
+        "clients/<int:client_id>/ledger/invoice/",
+        ledger_views.issue_invoice,
+        name="issue_invoice",
+    ),
+    path(
+        "clients/<int:client_id>/ledger/payment/",
+        ledger_views.record_payment,
+        name="record_payment",
+    ),
+    path(
+        "clients/<int:client_id>/ledger/statement/",
+        ledger_views.client_statement,
+        name="client_statement",
+    ),
+    path("invoices/<int:invoice_id>/", ledger_views.invoice, name="invoice"),
+    path("invoices/<int:invoice_id>/void/", ledger_views.void_invoice, name="void_invoice"),
+    path("invoices/<int:invoice_id>/write-off/", ledger_views.write_off, name="write_off"),
+    path("practice/billing/overview/", ledger_views.billing_overview, name="billing_overview"),
+    path(
+        "practice/billing/export/lines.csv",
+        ledger_views.export_billing,
+        {"what": "lines"},
+        name="export_billing_lines",
+    ),
+    path(
+        "practice/billing/export/payments.csv",
+        ledger_views.export_billing,
+        {"what": "payments"},
+        name="export_payments",
+    ),
+    path("my/billing/", ledger_views.my_billing, name="my_billing"),
+    path("my/billing/statement/", ledger_views.my_statement, name="my_statement"),
+    path("my/billing/invoices/<int:invoice_id>/", ledger_views.my_invoice, name="my_invoice"),
 ]
