@@ -448,6 +448,10 @@ MATRIX: dict[str, tuple[dict[str, Expect], Kwargs | None]] = {
     "edit_service": rule(LOGIN, 403, 403, 403, 403, 200, service_id),
     "session_type_kind": rule(LOGIN, 403, 403, 403, 403, 405, session_type_id),
     "provider_details": rule(LOGIN, 403, 403, 403, 403, 200, therapist_x_id),
+    # Superbills of client_a: the client themselves, their therapist and the billing office;
+    # anyone else (client_b included) 404. The portal page is the signed-in client's own.
+    "client_superbill": rule(LOGIN, 200, 404, 200, 404, 200, client_a_id),
+    "my_superbills": rule(LOGIN, 200, 200, 403, 403, 403),
 }
 
 
@@ -1366,6 +1370,8 @@ AFTER_CARE: dict[str, tuple[Expect, Expect, Kwargs]] = {
     "visit_note": (404, 404, visit_id),
     "note": (404, 404, note_id),
     "contact_note": (403, 404, client_a_id),
+    "client_superbill": (200, 404, client_a_id),
+    "my_superbills": (200, 403, no_kwargs),
 }
 
 
