@@ -311,6 +311,13 @@ def test_one_invoice_superbill(march: dict[str, Any], client_a: User, therapist_
     assert "03/02/2026" in flat and "03/09/2026" in flat and "03/23/2026" not in flat
     assert "Total charges 330.00 USD" in flat
     assert "Total paid 68.75 USD" in flat
+    # A void invoice has no superbill.
+    second = Invoice.objects.filter(client=client_a).order_by("pk").last()
+    assert second is not None and second.pk != first_invoice.pk
+    Invoice.objects.filter(pk=second.pk).update(status=InvoiceStatus.VOID)
+    refused = download(signed_in(therapist_x), client_a, invoice=str(second.pk))
+    assert refused.status_code == 400
+    assert "Choose an issued invoice of this client." in refused.content.decode()
     # Another client's invoice is not found through client_a.
     other = Invoice.objects.exclude(client=client_a).get()
     assert download(signed_in(therapist_x), client_a, invoice=str(other.pk)).status_code == 404
