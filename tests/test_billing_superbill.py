@@ -491,3 +491,40 @@ def test_only_get(march: dict[str, Any], client_a: User) -> None:
     assert signed_in(client_a).post(url, MARCH).status_code == 405
     assert signed_in(client_a).post(reverse("my_superbills"), MARCH).status_code == 405
     assert downloads_of(client_a) == []
+
+
+def test_every_rendering_provider_is_named_and_signs(
+    march: dict[str, Any], client_a: User, therapist_y: User, admin: User
+) -> None:
+    ProviderDetails.objects.create(
+        therapist=therapist_y,
+        npi="1987654328",
+        credentials="PsyD",
+        licence_number="PSY-889",
+        licence_state="NH",
+    )
+    crisis = billing_line(
+        client_a,
+        therapist_y,
+        date_of_service=date(2026, 3, 12),
+        cpt_code="90839",
+        add_ons=[{"code": "90840", "units": 2}],
+        diagnosis_codes=["F43.10"],
+        fee=20000,
+        status=LineStatus.CONFIRMED,
+    )
+    invoice(client_a, [crisis], admin)
+    response = download(signed_in(admin), client_a, **MARCH)
+    assert response.status_code == 200
+    flat = " ".join(pdf_text(response.content).split())
+    assert f"Xena Therapist, LCSW · NPI {NPI} · Licence LC-20417 (ME)" in flat
+    assert "Yuri Therapist, PsyD · NPI 1987654328 · Licence PSY-889 (NH)" in flat
+    assert "C F43.10 Post-traumatic stress disorder, unspecified" in flat
+    assert re.search(
+        r"03/12/2026 90839 .*?Yuri Therapist 90840 \(2 units\) 95 10 C 1 200\.00 USD 0\.00 USD",
+        flat,
+    )
+    assert "Total charges 710.00 USD" in flat
+    assert "Balance due 610.00 USD" in flat
+    assert "Signature of Xena Therapist, LCSW" in flat
+    assert "Signature of Yuri Therapist, PsyD" in flat
