@@ -459,6 +459,10 @@ MATRIX: dict[str, tuple[dict[str, Expect], Kwargs | None]] = {
     "correct_billing_line": rule(LOGIN, 403, 403, 403, 403, 200, billed_line_id),
     "visit_billing": rule(LOGIN, 403, 403, 200, 404, 200, visit_id),
     "client_billing": rule(LOGIN, 403, 403, 200, 404, 200, client_a_id),
+    # Superbills of client_a: the client themselves, their therapist and the billing office;
+    # anyone else (client_b included) 404. The portal page is the signed-in client's own.
+    "client_superbill": rule(LOGIN, 200, 404, 200, 404, 200, client_a_id),
+    "my_superbills": rule(LOGIN, 200, 200, 403, 403, 403),
     "charge_missed": rule(LOGIN, 403, 403, 405, 405, 405, missed_id),
     "client_fees": rule(LOGIN, 403, 403, 200, 404, 200, client_a_id),
     "remove_client_fee": rule(LOGIN, 403, 403, 405, 405, 405, client_fee_id),
@@ -1433,6 +1437,8 @@ AFTER_CARE: dict[str, tuple[Expect, Expect, Kwargs]] = {
     "intake_detail": (200, 404, submission_id),
     "record_timeline": (200, 404, client_a_id),
     "record_export_fhir": (200, 404, client_a_id),
+    "client_superbill": (200, 404, client_a_id),
+    "my_superbills": (200, 403, no_kwargs),
     "conversation": (404, 404, conversation_id),
     "client_billing": (403, 404, client_a_id),
     "client_fees": (403, 404, client_a_id),

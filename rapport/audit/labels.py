@@ -126,6 +126,7 @@ ACTION_LABELS = {
     Action.ERASURE_DONE: _("Erased a client's record"),
     # Billing (rapport.billing).
     Action.BILLING_VIEWED: _("Looked at a client's billing"),
+    Action.SUPERBILL_DOWNLOADED: _("Downloaded a superbill"),
     Action.BILLING_LINE_PROPOSED: _("A billing line was proposed"),
     Action.BILLING_LINE_CHANGED: _("Changed a proposed billing line"),
     Action.BILLING_LINE_CONFIRMED: _("Confirmed a billing line"),

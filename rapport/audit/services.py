@@ -136,6 +136,7 @@ class Action:
     ERASURE_DONE = "erasure.done"
     # Billing (rapport.billing).
     BILLING_VIEWED = "billing.viewed"
+    SUPERBILL_DOWNLOADED = "billing.superbill_downloaded"
     BILLING_LINE_PROPOSED = "billing.line_proposed"
     BILLING_LINE_CHANGED = "billing.line_changed"
     BILLING_LINE_CONFIRMED = "billing.line_confirmed"

@@ -19,6 +19,7 @@ practice page. Every granted read of a client's billing is audited here.
 from __future__ import annotations
 
 import uuid
+from typing import TYPE_CHECKING
 
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
@@ -38,6 +39,9 @@ from rapport.billing.models import (
 from rapport.care.access import in_active_care
 from rapport.scheduling.models import Appointment
 from rapport.visits.models import Visit
+
+if TYPE_CHECKING:
+    from rapport.billing.models import Invoice
 
 # The roles that keep the practice's billing (besides a client's own therapists).
 BILLING_OFFICE = {Role.ADMIN, Role.BILLING}
@@ -71,6 +75,38 @@ def access_billing(
         purpose=purpose,
     )
     return client
+
+
+# --- Superbills ----------------------------------------------------------------------------------
+
+
+class SuperbillReach:
+    """How a superbill was reached: recorded with each download."""
+
+    SELF = "self"
+    CARE = "care"
+    OFFICE = "office"
+
+
+def access_superbill(
+    user: User, client_id: int, *, request: HttpRequest | None = None
+) -> tuple[User, str]:
+    """The client whose superbills ``user`` may download, and how: the client themselves, their
+    therapists in active care, the billing office (as for their billing, audited as a read of
+    it). Everyone else (another client included) gets 404."""
+    if user.is_active and user.is_client and user.pk == client_id:
+        return user, SuperbillReach.SELF
+    client = access_billing(user, client_id, request=request, purpose="superbill")
+    return client, SuperbillReach.OFFICE if is_billing_office(user) else SuperbillReach.CARE
+
+
+def superbill_invoice(client: User, invoice_id: int) -> Invoice:
+    """An invoice of a client reached through ``access_superbill``; otherwise 404 (whether it
+    is issued, ``superbill.build_superbill`` says)."""
+    invoice = client.invoices.filter(pk=invoice_id).first()
+    if invoice is None:
+        raise Http404("No such invoice.")
+    return invoice
 
 
 def access_visit_billing(user: User, visit_uid: uuid.UUID, *, request: HttpRequest | None) -> Visit:

@@ -17,6 +17,8 @@ from rapport.billing.models import (
     SessionKind,
     validate_cpt,
 )
+from rapport.billing.superbill import check_range
+from rapport.core.forms import PlausibleDateField
 from rapport.lib.money import format_amount, minor_digits, parse_amount
 
 ICD_CODE = re.compile(r"^[A-TV-Z][0-9][0-9A-Z](\.[0-9A-Z]{1,4})?$")
@@ -145,6 +147,34 @@ def line_initial(line: Any) -> dict[str, Any]:
         "units": line.units,
         "fee": line.fee,
     }
+
+
+class SuperbillForm(forms.Form):
+    """The dates of service a superbill covers (or, with ``invoice``, one invoice's)."""
+
+    start = PlausibleDateField(
+        label=_("First day"), required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
+    end = PlausibleDateField(
+        label=_("Last day"), required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
+    invoice = forms.IntegerField(required=False, min_value=1, widget=forms.HiddenInput)
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        if data.get("invoice") or self.errors:
+            return data
+        start, end = data.get("start"), data.get("end")
+        if start is None:
+            self.add_error("start", _("Enter the first day of the period."))
+        if end is None:
+            self.add_error("end", _("Enter the last day of the period."))
+        if start is not None and end is not None:
+            try:
+                check_range(start, end)
+            except ValidationError as exc:
+                self.add_error(None, exc)
+        return data
 
 
 class ServiceForm(forms.ModelForm[Service]):

@@ -2,7 +2,7 @@
 
 from django.urls import URLPattern, path
 
-from rapport.billing import ledger_views, views
+from rapport.billing import ledger_views, superbill_views, views
 
 urlpatterns: list[URLPattern] = [
     path("billing/", views.billing_home, name="billing_home"),
@@ -26,6 +26,12 @@ urlpatterns: list[URLPattern] = [
         views.remove_client_fee,
         name="remove_client_fee",
     ),
+    path(
+        "clients/<int:client_id>/superbill/",
+        superbill_views.client_superbill,
+        name="client_superbill",
+    ),
+    path("my/superbills/", superbill_views.my_superbills, name="my_superbills"),
     path("practice/billing/", views.billing_settings, name="billing_settings"),
     path("practice/billing/fees/", views.fee_schedule, name="fee_schedule"),
     path("practice/billing/fees/<int:service_id>/", views.edit_service, name="edit_service"),
