@@ -14,6 +14,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views.decorators.http import require_http_methods, require_POST
 
 from rapport.accounts.decorators import role_required
@@ -85,7 +86,12 @@ def cancel_appointment(request: HttpRequest, appointment_id: int) -> HttpRespons
             else:
                 messages.success(
                     request,
-                    _("Cancelled %(count)d session(s).") % {"count": len(cancelled)},
+                    ngettext(
+                        "Cancelled %(count)d session.",
+                        "Cancelled %(count)d sessions.",
+                        len(cancelled),
+                    )
+                    % {"count": len(cancelled)},
                 )
             return redirect("appointment_detail", appointment_id=appointment.pk)
     return render(
@@ -169,7 +175,11 @@ def _moved(
     except ValidationError as exc:
         form.add_error(None, exc)
         return False
-    messages.success(request, _("Moved %(count)d session(s).") % {"count": len(moved)})
+    messages.success(
+        request,
+        ngettext("Moved %(count)d session.", "Moved %(count)d sessions.", len(moved))
+        % {"count": len(moved)},
+    )
     return True
 
 
