@@ -5,14 +5,18 @@ task wrote them (an English-speaking therapist books; the client reads Spanish).
 from __future__ import annotations
 
 import re
+import uuid
 from datetime import timedelta
+from typing import Any
 
 import pytest
+from channels.testing import WebsocketCommunicator
 from django.test import Client, RequestFactory
 from django.urls import reverse
 from django.utils import timezone, translation
 
 from rapport.accounts.models import Role, User
+from rapport.asgi import application
 from rapport.care.models import CareRelationship
 from rapport.core.views import server_error
 from rapport.messaging.access import conversation_for
@@ -20,6 +24,7 @@ from rapport.scheduling.booking import BookingRequest, book_appointment
 from rapport.scheduling.models import SessionType
 from tests.conftest import signed_in
 from tests.mail import Inbox, body_of, text_of
+from tests.sockets import run_async, socket_headers
 from tests.worker import run_task_worker
 
 
@@ -195,3 +200,38 @@ def test_a_password_reset_asked_from_an_english_browser_is_in_the_account_langua
     text = text_of(message)
     assert "contraseña" in text.lower()
     assert "password reset" not in text.lower()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_message_socket_refuses_in_the_senders_language(
+    client_a: User, therapist_x: User
+) -> None:
+    speaks_spanish(client_a)
+    relationship = CareRelationship.objects.get(client=client_a, therapist=therapist_x)
+    chat = str(conversation_for(relationship).uid)
+    browser = signed_in(client_a)
+
+    refusals: list[dict[str, Any]] = []
+
+    async def body() -> None:
+        socket = WebsocketCommunicator(
+            application, "/ws/messages/", headers=socket_headers(browser, b"http://127.0.0.1")
+        )
+        connected, code = await socket.connect(timeout=5)
+        assert connected, code
+        while True:
+            frame: dict[str, Any] = await socket.receive_json_from(timeout=5)
+            if frame["type"] == "welcome":
+                break
+        await socket.send_json_to(
+            {"type": "send", "conversation": chat, "id": str(uuid.uuid4()), "text": "  "}
+        )
+        while True:
+            frame = await socket.receive_json_from(timeout=5)
+            if frame["type"] == "error":
+                refusals.append(frame)
+                await socket.disconnect()
+                return
+
+    run_async(body)
+    assert [r["error"] for r in refusals] == ["Primero escriba un mensaje."]
