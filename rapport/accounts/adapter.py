@@ -14,6 +14,7 @@ from django.contrib.sites.shortcuts import get_current_site
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.http import HttpRequest
+from django.utils import translation
 
 from rapport.accounts.models import Practice, Role, User
 from rapport.audit.services import Action, record
@@ -57,7 +58,11 @@ class AccountAdapter(DefaultAccountAdapter):  # type: ignore[misc]
             "current_site": get_current_site(request),
             **context,
         }
-        message = self.render_mail(template_prefix, email, context)
+        # In the account holder's language, not the language of whoever's browser asked.
+        account = User.objects.filter(email__iexact=email).only("language").first()
+        language = account.language if account is not None else translation.get_language()
+        with translation.override(language):
+            message = self.render_mail(template_prefix, email, context)
         kind = template_prefix.rsplit("/", 1)[-1].replace("_", " ")
         outbox.record(message, key=f"account:{uuid.uuid4()}", kind=kind)
 

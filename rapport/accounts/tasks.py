@@ -8,6 +8,7 @@ from django.db import transaction
 from django.tasks import task  # type: ignore[import-untyped,unused-ignore]
 from django.template.loader import render_to_string
 from django.urls import reverse
+from django.utils import translation
 
 from rapport.accounts.models import Invitation, Practice, Role, User
 from rapport.audit.services import Action, record
@@ -29,18 +30,19 @@ def send_invitation_email(invitation_id: int, sealed_token: str) -> None:
     token = key_ring().decrypt(sealed_token, "task.invitation")
     link = settings.SITE_URL + reverse("accept_invitation", args=[token])
     context = {"invitation": invitation, "link": link, "practice": Practice.get()}
-    message = _email(invitation.email, "invitation", context)
+    # No account yet, so no language of their own: the practice's default.
+    message = _email(invitation.email, "invitation", context, settings.LANGUAGE_CODE)
     delivery = outbox.record(message, key=f"invitation:{invitation.pk}", kind="invitation")
     if delivery is not None:
         outbox.send(delivery, message)
 
 
-def _email(to: str, template: str, context: dict[str, object]) -> EmailMessage:
-    return EmailMessage(
-        subject=render_to_string(f"accounts/email/{template}_subject.txt", context).strip(),
-        body=render_to_string(f"accounts/email/{template}.txt", context),
-        to=[to],
-    )
+def _email(to: str, template: str, context: dict[str, object], language: str) -> EmailMessage:
+    """Written in the recipient's language, whoever's request or task builds it."""
+    with translation.override(language):
+        subject = render_to_string(f"accounts/email/{template}_subject.txt", context).strip()
+        body = render_to_string(f"accounts/email/{template}.txt", context)
+    return EmailMessage(subject=subject, body=body, to=[to])
 
 
 def tell_of_invitation_to_existing_account(invitation: Invitation, account: User) -> None:
@@ -52,11 +54,21 @@ def tell_of_invitation_to_existing_account(invitation: Invitation, account: User
         "invitations": settings.SITE_URL + reverse("invitations"),
     }
     key = f"invitation:{invitation.pk}"
-    emails = [(f"{key}:account", _email(account.email, "existing_account", context))]
-    admins = User.objects.filter(role=Role.ADMIN, is_active=True).values_list("pk", "email")
-    for admin_id, admin_email in admins:
+    emails = [
+        (
+            f"{key}:account",
+            _email(account.email, "existing_account", context, account.language),
+        )
+    ]
+    admins = User.objects.filter(role=Role.ADMIN, is_active=True).values_list(
+        "pk", "email", "language"
+    )
+    for admin_id, admin_email, admin_language in admins:
         emails.append(
-            (f"{key}:admin:{admin_id}", _email(admin_email, "invitation_to_account", context))
+            (
+                f"{key}:admin:{admin_id}",
+                _email(admin_email, "invitation_to_account", context, admin_language),
+            )
         )
     with transaction.atomic():
         recorded = [

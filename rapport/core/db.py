@@ -28,6 +28,7 @@ from typing import Any
 from channels.consumer import get_handler_name
 from django.conf import settings
 from django.db import connections
+from django.utils import translation
 
 _pool: ThreadPoolExecutor | None = None
 _pool_lock = threading.Lock()
@@ -83,11 +84,12 @@ def close_broken_connections() -> None:
             connection.close()
 
 
-def _call(function: Callable[..., Any], args: Any, kwargs: Any) -> Any:
-    """In a pool thread: run ``function``, then close this thread's connection if the call broke
-    it or left a transaction open."""
+def _call(function: Callable[..., Any], language: str | None, args: Any, kwargs: Any) -> Any:
+    """In a pool thread: run ``function`` in the caller's language, then close this thread's
+    connection if the call broke it or left a transaction open."""
     try:
-        return function(*args, **kwargs)
+        with translation.override(language):
+            return function(*args, **kwargs)
     finally:
         close_broken_connections()
 
@@ -104,7 +106,11 @@ def db_call(function: Callable[..., Any]) -> Callable[..., Awaitable[Any]]:
     async def call(*args: Any, **kwargs: Any) -> Any:
         loop = asyncio.get_running_loop()
         context = contextvars.copy_context()
-        return await loop.run_in_executor(_executor(), context.run, _call, function, args, kwargs)
+        # The active language is bound to the caller's thread (asgiref's Local): carried over.
+        language = translation.get_language()
+        return await loop.run_in_executor(
+            _executor(), context.run, _call, function, language, args, kwargs
+        )
 
     return call
 

@@ -20,7 +20,7 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.dateparse import parse_datetime
 
 from rapport.core import metrics, realtime
@@ -138,7 +138,10 @@ class MessagesConsumer(HandlerGuard, KeepConnectionMixin, AsyncWebsocketConsumer
                 if not _user_bucket(self.user.pk).take():
                     raise Refused("rate limit: you are sending too fast; try again in a moment")
                 await self._touch_session()
-            await handler(message)
+            # The person's own language for what they are told (the HTTP middleware that
+            # activates it does not run for sockets).
+            with translation.override(self.user.language):
+                await handler(message)
         except Refused as refusal:
             await self._refuse(str(refusal), message)
         except Http404:

@@ -8,6 +8,7 @@ from typing import Any
 
 from django.db.models import Count
 from django.db.models.functions import TruncMonth
+from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
@@ -45,7 +46,7 @@ def entries(
             RecordEntry(
                 kind="messages",
                 at=month,
-                title=_("Messages in %(month)s") % {"month": month.strftime("%B %Y")},
+                title=_("Messages in %(month)s") % {"month": date_format(month, "F Y")},
                 summary=_("%(count)s with %(other)s") % {"count": words, "other": other},
                 details=((_("Messages"), words), (_("With"), other)),
             )

@@ -26,6 +26,8 @@ from django.db.models.functions import Coalesce
 from django.http import Http404
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.formats import number_format
+from django.utils.translation import gettext as _
 
 from rapport.accounts.models import User
 from rapport.audit.services import Action, record
@@ -145,15 +147,19 @@ def message_json(conversation: Conversation, message: Message) -> dict[str, Any]
 
 def clean_text(text: object, *, allow_empty: bool = False) -> str:
     if not isinstance(text, str):
-        raise ValidationError("The message must be text.")
+        raise ValidationError(_("The message must be text."))
     text = text.replace("\r\n", "\n").strip()
     if "\x00" in text:
-        raise ValidationError("The message contains a character that cannot be stored.")
+        raise ValidationError(_("The message contains a character that cannot be stored."))
     if not text and not allow_empty:
-        raise ValidationError("Write a message first.")
+        raise ValidationError(_("Write a message first."))
     if len(text) > MAX_TEXT_CHARS:
         raise ValidationError(
-            f"Messages can be up to {MAX_TEXT_CHARS:,} characters; this one has {len(text):,}."
+            _("Messages can be up to %(limit)s characters; this one has %(length)s.")
+            % {
+                "limit": number_format(MAX_TEXT_CHARS, force_grouping=True),
+                "length": number_format(len(text), force_grouping=True),
+            }
         )
     return text
 
@@ -357,14 +363,22 @@ def _own_message(user: User, client_uid: uuid.UUID, verb: str) -> tuple[Conversa
         .first()
     )
     if message is None:
-        raise ValidationError("There is no such message of yours.")
+        raise ValidationError(_("There is no such message of yours."))
     conversation = access_conversation(user, message.conversation.uid)
     if message.retracted_at is not None:
-        raise ValidationError("That message was retracted.")
+        raise ValidationError(_("That message was retracted."))
     if message.visit_id is not None:
-        raise ValidationError(f"Chat from a live session cannot be {verb}.")
+        raise ValidationError(
+            _("Chat from a live session cannot be corrected.")
+            if verb == "corrected"
+            else _("Chat from a live session cannot be retracted.")
+        )
     if timezone.now() - message.created_at > EDIT_WINDOW:
-        raise ValidationError(f"Messages can be {verb} within 5 minutes of sending.")
+        raise ValidationError(
+            _("Messages can be corrected within 5 minutes of sending.")
+            if verb == "corrected"
+            else _("Messages can be retracted within 5 minutes of sending.")
+        )
     return conversation, message
 
 

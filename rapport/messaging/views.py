@@ -17,6 +17,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
 from rapport.accounts.models import Practice, User
@@ -102,7 +103,7 @@ def _send_from_form(request: HttpRequest, user: User, chat: Conversation) -> Non
     try:
         ident = uuid.UUID(request.POST.get("id", ""))
     except ValueError:
-        raise ValidationError("The form was incomplete; please send again.") from None
+        raise ValidationError(_("The form was incomplete; please send again.")) from None
     upload = request.FILES.get("file")
     attachment_uid = None
     if upload is not None:

@@ -15,6 +15,7 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views.decorators.http import require_http_methods, require_POST
 
 from rapport.accounts.decorators import role_required
@@ -86,7 +87,12 @@ def cancel_appointment(request: HttpRequest, appointment_id: int) -> HttpRespons
             else:
                 messages.success(
                     request,
-                    _("Cancelled %(count)d session(s).") % {"count": len(cancelled)},
+                    ngettext(
+                        "Cancelled %(count)d session.",
+                        "Cancelled %(count)d sessions.",
+                        len(cancelled),
+                    )
+                    % {"count": len(cancelled)},
                 )
             return redirect("appointment_detail", appointment_id=appointment.pk)
     return render(
@@ -191,7 +197,11 @@ def _moved(
     except ValidationError as exc:
         form.add_error(None, exc)
         return False
-    messages.success(request, _("Moved %(count)d session(s).") % {"count": len(moved)})
+    messages.success(
+        request,
+        ngettext("Moved %(count)d session.", "Moved %(count)d sessions.", len(moved))
+        % {"count": len(moved)},
+    )
     return True
 
 

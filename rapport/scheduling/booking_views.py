@@ -14,6 +14,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import urlencode
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views.decorators.http import require_http_methods
 
 from rapport.accounts.decorators import role_required
@@ -75,7 +76,11 @@ def book_for_client(request: HttpRequest) -> HttpResponse:
         else:
             messages.success(
                 request,
-                _("Booked %(count)d session(s) with %(client)s.")
+                ngettext(
+                    "Booked %(count)d session with %(client)s.",
+                    "Booked %(count)d sessions with %(client)s.",
+                    len(booked),
+                )
                 % {"count": len(booked), "client": data["client"].full_name},
             )
             return redirect("appointment_detail", appointment_id=booked[0].pk)

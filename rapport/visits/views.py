@@ -12,6 +12,7 @@ from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
 from rapport.accounts.decorators import role_required
@@ -65,7 +66,7 @@ def visit_start(request: HttpRequest, client_id: int) -> HttpResponse:
     try:
         visit = services.start_unscheduled(user, client, modality)
     except PermissionDenied:
-        messages.error(request, "Only a client's own therapist can start a session with them.")
+        messages.error(request, _("Only a client's own therapist can start a session with them."))
         return redirect("client_record", client_id)
     return redirect("visit_check", visit.uid)
 
