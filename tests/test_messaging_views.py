@@ -17,9 +17,9 @@ from tests.conftest import make_user, signed_in
 
 pytestmark = pytest.mark.django_db
 
-# Session, user and MFA check; conversations missing for the caseload, the conversations with
+# Session, the user with their second factor; conversations missing for the caseload, the conversations with
 # both people, their unread counts; the practice and the navigation badge.
-INBOX_QUERIES = 8
+INBOX_QUERIES = 7
 
 
 @pytest.fixture

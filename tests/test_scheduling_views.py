@@ -361,9 +361,9 @@ def test_week_view_makes_a_fixed_number_of_queries(
     assert "40 sessions this week" in text(response)
 
 
-# Session, user, MFA check, practice, appointments, consent version, signatures, weekly windows,
+# Session, the user with their second factor, practice, appointments, consent version, signatures, weekly windows,
 # availability changes.
-QUERIES_FOR_A_WEEK = 10  # 9 for the week, 1 for the unread-messages badge in the navigation
+QUERIES_FOR_A_WEEK = 9  # 8 for the week, 1 for the unread-messages badge in the navigation
 
 
 # --- A therapist books for a client ----------------------------------------------------------
