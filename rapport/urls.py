@@ -1,6 +1,7 @@
 """Every route of Rapport. Each one needs an entry in tests/test_access_matrix.py."""
 
 from django.urls import include, path
+from django.views.i18n import JavaScriptCatalog
 
 from rapport.accounts import views as accounts
 from rapport.audit import views as audit
@@ -13,6 +14,13 @@ urlpatterns = [
     path("healthz", core.healthz, name="healthz"),
     path("readyz", core.readyz, name="readyz"),
     path("metrics", core.metrics, name="metrics"),
+    # gettext() and interpolate() for the browser code, in the page's language (its djangojs
+    # catalog is rapport/core/locale/<language>/LC_MESSAGES/djangojs.po).
+    path(
+        "jsi18n/",
+        JavaScriptCatalog.as_view(packages=["rapport.core"]),
+        name="javascript_catalog",
+    ),
     path("accounts/session/", accounts.session_status, name="session_status"),
     path("accounts/", include("allauth.urls")),
     path("invite/<str:token>/", accounts.accept_invitation, name="accept_invitation"),

@@ -473,7 +473,7 @@ def test_client_picks_a_slot_in_their_own_zone_and_books_it(
     assert "Times are in your time zone, America/Los_Angeles" in body
     # Tuesday 09:00 in New York is 06:00 in Los Angeles; both are shown.
     assert "Tuesday 8 January" in body
-    assert "06:00 Therapist: Tue 09:00" in body
+    assert "06:00 Therapist: Tue, 09:00" in body
     assert f'value="{FIRST_OPEN}"' in page(response)
     assert "<fieldset" in page(response) and "<legend>Tuesday 8 January</legend>" in page(response)
     # Monday is inside the 12 hours' notice: nothing offered.
@@ -497,7 +497,7 @@ def test_far_apart_zones_show_both_days(session_type: SessionType, client_a: Use
     body = text(browser.get(f"/book/?type={session_type.pk}"))
     # 09:00 Tuesday in New York is 03:00 Wednesday in Auckland (UTC+13 in January).
     assert "Wednesday 9 January" in body
-    assert "03:00 Therapist: Tue 09:00" in body
+    assert "03:00 Therapist: Tue, 09:00" in body
 
 
 def test_the_picker_pages_by_week_within_the_horizon(

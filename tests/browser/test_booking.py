@@ -68,7 +68,7 @@ def test_client_books_a_slot_with_the_keyboard_and_the_therapist_sees_it(
     theirs = starts_at.astimezone(THERAPIST_ZONE)
     label = page.locator("label", has=chosen)
     expect(label).to_contain_text(f"{starts_at.astimezone(CLIENT_ZONE):%H:%M}")
-    expect(label).to_contain_text(f"Therapist: {theirs:%a %H:%M}")
+    expect(label).to_contain_text(f"Therapist: {theirs:%a, %H:%M}")
     page.keyboard.press("Tab")
     expect(page.get_by_role("button", name="Book this time")).to_be_focused()
     client.follow(lambda: page.keyboard.press("Enter"))
