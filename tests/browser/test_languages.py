@@ -7,12 +7,12 @@ from __future__ import annotations
 import re
 
 import pytest
-from playwright.sync_api import expect
+from playwright.sync_api import Locator, Page, expect
 
 from tests.browser.conftest import MakeVisitor
 from tests.browser.people import pair_in_browsers
 from tests.browser.server import DemoServer
-from tests.browser.test_messaging import composer, message, open_conversation, write
+from tests.browser.test_messaging import composer, open_conversation, write
 
 pytestmark = pytest.mark.browser
 
@@ -24,6 +24,11 @@ print(User.objects.filter(email={email!r}).update(language="es", clock="12"))
 SPANISH_TWELVE_HOUR = re.compile(
     r"^(lun|mar|mié|jue|vie|sáb|dom) \d{1,2} [A-Z][a-zé]{2}, \d{1,2}:\d\d [ap]\. m\.$"
 )
+
+
+def message(page: Page, text: str) -> Locator:
+    """A message on the page, found without the (translated) name of its list."""
+    return page.locator("#messages li.msg").filter(has_text=text)
 
 
 def test_live_times_and_script_words_are_spanish(visitor: MakeVisitor, server: DemoServer) -> None:
@@ -45,6 +50,9 @@ def test_live_times_and_script_words_are_spanish(visitor: MakeVisitor, server: D
     open_conversation(therapist, pair.client_name)
     composer(therapist.page).fill("Claro, el viernes a las 10.")
     therapist.page.get_by_role("button", name="Send", exact=True).click()
+    expect(message(therapist.page, "Claro, el viernes a las 10.").locator(".status")).to_have_text(
+        "Read"  # the therapist reads English: each person's page is in their own language
+    )
     live = message(me, "Claro, el viernes a las 10.").locator("time")
     expect(live).to_have_text(SPANISH_TWELVE_HOUR)
     drawn = live.inner_text()
