@@ -67,7 +67,7 @@ bench: $(VENV)/.installed
 TRANSLATED := es
 APPS := $(patsubst rapport/%/apps.py,%,$(wildcard rapport/*/apps.py))
 SCRIPTS := $(sort $(wildcard rapport/*/static/*/*.js))
-DJANGO_ADMIN := env DJANGO_SETTINGS_MODULE=rapport.settings RAPPORT_DATA_DIR=$(CURDIR)/var $(CURDIR)/$(BIN)/django-admin
+DJANGO_ADMIN := env DJANGO_SETTINGS_MODULE=rapport.settings RAPPORT_DATA_DIR=$(CURDIR)/var $(abspath $(BIN))/django-admin
 messages: $(VENV)/.installed
 	@for app in $(APPS); do \
 		(cd rapport/$$app && mkdir -p locale && \
