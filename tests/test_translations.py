@@ -50,6 +50,7 @@ class Entry:
     plural: str = ""
     context: str = ""
     places: list[str] = field(default_factory=list)
+    fuzzy: bool = False
 
 
 def _unquote(text: str) -> str:
@@ -69,6 +70,8 @@ def read_po(path: Path) -> list[Entry]:
             entry, part = Entry(), ""
         elif line.startswith("#:"):
             entry.places.extend(line[2:].split())
+        elif line.startswith("#,"):
+            entry.fuzzy = entry.fuzzy or "fuzzy" in line
         elif line.startswith("#"):
             continue
         elif line.startswith(("msgctxt ", "msgid ", "msgid_plural ")):
@@ -138,6 +141,12 @@ def missing_words(language: str, tmp_path: Path) -> list[str]:
                     place = entry.places[0] if entry.places else ""
                     context = f" (context {entry.context!r})" if entry.context else ""
                     by_app[app].append(f"    {entry.msgid!r}{context}  [{place}]")
+        # A fuzzy entry is a guess nobody checked, whatever msgfmt was told to compile.
+        for po in sorted(PACKAGE.glob(f"*/locale/{language}/LC_MESSAGES/{domain}.po")):
+            app = po.relative_to(PACKAGE).parts[0]
+            for entry in read_po(po):
+                if entry.fuzzy:
+                    by_app[app].append(f"    {entry.msgid!r}  [fuzzy in {po.relative_to(PACKAGE)}]")
         for app, lines in sorted(by_app.items()):
             problems.append(
                 f"rapport/{app}: {len(lines)} text(s) without a {language} translation "
@@ -169,6 +178,15 @@ def test_the_extraction_finds_words_and_sees_a_missing_one(tmp_path: Path) -> No
     catalog = catalog_of("es")
     assert not translated(catalog, Entry(msgid="A sentence no translator has ever seen."))
     assert translated(catalog, Entry(msgid="Spanish"))  # Django's own words count too
+    guessed = tmp_path / "guessed.po"
+    guessed.write_text(
+        '#, fuzzy\nmsgid ""\nmsgstr ""\n\n#: a.py\n#, fuzzy, python-format\nmsgid "Hello "\n'
+        '"%(name)s"\nmsgstr "Hola %(name)s"\n',
+        encoding="utf-8",
+    )
+    assert [(e.msgid, e.fuzzy, e.places) for e in read_po(guessed)] == [
+        ("Hello %(name)s", True, ["a.py"])
+    ]
 
 
 def test_the_javascript_catalog_is_shipped_compiled_and_complete() -> None:
