@@ -994,7 +994,7 @@ def test_preferences_set_time_zone_and_language(client_a: User) -> None:
     response = browser.get("/")
     assert response.status_code == 200
     assert response["Content-Language"] == "es"
-    assert '<html lang="es" data-hour-cycle="h12">' in page(response)
+    assert '<html lang="es" data-hour-cycle="h12" data-time-zone="Europe/Paris">' in page(response)
 
 
 def test_pages_show_times_in_the_users_time_zone(therapist_x: User) -> None:

@@ -7,6 +7,8 @@ const catalog = globalThis.django ?? {};
 const root = globalThis.document?.documentElement;
 export const language = root?.lang || "en";
 const hourCycle = root?.dataset.hourCycle === "h12" ? "h12" : "h23";
+// The zone the server writes times in (the person's own): a script's times match the page's.
+const pageZone = root?.dataset.timeZone || undefined;
 
 export const gettext = (text) => (catalog.gettext ? catalog.gettext(text) : text);
 
@@ -18,13 +20,19 @@ export const interpolate = (text, fields) =>
   text.replace(/%\((\w+)\)s/g, (_, key) => String(fields[key] ?? ""));
 
 const formats = new Map();
-function formatter(timeZone, options) {
+function formatter(timeZone = pageZone, options = {}) {
   const key = `${timeZone ?? ""}|${JSON.stringify(options)}`;
-  if (!formats.has(key)) formats.set(key, new Intl.DateTimeFormat(language, { timeZone, ...options }));
+  if (!formats.has(key)) {
+    try {
+      formats.set(key, new Intl.DateTimeFormat(language, { timeZone, ...options }));
+    } catch {
+      formats.set(key, new Intl.DateTimeFormat(language, options)); // a zone the browser lacks
+    }
+  }
   return formats.get(key);
 }
 
-// "16:57" or "4:57 PM" ("4:57 p. m." in Spanish), in `timeZone` or the browser's zone.
+// "16:57" or "4:57 PM" ("4:57 p. m." in Spanish), in `timeZone` or the page's.
 // Browsers write "p. m." with narrow or no-break spaces; the server writes plain ones.
 export function clock(date, timeZone) {
   const hour = hourCycle === "h23" ? "2-digit" : "numeric";
