@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/rapport
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
 
-.PHONY: demo test test-sqlite test-postgres lint system-deps services bench clean
+.PHONY: demo test test-sqlite test-postgres lint system-deps services bench clean messages
 
 demo: $(VENV)/.installed
 	$(BIN)/rapport demo
@@ -58,6 +58,31 @@ bench: $(VENV)/.installed
 		DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) \
 			$(BIN)/python $$script || status=1; \
 	done; exit $$status
+
+# The words to translate (maintainers; needs GNU gettext, see scripts/install-system-deps): each
+# app's templates and Python into rapport/<app>/locale/<language>/LC_MESSAGES/django.po, every
+# script's gettext() calls into rapport/core/locale/<language>/LC_MESSAGES/djangojs.po (the
+# JavaScript catalog), then every catalog compiled to the .mo files that are committed and shipped.
+# tests/test_translations.py fails while a shipped language misses a word.
+TRANSLATED := es
+APPS := $(patsubst rapport/%/apps.py,%,$(wildcard rapport/*/apps.py))
+SCRIPTS := $(sort $(wildcard rapport/*/static/*/*.js))
+DJANGO_ADMIN := env DJANGO_SETTINGS_MODULE=rapport.settings RAPPORT_DATA_DIR=$(CURDIR)/var $(abspath $(BIN))/django-admin
+messages: $(VENV)/.installed
+	@for app in $(APPS); do \
+		(cd rapport/$$app && mkdir -p locale && \
+		 $(DJANGO_ADMIN) makemessages $(addprefix --locale=,$(TRANSLATED)) --no-obsolete --add-location=file) || exit 1; \
+	done
+	xgettext --language=JavaScript --from-code=UTF-8 --keyword=gettext --keyword=ngettext:1,2 \
+		--keyword=pgettext:1c,2 --add-location=file --package-name=Rapport \
+		--output=rapport/core/locale/djangojs.pot $(SCRIPTS)
+	@for lang in $(TRANSLATED); do \
+		po=rapport/core/locale/$$lang/LC_MESSAGES/djangojs.po; mkdir -p $$(dirname $$po); \
+		if [ -f $$po ]; then msgmerge --quiet --update --backup=none $$po rapport/core/locale/djangojs.pot; \
+		else msginit --no-translator --locale=$$lang --input=rapport/core/locale/djangojs.pot --output=$$po; fi; \
+	done
+	rm rapport/core/locale/djangojs.pot
+	cd rapport && $(DJANGO_ADMIN) compilemessages
 
 clean:
 	rm -rf $(VENV) node_modules var

@@ -207,8 +207,9 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "rapport.home.context_processors.rapport",
             ],
-            # {{ obj|label:"field" }} on every page (rapport/core/templatetags/choices.py).
-            "builtins": ["rapport.core.templatetags.choices"],
+            # {{ obj|label:"field" }}, {{ moment|clock }} and {{ moment|day_and_time:"D j M" }} on
+            # every page (rapport/core/templatetags/choices.py and clock.py).
+            "builtins": ["rapport.core.templatetags.choices", "rapport.core.templatetags.clock"],
         },
     },
 ]
@@ -421,11 +422,15 @@ RAPPORT_PUSH_TTL_SECONDS = env_int("RAPPORT_PUSH_TTL_SECONDS", 3600)
 
 # --- Locale --------------------------------------------------------------------------------------
 LANGUAGE_CODE = "en"
-LANGUAGES = [("en", _("English")), ("es", _("Spanish")), ("fr", _("French")), ("de", _("German"))]
+# Only languages whose translation is complete are offered (tests/test_translations.py checks it).
+LANGUAGES = [("en", _("English")), ("es", _("Spanish"))]
 USE_I18N = True
 USE_TZ = True
 TIME_ZONE = "UTC"
 LOCALE_PATHS = [BASE_DIR / "locale"]
+# Each language's date and time conventions (rapport/formats/<language>/formats.py); the person's
+# 12/24-hour choice is applied on top by rapport.core.clock.
+FORMAT_MODULE_PATH = ["rapport.formats"]
 
 # --- Static files --------------------------------------------------------------------------------
 STATIC_URL = "/static/"

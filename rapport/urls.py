@@ -1,6 +1,7 @@
 """Every route of Rapport. Each one needs an entry in tests/test_access_matrix.py."""
 
 from django.urls import include, path
+from django.views.i18n import JavaScriptCatalog
 
 from rapport.accounts import views as accounts
 from rapport.audit import views as audit
@@ -17,6 +18,13 @@ urlpatterns = [
     path("manifest.webmanifest", shell.web_manifest, name="web_manifest"),
     path("sw.js", shell.service_worker, name="service_worker"),
     path("offline/", shell.offline, name="offline"),
+    # gettext() and interpolate() for the browser code, in the page's language (its djangojs
+    # catalog is rapport/core/locale/<language>/LC_MESSAGES/djangojs.po).
+    path(
+        "jsi18n/",
+        JavaScriptCatalog.as_view(packages=["rapport.core"]),
+        name="javascript_catalog",
+    ),
     path("accounts/session/", accounts.session_status, name="session_status"),
     path("accounts/", include("allauth.urls")),
     path("invite/<str:token>/", accounts.accept_invitation, name="accept_invitation"),

@@ -200,6 +200,8 @@ MATRIX: dict[str, tuple[dict[str, Expect], Kwargs | None]] = {
     # has the token's own matrix).
     "metrics": rule(404, 404, 404, 404, 404, 404),
     "session_status": rule(LOGIN, 204, 204, 204, 204, 204),
+    # The browser code's words: the same public catalog for everyone, sign-in pages included.
+    "javascript_catalog": rule(200, 200, 200, 200, 200, 200),
     "account_login": rule(200, HOME, HOME, HOME, HOME, HOME),
     "account_logout": rule(LOGIN, 200, 200, 200, 200, 200),
     "account_inactive": rule(200, 200, 200, 200, 200, 200),

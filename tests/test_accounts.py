@@ -973,20 +973,28 @@ def test_preferences_set_time_zone_and_language(client_a: User) -> None:
     assert (client_a.time_zone, client_a.language) == ("UTC", "en")
     assert not events(Action.PREFERENCES_CHANGED)
 
+    # French and German are no longer offered (their translations were not complete).
     response = browser.post(
         "/settings/",
         {"full_name": "Alice Client", "time_zone": "Europe/Paris", "language": "fr"},
     )
+    assert response.status_code == 200
+    assert "Select a valid choice. fr is not one of the available choices." in page(response)
+
+    response = browser.post(
+        "/settings/",
+        {"full_name": "Alice Client", "time_zone": "Europe/Paris", "language": "es", "clock": "12"},
+    )
     assert response.status_code == 302
     client_a.refresh_from_db()
-    assert (client_a.time_zone, client_a.language) == ("Europe/Paris", "fr")
+    assert (client_a.time_zone, client_a.language, client_a.clock) == ("Europe/Paris", "es", "12")
     [changed] = events(Action.PREFERENCES_CHANGED, actor=client_a)
-    assert changed.detail == {"fields": ["language", "time_zone"]}
+    assert changed.detail == {"fields": ["clock", "language", "time_zone"]}
 
     response = browser.get("/")
     assert response.status_code == 200
-    assert response["Content-Language"] == "fr"
-    assert '<html lang="fr">' in page(response)
+    assert response["Content-Language"] == "es"
+    assert '<html lang="es" data-hour-cycle="h12" data-time-zone="Europe/Paris">' in page(response)
 
 
 def test_pages_show_times_in_the_users_time_zone(therapist_x: User) -> None:
@@ -1001,7 +1009,8 @@ def test_pages_show_times_in_the_users_time_zone(therapist_x: User) -> None:
     assert response.status_code == 302
     response = browser.get("/invitations/")
     assert response.status_code == 200
-    tokyo = dateformat.format(invitation.expires_at.astimezone(ZoneInfo("Asia/Tokyo")), "j M Y H:i")
-    utc = dateformat.format(invitation.expires_at.astimezone(ZoneInfo("UTC")), "j M Y H:i")
+    shown = "j M Y, H:i"
+    tokyo = dateformat.format(invitation.expires_at.astimezone(ZoneInfo("Asia/Tokyo")), shown)
+    utc = dateformat.format(invitation.expires_at.astimezone(ZoneInfo("UTC")), shown)
     assert tokyo in page(response)
     assert utc not in page(response)

@@ -409,9 +409,10 @@ def test_practice_day_makes_a_fixed_number_of_queries(
     assert page(response).count('class="cal-day') == therapists
 
 
-# Session, the user with their second factor, practice, appointments, consent version, signatures, weekly
-# windows, availability changes; 1 for the unread-messages badge in the navigation.
+# Session, the user with their second factor, practice, appointments, consent version,
+# signatures, weekly windows, availability changes; 1 for the unread-messages badge in the
+# navigation.
 CALENDAR_QUERIES = 9
-# Session, the user with their second factor, practice, therapists, appointments, weekly windows, changes, and
-# the therapists of the filter's list.
+# Session, the user with their second factor, practice, therapists, appointments, weekly
+# windows, changes, and the therapists of the filter's list.
 PRACTICE_QUERIES = 8

@@ -239,13 +239,13 @@ def test_quiet_hours_end_on_the_wall_clock_across_a_daylight_saving_change() -> 
 
 def test_describe_hours() -> None:
     windows = [*WEEKDAYS_9_TO_5, Window(5, time(10), time(12, 30))]
-    assert describe_hours(windows) == "Monday–Friday 9:00–17:00; Saturday 10:00–12:30"  # noqa: RUF001
+    assert describe_hours(windows) == "Monday–Friday 09:00–17:00; Saturday 10:00–12:30"  # noqa: RUF001
     split = [
         Window(0, time(9), time(12)),
         Window(0, time(13), time(17)),
         Window(2, time(9), time(12)),
     ]
-    assert describe_hours(split) == "Monday 9:00–12:00, 13:00–17:00; Wednesday 9:00–12:00"  # noqa: RUF001
+    assert describe_hours(split) == "Monday 09:00–12:00, 13:00–17:00; Wednesday 09:00–12:00"  # noqa: RUF001
 
 
 def test_without_office_hours_only_the_reply_time(therapist_x: User, client_a: User) -> None:
@@ -275,7 +275,7 @@ def test_across_zones_and_a_daylight_saving_change(therapist_x: User, client_a: 
     told = expectation(therapist_x, friday_evening, viewer=client_a)
     assert told.away and not told.open_now and told.next_opening == monday_nine
     assert told.sentence == (
-        "Xena Therapist reads messages Monday–Friday 9:00–17:00 (America/New_York time). "  # noqa: RUF001
+        "Xena Therapist reads messages Monday–Friday 09:00–17:00 (America/New_York time). "  # noqa: RUF001
         "Xena Therapist usually replies within 24 hours. "
         "Xena Therapist is away now: expect an answer from Monday 11 March at 14:00, your time."
     )
@@ -304,10 +304,10 @@ def test_same_zone_today_and_tomorrow(therapist_x: User, client_a: User) -> None
     early = datetime(2030, 6, 4, 7, 30, tzinfo=LONDON)  # a Tuesday
     told = expectation(therapist_x, early, viewer=client_a)
     assert "(Europe/London time)" not in told.sentence
-    assert told.sentence.endswith("expect an answer from today at 9:00, your time.")
+    assert told.sentence.endswith("expect an answer from today at 09:00, your time.")
     late = datetime(2030, 6, 4, 17, 0, tzinfo=LONDON)
     told = expectation(therapist_x, late, viewer=client_a)
-    assert told.sentence.endswith("expect an answer from tomorrow at 9:00, your time.")
+    assert told.sentence.endswith("expect an answer from tomorrow at 09:00, your time.")
     assert told.next_opening == datetime(2030, 6, 5, 8, 0, tzinfo=UTC)
 
 

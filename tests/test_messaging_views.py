@@ -17,8 +17,8 @@ from tests.conftest import make_user, signed_in
 
 pytestmark = pytest.mark.django_db
 
-# Session, the user with their second factor; conversations missing for the caseload, the conversations with
-# both people, their unread counts; the practice and the navigation badge.
+# Session, the user with their second factor; conversations missing for the caseload, the
+# conversations with both people, their unread counts; the practice and the navigation badge.
 INBOX_QUERIES = 7
 
 

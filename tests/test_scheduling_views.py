@@ -361,8 +361,8 @@ def test_week_view_makes_a_fixed_number_of_queries(
     assert "40 sessions this week" in text(response)
 
 
-# Session, the user with their second factor, practice, appointments, consent version, signatures, weekly windows,
-# availability changes.
+# Session, the user with their second factor, practice, appointments, consent version,
+# signatures, weekly windows, availability changes.
 QUERIES_FOR_A_WEEK = 9  # 8 for the week, 1 for the unread-messages badge in the navigation
 
 
@@ -473,7 +473,7 @@ def test_client_picks_a_slot_in_their_own_zone_and_books_it(
     assert "Times are in your time zone, America/Los_Angeles" in body
     # Tuesday 09:00 in New York is 06:00 in Los Angeles; both are shown.
     assert "Tuesday 8 January" in body
-    assert "06:00 Therapist: Tue 09:00" in body
+    assert "06:00 Therapist: Tue, 09:00" in body
     assert f'value="{FIRST_OPEN}"' in page(response)
     assert "<fieldset" in page(response) and "<legend>Tuesday 8 January <" in page(response)
     # A day's count, and (shown on a phone) the way to its times after the first four.
@@ -500,7 +500,7 @@ def test_far_apart_zones_show_both_days(session_type: SessionType, client_a: Use
     body = text(browser.get(f"/book/?type={session_type.pk}"))
     # 09:00 Tuesday in New York is 03:00 Wednesday in Auckland (UTC+13 in January).
     assert "Wednesday 9 January" in body
-    assert "03:00 Therapist: Tue 09:00" in body
+    assert "03:00 Therapist: Tue, 09:00" in body
 
 
 def test_the_picker_pages_by_week_within_the_horizon(

@@ -63,7 +63,7 @@ class PreferencesForm(forms.ModelForm):  # type: ignore[type-arg]
 
     class Meta:
         model = User
-        fields = ["full_name", "time_zone", "language"]
+        fields = ["full_name", "time_zone", "language", "clock"]
 
     def clean_time_zone(self) -> str:
         value = str(self.cleaned_data["time_zone"])

@@ -17,6 +17,7 @@ from django.utils.translation import gettext as _
 
 from rapport.accounts.models import Practice
 from rapport.audit.services import Action, record
+from rapport.core import clock
 from rapport.lib.sessions import SEEN, STARTED, expiry_reason
 
 # Only rewrite the session when the last-seen time moved this much (saves a write per request).
@@ -76,7 +77,7 @@ class SessionLifetimeMiddleware:
 
 
 class UserPreferencesMiddleware:
-    """Render every page in the signed-in user's time zone and language."""
+    """Render every page in the signed-in user's time zone, language and 12/24-hour clock."""
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
@@ -88,7 +89,10 @@ class UserPreferencesMiddleware:
                 timezone.activate(zoneinfo.ZoneInfo(user.time_zone))
             except (zoneinfo.ZoneInfoNotFoundError, ValueError):
                 timezone.deactivate()
-            translation.activate(user.language)
+            # A language no longer offered (French and German were) reads as the default.
+            offered = user.language in dict(settings.LANGUAGES)
+            translation.activate(user.language if offered else settings.LANGUAGE_CODE)
+            clock.activate(user.clock)
         else:
             language = translation.get_language_from_request(request)
             translation.activate(language)
@@ -96,6 +100,7 @@ class UserPreferencesMiddleware:
         response = self.get_response(request)
         response.headers.setdefault("Content-Language", translation.get_language())
         timezone.deactivate()
+        clock.deactivate()
         return response
 
 
@@ -106,6 +111,7 @@ APP_SHELL_PATHS = ("/sw.js", "/manifest.webmanifest", "/offline/")
 MFA_EXEMPT_PREFIXES = (
     "/accounts/",
     "/static/",
+    "/jsi18n/",
     "/healthz",
     "/readyz",
     "/metrics",

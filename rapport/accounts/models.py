@@ -60,6 +60,18 @@ class User(AbstractBaseUser):
     language = models.CharField(
         _("language"), max_length=8, choices=settings.LANGUAGES, default="en"
     )
+    # Blank: as usual in the person's language (rapport.core.clock).
+    clock = models.CharField(
+        _("times of day"),
+        max_length=2,
+        blank=True,
+        default="",
+        choices=[
+            ("", _("As usual in my language")),
+            ("12", _("12-hour (2:30 PM)")),
+            ("24", _("24-hour (14:30)")),
+        ],
+    )
     is_active = models.BooleanField(_("active"), default=True)
     date_joined = models.DateTimeField(default=timezone.now)
     # Bumped by "sign out everywhere": every session minted before holds a stale auth hash.

@@ -12,6 +12,7 @@ from django.views.decorators.http import require_http_methods
 
 from rapport.accounts.decorators import role_required
 from rapport.accounts.models import Role, User
+from rapport.core.clock import clock
 from rapport.journal import services
 from rapport.journal.access import own_entries, own_entry, shared_entries
 from rapport.journal.forms import EntryForm, ReminderForm
@@ -86,7 +87,7 @@ def journal_reminder(request: HttpRequest) -> HttpResponse:
                 messages.success(
                     request,
                     _("Saved. You get a reminder at %(time)s on days you have not checked in.")
-                    % {"time": at.strftime("%H:%M")},
+                    % {"time": clock(at)},
                 )
             else:
                 messages.success(request, _("Saved. The daily reminder is off."))

@@ -21,6 +21,8 @@ from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import get_language, ngettext
 from django.utils.translation import gettext as _
 
+from rapport.core.clock import clock
+
 IMPROVEMENT = "improvement"
 NO_RELIABLE_CHANGE = "no_reliable_change"
 DETERIORATION = "deterioration"
@@ -65,11 +67,12 @@ def _months(language: str | None) -> tuple[str, ...]:
 
 
 def short_date(value: datetime, *, with_time: bool = False) -> str:
-    """Like "3 Mar 2026" (and ", 14:05") in the viewer's zone: Django's "j M Y" without its
-    per-call format parsing and translation lookups (a page formats hundreds of dates)."""
+    """Like "3 Mar 2026" (and ", 14:05" or ", 2:05 PM") in the viewer's zone: Django's "j M Y"
+    without its per-call format parsing and translation lookups (a page formats hundreds of
+    dates)."""
     local = timezone.localtime(value)
     text = f"{local.day} {_months(get_language())[local.month]} {local.year}"
-    return f"{text}, {local:%H:%M}" if with_time else text
+    return f"{text}, {clock(local, convert=False)}" if with_time else text
 
 
 def modality_names() -> dict[str, str]:

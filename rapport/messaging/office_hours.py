@@ -10,11 +10,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 
-from django.utils.formats import date_format, time_format
+from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from rapport.accounts.models import User
+from rapport.core.clock import clock
 from rapport.messaging.preferences import Window, office_hours_of, settings_for, wall_clock, zone_of
 
 WEEKDAYS = [0, 1, 2, 3, 4, 5, 6]
@@ -70,7 +71,7 @@ def reply_time(hours: int) -> str:
 
 
 def _clock(at: time) -> str:
-    return time_format(at, "G:i")
+    return clock(at)
 
 
 def describe_hours(windows: list[Window]) -> str:
@@ -98,12 +99,12 @@ def _moment(at: datetime, reader: User, now: datetime) -> str:
     """A coming moment as ``reader`` reads it: "today 9:00", "Monday 9:00", or with the date."""
     zone = zone_of(reader)
     local, today = at.astimezone(zone), now.astimezone(zone).date()
-    clock = time_format(local, "G:i")
+    at_clock = clock(local, convert=False)
     if local.date() == today:
-        return _("today at %(time)s") % {"time": clock}
+        return _("today at %(time)s") % {"time": at_clock}
     if local.date() == today + timedelta(days=1):
-        return _("tomorrow at %(time)s") % {"time": clock}
-    return _("%(day)s at %(time)s") % {"day": date_format(local, "l j F"), "time": clock}
+        return _("tomorrow at %(time)s") % {"time": at_clock}
+    return _("%(day)s at %(time)s") % {"day": date_format(local, "l j F"), "time": at_clock}
 
 
 def expectation(therapist: User, at: datetime, viewer: User | None = None) -> Expectation:

@@ -19,6 +19,7 @@ from django.utils.translation import gettext as _
 
 from rapport.accounts.models import User
 from rapport.audit.services import Action, record
+from rapport.core.clock import clock
 from rapport.messaging.models import MessagingSettings, OfficeHours
 
 DEFAULT_DELAY_MINUTES = 10
@@ -97,8 +98,8 @@ def check_windows(windows: list[Window]) -> None:
                 raise ValidationError(
                     _("Office hours on the same day overlap: %(a)s and %(b)s.")
                     % {
-                        "a": f"{earlier.starts:%H:%M}–{earlier.ends:%H:%M}",  # noqa: RUF001
-                        "b": f"{later.starts:%H:%M}–{later.ends:%H:%M}",  # noqa: RUF001
+                        "a": f"{clock(earlier.starts)}–{clock(earlier.ends)}",  # noqa: RUF001
+                        "b": f"{clock(later.starts)}–{clock(later.ends)}",  # noqa: RUF001
                     },
                     code="overlap",
                 )

@@ -13,12 +13,12 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.formats import time_format
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
 from rapport.accounts.models import User
 from rapport.care.access import Reach, access_client
+from rapport.core.clock import clock
 from rapport.notes import services
 from rapport.notes.access import Role, access_note
 from rapport.notes.forms import AddendumForm, ContactNoteForm, NoteForm, ReleaseForm
@@ -38,7 +38,7 @@ def _wants_json(request: HttpRequest) -> bool:
 
 
 def _saved(note: Note) -> JsonResponse:
-    at = time_format(timezone.localtime(note.updated_at), "H:i")
+    at = clock(note.updated_at)
     return JsonResponse(
         {
             "saved_at": at,

@@ -27,6 +27,7 @@ from django.utils.translation import gettext as _
 from rapport.accounts.models import Practice, User
 from rapport.audit.services import Action, record
 from rapport.care.access import active_relationship
+from rapport.core.clock import day_and_time
 from rapport.lib.intervals import local_to_utc
 from rapport.scheduling import notifications
 from rapport.scheduling.availability import open_slots
@@ -336,7 +337,11 @@ def book_series(
                     raise
                 raise SchedulingError(
                     _("The session on %(date)s collides with another booking; nothing was booked.")
-                    % {"date": timezone.localtime(moment, zone).strftime("%Y-%m-%d %H:%M")},
+                    % {
+                        "date": day_and_time(
+                            timezone.localtime(moment, zone), "j M Y", convert=False
+                        )
+                    },
                     code="series_conflict",
                 ) from exc
         record(

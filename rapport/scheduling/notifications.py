@@ -19,12 +19,14 @@ from django.core.mail import EmailMessage, EmailMultiAlternatives
 from django.db import transaction
 from django.template.loader import render_to_string
 from django.utils import timezone, translation
-from django.utils.formats import date_format, time_format
+from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from rapport.accounts.models import Practice, User
+from rapport.core import clock as clocks
 from rapport.core import outbox
+from rapport.core.clock import clock
 from rapport.push import services as push
 from rapport.push.models import NoticeKind
 from rapport.scheduling import ical
@@ -177,7 +179,7 @@ def _when(appointment: Appointment, person: User) -> str:
     zone = ical.viewer_zone(person)
     start = appointment.starts_at.astimezone(zone)
     end = appointment.ends_at.astimezone(zone)
-    start_time, end_time = time_format(start, "TIME_FORMAT"), time_format(end, "TIME_FORMAT")
+    start_time, end_time = clock(start, convert=False), clock(end, convert=False)
     if ical.is_repeated(start) or ical.is_repeated(end):
         # The night clocks go back: "1:30 BST – 1:20 GMT" says which 1:20.  # noqa: RUF003
         start_time, end_time = f"{start_time} {start.tzname()}", f"{end_time} {end.tzname()}"
@@ -233,7 +235,7 @@ def change_email(appointment: Appointment, change: str, person: User) -> EmailMu
     """The booked / moved / cancelled email for ``person``, with its calendar invitation."""
     practice = Practice.get()
     cancel = change == "cancelled"
-    with translation.override(person.language):
+    with translation.override(person.language), clocks.override(person.clock):
         context = {**_context(appointment, person, practice), "change": change}
         subject = render_to_string("scheduling/email/appointment_subject.txt", context)
         body = render_to_string("scheduling/email/appointment.txt", context)
@@ -269,7 +271,7 @@ def lead_time(minutes: int) -> str:
 
 def reminder_email(appointment: Appointment, minutes_before: int, person: User) -> EmailMessage:
     practice = Practice.get()
-    with translation.override(person.language):
+    with translation.override(person.language), clocks.override(person.clock):
         context = {
             **_context(appointment, person, practice),
             "lead_time": lead_time(minutes_before),

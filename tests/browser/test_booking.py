@@ -68,7 +68,7 @@ def test_client_books_a_slot_with_the_keyboard_and_the_therapist_sees_it(
     theirs = starts_at.astimezone(THERAPIST_ZONE)
     label = page.locator("label", has=chosen)
     expect(label).to_contain_text(f"{starts_at.astimezone(CLIENT_ZONE):%H:%M}")
-    expect(label).to_contain_text(f"Therapist: {theirs:%a %H:%M}")
+    expect(label).to_contain_text(f"Therapist: {theirs:%a, %H:%M}")
     # On a phone each day lists its next four times; the rest are behind "Show all … times",
     # the next stop after the times. Tab goes on, past the other days, to the button.
     page.keyboard.press("Tab")

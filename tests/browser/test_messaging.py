@@ -473,7 +473,7 @@ def test_outside_office_hours_the_client_sees_when_to_expect_a_reply(
     client.assert_fits()
     expectations = me.get_by_role("complementary", name="When to expect a reply")
     expect(expectations).to_contain_text(
-        f"{pair.therapist_name} reads messages {day} 9:00–10:00."  # noqa: RUF001
+        f"{pair.therapist_name} reads messages {day} 09:00–10:00."  # noqa: RUF001
     )
     expect(expectations).to_contain_text(f"{pair.therapist_name} usually replies within 24 hours.")
     expect(expectations).to_contain_text(

@@ -6,6 +6,7 @@
 // alert (a banner, and the parts of the page marked `data-refresh` read again).
 //
 // Read-only hook for tests and support: window.rapportEvents.open() is true while the socket is open.
+import { gettext } from "./i18n.js";
 import { ReconnectingSocket } from "./socket.js";
 
 const card = document.getElementById("waiting");
@@ -17,9 +18,9 @@ const alerts = document.getElementById("alerts");
 const alertList = document.getElementById("alert-list");
 const alertEmpty = document.getElementById("alert-empty");
 const alertEntry = document.getElementById("alert-entry");
-const ALERT_TEXT = "Safety alert: {name} needs your attention.";
-const ALERT_LINK = "Open the alert";
-const STOPPED_TEXT = "Live updates stopped: you were signed out. Reload the page.";
+const ALERT_TEXT = gettext("Safety alert: {name} needs your attention.");
+const ALERT_LINK = gettext("Open the alert");
+const STOPPED_TEXT = gettext("Live updates stopped: you were signed out. Reload the page.");
 const texts = document.getElementById("live-texts")?.dataset ?? {}; // translated in base.html
 // Parts of the page without a handler of their own (the admin's escalated alerts): read again
 // from the server after an event that changes them.

@@ -1,6 +1,8 @@
 // Type-ahead for the diagnosis code search: as the therapist types, the list of billable codes
 // under the search box is refreshed from the code search endpoint (codes only, no client data).
 // Without this script the search form works as a plain GET form.
+import { gettext, interpolate } from "../rapport/i18n.js";
+
 const form = document.querySelector("form[data-code-search]");
 const input = form?.querySelector("input[name=q]");
 const results = document.getElementById("code-results");
@@ -13,7 +15,7 @@ function show(items) {
   if (!items.length) {
     const p = document.createElement("p");
     p.className = "empty";
-    p.textContent = "No billable code matches.";
+    p.textContent = gettext("No billable code matches.");
     results.append(p);
     return;
   }
@@ -26,8 +28,8 @@ function show(items) {
     const button = document.createElement("button");
     button.type = "button";
     button.className = "link";
-    button.textContent = "Record";
-    button.setAttribute("aria-label", `Record ${code}`);
+    button.textContent = gettext("Record");
+    button.setAttribute("aria-label", interpolate(gettext("Record %(code)s"), { code }));
     button.addEventListener("click", () => {
       codeField.value = code;
       codeField.focus();

@@ -5,6 +5,7 @@
 // everything after the newest message it shows, and for corrections and retractions since its
 // last catch-up.
 import { ReconnectingSocket } from "../rapport/socket.js";
+import { dayAndTime, gettext, interpolate } from "../rapport/i18n.js";
 
 const config = JSON.parse(document.getElementById("messaging-config").textContent);
 const list = document.getElementById("messages");
@@ -24,16 +25,9 @@ const RESEND_MS = 8000;
 const TYPING_EVERY_MS = 3000;
 const TYPING_SHOWN_MS = 5000;
 const peerRole = config.role === "therapist" ? "client" : "therapist";
-// The server's format ("Fri 27 Nov, 16:57", the reader's time zone), so times never change style.
-const when = new Intl.DateTimeFormat("en-GB", {
-  timeZone: config.time_zone,
-  weekday: "short",
-  day: "numeric",
-  month: "short",
-  hour: "2-digit",
-  minute: "2-digit",
-  hourCycle: "h23",
-});
+// The server's format ("Fri 27 Nov, 16:57", the reader's language, clock and time zone), so times
+// never change style.
+const when = { format: (date) => dayAndTime(date, config.time_zone) };
 
 let lastSeq = config.last_seq; // the newest message shown
 let syncedAt = config.rendered_at; // server time of the last catch-up: changes after it are fetched
@@ -58,11 +52,11 @@ const socket = new ReconnectingSocket("/ws/messages/", {
   onMessage: receive,
   onDown: () => {
     connection.textContent = outbox.size
-      ? "Connection lost. Your messages are kept here and will be sent when it is back."
-      : "Connection lost. Reconnecting…";
+      ? gettext("Connection lost. Your messages are kept here and will be sent when it is back.")
+      : gettext("Connection lost. Reconnecting…");
   },
   onFinal: () => {
-    connection.textContent = "You were signed out. Sign in again to keep writing.";
+    connection.textContent = gettext("You were signed out. Sign in again to keep writing.");
   },
 });
 
@@ -99,7 +93,7 @@ function receive(frame) {
       refused(frame);
       break;
     case "session.ended":
-      connection.textContent = "You were signed out. Sign in again to keep writing.";
+      connection.textContent = gettext("You were signed out. Sign in again to keep writing.");
       break;
   }
 }
@@ -123,10 +117,12 @@ function show(message) {
   item.dataset.editableUntil = editableUntil.toISOString();
   if (message.visit) item.dataset.visit = "1";
   fill(item, {
-    who: mine ? "You" : message.name,
+    who: mine ? gettext("You") : message.name,
     at: message.at,
     text: message.retracted
-      ? mine ? "You retracted this message." : "This message was retracted."
+      ? mine
+        ? gettext("You retracted this message.")
+        : gettext("This message was retracted.")
       : message.text,
     edited: Boolean(message.edited_at) && !message.retracted,
     inSession: Boolean(message.visit),
@@ -147,8 +143,8 @@ function fill(item, { who, at, text, edited, inSession, attachment }) {
   time.textContent = when.format(new Date(at));
   const meta = item.querySelector(".meta");
   meta.querySelectorAll(".tag").forEach((tag) => tag.remove());
-  if (inSession) meta.append(" ", tag("in session"));
-  if (edited) meta.append(" ", tag("edited", "edited"));
+  if (inSession) meta.append(" ", tag(gettext("in session")));
+  if (edited) meta.append(" ", tag(gettext("edited"), "edited"));
   item.querySelector(".text").textContent = text;
   item.querySelector(".file")?.remove();
   if (attachment) {
@@ -174,9 +170,10 @@ function tag(text, extra = "") {
 }
 
 function formatSize(bytes) {
-  if (bytes < 1024) return `${bytes} bytes`;
-  if (bytes < 1024 * 1024) return `${(bytes / 1024).toFixed(1)} KB`;
-  return `${(bytes / 1024 / 1024).toFixed(1)} MB`;
+  const number = (n) => n.toLocaleString(document.documentElement.lang, { maximumFractionDigits: 1 });
+  if (bytes < 1024) return interpolate(gettext("%(count)s bytes"), { count: bytes });
+  if (bytes < 1024 * 1024) return interpolate(gettext("%(size)s KB"), { size: number(bytes / 1024) });
+  return interpolate(gettext("%(size)s MB"), { size: number(bytes / 1024 / 1024) });
 }
 
 // Stored messages in sequence order; unsent ones ("Sending…") after all of them. A message already
@@ -200,10 +197,12 @@ function status(item) {
     return;
   }
   if (!item.dataset.seq) {
-    line.textContent = item.dataset.failed ? `Not sent: ${item.dataset.failed}` : "Sending…";
+    line.textContent = item.dataset.failed
+      ? interpolate(gettext("Not sent: %(reason)s"), { reason: item.dataset.failed })
+      : gettext("Sending…");
     return;
   }
-  line.textContent = Number(item.dataset.seq) <= peerRead ? "Read" : "Sent";
+  line.textContent = Number(item.dataset.seq) <= peerRead ? gettext("Read") : gettext("Sent");
 }
 
 function refreshStatuses() {
@@ -232,14 +231,14 @@ function actions(item) {
   const correct = document.createElement("button");
   correct.type = "button";
   correct.className = "secondary";
-  correct.textContent = "Correct";
+  correct.textContent = gettext("Correct");
   correct.addEventListener("click", () => startEdit(item));
   const retract = document.createElement("button");
   retract.type = "button";
   retract.className = "secondary";
-  retract.textContent = "Retract";
+  retract.textContent = gettext("Retract");
   retract.addEventListener("click", () => {
-    if (confirm("Retract this message? Both of you will see that a message was retracted.")) {
+    if (confirm(gettext("Retract this message? Both of you will see that a message was retracted."))) {
       send({ type: "retract", id: item.dataset.id });
     }
   });
@@ -258,7 +257,7 @@ list.querySelectorAll("li.msg").forEach((item) => {
 function startEdit(item) {
   editing = item.dataset.id;
   textarea.value = item.querySelector(".text").textContent;
-  sendButton.textContent = "Save correction";
+  sendButton.textContent = gettext("Save correction");
   cancelEdit.hidden = false;
   fileInput.disabled = true;
   textarea.focus();
@@ -266,7 +265,7 @@ function startEdit(item) {
 
 function stopEdit() {
   editing = null;
-  sendButton.textContent = "Send";
+  sendButton.textContent = gettext("Send");
   cancelEdit.hidden = true;
   fileInput.disabled = false;
 }
@@ -326,7 +325,7 @@ function pending(text, id, attachment) {
   item.className = "msg mine sending";
   item.dataset.id = id;
   fill(item, {
-    who: "You",
+    who: gettext("You"),
     at: new Date().toISOString(),
     text,
     edited: false,
@@ -342,18 +341,19 @@ async function submit() {
   errorBox.hidden = true;
   const text = textarea.value.trim();
   if (editing) {
-    if (!text) return explain("Write the corrected message, or retract it instead.");
+    if (!text) return explain(gettext("Write the corrected message, or retract it instead."));
     send({ type: "edit", id: editing, text });
     stopEdit();
     textarea.value = "";
     return;
   }
   const file = fileInput.files[0];
-  if (!text && !file) return explain("Write a message first.");
+  if (!text && !file) return explain(gettext("Write a message first."));
   let attachment = null;
   if (file) {
     if (file.size > config.limit_bytes) {
-      return explain(`This file is too large: the limit is ${formatSize(config.limit_bytes)}.`);
+      const limit = formatSize(config.limit_bytes);
+      return explain(interpolate(gettext("This file is too large: the limit is %(limit)s."), { limit }));
     }
     try {
       attachment = await upload(file);
@@ -401,11 +401,11 @@ function upload(file) {
         /* not JSON: explained below */
       }
       if (request.status === 201) resolve(answer);
-      else reject(new Error(answer.error || "The file could not be uploaded. Please try again."));
+      else reject(new Error(answer.error || gettext("The file could not be uploaded. Please try again.")));
     });
     request.addEventListener("error", () => {
       progress.hidden = true;
-      reject(new Error("The file could not be uploaded: the connection dropped. Please try again."));
+      reject(new Error(gettext("The file could not be uploaded: the connection dropped. Please try again.")));
     });
     request.send(body);
   });
@@ -431,7 +431,7 @@ textarea.addEventListener("input", () => {
 });
 
 function showTyping() {
-  typingLine.textContent = `${config.peer} is typing…`;
+  typingLine.textContent = interpolate(gettext("%(name)s is typing…"), { name: config.peer });
   clearTimeout(typingTimer);
   typingTimer = setTimeout(() => (typingLine.textContent = ""), TYPING_SHOWN_MS);
 }

@@ -1,6 +1,7 @@
 // The inbox, kept current over the messages socket: unread counts per conversation and the
 // newest conversation first. Without this script the page is right as of its last load.
 import { ReconnectingSocket } from "../rapport/socket.js";
+import { dayAndTime, gettext, interpolate, ngettext } from "../rapport/i18n.js";
 
 const inbox = document.getElementById("inbox");
 const status = document.getElementById("inbox-status");
@@ -12,7 +13,7 @@ function row(conversation) {
 function setCount(item, count) {
   const badge = item.querySelector(".unread-count");
   badge.dataset.count = String(count);
-  badge.textContent = `${count} unread`;
+  badge.textContent = interpolate(ngettext("%(count)s unread", "%(count)s unread", count), { count });
   badge.hidden = count === 0;
   item.classList.toggle("unread", count > 0);
 }
@@ -35,9 +36,11 @@ const socket = new ReconnectingSocket("/ws/messages/", {
       const last = item.querySelector(".last-at");
       const time = document.createElement("time");
       time.dateTime = frame.message.at;
-      time.textContent = new Date(frame.message.at).toLocaleString();
-      last.replaceChildren("Last message ", time);
-      if (frame.message.from !== item.dataset.me) status.textContent = `New message from ${frame.message.name}.`;
+      time.textContent = dayAndTime(new Date(frame.message.at));
+      last.replaceChildren(`${gettext("Last message")} `, time);
+      if (frame.message.from !== item.dataset.me) {
+        status.textContent = interpolate(gettext("New message from %(name)s."), { name: frame.message.name });
+      }
     }
   },
 });

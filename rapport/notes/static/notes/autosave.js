@@ -2,6 +2,8 @@
 // focus and when the page is hidden. The same form is posted (with its CSRF token) and answered
 // with JSON; "Saved hh:mm" is announced in the form's polite live region. Without this script
 // the "Save draft" button does the same.
+import { gettext } from "../rapport/i18n.js";
+
 const form = document.getElementById("note-form");
 const status = document.getElementById("save-status");
 const EVERY = 5000;
@@ -34,11 +36,11 @@ async function save() {
         }
       } else {
         dirty = true;
-        status.textContent = answer.error || form.dataset.notSaved || "Not saved";
+        status.textContent = answer.error || form.dataset.notSaved || gettext("Not saved");
       }
     } catch {
       dirty = true;
-      status.textContent = form.dataset.notSaved || "Not saved";
+      status.textContent = form.dataset.notSaved || gettext("Not saved");
     } finally {
       busy = null;
     }

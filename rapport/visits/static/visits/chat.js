@@ -1,6 +1,7 @@
 // Live text chat beside the call. Each message gets its id in the browser (crypto.randomUUID)
 // and is sent again every few seconds until the server acknowledges it (`chat_ack`): a retried
 // id is stored once. Unacknowledged messages show "sending…".
+import { clock } from "../rapport/i18n.js";
 
 const RETRY_MS = 3000;
 
@@ -101,7 +102,7 @@ export class Chat {
     if (message.at) {
       const at = new Date(message.at);
       when.dateTime = message.at;
-      when.textContent = at.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+      when.textContent = clock(at);
     }
     item.querySelector(".chat-text").textContent = message.text;
     if (fresh) this.log.scrollTop = this.log.scrollHeight;

@@ -1,5 +1,7 @@
 // Call quality: one sample from getStats() every few seconds, judged by the practice's policy
 // (config.quality, docs/protocol.md "Quality policy"). No DOM here.
+import { gettext, interpolate } from "../rapport/i18n.js";
+
 
 const RANK = { text: 0, audio: 1, video: 2 };
 export const stronger = (a, b) => RANK[a] > RANK[b];
@@ -87,27 +89,37 @@ export function summarise(report, previous) {
 }
 
 const percent = (fraction) => `${Math.round(fraction * 100)} %`;
+const figure = (text, value) => interpolate(text, { value });
 
 // The figures past a threshold, in words for the notice and the timeline ("loss 12 %").
 export function poorFigures(figures, policy, modality) {
   const poor = policy.poor;
   const found = [];
-  if (figures.loss != null && figures.loss >= poor.loss) found.push(`loss ${percent(figures.loss)}`);
-  if (figures.rtt_ms != null && figures.rtt_ms >= poor.rtt_ms) found.push(`round trip ${Math.round(figures.rtt_ms)} ms`);
-  if (figures.jitter_ms != null && figures.jitter_ms >= poor.jitter_ms) found.push(`jitter ${Math.round(figures.jitter_ms)} ms`);
+  if (figures.loss != null && figures.loss >= poor.loss) found.push(figure(gettext("loss %(value)s"), percent(figures.loss)));
+  if (figures.rtt_ms != null && figures.rtt_ms >= poor.rtt_ms) {
+    found.push(figure(gettext("round trip %(value)s ms"), Math.round(figures.rtt_ms)));
+  }
+  if (figures.jitter_ms != null && figures.jitter_ms >= poor.jitter_ms) {
+    found.push(figure(gettext("jitter %(value)s ms"), Math.round(figures.jitter_ms)));
+  }
   if (modality === "video" && figures.bitrate_kbps != null && figures.bitrate_kbps < poor.video_kbps) {
-    found.push(`bandwidth ${Math.round(figures.bitrate_kbps)} kbit/s`);
+    found.push(figure(gettext("bandwidth %(value)s kbit/s"), Math.round(figures.bitrate_kbps)));
   }
   return found;
 }
+
+// "loss 12 % for 9 s"
+const lasting = (what, seconds) => interpolate(gettext("%(what)s for %(seconds)s s"), { what, seconds: Math.round(seconds) });
 
 // Too weak even for audio: past `audio_poor`, or no audio arriving at all.
 export function audioPoorFigures(figures, policy) {
   const limit = policy.audio_poor;
   const found = [];
-  if (figures.loss != null && figures.loss >= limit.loss) found.push(`loss ${percent(figures.loss)}`);
-  if (figures.rtt_ms != null && figures.rtt_ms >= limit.rtt_ms) found.push(`round trip ${Math.round(figures.rtt_ms)} ms`);
-  if (figures.audioPackets === 0) found.push("no sound arriving");
+  if (figures.loss != null && figures.loss >= limit.loss) found.push(figure(gettext("loss %(value)s"), percent(figures.loss)));
+  if (figures.rtt_ms != null && figures.rtt_ms >= limit.rtt_ms) {
+    found.push(figure(gettext("round trip %(value)s ms"), Math.round(figures.rtt_ms)));
+  }
+  if (figures.audioPackets === 0) found.push(gettext("no sound arriving"));
   return found;
 }
 
@@ -185,7 +197,7 @@ export class StepDown {
     if (modality === "video") {
       const poorFor = elapsed(this.poorSince);
       if (poor.length && poorFor >= p.audio_only_after_seconds) {
-        return { action: "audio", detail: `${poor[0]} for ${Math.round(poorFor)} s` };
+        return { action: "audio", detail: lasting(poor[0], poorFor) };
       }
       if (poor.length && poorFor >= p.lower_video_after_seconds && !this.lowered) {
         this.lowered = true;
@@ -202,7 +214,7 @@ export class StepDown {
       else this.audioPoorSince = null;
       const poorFor = elapsed(this.audioPoorSince);
       if (audioPoor.length && poorFor >= p.text_after_seconds) {
-        return { action: "text", detail: `${audioPoor[0]} for ${Math.round(poorFor)} s` };
+        return { action: "text", detail: lasting(audioPoor[0], poorFor) };
       }
     }
     if (this.steppedFrom && !this.offered && elapsed(this.goodSince) >= p.recover_after_seconds) {

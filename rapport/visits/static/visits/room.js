@@ -21,6 +21,7 @@ import { canChooseSpeaker, savedDevices } from "./devices.js";
 import { Layout } from "./layout.js";
 import { level, report, StepDown } from "./quality.js";
 import { SafetyPlanPanel } from "./safety-plan.js";
+import { clock, gettext, interpolate } from "../rapport/i18n.js";
 import { ReconnectingSocket } from "../rapport/socket.js";
 
 const config = JSON.parse(document.getElementById("visit-config").textContent);
@@ -299,7 +300,7 @@ const handlers = {
     const item = document.createElement("li");
     const when = document.createElement("time");
     when.dateTime = m.at;
-    when.textContent = new Date(m.at).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+    when.textContent = clock(new Date(m.at));
     item.append(when, " ", m.text);
     list.append(item);
   },
@@ -726,7 +727,7 @@ function renderCheckin(checkin) {
   if (confirmed && checkin.confirmed_at) {
     const time = document.createElement("time");
     time.dateTime = checkin.confirmed_at;
-    time.textContent = new Date(checkin.confirmed_at).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+    time.textContent = clock(new Date(checkin.confirmed_at));
     confirmed.replaceChildren(time);
   }
 }
@@ -736,7 +737,7 @@ function describe(levelName, figures) {
   if (!figures || levelName === "unknown") return words;
   const parts = [];
   if (figures.rtt_ms != null) parts.push(`${Math.round(figures.rtt_ms)} ms`);
-  if (figures.loss != null) parts.push(`${Math.round(figures.loss * 100)} % loss`);
+  if (figures.loss != null) parts.push(interpolate(gettext("%(value)s loss"), { value: `${Math.round(figures.loss * 100)} %` }));
   return parts.length ? `${words} (${parts.join(", ")})` : words;
 }
 
