@@ -57,6 +57,19 @@ def heading(html: str) -> str:
 
 
 @pytest.mark.django_db
+def test_a_page_leaves_the_thread_in_the_language_it_found(client_a: User) -> None:
+    """A web thread serves one person after another: the language of one request must not stay
+    active after it (nor leak into the code a test runs next)."""
+    speaks_spanish(client_a)
+    with translation.override("en"):
+        assert lang_of(page(client_a, reverse("home"))) == "es"
+        assert translation.get_language() == "en"
+    translation.deactivate()
+    assert lang_of(page(client_a, reverse("home"))) == "es"
+    assert translation.get_language() == "en"
+
+
+@pytest.mark.django_db
 def test_the_client_home_page_and_its_navigation_are_in_spanish(
     client_a: User, client_b: User
 ) -> None:

@@ -91,16 +91,20 @@ class UserPreferencesMiddleware:
                 timezone.deactivate()
             # A language no longer offered (French and German were) reads as the default.
             offered = user.language in dict(settings.LANGUAGES)
-            translation.activate(user.language if offered else settings.LANGUAGE_CODE)
+            language = user.language if offered else settings.LANGUAGE_CODE
             clock.activate(user.clock)
         else:
             language = translation.get_language_from_request(request)
-            translation.activate(language)
-        request.LANGUAGE_CODE = translation.get_language()
-        response = self.get_response(request)
-        response.headers.setdefault("Content-Language", translation.get_language())
-        timezone.deactivate()
-        clock.deactivate()
+        # Only for this request: the thread goes on to serve other people (and, in the tests,
+        # to run other code), none of whom may inherit this person's language.
+        try:
+            with translation.override(language):
+                request.LANGUAGE_CODE = translation.get_language()
+                response = self.get_response(request)
+                response.headers.setdefault("Content-Language", translation.get_language())
+        finally:
+            timezone.deactivate()
+            clock.deactivate()
         return response
 
 
