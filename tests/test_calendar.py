@@ -264,7 +264,7 @@ def test_move_form_from_the_calendar_goes_through_the_reschedule_service(
     ]
     assert [appointment.pk, "moved", 1, "client"] in notices
     after = browser.get(week)
-    assert "Moved 1 session(s)." in main(after)
+    assert "Moved 1 session." in main(after)
     assert "Thu 10 Jan, 11:15-12:05" in main(after)
 
 

@@ -160,7 +160,7 @@ def test_therapist_drags_a_session_to_another_time(
     wednesday = monday + timedelta(days=2)
     drag(therapist, full_text(pair, tuesday_ten), wednesday, time(14))
     assert therapist.path == f"/schedule/week/{monday.isoformat()}/"
-    expect(page.get_by_text("Moved 1 session(s).")).to_be_visible()
+    expect(page.get_by_text("Moved 1 session.")).to_be_visible()
     wednesday_two = datetime.combine(wednesday, time(14), tzinfo=LONDON)
     expect(page.get_by_role("link", name=full_text(pair, wednesday_two))).to_be_visible()
     assert starts_of(server, first) == wednesday_two
@@ -208,7 +208,7 @@ def test_therapist_moves_a_session_with_the_keyboard(
     page.get_by_label("New start time (your time zone)").fill("15:30")
     therapist.follow(lambda: page.keyboard.press("Enter"))
     assert therapist.path.startswith("/schedule/month/")
-    expect(page.get_by_text("Moved 1 session(s).")).to_be_visible()
+    expect(page.get_by_text("Moved 1 session.")).to_be_visible()
     friday_half_three = datetime.combine(friday, time(15, 30), tzinfo=LONDON)
     expect(page.get_by_role("table")).to_contain_text(full_text(pair, friday_half_three))
     assert starts_of(server, appointment) == friday_half_three
