@@ -10,6 +10,7 @@ from django import forms
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from rapport.billing.forms import MoneyField
 from rapport.billing.models import BillingLine, Invoice, InvoiceKind, PaymentMethod
@@ -169,7 +170,9 @@ class PeriodForm(forms.Form):
     """A period of days, both included (statements and exports). Blank: this month so far."""
 
     start = forms.DateField(label=_("From"), required=False, widget=_date_widget())
-    end = forms.DateField(label=_("To"), required=False, widget=_date_widget())
+    end = forms.DateField(
+        label=pgettext_lazy("end of a date range", "To"), required=False, widget=_date_widget()
+    )
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
