@@ -318,7 +318,7 @@ def test_a_collision_in_one_occurrence_books_nothing_and_names_the_date(
         book_six_mondays(therapist, client, session_type)
 
     assert caught.value.code == "series_conflict"
-    assert "2027-03-22 09:00" in caught.value.message
+    assert "22 Mar 2027, 09:00" in caught.value.message
     assert "nothing was booked" in caught.value.message
     assert Appointment.objects.filter(client=client).count() == 0
     assert AppointmentSeries.objects.count() == 0
