@@ -86,6 +86,10 @@ def visitors_in(
     made: list[Visitor] = []
 
     def make(name: str, **context_options: Any) -> Visitor:
+        # The site-wide service worker (rapport.core.shell) answers the page's requests itself,
+        # and Playwright's routes and request events never see requests a worker handles. Tests
+        # of the worker itself (the installable app, the offline safety plan) allow it.
+        context_options.setdefault("service_workers", "block")
         context = browser.new_context(**context_options)
         context.set_default_timeout(15_000)
         install_axe_route(context)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import uuid
 from dataclasses import dataclass
+from typing import Any
 
 from playwright.sync_api import Page
 
@@ -82,10 +83,12 @@ def new_pair(server: DemoServer) -> Pair:
     )
 
 
-def pair_in_browsers(visitor: MakeVisitor, server: DemoServer) -> tuple[Pair, Visitor, Visitor]:
+def pair_in_browsers(
+    visitor: MakeVisitor, server: DemoServer, **client_options: Any
+) -> tuple[Pair, Visitor, Visitor]:
     """A fresh pair, signed in: the client on a 360 px phone, the therapist at a desk."""
     pair = new_pair(server)
-    client = visitor("client on a phone", viewport=SMALL_SCREEN)
+    client = visitor("client on a phone", viewport=SMALL_SCREEN, **client_options)
     pair.let_in(client, pair.client)
     therapist = visitor("therapist")
     pair.let_in(therapist, pair.therapist)

@@ -54,7 +54,7 @@ print("sent", services.deliver(delivery.pk), PushSubscription.objects.filter(use
 
 def test_the_app_installs_and_opens_offline(visitor: MakeVisitor, server: DemoServer) -> None:
     pair = new_pair(server)
-    client = visitor("client on a phone", viewport=SMALL_SCREEN)
+    client = visitor("client on a phone", viewport=SMALL_SCREEN, service_workers="allow")
     page = pair.let_in(client, pair.client)
 
     cdp = client.context.new_cdp_session(page)
@@ -92,7 +92,12 @@ def test_a_push_subscription_reaches_the_app_and_a_notice_its_device(
     visitor: MakeVisitor, server: DemoServer
 ) -> None:
     pair = new_pair(server)
-    client = visitor("client on a phone", viewport=SMALL_SCREEN, permissions=["notifications"])
+    client = visitor(
+        "client on a phone",
+        viewport=SMALL_SCREEN,
+        permissions=["notifications"],
+        service_workers="allow",
+    )
     page = pair.let_in(client, pair.client)
     client.goto("/settings/")
     section = page.get_by_role("region", name="Notices on this device")

@@ -37,7 +37,7 @@ NO_PLAN_IN_ANY_CACHE = """async () => {
 def test_the_plan_opens_offline_and_is_gone_after_sign_out(
     visitor: MakeVisitor, server: DemoServer
 ) -> None:
-    pair, client, therapist = pair_in_browsers(visitor, server)
+    pair, client, therapist = pair_in_browsers(visitor, server, service_workers="allow")
     page, cpage = therapist.page, client.page
 
     # The therapist writes version 1.
