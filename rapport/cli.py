@@ -123,6 +123,10 @@ def cmd_demo(args: argparse.Namespace) -> int:
     for role, email, password in demo_logins():
         print(f"    {role:<15} {email:<32} {password}")
     print("  Therapists and admins set up two-factor authentication at first sign-in.")
+    print(
+        "  Billing: Jordan Chen's invoices, payment, statement and superbills are on their"
+        " billing page; one session line waits on the therapist's Billing page."
+    )
     print("  Emails (invitations) are printed in this terminal. Press Ctrl+C to stop.\n")
     # uvicorn raises the signal that stopped it again once it has shut down; with SIGTERM's
     # default action that would end this process before it stops the worker (left running).

@@ -245,3 +245,103 @@ def test_demo_client_has_homework_and_a_journal(db: Any) -> None:
     Assignment.objects.filter(client=jordan).delete()
     assert seed_demo() is True, "an older demo practice gets the part"
     assert between_sessions() == (pieces, entries)
+
+
+def test_demo_has_billing_built_through_the_services(db: Any) -> None:
+    from django.utils import timezone
+
+    from rapport.billing import ledger
+    from rapport.billing.access import waiting_lines
+    from rapport.billing.models import (
+        BillingLine,
+        BillingSettings,
+        ClientFee,
+        Invoice,
+        LineItem,
+        Payment,
+        ProviderDetails,
+        Service,
+        npi_is_valid,
+    )
+    from rapport.billing.superbill import build_superbill, render_pdf, superbill_months
+    from rapport.visits.models import Visit
+
+    seed_demo()
+    settings = BillingSettings.get()
+    settings.full_clean()
+    assert settings.currency == "USD" and settings.address and settings.phone
+    therapist = User.objects.get(email="therapist@demo.rapport.test")
+    details = ProviderDetails.objects.get(therapist=therapist)
+    details.full_clean()
+    assert npi_is_valid(details.npi) and details.credentials and details.licence_state
+    codes = set(Service.objects.values_list("cpt_code", flat=True))
+    assert codes >= {"90791", "90832", "90834", "90837", "90846", "90847", "90839", "90840"}
+    assert ClientFee.objects.get(client__email="client@demo.rapport.test").percent == 60
+
+    jordan = User.objects.get(email="j.chen@demo.rapport.test")
+    sessions = BillingLine.objects.filter(client=jordan, item=LineItem.SESSION)
+    assert sessions.count() == Visit.objects.filter(client=jordan).count() == 9
+    # Proposed from the visit timelines: the intake, 45-minute sessions, one mostly audio.
+    by_date = list(sessions.order_by("date_of_service"))
+    assert by_date[0].cpt_code == "90791"
+    assert {line.cpt_code for line in by_date[1:]} == {"90834"}
+    assert sorted(line.modifiers for line in by_date) == ["93", "93"] + ["95"] * 7
+    latest = by_date[-1]
+    assert latest.status == "proposed" and latest.place_of_service == ""
+    assert latest in waiting_lines(therapist), "one line waits for the therapist"
+    billed = sessions.filter(status="billed")
+    assert billed.count() >= 7, "most sessions are billed"
+    assert all(line.is_locked for line in billed)
+    assert BillingLine.objects.filter(client=jordan, item=LineItem.NO_SHOW).exists()
+
+    invoices = list(Invoice.objects.filter(client=jordan, status="issued").order_by("issued_on"))
+    assert 1 <= len(invoices) <= 3
+    for invoice in invoices:
+        entries = invoice.entries.filter(live=True)
+        amounts = [entry.amount for entry in entries]
+        assert invoice.total == sum(e.line.amount for e in entries) == sum(amounts)
+        assert all(e.line.status == "billed" for e in entries)
+    totals = sum(invoice.total for invoice in invoices)
+    paid = sum(p.amount for p in Payment.objects.filter(client=jordan))
+    assert 0 < paid < totals
+    balance = ledger.client_balance(jordan)
+    assert balance == totals - paid > 0
+    assert sum(ledger.invoice_balance(invoice) for invoice in invoices) == balance
+    if len(invoices) > 1:
+        assert ledger.invoice_balance(invoices[0]) == 0, "the first invoice is paid"
+    tomorrow = timezone.localdate() + timedelta(days=1)
+    assert invoices[0].issued_on is not None
+    account = ledger.statement(jordan, invoices[0].issued_on, tomorrow)
+    assert account.closing == balance and account.opening == 0
+
+    month = superbill_months(jordan)[0]
+    last_day = (month + timedelta(days=32)).replace(day=1) - timedelta(days=1)
+    bill = build_superbill(jordan, start=month, end=last_day)
+    assert bill.line_ids
+    pdf = render_pdf(bill, actor=therapist, via="test")
+    assert pdf.content.startswith(b"%PDF")
+
+    assert seed_demo() is False
+    assert BillingLine.objects.filter(client=jordan).count() == sessions.count() + 1
+    assert Invoice.objects.filter(client=jordan).count() == len(invoices), "seeded once"
+
+
+def test_demo_billing_pages_show_the_account(db: Any) -> None:
+    from rapport.billing import ledger
+    from rapport.billing.models import BillingLine
+    from rapport.billing.templatetags.money import money
+
+    seed_demo()
+    jordan = User.objects.get(email="j.chen@demo.rapport.test")
+    therapist = User.objects.get(email="therapist@demo.rapport.test")
+    TOTP.activate(therapist, generate_totp_secret())
+    waiting = BillingLine.objects.get(client=jordan, status="proposed")
+    home = signed_in(therapist).get("/billing/")
+    assert home.status_code == 200
+    assert f"/billing/lines/{waiting.pk}/" in home.content.decode()
+    mine = signed_in(jordan).get("/my/billing/")
+    assert mine.status_code == 200
+    assert money(ledger.client_balance(jordan), "USD") in mine.content.decode()
+    assert signed_in(jordan).get("/my/billing/statement/").status_code == 200
+    superbills = signed_in(jordan).get("/my/superbills/")
+    assert superbills.status_code == 200

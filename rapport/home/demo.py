@@ -6,7 +6,9 @@ and upcoming sessions in each therapist's own time zone. Messaging: office hours
 therapist and a short, read exchange between Dr. Okafor and Jordan Chen. History
 (``rapport.home.demo_history``): Jordan Chen's past course of therapy (weekly visits, session
 feedback, PHQ-9 and GAD-7 improving reliably) and Sam Rivera's first questionnaires. Record
-(``rapport.home.demo_record``): Jordan Chen's clinical record, homework and journal.
+(``rapport.home.demo_record``): Jordan Chen's clinical record, homework and journal. Billing
+(``rapport.home.demo_billing``): the fee schedule, the practice's and Dr. Okafor's billing
+details, and Jordan Chen's lines, invoices and a payment.
 
 Each part is a small function called from ``_seed_parts``; a part that finds its data already
 there does nothing, so running the seeding again keeps what visitors changed.
@@ -26,7 +28,7 @@ from django.utils import timezone
 from rapport.accounts.models import Practice, Role, User
 from rapport.care.models import CareRelationship, ClientProfile
 from rapport.care.services import start_care
-from rapport.home import demo_history, demo_record
+from rapport.home import demo_billing, demo_history, demo_record
 from rapport.lib.intervals import local_to_utc
 from rapport.messaging import services
 from rapport.messaging.access import conversation_for
@@ -148,7 +150,21 @@ def _seed_parts() -> bool:
     created = _seed_history() or created
     created = _seed_record() or created
     created = _seed_between_sessions() or created
+    created = _seed_billing() or created
     return created
+
+
+def _seed_billing() -> bool:
+    """The fee schedule, the practice's billing details and Jordan Chen's account
+    (``demo_billing``). False if the practice already has a fee schedule."""
+    if demo_billing.has_billing():
+        return False
+    admin = User.objects.get(email=ADMIN.email)
+    therapists = [User.objects.get(email=p.email) for p in THERAPISTS]
+    client = User.objects.get(email=CLIENTS[HISTORY_CLIENT].email)
+    sliding = User.objects.get(email=CLIENTS[SHORT_HISTORY_CLIENT].email)
+    demo_billing.seed_billing(admin, therapists, client, sliding)
+    return True
 
 
 def _seed_record() -> bool:
