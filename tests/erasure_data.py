@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import random
 import uuid
-from datetime import timedelta
+from datetime import date, timedelta
 
 from allauth.account.models import EmailAddress
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -66,6 +66,8 @@ def seed_client_everywhere(canary: str, admin: User) -> tuple[User, User]:
         preferred_name=f"{canary}-preferred",
         phone=f"{canary}-phone",
         emergency_contact=f"{canary}-emergency-contact",
+        date_of_birth=date(1979, 5, 17),
+        postal_address=f"{canary}-street 1\n{canary}-city",
         intake_notes=f"{canary}-intake-notes",
     )
     EmergencyAccess.objects.create(

@@ -30,6 +30,7 @@ from rapport.billing.models import (
     ProviderDetails,
     Service,
 )
+from rapport.care.access import profile_of
 from rapport.care.models import CareRelationship
 from tests.billing_data import billing_line
 from tests.conftest import make_user, signed_in
@@ -276,6 +277,33 @@ def test_the_pdf_shows_codes_details_and_exact_amounts(
     for absent in ["03/16/2026", "90832", "Z63.0", "03/20/2026", "90846", "90839", "90791"]:
         assert absent not in flat, absent
     assert "Bob Client" not in flat
+    # Nothing on the client's record yet: lines to write the date of birth and address on.
+    assert "Date of birth: Address:" in flat
+
+
+def test_the_clients_date_of_birth_and_address_come_from_their_record(
+    march: dict[str, Any], client_a: User, therapist_x: User
+) -> None:
+    profile = profile_of(client_a)
+    profile.date_of_birth = date(1984, 7, 19)
+    profile.postal_address = "221 Elm Street, Apt 4\n\nPortland, ME 04102\nUnited States"
+    profile.save()
+    bill = superbill.build_superbill(client_a, start=date(2026, 3, 1), end=date(2026, 3, 31))
+    assert bill.date_of_birth == date(1984, 7, 19)
+    assert bill.postal_address == "221 Elm Street, Apt 4\nPortland, ME 04102\nUnited States"
+    text = pdf_text(download(signed_in(therapist_x), client_a, **MARCH).content)
+    assert "Date of birth: 07/19/1984" in text
+    flat = " ".join(text.split())
+    assert "Address: 221 Elm Street, Apt 4 Portland, ME 04102 United States" in flat
+    assert "Alice Client Date of birth: 07/19/1984" in flat
+    # One filled in, the other still a line to write on.
+    profile.postal_address = ""
+    profile.save()
+    html = superbill.superbill_html(
+        superbill.build_superbill(client_a, start=date(2026, 3, 1), end=date(2026, 3, 31))
+    )
+    assert "07/19/1984" in html and '<span class="blank"></span>' not in html
+    assert '<span class="blank wide"></span>' in html
 
 
 def test_a_correction_is_shown_as_its_result_even_alone_in_the_range(

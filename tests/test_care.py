@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import timedelta
+from datetime import date, timedelta
 from typing import Any
 
 import pytest
@@ -11,13 +11,14 @@ import time_machine
 from allauth.mfa.totp.internal.auth import TOTP, generate_totp_secret
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.db import connection
 from django.test import Client
 from django.utils import timezone
 
 from rapport.accounts.models import Invitation, User
 from rapport.accounts.services import invite
 from rapport.audit.models import AuditEvent
-from rapport.care.models import CareRelationship, EmergencyAccess
+from rapport.care.models import CareRelationship, ClientProfile, EmergencyAccess
 from rapport.care.services import start_care
 from tests.conftest import PASSWORD, make_user, signed_in
 
@@ -249,3 +250,124 @@ def test_the_client_sees_reads_by_a_therapist_an_admin_gave_them_to(
     assert [label in r for r in nia_reads] == [False, True]
     assert yuri_reads
     assert not any("care started by an admin" in r for r in yuri_reads)
+
+
+# --- Date of birth and postal address on the client's record ------------------------------------
+
+
+def test_the_therapist_records_date_of_birth_and_address_audited_and_shown(
+    therapist_x: User, client_a: User
+) -> None:
+    browser = signed_in(therapist_x)
+    response = browser.post(
+        f"/clients/{client_a.pk}/edit/",
+        {"date_of_birth": "1984-07-19", "postal_address": "221 Elm Street\nPortland, ME 04102"},
+    )
+    assert response.status_code == 302
+    profile = ClientProfile.objects.get(client=client_a)
+    assert profile.date_of_birth == date(1984, 7, 19)
+    assert profile.postal_address == "221 Elm Street\nPortland, ME 04102"
+    changed = AuditEvent.objects.get(action="client.record_changed", client=client_a)
+    assert changed.actor == therapist_x
+    assert changed.detail == {"fields": ["date_of_birth", "postal_address"]}
+    assert "1984" not in str(changed.detail) and "Elm" not in str(changed.detail)
+    # Stored encrypted: the plain values are not in the table.
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT date_of_birth, postal_address FROM care_clientprofile WHERE client_id = %s",
+            [client_a.pk],
+        )
+        stored = cursor.fetchone()
+    assert "1984" not in stored[0] and "Elm" not in stored[1]
+    page = browser.get(f"/clients/{client_a.pk}/").content.decode()
+    assert "19 Jul 1984" in page
+    assert "221 Elm Street<br>Portland, ME 04102" in page
+    # The edit form shows the stored date back as the date input reads it.
+    assert 'value="1984-07-19"' in browser.get(f"/clients/{client_a.pk}/edit/").content.decode()
+    # Saving the same values again changes nothing and records nothing.
+    browser.post(
+        f"/clients/{client_a.pk}/edit/",
+        {"date_of_birth": "1984-07-19", "postal_address": "221 Elm Street\nPortland, ME 04102"},
+    )
+    assert AuditEvent.objects.filter(action="client.record_changed").count() == 1
+
+
+def test_the_client_keeps_their_own_date_of_birth_and_address(client_a: User) -> None:
+    browser = signed_in(client_a)
+    form = browser.get(f"/clients/{client_a.pk}/edit/").content.decode()
+    assert 'name="date_of_birth"' in form and 'name="postal_address"' in form
+    assert 'name="intake_notes"' not in form
+    response = browser.post(
+        f"/clients/{client_a.pk}/edit/",
+        {"date_of_birth": "1990-02-14", "postal_address": "4 Park Row\nLeeds LS1 5HD"},
+    )
+    assert response.status_code == 302
+    profile = ClientProfile.objects.get(client=client_a)
+    assert (profile.date_of_birth, profile.postal_address) == (
+        date(1990, 2, 14),
+        "4 Park Row\nLeeds LS1 5HD",
+    )
+    assert AuditEvent.objects.get(action="client.record_changed").actor == client_a
+    # Clearing them is allowed: the superbill goes back to lines to write on.
+    browser.post(f"/clients/{client_a.pk}/edit/", {"date_of_birth": "", "postal_address": ""})
+    profile.refresh_from_db()
+    assert (profile.date_of_birth, profile.postal_address) == (None, "")
+
+
+@pytest.mark.parametrize(
+    ("value", "error"),
+    [
+        ("2999-01-01", "A date of birth cannot be in the future."),
+        ("tomorrow", "cannot be in the future."),
+        ("1850-06-01", "A date of birth cannot be more than 120 years ago."),
+        ("19/07/1984", "Enter the date of birth as year-month-day, for example 1980-04-23."),
+        ("1984-02-30", "Enter the date of birth as year-month-day"),
+    ],
+)
+def test_a_bad_date_of_birth_is_refused_clearly_and_nothing_is_saved(
+    therapist_x: User, client_a: User, value: str, error: str
+) -> None:
+    if value == "tomorrow":
+        value = (timezone.localdate() + timedelta(days=1)).isoformat()
+    browser = signed_in(therapist_x)
+    response = browser.post(
+        f"/clients/{client_a.pk}/edit/",
+        {"date_of_birth": value, "postal_address": "221 Elm Street", "phone": "555 0100"},
+    )
+    assert response.status_code == 200
+    assert error in response.content.decode()
+    profile = ClientProfile.objects.filter(client=client_a).first()
+    assert profile is None or (profile.date_of_birth, profile.postal_address, profile.phone) == (
+        None,
+        "",
+        "",
+    )
+    assert not AuditEvent.objects.filter(action="client.record_changed").exists()
+
+
+def test_the_oldest_and_newest_dates_of_birth_are_allowed(
+    therapist_x: User, client_a: User
+) -> None:
+    today = timezone.localdate()
+    browser = signed_in(therapist_x)
+    try:
+        oldest = today.replace(year=today.year - 120)
+    except ValueError:  # 29 February
+        oldest = today.replace(year=today.year - 120, day=28)
+    for day in [today, oldest]:
+        response = browser.post(f"/clients/{client_a.pk}/edit/", {"date_of_birth": day})
+        assert response.status_code == 302, response.content.decode()
+        assert ClientProfile.objects.get(client=client_a).date_of_birth == day
+    response = browser.post(
+        f"/clients/{client_a.pk}/edit/", {"date_of_birth": oldest - timedelta(days=1)}
+    )
+    assert "more than 120 years ago" in response.content.decode()
+
+
+def test_a_postal_address_too_long_is_refused(therapist_x: User, client_a: User) -> None:
+    response = signed_in(therapist_x).post(
+        f"/clients/{client_a.pk}/edit/", {"postal_address": "x" * 501}
+    )
+    assert response.status_code == 200
+    assert "at most 500 characters" in response.content.decode()
+    assert not AuditEvent.objects.filter(action="client.record_changed").exists()

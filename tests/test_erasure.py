@@ -9,7 +9,7 @@ import io
 import os
 import uuid
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +24,7 @@ from django.utils import timezone
 from rapport.accounts.models import Practice, User
 from rapport.audit.models import AuditEvent
 from rapport.audit.services import Action, record, verify_trail
-from rapport.care.models import CareRelationship
+from rapport.care.models import CareRelationship, ClientProfile
 from rapport.messaging.attachments import attachments_dir
 from rapport.messaging.models import Attachment
 from rapport.notes.models import Addendum, Note, erasing
@@ -114,6 +114,8 @@ def test_erasure_leaves_no_trace_of_the_client_and_the_chain_verifies(
     assert "accounts_user.email" in raw_rows_holding(gone)
     assert "notes.Note.content" in decrypted_values_holding(gone)
     assert "messaging.Message.body" in decrypted_values_holding(gone)
+    assert "care.ClientProfile.postal_address" in decrypted_values_holding(gone)
+    assert ClientProfile.objects.get(client=client).date_of_birth == date(1979, 5, 17)
 
     item = erasure_requests.request_erasure(first_admin, client, "client_request")
     assert item.status == Erasure.Status.AWAITING_APPROVAL
@@ -137,6 +139,7 @@ def test_erasure_leaves_no_trace_of_the_client_and_the_chain_verifies(
     assert raw_rows_holding(gone) == []
     assert decrypted_values_holding(gone) == []
     assert files_holding(gone) == []
+    assert not ClientProfile.objects.filter(client_id=client.pk).exists()  # the birth date too
     # The control client is untouched, and the searches still see them.
     assert "accounts_user.email" in raw_rows_holding(kept)
     assert "notes.Addendum.text" in decrypted_values_holding(kept)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -27,6 +27,7 @@ from fhir.resources.R4B import get_fhir_model_class
 from rapport.accounts.models import User
 from rapport.audit.models import AuditEvent
 from rapport.audit.services import Action
+from rapport.care.access import profile_of
 from rapport.care.models import EmergencyAccess
 from rapport.measures import fhir
 from rapport.measures.definition_files import builtin_definitions
@@ -321,9 +322,14 @@ def test_a_correction_exports_as_the_same_resource_amended(
 def test_the_therapist_gets_an_opaque_patient_and_the_client_their_name(
     every_instrument: list[Response], client_a: User, therapist_x: User
 ) -> None:
+    profile = profile_of(client_a)
+    profile.date_of_birth = date(1990, 2, 14)
+    profile.postal_address = "4 Park Row\nLeeds LS1 5HD"
+    profile.save()
     from_therapist = export(signed_in(therapist_x), client_a)
     text = from_therapist.content.decode()
     assert client_a.full_name not in text and client_a.email not in text
+    assert "1990-02-14" not in text and "Park Row" not in text  # the record export carries them
     assert str(client_a.pk) not in [r["id"] for r in validated(bundle_of(from_therapist)).values()]
     (patient,) = of_kind(validated(bundle_of(from_therapist)), "Patient")
     assert set(patient) == {"resourceType", "id"}

@@ -7,7 +7,7 @@ import io
 import json
 import time
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -41,8 +41,14 @@ def full_record(client_a: User, therapist_x: User) -> User:
     profile = profile_of(client_a)
     profile.phone = "+44 113 496 0000"
     profile.emergency_contact = "Sam Client (partner), +44 7700 900123"
+    profile.date_of_birth = date(1990, 2, 14)
+    profile.postal_address = "4 Park Row\nLeeds LS1 5HD\nUnited Kingdom"
     profile.save()
     return client_a
+
+
+def pdf_text(content: bytes) -> str:
+    return "\n".join(page.extract_text() for page in PdfReader(io.BytesIO(content)).pages)
 
 
 def fhir_export(browser: Client, client: User) -> Any:
@@ -124,6 +130,11 @@ def test_the_patient_carries_an_identifier_and_for_care_the_contact_details(
     assert patient["name"] == [{"text": "Alice Client"}]
     assert {"system": "phone", "value": "+44 113 496 0000"} in patient["telecom"]
     assert patient["contact"][0]["name"]["text"].startswith("Sam Client")
+    assert patient["birthDate"] == "1990-02-14"
+    assert patient["address"] == [
+        {"use": "home", "type": "postal", "text": "4 Park Row\nLeeds LS1 5HD\nUnited Kingdom"}
+    ]
+    Bundle.model_validate(bundle)
     # Under emergency access the admin gets the record, not the name and contacts.
     EmergencyAccess.objects.create(
         admin=admin,
@@ -134,7 +145,10 @@ def test_the_patient_carries_an_identifier_and_for_care_the_contact_details(
     bundle = json.loads(fhir_export(signed_in(admin), full_record).content)
     patient = bundle["entry"][0]["resource"]
     assert "name" not in patient and "contact" not in patient
+    assert "birthDate" not in patient and "address" not in patient
     assert patient["identifier"]
+    text = pdf_text(pdf_export(signed_in(admin), full_record).content)
+    assert "1990" not in text and "Park Row" not in text
 
 
 def test_the_record_bundle_and_the_measures_bundle_agree(
@@ -174,6 +188,8 @@ def test_the_pdf_opens_and_holds_the_entries(full_record: User, client_a: User) 
     assert "Home office, Leeds" in text  # details printed in full
     assert "PHQ-9 result" in text
     assert "Prorated total" in text
+    assert "Date of birth: 14 Feb 1990" in text
+    assert "Postal address: 4 Park Row" in " ".join(text.split())
     assert "Page 1 of" in text
     assert "Rapport practice" in text or "practice" in text.lower()
 

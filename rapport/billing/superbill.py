@@ -15,8 +15,8 @@ allocated to the lines' invoices paid of each line (``ledger.paid_for_lines``).
 Procedure codes are printed with the practice's own labels from its fee schedule (the code
 descriptors are copyrighted); diagnoses with the public-domain ICD-10-CM descriptions.
 
-Rapport stores no client date of birth or postal address: the superbill leaves a line to write
-them on.
+The client's date of birth and postal address come from their record (``care.ClientProfile``);
+where one is not filled in, the superbill leaves a line to write it on.
 
 The caller has reached the client through ``rapport.billing.access``; ``render_pdf`` audits each
 download.
@@ -51,6 +51,7 @@ from rapport.billing.models import (
     Service,
 )
 from rapport.billing.services import BillingError
+from rapport.care.access import profile_of
 from rapport.diagnoses import icd
 
 PRINT_CSS = str(Path(__file__).parent / "static" / "billing" / "superbill_print.css")
@@ -131,6 +132,8 @@ class Superbill:
     practice_phone: str
     tax_id: str
     invoice_number: str = ""
+    date_of_birth: date | None = None
+    postal_address: str = ""
     providers: list[Provider] = field(default_factory=list)
     diagnoses: list[Diagnosis] = field(default_factory=list)
     rows: list[Row] = field(default_factory=list)
@@ -329,6 +332,7 @@ def build_superbill(
             missing += lacking
     if missing:
         raise DetailsMissing(missing)
+    profile = profile_of(client)
 
     codes: list[str] = []
     for line in standing:
@@ -372,6 +376,10 @@ def build_superbill(
         practice_phone=settings.phone.strip(),
         tax_id=settings.tax_id,
         invoice_number=(invoice.number or "") if invoice is not None else "",
+        date_of_birth=profile.date_of_birth,
+        postal_address="\n".join(
+            line.strip() for line in profile.postal_address.splitlines() if line.strip()
+        ),
         providers=list(providers.values()),
         diagnoses=diagnoses,
         rows=rows,

@@ -14,9 +14,18 @@ from rapport.core.countries import country_choices
 class ClientProfileForm(forms.ModelForm):  # type: ignore[type-arg]
     class Meta:
         model = ClientProfile
-        fields = ["preferred_name", "country", "phone", "emergency_contact", "intake_notes"]
+        fields = [
+            "preferred_name",
+            "date_of_birth",
+            "postal_address",
+            "country",
+            "phone",
+            "emergency_contact",
+            "intake_notes",
+        ]
         widgets = {
             "phone": forms.TextInput(attrs={"autocomplete": "off", "maxlength": 40}),
+            "postal_address": forms.Textarea(attrs={"rows": 4, "maxlength": 500}),
             "emergency_contact": forms.Textarea(attrs={"rows": 2, "maxlength": 500}),
             "intake_notes": forms.Textarea(attrs={"rows": 6, "maxlength": 10000}),
         }
@@ -31,7 +40,19 @@ class ClientProfileForm(forms.ModelForm):  # type: ignore[type-arg]
                 "Sets which crisis numbers are shown, until a session check-in names a country."
             ),
         )
-        limits = {"phone": 40, "emergency_contact": 500, "intake_notes": 10000}
+        self.fields["date_of_birth"].help_text = _("For example 1980-04-23.")
+        self.fields["date_of_birth"].error_messages["invalid"] = _(
+            "Enter the date of birth as year-month-day, for example 1980-04-23."
+        )
+        self.fields["postal_address"].help_text = _(
+            "Street, city, region or state, postal code and country, one per line."
+        )
+        limits = {
+            "phone": 40,
+            "postal_address": 500,
+            "emergency_contact": 500,
+            "intake_notes": 10000,
+        }
         for name, limit in limits.items():
             self.fields[name].max_length = limit  # type: ignore[attr-defined]
             self.fields[name].validators.append(MaxLengthValidator(limit))

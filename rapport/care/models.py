@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from rapport.core.countries import validate_country
-from rapport.core.encryption import EncryptedTextField
+from rapport.core.encryption import EncryptedDateField, EncryptedTextField
 
 
 class CareRelationship(models.Model):
@@ -53,6 +56,25 @@ class CareRelationship(models.Model):
         return f"{self.therapist} ↔ {self.client} ({self.status})"
 
 
+OLDEST_AGE = 120  # years: a date of birth further back is a typing mistake
+
+
+def validate_date_of_birth(value: date) -> None:
+    """A date of birth is not in the future and not more than ``OLDEST_AGE`` years ago."""
+    today = timezone.localdate()
+    if value > today:
+        raise ValidationError(_("A date of birth cannot be in the future."), code="future")
+    try:
+        earliest = today.replace(year=today.year - OLDEST_AGE)
+    except ValueError:  # 29 February
+        earliest = today.replace(year=today.year - OLDEST_AGE, day=28)
+    if value < earliest:
+        raise ValidationError(
+            _("A date of birth cannot be more than %(years)s years ago.") % {"years": OLDEST_AGE},
+            code="too_old",
+        )
+
+
 class ClientProfile(models.Model):
     """What the practice keeps about a client beyond their account. Free text is encrypted."""
 
@@ -64,6 +86,10 @@ class ClientProfile(models.Model):
     emergency_contact = EncryptedTextField(
         _("emergency contact (name, relation, phone)"), blank=True, default=""
     )
+    date_of_birth = EncryptedDateField(_("date of birth"), validators=[validate_date_of_birth])
+    # One block as the client writes it (street lines, city, region, postal code, country): what
+    # a superbill and a record export print as it is.
+    postal_address = EncryptedTextField(_("postal address"), blank=True, default="")
     intake_notes = EncryptedTextField(
         _("reason for referral / intake notes"), blank=True, default=""
     )

@@ -98,7 +98,7 @@ def end_care(relationship_id: int, *, actor: User, request: HttpRequest) -> Care
 
 
 def update_client_profile(
-    client: User, *, actor: User, request: HttpRequest, changes: dict[str, str]
+    client: User, *, actor: User, request: HttpRequest, changes: dict[str, Any]
 ) -> ClientProfile:
     """Save edits to a client's record (the caller has passed ``access_client``)."""
     with transaction.atomic():

@@ -1,8 +1,8 @@
 """The whole record as a FHIR R4 Bundle: the Patient and every provider's resources.
 
 The Patient carries an identifier (an opaque id under Rapport's naming system), and, for the
-client themselves and their clinician, the name, contact details and emergency contact Rapport
-keeps on the client's profile (Rapport stores no birth date). See docs/fhir.md.
+client themselves and their clinician, the name, contact details, birth date, postal address and
+emergency contact Rapport keeps on the client's profile. See docs/fhir.md.
 """
 
 from __future__ import annotations
@@ -36,6 +36,11 @@ def patient(client: User, *, named: bool) -> dict[str, Any]:
     if profile.phone:
         telecom.append({"system": "phone", "value": profile.phone})
     resource["telecom"] = telecom
+    if profile.date_of_birth is not None:
+        resource["birthDate"] = profile.date_of_birth.isoformat()
+    if profile.postal_address.strip():
+        lines = [line.strip() for line in profile.postal_address.splitlines() if line.strip()]
+        resource["address"] = [{"use": "home", "type": "postal", "text": "\n".join(lines)}]
     if profile.emergency_contact:
         resource["contact"] = [
             {

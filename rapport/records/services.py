@@ -17,7 +17,7 @@ from django.utils import timezone
 
 from rapport.accounts.models import Practice, User
 from rapport.audit.services import Action, record
-from rapport.care.access import Reach
+from rapport.care.access import Reach, profile_of
 from rapport.core.record import RecordEntry
 from rapport.records import fhir
 from rapport.records.timeline import KINDS, record_entries
@@ -78,14 +78,17 @@ def _print_rows(entry: RecordEntry) -> tuple[RecordEntry, str, list[str]]:
     return entry, " · ".join(short), long
 
 
-def record_html(viewer: User, client: User) -> tuple[str, int]:
-    """The print layout of the whole record (what the PDF is made from) and its entry count."""
+def record_html(viewer: User, client: User, *, named: bool = False) -> tuple[str, int]:
+    """The print layout of the whole record (what the PDF is made from) and its entry count.
+    ``named`` (the client themselves, their clinician) adds the date of birth and postal address,
+    as the FHIR Patient does."""
     entries = record_entries(client, viewer=viewer, export=True)
     html = render_to_string(
         "records/record_pdf.html",
         {
             "practice": Practice.get(),
             "client": client,
+            "profile": profile_of(client) if named else None,
             "entries": entries,
             "rows": [_print_rows(entry) for entry in entries],
             "kinds": KINDS,
@@ -100,7 +103,7 @@ def export_pdf(
 ) -> Export:
     now = timezone.now()
     with transaction.atomic():
-        html, count = record_html(viewer, client)
+        html, count = record_html(viewer, client, named=how in {Reach.SELF, Reach.CARE})
         _audit(viewer, client, how, "pdf", count, request)
     content = weasyprint.HTML(string=html).write_pdf(
         stylesheets=[weasyprint.CSS(filename=PRINT_CSS)]
