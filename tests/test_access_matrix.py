@@ -133,6 +133,10 @@ def homework_id(p: dict[str, Any]) -> dict[str, Any]:
     return {"homework_id": p["homework"].pk}
 
 
+def homework_assignment_id(p: dict[str, Any]) -> dict[str, Any]:
+    return {"client_id": p["client_a"].pk, "assignment_id": p["homework"].assignment_id}
+
+
 def journal_entry_id(p: dict[str, Any]) -> dict[str, Any]:
     return {"entry_id": p["journal_entry"].pk}
 
@@ -405,6 +409,7 @@ MATRIX: dict[str, tuple[dict[str, Expect], Kwargs | None]] = {
     # own (another client's is a 404).
     "client_homework": rule(LOGIN, 403, 403, 200, 404, 404, client_a_id),
     "homework_review": rule(LOGIN, 403, 403, 200, 404, 404, homework_id),
+    "homework_assignment": rule(LOGIN, 403, 403, 200, 404, 404, homework_assignment_id),
     "my_homework": rule(LOGIN, 200, 200, 403, 403, 403),
     "homework_fill": rule(LOGIN, 200, 404, 403, 403, 403, homework_id),
     # Journal: client_a's entry (shared). Only its client writes or changes it; the clinical
@@ -1165,6 +1170,11 @@ POST_MATRIX: dict[str, tuple[dict[str, Expect], Kwargs, FormData]] = {
         homework_id,
         {"comment": "Taken over"},
     ),
+    "homework_assignment": (
+        {"client_a": 403, "client_b": 403, "therapist_y": 404, "admin": 404},
+        homework_assignment_id,
+        {"action": "stop"},
+    ),
     "homework_fill": (
         {"client_b": 404, "therapist_x": 403, "therapist_y": 403, "admin": 403},
         homework_id,
@@ -1335,7 +1345,7 @@ def test_state_changing_routes_refuse_outsiders(world: dict[str, Any]) -> None:
             NoteTemplate.objects.count(),
             Addendum.objects.count() + CoSignature.objects.count() + Release.objects.count(),
             list(Erasure.objects.values_list("pk", "status", "approved_by", "cancelled_by")),
-            HomeworkAssignment.objects.count(),
+            list(HomeworkAssignment.objects.values_list("pk", "stopped_at", "instructions")),
             list(Homework.objects.values_list("pk", "status", "saved_at", "commented_at")),
             list(JournalEntry.objects.values_list("pk", "shared", "mood", "updated_at")),
             list(MoodReminder.objects.values_list("client", "enabled", "at", "revision")),
@@ -1430,6 +1440,7 @@ AFTER_CARE: dict[str, tuple[Expect, Expect, Kwargs]] = {
     "my_plan": (200, 403, no_kwargs),
     "client_homework": (403, 404, client_a_id),
     "homework_review": (403, 404, homework_id),
+    "homework_assignment": (403, 404, homework_assignment_id),
     "client_journal": (403, 404, client_a_id),
     "client_safety_plan": (403, 404, client_a_id),
     "safety_plan_edit": (403, 404, client_a_id),

@@ -118,6 +118,135 @@ def test_assigning_refuses_what_cannot_be_done(therapist_x: User, client_a: User
     assert not Assignment.objects.exists() and not Homework.objects.exists()
 
 
+# --- Changing and stopping an assignment ----------------------------------------------------------
+
+
+def _weekly_diary(therapist: User, client: User) -> Assignment:
+    return services.assign(
+        therapist,
+        client,
+        exercise="sleep_diary",
+        instructions="Fill it in each morning.",
+        first_due=date(2026, 3, 3),
+        repeat="weekly",
+        repeat_until=date(2026, 3, 24),
+    )
+
+
+def _due_days(assignment: Assignment) -> list[date]:
+    return list(assignment.homework.order_by("due_on").values_list("due_on", flat=True))
+
+
+def test_changing_an_assignment_moves_its_end_and_keeps_what_the_client_started(
+    therapist_x: User, client_a: User
+) -> None:
+    with time_machine.travel(MONDAY, tick=False):
+        assignment = _weekly_diary(therapist_x, client_a)
+        started = assignment.homework.get(due_on=date(2026, 3, 24))
+        services.save_answers(
+            client_a, started, {"fields": {}, "rows": [{"note": "x"}]}, submit=False
+        )
+
+        # Earlier end: the untouched days after it go, the started one stays.
+        services.change_assignment(
+            therapist_x,
+            assignment,
+            instructions="Only on weekdays.",
+            repeat_until=date(2026, 3, 10),
+        )
+        assert _due_days(assignment) == [date(2026, 3, 3), date(2026, 3, 10), date(2026, 3, 24)]
+        assignment.refresh_from_db()
+        assert assignment.instructions == "Only on weekdays."
+        assert assignment.repeat_until == date(2026, 3, 10) and assignment.changed_at is not None
+
+        # Later end: the missing weekly days come back (the started one is not doubled).
+        services.change_assignment(therapist_x, assignment, repeat_until=date(2026, 3, 31))
+        assert _due_days(assignment) == [
+            date(2026, 3, 3),
+            date(2026, 3, 10),
+            date(2026, 3, 17),
+            date(2026, 3, 24),
+            date(2026, 3, 31),
+        ]
+        assert assignment.homework.get(due_on=date(2026, 3, 24)).status == Status.DRAFT
+
+        for kwargs, words in [
+            ({"repeat_until": date(2026, 3, 1)}, "today or a later day"),
+            ({"repeat_until": None}, "until when"),
+            ({"repeat_until": date(2026, 3, 3) + timedelta(weeks=61)}, "more than 60"),
+        ]:
+            with pytest.raises(HomeworkError, match=words):
+                services.change_assignment(therapist_x, assignment, **kwargs)  # type: ignore[arg-type]
+        assert len(_due_days(assignment)) == 5  # a refused change changed nothing
+    changes = AuditEvent.objects.filter(action=Action.HOMEWORK_CHANGED).order_by("sequence")
+    assert [(e.detail["added"], e.detail["removed"]) for e in changes] == [(0, 1), (2, 0)]
+
+
+def test_stopping_an_assignment_clears_the_days_to_come_and_keeps_the_history(
+    therapist_x: User, client_a: User
+) -> None:
+    with time_machine.travel(MONDAY, tick=False):
+        assignment = _weekly_diary(therapist_x, client_a)
+    started = assignment.homework.get(due_on=date(2026, 3, 17))
+    services.save_answers(client_a, started, {"fields": {}, "rows": [{"note": "x"}]}, submit=False)
+    gone = assignment.homework.get(due_on=date(2026, 3, 24))
+    with time_machine.travel(datetime(2026, 3, 12, 8, 0, tzinfo=UTC), tick=False):
+        therapist = signed_in(therapist_x)
+        url = reverse("homework_assignment", args=[client_a.pk, assignment.pk])
+        page = therapist.get(url).content.decode()
+        assert "Stop this homework" in page and "Fill it in each morning." in page
+        response = therapist.post(url, {"action": "stop"}, follow=True)
+        assert "1 day still to do was removed" in response.content.decode()
+        # Missed (3 and 10 March) and started (17 March) stay; the untouched 24 March goes.
+        assert _due_days(assignment) == [date(2026, 3, 3), date(2026, 3, 10), date(2026, 3, 17)]
+        listing = signed_in(client_a).get(reverse("my_homework")).content.decode()
+        assert reverse("homework_fill", args=[started.pk]) in listing  # can still hand it in
+        missed = assignment.homework.get(due_on=date(2026, 3, 10))
+        assert reverse("homework_fill", args=[missed.pk]) not in listing
+        # Its reminder, already queued, finds nothing to send.
+        from rapport.homework.notifications import deliver_due_reminder
+
+        assert deliver_due_reminder(gone.pk) is False
+        # Stopped, it no longer changes.
+        assert "Stop this homework" not in therapist.get(url).content.decode()
+        with pytest.raises(HomeworkError, match="already stopped"):
+            services.stop_assignment(therapist_x, assignment)
+        with pytest.raises(HomeworkError, match="was stopped"):
+            services.change_assignment(therapist_x, assignment, repeat_until=date(2026, 3, 31))
+    event = AuditEvent.objects.get(action=Action.HOMEWORK_STOPPED)
+    assert event.client_id == client_a.pk and event.detail["removed"] == 1
+
+
+def test_the_change_form_explains_bad_input_and_keeps_what_was_typed(
+    therapist_x: User, client_a: User
+) -> None:
+    with time_machine.travel(MONDAY, tick=False):
+        assignment = _weekly_diary(therapist_x, client_a)
+        therapist = signed_in(therapist_x)
+        url = reverse("homework_assignment", args=[client_a.pk, assignment.pk])
+        response = therapist.post(
+            url, {"action": "change", "instructions": "Keep my words", "repeat_until": ""}
+        )
+        page = response.content.decode()
+        assert response.status_code == 400
+        assert "Say until when the homework repeats." in page and "Keep my words" in page
+        response = therapist.post(
+            url,
+            {"action": "change", "instructions": "Keep my words", "repeat_until": "2026-03-01"},
+        )
+        assert response.status_code == 400
+        assert "stop the homework instead" in response.content.decode()
+        assignment.refresh_from_db()
+        assert assignment.instructions == "Fill it in each morning."
+        response = therapist.post(
+            url, {"action": "change", "instructions": "Mornings only", "repeat_until": "2026-03-17"}
+        )
+        assert response.status_code == 302
+        assignment.refresh_from_db()
+        assert assignment.instructions == "Mornings only"
+        assert assignment.repeat_until == date(2026, 3, 17)
+
+
 # --- Draft, hand-in, comment through the pages ---------------------------------------------------
 
 

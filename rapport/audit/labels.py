@@ -95,6 +95,8 @@ ACTION_LABELS = {
     Action.HOMEWORK_ASSIGNED: _("Assigned homework"),
     Action.HOMEWORK_SUBMITTED: _("Handed in homework"),
     Action.HOMEWORK_COMMENTED: _("Commented on homework"),
+    Action.HOMEWORK_CHANGED: _("Changed homework"),
+    Action.HOMEWORK_STOPPED: _("Stopped homework"),
     Action.JOURNAL_ENTRY_SHARED: _("Shared a journal entry"),
     Action.JOURNAL_ENTRY_UNSHARED: _("Stopped sharing a journal entry"),
     Action.JOURNAL_REMINDER_CHANGED: _("Changed their daily reminder"),

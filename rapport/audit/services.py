@@ -112,6 +112,8 @@ class Action:
     HOMEWORK_ASSIGNED = "homework.assigned"
     HOMEWORK_SUBMITTED = "homework.submitted"
     HOMEWORK_COMMENTED = "homework.commented"
+    HOMEWORK_CHANGED = "homework.changed"
+    HOMEWORK_STOPPED = "homework.stopped"
     JOURNAL_ENTRY_SHARED = "journal.entry_shared"
     JOURNAL_ENTRY_UNSHARED = "journal.entry_unshared"
     JOURNAL_REMINDER_CHANGED = "journal.reminder_changed"

@@ -11,7 +11,7 @@ from django.utils.translation import gettext_lazy as _
 
 from rapport.core.forms import PlausibleDateField
 from rapport.homework.exercises import DATE, FREE_TASK, SCORE, TIME, Exercise, Field, choices
-from rapport.homework.models import Repeat
+from rapport.homework.models import Assignment, Repeat
 from rapport.homework.services import TEXT_LIMIT
 
 DATE_INPUT = forms.DateInput(attrs={"type": "date"})
@@ -51,6 +51,40 @@ class AssignForm(forms.Form):
         if repeats and data.get("repeat_until") is None and not self.has_error("repeat_until"):
             self.add_error("repeat_until", _("Say until when the homework repeats."))
         return data
+
+
+class ChangeAssignmentForm(forms.Form):
+    """What may change once assigned: the words the client reads and a repeat's last day."""
+
+    title = forms.CharField(label=_("Title of the free task"), max_length=200, required=False)
+    instructions = forms.CharField(
+        label=_("Your instructions (optional)"),
+        max_length=TEXT_LIMIT,
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text=_("The client reads these above the exercise. Plain words."),
+    )
+    repeat_until = PlausibleDateField(
+        label=_("Repeat until"),
+        widget=DATE_INPUT,
+        required=False,
+        help_text=_(
+            "The last day it is due. An earlier day removes the days after it that the client"
+            " has not started."
+        ),
+    )
+
+    def __init__(self, *args: Any, assignment: Assignment, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if assignment.exercise != FREE_TASK:
+            del self.fields["title"]
+        if assignment.repeat == Repeat.NONE:
+            del self.fields["repeat_until"]
+        else:
+            self.fields["repeat_until"].required = True
+            self.fields["repeat_until"].error_messages["required"] = _(
+                "Say until when the homework repeats."
+            )
 
 
 def _form_field(spec: Field) -> forms.Field:

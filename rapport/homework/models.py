@@ -38,6 +38,9 @@ class Assignment(models.Model):
     repeat = models.CharField(max_length=10, choices=Repeat.choices, default=Repeat.NONE)
     repeat_until = models.DateField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
+    changed_at = models.DateTimeField(null=True, blank=True)  # last changed by the therapist
+    # Stopped by the therapist: its pieces not yet started are gone, the rest are kept.
+    stopped_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-pk"]

@@ -115,12 +115,106 @@ def assign(
             exercise=exercise,
             due_dates=len(days),
         )
-        now = timezone.now()
-        zone = zone_of(client)
-        for homework in made:
-            remind_at = wall_clock(homework.due_on, REMIND_AT, zone)
-            tasks.send_due_reminder.using(run_after=max(remind_at, now)).enqueue(homework.pk)
+        _schedule_reminders(client, made)
     return assignment
+
+
+def _schedule_reminders(client: User, made: list[Homework]) -> None:
+    now = timezone.now()
+    zone = zone_of(client)
+    for homework in made:
+        remind_at = wall_clock(homework.due_on, REMIND_AT, zone)
+        tasks.send_due_reminder.using(run_after=max(remind_at, now)).enqueue(homework.pk)
+
+
+def change_assignment(
+    therapist: User,
+    assignment: Assignment,
+    *,
+    title: str = "",
+    instructions: str = "",
+    repeat_until: date | None = None,
+    request: HttpRequest | None = None,
+) -> Assignment:
+    """Change what the client reads (a free task's title, the instructions) and, for repeating
+    homework, the last day it is due. A later end adds the new due days (from today on, each
+    with its reminder); an earlier one removes the pieces after it that the client has not
+    started. What the client started or handed in is never removed."""
+    today = timezone.localdate()
+    with transaction.atomic():
+        locked = Assignment.objects.select_for_update().get(pk=assignment.pk)
+        if locked.stopped_at is not None:
+            raise HomeworkError(_("This homework was stopped, so it cannot change."))
+        if locked.exercise == FREE_TASK and not title.strip():
+            raise HomeworkError(_("Give the free task a title."))
+        fields = ["instructions", "changed_at"]
+        if locked.exercise == FREE_TASK:
+            locked.title = title.strip()[:200]
+            fields.append("title")
+        locked.instructions = instructions.strip()[:TEXT_LIMIT]
+        added = removed = 0
+        if locked.repeat != Repeat.NONE and repeat_until != locked.repeat_until:
+            if repeat_until is None:
+                raise HomeworkError(_("Say until when the homework repeats."))
+            if repeat_until < today:  # that would only hide what was missed: stop it instead
+                raise HomeworkError(_("Choose today or a later day, or stop the homework instead."))
+            days = set(due_dates(locked.first_due, locked.repeat, repeat_until))
+            existing = set(locked.homework.values_list("due_on", flat=True))
+            removed, _kinds = locked.homework.filter(
+                due_on__gt=repeat_until, status=Status.ASSIGNED
+            ).delete()
+            made = Homework.objects.bulk_create(
+                Homework(assignment=locked, client=locked.client, due_on=day)
+                for day in sorted(days - existing)
+                if day >= today
+            )
+            added = len(made)
+            _schedule_reminders(locked.client, made)
+            locked.repeat_until = repeat_until
+            fields.append("repeat_until")
+        locked.changed_at = timezone.now()
+        locked.save(update_fields=fields)
+        record(
+            Action.HOMEWORK_CHANGED,
+            actor=therapist,
+            request=request,
+            obj=locked,
+            client=locked.client,
+            added=added,
+            removed=removed,
+        )
+    return locked
+
+
+def stop_assignment(
+    therapist: User, assignment: Assignment, *, request: HttpRequest | None = None
+) -> int:
+    """Stop homework: the pieces due today or later that the client has not started go (their
+    reminders find nothing to send); drafts can still be handed in, and what was due before
+    stays in the record. Returns how many pieces went."""
+    with transaction.atomic():
+        locked = Assignment.objects.select_for_update().get(pk=assignment.pk)
+        if locked.stopped_at is not None:
+            raise HomeworkError(_("This homework was already stopped."))
+        removed, _kinds = locked.homework.filter(
+            due_on__gte=timezone.localdate(), status=Status.ASSIGNED
+        ).delete()
+        locked.stopped_at = timezone.now()
+        locked.save(update_fields=["stopped_at"])
+        record(
+            Action.HOMEWORK_STOPPED,
+            actor=therapist,
+            request=request,
+            obj=locked,
+            client=locked.client,
+            removed=removed,
+        )
+    return removed
+
+
+def assignments_of(client: User) -> list[Assignment]:
+    """The client's assignments for the clinical team, the latest first."""
+    return list(Assignment.objects.filter(client=client).order_by("-created_at", "-pk"))
 
 
 def answers_of(homework: Homework) -> dict[str, Any]:

@@ -5,10 +5,11 @@ one in (drafts and handing in). Views parse and render; the rules live in ``serv
 from __future__ import annotations
 
 from django.contrib import messages
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views.decorators.http import require_http_methods
 
 from rapport.accounts.decorators import role_required
@@ -16,8 +17,8 @@ from rapport.accounts.models import Role, User
 from rapport.care.access import Reach
 from rapport.homework import services
 from rapport.homework.access import access_client_homework, access_homework, own_homework
-from rapport.homework.forms import AnswerForm, AssignForm, CommentForm
-from rapport.homework.models import Status
+from rapport.homework.forms import AnswerForm, AssignForm, ChangeAssignmentForm, CommentForm
+from rapport.homework.models import Assignment, Status
 from rapport.homework.services import HomeworkError
 
 
@@ -50,6 +51,58 @@ def client_homework(request: HttpRequest, client_id: int) -> HttpResponse:
             "via": how,
             "form": form if how == Reach.CARE else None,
             "homework": [(h, services.title_of(h.assignment)) for h in homework],
+            "assignments": [(a, services.title_of(a)) for a in services.assignments_of(client)],
+        },
+        status=400 if write else 200,
+    )
+
+
+@role_required(Role.THERAPIST, Role.ADMIN)
+@require_http_methods(["GET", "POST"])
+def homework_assignment(request: HttpRequest, client_id: int, assignment_id: int) -> HttpResponse:
+    """Change or stop one assignment: the client's therapist in active care only."""
+    user = _user(request)
+    write = request.method == "POST"
+    client, _how = access_client_homework(user, client_id, request=request, write=True)
+    assignment = Assignment.objects.filter(client=client, pk=assignment_id).first()
+    if assignment is None:
+        raise Http404("No such homework.")
+    stopping = write and request.POST.get("action") == "stop"
+    initial = {
+        "title": assignment.title,
+        "instructions": assignment.instructions,
+        "repeat_until": assignment.repeat_until,
+    }
+    form = ChangeAssignmentForm(
+        request.POST if write and not stopping else None, assignment=assignment, initial=initial
+    )
+    try:
+        if stopping:
+            removed = services.stop_assignment(user, assignment, request=request)
+            messages.success(
+                request,
+                ngettext(
+                    "Homework stopped. %(n)d day still to do was removed.",
+                    "Homework stopped. %(n)d days still to do were removed.",
+                    removed,
+                )
+                % {"n": removed},
+            )
+            return redirect("client_homework", client.pk)
+        if write and form.is_valid():
+            services.change_assignment(user, assignment, request=request, **form.cleaned_data)
+            messages.success(request, _("Homework changed. The client sees the new version."))
+            return redirect("client_homework", client.pk)
+    except HomeworkError as exc:
+        form.add_error(None, exc.message)
+    return render(
+        request,
+        "homework/assignment.html",
+        {
+            "client": client,
+            "assignment": assignment,
+            "title": services.title_of(assignment),
+            "form": form if assignment.stopped_at is None else None,
         },
         status=400 if write else 200,
     )
@@ -89,7 +142,12 @@ def homework_review(request: HttpRequest, homework_id: int) -> HttpResponse:
 @require_http_methods(["GET"])
 def my_homework(request: HttpRequest) -> HttpResponse:
     rows = list(own_homework(_user(request)).order_by("due_on", "pk"))
-    to_do = [(h, services.title_of(h.assignment)) for h in rows if not h.is_done]
+    # Homework the therapist stopped leaves the list unless the client had started it.
+    to_do = [
+        (h, services.title_of(h.assignment))
+        for h in rows
+        if not h.is_done and (h.status == Status.DRAFT or h.assignment.stopped_at is None)
+    ]
     done = [(h, services.title_of(h.assignment)) for h in reversed(rows) if h.is_done]
     return render(
         request,

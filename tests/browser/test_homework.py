@@ -89,6 +89,16 @@ def test_assign_draft_hand_in_and_comment(visitor: MakeVisitor, server: DemoServ
     )
     client.assert_fits()
 
+    # The therapist stops the rest: the two days not started leave the client's list.
+    therapist.goto(f"/clients/{pair.client_id}/homework/")
+    assigned = page.get_by_role("region", name="Assigned")
+    therapist.click(assigned.get_by_role("link", name="Thought record"))
+    therapist.click(page.get_by_role("button", name="Stop this homework"))
+    expect(page.get_by_role("status")).to_contain_text("2 days still to do were removed")
+    expect(page.get_by_role("region", name="Assigned")).to_contain_text("stopped")
+    client.goto("/homework/")
+    expect(cpage.get_by_role("region", name="To do").get_by_role("listitem")).to_have_count(0)
+
 
 def test_a_private_mood_is_charted_for_the_client_only(
     visitor: MakeVisitor, server: DemoServer
