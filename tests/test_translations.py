@@ -14,7 +14,7 @@ import re
 import shutil
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from html.parser import HTMLParser
 from importlib import import_module
 from pathlib import Path
@@ -26,7 +26,7 @@ from django.conf import settings
 from django.core.management import call_command
 from django.template import Context, Template
 from django.urls import reverse
-from django.utils import dateformat, translation
+from django.utils import dateformat, timezone, translation
 from django.utils.translation.trans_real import DjangoTranslation
 
 import rapport
@@ -369,7 +369,7 @@ def test_a_spanish_page_has_spanish_days_and_the_chosen_clock(
     response = signed_in(in_spanish(client, choice)).get(reverse("my_sessions"))
     text = " ".join(" ".join(read(response.content.decode()).parts).split())
     with translation.override("es"):
-        day = dateformat.format(starts, "l j F")  # e.g. "martes 15 diciembre"
+        day = dateformat.format(starts, r"l j \d\e F")  # e.g. "martes 15 de diciembre"
     assert re.search(r"(lunes|martes|miércoles|jueves|viernes|sábado|domingo)", day)
     assert re.search(
         r"(enero|febrero|marzo|abril|mayo|junio|julio|agosto|septiembre|octubre|noviembre|diciembre)",
@@ -379,3 +379,23 @@ def test_a_spanish_page_has_spanish_days_and_the_chosen_clock(
     assert expected in text, text[:2000]
     assert ("15:30" in text) is not twelve_hour
     assert not re.search(r"\d:\d\d ?(AM|PM)\b", text)  # no English clock beside the Spanish one
+
+
+@pytest.mark.django_db
+def test_long_dates_read_as_each_language_writes_them() -> None:
+    day = date(2026, 12, 5)
+    moment = datetime(2026, 12, 5, 14, 5, tzinfo=UTC)
+    expected = {
+        "en": ("Saturday 5 December", "Saturday 5 December 2026", "5 December 2026, 14:05"),
+        "es": (
+            "sábado 5 de diciembre",
+            "sábado 5 de diciembre de 2026",
+            "5 de diciembre de 2026, 14:05",
+        ),
+    }
+    for language, (short, long, with_time) in expected.items():
+        with translation.override(language), timezone.override(UTC):
+            assert clock.weekday_date(day) == short
+            assert clock.weekday_date(day, year=True) == long
+            assert clock.day_and_time(moment, "DATE_FORMAT") == with_time
+            assert clock.day_and_time(moment, "WEEKDAY_DATE_FORMAT") == f"{short}, 14:05"

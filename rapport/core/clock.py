@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
-from datetime import datetime, time
+from datetime import date, datetime, time
 
 from django.utils import timezone
 from django.utils.formats import date_format, get_format, get_format_modules, time_format
@@ -55,6 +55,27 @@ def hour_cycle() -> str:
     return "h23" if uses_24_hours() else "h12"
 
 
+# Patterns Django does not define, by name, with their English default (the formats modules).
+WEEKDAY_FORMATS = {"WEEKDAY_DATE_FORMAT": "l j F", "WEEKDAY_DATE_YEAR_FORMAT": "l j F Y"}
+
+
+def _format_of_language(name: str, default: str) -> str:
+    """A pattern Django does not define (``WEEKDAY_DATE_FORMAT``), from the active language's
+    format module (rapport/formats/<language>/formats.py), else ``default``."""
+    for module in get_format_modules(get_language()):
+        found = getattr(module, name, None)
+        if found:
+            return str(found)
+    return default
+
+
+def weekday_date(value: date, *, year: bool = False) -> str:
+    """The day with its weekday, as the language writes it: "Saturday 5 December" or "sábado
+    5 de diciembre" (with the year: "... 2026" / "... de 2026")."""
+    name = "WEEKDAY_DATE_YEAR_FORMAT" if year else "WEEKDAY_DATE_FORMAT"
+    return date_format(value, _format_of_language(name, WEEKDAY_FORMATS[name]))
+
+
 def _meridiems() -> tuple[str, str]:
     """ "AM"/"PM" as the active language writes them (its format module's ``MERIDIEMS``; Django's
     own "A" is not translated in every language)."""
@@ -83,6 +104,9 @@ def clock(value: datetime | time, *, seconds: bool = False, convert: bool = True
 
 def day_and_time(value: datetime, day: str = "SHORT_DATE_FORMAT", *, convert: bool = True) -> str:
     """``value``'s day in the Django date pattern ``day`` (month and day names in the active
-    language), then its time of day: "Sat 5 Dec, 14:05"."""
+    language; a format name such as ``"DATE_FORMAT"`` or ``"WEEKDAY_DATE_FORMAT"`` takes the
+    language's own pattern), then its time of day: "Sat 5 Dec, 14:05"."""
     local = timezone.localtime(value) if convert and timezone.is_aware(value) else value
+    if day in WEEKDAY_FORMATS:
+        day = _format_of_language(day, WEEKDAY_FORMATS[day])
     return f"{date_format(local, day)}, {clock(local, convert=False)}"

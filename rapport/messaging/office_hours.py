@@ -15,7 +15,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from rapport.accounts.models import User
-from rapport.core.clock import clock
+from rapport.core.clock import clock, weekday_date
 from rapport.messaging.preferences import Window, office_hours_of, settings_for, wall_clock, zone_of
 
 WEEKDAYS = [0, 1, 2, 3, 4, 5, 6]
@@ -104,7 +104,7 @@ def _moment(at: datetime, reader: User, now: datetime) -> str:
         return _("today at %(time)s") % {"time": at_clock}
     if local.date() == today + timedelta(days=1):
         return _("tomorrow at %(time)s") % {"time": at_clock}
-    return _("%(day)s at %(time)s") % {"day": date_format(local, "l j F"), "time": at_clock}
+    return _("%(day)s at %(time)s") % {"day": weekday_date(local), "time": at_clock}
 
 
 def expectation(therapist: User, at: datetime, viewer: User | None = None) -> Expectation:

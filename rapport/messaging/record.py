@@ -46,7 +46,8 @@ def entries(
             RecordEntry(
                 kind="messages",
                 at=month,
-                title=_("Messages in %(month)s") % {"month": date_format(month, "F Y")},
+                title=_("Messages in %(month)s")
+                % {"month": date_format(month, "YEAR_MONTH_FORMAT")},
                 summary=_("%(count)s with %(other)s") % {"count": words, "other": other},
                 details=((_("Messages"), words), (_("With"), other)),
             )
