@@ -517,3 +517,23 @@ def _wait_for_checkpoints(anchor: Path, count: int) -> list[dict[str, Any]]:
             return [json.loads(line) for line in lines]
         time.sleep(0.2)
     raise AssertionError(f"no {count} checkpoint(s) in {anchor} after 60 s")
+
+
+def test_client_sees_who_looked_at_their_billing_and_downloaded_a_superbill(
+    client_a: User, therapist_x: User, admin: User
+) -> None:
+    from rapport.billing.access import access_billing, access_superbill
+
+    access_billing(therapist_x, client_a.pk, purpose="invoice")
+    access_billing(therapist_x, client_a.pk, purpose="invoice")  # the same visit: one row
+    access_superbill(therapist_x, client_a.pk)
+    record(Action.SUPERBILL_DOWNLOADED, actor=therapist_x, obj=client_a, client=client_a)
+    access_superbill(client_a, client_a.pk)  # the client's own: not "someone else"
+    record(Action.SUPERBILL_DOWNLOADED, actor=client_a, obj=client_a, client=client_a)
+
+    page = signed_in(client_a).get("/my-record/access/").content.decode()
+    assert page.count("Opened one of your invoices") == 1
+    assert "Opened your superbills" in page
+    assert page.count("Downloaded a superbill of your sessions") == 1
+    shown = list(signed_in(client_a).get("/my-record/access/", {"full": "1"}).context["page"])
+    assert {e.actor_id for e in shown} == {therapist_x.pk}

@@ -24,6 +24,9 @@ CLIENT_VISIBLE_ACTIONS = [
     Action.CARE_ENDED,
     Action.AUDIT_EXPORTED,
     Action.RECORD_EXPORTED,
+    # Billing is part of the record a client may ask about: who looked, who downloaded.
+    Action.BILLING_VIEWED,
+    Action.SUPERBILL_DOWNLOADED,
 ]
 
 

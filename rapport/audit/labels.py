@@ -210,6 +210,22 @@ CLIENT_LABELS = {
     Action.AUDIT_EXPORTED: _("Exported records about you"),
     # The record as a whole (rapport.records).
     Action.RECORD_EXPORTED: _("Downloaded your whole record"),
+    # Billing (rapport.billing).
+    Action.SUPERBILL_DOWNLOADED: _("Downloaded a superbill of your sessions"),
+}
+
+# A read of the client's billing says what was looked at (its ``purpose``).
+BILLING_READ_LABELS = {
+    "billing": _("Looked at your billing"),
+    "superbill": _("Opened your superbills"),
+    "session": _("Looked at the billing of a session"),
+    "line": _("Looked at the billing of a session"),
+    "fees": _("Looked at your fees"),
+    "invoice": _("Opened one of your invoices"),
+    "statement": _("Opened your statement"),
+    "ledger": _("Looked at your account balance"),
+    "missed": _("Looked at a missed-session fee"),
+    "payment": _("Looked at one of your payments"),
 }
 
 # How an export's format is named to the client.
@@ -242,6 +258,8 @@ def client_label(action: str, purpose: str = "", export_format: str = "") -> str
     """How "Who saw my record" names an event about the client's own record."""
     if action == Action.RECORD_EXPORTED and export_format in EXPORT_FORMAT_LABELS:
         return f"{CLIENT_LABELS[action]} {EXPORT_FORMAT_LABELS[export_format]}"
+    if action == Action.BILLING_VIEWED:
+        return str(BILLING_READ_LABELS.get(purpose) or BILLING_READ_LABELS["billing"])
     if action == Action.CLIENT_RECORD_VIEWED:
         if purpose in READ_LABELS:
             return str(READ_LABELS[purpose])

@@ -45,14 +45,20 @@ class AccessRow:
         return self.count > 1
 
 
-def _key(event: AuditEvent) -> tuple[int | None, str, str, str] | None:
+# Reads: grouped into visits. A read of the client's billing is one too.
+READS = {Action.CLIENT_RECORD_VIEWED, Action.BILLING_VIEWED}
+VisitKey = tuple[int | None, str, str, str, str]
+
+
+def _key(event: AuditEvent) -> VisitKey | None:
     """What makes reads the same visit; None for an event that is a row of its own."""
-    if event.action != Action.CLIENT_RECORD_VIEWED:
+    if event.action not in READS:
         return None
     detail = event.detail if isinstance(event.detail, dict) else {}
     return (
         event.actor_id,
         event.actor_label,
+        event.action,
         str(detail.get("purpose", "")),
         str(detail.get("via", "")),
     )
@@ -66,7 +72,7 @@ def _row(event: AuditEvent) -> AccessRow:
         what=client_label(
             event.action, str(detail.get("purpose", "")), str(detail.get("format", ""))
         ),
-        is_read=event.action == Action.CLIENT_RECORD_VIEWED,
+        is_read=event.action in READS,
         emergency=event.action == Action.EMERGENCY_ACCESS or detail.get("via") == "emergency",
         first_at=event.occurred_at,
         last_at=event.occurred_at,
@@ -83,7 +89,7 @@ def one_row_each(events: Iterable[AuditEvent]) -> list[AccessRow]:
 def grouped_by_visit(events: Iterable[AuditEvent]) -> list[AccessRow]:
     """Rows for ``events`` (any order), reads grouped by visit, newest row first."""
     rows: list[AccessRow] = []
-    open_visits: dict[tuple[int | None, str, str, str], AccessRow] = {}
+    open_visits: dict[VisitKey, AccessRow] = {}
     for event in sorted(events, key=lambda e: e.sequence):
         key = _key(event)
         visit = open_visits.get(key) if key is not None else None
