@@ -334,6 +334,8 @@ MATRIX: dict[str, tuple[dict[str, Expect], Kwargs | None]] = {
     "practice_schedule_day": rule(
         LOGIN, 403, 403, 403, 403, 200, lambda p: {"day": date(2026, 3, 9)}
     ),
+    "practice_week": rule(LOGIN, 403, 403, 403, 403, 200),
+    "practice_week_of": rule(LOGIN, 403, 403, 403, 403, 200, lambda p: {"day": date(2026, 3, 9)}),
     "book_for_client": rule(LOGIN, 403, 403, 200, 200, 403),
     "availability": rule(LOGIN, 403, 403, 200, 200, 403),
     "add_weekly_window": rule(LOGIN, 403, 403, 405, 405, 403),

@@ -350,6 +350,58 @@ def test_practice_day_shows_every_therapist_with_initials_only(
         assert therapist_x.full_name in main(refused)  # all therapists, as without a filter
 
 
+def test_practice_week_shows_each_therapists_days_without_clients(
+    session_type: SessionType,
+    therapist_x: User,
+    therapist_y: User,
+    client_a: User,
+    client_b: User,
+    admin: User,
+) -> None:
+    User.objects.filter(pk=admin.pk).update(time_zone=NEW_YORK)
+    # therapist_x works 9-17 on weekdays (New York): two sessions on Tuesday, one at 22:00 on
+    # Wednesday (a conflict: outside working time), one cancelled on Thursday (not counted).
+    direct_appointment(session_type, client_a, at(date(2030, 1, 8), time(9), NEW_YORK))
+    direct_appointment(session_type, client_a, at(date(2030, 1, 8), time(11), NEW_YORK))
+    direct_appointment(session_type, client_a, at(date(2030, 1, 9), time(22), NEW_YORK))
+    cancelled = direct_appointment(session_type, client_a, at(date(2030, 1, 10), time(9), NEW_YORK))
+    Appointment.objects.filter(pk=cancelled.pk).update(status=AppointmentStatus.CANCELLED)
+    theirs = SessionType.objects.create(therapist=therapist_y, name="Couples work", minutes=60)
+    direct_appointment(theirs, client_b, at(date(2030, 1, 12), time(10), NEW_YORK))
+
+    browser = signed_in(admin)
+    response = browser.get("/practice/schedule/week/2030-01-09/")  # a Wednesday: its week
+    text = main(response)
+    assert "Practice week from Monday 7 January 2030" in text
+    rows = {
+        " ".join(re.sub(r"<[^>]+>", " ", row).split())
+        for row in re.findall(r"<tr>(.*?)</tr>", page(response), re.S)
+    }
+    x_row = next(r for r in rows if r.startswith(therapist_x.full_name))
+    assert x_row == (
+        f"{therapist_x.full_name} 0 sessions 0 of 8 h 2 sessions 1.7 of 8 h "
+        "1 session 0.8 of 8 h 1 conflict 0 sessions 0 of 8 h 0 sessions 0 of 8 h "
+        "not working not working"
+    )
+    y_row = next(r for r in rows if r.startswith(therapist_y.full_name))
+    assert "1 session 1 of 0 h 1 conflict" in y_row  # a Saturday session, no working hours
+    assert (
+        "Practice 0 sessions 2 sessions 1 session 1 conflict 0 sessions 0 sessions "
+        "1 session 1 conflict" in " ".join(rows)
+    )
+    for hidden in (client_a.full_name, client_b.full_name, "Couples work", client_a.initials):
+        assert hidden not in text
+    day_link = f"/practice/schedule/2030-01-08/?therapist={therapist_x.pk}"
+    assert day_link in page(response)
+    assert "/practice/schedule/week/2029-12-31/" in page(response)  # the week before
+
+    only_y = page(browser.get(f"/practice/schedule/week/2030-01-07/?therapist={therapist_y.pk}"))
+    heads = re.findall(r'<th scope="row">([^<]*)</th>', only_y)
+    assert heads == [therapist_y.full_name, "Practice"]
+    refused = browser.get("/practice/schedule/week/2030-01-07/?therapist=abc")
+    assert "Choose a therapist from the list." in main(refused)
+
+
 # --- The pages' cost ------------------------------------------------------------------------
 
 
@@ -390,7 +442,7 @@ def test_calendar_pages_make_a_fixed_number_of_queries(
 
 
 @pytest.mark.parametrize("therapists", [1, 12])
-def test_practice_day_makes_a_fixed_number_of_queries(
+def test_practice_day_and_week_make_a_fixed_number_of_queries(
     session_type: SessionType, admin: User, therapists: int, django_assert_num_queries: Any
 ) -> None:
     _many_sessions(session_type, 40, date(2030, 1, 14))
@@ -407,6 +459,10 @@ def test_practice_day_makes_a_fixed_number_of_queries(
     with django_assert_num_queries(PRACTICE_QUERIES):
         response = browser.get(url)
     assert page(response).count('class="cal-day') == therapists
+    week = "/practice/schedule/week/2030-01-14/"
+    with django_assert_num_queries(PRACTICE_QUERIES):
+        response = browser.get(week)
+    assert page(response).count('<th scope="row">') == therapists + 1  # and the practice's line
 
 
 # Session, the user with their second factor, practice, appointments, consent version,

@@ -231,3 +231,63 @@ def month_weeks(day: date) -> list[list[date]]:
         weeks.append([start + timedelta(days=i) for i in range(7)])
         start += timedelta(days=7)
     return weeks
+
+
+# --- The practice's week: a line per therapist, a cell per day ----------------------------------
+
+
+@dataclass(frozen=True)
+class DayLoad:
+    """One therapist's day at a glance: live sessions, their minutes, working minutes, and how
+    many of the sessions have a conflict."""
+
+    day: date
+    sessions: int = 0
+    booked_minutes: int = 0
+    working_minutes: int = 0
+    conflicts: int = 0
+
+    @property
+    def booked_hours(self) -> float:
+        return self.booked_minutes / 60
+
+    @property
+    def working_hours(self) -> float:
+        return self.working_minutes / 60
+
+
+def _overlap_minutes(intervals: list[Interval], start: datetime, end: datetime) -> int:
+    seconds = sum(max(0.0, (min(e, end) - max(s, start)).total_seconds()) for s, e in intervals)
+    return int(seconds // 60)
+
+
+def week_loads(
+    days: list[date],
+    zone: zoneinfo.ZoneInfo,
+    therapists: list[User],
+    appointments: list[Appointment],
+    working: dict[int, list[Interval]],
+    conflicts: dict[int, tuple[str, ...]],
+) -> list[tuple[User, list[DayLoad]]]:
+    """For each therapist, a ``DayLoad`` per day of ``days`` (local days of ``zone``). A session
+    counts on the day it starts; cancelled ones do not count."""
+    bounds = [day_bounds(day, zone) for day in days]
+    rows = []
+    for therapist in therapists:
+        own = [a for a in appointments if a.therapist_id == therapist.pk and a.is_live]
+        loads = []
+        for day, (start, end) in zip(days, bounds, strict=True):
+            today = [a for a in own if start <= a.starts_at < end]
+            loads.append(
+                DayLoad(
+                    day=day,
+                    sessions=len(today),
+                    booked_minutes=sum(
+                        int((a.ends_at - a.starts_at).total_seconds() // 60) for a in today
+                    ),
+                    working_minutes=_overlap_minutes(working.get(therapist.pk, []), start, end),
+                    conflicts=sum(1 for a in today if conflicts.get(a.pk)),
+                )
+            )
+        rows.append((therapist, loads))
+    return rows

@@ -27,6 +27,7 @@ from rapport.scheduling.calendar import (
     frame_of,
     month_weeks,
     placed,
+    week_loads,
 )
 from rapport.scheduling.consent import clients_with_current_consent
 from rapport.scheduling.forms import PracticeScheduleForm, week_start
@@ -177,5 +178,46 @@ def practice_day(request: HttpRequest, day: date | None = None) -> HttpResponse:
             "conflicts": sum(c.conflict_count for c in columns),
             "previous": _plausible(day - timedelta(days=1)),
             "next": _plausible(day + timedelta(days=1)),
+        },
+    )
+
+
+@role_required(Role.ADMIN)
+@require_http_methods(["GET"])
+def practice_week(request: HttpRequest, day: date | None = None) -> HttpResponse:
+    """Every therapist's week at a glance: a line each, a cell per day (sessions, booked and
+    working hours, conflicts), each cell opening the practice's day for that therapist."""
+    user: User = request.user  # type: ignore[assignment]
+    zone = display_zone(user)
+    first = week_start(day or timezone.localdate(timezone=zone))
+    days = [first + timedelta(days=i) for i in range(7)]
+    form = PracticeScheduleForm(request.GET or None)
+    chosen = form.cleaned_data.get("therapist") if form.is_valid() else None
+    start, end = day_bounds(days[0], zone)[0], day_bounds(days[-1], zone)[1]
+    therapists, appointments = practice_schedule(user, start, end, therapist=chosen)
+    working = working_times([t.pk for t in therapists], start, end)
+    rows = week_loads(
+        days, zone, therapists, appointments, working, conflicts_of(appointments, working)
+    )
+    totals = [
+        (
+            sum(loads[i].sessions for _t, loads in rows),
+            sum(loads[i].conflicts for _t, loads in rows),
+        )
+        for i in range(len(days))
+    ]
+    return render(
+        request,
+        "scheduling/practice_week.html",
+        {
+            "form": form,
+            "query": f"?therapist={chosen.pk}" if chosen is not None else "",
+            "days": days,
+            "rows": rows,
+            "totals": totals,
+            "zone": zone,
+            "today": timezone.localdate(timezone=zone),
+            "previous": _plausible(first - timedelta(days=7)),
+            "next": _plausible(first + timedelta(days=7)),
         },
     )

@@ -103,5 +103,11 @@ urlpatterns = [
         calendar_views.practice_day,
         name="practice_schedule_day",
     ),
+    path("practice/schedule/week/", calendar_views.practice_week, name="practice_week"),
+    path(
+        "practice/schedule/week/<isodate:day>/",
+        calendar_views.practice_week,
+        name="practice_week_of",
+    ),
     path("practice/consent/", consent_views.consent_admin, name="consent_admin"),
 ]

@@ -229,7 +229,9 @@ print(json.dumps(session_cookie(admin)))
 """
 
 
-def test_admin_sees_the_practice_day_by_therapist(visitor: MakeVisitor, server: DemoServer) -> None:
+def test_admin_sees_the_practice_day_and_week_by_therapist(
+    visitor: MakeVisitor, server: DemoServer
+) -> None:
     pair = new_pair(server)
     monday = week_after_next()
     tuesday_ten = datetime.combine(monday + timedelta(days=1), time(10), tzinfo=LONDON)
@@ -251,6 +253,17 @@ def test_admin_sees_the_practice_day_by_therapist(visitor: MakeVisitor, server: 
     expect(page.get_by_role("main")).not_to_contain_text(pair.client_name)
     expect(page.get_by_role("main")).not_to_contain_text("Individual session")
     assert page.locator(".cal-day").count() == 1
+
+    # The week of that therapist at a glance; Tuesday's cell opens the day again.
+    admin.click(page.get_by_role("link", name="Practice week"))
+    week = page.get_by_role("table")
+    row = week.get_by_role("row").filter(
+        has=page.get_by_role("rowheader", name=pair.therapist_name)
+    )
+    expect(row).to_contain_text("1 session")
+    expect(page.get_by_role("main")).not_to_contain_text(pair.client_name)
+    admin.click(row.get_by_role("link", name="1 session"))
+    assert admin.path.startswith(f"/practice/schedule/{tuesday_ten.date().isoformat()}/?therapist=")
 
 
 def test_slot_picker_on_a_phone_shows_the_next_times_first(
