@@ -486,6 +486,7 @@ MATRIX: dict[str, tuple[dict[str, Expect], Kwargs | None]] = {
     "client_statement": rule(LOGIN, 403, 403, 200, 404, 200, client_a_id),
     "issue_invoice": rule(LOGIN, 403, 403, 403, 403, 200, client_a_id),
     "record_payment": rule(LOGIN, 403, 403, 403, 403, 200, client_a_id),
+    "record_refund": rule(LOGIN, 403, 403, 403, 403, 200, client_a_id),
     "invoice": rule(LOGIN, 403, 403, 200, 404, 200, invoice_id),
     "void_invoice": rule(LOGIN, 403, 403, 403, 403, 200, invoice_id),
     "write_off": rule(LOGIN, 403, 403, 403, 403, 200, invoice_id),
@@ -841,6 +842,11 @@ POST_MATRIX: dict[str, tuple[dict[str, Expect], Kwargs, FormData]] = {
         {**ADMIN_ONLY, "client_b": 403},
         client_a_id,
         {"received_on": "2026-03-02", "amount": "1.00", "method": "cash"},
+    ),
+    "record_refund": (
+        {**ADMIN_ONLY, "client_b": 403},
+        client_a_id,
+        {"refunded_on": "2026-03-02", "amount": "1.00", "method": "cash"},
     ),
     "void_invoice": ({**ADMIN_ONLY, "client_b": 403}, invoice_id, {"reason": "Hijacked"}),
     "write_off": (
@@ -1266,6 +1272,7 @@ def test_state_changing_routes_refuse_outsiders(world: dict[str, Any]) -> None:
         InvoiceLine,
         Payment,
         ProviderDetails,
+        Refund,
         Service,
         SessionTypeBilling,
         TherapistFee,
@@ -1361,8 +1368,8 @@ def test_state_changing_routes_refuse_outsiders(world: dict[str, Any]) -> None:
             PushSubscription.objects.count(),
             list(Invoice.objects.values_list("pk", "status", "total", "settled")),
             list(InvoiceLine.objects.values_list("pk", "live")),
-            list(Payment.objects.values_list("pk", "amount", "allocated")),
-            Allocation.objects.count() + WriteOff.objects.count(),
+            list(Payment.objects.values_list("pk", "amount", "allocated", "refunded")),
+            Allocation.objects.count() + WriteOff.objects.count() + Refund.objects.count(),
         )
 
     before = snapshot()

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 import time_machine
 from django.db import IntegrityError, transaction
+from django.db.models import Model
 
 from rapport.accounts.models import User
 from rapport.audit.models import AuditEvent
@@ -25,6 +26,8 @@ from rapport.billing.models import (
     LineStatus,
     Payment,
     PaymentMethod,
+    Refund,
+    RefundPart,
 )
 from rapport.billing.services import BillingError, correct_line
 from rapport.core.models import EmailDelivery
@@ -407,6 +410,71 @@ def test_issuing_emails_the_client_once_and_says_nothing(
 
 
 @pytest.mark.django_db(transaction=True)
+def refund(client: User, office: User, amount: int, on: dt.date = dt.date(2026, 4, 10)) -> Refund:
+    values = ledger.RefundValues(refunded_on=on, amount=amount, method=PaymentMethod.BANK_TRANSFER)
+    return ledger.refund(client, values, actor=office)
+
+
+def test_a_refund_pays_back_credit_newest_payment_first_and_no_more(
+    therapist_x: User, client_a: User, client_b: User, office: User
+) -> None:
+    confirmed(client_a, therapist_x, 10000)
+    monthly(client_a, office)
+    older = pay(client_a, office, 12000, on=dt.date(2026, 4, 2))  # 2000 left as credit
+    newer = pay(client_a, office, 500, on=dt.date(2026, 4, 5), allocate=False)
+    assert ledger.credit_of(client_a) == 2500
+    assert ledger.client_balance(client_a) == -2500
+
+    with pytest.raises(BillingError, match=r"credit is 25\.00 USD"):
+        refund(client_a, office, 2501)
+    with pytest.raises(BillingError, match="more than zero"):
+        refund(client_a, office, 0)
+    with pytest.raises(BillingError, match=r"credit is 0\.00 USD"):
+        refund(client_b, office, 1)  # another client's credit is not this one's
+    assert not Refund.objects.exists()
+
+    made = refund(client_a, office, 1200)
+    parts = list(made.parts.order_by("pk").values_list("payment_id", "amount"))
+    assert parts == [(newer.pk, 500), (older.pk, 700)]
+    older.refresh_from_db()
+    newer.refresh_from_db()
+    assert (older.unallocated, newer.unallocated) == (1300, 0)
+    assert ledger.credit_of(client_a) == 1300
+    assert ledger.client_balance(client_a) == -1300
+    # The running sums agree with the rows, and the database refuses to pay back more.
+    for payment in Payment.objects.all():
+        assert payment.refunded == sum(p.amount for p in payment.refund_parts.all())
+    with pytest.raises(IntegrityError), transaction.atomic():
+        Payment.objects.filter(pk=newer.pk).update(refunded=501)
+    with pytest.raises(IntegrityError), transaction.atomic():
+        Payment.objects.filter(pk=older.pk).update(refunded=2001)  # more than its credit
+    event = AuditEvent.objects.get(action=Action.REFUND_RECORDED)
+    assert event.client_id == client_a.pk
+    assert event.detail["payments"] == [[newer.pk, 500], [older.pk, 700]]
+    # Refunded credit can no longer pay an invoice.
+    confirmed(client_a, therapist_x, 5000, date_of_service=dt.date(2026, 4, 3))
+    april = monthly(client_a, office, period=(dt.date(2026, 4, 1), dt.date(2026, 4, 30)))
+    ledger.allocate_credit(client_a, actor=office)
+    april.refresh_from_db()
+    assert april.outstanding == 5000 - 1300
+
+
+def test_a_statement_counts_refunds_and_still_adds_up(
+    therapist_x: User, client_a: User, office: User
+) -> None:
+    confirmed(client_a, therapist_x, 1000)
+    monthly(client_a, office, issued_on=dt.date(2026, 3, 31))
+    pay(client_a, office, 1500, on=dt.date(2026, 4, 2))
+    refund(client_a, office, 400, on=dt.date(2026, 4, 10))
+    refund(client_a, office, 100, on=dt.date(2026, 5, 2))
+    april = ledger.statement(client_a, dt.date(2026, 4, 1), dt.date(2026, 4, 30))
+    assert (april.opening, april.payments, april.refunds) == (1000, 1500, 400)
+    assert [r.amount for r in april.refund_rows] == [400]
+    assert april.closing == 1000 - 1500 + 400 == -100
+    assert april.closing == ledger.client_balance(client_a, until=dt.date(2026, 4, 30))
+    assert ledger.client_balance(client_a) == 0
+
+
 def test_erasure_removes_the_clients_ledger(therapist_x: User, client_a: User) -> None:
     from rapport.billing.models import InvoiceCounter, WriteOff
     from rapport.records.erasure import destroy, gather
@@ -416,10 +484,14 @@ def test_erasure_removes_the_clients_ledger(therapist_x: User, client_a: User) -
     invoice = monthly(client_a, office)
     pay(client_a, office, 4000)
     ledger.write_off(invoice, amount=1000, reason="Hardship", actor=office)
+    pay(client_a, office, 300, allocate=False)
+    refund(client_a, office, 200)
+    ledger_models: set[type[Model]] = {Invoice, InvoiceLine, Payment, Allocation, WriteOff}
+    ledger_models |= {BillingLine, Refund, RefundPart}
     plan = gather(client_a)
-    assert {Invoice, InvoiceLine, Payment, Allocation, WriteOff, BillingLine} <= set(plan.rows)
+    assert ledger_models <= set(plan.rows)
     destroy(plan, "erased-client")
-    for model in (Invoice, InvoiceLine, Payment, Allocation, WriteOff, BillingLine):
-        assert not model.objects.exists(), model
+    for model in ledger_models:
+        assert not model._default_manager.exists(), model
     # The practice's numbering goes on: a number once used is never given again.
     assert InvoiceCounter.objects.get(year=2026).last == 1

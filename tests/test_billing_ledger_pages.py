@@ -23,6 +23,7 @@ from rapport.billing.models import (
     LineStatus,
     Payment,
     PaymentMethod,
+    Refund,
     WriteOff,
 )
 from tests.billing_data import billing_line
@@ -56,8 +57,8 @@ def march_invoice(client: User, therapist: User, office: User, fee: int = 15000)
 def snapshot() -> tuple[Any, ...]:
     return (
         list(Invoice.objects.values_list("pk", "status", "total", "settled")),
-        list(Payment.objects.values_list("pk", "amount", "allocated")),
-        WriteOff.objects.count(),
+        list(Payment.objects.values_list("pk", "amount", "allocated", "refunded")),
+        WriteOff.objects.count() + Refund.objects.count(),
         list(BillingLine.objects.values_list("pk", "status")),
     )
 
@@ -158,6 +159,54 @@ def test_a_payment_kept_as_credit_from_the_form(
     assert response.status_code == 302
     assert Payment.objects.get().allocated == 0
     assert ledger.client_balance(client_a) == 15000 - 500
+
+
+def test_refunding_credit_from_the_form_and_bad_input(
+    therapist_x: User, client_a: User, office: User
+) -> None:
+    march_invoice(client_a, therapist_x, office)
+    browser = signed_in(office)
+    ledger_url = reverse("client_ledger", args=[client_a.pk])
+    assert (
+        reverse("record_refund", args=[client_a.pk]) not in browser.get(ledger_url).content.decode()
+    )
+    browser.post(
+        reverse("record_payment", args=[client_a.pk]),
+        {"received_on": "2026-04-10", "amount": "200.00", "method": "card"},
+    )
+    url = reverse("record_refund", args=[client_a.pk])
+    assert url in browser.get(ledger_url).content.decode()  # in credit: the button shows
+    assert "The client's credit: 50.00 USD" in browser.get(url).content.decode()
+    good = {
+        "refunded_on": "2026-04-12",
+        "amount": "30.00",
+        "method": "transfer",
+        "reference": "TR-7",
+    }
+    before = snapshot()
+    for change, error in [
+        ({"amount": "50.01"}, "The client&#x27;s credit is 50.00 USD: a refund cannot be more."),
+        ({"amount": "0"}, "Enter an amount more than zero."),
+        ({"amount": "ten"}, "Enter an amount like"),
+        ({"method": "insurance"}, "Select a valid choice"),
+        ({"refunded_on": "2027-01-01"}, "This date is in the future."),
+    ]:
+        response = browser.post(url, {**good, **change})
+        assert response.status_code == 400, change
+        page = response.content.decode()
+        assert error in page, change
+        assert 'value="TR-7"' in page  # what was typed is kept
+    assert snapshot() == before
+    assert browser.post(url, good).status_code == 302
+    made = Refund.objects.get()
+    assert (made.amount, made.method, made.reference) == (3000, "transfer", "TR-7")
+    page = browser.get(ledger_url).content.decode()
+    assert "In credit: 20.00 USD" in page and f'id="refund-{made.pk}"' in page
+    statement = browser.get(
+        reverse("client_statement", args=[client_a.pk]),
+        {"start": "2026-04-01", "end": "2026-04-30"},
+    ).content.decode()
+    assert "Refunded to the client" in statement
 
 
 def test_a_write_off_and_bad_input(therapist_x: User, client_a: User, office: User) -> None:
@@ -351,13 +400,28 @@ def test_csv_exports_are_safe_for_spreadsheets(
     assert charge[2] == '\'=HYPERLINK("http://evil.test")'
     assert (charge[12], charge[13], charge[16]) == ("15000", "150.00", "INV-2026-00001")
     assert (credit[12], credit[13], credit[16]) == ("-15000", "-150.00", "INV-2026-00002")
+    ledger.record_payment(
+        client_a,
+        ledger.PaymentValues(received_on=dt.date(2026, 3, 21), amount=500, method="cash"),
+        actor=office,
+        allocate=False,
+    )
+    ledger.refund(
+        client_a,
+        ledger.RefundValues(
+            refunded_on=dt.date(2026, 3, 22), amount=200, method="cash", reference="=1+1"
+        ),
+        actor=office,
+    )
     payments = rows_of(
         browser.get(reverse("export_payments"), {"start": "2026-03-01", "end": "2026-03-31"})
     )
-    [_header, payment] = payments
+    [_header, payment, _credit, refund] = payments
     assert (payment[5], payment[6]) == ("'@SUM(A1:A9)", "'+1-800")
     assert payment[7:9] == ["1234", "12.34"]
     assert payment[12] == "INV-2026-00001:12.34"
+    assert (refund[0], refund[1], refund[6]) == ("2026-03-22", "refund", "'=1+1")
+    assert refund[7:9] == ["200", "2.00"]
     assert AuditEvent.objects.filter(action=Action.BILLING_EXPORTED).count() == 2
     response = browser.get(reverse("export_payments"), {"start": "2026-04-01", "end": "2026-03-01"})
     assert response.status_code == 400

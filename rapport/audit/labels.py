@@ -143,6 +143,7 @@ ACTION_LABELS = {
     Action.PAYMENT_RECORDED: _("Recorded a payment"),
     Action.PAYMENT_ALLOCATED: _("Allocated a payment to invoices"),
     Action.WRITE_OFF_RECORDED: _("Wrote off part of an invoice"),
+    Action.REFUND_RECORDED: _("Recorded a refund of a client's credit"),
     Action.BILLING_EXPORTED: _("Exported billing for the accountant"),
 }
 

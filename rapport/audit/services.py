@@ -153,6 +153,7 @@ class Action:
     PAYMENT_RECORDED = "billing.payment_recorded"
     PAYMENT_ALLOCATED = "billing.payment_allocated"
     WRITE_OFF_RECORDED = "billing.write_off_recorded"
+    REFUND_RECORDED = "billing.refund_recorded"
     BILLING_EXPORTED = "billing.exported"
 
 

@@ -34,6 +34,7 @@ from rapport.billing.models import (
     InvoiceStatus,
     LineStatus,
     Payment,
+    Refund,
     WriteOff,
 )
 from rapport.care.access import in_active_care
@@ -269,6 +270,14 @@ def payments_of(client: User) -> QuerySet[Payment]:
         .select_related("recorded_by")
         .prefetch_related("allocations__invoice")
         .order_by("-received_on", "-pk")
+    )
+
+
+def refunds_of(client: User) -> QuerySet[Refund]:
+    return (
+        Refund.objects.filter(client=client)
+        .select_related("recorded_by")
+        .order_by("-refunded_on", "-pk")
     )
 
 

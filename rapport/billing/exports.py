@@ -20,6 +20,7 @@ from rapport.billing.models import (
     InvoiceStatus,
     LineStatus,
     Payment,
+    Refund,
     WriteOff,
 )
 from rapport.lib.money import format_amount
@@ -150,8 +151,9 @@ PAYMENT_HEADER = [
 
 
 def payment_rows(start: date, end: date) -> Iterator[str]:
-    """Payments received and write-offs made in the period, by date. A payment's invoices are
-    "INV-2026-00001:150.00" pairs; a write-off names its invoice (its reason stays out)."""
+    """Payments received, write-offs made and refunds paid in the period, by date. A payment's
+    invoices are "INV-2026-00001:150.00" pairs; a write-off names its invoice (its reason stays
+    out)."""
     payments = list(
         Payment.objects.filter(received_on__gte=start, received_on__lte=end)
         .select_related("client", "recorded_by")
@@ -215,6 +217,35 @@ def payment_rows(start: date, end: date) -> Iterator[str]:
                     f"{w.invoice.number}:{amount(w.amount, w.invoice.currency)}",
                     w.recorded_by.email,
                     number(w.pk),
+                ],
+            )
+        )
+    refunds = list(
+        Refund.objects.filter(refunded_on__gte=start, refunded_on__lte=end)
+        .select_related("client", "recorded_by")
+        .order_by("refunded_on", "pk")
+    )
+    for r in refunds:
+        rows.append(
+            (
+                r.refunded_on,
+                2,
+                [
+                    r.refunded_on.isoformat(),
+                    "refund",
+                    number(r.client_id),
+                    r.client.full_name,
+                    r.method,
+                    "",
+                    r.reference,
+                    number(r.amount),
+                    amount(r.amount, r.currency),
+                    number(0),
+                    number(0),
+                    r.currency,
+                    "",
+                    r.recorded_by.email,
+                    number(r.pk),
                 ],
             )
         )

@@ -13,14 +13,16 @@ statements. Every amount is an integer count of the currency's minor units, neve
 - ``record_payment`` records money received and allocates it to the client's open invoices,
   oldest first unless told which; what is left stays the client's credit.
 - ``write_off`` forgives part of one invoice, with a reason.
+- ``refund`` pays back part or all of the client's credit (the unallocated part of their
+  payments, newest payment first).
 
-Balances: a client owes the totals of their issued invoices, less their payments and write-offs
-(a negative balance is the client's credit). A line reaches the balance only through an issued
-invoice; confirmed lines not invoiced yet are shown as unbilled.
+Balances: a client owes the totals of their issued invoices, less their payments and write-offs,
+plus what was refunded to them (a negative balance is the client's credit). A line reaches the
+balance only through an issued invoice; confirmed lines not invoiced yet are shown as unbilled.
 
 Each write runs in one transaction, locks the rows whose running sums it changes
-(``Invoice.settled``, ``Payment.allocated``; the database refuses either passing its limit) and
-audits.
+(``Invoice.settled``, ``Payment.allocated`` and ``refunded``; the database refuses either
+passing its limit) and audits.
 """
 
 from __future__ import annotations
@@ -51,6 +53,8 @@ from rapport.billing.models import (
     LineKind,
     LineStatus,
     Payment,
+    Refund,
+    RefundPart,
     WriteOff,
 )
 from rapport.billing.services import BillingError
@@ -503,6 +507,78 @@ def write_off(
     return entry
 
 
+def credit_of(client: User) -> int:
+    """The client's credit: what their payments hold neither allocated nor refunded."""
+    return sum(p.unallocated for p in Payment.objects.filter(client=client))
+
+
+@dataclass(frozen=True)
+class RefundValues:
+    refunded_on: date
+    amount: int
+    method: str
+    reference: str = ""
+
+
+def refund(
+    client: User,
+    values: RefundValues,
+    *,
+    actor: User,
+    request: HttpRequest | None = None,
+) -> Refund:
+    """Pay back ``values.amount`` of the client's credit, taken from their payments' unallocated
+    parts, the newest payment first. More than the credit is refused."""
+    if values.amount <= 0:
+        raise BillingError(_("A refund is more than zero."))
+    with transaction.atomic():
+        payments = list(
+            Payment.objects.select_for_update()
+            .filter(client=client)
+            .order_by("-received_on", "-pk")
+        )
+        credit = sum(p.unallocated for p in payments)
+        if values.amount > credit:
+            currency = BillingSettings.get().currency
+            raise BillingError(
+                _("The client's credit is %(credit)s: a refund cannot be more.")
+                % {"credit": f"{format_amount(credit, currency)} {currency}"}
+            )
+        row = Refund.objects.create(
+            client=client,
+            refunded_on=values.refunded_on,
+            amount=values.amount,
+            currency=BillingSettings.get().currency,
+            method=values.method,
+            reference=values.reference.strip(),
+            recorded_by=actor,
+        )
+        left = values.amount
+        parts = []
+        for payment in payments:
+            share = min(left, payment.unallocated)
+            if share <= 0:
+                continue
+            parts.append(RefundPart(refund=row, payment=payment, amount=share))
+            payment.refunded += share
+            payment.save(update_fields=["refunded"])
+            left -= share
+            if left == 0:
+                break
+        RefundPart.objects.bulk_create(parts)
+        record(
+            Action.REFUND_RECORDED,
+            actor=actor,
+            request=request,
+            obj=row,
+            client=client,
+            amount=row.amount,
+            method=row.method,
+            payments=[[part.payment.pk, part.amount] for part in parts],
+        )
+    return row
+
+
 # --- Balances and statements ---------------------------------------------------------------------
 
 
@@ -512,15 +588,17 @@ def _sum(rows: QuerySet, name: str = "amount") -> int:  # type: ignore[type-arg]
 
 def client_balance(client: User, *, until: date | None = None) -> int:
     """What the client owes (negative: their credit): issued invoices less payments and
-    write-offs, up to and including ``until`` when given."""
+    write-offs, plus refunds, up to and including ``until`` when given."""
     invoices = Invoice.objects.filter(client=client, status=InvoiceStatus.ISSUED)
     payments = Payment.objects.filter(client=client)
     write_offs = WriteOff.objects.filter(client=client)
+    refunds = Refund.objects.filter(client=client)
     if until is not None:
         invoices = invoices.filter(issued_on__lte=until)
         payments = payments.filter(received_on__lte=until)
         write_offs = write_offs.filter(written_off_on__lte=until)
-    return _sum(invoices, "total") - _sum(payments) - _sum(write_offs)
+        refunds = refunds.filter(refunded_on__lte=until)
+    return _sum(invoices, "total") - _sum(payments) - _sum(write_offs) + _sum(refunds)
 
 
 def invoice_balance(invoice: Invoice) -> int:
@@ -533,7 +611,7 @@ def invoice_balance(invoice: Invoice) -> int:
 @dataclass
 class Statement:
     """A client's account over a period, in minor units. ``closing`` equals ``opening +
-    charges - credits - payments - write_offs`` exactly."""
+    charges - credits - payments - write_offs + refunds`` exactly."""
 
     client: User
     start: date
@@ -544,19 +622,28 @@ class Statement:
     credits: int
     payments: int
     write_offs: int
+    refunds: int = 0
     invoices: list[Invoice] = field(default_factory=list)
     payment_rows: list[Payment] = field(default_factory=list)
     write_off_rows: list[WriteOff] = field(default_factory=list)
+    refund_rows: list[Refund] = field(default_factory=list)
 
     @property
     def closing(self) -> int:
-        return self.opening + self.charges - self.credits - self.payments - self.write_offs
+        return (
+            self.opening
+            + self.charges
+            - self.credits
+            - self.payments
+            - self.write_offs
+            + self.refunds
+        )
 
 
 def statement(client: User, start: date, end: date) -> Statement:
     """The client's statement from ``start`` to ``end`` (inclusive): the balance the day
     before, the charges and credits of the invoices issued in the period, the payments
-    received and the write-offs made in it."""
+    received, the write-offs made and the refunds paid in it."""
     if start > end:
         raise BillingError(_("The period must start on or before its last day."))
     invoices = list(
@@ -576,6 +663,9 @@ def statement(client: User, start: date, end: date) -> Statement:
             client=client, written_off_on__gte=start, written_off_on__lte=end
         ).select_related("invoice")
     )
+    refunds = list(
+        Refund.objects.filter(client=client, refunded_on__gte=start, refunded_on__lte=end)
+    )
     opening = client_balance(client, until=start.fromordinal(start.toordinal() - 1))
     return Statement(
         client=client,
@@ -587,9 +677,11 @@ def statement(client: User, start: date, end: date) -> Statement:
         credits=-_sum(entries.filter(amount__lt=0)),
         payments=sum(p.amount for p in payments),
         write_offs=sum(w.amount for w in write_offs),
+        refunds=sum(r.amount for r in refunds),
         invoices=invoices,
         payment_rows=payments,
         write_off_rows=write_offs,
+        refund_rows=refunds,
     )
 
 

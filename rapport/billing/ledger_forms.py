@@ -90,6 +90,31 @@ class IssueInvoiceForm(forms.Form):
         return data
 
 
+class RefundForm(forms.Form):
+    refunded_on = forms.DateField(
+        label=_("Refunded on"), widget=_date_widget(), validators=[_not_in_future]
+    )
+    method = forms.ChoiceField(
+        label=_("Method"),
+        choices=[
+            ("", _("Choose")),
+            *((value, label) for value, label in PaymentMethod.choices if value != "insurance"),
+        ],
+    )
+    reference = forms.CharField(
+        label=_("Reference"),
+        required=False,
+        max_length=80,
+        help_text=_("A cheque number or transfer reference."),
+    )
+
+    def __init__(self, *args: Any, currency: str, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["amount"] = PositiveMoneyField(label=_("Amount"), currency=currency)
+        self.order_fields(["refunded_on", "amount", "method", "reference"])
+        self.fields["refunded_on"].initial = timezone.localdate()
+
+
 class PaymentForm(forms.Form):
     received_on = forms.DateField(
         label=_("Received on"), widget=_date_widget(), validators=[_not_in_future]

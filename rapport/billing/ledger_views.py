@@ -26,6 +26,7 @@ from rapport.billing.ledger_forms import (
     IssueInvoiceForm,
     PaymentForm,
     PeriodForm,
+    RefundForm,
     VoidInvoiceForm,
     WriteOffForm,
 )
@@ -63,6 +64,8 @@ def client_ledger(request: HttpRequest, client_id: int) -> HttpResponse:
             "invoices": list(access.invoices_of(client)),
             "payments": list(access.payments_of(client)),
             "write_offs": list(access.write_offs_of(client)),
+            "refunds": list(access.refunds_of(client)),
+            "credit": ledger.credit_of(client),
             "office": access.is_billing_office(user),
         },
     )
@@ -142,6 +145,40 @@ def record_payment(request: HttpRequest, client_id: int) -> HttpResponse:
         request,
         "billing/payment_form.html",
         {"client": client, "form": form, "balance": ledger.client_balance(client), **_practice()},
+        status=400 if form.is_bound else 200,
+    )
+
+
+@role_required(*OFFICE)
+@require_http_methods(["GET", "POST"])
+def record_refund(request: HttpRequest, client_id: int) -> HttpResponse:
+    """Pay back part or all of the client's credit (recorded by hand, like payments)."""
+    user = _user(request)
+    client = access.access_billing(user, client_id, request=request, purpose="refund")
+    form = RefundForm(request.POST or None, currency=BillingSettings.get().currency)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            ledger.refund(
+                client,
+                ledger.RefundValues(
+                    refunded_on=data["refunded_on"],
+                    amount=data["amount"],
+                    method=data["method"],
+                    reference=data["reference"],
+                ),
+                actor=user,
+                request=request,
+            )
+        except ValidationError as exc:
+            form.add_error(None, exc)
+        else:
+            messages.success(request, _("The refund is recorded."))
+            return redirect("client_ledger", client.pk)
+    return render(
+        request,
+        "billing/refund_form.html",
+        {"client": client, "form": form, "credit": ledger.credit_of(client), **_practice()},
         status=400 if form.is_bound else 200,
     )
 

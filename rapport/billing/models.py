@@ -545,6 +545,7 @@ class Payment(models.Model):
     payer = EncryptedTextField(_("paid by"), blank=True, default="")
     reference = EncryptedTextField(_("reference"), blank=True, default="")
     allocated = models.PositiveIntegerField(default=0)
+    refunded = models.PositiveIntegerField(default=0)  # paid back to the client (``Refund``)
     recorded_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
     )
@@ -555,7 +556,7 @@ class Payment(models.Model):
         constraints = [
             models.CheckConstraint(condition=Q(amount__gt=0), name="billing_payment_positive"),
             models.CheckConstraint(
-                condition=Q(allocated__lte=models.F("amount")),
+                condition=Q(allocated__lte=models.F("amount") - models.F("refunded")),
                 name="billing_payment_not_overallocated",
             ),
         ]
@@ -565,7 +566,8 @@ class Payment(models.Model):
 
     @property
     def unallocated(self) -> int:
-        return self.amount - self.allocated
+        """The client's credit from this payment: neither allocated nor paid back."""
+        return self.amount - self.allocated - self.refunded
 
 
 class Allocation(models.Model):
@@ -587,6 +589,50 @@ class Allocation(models.Model):
 
     def __str__(self) -> str:
         return f"{self.amount} of payment {self.payment_id} to invoice {self.invoice_id}"
+
+
+class Refund(models.Model):
+    """Credit paid back to the client (money the practice returned, by hand like payments):
+    taken from the unallocated part of their payments, newest first (``RefundPart``)."""
+
+    client = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="refunds"
+    )
+    refunded_on = models.DateField(_("refunded on"))
+    amount = models.PositiveIntegerField(_("amount (minor units)"))
+    currency = models.CharField(max_length=3, validators=[validate_currency])
+    method = models.CharField(_("method"), max_length=10, choices=PaymentMethod.choices)
+    reference = EncryptedTextField(_("reference"), blank=True, default="")
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    recorded_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["client", "refunded_on", "pk"]
+        constraints = [
+            models.CheckConstraint(condition=Q(amount__gt=0), name="billing_refund_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return f"refund {self.pk} of {self.client_id}"
+
+
+class RefundPart(models.Model):
+    """The part of one payment's credit a refund paid back."""
+
+    refund = models.ForeignKey(Refund, on_delete=models.PROTECT, related_name="parts")
+    payment = models.ForeignKey(Payment, on_delete=models.PROTECT, related_name="refund_parts")
+    amount = models.PositiveIntegerField()
+
+    class Meta:
+        ordering = ["refund", "pk"]
+        constraints = [
+            models.CheckConstraint(condition=Q(amount__gt=0), name="billing_refund_part_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.amount} of payment {self.payment_id} in refund {self.refund_id}"
 
 
 class WriteOff(models.Model):

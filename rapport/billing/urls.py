@@ -58,6 +58,11 @@ urlpatterns: list[URLPattern] = [
         name="record_payment",
     ),
     path(
+        "clients/<int:client_id>/ledger/refund/",
+        ledger_views.record_refund,
+        name="record_refund",
+    ),
+    path(
         "clients/<int:client_id>/ledger/statement/",
         ledger_views.client_statement,
         name="client_statement",
