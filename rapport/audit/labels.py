@@ -143,6 +143,7 @@ ACTION_LABELS = {
     Action.WRITE_OFF_RECORDED: _("Wrote off part of an invoice"),
     Action.BILLING_EXPORTED: _("Exported billing for the accountant"),
     Action.OUTCOMES_VIEWED: _("Viewed practice outcomes"),
+    Action.OUTCOMES_CASELOAD_VIEWED: _("Viewed the outcomes of their own clients"),
 }
 
 # The kinds of object an event names. "SimpleLazyObject" is what events recorded before the fix

@@ -154,6 +154,7 @@ class Action:
     BILLING_EXPORTED = "billing.exported"
     # Practice outcomes (rapport.outcomes): aggregates, audited with the scope they covered.
     OUTCOMES_VIEWED = "outcomes.viewed"
+    OUTCOMES_CASELOAD_VIEWED = "outcomes.caseload_viewed"
 
 
 def chain_key() -> bytes:

@@ -6,4 +6,5 @@ from rapport.outcomes import views
 
 urlpatterns = [
     path("", views.practice_outcomes, name="practice_outcomes"),
+    path("my-clients/", views.caseload_outcomes, name="caseload_outcomes"),
 ]
