@@ -145,6 +145,8 @@ ACTION_LABELS = {
     Action.WRITE_OFF_RECORDED: _("Wrote off part of an invoice"),
     Action.REFUND_RECORDED: _("Recorded a refund of a client's credit"),
     Action.BILLING_EXPORTED: _("Exported billing for the accountant"),
+    Action.OUTCOMES_VIEWED: _("Viewed practice outcomes"),
+    Action.OUTCOMES_CASELOAD_VIEWED: _("Viewed the outcomes of their own clients"),
 }
 
 # The kinds of object an event names. "SimpleLazyObject" is what events recorded before the fix

@@ -155,6 +155,9 @@ class Action:
     WRITE_OFF_RECORDED = "billing.write_off_recorded"
     REFUND_RECORDED = "billing.refund_recorded"
     BILLING_EXPORTED = "billing.exported"
+    # Practice outcomes (rapport.outcomes): aggregates, audited with the scope they covered.
+    OUTCOMES_VIEWED = "outcomes.viewed"
+    OUTCOMES_CASELOAD_VIEWED = "outcomes.caseload_viewed"
 
 
 def chain_key() -> bytes:
