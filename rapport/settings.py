@@ -155,6 +155,7 @@ INSTALLED_APPS = [
     "rapport.billing",
     "rapport.records",
     "rapport.push",
+    "rapport.outcomes",
     "rapport.home",
     "django.contrib.auth",
     "django.contrib.contenttypes",

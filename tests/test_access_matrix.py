@@ -308,6 +308,8 @@ MATRIX: dict[str, tuple[dict[str, Expect], Kwargs | None]] = {
     "audit_trail": rule(LOGIN, 403, 403, 403, 403, 200),
     "audit_export": rule(LOGIN, 403, 403, 403, 403, 200),
     "practice_settings": rule(LOGIN, 403, 403, 403, 403, 200),
+    # Practice outcomes: aggregates only; admins see the practice, therapists their caseload.
+    "practice_outcomes": rule(LOGIN, 403, 403, 200, 200, 200),
     # Retention and erasure: practice admins only; the steps of an erasure take only a POST.
     "retention": rule(LOGIN, 403, 403, 403, 403, 200),
     "erasure_report": rule(LOGIN, 403, 403, 403, 403, 200, client_a_id),

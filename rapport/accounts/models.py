@@ -257,6 +257,20 @@ class Practice(models.Model):
         help_text=_("Leave blank for the jurisdiction's default. Check your local law."),
     )
 
+    # Practice outcomes (rapport.outcomes): a count of fewer clients than this is never shown
+    # (never below 5, docs/architecture.md "Outcomes"); an episode of care has ended once care
+    # ended or this many days passed without a session.
+    outcomes_suppression_threshold = models.PositiveSmallIntegerField(
+        _("outcomes: hide any count of fewer clients than"),
+        default=10,
+        validators=[MinValueValidator(5), MaxValueValidator(100)],
+    )
+    outcomes_episode_gap_days = models.PositiveSmallIntegerField(
+        _("outcomes: an episode has ended after this many days without a session"),
+        default=90,
+        validators=[MinValueValidator(14), MaxValueValidator(730)],
+    )
+
     def __str__(self) -> str:
         return self.name
 

@@ -142,6 +142,7 @@ ACTION_LABELS = {
     Action.PAYMENT_ALLOCATED: _("Allocated a payment to invoices"),
     Action.WRITE_OFF_RECORDED: _("Wrote off part of an invoice"),
     Action.BILLING_EXPORTED: _("Exported billing for the accountant"),
+    Action.OUTCOMES_VIEWED: _("Viewed practice outcomes"),
 }
 
 # The kinds of object an event names. "SimpleLazyObject" is what events recorded before the fix

@@ -152,6 +152,8 @@ class Action:
     PAYMENT_ALLOCATED = "billing.payment_allocated"
     WRITE_OFF_RECORDED = "billing.write_off_recorded"
     BILLING_EXPORTED = "billing.exported"
+    # Practice outcomes (rapport.outcomes): aggregates, audited with the scope they covered.
+    OUTCOMES_VIEWED = "outcomes.viewed"
 
 
 def chain_key() -> bytes:

@@ -30,11 +30,20 @@ class PracticeForm(forms.ModelForm):  # type: ignore[type-arg]
             "late_note_hours",
             "retention_jurisdiction",
             "retention_years",
+            "outcomes_suppression_threshold",
+            "outcomes_episode_gap_days",
         ]
         widgets = {"crisis_resources": forms.Textarea(attrs={"rows": 4})}
         labels = {"crisis_resources": _("Crisis text when no listed resource fits")}
         help_texts = {
             "message_attachment_limit_mb": _("From 1 to 100 MB."),
+            "outcomes_suppression_threshold": _(
+                "From 5 to 100. The outcomes pages hide smaller counts, and any count that "
+                "could be worked out from the totals."
+            ),
+            "outcomes_episode_gap_days": _(
+                "From 14 to 730 days. An episode also ends when the care relationship ends."
+            ),
             "crisis_resources": _(
                 "Clients whose country is not known, or has no crisis resources listed, see "
                 "this text. Numbers in it are not links: list them under Crisis resources."

@@ -1,0 +1,37 @@
+"""Who sees practice outcomes, and how much of them.
+
+Outcomes are aggregates of client data, so they are read through here like any client data:
+a practice admin sees the whole practice, with the breakdown by therapist (for supervision); a
+therapist sees the aggregates of their own caseload only, and drills down to their own clients
+only. Clients and billing staff have no outcomes page (403). Every read is audited by the view
+that calls these, with the scope it was given.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.core.exceptions import PermissionDenied
+
+from rapport.accounts.models import User
+
+
+@dataclass(frozen=True)
+class OutcomesScope:
+    """What one reader may aggregate: every episode (``therapist`` None) or one caseload."""
+
+    therapist: User | None
+    by_therapist: bool  # the breakdown by therapist (admins only)
+
+    @property
+    def whole_practice(self) -> bool:
+        return self.therapist is None
+
+
+def outcomes_scope(user: User) -> OutcomesScope:
+    """The outcomes ``user`` may read; PermissionDenied for anyone but admins and therapists."""
+    if user.is_practice_admin:
+        return OutcomesScope(therapist=None, by_therapist=True)
+    if user.is_therapist:
+        return OutcomesScope(therapist=user, by_therapist=False)
+    raise PermissionDenied("Outcomes are for therapists and practice admins.")
