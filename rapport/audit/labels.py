@@ -143,6 +143,9 @@ ACTION_LABELS = {
     Action.WRITE_OFF_RECORDED: _("Wrote off part of an invoice"),
     Action.BILLING_EXPORTED: _("Exported billing for the accountant"),
     Action.OUTCOMES_VIEWED: _("Viewed practice outcomes"),
+    Action.SERVICE_QUALITY_VIEWED: _("Viewed attendance, technology and feedback figures"),
+    Action.OUTCOMES_SUMMARY_DOWNLOADED: _("Downloaded the outcomes summary"),
+    Action.RESEARCH_EXPORTED: _("Downloaded the de-identified research export"),
 }
 
 # The kinds of object an event names. "SimpleLazyObject" is what events recorded before the fix

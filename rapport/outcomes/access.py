@@ -35,3 +35,9 @@ def outcomes_scope(user: User) -> OutcomesScope:
     if user.is_therapist:
         return OutcomesScope(therapist=user, by_therapist=False)
     raise PermissionDenied("Outcomes are for therapists and practice admins.")
+
+
+def research_export_allowed(user: User) -> None:
+    """The de-identified research export is the practice's decision: admins only."""
+    if not user.is_practice_admin:
+        raise PermissionDenied("The research export is for practice admins.")

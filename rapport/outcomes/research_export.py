@@ -19,7 +19,7 @@ import json
 import secrets
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from random import Random
 
 from django.db import transaction
@@ -67,7 +67,10 @@ DICTIONARY = [
         ),
     ),
     ("day", _("Days since this client's first record in the export (0 on the client row).")),
-    ("age_band", _("Client row: age at the first record, in bands (under 18, 18-24 … 65+, unknown).")),
+    (
+        "age_band",
+        _("Client row: age at the first record, in bands (under 18, 18-24 … 65+, unknown)."),
+    ),
     (
         "diagnosis_categories",
         _("Client row: ICD-10 categories of the client's diagnoses (F41), separated by ;."),
@@ -192,8 +195,7 @@ def build_rows(rng: Random) -> tuple[list[dict[str, object]], int]:
         )
 
     people = {
-        c.pk: c
-        for c in User.objects.filter(pk__in=list(clients), role="client").only("pk", "role")
+        c.pk: c for c in User.objects.filter(pk__in=list(clients), role="client").only("pk", "role")
     }
     births = dict(
         (p.client_id, p.date_of_birth)
@@ -282,7 +284,7 @@ def _feedback_by_visit() -> dict[int, float]:
     return found
 
 
-def _scores() -> list[tuple[int, str, str, object]]:
+def _scores() -> list[tuple[int, str, str, datetime]]:
     feedback = list(_feedback_instruments())
     corrected = Response.objects.filter(corrects=OuterRef("pk"))
     return list(
@@ -292,7 +294,9 @@ def _scores() -> list[tuple[int, str, str, object]]:
     )
 
 
-def export_csv(admin: User, *, request: HttpRequest | None = None, rng: Random | None = None) -> ResearchFile:
+def export_csv(
+    admin: User, *, request: HttpRequest | None = None, rng: Random | None = None
+) -> ResearchFile:
     """The export as CSV, audited (who, how many clients and rows; nothing about anyone)."""
     rows, count = build_rows(rng or secrets.SystemRandom())
     out = io.StringIO()
@@ -300,7 +304,9 @@ def export_csv(admin: User, *, request: HttpRequest | None = None, rng: Random |
     writer.writeheader()
     writer.writerows(rows)
     with transaction.atomic():
-        record(Action.RESEARCH_EXPORTED, actor=admin, request=request, clients=count, rows=len(rows))
+        record(
+            Action.RESEARCH_EXPORTED, actor=admin, request=request, clients=count, rows=len(rows)
+        )
     stamp = timezone.now().strftime("%Y%m%d")
     return ResearchFile(
         out.getvalue().encode("utf-8"),

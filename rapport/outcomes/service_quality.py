@@ -113,7 +113,9 @@ def session_technical(visit: Visit, events: Sequence[VisitEvent]) -> SessionTech
     )
 
 
-def normalised_feedback(total: float, range_min: int, range_max: int, higher_is_worse: bool) -> float:
+def normalised_feedback(
+    total: float, range_min: int, range_max: int, higher_is_worse: bool
+) -> float:
     """A feedback total as a share of its scale, 0 to 100, higher always better, so that
     Rapport's form and an imported alliance measure read alike."""
     if range_max <= range_min:
@@ -200,9 +202,7 @@ def build_table(
     for key, _label in present:
         group = groups[key]
         thin = len(group.clients) < threshold
-        hide.append(
-            [thin or 0 < len(people) < threshold for people in group.cell_clients] + [thin]
-        )
+        hide.append([thin or 0 < len(people) < threshold for people in group.cell_clients] + [thin])
     everyone: set[int] = set().union(*(g.clients for g in groups.values())) if groups else set()
     hide.append([False] * width + [0 < len(everyone) < threshold])
     table = suppress(counts or [[0] * width], threshold, hide=hide if counts else None)
@@ -210,7 +210,9 @@ def build_table(
     for i, (key, label) in enumerate([*present, ("all", str(total_label))]):
         index = i if key != "all" else -1
         total = table.shown(index, -1)
-        group = groups[key] if key != "all" else _sum_groups(groups.values(), width, len(mean_columns))
+        group = (
+            groups[key] if key != "all" else _sum_groups(groups.values(), width, len(mean_columns))
+        )
         cells = [_cell(table.shown(index, j), total) for j in range(width)]
         means = [None if total is None or not total else round(s / total, 2) for s in group.sums]
         rows.append(Row(key, label, total, cells, means))
@@ -272,7 +274,9 @@ def mean_rows(
             rows.append(MeanRow(key, label, None, None, None, None, None))
             continue
         mean, low, high = mean_interval([v for _c, v in pairs])
-        rows.append(MeanRow(key, label, clients, len(pairs), round(mean, 1), round(low, 1), round(high, 1)))
+        rows.append(
+            MeanRow(key, label, clients, len(pairs), round(mean, 1), round(low, 1), round(high, 1))
+        )
     return rows
 
 
@@ -286,9 +290,7 @@ class ServiceQuality:
     technical_by_modality: Table
     technical_by_network: Table
     feedback_by_modality: list[MeanRow]
-    feedback_by_outcome: list[MeanRow]  # empty until episodes are known
-    sessions: int
-    bookings: int
+    feedback_by_outcome: list[MeanRow]  # empty when no episode has ended
 
 
 def modality_order() -> list[tuple[str, str]]:
@@ -332,7 +334,9 @@ def session_facts(scope: OutcomesScope) -> list[tuple[Visit, SessionTechnical]]:
     )
     for line in lines.iterator(chunk_size=5000):
         events[line.visit_id].append(line)
-    return [(v, session_technical(v, events.get(v.pk, []))) for v in visits.iterator(chunk_size=5000)]
+    return [
+        (v, session_technical(v, events.get(v.pk, []))) for v in visits.iterator(chunk_size=5000)
+    ]
 
 
 TECH_COLUMNS = [_("With a step down"), _("Without")]
@@ -345,7 +349,9 @@ def technical_tables(
     by_modality: dict[str, Group] = {}
     per_client: dict[int, list[SessionTechnical]] = defaultdict(list)
     for visit, tech in facts:
-        _add_session(by_modality.setdefault(visit.planned_modality, _tech_group()), visit.client_id, tech)
+        _add_session(
+            by_modality.setdefault(visit.planned_modality, _tech_group()), visit.client_id, tech
+        )
         per_client[visit.client_id].append(tech)
     by_network: dict[str, Group] = {}
     for client_id, sessions in per_client.items():
@@ -379,9 +385,7 @@ def _add_session(group: Group, client_id: int, tech: SessionTechnical) -> None:
 def feedback_scores(scope: OutcomesScope) -> list[FeedbackScore]:
     """Every after-session feedback response as it stands (a corrected one replaced by its
     correction), as a share of its scale, with the session's booked modality."""
-    definitions = {
-        i.pk: d for i in Instrument.objects.all() if is_feedback(d := definition_of(i))
-    }
+    definitions = {i.pk: d for i in Instrument.objects.all() if is_feedback(d := definition_of(i))}
     corrected = Response.objects.filter(corrects=OuterRef("pk"))
     responses = Response.objects.filter(
         instrument__in=list(definitions), task__visit__isnull=False
@@ -417,3 +421,51 @@ def feedback_by_modality(scores: Sequence[FeedbackScore], threshold: int) -> lis
     for score in scores:
         values[score.modality].append((score.client_id, score.score))
     return mean_rows(values, modality_order(), threshold, str(_("All modalities")))
+
+
+def feedback_by_outcome(
+    scores: Sequence[FeedbackScore], improved: dict[int, bool], threshold: int
+) -> list[MeanRow]:
+    """Mean feedback of clients whose episode ended in reliable improvement and of those whose
+    did not (``improved``: client → whether it did), one mean per client so that a client with
+    many sessions weighs as much as one with few."""
+    per_client: dict[int, list[float]] = defaultdict(list)
+    for score in scores:
+        if score.client_id in improved:
+            per_client[score.client_id].append(score.score)
+    values: dict[str, list[tuple[int, float]]] = defaultdict(list)
+    for client_id, client_scores in per_client.items():
+        key = IMPROVED if improved[client_id] else NOT_IMPROVED
+        values[key].append((client_id, fmean(client_scores)))
+    order = [
+        (IMPROVED, str(_("Reliably improved"))),
+        (NOT_IMPROVED, str(_("Not reliably improved"))),
+    ]
+    return mean_rows(values, order, threshold, str(_("All with an ended episode")))
+
+
+IMPROVED, NOT_IMPROVED = "improved", "not_improved"
+
+
+def service_quality(
+    scope: OutcomesScope,
+    threshold: int,
+    *,
+    improved: dict[int, bool] | None = None,
+    now: datetime | None = None,
+) -> ServiceQuality:
+    """Every table of the service page for ``scope`` (already permission-checked)."""
+    facts = session_facts(scope)
+    by_modality, by_network = technical_tables(facts, threshold)
+    scores = feedback_scores(scope)
+    attendance = attendance_table(scope, threshold, now)
+    return ServiceQuality(
+        threshold=threshold,
+        attendance=attendance,
+        technical_by_modality=by_modality,
+        technical_by_network=by_network,
+        feedback_by_modality=feedback_by_modality(scores, threshold),
+        feedback_by_outcome=(
+            feedback_by_outcome(scores, improved, threshold) if improved is not None else []
+        ),
+    )

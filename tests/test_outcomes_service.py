@@ -1,0 +1,341 @@
+"""The service page's figures: attendance, technical health and feedback by modality, at the
+boundaries of their rules; small cells suppressed (the subtraction case too); the page, its
+audit, its PDF summary."""
+
+from __future__ import annotations
+
+import io
+from datetime import datetime, timedelta
+
+import pytest
+from django.urls import reverse
+from django.utils import timezone
+from pypdf import PdfReader
+
+from rapport.accounts.models import Practice, User
+from rapport.audit.models import AuditEvent
+from rapport.audit.services import Action
+from rapport.lib.statistics import suppress
+from rapport.outcomes.access import OutcomesScope
+from rapport.outcomes.service_quality import (
+    COMPLETED,
+    FAIR,
+    GOOD,
+    LATE_CANCELLED,
+    NO_SHOW,
+    NOT_RECORDED,
+    POOR,
+    Group,
+    Table,
+    attendance_class,
+    build_table,
+    mean_rows,
+    network_class,
+    normalised_feedback,
+    service_quality,
+    session_technical,
+)
+from rapport.scheduling.models import AppointmentStatus
+from rapport.visits.models import EventKind, Visit, VisitEvent
+from tests.conftest import signed_in
+from tests.scheduling_data import therapist_with_hours
+from tests.service_data import booking, clients_of, held_session
+
+
+@pytest.mark.parametrize(
+    ("status", "late", "expected"),
+    [
+        (AppointmentStatus.COMPLETED, False, COMPLETED),
+        (AppointmentStatus.NO_SHOW, False, NO_SHOW),
+        (AppointmentStatus.CANCELLED, True, LATE_CANCELLED),
+        (AppointmentStatus.CANCELLED, False, None),  # in good time: not an attendance failure
+        (AppointmentStatus.CONFIRMED, False, NOT_RECORDED),
+        (AppointmentStatus.IN_PROGRESS, False, NOT_RECORDED),
+        (AppointmentStatus.REQUESTED, False, NOT_RECORDED),
+    ],
+)
+def test_attendance_class(status: str, late: bool, expected: str | None) -> None:
+    assert attendance_class(status, late) == expected
+
+
+@pytest.mark.parametrize(
+    ("poor", "sessions", "expected"),
+    [
+        (0, 1, GOOD),
+        (0, 40, GOOD),
+        (9, 100, GOOD),  # just under a tenth
+        (1, 10, FAIR),  # exactly a tenth
+        (49, 100, FAIR),  # just under a half
+        (1, 2, POOR),  # exactly a half
+        (5, 5, POOR),
+    ],
+)
+def test_network_class_boundaries(poor: int, sessions: int, expected: str) -> None:
+    assert network_class(poor, sessions) == expected
+
+
+@pytest.mark.parametrize(("poor", "sessions"), [(0, 0), (-1, 3), (4, 3)])
+def test_network_class_refuses_impossible_counts(poor: int, sessions: int) -> None:
+    with pytest.raises(ValueError, match="between"):
+        network_class(poor, sessions)
+
+
+@pytest.mark.parametrize(
+    ("total", "low", "high", "worse", "expected"),
+    [
+        (0, 0, 20, False, 0.0),
+        (20, 0, 20, False, 100.0),
+        (5, 0, 20, False, 25.0),
+        (5, 0, 20, True, 75.0),
+    ],
+)
+def test_normalised_feedback(total: int, low: int, high: int, worse: bool, expected: float) -> None:
+    assert normalised_feedback(total, low, high, worse) == expected
+
+
+def _visit(client_id: int = 7) -> Visit:
+    start = timezone.now() - timedelta(hours=2)
+    return Visit(
+        pk=1,
+        client_id=client_id,
+        therapist_id=8,
+        planned_modality="video",
+        modality="video",
+        started_at=start,
+        ended_at=start + timedelta(minutes=50),
+    )
+
+
+def _line(visit: Visit, minute: int, kind: str, **fields: object) -> VisitEvent:
+    assert visit.started_at is not None
+    return VisitEvent(
+        visit=visit, at=visit.started_at + timedelta(minutes=minute), kind=kind, **fields
+    )  # type: ignore[misc]
+
+
+def test_session_technical_at_its_boundaries() -> None:
+    visit = _visit()
+    nothing = session_technical(visit, [])
+    assert (nothing.step_down, nothing.reconnects, nothing.minutes_lost, nothing.client_poor) == (
+        False,
+        0,
+        0.0,
+        False,
+    )
+    # A switch the person chose is no step down; one because of the connection is.
+    chosen = _line(visit, 5, EventKind.MODALITY, modality="audio", reason="choice")
+    forced = _line(visit, 6, EventKind.MODALITY, modality="audio", reason="connection")
+    assert session_technical(visit, [chosen]).step_down is False
+    assert session_technical(visit, [forced]).step_down is True
+    # Both pages report the same blackout: the minutes lost are their union, not their sum.
+    a = _line(visit, 10, EventKind.RECONNECTED, seconds=60.0, actor_id=7)
+    b = _line(visit, 10, EventKind.RECONNECTED, seconds=30.0, actor_id=8)
+    apart = _line(visit, 30, EventKind.RECONNECTED, seconds=60.0, actor_id=7)
+    facts = session_technical(visit, [a, b, apart])
+    assert facts.reconnects == 3
+    assert facts.minutes_lost == 2.0
+    # Only the client's own page says what the client's network is like.
+    by_therapist = _line(visit, 3, EventKind.QUALITY_POOR, actor_id=8)
+    by_client = _line(visit, 3, EventKind.QUALITY_POOR, actor_id=7)
+    assert session_technical(visit, [by_therapist]).client_poor is False
+    assert session_technical(visit, [by_client]).client_poor is True
+
+
+def _group(counts: list[int], clients_per_cell: list[int], start: int) -> Group:
+    """A row whose cells have these counts, each from that many distinct clients."""
+    cells = []
+    next_id = start
+    for people in clients_per_cell:
+        cells.append(set(range(next_id, next_id + people)))
+        next_id += people
+    return Group(list(counts), cells, set().union(*cells), [0.0])
+
+
+def _assert_no_lone_hidden(table: Table) -> None:
+    """No row or column sum has exactly one hidden member: nothing is found by subtraction."""
+    for row in table.rows:
+        members = [row.hidden] + [c.hidden for c in row.cells]
+        assert sum(members) != 1, row
+    for j in range(len(table.columns)):
+        members = [row.cells[j].hidden for row in table.rows]
+        assert sum(members) != 1, table.columns[j]
+    totals = [row.hidden for row in table.rows]
+    assert sum(totals) != 1
+
+
+ORDER = [("video", "Video"), ("audio", "Audio only"), ("text", "Live text")]
+
+
+def test_a_row_of_too_few_clients_is_hidden_and_cannot_be_subtracted() -> None:
+    groups = {
+        "video": _group([40, 12], [20, 10], 0),
+        "audio": _group([30, 11], [15, 10], 100),
+        "text": _group([6, 2], [3, 1], 200),  # four clients in all: hidden
+    }
+    table = build_table(groups, ORDER, ["a", "b"], ["m"], 10, "All")
+    text = next(r for r in table.rows if r.key == "text")
+    assert text.hidden and all(c.hidden for c in text.cells) and text.means == [None]
+    every = table.rows[-1]
+    # With text hidden, one more row is hidden so that text is not "All minus the others".
+    assert sum(r.hidden for r in table.rows[:-1]) >= 2 or every.hidden
+    _assert_no_lone_hidden(table)
+
+
+def test_a_cell_of_too_few_clients_is_hidden_with_a_complement() -> None:
+    groups = {
+        "video": _group([50, 3, 20], [25, 3, 12], 0),  # the middle cell: three clients
+        "audio": _group([40, 15, 20], [20, 11, 10], 100),
+    }
+    table = build_table(groups, ORDER, ["a", "b", "c"], ["m"], 10, "All")
+    video = table.rows[0]
+    assert video.cells[1].hidden
+    assert not video.hidden  # the row itself has enough clients
+    _assert_no_lone_hidden(table)
+    shown = [c for r in table.rows for c in r.cells if not c.hidden]
+    assert all(
+        c.low is not None and c.high is not None and c.low <= c.percent <= c.high for c in shown
+    )  # type: ignore[operator]
+
+
+def test_a_count_over_the_threshold_from_too_few_clients_is_hidden() -> None:
+    """Thirty sessions of two clients are still two clients."""
+    groups = {"video": _group([30, 30], [2, 12], 0), "audio": _group([30, 30], [12, 12], 100)}
+    table = build_table(groups, ORDER, ["a", "b"], ["m"], 10, "All")
+    assert table.rows[0].cells[0].hidden
+    _assert_no_lone_hidden(table)
+
+
+def test_nothing_hidden_when_every_group_is_large() -> None:
+    groups = {"video": _group([30, 30], [12, 12], 0), "audio": _group([30, 30], [12, 12], 100)}
+    table = build_table(groups, ORDER, ["a", "b"], ["m"], 10, "All")
+    assert not table.any_hidden
+    assert table.rows[-1].total == 120
+    assert table.rows[0].cells[0].percent == 50.0
+
+
+def test_suppress_takes_more_cells_to_hide() -> None:
+    table = suppress([[20, 20], [20, 20]], 10, hide=[[True, False, False]] + [[False] * 3] * 2)
+    assert table.shown(0, 0) is None
+    hidden = sum(table.hidden[i][j] for i in range(3) for j in range(3))
+    assert hidden >= 4  # its row and its column each need a second hidden member
+    with pytest.raises(ValueError, match="shape"):
+        suppress([[20, 20]], 10, hide=[[True, False]])
+
+
+def test_mean_rows_hide_small_groups_and_their_complement() -> None:
+    values = {
+        "video": [(n, 80.0) for n in range(12)],
+        "audio": [(100 + n, 70.0) for n in range(11)],
+        "text": [(200 + n, 60.0) for n in range(3)],
+    }
+    rows = mean_rows(values, ORDER, 10, "All")
+    by_key = {r.key: r for r in rows}
+    assert by_key["text"].mean is None
+    assert by_key["audio"].mean is None or by_key["all"].mean is None  # no subtraction
+    assert sum(r.clients is None for r in rows) >= 2
+
+
+# The figures from the database ----------------------------------------------------------------
+
+
+@pytest.fixture
+def practice_of_five(db: None) -> Practice:
+    practice = Practice.get()
+    practice.outcomes_suppression_threshold = 5
+    practice.save(update_fields=["outcomes_suppression_threshold"])
+    return practice
+
+
+def test_service_figures_from_the_record(practice_of_five: Practice, therapist_y: User) -> None:
+    therapist, session_type = therapist_with_hours("svc.t@example.test")
+    people = clients_of(therapist, 6, "svc.c")
+    at = timezone.now() - timedelta(days=30)
+    for n, client in enumerate(people):
+        booking(session_type, client, at + timedelta(days=n))
+        booking(
+            session_type, client, at + timedelta(days=n, hours=3), status=AppointmentStatus.NO_SHOW
+        )
+        booking(
+            session_type,
+            client,
+            at + timedelta(days=n, hours=6),
+            status=AppointmentStatus.CANCELLED,
+        )
+        held_session(
+            therapist,
+            client,
+            at + timedelta(days=n),
+            step_down=n < 3,
+            reconnect_seconds=[30.0] if n < 3 else [],
+            client_poor=n < 3,
+            feedback_share=0.9,
+        )
+    scope = OutcomesScope(therapist=therapist, by_therapist=False)
+    figures = service_quality(scope, 5)
+    video = figures.attendance.rows[0]
+    assert video.key == "video"
+    # Six completed, six no-shows; the six cancelled in good time are left out.
+    assert video.total == 12
+    assert video.cells[0].count == 6 and video.cells[0].percent == 50.0
+    assert video.cells[2].count == 6
+    tech = figures.technical_by_modality.rows[0]
+    assert tech.total == 6
+    # Three sessions with a step down, of three clients: under five, hidden with its complement.
+    assert tech.cells[0].hidden and tech.cells[1].hidden
+    assert tech.means == [0.5, 0.25]  # 3 reconnects and 1.5 minutes lost over 6 sessions
+    network = {r.key: r for r in figures.technical_by_network.rows}
+    assert network["poor"].hidden and network["good"].hidden  # three clients each
+    feedback = figures.feedback_by_modality[0]
+    assert feedback.clients == 6 and feedback.mean is not None and feedback.mean > 70
+    # Another therapist's scope sees none of it.
+    theirs = service_quality(OutcomesScope(therapist=therapist_y, by_therapist=False), 5)
+    assert [r.key for r in theirs.attendance.rows] == ["all"]
+    assert theirs.attendance.rows[0].total in (0, None)
+
+
+def test_the_page_is_audited_and_names_nobody(
+    practice_of_five: Practice, admin: User, therapist_x: User
+) -> None:
+    therapist, session_type = therapist_with_hours("svc.p@example.test")
+    people = clients_of(therapist, 6, "svc.p")
+    at = timezone.now() - timedelta(days=10)
+    for client in people:
+        booking(session_type, client, at)
+        held_session(therapist, client, at, feedback_share=0.5)
+    for user, whole in ((admin, True), (therapist_x, False)):
+        before = AuditEvent.objects.filter(action=Action.SERVICE_QUALITY_VIEWED).count()
+        page = signed_in(user).get(reverse("outcomes_service"))
+        assert page.status_code == 200
+        text = page.content.decode()
+        assert "<svg" in text and "<table" in text and 'role="img"' in text
+        assert all(c.full_name not in text and c.email not in text for c in people)
+        event = AuditEvent.objects.filter(action=Action.SERVICE_QUALITY_VIEWED).latest("sequence")
+        assert AuditEvent.objects.filter(action=Action.SERVICE_QUALITY_VIEWED).count() == before + 1
+        assert event.actor == user and event.detail["whole_practice"] is whole
+    admin_page = signed_in(admin).get(reverse("outcomes_service")).content.decode()
+    assert "6 (100.0 %" in admin_page  # the six completed video bookings
+
+
+def test_the_summary_pdf_is_one_page_with_the_figures_and_no_name(
+    practice_of_five: Practice, admin: User
+) -> None:
+    therapist, session_type = therapist_with_hours("svc.pdf@example.test")
+    people = clients_of(therapist, 7, "svc.pdf")
+    at = timezone.now() - timedelta(days=10)
+    for client in people:
+        booking(session_type, client, at)
+        booking(session_type, client, at + timedelta(hours=4), status=AppointmentStatus.NO_SHOW)
+        held_session(therapist, client, at, feedback_share=0.5)
+    response = signed_in(admin).get(reverse("outcomes_summary_pdf"))
+    assert response.status_code == 200
+    assert response["Content-Type"] == "application/pdf"
+    pdf = PdfReader(io.BytesIO(response.content))
+    assert len(pdf.pages) == 1
+    text = pdf.pages[0].extract_text()
+    assert "Outcomes summary" in text
+    assert "14" in text  # bookings: seven completed, seven no-shows
+    assert "50.0 %" in text
+    assert all(c.full_name not in text and c.email not in text for c in people)
+    assert AuditEvent.objects.filter(
+        action=Action.OUTCOMES_SUMMARY_DOWNLOADED, actor=admin
+    ).exists()
