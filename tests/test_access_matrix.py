@@ -317,6 +317,7 @@ MATRIX: dict[str, tuple[dict[str, Expect], Kwargs | None]] = {
     "outcomes_summary_pdf": rule(LOGIN, 403, 403, 200, 200, 200),
     "outcomes_research_csv": rule(LOGIN, 403, 403, 403, 403, 200),
     "outcomes_research_dictionary": rule(LOGIN, 403, 403, 403, 403, 200),
+    "caseload_outcomes": rule(LOGIN, 403, 403, 200, 200, 403),
     # Retention and erasure: practice admins only; the steps of an erasure take only a POST.
     "retention": rule(LOGIN, 403, 403, 403, 403, 200),
     "erasure_report": rule(LOGIN, 403, 403, 403, 403, 200, client_a_id),

@@ -146,6 +146,7 @@ ACTION_LABELS = {
     Action.SERVICE_QUALITY_VIEWED: _("Viewed attendance, technology and feedback figures"),
     Action.OUTCOMES_SUMMARY_DOWNLOADED: _("Downloaded the outcomes summary"),
     Action.RESEARCH_EXPORTED: _("Downloaded the de-identified research export"),
+    Action.OUTCOMES_CASELOAD_VIEWED: _("Viewed the outcomes of their own clients"),
 }
 
 # The kinds of object an event names. "SimpleLazyObject" is what events recorded before the fix

@@ -157,6 +157,7 @@ class Action:
     SERVICE_QUALITY_VIEWED = "outcomes.service_viewed"
     OUTCOMES_SUMMARY_DOWNLOADED = "outcomes.summary_downloaded"
     RESEARCH_EXPORTED = "outcomes.research_exported"
+    OUTCOMES_CASELOAD_VIEWED = "outcomes.caseload_viewed"
 
 
 def chain_key() -> bytes:

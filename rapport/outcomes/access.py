@@ -37,6 +37,17 @@ def outcomes_scope(user: User) -> OutcomesScope:
     raise PermissionDenied("Outcomes are for therapists and practice admins.")
 
 
+def outcomes_caseload(user: User) -> User:
+    """The therapist whose own clients' episodes ``user`` may list: themselves only.
+
+    Admins read aggregates only (no client is ever named on an outcomes page for them), and
+    only clients still in the therapist's active care are listed (``report.caseload_clients``),
+    as every other page of a client closes when their care ends."""
+    if not user.is_therapist:
+        raise PermissionDenied("Only a therapist lists their own clients' outcomes.")
+    return user
+
+
 def research_export_allowed(user: User) -> None:
     """The de-identified research export is the practice's decision: admins only."""
     if not user.is_practice_admin:

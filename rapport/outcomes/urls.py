@@ -14,4 +14,5 @@ urlpatterns = [
         service_views.research_dictionary,
         name="outcomes_research_dictionary",
     ),
+    path("my-clients/", views.caseload_outcomes, name="caseload_outcomes"),
 ]
