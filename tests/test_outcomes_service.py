@@ -15,8 +15,10 @@ from pypdf import PdfReader
 from rapport.accounts.models import Practice, User
 from rapport.audit.models import AuditEvent
 from rapport.audit.services import Action
+from rapport.care.models import CareRelationship
 from rapport.lib.statistics import suppress
 from rapport.outcomes.access import OutcomesScope
+from rapport.outcomes.models import EpisodeOutcome
 from rapport.outcomes.service_quality import (
     COMPLETED,
     FAIR,
@@ -271,7 +273,7 @@ def test_service_figures_from_the_record(practice_of_five: Practice, therapist_y
             feedback_share=0.9,
         )
     scope = OutcomesScope(therapist=therapist, by_therapist=False)
-    figures = service_quality(scope, 5)
+    figures = service_quality(scope, practice_of_five)
     video = figures.attendance.rows[0]
     assert video.key == "video"
     # Six completed, six no-shows; the six cancelled in good time are left out.
@@ -288,7 +290,9 @@ def test_service_figures_from_the_record(practice_of_five: Practice, therapist_y
     feedback = figures.feedback_by_modality[0]
     assert feedback.clients == 6 and feedback.mean is not None and feedback.mean > 70
     # Another therapist's scope sees none of it.
-    theirs = service_quality(OutcomesScope(therapist=therapist_y, by_therapist=False), 5)
+    theirs = service_quality(
+        OutcomesScope(therapist=therapist_y, by_therapist=False), practice_of_five
+    )
     assert [r.key for r in theirs.attendance.rows] == ["all"]
     assert theirs.attendance.rows[0].total in (0, None)
 
@@ -339,3 +343,45 @@ def test_the_summary_pdf_is_one_page_with_the_figures_and_no_name(
     assert AuditEvent.objects.filter(
         action=Action.OUTCOMES_SUMMARY_DOWNLOADED, actor=admin
     ).exists()
+
+
+def test_feedback_of_improvers_and_of_the_others(practice_of_five: Practice) -> None:
+    therapist, _session_type = therapist_with_hours("svc.o@example.test")
+    people = clients_of(therapist, 10, "svc.o")
+    at = timezone.now() - timedelta(days=200)
+    for n, client in enumerate(people):
+        share = 0.9 if n < 5 else 0.2
+        held_session(therapist, client, at, feedback_share=share)
+        held_session(therapist, client, at + timedelta(days=7), feedback_share=share)
+    # A session after the episode, with low feedback: not about the episode, so not counted.
+    held_session(therapist, people[0], at + timedelta(days=150), feedback_share=0.0)
+    for n, client in enumerate(people):
+        # The paired PHQ-9/GAD-7 outcome of the episode, as the episode facts would hold it.
+        EpisodeOutcome.objects.update_or_create(
+            relationship=CareRelationship.objects.get(therapist=therapist, client=client),
+            first_session_at=at,
+            defaults={
+                "client": client,
+                "therapist": therapist,
+                "last_session_at": at + timedelta(days=7),
+                "care_ended": True,
+                "gap_days": 90,
+                "quarter": "2026-Q1",
+                "sessions": 2,
+                "modality_mix": "video",
+                "reliable_improvement": n < 5,
+                "reliable_deterioration": False,
+            },
+        )
+    scope = OutcomesScope(therapist=therapist, by_therapist=False)
+    rows = {r.key: r for r in service_quality(scope, practice_of_five).feedback_by_outcome}
+    assert rows["improved"].clients == 5 and rows["improved"].responses == 5
+    assert rows["not_improved"].clients == 5
+    assert rows["improved"].mean is not None and rows["not_improved"].mean is not None
+    assert rows["improved"].mean > rows["not_improved"].mean
+    assert rows["all"].clients == 10
+    # Four clients who did not improve are too few: hidden, and so is a complement.
+    EpisodeOutcome.objects.filter(client=people[9]).delete()
+    rows = {r.key: r for r in service_quality(scope, practice_of_five).feedback_by_outcome}
+    assert rows["not_improved"].mean is None
+    assert rows["improved"].mean is None or rows["all"].mean is None

@@ -18,18 +18,21 @@ import math
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from statistics import fmean, stdev
 
 from django.db.models import Exists, OuterRef
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from rapport.accounts.models import Practice
 from rapport.lib.statistics import Z_95, suppress, wilson_interval
 from rapport.measures.instruments import definition_of, is_feedback
 from rapport.measures.models import Instrument, Response
 from rapport.measures.scoring import Score
 from rapport.outcomes.access import OutcomesScope
+from rapport.outcomes.models import EpisodeOutcome
+from rapport.outcomes.report import finished_episodes
 from rapport.scheduling.models import Appointment, AppointmentStatus, Modality
 from rapport.visits.models import EventKind, Visit, VisitEvent, VisitStatus
 from rapport.visits.services import summary
@@ -423,19 +426,51 @@ def feedback_by_modality(scores: Sequence[FeedbackScore], threshold: int) -> lis
     return mean_rows(values, modality_order(), threshold, str(_("All modalities")))
 
 
+@dataclass(frozen=True)
+class EpisodeSpan:
+    """A client's latest finished episode with paired scores: when, and whether it improved."""
+
+    first_session_at: datetime
+    last_session_at: datetime
+    improved: bool
+
+    def holds(self, at: datetime) -> bool:
+        """Feedback about one of its sessions: sent between its first session and a day after
+        its last (the form is answered after the session)."""
+        return self.first_session_at <= at <= self.last_session_at + timedelta(days=1)
+
+
+def episode_spans(scope: OutcomesScope, *, now: datetime, gap_days: int) -> dict[int, EpisodeSpan]:
+    """Each client's latest finished episode with a paired PHQ-9/GAD-7 outcome, in ``scope``
+    (the episodes the outcomes page counts: ``report.finished_episodes``)."""
+    rows = (
+        EpisodeOutcome.objects.filter(
+            finished_episodes(scope, now=now, gap_days=gap_days),
+            reliable_improvement__isnull=False,
+        )
+        .order_by("client_id", "-last_session_at", "-pk")
+        .values_list("client_id", "first_session_at", "last_session_at", "reliable_improvement")
+    )
+    spans: dict[int, EpisodeSpan] = {}
+    for client_id, first, last, improved in rows:
+        spans.setdefault(client_id, EpisodeSpan(first, last, bool(improved)))
+    return spans
+
+
 def feedback_by_outcome(
-    scores: Sequence[FeedbackScore], improved: dict[int, bool], threshold: int
+    scores: Sequence[FeedbackScore], spans: dict[int, EpisodeSpan], threshold: int
 ) -> list[MeanRow]:
-    """Mean feedback of clients whose episode ended in reliable improvement and of those whose
-    did not (``improved``: client → whether it did), one mean per client so that a client with
-    many sessions weighs as much as one with few."""
+    """Mean feedback over the episode of clients whose episode ended in reliable improvement
+    and of those whose did not, one mean per client so that a client with many sessions weighs
+    as much as one with few."""
     per_client: dict[int, list[float]] = defaultdict(list)
     for score in scores:
-        if score.client_id in improved:
+        span = spans.get(score.client_id)
+        if span is not None and span.holds(score.at):
             per_client[score.client_id].append(score.score)
     values: dict[str, list[tuple[int, float]]] = defaultdict(list)
     for client_id, client_scores in per_client.items():
-        key = IMPROVED if improved[client_id] else NOT_IMPROVED
+        key = IMPROVED if spans[client_id].improved else NOT_IMPROVED
         values[key].append((client_id, fmean(client_scores)))
     order = [
         (IMPROVED, str(_("Reliably improved"))),
@@ -448,13 +483,12 @@ IMPROVED, NOT_IMPROVED = "improved", "not_improved"
 
 
 def service_quality(
-    scope: OutcomesScope,
-    threshold: int,
-    *,
-    improved: dict[int, bool] | None = None,
-    now: datetime | None = None,
+    scope: OutcomesScope, practice: Practice, *, now: datetime | None = None
 ) -> ServiceQuality:
     """Every table of the service page for ``scope`` (already permission-checked)."""
+    now = now or timezone.now()
+    threshold = practice.outcomes_suppression_threshold
+    spans = episode_spans(scope, now=now, gap_days=practice.outcomes_episode_gap_days)
     facts = session_facts(scope)
     by_modality, by_network = technical_tables(facts, threshold)
     scores = feedback_scores(scope)
@@ -465,7 +499,5 @@ def service_quality(
         technical_by_modality=by_modality,
         technical_by_network=by_network,
         feedback_by_modality=feedback_by_modality(scores, threshold),
-        feedback_by_outcome=(
-            feedback_by_outcome(scores, improved, threshold) if improved is not None else []
-        ),
+        feedback_by_outcome=feedback_by_outcome(scores, spans, threshold) if spans else [],
     )

@@ -25,8 +25,7 @@ from rapport.outcomes.service_quality import MeanRow, ServiceQuality, Table, ser
 def service_page(request: HttpRequest) -> HttpResponse:
     user: User = request.user  # type: ignore[assignment]
     scope = outcomes_scope(user)
-    threshold = Practice.get().outcomes_suppression_threshold
-    figures = service_quality(scope, threshold, improved=None)
+    figures = service_quality(scope, Practice.get())
     with transaction.atomic():
         record(Action.SERVICE_QUALITY_VIEWED, request=request, whole_practice=scope.whole_practice)
     return render(

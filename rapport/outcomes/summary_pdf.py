@@ -39,7 +39,7 @@ def render_summary(
 ) -> SummaryFile:
     """The summary as a PDF for ``scope`` (already permission-checked), its download audited."""
     practice = Practice.get()
-    figures = service_quality(scope, practice.outcomes_suppression_threshold)
+    figures = service_quality(scope, practice)
     content = weasyprint.HTML(string=summary_html(scope, figures, practice)).write_pdf(
         stylesheets=[weasyprint.CSS(filename=PRINT_CSS)]
     )
