@@ -5,7 +5,7 @@ audit, its PDF summary."""
 from __future__ import annotations
 
 import io
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 from django.urls import reverse
@@ -330,6 +330,7 @@ def test_the_summary_pdf_is_one_page_with_the_figures_and_no_name(
         booking(session_type, client, at)
         booking(session_type, client, at + timedelta(hours=4), status=AppointmentStatus.NO_SHOW)
         held_session(therapist, client, at, feedback_share=0.5)
+        finished_episode(therapist, client, at - timedelta(days=120), improved=True)
     response = signed_in(admin).get(reverse("outcomes_summary_pdf"))
     assert response.status_code == 200
     assert response["Content-Type"] == "application/pdf"
@@ -339,10 +340,34 @@ def test_the_summary_pdf_is_one_page_with_the_figures_and_no_name(
     assert "Outcomes summary" in text
     assert "14" in text  # bookings: seven completed, seven no-shows
     assert "50.0 %" in text
+    # The outcome rates beside the national figures: all seven reliably improved.
+    assert "Reliable improvement" in text and "100.0 % (7/7)" in text
+    assert "about 67 %" in text
     assert all(c.full_name not in text and c.email not in text for c in people)
     assert AuditEvent.objects.filter(
         action=Action.OUTCOMES_SUMMARY_DOWNLOADED, actor=admin
     ).exists()
+
+
+def finished_episode(therapist: User, client: User, at: datetime, *, improved: bool) -> None:
+    """A finished two-session episode from ``at`` with its paired PHQ-9/GAD-7 outcome, as the
+    episode facts would hold it."""
+    EpisodeOutcome.objects.update_or_create(
+        relationship=CareRelationship.objects.get(therapist=therapist, client=client),
+        first_session_at=at,
+        defaults={
+            "client": client,
+            "therapist": therapist,
+            "last_session_at": at + timedelta(days=7),
+            "care_ended": True,
+            "gap_days": 90,
+            "quarter": "2026-Q1",
+            "sessions": 2,
+            "modality_mix": "video",
+            "reliable_improvement": improved,
+            "reliable_deterioration": False,
+        },
+    )
 
 
 def test_feedback_of_improvers_and_of_the_others(practice_of_five: Practice) -> None:
@@ -357,22 +382,7 @@ def test_feedback_of_improvers_and_of_the_others(practice_of_five: Practice) -> 
     held_session(therapist, people[0], at + timedelta(days=150), feedback_share=0.0)
     for n, client in enumerate(people):
         # The paired PHQ-9/GAD-7 outcome of the episode, as the episode facts would hold it.
-        EpisodeOutcome.objects.update_or_create(
-            relationship=CareRelationship.objects.get(therapist=therapist, client=client),
-            first_session_at=at,
-            defaults={
-                "client": client,
-                "therapist": therapist,
-                "last_session_at": at + timedelta(days=7),
-                "care_ended": True,
-                "gap_days": 90,
-                "quarter": "2026-Q1",
-                "sessions": 2,
-                "modality_mix": "video",
-                "reliable_improvement": n < 5,
-                "reliable_deterioration": False,
-            },
-        )
+        finished_episode(therapist, client, at, improved=n < 5)
     scope = OutcomesScope(therapist=therapist, by_therapist=False)
     rows = {r.key: r for r in service_quality(scope, practice_of_five).feedback_by_outcome}
     assert rows["improved"].clients == 5 and rows["improved"].responses == 5

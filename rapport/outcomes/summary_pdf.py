@@ -1,5 +1,5 @@
-"""The one-page summary a practice can share: the headline figures of the service page, as a
-PDF (WeasyPrint, like the superbill). Aggregates only, suppressed as on the page; no client is
+"""The one-page summary a practice can share: the headline outcome rates beside the national
+figures, and the headline figures of the service page, as a PDF (WeasyPrint, like the superbill). Aggregates only, suppressed as on the page; no client is
 named. Each download is audited with the scope it covered."""
 
 from __future__ import annotations
@@ -16,9 +16,28 @@ from django.utils import timezone
 from rapport.accounts.models import Practice, User
 from rapport.audit.services import Action, record
 from rapport.outcomes.access import OutcomesScope
+from rapport.outcomes.report import RATES, Rate, Report, outcomes_report
 from rapport.outcomes.service_quality import ServiceQuality, service_quality
 
 PRINT_CSS = str(Path(__file__).parent / "static" / "outcomes" / "summary_print.css")
+
+
+@dataclass(frozen=True)
+class Headline:
+    """One outcome rate of the practice, beside the national figure where there is one."""
+
+    label: str
+    rate: Rate
+    benchmark: str
+
+
+def headlines(report: Report) -> list[Headline]:
+    national = {b.rate: b.figure for b in report.benchmarks}
+    return [
+        Headline(str(label), report.overall.rates[key], national.get(key, ""))
+        for key, label in RATES
+        if key in report.overall.rates
+    ]
 
 
 @dataclass(frozen=True)
@@ -27,10 +46,19 @@ class SummaryFile:
     filename: str
 
 
-def summary_html(scope: OutcomesScope, figures: ServiceQuality, practice: Practice) -> str:
+def summary_html(
+    scope: OutcomesScope, figures: ServiceQuality, report: Report, practice: Practice
+) -> str:
     return render_to_string(
         "outcomes/summary_pdf.html",
-        {"scope": scope, "figures": figures, "practice": practice, "made_at": timezone.now()},
+        {
+            "scope": scope,
+            "figures": figures,
+            "report": report,
+            "headlines": headlines(report),
+            "practice": practice,
+            "made_at": timezone.now(),
+        },
     )
 
 
@@ -40,7 +68,8 @@ def render_summary(
     """The summary as a PDF for ``scope`` (already permission-checked), its download audited."""
     practice = Practice.get()
     figures = service_quality(scope, practice)
-    content = weasyprint.HTML(string=summary_html(scope, figures, practice)).write_pdf(
+    report = outcomes_report(scope, now=timezone.now())
+    content = weasyprint.HTML(string=summary_html(scope, figures, report, practice)).write_pdf(
         stylesheets=[weasyprint.CSS(filename=PRINT_CSS)]
     )
     if content is None:  # write_pdf returns None only when given a target to write to
