@@ -1,6 +1,7 @@
 """The one-page summary a practice can share: the headline outcome rates beside the national
-figures, and the headline figures of the service page, as a PDF (WeasyPrint, like the superbill). Aggregates only, suppressed as on the page; no client is
-named. Each download is audited with the scope it covered."""
+figures, and the headline figures of the service page, as a PDF (WeasyPrint, like the
+superbill). Aggregates only, suppressed as on the pages; no client is named. Each download is
+audited with the scope it covered."""
 
 from __future__ import annotations
 
