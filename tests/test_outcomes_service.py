@@ -117,7 +117,7 @@ def _line(visit: Visit, minute: int, kind: str, **fields: object) -> VisitEvent:
 
 def test_session_technical_at_its_boundaries() -> None:
     visit = _visit()
-    nothing = session_technical(visit, [])
+    nothing = session_technical(7, [])
     assert (nothing.step_down, nothing.reconnects, nothing.minutes_lost, nothing.client_poor) == (
         False,
         0,
@@ -127,20 +127,20 @@ def test_session_technical_at_its_boundaries() -> None:
     # A switch the person chose is no step down; one because of the connection is.
     chosen = _line(visit, 5, EventKind.MODALITY, modality="audio", reason="choice")
     forced = _line(visit, 6, EventKind.MODALITY, modality="audio", reason="connection")
-    assert session_technical(visit, [chosen]).step_down is False
-    assert session_technical(visit, [forced]).step_down is True
+    assert session_technical(7, [chosen]).step_down is False
+    assert session_technical(7, [forced]).step_down is True
     # Both pages report the same blackout: the minutes lost are their union, not their sum.
     a = _line(visit, 10, EventKind.RECONNECTED, seconds=60.0, actor_id=7)
     b = _line(visit, 10, EventKind.RECONNECTED, seconds=30.0, actor_id=8)
     apart = _line(visit, 30, EventKind.RECONNECTED, seconds=60.0, actor_id=7)
-    facts = session_technical(visit, [a, b, apart])
+    facts = session_technical(7, [a, b, apart])
     assert facts.reconnects == 3
     assert facts.minutes_lost == 2.0
     # Only the client's own page says what the client's network is like.
     by_therapist = _line(visit, 3, EventKind.QUALITY_POOR, actor_id=8)
     by_client = _line(visit, 3, EventKind.QUALITY_POOR, actor_id=7)
-    assert session_technical(visit, [by_therapist]).client_poor is False
-    assert session_technical(visit, [by_client]).client_poor is True
+    assert session_technical(7, [by_therapist]).client_poor is False
+    assert session_technical(7, [by_client]).client_poor is True
 
 
 def _group(counts: list[int], clients_per_cell: list[int], start: int) -> Group:

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import secrets
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -34,15 +33,13 @@ from rapport.care.models import ClientProfile
 from rapport.diagnoses.models import Diagnosis, Status
 from rapport.measures.instruments import definition_of, is_feedback
 from rapport.measures.models import Instrument, Response
-from rapport.measures.scoring import Score
 from rapport.outcomes.service_quality import (
-    TECH_EVENTS,
     attendance_class,
     normalised_feedback,
-    session_technical,
+    session_facts,
+    stored_total,
 )
 from rapport.scheduling.models import Appointment
-from rapport.visits.models import Visit, VisitEvent, VisitStatus
 
 SHIFT_WEEKS = (53, 104)
 AGE_BANDS = [
@@ -153,30 +150,19 @@ def build_rows(rng: Random) -> tuple[list[dict[str, object]], int]:
         )
 
     feedback = _feedback_by_visit()
-    visits = Visit.objects.filter(status=VisitStatus.ENDED, started_at__isnull=False).only(
-        "pk", "client_id", "planned_modality", "started_at", "ended_at"
-    )
-    events: dict[int, list[VisitEvent]] = defaultdict(list)
-    for line in (
-        VisitEvent.objects.filter(visit__in=visits, kind__in=TECH_EVENTS)
-        .only("visit_id", "at", "kind", "modality", "reason", "seconds", "actor_id")
-        .order_by("visit_id", "at", "pk")
-    ):
-        events[line.visit_id].append(line)
-    for visit in visits:
-        assert visit.started_at is not None  # noqa: S101 (filtered above)
-        tech = session_technical(visit, events.get(visit.pk, []))
-        entry = clients[visit.client_id]
-        entry.sessions[visit.planned_modality] += 1
-        score = feedback.get(visit.pk)
+    for session, tech in session_facts(None):
+        entry = clients[session.client_id]
+        entry.sessions[session.modality] += 1
+        score = feedback.get(session.visit_id)
         if score is not None:
             entry.feedback.append(score)
-        entry.days.append(visit.started_at.date())
+        day = session.started_at.date()
+        entry.days.append(day)
         entry.rows.append(
             {
                 "record": "session",
-                "date": visit.started_at.date(),
-                "modality": visit.planned_modality,
+                "date": day,
+                "modality": session.modality,
                 "step_down": int(tech.step_down),
                 "reconnects": tech.reconnects,
                 "minutes_lost": tech.minutes_lost,
@@ -185,7 +171,7 @@ def build_rows(rng: Random) -> tuple[list[dict[str, object]], int]:
         )
 
     for client_id, key, result, submitted in _scores():
-        total = Score.from_json(json.loads(result)).total
+        total = stored_total(result)
         if total is None:
             continue
         entry = clients[client_id]
@@ -239,14 +225,14 @@ def build_rows(rng: Random) -> tuple[list[dict[str, object]], int]:
             }
         )
         for row in sorted(entry.rows, key=lambda r: (r["date"], str(r["record"]))):
-            day = row["date"]
-            assert isinstance(day, date)  # noqa: S101
+            when = row["date"]
+            assert isinstance(when, date)  # noqa: S101
             rows.append(
                 {
                     **row,
                     "client": pseudonym,
-                    "date": (day - shift).isoformat(),
-                    "day": (day - first).days,
+                    "date": (when - shift).isoformat(),
+                    "day": (when - first).days,
                 }
             )
     rows.sort(key=lambda r: (str(r["client"]), int(str(r["day"])), r["record"] != "client"))
@@ -274,7 +260,7 @@ def _feedback_by_visit() -> dict[int, float]:
         .exclude(Exists(corrected))
         .values_list("task__visit_id", "instrument_id", "result")
     ):
-        total = Score.from_json(json.loads(result)).total
+        total = stored_total(result)
         if total is None:
             continue
         definition = definition_of(instruments[instrument_id])

@@ -29,13 +29,12 @@ from rapport.accounts.models import Practice
 from rapport.lib.statistics import Z_95, suppress, wilson_interval
 from rapport.measures.instruments import definition_of, is_feedback
 from rapport.measures.models import Instrument, Response
-from rapport.measures.scoring import Score
 from rapport.outcomes.access import OutcomesScope
 from rapport.outcomes.models import EpisodeOutcome
 from rapport.outcomes.report import finished_episodes
 from rapport.scheduling.models import Appointment, AppointmentStatus, Modality
 from rapport.visits.models import EventKind, Visit, VisitEvent, VisitStatus
-from rapport.visits.services import summary
+from rapport.visits.services import call_health
 
 MODALITIES = [Modality.VIDEO, Modality.AUDIO, Modality.TEXT]
 
@@ -103,15 +102,15 @@ class SessionTechnical:
     client_poor: bool  # the client's own page reported a poor connection
 
 
-def session_technical(visit: Visit, events: Sequence[VisitEvent]) -> SessionTechnical:
-    """``events``: the visit's modality switches, reconnects and quality drops, in order."""
-    facts = summary(visit, [e for e in events if e.kind != EventKind.QUALITY_POOR], None)
+def session_technical(client_id: int, events: Sequence[VisitEvent]) -> SessionTechnical:
+    """``events``: the session's modality switches, reconnects and quality drops."""
+    health = call_health(e for e in events if e.kind != EventKind.QUALITY_POOR)
     return SessionTechnical(
-        step_down=facts.connection_switches > 0,
-        reconnects=facts.reconnects,
-        minutes_lost=facts.minutes_lost,
+        step_down=health.connection_switches > 0,
+        reconnects=health.reconnects,
+        minutes_lost=health.minutes_lost,
         client_poor=any(
-            e.kind == EventKind.QUALITY_POOR and e.actor_id == visit.client_id for e in events
+            e.kind == EventKind.QUALITY_POOR and e.actor_id == client_id for e in events
         ),
     )
 
@@ -322,23 +321,37 @@ def attendance_table(scope: OutcomesScope, threshold: int, now: datetime | None 
 TECH_EVENTS = [EventKind.MODALITY, EventKind.RECONNECTED, EventKind.QUALITY_POOR]
 
 
-def session_facts(scope: OutcomesScope) -> list[tuple[Visit, SessionTechnical]]:
-    """Every session held (ended, the client admitted) in scope, with its technical facts."""
-    visits = Visit.objects.filter(status=VisitStatus.ENDED, started_at__isnull=False).only(
-        "pk", "client_id", "therapist_id", "planned_modality", "started_at", "ended_at"
-    )
-    if scope.therapist is not None:
+@dataclass(frozen=True)
+class HeldSession:
+    visit_id: int
+    client_id: int
+    modality: str  # as booked
+    started_at: datetime
+
+
+def session_facts(scope: OutcomesScope | None) -> list[tuple[HeldSession, SessionTechnical]]:
+    """Every session held (ended, the client admitted) in scope, with its technical facts.
+    Only the timeline lines the figures read are loaded, and only for the sessions that have
+    any: most sessions have none."""
+    visits = Visit.objects.filter(status=VisitStatus.ENDED, started_at__isnull=False)
+    if scope is not None and scope.therapist is not None:
         visits = visits.filter(therapist=scope.therapist)
     events: dict[int, list[VisitEvent]] = defaultdict(list)
     lines = (
         VisitEvent.objects.filter(visit__in=visits, kind__in=TECH_EVENTS)
-        .only("visit_id", "at", "kind", "modality", "reason", "seconds", "actor_id")
+        .only("visit_id", "at", "kind", "reason", "seconds", "actor_id")
         .order_by("visit_id", "at", "pk")
     )
     for line in lines.iterator(chunk_size=5000):
         events[line.visit_id].append(line)
+    held = visits.values_list("pk", "client_id", "planned_modality", "started_at")
     return [
-        (v, session_technical(v, events.get(v.pk, []))) for v in visits.iterator(chunk_size=5000)
+        (
+            HeldSession(pk, client_id, modality, started),
+            session_technical(client_id, events.get(pk, [])),
+        )
+        for pk, client_id, modality, started in held.iterator(chunk_size=5000)
+        if started is not None  # filtered above; the column may be null elsewhere
     ]
 
 
@@ -347,15 +360,14 @@ TECH_MEANS = [_("Reconnects per session"), _("Minutes lost per session")]
 
 
 def technical_tables(
-    facts: Sequence[tuple[Visit, SessionTechnical]], threshold: int
+    facts: Sequence[tuple[HeldSession, SessionTechnical]], threshold: int
 ) -> tuple[Table, Table]:
     by_modality: dict[str, Group] = {}
     per_client: dict[int, list[SessionTechnical]] = defaultdict(list)
-    for visit, tech in facts:
-        _add_session(
-            by_modality.setdefault(visit.planned_modality, _tech_group()), visit.client_id, tech
-        )
-        per_client[visit.client_id].append(tech)
+    for session, tech in facts:
+        group = by_modality.setdefault(session.modality, _tech_group())
+        _add_session(group, session.client_id, tech)
+        per_client[session.client_id].append(tech)
     by_network: dict[str, Group] = {}
     for client_id, sessions in per_client.items():
         kind = network_class(sum(s.client_poor for s in sessions), len(sessions))
@@ -400,7 +412,7 @@ def feedback_scores(scope: OutcomesScope) -> list[FeedbackScore]:
     )
     scores = []
     for client_id, instrument_id, result, submitted_at, modality in rows.iterator(chunk_size=2000):
-        total = Score.from_json(json.loads(result)).total
+        total = stored_total(result)
         if total is None:
             continue
         definition = definitions[instrument_id]
@@ -409,6 +421,12 @@ def feedback_scores(scope: OutcomesScope) -> list[FeedbackScore]:
         )
         scores.append(FeedbackScore(client_id, modality, submitted_at, share))
     return scores
+
+
+def stored_total(result: str) -> int | None:
+    """The total of a stored result (``scoring.Score`` as JSON): only it is needed here."""
+    total = json.loads(result)["total"]
+    return None if total is None else int(total)
 
 
 @dataclass(frozen=True)
