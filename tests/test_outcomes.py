@@ -10,6 +10,8 @@ from typing import Any
 
 import pytest
 from django.core.management import call_command
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from rapport.accounts.models import Practice, User
@@ -390,3 +392,15 @@ def test_clients_and_billing_staff_have_no_outcomes(client_a: User) -> None:
         assert web.get("/outcomes/").status_code == 403
         assert web.get("/outcomes/my-clients/").status_code == 403
     assert not AuditEvent.objects.filter(action__startswith="outcomes.").exists()
+
+
+def test_the_page_queries_do_not_grow_with_episodes(admin: User, therapist_x: User) -> None:
+    now = timezone.now()
+    web = signed_in(admin)
+    counts = []
+    for batch in ("first", "second"):
+        _episodes(therapist_x, 15, mix="video", improved=8, now=now, prefix=batch)
+        with CaptureQueriesContext(connection) as queries:
+            assert web.get("/outcomes/").status_code == 200
+        counts.append(len(queries.captured_queries))
+    assert counts[0] == counts[1]

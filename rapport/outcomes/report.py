@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.db.models import Q
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 from django.utils.functional import Promise
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -60,6 +60,20 @@ class Rate:
         return 100 * self.met / self.total
 
     @property
+    def text(self) -> str:
+        """The rate in words, or "hidden" (made here, not in the template: one per table cell)."""
+        if not self.shown:
+            return _("hidden")
+        words = _("%(met)s of %(total)s: %(percent)s %% (95 %% CI %(low)s–%(high)s %%)")  # noqa: RUF001
+        return words % {
+            "met": self.met,
+            "total": self.total,
+            "percent": f"{self.percent:.0f}",
+            "low": f"{self.low_percent:.0f}",
+            "high": f"{self.high_percent:.0f}",
+        }
+
+    @property
     def low_percent(self) -> float | None:
         return None if self.low is None else 100 * self.low
 
@@ -73,6 +87,11 @@ class Group:
     key: str
     label: str
     rates: dict[str, Rate] = field(default_factory=dict)
+
+    @property
+    def cells(self) -> list[Rate]:
+        """The rates in ``RATES`` order, as the tables' columns are."""
+        return [self.rates[key] for key, _label in RATES]
 
 
 @dataclass(frozen=True)
@@ -151,52 +170,72 @@ def finished_episodes(scope: OutcomesScope, *, now: datetime, gap_days: int) -> 
     return condition
 
 
-def counted_episodes(scope: OutcomesScope, *, now: datetime, gap_days: int) -> list[Counted]:
+def counted_queryset(
+    scope: OutcomesScope, *, now: datetime, gap_days: int
+) -> QuerySet[EpisodeOutcome]:
     """Each client's most recent finished episode with paired scores, in ``scope``."""
-    rows = (
-        EpisodeOutcome.objects.filter(
-            finished_episodes(scope, now=now, gap_days=gap_days),
-            reliable_improvement__isnull=False,
-        )
-        .order_by("client_id", "-last_session_at", "-pk")
-        .values_list(
-            "pk",
-            "client_id",
-            "therapist_id",
-            "therapist__full_name",
-            "modality_mix",
-            "diagnosis_code",
-            "diagnosis_description",
-            "sessions",
-            "quarter",
-            "reliable_improvement",
-            "reliable_deterioration",
-            "recovery",
-            "reliable_recovery",
-        )
+    counted = finished_episodes(scope, now=now, gap_days=gap_days) & Q(
+        reliable_improvement__isnull=False
     )
-    counted: list[Counted] = []
-    last_client = None
-    for row in rows:
-        (pk, client_id, therapist_id, therapist, mix, code, description, sessions, quarter) = row[
-            :9
-        ]
-        if client_id == last_client:
-            continue
-        last_client = client_id
-        counted.append(
-            Counted(
-                episode_id=pk,
-                therapist=therapist or _("Unnamed therapist"),
-                therapist_id=therapist_id,
-                modality_mix=mix,
-                diagnosis=f"{code} {description}".strip() if code else "",
-                sessions=sessions,
-                quarter=quarter,
-                outcome=dict(zip([key for key, _label in RATES], row[9:], strict=True)),
-            )
+    later = EpisodeOutcome.objects.filter(counted, client=OuterRef("client")).filter(
+        Q(last_session_at__gt=OuterRef("last_session_at"))
+        | Q(last_session_at=OuterRef("last_session_at"), pk__gt=OuterRef("pk"))
+    )
+    return EpisodeOutcome.objects.filter(counted).exclude(Exists(later))
+
+
+def counted_episodes(scope: OutcomesScope, *, now: datetime, gap_days: int) -> list[Counted]:
+    """The counted episodes (``counted_queryset``) as the report groups them."""
+    rows = counted_queryset(scope, now=now, gap_days=gap_days).values_list(
+        "pk",
+        "therapist_id",
+        "therapist__full_name",
+        "modality_mix",
+        "diagnosis_code",
+        "diagnosis_description",
+        "sessions",
+        "quarter",
+        "reliable_improvement",
+        "reliable_deterioration",
+        "recovery",
+        "reliable_recovery",
+    )
+    unnamed = _("Unnamed therapist")
+    rate_keys = [key for key, _label in RATES]
+    return [
+        Counted(
+            episode_id=pk,
+            therapist=therapist or unnamed,
+            therapist_id=therapist_id,
+            modality_mix=mix,
+            diagnosis=f"{code} {description}".strip() if code else "",
+            sessions=sessions,
+            quarter=quarter,
+            outcome=dict(zip(rate_keys, outcome, strict=True)),
         )
-    return counted
+        for (
+            pk,
+            therapist_id,
+            therapist,
+            mix,
+            code,
+            description,
+            sessions,
+            quarter,
+            *outcome,
+        ) in rows
+    ]
+
+
+Tally = dict[str, tuple[int, int]]  # rate -> (clients who met it, clients counted for it)
+
+
+def _tally(outcomes: list[dict[str, bool | None]]) -> Tally:
+    tally = {}
+    for rate, _label in RATES:
+        values = [o[rate] for o in outcomes if o[rate] is not None]
+        tally[rate] = (sum(1 for v in values if v), len(values))
+    return tally
 
 
 def _session_band(sessions: int) -> str:
@@ -206,18 +245,15 @@ def _session_band(sessions: int) -> str:
     return ""
 
 
-def _rates_table(
-    groups: list[tuple[str, str, list[dict[str, bool | None]]]], threshold: int
-) -> tuple[list[Group], Group]:
-    """Groups (key, label, outcomes) → the shown rates, each rate's table suppressed whole."""
-    shown = [Group(key, label) for key, label, _outcomes in groups]
+def _rates_table(groups: list[tuple[str, str, Tally]], threshold: int) -> tuple[list[Group], Group]:
+    """Groups (key, label, tally) → the shown rates, each rate's table suppressed whole."""
+    shown = [Group(key, label) for key, label, _tally in groups]
     total = Group("all", _("All counted clients"))
     for rate, _label in RATES:
         counts = []
-        for _key, _group_label, outcomes in groups:
-            values = [o[rate] for o in outcomes if o[rate] is not None]
-            yes = sum(1 for v in values if v)
-            counts.append([yes, len(values) - yes])
+        for _key, _group_label, tally in groups:
+            yes, counted = tally[rate]
+            counts.append([yes, counted - yes])
         if not counts:
             total.rates[rate] = Rate(None, None)
             continue
@@ -264,7 +300,9 @@ def _breakdown(
     for episode in counted:
         members[group_of(episode)].append(episode.outcome)
     keys = sorted(members, key=order or (lambda k: k[1].lower()))
-    groups, total = _rates_table([(k, label, members[(k, label)]) for k, label in keys], threshold)
+    groups, total = _rates_table(
+        [(k, label, _tally(members[(k, label)])) for k, label in keys], threshold
+    )
     return Breakdown(key, title, groups, total, _differences(groups))
 
 
@@ -280,22 +318,29 @@ def _mix_order(key: tuple[str, str]) -> Any:
     return [str(m) for m in ModalityMix].index(key[0])
 
 
-def _measures(episode_ids: list[int], threshold: int) -> Breakdown:
-    """Single-measure outcomes of the counted episodes, per instrument."""
-    members: dict[str, list[dict[str, bool | None]]] = defaultdict(list)
-    rows = MeasureOutcome.objects.filter(episode_id__in=episode_ids).values_list(
-        "instrument_key",
-        "reliable_improvement",
-        "reliable_deterioration",
-        "recovery",
-        "reliable_recovery",
+def _measures(counted: QuerySet[EpisodeOutcome], threshold: int) -> Breakdown:
+    """Single-measure outcomes of the counted episodes, per instrument (counted in SQL)."""
+    counts: dict[str, Any] = {}
+    for rate, _label in RATES:
+        counts[f"{rate}_yes"] = Count("pk", filter=Q(**{rate: True}))
+        counts[f"{rate}_all"] = Count("pk", filter=Q(**{f"{rate}__isnull": False}))
+    rows: Any = (
+        MeasureOutcome.objects.filter(episode__in=counted)
+        .values("instrument_key")
+        .annotate(**counts)
+        .order_by("instrument_key")
     )
-    for key, *values in rows:
-        members[key].append(dict(zip([k for k, _label in RATES], values, strict=True)))
     labels = {"phq9": "PHQ-9", "gad7": "GAD-7", "k10": "K10", "pcl5": "PCL-5"}
-    keys = sorted(members)
     groups, total = _rates_table(
-        [(k, labels.get(k, k.upper()), members[k]) for k in keys], threshold
+        [
+            (
+                row["instrument_key"],
+                labels.get(row["instrument_key"], row["instrument_key"].upper()),
+                {rate: (row[f"{rate}_yes"], row[f"{rate}_all"]) for rate, _label in RATES},
+            )
+            for row in rows
+        ],
+        threshold,
     )
     return Breakdown("measures", _("Single measures"), groups, total, [])
 
@@ -305,14 +350,14 @@ def outcomes_report(scope: OutcomesScope, *, now: datetime) -> Report:
     threshold = practice.outcomes_suppression_threshold
     gap_days = practice.outcomes_episode_gap_days
     counted = counted_episodes(scope, now=now, gap_days=gap_days)
-    mix_labels = dict(ModalityMix.choices)
+    mix_labels = {key: str(label) for key, label in ModalityMix.choices}
     no_diagnosis = _("No primary diagnosis recorded")
     breakdowns = [
         _breakdown(
             "modality",
             _("By modality mix of the episode"),
             counted,
-            lambda e: (e.modality_mix, str(mix_labels[e.modality_mix])),
+            lambda e: (e.modality_mix, mix_labels[e.modality_mix]),
             threshold,
             _mix_order,
         ),
@@ -352,7 +397,7 @@ def outcomes_report(scope: OutcomesScope, *, now: datetime) -> Report:
             _quarter_order,
         ),
     ]
-    _groups, overall = _rates_table([("all", "", [e.outcome for e in counted])], threshold)
+    _groups, overall = _rates_table([("all", "", _tally([e.outcome for e in counted]))], threshold)
     return Report(
         scope=scope,
         threshold=threshold,
@@ -360,7 +405,7 @@ def outcomes_report(scope: OutcomesScope, *, now: datetime) -> Report:
         clients=len(counted),
         overall=overall,
         breakdowns=breakdowns,
-        measures=_measures([e.episode_id for e in counted], threshold),
+        measures=_measures(counted_queryset(scope, now=now, gap_days=gap_days), threshold),
         benchmarks=benchmarks(),
     )
 
