@@ -5,12 +5,13 @@ audit, its PDF summary."""
 from __future__ import annotations
 
 import io
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.urls import reverse
 from django.utils import timezone
 from pypdf import PdfReader
+from time_machine import TimeMachineFixture
 
 from rapport.accounts.models import Practice, User
 from rapport.audit.models import AuditEvent
@@ -30,6 +31,7 @@ from rapport.outcomes.service_quality import (
     Group,
     Table,
     attendance_class,
+    attendance_table,
     build_table,
     mean_rows,
     network_class,
@@ -37,10 +39,11 @@ from rapport.outcomes.service_quality import (
     service_quality,
     session_technical,
 )
+from rapport.scheduling.changes import cancel_appointment
 from rapport.scheduling.models import AppointmentStatus
 from rapport.visits.models import EventKind, Visit, VisitEvent
 from tests.conftest import signed_in
-from tests.scheduling_data import therapist_with_hours
+from tests.scheduling_data import direct_appointment, therapist_with_hours
 from tests.service_data import booking, clients_of, held_session
 
 
@@ -395,3 +398,37 @@ def test_feedback_of_improvers_and_of_the_others(practice_of_five: Practice) -> 
     rows = {r.key: r for r in service_quality(scope, practice_of_five).feedback_by_outcome}
     assert rows["not_improved"].mean is None
     assert rows["improved"].mean is None or rows["all"].mean is None
+
+
+@pytest.mark.parametrize(
+    ("before_start", "counted_late"),
+    [
+        pytest.param(timedelta(hours=24), False, id="exactly-24h-in-good-time"),
+        pytest.param(timedelta(hours=24) - timedelta(seconds=1), True, id="23h59m59s-late"),
+    ],
+)
+def test_attendance_follows_the_practices_late_cancel_window(
+    practice_of_five: Practice,
+    time_machine: TimeMachineFixture,
+    before_start: timedelta,
+    counted_late: bool,
+) -> None:
+    """A cancellation is late by the practice's window (scheduling's rule, which billing
+    charges by); in good time it leaves the attendance denominator."""
+    therapist, session_type = therapist_with_hours("svc.l@example.test")
+    people = clients_of(therapist, 5, "svc.l")
+    start = datetime(2026, 3, 2, 15, tzinfo=UTC)
+    for client in people:
+        booking(session_type, client, start - timedelta(days=7))
+    appointment = direct_appointment(session_type, people[0], start)
+    time_machine.move_to(start - before_start, tick=False)
+    cancel_appointment(people[0], appointment)
+    scope = OutcomesScope(therapist=therapist, by_therapist=False)
+    # A booking counts once its end has passed: not a second before.
+    ends = start + timedelta(minutes=session_type.minutes)
+    time_machine.move_to(ends - timedelta(seconds=1), tick=False)
+    assert attendance_table(scope, 5).rows[-1].total == 5
+    time_machine.move_to(ends, tick=False)
+    every = attendance_table(scope, 5).rows[-1]
+    assert every.total == (6 if counted_late else 5)
+    assert every.cells[1].count == (1 if counted_late else 0) or every.cells[1].hidden
