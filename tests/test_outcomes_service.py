@@ -432,3 +432,13 @@ def test_attendance_follows_the_practices_late_cancel_window(
     every = attendance_table(scope, 5).rows[-1]
     assert every.total == (6 if counted_late else 5)
     assert every.cells[1].count == (1 if counted_late else 0) or every.cells[1].hidden
+
+
+def test_the_total_counts_a_client_of_several_groups_once() -> None:
+    values = {
+        "video": [(n, 80.0) for n in range(12)],
+        "audio": [(n, 60.0) for n in range(12)],  # the same twelve clients, by audio too
+    }
+    rows = {r.key: r for r in mean_rows(values, ORDER, 10, "All")}
+    assert rows["video"].clients == rows["audio"].clients == rows["all"].clients == 12
+    assert rows["all"].responses == 24 and rows["all"].mean == 70.0

@@ -272,7 +272,10 @@ def mean_rows(
     for i, (key, label) in enumerate([*present, ("all", str(total_label))]):
         pairs = values[key] if key != "all" else everything
         clients = table.shown(i if key != "all" else -1, 0)
-        if clients is None or not pairs:
+        if key == "all" and clients is not None:
+            # A client may be in several groups (sessions of several modalities): count once.
+            clients = len({c for c, _v in everything})
+        if clients is None or clients < threshold or not pairs:
             rows.append(MeanRow(key, label, None, None, None, None, None))
             continue
         mean, low, high = mean_interval([v for _c, v in pairs])
