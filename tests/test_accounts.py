@@ -61,6 +61,8 @@ SCHEDULING_DEFAULTS = {
     "message_attachment_limit_mb": "20",
     "unsent_risk_minutes": "120",
     "late_note_hours": "72",
+    "outcomes_suppression_threshold": "10",
+    "outcomes_episode_gap_days": "90",
     "retention_jurisdiction": "us",
 }
 

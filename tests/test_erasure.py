@@ -325,6 +325,8 @@ def test_the_retention_policy_is_set_on_the_practice_form(admin: User) -> None:
         "alert_escalation_minutes": "60",
         "unsent_risk_minutes": "120",
         "late_note_hours": "72",
+        "outcomes_suppression_threshold": "10",
+        "outcomes_episode_gap_days": "90",
         "retention_jurisdiction": "other",
         "retention_years": "",
     }

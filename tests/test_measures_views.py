@@ -623,6 +623,8 @@ def test_the_unsent_risk_limit_is_a_practice_setting(admin: User) -> None:
         "alert_escalation_minutes": "60",
         "message_attachment_limit_mb": "20",
         "late_note_hours": "72",
+        "outcomes_suppression_threshold": "10",
+        "outcomes_episode_gap_days": "90",
         "retention_jurisdiction": "us",
     }
     refused = browser.post("/practice/settings/", {**settings, "unsent_risk_minutes": "5"})

@@ -128,6 +128,7 @@ class Report:
     scope: OutcomesScope
     threshold: int
     gap_days: int
+    rebuilding: bool  # episodes built with another gap wait for the worker's rebuild
     clients: int  # clients with a counted episode (shown only at or above the threshold)
     overall: Group
     breakdowns: list[Breakdown]
@@ -402,6 +403,7 @@ def outcomes_report(scope: OutcomesScope, *, now: datetime) -> Report:
         scope=scope,
         threshold=threshold,
         gap_days=gap_days,
+        rebuilding=EpisodeOutcome.objects.exclude(gap_days=gap_days).exists(),
         clients=len(counted),
         overall=overall,
         breakdowns=breakdowns,

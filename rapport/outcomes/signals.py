@@ -3,7 +3,8 @@ client's episodes (connected in ``OutcomesConfig.ready``).
 
 A new score (or correction) and a change of care or diagnosis refresh inside the transaction
 that made them, so the facts are never behind a committed change; an ended visit refreshes as
-soon as its end has committed (visits announces it then). A new episode gap rebuilds everyone.
+soon as its end has committed (visits announces it then). A new episode gap rebuilds everyone,
+in the worker (``tasks.rebuild_episodes``); until then the page says its figures are catching up.
 """
 
 from __future__ import annotations
@@ -14,7 +15,8 @@ from rapport.accounts.models import Practice
 from rapport.care.models import CareRelationship
 from rapport.diagnoses.models import Diagnosis
 from rapport.measures.models import Response
-from rapport.outcomes.episodes import rebuild_all, refresh_client
+from rapport.outcomes import tasks
+from rapport.outcomes.episodes import refresh_client
 from rapport.outcomes.models import EpisodeOutcome
 from rapport.visits.models import Visit
 
@@ -46,4 +48,4 @@ def practice_saved(sender: type[Practice], instance: Practice, **kwargs: Any) ->
     if kwargs.get("raw"):
         return
     if EpisodeOutcome.objects.exclude(gap_days=instance.outcomes_episode_gap_days).exists():
-        rebuild_all()
+        tasks.rebuild_episodes.enqueue()
