@@ -314,6 +314,13 @@ MATRIX: dict[str, tuple[dict[str, Expect], Kwargs | None]] = {
     "practice_settings": rule(LOGIN, 403, 403, 403, 403, 200),
     # Practice outcomes: aggregates only; admins see the practice, therapists their caseload.
     "practice_outcomes": rule(LOGIN, 403, 403, 200, 200, 200),
+    # Attendance, technology and feedback: aggregates of one's caseload (admins: the practice);
+    # the one-page PDF likewise. The research export and its dictionary: admins only (the CSV
+    # in sudo mode: a recent sign-in counts).
+    "outcomes_service": rule(LOGIN, 403, 403, 200, 200, 200),
+    "outcomes_summary_pdf": rule(LOGIN, 403, 403, 200, 200, 200),
+    "outcomes_research_csv": rule(LOGIN, 403, 403, 403, 403, 200),
+    "outcomes_research_dictionary": rule(LOGIN, 403, 403, 403, 403, 200),
     "caseload_outcomes": rule(LOGIN, 403, 403, 200, 200, 403),
     # Retention and erasure: practice admins only; the steps of an erasure take only a POST.
     "retention": rule(LOGIN, 403, 403, 403, 403, 200),

@@ -146,6 +146,9 @@ ACTION_LABELS = {
     Action.REFUND_RECORDED: _("Recorded a refund of a client's credit"),
     Action.BILLING_EXPORTED: _("Exported billing for the accountant"),
     Action.OUTCOMES_VIEWED: _("Viewed practice outcomes"),
+    Action.SERVICE_QUALITY_VIEWED: _("Viewed attendance, technology and feedback figures"),
+    Action.OUTCOMES_SUMMARY_DOWNLOADED: _("Downloaded the outcomes summary"),
+    Action.RESEARCH_EXPORTED: _("Downloaded the de-identified research export"),
     Action.OUTCOMES_CASELOAD_VIEWED: _("Viewed the outcomes of their own clients"),
 }
 

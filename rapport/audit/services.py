@@ -157,6 +157,9 @@ class Action:
     BILLING_EXPORTED = "billing.exported"
     # Practice outcomes (rapport.outcomes): aggregates, audited with the scope they covered.
     OUTCOMES_VIEWED = "outcomes.viewed"
+    SERVICE_QUALITY_VIEWED = "outcomes.service_viewed"
+    OUTCOMES_SUMMARY_DOWNLOADED = "outcomes.summary_downloaded"
+    RESEARCH_EXPORTED = "outcomes.research_exported"
     OUTCOMES_CASELOAD_VIEWED = "outcomes.caseload_viewed"
 
 

@@ -60,9 +60,17 @@ class SuppressedTable:
         return None if self.hidden[i][j] else self.cells[i][j]
 
 
-def suppress(counts: Sequence[Sequence[int]], threshold: int) -> SuppressedTable:
+def suppress(
+    counts: Sequence[Sequence[int]],
+    threshold: int,
+    *,
+    hide: Sequence[Sequence[bool]] | None = None,
+) -> SuppressedTable:
     """Suppress every count from 1 to ``threshold - 1`` (a zero describes nobody), margins
     included, then hide more cells until no hidden count can be recovered from the rest.
+
+    ``hide`` (the shape of the table with its margins) marks more cells to hide from the start:
+    counts of sessions, say, whose cell holds fewer than ``threshold`` clients.
 
     Each row with its total and each column with its total is one sum. In a sum, a hidden cell
     is safe only if at least one other cell of that sum is hidden too and the hidden cells
@@ -80,6 +88,13 @@ def suppress(counts: Sequence[Sequence[int]], threshold: int) -> SuppressedTable
     cells = [[*row, sum(row)] for row in counts]
     cells.append([sum(cells[i][j] for i in range(rows)) for j in range(columns + 1)])
     hidden = [[0 < value < threshold for value in row] for row in cells]
+    if hide is not None:
+        if len(hide) != rows + 1 or any(len(row) != columns + 1 for row in hide):
+            raise ValueError("The cells to hide need the table's shape with its margins.")
+        hidden = [
+            [h or bool(x) for h, x in zip(a, b, strict=True)]
+            for a, b in zip(hidden, hide, strict=True)
+        ]
 
     sums: list[list[tuple[int, int]]] = [
         [(i, j) for j in range(columns + 1)] for i in range(rows + 1)

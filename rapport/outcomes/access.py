@@ -46,3 +46,9 @@ def outcomes_caseload(user: User) -> User:
     if not user.is_therapist:
         raise PermissionDenied("Only a therapist lists their own clients' outcomes.")
     return user
+
+
+def research_export_allowed(user: User) -> None:
+    """The de-identified research export is the practice's decision: admins only."""
+    if not user.is_practice_admin:
+        raise PermissionDenied("The research export is for practice admins.")

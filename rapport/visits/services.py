@@ -8,6 +8,7 @@ itself. Live notifications go out after commit.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -600,9 +601,27 @@ def summary(visit: Visit, events: list[VisitEvent], checkin: SafetyCheckIn | Non
                 current, since = event.modality, max(since, at)
         if end_at > since:
             minutes[current] += (end_at - since).total_seconds() / 60
+    health = call_health(events)
     return Summary(
         minutes={m: round(v, 1) for m, v in minutes.items()},
         location=checkin.location if checkin is not None else "",
+        reconnects=health.reconnects,
+        connection_switches=health.connection_switches,
+        minutes_lost=health.minutes_lost,
+    )
+
+
+@dataclass(frozen=True)
+class CallHealth:
+    reconnects: int
+    connection_switches: int  # steps down "because of the connection"
+    minutes_lost: float  # with no media (either page's losses, overlaps counted once)
+
+
+def call_health(events: Iterable[VisitEvent]) -> CallHealth:
+    """How the call held up, from its timeline (the practice's service figures read this too)."""
+    events = list(events)
+    return CallHealth(
         reconnects=sum(1 for e in events if e.kind == EventKind.RECONNECTED),
         connection_switches=sum(
             1 for e in events if e.kind == EventKind.MODALITY and e.reason == "connection"
