@@ -11,7 +11,7 @@ from django.http import Http404, HttpRequest
 
 from rapport.accounts.models import User
 from rapport.care.access import Reach, access_client
-from rapport.homework.models import Homework
+from rapport.homework.models import Assignment, Homework
 
 
 def access_client_homework(
@@ -45,6 +45,18 @@ def access_homework(
         raise Http404("No such homework.")
     _client, how = access_client_homework(user, homework.client_id, request=request, write=write)
     return homework, how
+
+
+def access_assignment(
+    user: User, client_id: int, assignment_id: int, *, request: HttpRequest | None = None
+) -> Assignment:
+    """One assignment of the client, to change or stop: their therapist in active care only;
+    otherwise 404."""
+    client, _how = access_client_homework(user, client_id, request=request, write=True)
+    assignment = Assignment.objects.filter(client=client, pk=assignment_id).first()
+    if assignment is None:
+        raise Http404("No such homework.")
+    return assignment
 
 
 def own_homework(client: User) -> QuerySet[Homework]:

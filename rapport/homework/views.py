@@ -5,7 +5,7 @@ one in (drafts and handing in). Views parse and render; the rules live in ``serv
 from __future__ import annotations
 
 from django.contrib import messages
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -16,9 +16,14 @@ from rapport.accounts.decorators import role_required
 from rapport.accounts.models import Role, User
 from rapport.care.access import Reach
 from rapport.homework import services
-from rapport.homework.access import access_client_homework, access_homework, own_homework
+from rapport.homework.access import (
+    access_assignment,
+    access_client_homework,
+    access_homework,
+    own_homework,
+)
 from rapport.homework.forms import AnswerForm, AssignForm, ChangeAssignmentForm, CommentForm
-from rapport.homework.models import Assignment, Status
+from rapport.homework.models import Status
 from rapport.homework.services import HomeworkError
 
 
@@ -63,10 +68,8 @@ def homework_assignment(request: HttpRequest, client_id: int, assignment_id: int
     """Change or stop one assignment: the client's therapist in active care only."""
     user = _user(request)
     write = request.method == "POST"
-    client, _how = access_client_homework(user, client_id, request=request, write=True)
-    assignment = Assignment.objects.filter(client=client, pk=assignment_id).first()
-    if assignment is None:
-        raise Http404("No such homework.")
+    assignment = access_assignment(user, client_id, assignment_id, request=request)
+    client = assignment.client
     stopping = write and request.POST.get("action") == "stop"
     initial = {
         "title": assignment.title,
