@@ -156,6 +156,8 @@ INSTALLED_APPS = [
     "rapport.records",
     "rapport.push",
     "rapport.outcomes",
+    "rapport.matching",
+    "rapport.signup",
     "rapport.home",
     "django.contrib.auth",
     "django.contrib.contenttypes",
