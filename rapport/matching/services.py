@@ -64,3 +64,8 @@ def set_status(request: CareRequest, status: str) -> None:
     request.status = status
     request.status_changed_at = timezone.now()
     request.save(update_fields=["status", "status_changed_at"])
+
+
+def ready_for_matching(request: CareRequest) -> None:
+    """The client's intake and screen are done: suggest therapists (or waitlist them)."""
+    set_status(request, CareRequest.Status.CHOOSING)
