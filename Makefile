@@ -46,7 +46,7 @@ test: system-deps services lint test-sqlite test-postgres
 BENCHMARKS := bench/page_weight.py bench/open_slots.py bench/booking_contention.py \
 	bench/idle_sockets.py bench/call_setup.py bench/progress_page.py \
 	bench/message_delivery.py bench/record_timeline.py bench/practice_scale.py \
-	bench/call_recovery.py bench/outcomes_page.py
+	bench/call_recovery.py bench/outcomes_page.py bench/outcomes_service.py
 
 # Every benchmark on SQLite, then on PostgreSQL (each makes and drops a database of its own);
 # all run even when one is over budget, and the target fails if any was.

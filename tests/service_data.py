@@ -9,6 +9,7 @@ from rapport.accounts.models import User
 from rapport.care.models import CareRelationship
 from rapport.measures.instruments import definition_of, feedback_instrument
 from rapport.measures.models import MeasureTask, TaskStatus
+from rapport.outcomes.episodes import refresh_client
 from rapport.scheduling.models import AppointmentStatus, SessionType
 from rapport.visits.models import EventKind, Visit, VisitEvent, VisitStatus
 from tests.measures_data import answers_near, response
@@ -47,7 +48,8 @@ def held_session(
     client_poor: bool = False,
     feedback_share: float | None = None,
 ) -> Visit:
-    """An ended 50-minute session with the timeline lines the technical figures read."""
+    """An ended 50-minute session with the timeline lines the technical figures read, and its
+    facts built."""
     relationship = CareRelationship.objects.get(therapist=therapist, client=client, ended_at=None)
     visit = Visit.objects.create(
         relationship=relationship,
@@ -107,4 +109,7 @@ def held_session(
         made = response(client, instrument, answers, at=at + timedelta(minutes=55), save=False)
         made.task = task
         made.save()
+    # As the end of a real visit does (``rapport.outcomes.signals.visit_ended``): the session's
+    # facts are built with the client's episodes.
+    refresh_client(client.pk)
     return visit

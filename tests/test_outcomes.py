@@ -23,7 +23,7 @@ from rapport.home.forms import PracticeForm
 from rapport.outcomes.access import OutcomesScope
 from rapport.outcomes.definitions import Scores, combined_outcome, paired_outcome
 from rapport.outcomes.episodes import MOSTLY, modality_mix, split_into_runs
-from rapport.outcomes.models import EpisodeOutcome, MeasureOutcome
+from rapport.outcomes.models import EpisodeOutcome, MeasureOutcome, SessionOutcome
 from rapport.outcomes.report import outcomes_report
 from rapport.visits.models import Visit
 from tests.conftest import make_user, signed_in
@@ -213,7 +213,20 @@ def _snapshot() -> list[tuple[Any, ...]]:
             "reliable_recovery",
         )
     )
-    return [*episodes, *measures]
+    sessions = sorted(
+        SessionOutcome.objects.values_list(
+            "visit_id",
+            "client_id",
+            "therapist_id",
+            "modality",
+            "step_down",
+            "reconnects",
+            "minutes_lost",
+            "client_poor",
+            "feedback",
+        )
+    )
+    return [*episodes, *measures, *sessions]
 
 
 def test_incremental_upkeep_equals_a_rebuild(therapist_x: User) -> None:

@@ -5,6 +5,7 @@ audit, its PDF summary."""
 from __future__ import annotations
 
 import io
+import random
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -18,8 +19,10 @@ from rapport.audit.models import AuditEvent
 from rapport.audit.services import Action
 from rapport.care.models import CareRelationship
 from rapport.lib.statistics import suppress
+from rapport.measures.instruments import definition_of, feedback_instrument
+from rapport.measures.models import MeasureTask
 from rapport.outcomes.access import OutcomesScope
-from rapport.outcomes.models import EpisodeOutcome
+from rapport.outcomes.models import EpisodeOutcome, SessionOutcome
 from rapport.outcomes.service_quality import (
     COMPLETED,
     FAIR,
@@ -42,7 +45,10 @@ from rapport.outcomes.service_quality import (
 from rapport.scheduling.changes import cancel_appointment
 from rapport.scheduling.models import AppointmentStatus
 from rapport.visits.models import EventKind, Visit, VisitEvent
+from rapport.visits.signals import visit_ended
 from tests.conftest import signed_in
+from tests.measures_data import answers_near, response
+from tests.outcomes_data import ended_session
 from tests.scheduling_data import direct_appointment, therapist_with_hours
 from tests.service_data import booking, clients_of, held_session
 
@@ -442,3 +448,47 @@ def test_the_total_counts_a_client_of_several_groups_once() -> None:
     rows = {r.key: r for r in mean_rows(values, ORDER, 10, "All")}
     assert rows["video"].clients == rows["audio"].clients == rows["all"].clients == 12
     assert rows["all"].responses == 24 and rows["all"].mean == 70.0
+
+
+def test_the_session_facts_follow_every_end_feedback_and_correction(
+    therapist_x: User, client_a: User
+) -> None:
+    """What the page counts is kept current: a session's facts appear when its end is announced,
+    its feedback when answered, the corrected answer when corrected; the episode's mean too."""
+    care_a = CareRelationship.objects.get(therapist=therapist_x, client=client_a)
+    at = timezone.now() - timedelta(days=30)
+    visit = ended_session(care_a, at, {"video": 20, "audio": 30}, announce=False)
+    VisitEvent.objects.create(
+        visit=visit, at=at + timedelta(minutes=25), kind=EventKind.RECONNECTED, seconds=30
+    )
+    VisitEvent.objects.create(
+        visit=visit, at=at + timedelta(minutes=5), actor=client_a, kind=EventKind.QUALITY_POOR
+    )
+    assert not SessionOutcome.objects.exists()
+    visit_ended.send(Visit, visit_id=visit.pk)
+    facts = SessionOutcome.objects.get(visit=visit)
+    # The switch to audio was the person's choice, not the connection's: no step down.
+    assert (facts.modality, facts.step_down, facts.reconnects) == ("video", False, 1)
+    assert facts.minutes_lost == 0.5 and facts.client_poor and facts.feedback is None
+
+    instrument = feedback_instrument()
+    assert instrument is not None
+    definition = definition_of(instrument)
+    task = MeasureTask.objects.get(visit=visit, instrument=instrument)  # asked at the end
+    low = answers_near(definition, 0.0, random.Random(1))
+    first = response(client_a, instrument, low, at=at + timedelta(hours=1), save=False)
+    first.task = task
+    first.save()
+    lowest = SessionOutcome.objects.get(visit=visit).feedback
+    assert lowest is not None and lowest < 30
+    assert EpisodeOutcome.objects.get(client=client_a).feedback_mean == lowest
+    high = answers_near(definition, 1.0, random.Random(1))
+    fixed = response(
+        client_a, instrument, high, at=at + timedelta(hours=2), corrects=first, save=False
+    )
+    fixed.task = task
+    fixed.save()
+    highest = SessionOutcome.objects.get(visit=visit).feedback
+    assert highest is not None and highest > 70
+    episode = EpisodeOutcome.objects.get(client=client_a)
+    assert (episode.feedback_mean, episode.feedback_count) == (highest, 1)

@@ -12,6 +12,9 @@ responses count as corrected.
 
 The modality mix of an episode comes from the minutes per modality of its sessions (the visit
 timeline): "mostly" one modality at ``MOSTLY`` (75 %) of the minutes or more, otherwise mixed.
+
+Each ended session also gets its ``SessionOutcome`` (how the call went, the feedback after it),
+and each episode the mean of its sessions' feedback: the service page counts those rows.
 """
 
 from __future__ import annotations
@@ -29,11 +32,12 @@ from rapport.care.models import CareRelationship
 from rapport.diagnoses.models import Diagnosis, Rank
 from rapport.diagnoses.models import Status as DiagnosisStatus
 from rapport.measures.instruments import definition_of, is_feedback
-from rapport.measures.models import Response
+from rapport.measures.models import MeasureTask, Response
 from rapport.measures.results import effective_responses, result_of
 from rapport.outcomes.definitions import GAD7_KEY, PHQ9_KEY, Scores, combined_outcome
-from rapport.outcomes.models import EpisodeOutcome, MeasureOutcome, ModalityMix
-from rapport.visits.models import EventKind, Visit, VisitEvent, VisitStatus
+from rapport.outcomes.models import EpisodeOutcome, MeasureOutcome, ModalityMix, SessionOutcome
+from rapport.outcomes.service_quality import TECH_EVENTS, normalised_feedback, session_technical
+from rapport.visits.models import Visit, VisitEvent, VisitStatus
 from rapport.visits.services import summary
 
 MOSTLY = 0.75
@@ -111,16 +115,20 @@ def episodes_of(
     scores: list[TimedScore],
     primary: Diagnosis | None,
     gap_days: int,
+    feedback: dict[int, float] | None = None,
 ) -> list[tuple[EpisodeOutcome, list[MeasureOutcome]]]:
-    """The episodes of one relationship, unsaved, with their per-instrument outcomes."""
+    """The episodes of one relationship, unsaved, with their per-instrument outcomes.
+    ``feedback``: the client's after-session feedback by visit (``session_feedback``)."""
+    feedback = feedback or {}
     built = []
     runs = split_into_runs(visits, timedelta(days=gap_days))
     for index, run in enumerate(runs):
         first, last = _start(run[0]), _start(run[-1])
         minutes: dict[str, float] = defaultdict(float)
         for visit in run:
-            for modality, value in summary(visit, visit.switches, None).minutes.items():  # type: ignore[attr-defined]
+            for modality, value in summary(visit, visit.timeline, None).minutes.items():  # type: ignore[attr-defined]
                 minutes[modality] += value
+        answers = [feedback[visit.pk] for visit in run if visit.pk in feedback]
         episode = EpisodeOutcome(
             relationship=relationship,
             client_id=relationship.client_id,
@@ -139,6 +147,8 @@ def episodes_of(
             modality_mix=modality_mix(minutes),
             diagnosis_code=primary.code if primary is not None else "",
             diagnosis_description=primary.description if primary is not None else "",
+            feedback_mean=round(sum(answers) / len(answers), 2) if answers else None,
+            feedback_count=len(answers),
         )
         window_start = max(first - SCORE_LEAD, relationship.started_at)
         window_end = last + SCORE_LAG
@@ -209,14 +219,22 @@ def _pair(episode: EpisodeOutcome, measures: dict[str, MeasureOutcome]) -> None:
 
 
 def _ended_visits(client_ids: Iterable[int] | None) -> dict[int, list[Visit]]:
-    """Ended sessions by relationship, with the modality switches the minutes come from."""
-    switches = VisitEvent.objects.filter(kind=EventKind.MODALITY).only(
-        "visit_id", "at", "kind", "modality", "reason"
+    """Ended sessions by relationship, with the timeline lines their minutes and technical facts
+    come from (modality switches, reconnects, poor connections)."""
+    timeline = VisitEvent.objects.filter(kind__in=TECH_EVENTS).only(
+        "visit_id", "at", "kind", "modality", "reason", "seconds", "actor_id"
     )
     visits = (
         Visit.objects.filter(status=VisitStatus.ENDED, started_at__isnull=False)
-        .only("relationship_id", "client_id", "planned_modality", "started_at", "ended_at")
-        .prefetch_related(Prefetch("events", queryset=switches, to_attr="switches"))
+        .only(
+            "relationship_id",
+            "client_id",
+            "therapist_id",
+            "planned_modality",
+            "started_at",
+            "ended_at",
+        )
+        .prefetch_related(Prefetch("events", queryset=timeline, to_attr="timeline"))
         .order_by("started_at", "pk")
     )
     if client_ids is not None:
@@ -225,6 +243,47 @@ def _ended_visits(client_ids: Iterable[int] | None) -> dict[int, list[Visit]]:
     for visit in visits:
         by_relationship[visit.relationship_id].append(visit)
     return by_relationship
+
+
+def session_feedback(client: User, responses: Iterable[Response]) -> dict[int, float]:
+    """The client's after-session feedback by visit, each on 0 to 100 (higher better); a later
+    answer about the same session replaces an earlier one."""
+    visit_of = dict(
+        MeasureTask.objects.filter(client=client, visit__isnull=False).values_list("pk", "visit_id")
+    )
+    feedback: dict[int, float] = {}
+    for response in responses:
+        visit_id = visit_of.get(response.task_id) if response.task_id is not None else None
+        definition = definition_of(response.instrument)
+        if visit_id is None or not is_feedback(definition):
+            continue
+        total = result_of(response).total
+        if total is not None:
+            feedback[visit_id] = normalised_feedback(
+                total, definition.range_min, definition.range_max, definition.higher_is_worse
+            )
+    return feedback
+
+
+def session_outcomes(visits: Iterable[Visit], feedback: dict[int, float]) -> list[SessionOutcome]:
+    """Each ended session's facts, unsaved (``visits`` from ``_ended_visits``)."""
+    built = []
+    for visit in visits:
+        tech = session_technical(visit.client_id, visit.timeline)  # type: ignore[attr-defined]
+        built.append(
+            SessionOutcome(
+                visit_id=visit.pk,
+                client_id=visit.client_id,
+                therapist_id=visit.therapist_id,
+                modality=visit.planned_modality,
+                step_down=tech.step_down,
+                reconnects=tech.reconnects,
+                minutes_lost=tech.minutes_lost,
+                client_poor=tech.client_poor,
+                feedback=feedback.get(visit.pk),
+            )
+        )
+    return built
 
 
 def _primary_diagnosis(client_id: int) -> Diagnosis | None:
@@ -236,54 +295,69 @@ def _primary_diagnosis(client_id: int) -> Diagnosis | None:
     )
 
 
-def build_client(client: User, gap_days: int) -> list[tuple[EpisodeOutcome, list[MeasureOutcome]]]:
-    """Every episode of one client, unsaved."""
+@dataclass
+class Built:
+    """One client's facts, unsaved: episodes with their per-instrument outcomes, and sessions."""
+
+    episodes: list[tuple[EpisodeOutcome, list[MeasureOutcome]]]
+    sessions: list[SessionOutcome]
+
+
+def build_client(client: User, gap_days: int) -> Built:
+    """Every episode and ended session of one client, unsaved."""
     relationships = list(CareRelationship.objects.filter(client=client).order_by("started_at"))
     if not relationships:
-        return []
+        return Built([], [])
     visits = _ended_visits([client.pk])
-    scores = scored(effective_responses(client))
+    responses = list(effective_responses(client))
+    scores = scored(responses)
+    feedback = session_feedback(client, responses)
     primary = _primary_diagnosis(client.pk)
-    built = []
+    built = Built([], [])
     for relationship in relationships:
         runs = visits.get(relationship.pk, [])
         if runs:
-            built += episodes_of(relationship, runs, scores, primary, gap_days)
+            built.episodes += episodes_of(relationship, runs, scores, primary, gap_days, feedback)
+            built.sessions += session_outcomes(runs, feedback)
     return built
 
 
-def _save(built: list[tuple[EpisodeOutcome, list[MeasureOutcome]]]) -> None:
-    episodes = EpisodeOutcome.objects.bulk_create([episode for episode, _m in built])
+def _save(built: Built) -> None:
+    episodes = EpisodeOutcome.objects.bulk_create([episode for episode, _m in built.episodes])
     measures = []
-    for episode, (_unsaved, rows) in zip(episodes, built, strict=True):
+    for episode, (_unsaved, rows) in zip(episodes, built.episodes, strict=True):
         for row in rows:
             row.episode = episode
             measures.append(row)
     MeasureOutcome.objects.bulk_create(measures)
+    SessionOutcome.objects.bulk_create(built.sessions)
 
 
 def refresh_client(client_id: int) -> None:
-    """Rebuild one client's episodes from their sessions, scores, diagnoses and care."""
+    """Rebuild one client's episodes and session facts from their sessions, scores, diagnoses
+    and care."""
     with transaction.atomic():
         # One refresh of a client at a time: two scores submitted together both end up counted.
         client = User.objects.select_for_update().filter(pk=client_id).first()
         EpisodeOutcome.objects.filter(client_id=client_id).delete()
+        SessionOutcome.objects.filter(client_id=client_id).delete()
         if client is None:
             return
         _save(build_client(client, Practice.get().outcomes_episode_gap_days))
 
 
 def rebuild_all() -> int:
-    """Rebuild every client's episodes; the number of episodes."""
+    """Rebuild every client's episodes and session facts; the number of episodes."""
     gap_days = Practice.get().outcomes_episode_gap_days
     count = 0
     with transaction.atomic():
         EpisodeOutcome.objects.all().delete()
+        SessionOutcome.objects.all().delete()
         client_ids = (
             CareRelationship.objects.values_list("client_id", flat=True).distinct().order_by()
         )
         for client in User.objects.filter(pk__in=client_ids).order_by("pk").iterator():
             built = build_client(client, gap_days)
             _save(built)
-            count += len(built)
+            count += len(built.episodes)
     return count

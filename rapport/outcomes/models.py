@@ -12,6 +12,7 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from rapport.care.models import CareRelationship
+from rapport.visits.models import Visit
 
 
 class ModalityMix(models.TextChoices):
@@ -58,6 +59,11 @@ class EpisodeOutcome(models.Model):
     recovery = models.BooleanField(null=True)
     reliable_recovery = models.BooleanField(null=True)
 
+    # The client's after-session feedback on the episode's sessions (each on 0 to 100, higher
+    # better: ``service_quality.normalised_feedback``): its mean, and how many answers.
+    feedback_mean = models.FloatField(null=True)
+    feedback_count = models.PositiveSmallIntegerField(default=0)
+
     class Meta:
         constraints = [
             models.UniqueConstraint(
@@ -96,3 +102,29 @@ class MeasureOutcome(models.Model):
 
     def __str__(self) -> str:
         return f"{self.instrument_key} in episode {self.episode_id}"
+
+
+class SessionOutcome(models.Model):
+    """One held session's facts for the service page: the modality it was booked as, how the
+    call went (``service_quality.session_technical``) and the client's feedback after it.
+
+    Built with the client's episodes (``episodes.refresh_client``), so the page counts rows
+    instead of reading every session's timeline and every feedback answer."""
+
+    visit = models.OneToOneField(Visit, on_delete=models.CASCADE, related_name="+")
+    client = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    therapist = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+"
+    )
+    modality = models.CharField(max_length=8)  # as booked (the visit's planned modality)
+    step_down = models.BooleanField()  # switched down because of the connection
+    reconnects = models.PositiveSmallIntegerField()
+    minutes_lost = models.FloatField()  # without sound or picture
+    client_poor = models.BooleanField()  # the client's own page reported a poor connection
+    feedback = models.FloatField(null=True)  # 0 to 100, higher better; null: not answered
+
+    class Meta:
+        indexes = [models.Index(fields=["therapist"])]
+
+    def __str__(self) -> str:
+        return f"session {self.visit_id} ({self.modality})"

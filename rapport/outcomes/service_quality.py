@@ -18,19 +18,16 @@ import math
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from statistics import fmean, stdev
 
-from django.db.models import Exists, OuterRef
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from rapport.accounts.models import Practice
 from rapport.lib.statistics import Z_95, suppress, wilson_interval
-from rapport.measures.instruments import definition_of, is_feedback
-from rapport.measures.models import Instrument, Response
 from rapport.outcomes.access import OutcomesScope
-from rapport.outcomes.models import EpisodeOutcome
+from rapport.outcomes.models import EpisodeOutcome, SessionOutcome
 from rapport.outcomes.report import finished_episodes
 from rapport.scheduling.models import Appointment, AppointmentStatus, Modality
 from rapport.visits.models import EventKind, Visit, VisitEvent, VisitStatus
@@ -362,21 +359,36 @@ TECH_COLUMNS = [_("With a step down"), _("Without")]
 TECH_MEANS = [_("Reconnects per session"), _("Minutes lost per session")]
 
 
-def technical_tables(
-    facts: Sequence[tuple[HeldSession, SessionTechnical]], threshold: int
-) -> tuple[Table, Table]:
+# What the service page reads of one held session (its ``SessionOutcome``): the client, the
+# modality as booked, step down, reconnects, minutes lost, the client's page poor, and the
+# feedback (0 to 100, higher better; None: not answered). Plain tuples: there are tens of
+# thousands of them at practice scale (``bench/outcomes_service.py``).
+SessionRow = tuple[int, str, bool, int, float, bool, float | None]
+
+
+def session_rows(scope: OutcomesScope) -> list[SessionRow]:
+    """Every held session in scope, from the facts built with the episodes
+    (``episodes.refresh_client``): one narrow row each, no timeline read."""
+    rows = SessionOutcome.objects.all()
+    if scope.therapist is not None:
+        rows = rows.filter(therapist=scope.therapist)
+    columns = ("client_id", "modality", "step_down", "reconnects", "minutes_lost", "client_poor")
+    return list(rows.values_list(*columns, "feedback").iterator(chunk_size=5000))
+
+
+def technical_tables(sessions: Sequence[SessionRow], threshold: int) -> tuple[Table, Table]:
     by_modality: dict[str, Group] = {}
-    per_client: dict[int, list[SessionTechnical]] = defaultdict(list)
-    for session, tech in facts:
-        group = by_modality.setdefault(session.modality, _tech_group())
-        _add_session(group, session.client_id, tech)
-        per_client[session.client_id].append(tech)
+    per_client: dict[int, list[SessionRow]] = defaultdict(list)
+    for session in sessions:
+        group = by_modality.get(session[1]) or by_modality.setdefault(session[1], _tech_group())
+        _add_session(group, session)
+        per_client[session[0]].append(session)
     by_network: dict[str, Group] = {}
-    for client_id, sessions in per_client.items():
-        kind = network_class(sum(s.client_poor for s in sessions), len(sessions))
+    for own in per_client.values():
+        kind = network_class(sum(session[5] for session in own), len(own))
         group = by_network.setdefault(kind, _tech_group())
-        for tech in sessions:
-            _add_session(group, client_id, tech)
+        for session in own:
+            _add_session(group, session)
     columns = [str(c) for c in TECH_COLUMNS]
     means = [str(m) for m in TECH_MEANS]
     every = str(_("All sessions"))
@@ -391,39 +403,14 @@ def _tech_group() -> Group:
     return Group.empty(len(TECH_COLUMNS), len(TECH_MEANS))
 
 
-def _add_session(group: Group, client_id: int, tech: SessionTechnical) -> None:
-    column = 0 if tech.step_down else 1
+def _add_session(group: Group, session: SessionRow) -> None:
+    client_id, _modality, step_down, reconnects, minutes_lost = session[:5]
+    column = 0 if step_down else 1
     group.counts[column] += 1
     group.cell_clients[column].add(client_id)
     group.clients.add(client_id)
-    group.sums[0] += tech.reconnects
-    group.sums[1] += tech.minutes_lost
-
-
-def feedback_scores(scope: OutcomesScope) -> list[FeedbackScore]:
-    """Every after-session feedback response as it stands (a corrected one replaced by its
-    correction), as a share of its scale, with the session's booked modality."""
-    definitions = {i.pk: d for i in Instrument.objects.all() if is_feedback(d := definition_of(i))}
-    corrected = Response.objects.filter(corrects=OuterRef("pk"))
-    responses = Response.objects.filter(
-        instrument__in=list(definitions), task__visit__isnull=False
-    ).exclude(Exists(corrected))
-    if scope.therapist is not None:
-        responses = responses.filter(task__visit__therapist=scope.therapist)
-    rows = responses.values_list(
-        "client_id", "instrument_id", "result", "submitted_at", "task__visit__planned_modality"
-    )
-    scores = []
-    for client_id, instrument_id, result, submitted_at, modality in rows.iterator(chunk_size=2000):
-        total = stored_total(result)
-        if total is None:
-            continue
-        definition = definitions[instrument_id]
-        share = normalised_feedback(
-            total, definition.range_min, definition.range_max, definition.higher_is_worse
-        )
-        scores.append(FeedbackScore(client_id, modality, submitted_at, share))
-    return scores
+    group.sums[0] += reconnects
+    group.sums[1] += minutes_lost
 
 
 def stored_total(result: str) -> int | None:
@@ -432,67 +419,51 @@ def stored_total(result: str) -> int | None:
     return None if total is None else int(total)
 
 
-@dataclass(frozen=True)
-class FeedbackScore:
-    client_id: int
-    modality: str
-    at: datetime
-    score: float  # 0 to 100, higher better
-
-
-def feedback_by_modality(scores: Sequence[FeedbackScore], threshold: int) -> list[MeanRow]:
+def feedback_by_modality(sessions: Sequence[SessionRow], threshold: int) -> list[MeanRow]:
     values: dict[str, list[tuple[int, float]]] = defaultdict(list)
-    for score in scores:
-        values[score.modality].append((score.client_id, score.score))
+    for client_id, modality, *_tech, feedback in sessions:
+        if feedback is not None:
+            values[modality].append((client_id, feedback))
     return mean_rows(values, modality_order(), threshold, str(_("All modalities")))
 
 
 @dataclass(frozen=True)
-class EpisodeSpan:
-    """A client's latest finished episode with paired scores: when, and whether it improved."""
+class EpisodeFeedback:
+    """A client's latest finished episode with a paired PHQ-9/GAD-7 outcome: whether it
+    improved reliably, and the mean feedback on its sessions (None: none answered)."""
 
-    first_session_at: datetime
-    last_session_at: datetime
     improved: bool
-
-    def holds(self, at: datetime) -> bool:
-        """Feedback about one of its sessions: sent between its first session and a day after
-        its last (the form is answered after the session)."""
-        return self.first_session_at <= at <= self.last_session_at + timedelta(days=1)
+    feedback_mean: float | None
 
 
-def episode_spans(scope: OutcomesScope, *, now: datetime, gap_days: int) -> dict[int, EpisodeSpan]:
-    """Each client's latest finished episode with a paired PHQ-9/GAD-7 outcome, in ``scope``
-    (the episodes the outcomes page counts: ``report.finished_episodes``)."""
+def episode_feedback(
+    scope: OutcomesScope, *, now: datetime, gap_days: int
+) -> dict[int, EpisodeFeedback]:
+    """By client, in ``scope`` (the episodes the outcomes page counts:
+    ``report.finished_episodes``)."""
     rows = (
         EpisodeOutcome.objects.filter(
             finished_episodes(scope, now=now, gap_days=gap_days),
             reliable_improvement__isnull=False,
         )
         .order_by("client_id", "-last_session_at", "-pk")
-        .values_list("client_id", "first_session_at", "last_session_at", "reliable_improvement")
+        .values_list("client_id", "reliable_improvement", "feedback_mean")
     )
-    spans: dict[int, EpisodeSpan] = {}
-    for client_id, first, last, improved in rows:
-        spans.setdefault(client_id, EpisodeSpan(first, last, bool(improved)))
-    return spans
+    episodes: dict[int, EpisodeFeedback] = {}
+    for client_id, improved, mean in rows:
+        episodes.setdefault(client_id, EpisodeFeedback(bool(improved), mean))
+    return episodes
 
 
-def feedback_by_outcome(
-    scores: Sequence[FeedbackScore], spans: dict[int, EpisodeSpan], threshold: int
-) -> list[MeanRow]:
+def feedback_by_outcome(episodes: dict[int, EpisodeFeedback], threshold: int) -> list[MeanRow]:
     """Mean feedback over the episode of clients whose episode ended in reliable improvement
-    and of those whose did not, one mean per client so that a client with many sessions weighs
-    as much as one with few."""
-    per_client: dict[int, list[float]] = defaultdict(list)
-    for score in scores:
-        span = spans.get(score.client_id)
-        if span is not None and span.holds(score.at):
-            per_client[score.client_id].append(score.score)
+    and of those whose did not, one mean per client (the episode's own, built with it) so that
+    a client with many sessions weighs as much as one with few."""
     values: dict[str, list[tuple[int, float]]] = defaultdict(list)
-    for client_id, client_scores in per_client.items():
-        key = IMPROVED if spans[client_id].improved else NOT_IMPROVED
-        values[key].append((client_id, fmean(client_scores)))
+    for client_id, episode in episodes.items():
+        if episode.feedback_mean is not None:
+            key = IMPROVED if episode.improved else NOT_IMPROVED
+            values[key].append((client_id, episode.feedback_mean))
     order = [
         (IMPROVED, str(_("Reliably improved"))),
         (NOT_IMPROVED, str(_("Not reliably improved"))),
@@ -509,16 +480,15 @@ def service_quality(
     """Every table of the service page for ``scope`` (already permission-checked)."""
     now = now or timezone.now()
     threshold = practice.outcomes_suppression_threshold
-    spans = episode_spans(scope, now=now, gap_days=practice.outcomes_episode_gap_days)
-    facts = session_facts(scope)
-    by_modality, by_network = technical_tables(facts, threshold)
-    scores = feedback_scores(scope)
+    episodes = episode_feedback(scope, now=now, gap_days=practice.outcomes_episode_gap_days)
+    sessions = session_rows(scope)
+    by_modality, by_network = technical_tables(sessions, threshold)
     attendance = attendance_table(scope, threshold, now)
     return ServiceQuality(
         threshold=threshold,
         attendance=attendance,
         technical_by_modality=by_modality,
         technical_by_network=by_network,
-        feedback_by_modality=feedback_by_modality(scores, threshold),
-        feedback_by_outcome=feedback_by_outcome(scores, spans, threshold) if spans else [],
+        feedback_by_modality=feedback_by_modality(sessions, threshold),
+        feedback_by_outcome=feedback_by_outcome(episodes, threshold) if episodes else [],
     )
