@@ -426,3 +426,24 @@ def test_the_page_queries_do_not_grow_with_episodes(admin: User, therapist_x: Us
             assert web.get("/outcomes/").status_code == 200
         counts.append(len(queries.captured_queries))
     assert counts[0] == counts[1]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_upgrading_to_session_facts_rebuilds_in_the_worker(
+    care_a: CareRelationship, client_a: User, admin: User
+) -> None:
+    """Episodes built before the per-session facts existed are marked and rebuilt by the worker
+    (migration outcomes.0002): the page says so meanwhile."""
+    _course(care_a, timezone.now() - timedelta(days=300), [16, 12, 9], [12, 9, 7])
+    try:
+        call_command("migrate", "outcomes", "0001", verbosity=0)  # no session facts then
+        call_command("migrate", "outcomes", verbosity=0)
+    finally:
+        call_command("migrate", verbosity=0)
+    assert EpisodeOutcome.objects.get(client=client_a).gap_days == 0
+    assert not SessionOutcome.objects.exists()
+    assert "being rebuilt" in signed_in(admin).get("/outcomes/").content.decode()
+    TaskWorker(interval=0, batch=True).run()
+    assert EpisodeOutcome.objects.get(client=client_a).gap_days == 90
+    assert SessionOutcome.objects.filter(client=client_a).count() == 3
+    assert "being rebuilt" not in signed_in(admin).get("/outcomes/").content.decode()
