@@ -5,7 +5,9 @@ audit, its PDF summary."""
 from __future__ import annotations
 
 import io
+import math
 import random
+import statistics
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -18,7 +20,7 @@ from rapport.accounts.models import Practice, User
 from rapport.audit.models import AuditEvent
 from rapport.audit.services import Action
 from rapport.care.models import CareRelationship
-from rapport.lib.statistics import suppress
+from rapport.lib.statistics import Z_95, suppress
 from rapport.measures.instruments import definition_of, feedback_instrument
 from rapport.measures.models import MeasureTask
 from rapport.outcomes.access import OutcomesScope
@@ -32,10 +34,12 @@ from rapport.outcomes.service_quality import (
     NOT_RECORDED,
     POOR,
     Group,
+    Moments,
     Table,
     attendance_class,
     attendance_table,
     build_table,
+    mean_interval,
     mean_rows,
     network_class,
     normalised_feedback,
@@ -233,11 +237,25 @@ def test_suppress_takes_more_cells_to_hide() -> None:
         suppress([[20, 20]], 10, hide=[[True, False]])
 
 
+@pytest.mark.parametrize(
+    "values",
+    [[50.0], [0.0, 100.0], [72.5, 80.0, 91.25, 64.0, 100.0], [33.3] * 7, [0.0] * 3 + [100.0]],
+)
+def test_the_interval_from_added_up_values_is_the_one_from_the_values(values: list[float]) -> None:
+    """The database adds up count, sum and squares; the mean and interval are those of the
+    values themselves (statistics.fmean and stdev), also when the values come in parts."""
+    mean = statistics.fmean(values)
+    half = 0.0 if len(values) < 2 else Z_95 * statistics.stdev(values) / math.sqrt(len(values))
+    parts = Moments.of(*values[:2]) + Moments.of(*values[2:])
+    got = mean_interval(parts)
+    assert got == pytest.approx((mean, mean - half, mean + half), abs=1e-9)
+
+
 def test_mean_rows_hide_small_groups_and_their_complement() -> None:
     values = {
-        "video": [(n, 80.0) for n in range(12)],
-        "audio": [(100 + n, 70.0) for n in range(11)],
-        "text": [(200 + n, 60.0) for n in range(3)],
+        "video": [(n, Moments.of(80.0)) for n in range(12)],
+        "audio": [(100 + n, Moments.of(70.0)) for n in range(11)],
+        "text": [(200 + n, Moments.of(60.0)) for n in range(3)],
     }
     rows = mean_rows(values, ORDER, 10, "All")
     by_key = {r.key: r for r in rows}
@@ -442,8 +460,10 @@ def test_attendance_follows_the_practices_late_cancel_window(
 
 def test_the_total_counts_a_client_of_several_groups_once() -> None:
     values = {
-        "video": [(n, 80.0) for n in range(12)],
-        "audio": [(n, 60.0) for n in range(12)],  # the same twelve clients, by audio too
+        "video": [(n, Moments.of(80.0)) for n in range(12)],
+        "audio": [
+            (n, Moments.of(60.0)) for n in range(12)
+        ],  # the same twelve clients, by audio too
     }
     rows = {r.key: r for r in mean_rows(values, ORDER, 10, "All")}
     assert rows["video"].clients == rows["audio"].clients == rows["all"].clients == 12

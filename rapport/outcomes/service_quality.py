@@ -19,8 +19,8 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from statistics import fmean, stdev
 
+from django.db.models import Count, F, Q, Sum
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -244,23 +244,46 @@ class MeanRow:
     high: float | None
 
 
-def mean_interval(values: Sequence[float]) -> tuple[float, float, float]:
+@dataclass(frozen=True)
+class Moments:
+    """Values added up: how many, their sum and the sum of their squares. A mean and its
+    interval need no more, so the database can do the adding (``session_groups``)."""
+
+    count: int
+    total: float
+    squares: float
+
+    @classmethod
+    def of(cls, *values: float) -> Moments:
+        return cls(len(values), sum(values), sum(v * v for v in values))
+
+    def __add__(self, other: Moments) -> Moments:
+        return Moments(
+            self.count + other.count, self.total + other.total, self.squares + other.squares
+        )
+
+
+NONE = Moments(0, 0.0, 0.0)
+
+
+def mean_interval(values: Moments) -> tuple[float, float, float]:
     """The mean and its normal-approximation 95 % interval (one value: no width to claim)."""
-    mean = fmean(values)
-    if len(values) < 2:
+    mean = values.total / values.count
+    if values.count < 2:
         return mean, mean, mean
-    half = Z_95 * stdev(values) / math.sqrt(len(values))
+    variance = max(0.0, (values.squares - values.count * mean * mean) / (values.count - 1))
+    half = Z_95 * math.sqrt(variance) / math.sqrt(values.count)
     return mean, mean - half, mean + half
 
 
 def mean_rows(
-    values: dict[str, list[tuple[int, float]]],
+    values: dict[str, list[tuple[int, Moments]]],
     order: Sequence[tuple[str, str]],
     threshold: int,
     total_label: str,
 ) -> list[MeanRow]:
-    """Means of (client, value) pairs per group; a group of fewer than ``threshold`` clients is
-    hidden, and so is the next smallest when its count could be worked out from the total."""
+    """Means per group of values given by client; a group of fewer than ``threshold`` clients
+    is hidden, and so is the next smallest when its count could be worked out from the total."""
     present = [(k, label) for k, label in order if values.get(k)]
     people = [[len({c for c, _v in values[k]})] for k, _label in present]
     table = suppress(people or [[0]], threshold)
@@ -272,12 +295,13 @@ def mean_rows(
         if key == "all" and clients is not None:
             # A client may be in several groups (sessions of several modalities): count once.
             clients = len({c for c, _v in everything})
-        if clients is None or clients < threshold or not pairs:
+        added = sum((v for _c, v in pairs), NONE)
+        if clients is None or clients < threshold or not added.count:
             rows.append(MeanRow(key, label, None, None, None, None, None))
             continue
-        mean, low, high = mean_interval([v for _c, v in pairs])
+        mean, low, high = mean_interval(added)
         rows.append(
-            MeanRow(key, label, clients, len(pairs), round(mean, 1), round(low, 1), round(high, 1))
+            MeanRow(key, label, clients, added.count, round(mean, 1), round(low, 1), round(high, 1))
         )
     return rows
 
@@ -304,14 +328,17 @@ def attendance_table(scope: OutcomesScope, threshold: int, now: datetime | None 
     if scope.therapist is not None:
         bookings = bookings.filter(therapist=scope.therapist)
     groups: dict[str, Group] = {}
-    rows = bookings.values_list("client_id", "modality", "status", "late_cancellation")
-    for client_id, modality, status, late in rows.iterator(chunk_size=5000):
+    # Added up by the database per client, modality and status: a few rows per client.
+    rows = bookings.values_list("client_id", "modality", "status", "late_cancellation").annotate(
+        bookings=Count("pk")
+    )
+    for client_id, modality, status, late, count in rows.order_by():
         kind = attendance_class(status, late)
         if kind is None:
             continue
         group = groups.setdefault(modality, Group.empty(len(ATTENDANCE), 0))
         column = ATTENDANCE.index(kind)
-        group.counts[column] += 1
+        group.counts[column] += count
         group.cell_clients[column].add(client_id)
         group.clients.add(client_id)
     columns = [str(ATTENDANCE_WORDS[k]) for k in ATTENDANCE]
@@ -359,36 +386,75 @@ TECH_COLUMNS = [_("With a step down"), _("Without")]
 TECH_MEANS = [_("Reconnects per session"), _("Minutes lost per session")]
 
 
-# What the service page reads of one held session (its ``SessionOutcome``): the client, the
-# modality as booked, step down, reconnects, minutes lost, the client's page poor, and the
-# feedback (0 to 100, higher better; None: not answered). Plain tuples: there are tens of
-# thousands of them at practice scale (``bench/outcomes_service.py``).
-SessionRow = tuple[int, str, bool, int, float, bool, float | None]
+@dataclass(frozen=True)
+class SessionGroup:
+    """The held sessions of one client booked as one modality, with or without a step down,
+    added up (from their ``SessionOutcome`` rows)."""
+
+    client_id: int
+    modality: str  # as booked
+    step_down: bool
+    sessions: int
+    poor: int  # in which the client's own page reported a poor connection
+    reconnects: int
+    minutes_lost: float
+    feedback: Moments  # the answers after them, 0 to 100, higher better
 
 
-def session_rows(scope: OutcomesScope) -> list[SessionRow]:
-    """Every held session in scope, from the facts built with the episodes
-    (``episodes.refresh_client``): one narrow row each, no timeline read."""
+def session_groups(scope: OutcomesScope) -> list[SessionGroup]:
+    """The held sessions in scope, from the facts built with the episodes
+    (``episodes.refresh_client``), added up by the database per client, modality and step down:
+    tens of thousands of sessions come back as a few thousand rows."""
     rows = SessionOutcome.objects.all()
     if scope.therapist is not None:
         rows = rows.filter(therapist=scope.therapist)
-    columns = ("client_id", "modality", "step_down", "reconnects", "minutes_lost", "client_poor")
-    return list(rows.values_list(*columns, "feedback").iterator(chunk_size=5000))
+    sums = rows.values_list("client_id", "modality", "step_down").annotate(
+        sessions=Count("pk"),
+        poor=Count("pk", filter=Q(client_poor=True)),
+        reconnects=Sum("reconnects"),
+        minutes_lost=Sum("minutes_lost"),
+        answered=Count("feedback"),
+        feedback_total=Sum("feedback"),
+        feedback_squares=Sum(F("feedback") * F("feedback")),
+    )
+    return [
+        SessionGroup(
+            client_id,
+            modality,
+            step_down,
+            sessions,
+            poor,
+            reconnects,
+            minutes_lost,
+            Moments(answered, feedback or 0.0, squares or 0.0),
+        )
+        for (
+            client_id,
+            modality,
+            step_down,
+            sessions,
+            poor,
+            reconnects,
+            minutes_lost,
+            answered,
+            feedback,
+            squares,
+        ) in sums.order_by()
+    ]
 
 
-def technical_tables(sessions: Sequence[SessionRow], threshold: int) -> tuple[Table, Table]:
+def technical_tables(groups: Sequence[SessionGroup], threshold: int) -> tuple[Table, Table]:
     by_modality: dict[str, Group] = {}
-    per_client: dict[int, list[SessionRow]] = defaultdict(list)
-    for session in sessions:
-        group = by_modality.get(session[1]) or by_modality.setdefault(session[1], _tech_group())
-        _add_session(group, session)
-        per_client[session[0]].append(session)
+    per_client: dict[int, list[SessionGroup]] = defaultdict(list)
+    for sessions in groups:
+        _add_sessions(by_modality.setdefault(sessions.modality, _tech_group()), sessions)
+        per_client[sessions.client_id].append(sessions)
     by_network: dict[str, Group] = {}
     for own in per_client.values():
-        kind = network_class(sum(session[5] for session in own), len(own))
+        kind = network_class(sum(g.poor for g in own), sum(g.sessions for g in own))
         group = by_network.setdefault(kind, _tech_group())
-        for session in own:
-            _add_session(group, session)
+        for sessions in own:
+            _add_sessions(group, sessions)
     columns = [str(c) for c in TECH_COLUMNS]
     means = [str(m) for m in TECH_MEANS]
     every = str(_("All sessions"))
@@ -403,14 +469,13 @@ def _tech_group() -> Group:
     return Group.empty(len(TECH_COLUMNS), len(TECH_MEANS))
 
 
-def _add_session(group: Group, session: SessionRow) -> None:
-    client_id, _modality, step_down, reconnects, minutes_lost = session[:5]
-    column = 0 if step_down else 1
-    group.counts[column] += 1
-    group.cell_clients[column].add(client_id)
-    group.clients.add(client_id)
-    group.sums[0] += reconnects
-    group.sums[1] += minutes_lost
+def _add_sessions(group: Group, sessions: SessionGroup) -> None:
+    column = 0 if sessions.step_down else 1
+    group.counts[column] += sessions.sessions
+    group.cell_clients[column].add(sessions.client_id)
+    group.clients.add(sessions.client_id)
+    group.sums[0] += sessions.reconnects
+    group.sums[1] += sessions.minutes_lost
 
 
 def stored_total(result: str) -> int | None:
@@ -419,11 +484,11 @@ def stored_total(result: str) -> int | None:
     return None if total is None else int(total)
 
 
-def feedback_by_modality(sessions: Sequence[SessionRow], threshold: int) -> list[MeanRow]:
-    values: dict[str, list[tuple[int, float]]] = defaultdict(list)
-    for client_id, modality, *_tech, feedback in sessions:
-        if feedback is not None:
-            values[modality].append((client_id, feedback))
+def feedback_by_modality(groups: Sequence[SessionGroup], threshold: int) -> list[MeanRow]:
+    values: dict[str, list[tuple[int, Moments]]] = defaultdict(list)
+    for sessions in groups:
+        if sessions.feedback.count:
+            values[sessions.modality].append((sessions.client_id, sessions.feedback))
     return mean_rows(values, modality_order(), threshold, str(_("All modalities")))
 
 
@@ -459,11 +524,11 @@ def feedback_by_outcome(episodes: dict[int, EpisodeFeedback], threshold: int) ->
     """Mean feedback over the episode of clients whose episode ended in reliable improvement
     and of those whose did not, one mean per client (the episode's own, built with it) so that
     a client with many sessions weighs as much as one with few."""
-    values: dict[str, list[tuple[int, float]]] = defaultdict(list)
+    values: dict[str, list[tuple[int, Moments]]] = defaultdict(list)
     for client_id, episode in episodes.items():
         if episode.feedback_mean is not None:
             key = IMPROVED if episode.improved else NOT_IMPROVED
-            values[key].append((client_id, episode.feedback_mean))
+            values[key].append((client_id, Moments.of(episode.feedback_mean)))
     order = [
         (IMPROVED, str(_("Reliably improved"))),
         (NOT_IMPROVED, str(_("Not reliably improved"))),
@@ -481,7 +546,7 @@ def service_quality(
     now = now or timezone.now()
     threshold = practice.outcomes_suppression_threshold
     episodes = episode_feedback(scope, now=now, gap_days=practice.outcomes_episode_gap_days)
-    sessions = session_rows(scope)
+    sessions = session_groups(scope)
     by_modality, by_network = technical_tables(sessions, threshold)
     attendance = attendance_table(scope, threshold, now)
     return ServiceQuality(
