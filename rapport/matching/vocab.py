@@ -7,6 +7,9 @@ state or province, and the country code alone ("GB") where it is national.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
+
 from django.utils.translation import gettext_lazy as _
 
 from rapport.core.countries import country_name
@@ -112,5 +115,5 @@ def region_choices() -> list[tuple[str, str]]:
     return choices
 
 
-def label(vocabulary: list[tuple[str, str]], key: str) -> str:
+def label(vocabulary: Sequence[tuple[Any, Any]], key: str) -> str:
     return str(dict(vocabulary).get(key, key))
