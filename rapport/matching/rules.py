@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
 from typing import Any
 
-from django.utils.translation import get_language_info, ngettext
+from django.utils.translation import get_language, get_language_info, ngettext
 from django.utils.translation import gettext as _
 
 from rapport.matching.vocab import APPROACHES, CONCERNS, POPULATIONS, label, region_name
@@ -182,7 +182,8 @@ def evaluate(wish: Wish, candidate: Candidate, now: datetime) -> Verdict:
     if not candidate.accepting:
         unmet.append(ACCEPTING)
     times = fitting_times(wish, candidate.open_times, now)
-    if not times:
+    # Times are those of a shared way to meet: without one, only the way is missing.
+    if shared_modalities and not times:
         unmet.append(AVAILABILITY)
     concerns = [c for c in wish.concerns if c in candidate.specialties]
     approaches = [a for a in wish.approaches if a in candidate.approaches]
@@ -233,10 +234,12 @@ def rank(
 
 
 def language_name(code: str) -> str:
+    """ "es" → "Spanish" (in Spanish "español": its language names are not capitalised)."""
     try:
-        return str(get_language_info(code)["name_translated"])
+        name = str(get_language_info(code)["name_translated"])
     except KeyError:
         return code
+    return name.lower() if (get_language() or "").startswith("es") else name
 
 
 def _listed(words: Sequence[str]) -> str:
