@@ -584,8 +584,8 @@ def world(personas: dict[str, Any], settings: Any, tmp_path: Path) -> dict[str, 
 def matching_of(therapist: Any, other: Any, client_in_care: Any) -> dict[str, Any]:
     """Profiles (therapist_x's with a photo), a new client's request offered to therapist_x,
     and client_b's private request for a therapist other than therapist_y."""
-    from rapport.matching.models import CareRequest, Offer, RematchRequest, TherapistProfile
     from rapport.accounts.models import User
+    from rapport.matching.models import CareRequest, Offer, RematchRequest, TherapistProfile
     from rapport.matching.services import open_request, set_status
 
     TherapistProfile.objects.create(therapist=therapist, bio="X's bio", photo=b"\xff\xd8jpeg")
@@ -1377,6 +1377,7 @@ def test_state_changing_routes_refuse_outsiders(world: dict[str, Any]) -> None:
     from rapport.homework.models import Assignment as HomeworkAssignment
     from rapport.homework.models import Homework
     from rapport.journal.models import JournalEntry, MoodReminder
+    from rapport.matching.models import CareRequest, Offer, RematchRequest, TherapistProfile
     from rapport.measures.models import Assignment, Instrument, MeasureTask, Response, SafetyAlert
     from rapport.messaging.models import Attachment, Message, MessagingSettings
     from rapport.notes.models import (
@@ -1388,7 +1389,6 @@ def test_state_changing_routes_refuse_outsiders(world: dict[str, Any]) -> None:
         Supervision,
     )
     from rapport.plans.models import Goal, PlanSignature, PlanVersion
-    from rapport.matching.models import CareRequest, Offer, RematchRequest, TherapistProfile
     from rapport.push.models import PushSubscription
     from rapport.records.models import Erasure
     from rapport.safety.models import SafetyPlanReview, SafetyPlanVersion

@@ -5,7 +5,7 @@ counts, the pre-acceptance view (only what it should, audited), and re-match pri
 from __future__ import annotations
 
 import io
-from datetime import timedelta
+from datetime import time, timedelta
 from typing import Any
 
 import pytest
@@ -25,15 +25,14 @@ from rapport.scheduling.models import SessionType, WeeklyWindow
 from tests.conftest import make_user, signed_in
 from tests.matching_data import client_asking, therapist_for_matching
 from tests.measures_data import builtin_instrument, response
+from tests.worker import run_task_worker
 
 pytestmark = pytest.mark.django_db
 
 
 def emails_to(person: User) -> int:
     """Matching's emails recorded for ``person`` (their keys end with the person's id)."""
-    return EmailDelivery.objects.filter(
-        kind="care request", key__endswith=f":{person.pk}"
-    ).count()
+    return EmailDelivery.objects.filter(kind="care request", key__endswith=f":{person.pk}").count()
 
 
 @pytest.fixture
@@ -46,7 +45,7 @@ def three() -> list[User]:
 
 
 def test_ready_for_matching_suggests_from_real_open_times(three: list[User]) -> None:
-    client, request = client_asking("c@c.test", "Cara Client", concerns=["anxiety", "sleep"])
+    _client, request = client_asking("c@c.test", "Cara Client", concerns=["anxiety", "sleep"])
     services.ready_for_matching(request)
     request.refresh_from_db()
     assert request.status == CareRequest.Status.CHOOSING
@@ -64,25 +63,52 @@ def test_time_off_and_busy_hours_leave_nothing_to_suggest() -> None:
     assert request.status == CareRequest.Status.WAITLISTED
     assert request.unmet == ["availability"]
     # Hours added: matched again (the worker's task runs the same function).
-    WeeklyWindow.objects.create(
-        therapist=therapist,
-        weekday=0,
-        start_time=timezone.datetime.min.time(),
-        end_time=timezone.datetime.max.time().replace(microsecond=0, second=0, minute=45),
-        time_zone="Europe/London",
-    )
-    for day in range(1, 7):
-        WeeklyWindow.objects.create(
+    WeeklyWindow.objects.bulk_create(
+        WeeklyWindow(
             therapist=therapist,
             weekday=day,
-            start_time=timezone.datetime.min.time(),
-            end_time=timezone.datetime.max.time().replace(microsecond=0, second=0, minute=45),
+            start_time=time(0),
+            end_time=time(23, 45),
             time_zone="Europe/London",
         )
+        for day in range(7)
+    )
     assert services.rematch_waitlisted() == 1
     request.refresh_from_db()
     assert request.status == CareRequest.Status.CHOOSING
     assert emails_to(request.client) == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_new_working_hours_take_the_waitlist_off_by_themselves(mailoutbox: list[Any]) -> None:
+    therapist = therapist_for_matching("t@t.test", "Tess Hours", windows=())
+    client, request = client_asking("c@c.test", "Cara Client")
+    client.language = "es"
+    client.save(update_fields=["language"])
+    services.ready_for_matching(request)
+    # Each saved window queues the waitlist's matching once it commits (no transaction here).
+    for day in range(7):
+        WeeklyWindow.objects.create(
+            therapist=therapist,
+            weekday=day,
+            start_time=time(0),
+            end_time=time(23, 45),
+            time_zone="Europe/London",
+        )
+    run_task_worker()
+    request.refresh_from_db()
+    assert request.status == CareRequest.Status.CHOOSING
+    run_task_worker()  # the next round's sweep sends what the task recorded
+    # One content-free email, in the client's language: no therapist, no concern.
+    (sent,) = mailoutbox
+    assert sent.to == ["c@c.test"]
+    message = sent.message()  # sent as recorded (rapport.core.outbox)
+    assert (
+        message["Subject"] == "Novedades sobre su solicitud de terapeuta \N{EM DASH} abra Rapport"
+    )
+    body = message.get_payload(decode=True).decode()
+    assert "Hay novedades sobre su solicitud de terapeuta" in body
+    assert "Tess" not in body and "nsiedad" not in body
 
 
 def test_a_session_type_must_allow_the_way_to_meet() -> None:
@@ -296,7 +322,7 @@ def test_the_pre_acceptance_view_shows_only_the_request_and_is_audited(
         "A risk answer was given",
         "Video",
         "English",
-        "Wednesday 18:00–21:00",
+        "Wednesday 18:00\N{EN DASH}21:00",
         "Insurance (Acme Health)",
     ]:
         assert shown in page, shown

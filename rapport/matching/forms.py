@@ -83,8 +83,8 @@ class TherapistProfileForm(forms.ModelForm):  # type: ignore[type-arg]
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         regions = self.fields["licensed_regions"]
-        assert isinstance(regions, forms.MultipleChoiceField)
-        regions.choices = region_choices()
+        if isinstance(regions, forms.MultipleChoiceField):
+            regions.choices = region_choices()
         if not self.is_bound:
             self.initial["languages"] = ", ".join(self.instance.languages or [])
         self.photo_bytes: bytes | None = None

@@ -33,7 +33,7 @@ from rapport.matching.forms import (
 )
 from rapport.matching.models import CareRequest
 from rapport.matching.vocab import APPROACHES, CONCERNS, POPULATIONS, label, region_name
-from rapport.scheduling.models import Modality
+from rapport.scheduling.models import Modality, Weekday
 
 
 def _user(request: HttpRequest) -> User:
@@ -177,22 +177,11 @@ def _summary_words(summary: services.RequestSummary) -> dict[str, object]:
         "language": rules.language_name(summary.language),
         "region": region_name(summary.region),
         "availability": [
-            (label(WEEKDAYS, str(w.weekday)), w.start, w.end)
+            (str(Weekday(w.weekday).label), w.start, w.end)
             for w in rules.read_windows(summary.availability)
         ],
         "payment": label(CareRequest.Payment.choices, summary.payment_route),
     }
-
-
-WEEKDAYS = [
-    ("0", _("Monday")),
-    ("1", _("Tuesday")),
-    ("2", _("Wednesday")),
-    ("3", _("Thursday")),
-    ("4", _("Friday")),
-    ("5", _("Saturday")),
-    ("6", _("Sunday")),
-]
 
 
 @role_required(Role.THERAPIST, Role.ADMIN)
