@@ -256,6 +256,9 @@ def care_requests(request: HttpRequest) -> HttpResponse:
             "groups": services.waitlist_groups(),
             "requests": list(open_requests),
             "rematches": list(open_rematches(user)),
+            "therapists": list(
+                User.objects.filter(role=Role.THERAPIST, is_active=True).order_by("full_name")
+            ),
         },
     )
 
