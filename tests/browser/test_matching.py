@@ -141,11 +141,8 @@ def test_client_chooses_therapist_accepts_client_books_the_intake(
     if client.path.startswith("/consent/"):
         page.get_by_label("Type your full name to sign").fill(client_name)
         client.click(page.get_by_role("button", name="Sign", exact=True))
-        assert client.path.startswith("/book/")
-    if not page.locator("input[name=slot]").count():
-        # Back from the consent page without the chosen type: pick the intake by its name.
-        page.get_by_role("radio", name=re.compile("First consultation")).check()
-        client.click(page.get_by_role("button", name="Show open times"))
+    # Straight to the times of the intake type (back from the consent page, still chosen).
+    assert client.path == f"/book/?type={made['intake']}", client.path
     expect(page.get_by_text("First consultation").first).to_be_visible()
     page.locator("input[name=slot]").first.check()
     client.click(page.get_by_role("button", name="Book this time"))
