@@ -365,9 +365,8 @@ def test_rematch_is_private_until_the_practice_acts(three: list[User]) -> None:
     for page in ["/", reverse("client_record", args=[client.pk]), reverse("care_offers")]:
         text = therapist.get(page).content.decode()
         assert "PRIVATE-REASON" not in text and "different therapist" not in text, page
-    assert not AuditEvent.objects.filter(
-        action=Action.REMATCH_REQUESTED, client=client
-    ).exists()  # the client's trail of who read what is not where this goes
+    # Audited as the client's own act, not as a read of their record by anyone.
+    assert AuditEvent.objects.filter(action=Action.REMATCH_REQUESTED, actor=client).exists()
     # Admins see it, and acting on it matches the client again, never with the same therapist.
     admin_page = signed_in(admin).get(reverse("care_requests")).content.decode()
     assert "PRIVATE-REASON" in admin_page and emails_to(admin) == 1
@@ -438,3 +437,37 @@ def test_a_client_reads_only_profiles_suggested_to_them(three: list[User]) -> No
     page = browser.get(reverse("my_care_request")).content.decode()
     assert "speaks English · licensed in United Kingdom · meets by video" in page
     assert "Otto" not in page
+
+
+def test_the_practice_pages_read_in_a_fixed_number_of_queries(
+    three: list[User], django_assert_max_num_queries: Any
+) -> None:
+    """The requests page and the offers list: no query per request (an N+1 fails here)."""
+    admin = make_user("adm@t.test", "admin", "Ada")
+    practice = Practice.get()
+    practice.offers_answered_by = "admin"
+    practice.save()
+    browser = signed_in(admin)
+
+    def queries() -> tuple[int, int]:
+        counts = []
+        for page in [reverse("care_requests"), reverse("care_offers")]:
+            with django_assert_max_num_queries(100) as captured:
+                assert browser.get(page).status_code == 200
+            counts.append(len(captured.captured_queries))
+        return counts[0], counts[1]
+
+    def more(n: int) -> None:
+        for i in range(n):
+            client, request = client_asking(f"m{n}{i}@c.test", f"M {i}", language="fr")
+            services.ready_for_matching(request)
+            other, chosen = client_asking(f"o{n}{i}@c.test", f"O {i}")
+            services.ready_for_matching(chosen)
+            chosen.refresh_from_db()
+            services.choose(chosen, [three[i % 3].pk], actor=other)
+            RematchRequest.objects.create(client=client, therapist=three[0])
+
+    more(1)
+    few = queries()
+    more(4)
+    assert queries() == few
