@@ -192,6 +192,10 @@ OBJECT_LABELS = {
     "ClientFee": _("Client's fee"),
     "BillingSettings": _("Billing settings"),
     "ProviderDetails": _("Provider billing details"),
+    "TherapistProfile": _("Therapist profile"),
+    "CareRequest": _("Request for a therapist"),
+    "Offer": _("Request put to a therapist"),
+    "RematchRequest": _("Request for a different therapist"),
 }
 
 
