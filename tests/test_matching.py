@@ -132,6 +132,15 @@ def test_choice_decline_and_timeout_pass_the_request_on(three: list[User]) -> No
     request.refresh_from_db()
     assert request.status == CareRequest.Status.OFFERED
     assert emails_to(cy) == 1
+    # Sign-up calling again changes nothing once a choice was made.
+    services.ready_for_matching(request)
+    assert CareRequest.objects.get(pk=request.pk).status == CareRequest.Status.OFFERED
+    # A reason too long is refused clearly, and nothing is declined.
+    browser = signed_in(cy)
+    response = browser.post(reverse("decline_care_offer", args=[first.pk]), {"reason": "x" * 1001})
+    assert response["Location"] == reverse("care_offer", args=[first.pk])
+    assert Offer.objects.get(pk=first.pk).status == Offer.Status.PENDING
+    assert "at most 1000 characters" in browser.get(response["Location"]).content.decode()
     # Cy declines (a private reason): Ana, the second choice, is asked.
     second = services.decline(first, actor=cy, reason="Full caseload this month")
     assert second is not None and second.therapist == ana and second.rank == 2

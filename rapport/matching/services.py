@@ -42,6 +42,12 @@ OPEN_STATUSES = (
     CareRequest.Status.PRACTICE,
     CareRequest.Status.WAITLISTED,
 )
+# Where ``ready_for_matching`` may (re)run matching: not once a choice was made.
+MATCHABLE = (
+    CareRequest.Status.INTAKE,
+    CareRequest.Status.CHOOSING,
+    CareRequest.Status.WAITLISTED,
+)
 # A waitlisted request is matched again at least this often (the worker's sweep), and at once
 # when a profile, working hours or session types change.
 REMATCH_EVERY = timedelta(hours=24)
@@ -186,6 +192,8 @@ def run_matching(request: CareRequest, *, now: datetime | None = None) -> rules.
 def ready_for_matching(request: CareRequest) -> None:
     """The client's intake and screen are done: suggest therapists (or waitlist them)."""
     request = CareRequest.objects.select_for_update().get(pk=request.pk)
+    if request.status not in MATCHABLE:
+        return  # already with a therapist or the practice: a second call changes nothing
     ranking = run_matching(request)
     if ranking.suggestions:
         set_status(request, CareRequest.Status.CHOOSING)

@@ -219,9 +219,13 @@ def decline_offer(request: HttpRequest, offer_id: int) -> HttpResponse:
     user = _user(request)
     offer = access_offer(user, offer_id, request=request)
     form = DeclineForm(request.POST)
-    reason = form.cleaned_data["reason"] if form.is_valid() else ""
+    if not form.is_valid():
+        messages.error(request, " ".join(e for errors in form.errors.values() for e in errors))
+        return redirect("care_offer", offer_id=offer.pk)
     try:
-        services.decline(offer, actor=user, reason=reason, http_request=request)
+        services.decline(
+            offer, actor=user, reason=form.cleaned_data["reason"], http_request=request
+        )
     except ValidationError as exc:
         messages.error(request, " ".join(exc.messages))
     else:
