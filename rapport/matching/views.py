@@ -220,7 +220,7 @@ def decline_offer(request: HttpRequest, offer_id: int) -> HttpResponse:
     offer = access_offer(user, offer_id, request=request)
     form = DeclineForm(request.POST)
     if not form.is_valid():
-        messages.error(request, " ".join(e for errors in form.errors.values() for e in errors))
+        messages.error(request, " ".join(str(e) for errors in form.errors.values() for e in errors))
         return redirect("care_offer", offer_id=offer.pk)
     try:
         services.decline(
