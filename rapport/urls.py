@@ -70,6 +70,7 @@ urlpatterns = [
     path("", include("rapport.billing.urls")),
     path("", include("rapport.records.urls")),
     path("", include("rapport.push.urls")),
+    path("", include("rapport.matching.urls")),
     path("outcomes/", include("rapport.outcomes.urls")),
 ]
 

@@ -312,6 +312,27 @@ MATRIX: dict[str, tuple[dict[str, Expect], Kwargs | None]] = {
     "audit_trail": rule(LOGIN, 403, 403, 403, 403, 200),
     "audit_export": rule(LOGIN, 403, 403, 403, 403, 200),
     "practice_settings": rule(LOGIN, 403, 403, 403, 403, 200),
+    # Matching: a profile is edited by its therapist or an admin; clients read the profiles of
+    # therapists suggested to them or their own (client_a is in therapist_x's care).
+    "edit_therapist_profile": rule(LOGIN, 403, 403, 200, 404, 200, therapist_x_id),
+    "therapist_profile": rule(LOGIN, 200, 404, 200, 200, 200, therapist_x_id),
+    "therapist_photo": rule(LOGIN, 200, 404, 200, 200, 200, therapist_x_id),
+    "my_care_request": rule(LOGIN, 200, 200, 403, 403, 403),
+    "ask_rematch": rule(LOGIN, 200, 200, 403, 403, 403),
+    # The offer of a new client's request to therapist_x: only therapist_x answers (the
+    # practice's default), and reading it is the audited pre-acceptance view.
+    "care_offers": rule(LOGIN, 403, 403, 200, 200, 200),
+    "care_offer": rule(LOGIN, 403, 403, 200, 404, 404, lambda p: {"offer_id": p["offer"].pk}),
+    "decline_care_offer": rule(
+        LOGIN, 403, 403, 405, 405, 405, lambda p: {"offer_id": p["offer"].pk}
+    ),
+    "care_requests": rule(LOGIN, 403, 403, 403, 403, 200),
+    "care_request": rule(
+        LOGIN, 403, 403, 403, 403, 200, lambda p: {"request_id": p["offer"].request_id}
+    ),
+    "handle_rematch": rule(
+        LOGIN, 403, 403, 403, 403, 405, lambda p: {"rematch_id": p["rematch"].pk}
+    ),
     # Practice outcomes: aggregates only; admins see the practice, therapists their caseload.
     "practice_outcomes": rule(LOGIN, 403, 403, 200, 200, 200),
     # Attendance, technology and feedback: aggregates of one's caseload (admins: the practice);
@@ -556,7 +577,33 @@ def world(personas: dict[str, Any], settings: Any, tmp_path: Path) -> dict[str, 
         "erasure": erasure_of(personas["client_b"], personas["admin"]),
         **between_sessions_of(personas["therapist_x"], personas["client_a"]),
         **billing_of(personas["therapist_x"], personas["client_a"]),
+        **matching_of(personas["therapist_x"], personas["therapist_y"], personas["client_b"]),
     }
+
+
+def matching_of(therapist: Any, other: Any, client_in_care: Any) -> dict[str, Any]:
+    """Profiles (therapist_x's with a photo), a new client's request offered to therapist_x,
+    and client_b's private request for a therapist other than therapist_y."""
+    from rapport.accounts.models import User
+    from rapport.matching.models import CareRequest, Offer, RematchRequest, TherapistProfile
+    from rapport.matching.services import open_request, set_status
+
+    TherapistProfile.objects.create(therapist=therapist, bio="X's bio", photo=b"\xff\xd8jpeg")
+    TherapistProfile.objects.create(therapist=other, bio="Y's bio")
+    newcomer = User.objects.create_user(
+        "newcomer@example.test", None, full_name="Nia Newcomer", role="client"
+    )
+    request = open_request(
+        newcomer, region="GB", language="en", modalities=["video"], time_zone="Europe/London"
+    )
+    set_status(request, CareRequest.Status.OFFERED)
+    offer = Offer.objects.create(
+        request=request,
+        therapist=therapist,
+        expires_at=timezone.now() + timedelta(hours=48),
+    )
+    rematch = RematchRequest.objects.create(client=client_in_care, therapist=other)
+    return {"offer": offer, "rematch": rematch}
 
 
 def billing_of(therapist: Any, client: Any) -> dict[str, Any]:
@@ -1106,6 +1153,42 @@ POST_MATRIX: dict[str, tuple[dict[str, Expect], Kwargs, FormData]] = {
         {"endpoint": "https://fcm.googleapis.com/fcm/send/x"},
     ),
     "push_unsubscribe": ({}, no_kwargs, {"device": "999999"}),
+    "edit_therapist_profile": (
+        {"client_a": 403, "client_b": 403, "therapist_y": 404},
+        therapist_x_id,
+        {"bio": "Rewritten by an outsider", "languages": "en"},
+    ),
+    "my_care_request": (
+        {"therapist_x": 403, "therapist_y": 403, "admin": 403},
+        no_kwargs,
+        {"action": "practice"},
+    ),
+    "ask_rematch": (
+        {"therapist_x": 403, "therapist_y": 403, "admin": 403},
+        no_kwargs,
+        {"reason": "Not from a client"},
+    ),
+    "care_offer": (
+        {"client_a": 403, "client_b": 403, "therapist_y": 404, "admin": 404},
+        lambda p: {"offer_id": p["offer"].pk},
+        {},
+    ),
+    "decline_care_offer": (
+        {"client_a": 403, "client_b": 403, "therapist_y": 404, "admin": 404},
+        lambda p: {"offer_id": p["offer"].pk},
+        {"reason": "Not theirs to decline"},
+    ),
+    "care_requests": ({**ADMIN_ONLY, "client_b": 403}, no_kwargs, {}),
+    "care_request": (
+        {**ADMIN_ONLY, "client_b": 403},
+        lambda p: {"request_id": p["offer"].request_id},
+        lambda p: {"therapist": str(p["therapist_y"].pk)},
+    ),
+    "handle_rematch": (
+        {**ADMIN_ONLY, "client_b": 403},
+        lambda p: {"rematch_id": p["rematch"].pk},
+        {},
+    ),
     "calendar_feed": ({}, no_kwargs, {"action": "regenerate"}),
     # An invitation is accepted by someone not signed in; an unknown token creates no one.
     "accept_invitation": (
@@ -1294,6 +1377,7 @@ def test_state_changing_routes_refuse_outsiders(world: dict[str, Any]) -> None:
     from rapport.homework.models import Assignment as HomeworkAssignment
     from rapport.homework.models import Homework
     from rapport.journal.models import JournalEntry, MoodReminder
+    from rapport.matching.models import CareRequest, Offer, RematchRequest, TherapistProfile
     from rapport.measures.models import Assignment, Instrument, MeasureTask, Response, SafetyAlert
     from rapport.messaging.models import Attachment, Message, MessagingSettings
     from rapport.notes.models import (
@@ -1376,6 +1460,10 @@ def test_state_changing_routes_refuse_outsiders(world: dict[str, Any]) -> None:
             list(ProviderDetails.objects.values_list("pk", "npi")),
             list(SessionTypeBilling.objects.values_list("pk", "kind")),
             PushSubscription.objects.count(),
+            list(TherapistProfile.objects.values_list("pk", "bio", "languages", "updated_at")),
+            list(CareRequest.objects.values_list("pk", "status", "choices", "matched_at")),
+            list(Offer.objects.values_list("pk", "status", "decline_reason")),
+            list(RematchRequest.objects.values_list("pk", "handled_at", "reason")),
             list(Invoice.objects.values_list("pk", "status", "total", "settled")),
             list(InvoiceLine.objects.values_list("pk", "live")),
             list(Payment.objects.values_list("pk", "amount", "allocated", "refunded")),

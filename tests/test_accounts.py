@@ -63,6 +63,8 @@ SCHEDULING_DEFAULTS = {
     "late_note_hours": "72",
     "outcomes_suppression_threshold": "10",
     "outcomes_episode_gap_days": "90",
+    "offers_answered_by": "therapist",
+    "offer_answer_hours": "48",
     "retention_jurisdiction": "us",
 }
 

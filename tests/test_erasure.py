@@ -327,6 +327,8 @@ def test_the_retention_policy_is_set_on_the_practice_form(admin: User) -> None:
         "late_note_hours": "72",
         "outcomes_suppression_threshold": "10",
         "outcomes_episode_gap_days": "90",
+        "offers_answered_by": "therapist",
+        "offer_answer_hours": "48",
         "retention_jurisdiction": "other",
         "retention_years": "",
     }

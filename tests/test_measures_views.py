@@ -625,6 +625,8 @@ def test_the_unsent_risk_limit_is_a_practice_setting(admin: User) -> None:
         "late_note_hours": "72",
         "outcomes_suppression_threshold": "10",
         "outcomes_episode_gap_days": "90",
+        "offers_answered_by": "therapist",
+        "offer_answer_hours": "48",
         "retention_jurisdiction": "us",
     }
     refused = browser.post("/practice/settings/", {**settings, "unsent_risk_minutes": "5"})

@@ -387,14 +387,20 @@ def test_the_account_page_offers_each_role_its_notices(
         page = signed_in(user).get(reverse("account_settings")).content.decode()
         return {kind.value for kind in NoticeKind if f'value="{kind.value}"' in page}
 
-    assert offered(client_a) == {"new_message", "session_starting", "questionnaire_due"}
+    assert offered(client_a) == {
+        "new_message",
+        "session_starting",
+        "questionnaire_due",
+        "care_request",
+    }
     assert offered(therapist_x) == {
         "new_message",
         "session_starting",
         "client_waiting",
         "safety_alert",
+        "care_request",
     }
-    assert offered(admin) == {"safety_alert"}
+    assert offered(admin) == {"safety_alert", "care_request"}
 
 
 def test_unsubscribe_refuses_bad_input_clearly(client_a: User) -> None:

@@ -271,6 +271,20 @@ class Practice(models.Model):
         validators=[MinValueValidator(14), MaxValueValidator(730)],
     )
 
+    # Matching (rapport.matching): who answers a client's choice of therapist, and how long
+    # they have before it passes to the client's next choice.
+    offers_answered_by = models.CharField(
+        _("a client's choice of therapist is accepted by"),
+        max_length=10,
+        choices=[("therapist", _("The therapist chosen")), ("admin", _("A practice admin"))],
+        default="therapist",
+    )
+    offer_answer_hours = models.PositiveSmallIntegerField(
+        _("hours to answer before the request passes on"),
+        default=48,
+        validators=[MinValueValidator(1), MaxValueValidator(24 * 14)],
+    )
+
     def __str__(self) -> str:
         return self.name
 

@@ -150,6 +150,12 @@ ACTION_LABELS = {
     Action.OUTCOMES_SUMMARY_DOWNLOADED: _("Downloaded the outcomes summary"),
     Action.RESEARCH_EXPORTED: _("Downloaded the de-identified research export"),
     Action.OUTCOMES_CASELOAD_VIEWED: _("Viewed the outcomes of their own clients"),
+    Action.THERAPIST_PROFILE_CHANGED: _("Changed a therapist profile"),
+    Action.THERAPIST_CHOSEN: _("Chose a therapist for a request"),
+    Action.OFFER_ANSWERED: _("Answered a request for a therapist"),
+    Action.WAITLIST_REMATCHED: _("Matched the waitlist again"),
+    Action.REMATCH_REQUESTED: _("Asked for a different therapist"),
+    Action.REMATCH_HANDLED: _("Acted on a request for a different therapist"),
 }
 
 # The kinds of object an event names. "SimpleLazyObject" is what events recorded before the fix
@@ -186,6 +192,10 @@ OBJECT_LABELS = {
     "ClientFee": _("Client's fee"),
     "BillingSettings": _("Billing settings"),
     "ProviderDetails": _("Provider billing details"),
+    "TherapistProfile": _("Therapist profile"),
+    "CareRequest": _("Request for a therapist"),
+    "Offer": _("Request put to a therapist"),
+    "RematchRequest": _("Request for a different therapist"),
 }
 
 
@@ -257,6 +267,7 @@ READ_LABELS = {
     "record_timeline": _("Opened the timeline of your record"),
     "record_export": _("Opened your record to download it"),
     "erasure_report": _("Counted what erasing your record would remove"),
+    "care_request": _("Read your request for a therapist"),
 }
 
 

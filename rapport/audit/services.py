@@ -161,6 +161,13 @@ class Action:
     OUTCOMES_SUMMARY_DOWNLOADED = "outcomes.summary_downloaded"
     RESEARCH_EXPORTED = "outcomes.research_exported"
     OUTCOMES_CASELOAD_VIEWED = "outcomes.caseload_viewed"
+    # Matching (rapport.matching): profiles, a client's choice, the answer to an offer.
+    THERAPIST_PROFILE_CHANGED = "matching.profile_changed"
+    THERAPIST_CHOSEN = "matching.therapist_chosen"
+    OFFER_ANSWERED = "matching.offer_answered"
+    WAITLIST_REMATCHED = "matching.waitlist_rematched"
+    REMATCH_REQUESTED = "matching.rematch_requested"
+    REMATCH_HANDLED = "matching.rematch_handled"
 
 
 def chain_key() -> bytes:

@@ -17,7 +17,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Q, QuerySet
 from django.http import HttpRequest
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
@@ -41,7 +41,7 @@ from rapport.billing.models import (
 )
 from rapport.diagnoses.models import Diagnosis
 from rapport.diagnoses.models import Status as DiagnosisStatus
-from rapport.scheduling.models import Appointment, AppointmentStatus
+from rapport.scheduling.models import Appointment, AppointmentStatus, SessionType
 from rapport.visits.models import AtHome, EventKind, SafetyCheckIn, Visit
 from rapport.visits.services import summary
 
@@ -606,6 +606,14 @@ def save_provider_details(
             therapist=details.therapist_id,
         )
     return details
+
+
+def intake_session_types(therapist: User) -> QuerySet[SessionType]:
+    """The therapist's active session types billed as a diagnostic evaluation (90791): the
+    kind a new client's first session is booked as."""
+    return SessionType.objects.filter(
+        therapist=therapist, is_active=True, billing__kind=SessionKind.INTAKE
+    ).order_by("minutes", "name", "pk")
 
 
 def set_session_kind(

@@ -32,6 +32,8 @@ class PracticeForm(forms.ModelForm):  # type: ignore[type-arg]
             "retention_years",
             "outcomes_suppression_threshold",
             "outcomes_episode_gap_days",
+            "offers_answered_by",
+            "offer_answer_hours",
         ]
         widgets = {"crisis_resources": forms.Textarea(attrs={"rows": 4})}
         labels = {"crisis_resources": _("Crisis text when no listed resource fits")}
@@ -43,6 +45,10 @@ class PracticeForm(forms.ModelForm):  # type: ignore[type-arg]
             ),
             "outcomes_episode_gap_days": _(
                 "From 14 to 730 days. An episode also ends when the care relationship ends."
+            ),
+            "offer_answer_hours": _(
+                "From 1 to 336 hours. With no answer by then, the request goes to the client's "
+                "next choice, or to the practice."
             ),
             "crisis_resources": _(
                 "Clients whose country is not known, or has no crisis resources listed, see "

@@ -32,6 +32,8 @@ from rapport.diagnoses.services import active_diagnoses
 from rapport.home.forms import PracticeForm
 from rapport.homework.services import recent_completion
 from rapport.intake.access import open_intakes
+from rapport.matching.access import pending_offers
+from rapport.matching.services import card_for
 from rapport.measures.alerts import escalated_alerts, escalations_without_admin, open_alerts
 from rapport.measures.assignments import due_tasks
 from rapport.notes.access import awaiting_cosignature
@@ -73,6 +75,7 @@ def home(request: HttpRequest) -> HttpResponse:
                 )[:20],
                 "waiting_notes": waiting_notes(user),
                 "to_cosign": list(awaiting_cosignature(user)[:20]),
+                "pending_offers": pending_offers(user).count(),
             },
         )
     if user.is_billing_staff:  # billing staff see billing and nothing of the record
@@ -92,6 +95,7 @@ def home(request: HttpRequest) -> HttpResponse:
                 "recent_events": access_trail(user)[:8],
                 "escalated_open": escalated_alerts().filter(acknowledged_at__isnull=True).count(),
                 "escalated_without_admin": escalations_without_admin().count(),
+                "pending_offers": pending_offers(user).count(),
             },
         )
     return render(
@@ -104,6 +108,7 @@ def home(request: HttpRequest) -> HttpResponse:
             "measure_tasks": due_tasks(user),
             "intakes": open_intakes(user),
             "crisis_help": resources_for(user),
+            "care_request_card": card_for(user),
         },
     )
 

@@ -37,6 +37,8 @@ class TherapistProfile(models.Model):
         _("fees and insurance"), max_length=300, blank=True, default=""
     )
     accepting_new_clients = models.BooleanField(_("accepting new clients"), default=True)
+    # A JPEG re-encoded from the upload (rapport.matching.photos): no metadata, at most 512 px.
+    photo = models.BinaryField(null=True, blank=True, editable=False)
     updated_at = models.DateTimeField(auto_now=True)
 
     def __str__(self) -> str:
@@ -69,6 +71,8 @@ class CareRequest(models.Model):
     concerns = models.JSONField(_("what you want help with"), default=list, blank=True)
     concerns_text = EncryptedTextField(_("in your own words"), blank=True, default="")
     approaches = models.JSONField(_("approaches you would like"), default=list, blank=True)
+    # Keys of rapport.matching.vocab.POPULATIONS the client belongs to (soft fit only).
+    populations = models.JSONField(default=list, blank=True)
     # When the client is free, in their own time zone: [{"weekday": 0-6 (Monday 0),
     # "start": "HH:MM", "end": "HH:MM"}, ...].
     availability = models.JSONField(_("when you are free"), default=list, blank=True)
@@ -79,6 +83,14 @@ class CareRequest(models.Model):
     insurer_name = models.CharField(_("insurance company"), max_length=120, blank=True, default="")
     created_at = models.DateTimeField(default=timezone.now)
     status_changed_at = models.DateTimeField(default=timezone.now)
+    # What matching last found (rapport.matching.rules): the suggested therapists in rank order
+    # with the facts that explain each ([{"therapist": id, "facts": {...}}]), or, when nobody
+    # fits, the constraints nobody met (["language", "region"]). ``matched_at``: when it ran.
+    suggestions = models.JSONField(default=list, blank=True)
+    unmet = models.JSONField(default=list, blank=True)
+    matched_at = models.DateTimeField(null=True, blank=True)
+    # The therapists the client chose, in their order; an Offer is made to one at a time.
+    choices = models.JSONField(default=list, blank=True)
 
     class Meta:
         ordering = ["created_at"]
@@ -86,3 +98,90 @@ class CareRequest(models.Model):
 
     def __str__(self) -> str:
         return f"care request of {self.client} ({self.status})"
+
+    def suggested_ids(self) -> list[int]:
+        return [int(s["therapist"]) for s in self.suggestions]
+
+
+class Offer(models.Model):
+    """A care request put to one therapist (or to the admins, per the practice's setting)."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("Waiting for an answer")
+        ACCEPTED = "accepted", _("Accepted")
+        DECLINED = "declined", _("Declined")
+        EXPIRED = "expired", _("No answer in time")
+        WITHDRAWN = "withdrawn", _("Withdrawn")
+
+    request = models.ForeignKey(CareRequest, on_delete=models.CASCADE, related_name="offers")
+    therapist = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="care_offers"
+    )
+    # 1 for the client's first choice; 0 when the practice chose.
+    rank = models.PositiveSmallIntegerField(default=1)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField()
+    answered_at = models.DateTimeField(null=True, blank=True)
+    answered_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+    # Why the therapist declined: for the practice, never shown to the client.
+    decline_reason = EncryptedTextField(blank=True, default="")
+
+    class Meta:
+        ordering = ["created_at", "pk"]
+        indexes = [models.Index(fields=["status", "expires_at"])]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["request"],
+                condition=models.Q(status="pending"),
+                name="one_pending_offer_per_request",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"offer {self.pk} of request {self.request_id} to {self.therapist_id}"
+
+
+class RematchRequest(models.Model):
+    """A client in care asks the practice, privately, for a different therapist."""
+
+    client = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="rematch_requests"
+    )
+    # The therapist the client wants to leave; not told until the practice acts.
+    therapist = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    reason = EncryptedTextField(_("anything the practice should know (optional)"), blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    handled_at = models.DateTimeField(null=True, blank=True)
+    handled_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+    # The new request opened for the client when the practice acted.
+    care_request = models.ForeignKey(
+        CareRequest, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["client"],
+                condition=models.Q(handled_at__isnull=True),
+                name="one_open_rematch_per_client",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"re-match request of {self.client_id}"

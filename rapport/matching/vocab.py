@@ -7,9 +7,12 @@ state or province, and the country code alone ("GB") where it is national.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
+
 from django.utils.translation import gettext_lazy as _
 
-from rapport.core.countries import country_name
+from rapport.core.countries import country_choices, country_name
 
 CONCERNS = [
     ("anxiety", _("Anxiety or worry")),
@@ -101,8 +104,6 @@ def region_name(code: str) -> str:
 
 def region_choices() -> list[tuple[str, str]]:
     """Every licensable region: the subdivisions of the countries above, then other countries."""
-    from rapport.core.countries import country_choices
-
     choices = [
         (f"{country}-{key}", f"{name} ({country})")
         for country, subdivisions in SUBDIVISIONS.items()
@@ -112,5 +113,5 @@ def region_choices() -> list[tuple[str, str]]:
     return choices
 
 
-def label(vocabulary: list[tuple[str, str]], key: str) -> str:
+def label(vocabulary: Sequence[tuple[Any, Any]], key: str) -> str:
     return str(dict(vocabulary).get(key, key))

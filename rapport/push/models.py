@@ -17,6 +17,7 @@ class NoticeKind(models.TextChoices):
     QUESTIONNAIRE_DUE = "questionnaire_due", _("A questionnaire to fill in")
     CLIENT_WAITING = "client_waiting", _("A client is waiting for you")
     SAFETY_ALERT = "safety_alert", _("Safety alerts")
+    CARE_REQUEST = "care_request", _("News about a request for a therapist")
 
 
 class PushSubscription(models.Model):
@@ -40,6 +41,7 @@ class PushSubscription(models.Model):
     questionnaire_due = models.BooleanField(default=True)
     client_waiting = models.BooleanField(default=True)
     safety_alert = models.BooleanField(default=True)
+    care_request = models.BooleanField(default=True)
     created_at = models.DateTimeField(default=timezone.now)
     last_success_at = models.DateTimeField(null=True, blank=True)
 

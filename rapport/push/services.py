@@ -46,14 +46,20 @@ GONE = {404, 410}  # the push service no longer knows this subscription (RFC 803
 TIMEOUT_SECONDS = 10
 # Which notices each role can turn on.
 KINDS_FOR_ROLE = {
-    "client": [NoticeKind.NEW_MESSAGE, NoticeKind.SESSION_STARTING, NoticeKind.QUESTIONNAIRE_DUE],
+    "client": [
+        NoticeKind.NEW_MESSAGE,
+        NoticeKind.SESSION_STARTING,
+        NoticeKind.QUESTIONNAIRE_DUE,
+        NoticeKind.CARE_REQUEST,
+    ],
     "therapist": [
         NoticeKind.NEW_MESSAGE,
         NoticeKind.SESSION_STARTING,
         NoticeKind.CLIENT_WAITING,
         NoticeKind.SAFETY_ALERT,
+        NoticeKind.CARE_REQUEST,
     ],
-    "admin": [NoticeKind.SAFETY_ALERT],
+    "admin": [NoticeKind.SAFETY_ALERT, NoticeKind.CARE_REQUEST],
 }
 URGENT = {NoticeKind.SESSION_STARTING, NoticeKind.CLIENT_WAITING, NoticeKind.SAFETY_ALERT}
 
@@ -232,6 +238,13 @@ def payload(user: User, kind: str) -> dict[str, str]:
             NoticeKind.SAFETY_ALERT: (
                 _("A safety alert in Rapport needs your attention."),
                 reverse("escalated_alerts" if user.is_practice_admin else "alerts"),
+            ),
+            # A client hears about their own request; a therapist or admin that one waits.
+            NoticeKind.CARE_REQUEST: (
+                _("There is news about your request for a therapist in Rapport.")
+                if user.is_client
+                else _("A request for a therapist waits for you in Rapport."),
+                reverse("home"),
             ),
         }
         body, url = texts[NoticeKind(kind)]

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from datetime import time, timedelta
 from typing import Any
+from urllib.parse import quote
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
@@ -105,7 +106,9 @@ def book(request: HttpRequest) -> HttpResponse:
     user: User = request.user  # type: ignore[assignment]
     if not has_current_consent(user):
         messages.info(request, _("Please read and sign the telehealth consent before booking."))
-        return redirect(f"{reverse('consent_sign')}?next={reverse('book')}")
+        # Back to this page as asked (a first session's intake type is chosen in the address).
+        back = quote(request.get_full_path(), safe="/")
+        return redirect(f"{reverse('consent_sign')}?next={back}")
     session_types = _client_session_types(user)
     if request.method == "POST":
         form = ClientBookingForm(request.POST, session_types=session_types)
