@@ -70,6 +70,7 @@ urlpatterns = [
     path("", include("rapport.billing.urls")),
     path("", include("rapport.records.urls")),
     path("", include("rapport.push.urls")),
+    path("", include("rapport.signup.urls")),
     path("outcomes/", include("rapport.outcomes.urls")),
 ]
 

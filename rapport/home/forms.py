@@ -11,6 +11,9 @@ from rapport.accounts.models import Practice
 from rapport.measures.models import Instrument
 
 
+KEPT_WHEN_ABSENT = ("minors_policy", "age_of_majority", "on_call_admin")
+
+
 class PracticeForm(forms.ModelForm):  # type: ignore[type-arg]
     class Meta:
         model = Practice
@@ -32,6 +35,9 @@ class PracticeForm(forms.ModelForm):  # type: ignore[type-arg]
             "retention_years",
             "outcomes_suppression_threshold",
             "outcomes_episode_gap_days",
+            "minors_policy",
+            "age_of_majority",
+            "on_call_admin",
         ]
         widgets = {"crisis_resources": forms.Textarea(attrs={"rows": 4})}
         labels = {"crisis_resources": _("Crisis text when no listed resource fits")}
@@ -43,6 +49,10 @@ class PracticeForm(forms.ModelForm):  # type: ignore[type-arg]
             ),
             "outcomes_episode_gap_days": _(
                 "From 14 to 730 days. An episode also ends when the care relationship ends."
+            ),
+            "on_call_admin": _(
+                "Hears at once of a risk answer in a new client's screen, before any therapist "
+                "is assigned. Leave blank to tell every active admin."
             ),
             "crisis_resources": _(
                 "Clients whose country is not known, or has no crisis resources listed, see "
@@ -65,3 +75,9 @@ class PracticeForm(forms.ModelForm):  # type: ignore[type-arg]
             + [(key, name) for key, name in imported],
             help_text=_("An imported, licensed alliance measure can replace Rapport's form."),
         )
+        # The sign-up settings came later: a form posted without them leaves them as they are.
+        if self.is_bound:
+            for name in KEPT_WHEN_ABSENT:
+                if name not in self.data:
+                    self.fields[name].required = False
+                    self.fields[name].disabled = True
