@@ -108,6 +108,7 @@ class ClientSignupForm(SignupForm):  # type: ignore[misc]
     )
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("label_suffix", "")
         super().__init__(*args, **kwargs)
         self.practice = Practice.get()
         self.refused_minor = False
