@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import html
 import re
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -21,16 +21,16 @@ from rapport.accounts.models import Invitation, MinorsPolicy, Practice, Role, Us
 from rapport.audit.models import AuditEvent
 from rapport.audit.services import Action
 from rapport.care.models import CareRelationship, ClientProfile
+from rapport.intake import services as intake_services
+from rapport.intake.catalogue import choose_default
 from rapport.intake.models import Intake
 from rapport.matching.models import CareRequest
 from rapport.matching.services import request_of
 from rapport.measures.models import Response, SafetyAlert
 from rapport.signup import services
-from rapport.intake import services as intake_services
-from rapport.intake.catalogue import choose_default
 from rapport.signup.models import GuardianConsent, IntakeAlert
-from tests.intake_data import adult_answers
 from tests.conftest import PASSWORD, make_user, signed_in
+from tests.intake_data import adult_answers
 from tests.mail import Inbox, body_of
 from tests.worker import run_task_worker
 
@@ -94,7 +94,10 @@ def confirm_email(user: User, mailoutbox_or_inbox: list[str]) -> Client:
     assert match is not None, body
     browser = Client()
     assert browser.post(f"/accounts/confirm-email/{match.group(1)}/").status_code == 302
-    assert browser.post("/accounts/login/", {"login": user.email, "password": PASSPHRASE}).status_code == 302
+    assert (
+        browser.post("/accounts/login/", {"login": user.email, "password": PASSPHRASE}).status_code
+        == 302
+    )
     return browser
 
 
@@ -102,7 +105,9 @@ def mails(smtp: Inbox) -> dict[str, list[str]]:
     run_task_worker()
     got: dict[str, list[str]] = {}
     for message in smtp.take():
-        got.setdefault(str(message["To"]), []).append(f"Subject: {message['Subject']}\n{body_of(message)}")
+        got.setdefault(str(message["To"]), []).append(
+            f"Subject: {message['Subject']}\n{body_of(message)}"
+        )
     return got
 
 
@@ -137,7 +142,9 @@ def test_sign_up_creates_the_named_client_their_profile_and_request(smtp: Inbox)
     from django.db import connection
 
     with connection.cursor() as cursor:
-        cursor.execute("SELECT concerns_text FROM matching_carerequest WHERE id = %s", [care_request.pk])
+        cursor.execute(
+            "SELECT concerns_text FROM matching_carerequest WHERE id = %s", [care_request.pk]
+        )
         assert "exams" not in cursor.fetchone()[0]
     assert events(Action.SIGNUP_REGISTERED, actor=robin)
 
@@ -146,7 +153,10 @@ def test_sign_up_creates_the_named_client_their_profile_and_request(smtp: Inbox)
     [mail] = got[robin.email]
     assert "Riverside Counselling" in mail
     assert "localhost" not in mail and "example.com" not in mail
-    assert "http://127.0.0.1:8000/accounts/confirm-email/" in mail or "/accounts/confirm-email/" in mail
+    assert (
+        "http://127.0.0.1:8000/accounts/confirm-email/" in mail
+        or "/accounts/confirm-email/" in mail
+    )
     from django.conf import settings
 
     assert f"{settings.SITE_URL}/accounts/confirm-email/" in mail
@@ -182,7 +192,9 @@ BAD_INPUT = [
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize(("change", "field", "error"), BAD_INPUT, ids=[b[1] + str(i) for i, b in enumerate(BAD_INPUT)])
+@pytest.mark.parametrize(
+    ("change", "field", "error"), BAD_INPUT, ids=[b[1] + str(i) for i, b in enumerate(BAD_INPUT)]
+)
 def test_bad_input_is_refused_with_a_clear_error_and_nothing_created(
     change: dict[str, Any], field: str, error: str
 ) -> None:
@@ -237,7 +249,7 @@ def test_age_is_counted_in_the_clients_time_zone() -> None:
     practice = open_registration()
     born = date(2008, 6, 2)
     # 1 June 2026 20:00 UTC is 2 June 08:00 in Auckland, still 1 June in Los Angeles.
-    moment = timezone.datetime(2026, 6, 1, 20, 0, tzinfo=timezone.UTC)
+    moment = datetime(2026, 6, 1, 20, 0, tzinfo=UTC)
     assert services.is_minor(born, "America/Los_Angeles", practice=practice, now=moment)
     assert not services.is_minor(born, "Pacific/Auckland", practice=practice, now=moment)
     practice.age_of_majority = 16
@@ -254,11 +266,17 @@ def test_a_minor_with_a_guardian_waits_for_their_consent(smtp: Inbox, admin: Use
     # The guardian is required for a minor, and must not be the minor's own address.
     response = sign_up(data)
     assert "give the name of a parent or guardian" in page(response)
-    response = sign_up({**data, "guardian_name": "Sam Parent", "guardian_email": "robin@example.test"})
+    response = sign_up(
+        {**data, "guardian_name": "Sam Parent", "guardian_email": "robin@example.test"}
+    )
     assert "not yours" in page(response)
     assert not User.objects.filter(role=Role.CLIENT).exists()
 
-    data.update(guardian_name="Sam Parent", guardian_email="sam@example.test", guardian_message="Please say yes")
+    data.update(
+        guardian_name="Sam Parent",
+        guardian_email="sam@example.test",
+        guardian_message="Please say yes",
+    )
     assert sign_up(data).status_code == 302
     robin = User.objects.get(email="robin@example.test")
     consent = GuardianConsent.objects.get(client=robin)
@@ -281,7 +299,10 @@ def test_a_minor_with_a_guardian_waits_for_their_consent(smtp: Inbox, admin: Use
     assert request_of(robin).status == CareRequest.Status.INTAKE  # type: ignore[union-attr]
     assert services.next_step(robin).key == "guardian"  # type: ignore[union-attr]
     queue = page(signed_in(admin).get(reverse("intake_queue")))
-    assert "Waiting for a guardian&#x27;s consent" in queue or "Waiting for a guardian's consent" in queue
+    assert (
+        "Waiting for a guardian&#x27;s consent" in queue
+        or "Waiting for a guardian's consent" in queue
+    )
 
     guardian = Client()
     shown = page(guardian.get(link))
@@ -327,7 +348,10 @@ def new_client(email: str = "robin@example.test") -> User:
 
 def browser_of(user: User) -> Client:
     browser = Client()
-    assert browser.post("/accounts/login/", {"login": user.email, "password": PASSPHRASE}).status_code == 302
+    assert (
+        browser.post("/accounts/login/", {"login": user.email, "password": PASSPHRASE}).status_code
+        == 302
+    )
     return browser
 
 
@@ -375,7 +399,9 @@ def test_the_practice_default_intake_form_is_used_when_there_is_one(admin: User)
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_risk_answer_reaches_the_on_call_admin_before_any_therapist(smtp: Inbox, admin: User) -> None:
+def test_a_risk_answer_reaches_the_on_call_admin_before_any_therapist(
+    smtp: Inbox, admin: User
+) -> None:
     other_admin = make_user("other.admin@example.test", Role.ADMIN, "Other Admin")
     open_registration(on_call_admin=other_admin)
     robin = new_client()
@@ -408,10 +434,13 @@ def test_a_risk_answer_reaches_the_on_call_admin_before_any_therapist(smtp: Inbo
     alert_page = admin_browser.get(reverse("intake_alert", kwargs={"alert_id": alert.pk}))
     assert "Thoughts that you would be better off dead" in page(alert_page)
     assert events(Action.INTAKE_ALERT_VIEWED, actor=other_admin)
-    empty = admin_browser.post(reverse("intake_alert", kwargs={"alert_id": alert.pk}), {"action_taken": " "})
+    empty = admin_browser.post(
+        reverse("intake_alert", kwargs={"alert_id": alert.pk}), {"action_taken": " "}
+    )
     assert empty.status_code == 400 and "Write down the action you took." in page(empty)
     done = admin_browser.post(
-        reverse("intake_alert", kwargs={"alert_id": alert.pk}), {"action_taken": "Phoned, safe tonight"}
+        reverse("intake_alert", kwargs={"alert_id": alert.pk}),
+        {"action_taken": "Phoned, safe tonight"},
     )
     assert done.status_code == 302
     alert.refresh_from_db()
@@ -430,7 +459,9 @@ def test_without_an_on_call_admin_every_active_admin_hears(smtp: Inbox, admin: U
     robin = new_client()
     finish_intake(browser_of(robin), robin)
     mails(smtp)
-    services.submit_screen(robin, {"phq9": {str(n): 3 for n in range(1, 10)}, "gad7": {str(n): 0 for n in range(1, 8)}})
+    services.submit_screen(
+        robin, {"phq9": {str(n): 3 for n in range(1, 10)}, "gad7": {str(n): 0 for n in range(1, 8)}}
+    )
     got = mails(smtp)
     assert sorted(got) == sorted([admin.email, second.email])
     assert IntakeAlert.objects.get().notified == sorted([admin.pk, second.pk])
@@ -466,22 +497,39 @@ def test_practice_settings_hold_the_minors_policy_and_on_call_admin(admin: User)
     )
     bad = browser.post(
         reverse("practice_settings"),
-        {"name": "Rapport practice", "crisis_resources": "x", **SCHEDULING_DEFAULTS,
-         "minors_policy": "guardian", "age_of_majority": "5", "on_call_admin": ""},
+        {
+            "name": "Rapport practice",
+            "crisis_resources": "x",
+            **SCHEDULING_DEFAULTS,
+            "minors_policy": "guardian",
+            "age_of_majority": "5",
+            "on_call_admin": "",
+        },
     )
     assert bad.status_code == 200 and "greater than or equal to 14" in page(bad)
     # A post without the sign-up settings leaves them as they are.
-    browser.post(reverse("practice_settings"), {"name": "Rapport practice", "crisis_resources": "x", **SCHEDULING_DEFAULTS})
+    browser.post(
+        reverse("practice_settings"),
+        {"name": "Rapport practice", "crisis_resources": "x", **SCHEDULING_DEFAULTS},
+    )
     assert Practice.get().minors_policy == "guardian"
 
 
 @pytest.mark.django_db
-def test_intake_queue_lists_new_clients_with_state_and_is_audited(admin: User, client_a: User) -> None:
+def test_intake_queue_lists_new_clients_with_state_and_is_audited(
+    admin: User, client_a: User
+) -> None:
     first = new_client("first@example.test")
     second = new_client("second@example.test")
     with time_machine.travel(timezone.now() + timedelta(hours=3)):
         finish_intake(browser_of(second), second)
-        services.submit_screen(second, {"phq9": {str(n): 1 for n in range(1, 10)} | {"9": 0}, "gad7": {str(n): 1 for n in range(1, 8)}})
+        services.submit_screen(
+            second,
+            {
+                "phq9": {str(n): 1 for n in range(1, 10)} | {"9": 0},
+                "gad7": {str(n): 1 for n in range(1, 8)},
+            },
+        )
         text = page(signed_in(admin).get(reverse("intake_queue")))
     assert "first@example.test" in text
     assert "second@example.test" not in text or "Choosing a therapist" in text
@@ -508,7 +556,9 @@ def test_an_admin_invites_a_client_who_is_in_nobodys_care(admin: User) -> None:
     assert response.status_code == 302
     invitation = Invitation.objects.get(email="pat@example.test")
     assert invitation.role == Role.CLIENT and invitation.invited_by == admin
-    _inv, token = account_services.invite(admin, email="pat@example.test", full_name="Pat Invited", role=Role.CLIENT)
+    _inv, token = account_services.invite(
+        admin, email="pat@example.test", full_name="Pat Invited", role=Role.CLIENT
+    )
     accepted = Client().post(
         f"/invite/{token}/", {"password1": PASSWORD, "password2": PASSWORD, "time_zone": "UTC"}
     )

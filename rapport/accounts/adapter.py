@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import time
 import uuid
-from urllib.parse import quote
 from typing import Any
+from urllib.parse import quote
 
 from allauth.account.adapter import DefaultAccountAdapter
 from allauth.core import context as allauth_context

@@ -10,7 +10,6 @@ from django.utils.translation import gettext_lazy as _
 from rapport.accounts.models import Practice
 from rapport.measures.models import Instrument
 
-
 KEPT_WHEN_ABSENT = ("minors_policy", "age_of_majority", "on_call_admin")
 
 

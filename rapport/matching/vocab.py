@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from django.utils.translation import gettext_lazy as _
 
-from rapport.core.countries import country_name
+from rapport.core.countries import country_choices, country_name
 
 CONCERNS = [
     ("anxiety", _("Anxiety or worry")),
@@ -101,8 +101,6 @@ def region_name(code: str) -> str:
 
 def region_choices() -> list[tuple[str, str]]:
     """Every licensable region: the subdivisions of the countries above, then other countries."""
-    from rapport.core.countries import country_choices
-
     choices = [
         (f"{country}-{key}", f"{name} ({country})")
         for country, subdivisions in SUBDIVISIONS.items()

@@ -89,7 +89,9 @@ def intake_queue(
         for response in own:
             result = response.result_data()
             bands.append(
-                ScreenBand(response.instrument.short_name, result.get("total"), result.get("band") or "")
+                ScreenBand(
+                    response.instrument.short_name, result.get("total"), result.get("band") or ""
+                )
             )
         rows.append(
             QueueRow(
@@ -135,5 +137,3 @@ def consent_by_token(token: str) -> GuardianConsent:
     if consent is None:
         raise Http404("This link is not valid or was already used.")
     return consent
-
-

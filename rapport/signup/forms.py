@@ -96,7 +96,9 @@ class ClientSignupForm(SignupForm):  # type: ignore[misc]
         required=False,
         help_text=_("Only if you pay with insurance. For information: nothing is checked now."),
     )
-    guardian_name = forms.CharField(label=_("Parent or guardian's full name"), max_length=150, required=False)
+    guardian_name = forms.CharField(
+        label=_("Parent or guardian's full name"), max_length=150, required=False
+    )
     guardian_email = forms.EmailField(
         label=_("Parent or guardian's email address"), max_length=254, required=False
     )
@@ -112,7 +114,7 @@ class ClientSignupForm(SignupForm):  # type: ignore[misc]
         super().__init__(*args, **kwargs)
         self.practice = Practice.get()
         self.refused_minor = False
-        self.fields["region"].choices = [("", _("Choose where you live")), *region_choices()]  # type: ignore[attr-defined]
+        self.fields["region"].choices = [("", _("Choose where you live")), *region_choices()]
         self.fields["language"].initial = translation.get_language() or "en"
         for i in range(AVAILABILITY_ROWS):
             self.fields[f"day_{i}"] = forms.ChoiceField(
@@ -131,7 +133,10 @@ class ClientSignupForm(SignupForm):  # type: ignore[misc]
         return self.practice.minors_policy == MinorsPolicy.GUARDIAN
 
     def availability_rows(self) -> list[tuple[int, Any, Any, Any]]:
-        return [(i, self[f"day_{i}"], self[f"start_{i}"], self[f"end_{i}"]) for i in range(AVAILABILITY_ROWS)]
+        return [
+            (i, self[f"day_{i}"], self[f"start_{i}"], self[f"end_{i}"])
+            for i in range(AVAILABILITY_ROWS)
+        ]
 
     def clean_time_zone(self) -> str:
         value = self.cleaned_data["time_zone"].strip()
@@ -145,14 +150,20 @@ class ClientSignupForm(SignupForm):  # type: ignore[misc]
     def clean(self) -> dict[str, Any]:
         data: dict[str, Any] = super().clean()
         self._clean_availability(data)
-        if data.get("payment_route") == CareRequest.Payment.INSURANCE and not data.get(
-            "insurer_name", ""
-        ).strip():
-            self.add_error("insurer_name", _("Say which insurance company, or choose to pay yourself."))
+        if (
+            data.get("payment_route") == CareRequest.Payment.INSURANCE
+            and not data.get("insurer_name", "").strip()
+        ):
+            self.add_error(
+                "insurer_name", _("Say which insurance company, or choose to pay yourself.")
+            )
         born, zone = data.get("date_of_birth"), data.get("time_zone")
-        if isinstance(born, date) and zone:
-            if services.is_minor(born, zone, practice=self.practice):
-                self._clean_minor(data)
+        if (
+            isinstance(born, date)
+            and zone
+            and services.is_minor(born, zone, practice=self.practice)
+        ):
+            self._clean_minor(data)
         return data
 
     def _clean_minor(self, data: dict[str, Any]) -> None:
@@ -182,7 +193,9 @@ class ClientSignupForm(SignupForm):  # type: ignore[misc]
                 % {"age": age},
             )
         elif email == (data.get("email") or "").strip().lower():
-            self.add_error("guardian_email", _("Give your parent or guardian's own address, not yours."))
+            self.add_error(
+                "guardian_email", _("Give your parent or guardian's own address, not yours.")
+            )
 
     def _clean_availability(self, data: dict[str, Any]) -> None:
         windows = []
@@ -198,15 +211,21 @@ class ClientSignupForm(SignupForm):  # type: ignore[misc]
                 self.add_error(f"end_{i}", _("The end must be after the start."))
             else:
                 windows.append(
-                    {"weekday": int(day), "start": start.strftime("%H:%M"), "end": end.strftime("%H:%M")}
+                    {
+                        "weekday": int(day),
+                        "start": start.strftime("%H:%M"),
+                        "end": end.strftime("%H:%M"),
+                    }
                 )
         data["availability"] = windows
 
     def registration(self) -> services.Registration:
         data = self.cleaned_data
         guardian = None
-        if data.get("guardian_name") and data.get("guardian_email") and services.is_minor(
-            data["date_of_birth"], data["time_zone"], practice=self.practice
+        if (
+            data.get("guardian_name")
+            and data.get("guardian_email")
+            and services.is_minor(data["date_of_birth"], data["time_zone"], practice=self.practice)
         ):
             guardian = services.Guardian(
                 data["guardian_name"].strip(),
@@ -239,8 +258,10 @@ class ClientSignupForm(SignupForm):  # type: ignore[misc]
 
 class GuardianConsentForm(forms.Form):
     agree = forms.BooleanField(
-        label=_("I am this young person's parent or legal guardian and I consent to them using "
-                "this practice's therapy services."),
+        label=_(
+            "I am this young person's parent or legal guardian and I consent to them using "
+            "this practice's therapy services."
+        ),
         error_messages={"required": _("Tick the box to consent.")},
     )
     signed_name = forms.CharField(
@@ -255,7 +276,9 @@ class AcknowledgeForm(forms.Form):
         label=_("Action taken"),
         max_length=services.ACTION_TAKEN_MAX,
         widget=forms.Textarea(attrs={"rows": 4}),
-        help_text=_("What you did, for example: “Phoned the client at 14:10, safe, booked an "
-                    "urgent first session.” Kept and audited."),
+        help_text=_(
+            "What you did, for example: “Phoned the client at 14:10, safe, booked an "
+            "urgent first session.” Kept and audited."
+        ),
         error_messages={"required": _("Write down the action you took.")},
     )

@@ -37,8 +37,8 @@ from rapport.intake.services import send_intake
 from rapport.matching.models import CareRequest
 from rapport.matching.services import open_request, ready_for_matching, request_of
 from rapport.measures.answers import submit_unassigned
-from rapport.measures.models import Instrument, Response
 from rapport.measures.instruments import definition_of as instrument_definition
+from rapport.measures.models import Instrument, Response
 from rapport.push import services as push
 from rapport.push.models import NoticeKind
 from rapport.signup.models import GuardianConsent, IntakeAlert
@@ -112,8 +112,10 @@ def register_client(
         raise PermissionDenied("only clients sign up")
     minor = is_minor(details.date_of_birth, details.time_zone, practice=practice)
     if minor and practice.minors_policy == MinorsPolicy.REFUSE:
-        raise SignupError(_("This practice does not take clients under %(age)d.") % {
-            "age": practice.age_of_majority})
+        raise SignupError(
+            _("This practice does not take clients under %(age)d.")
+            % {"age": practice.age_of_majority}
+        )
     if minor and details.guardian is None:
         raise SignupError(_("Give the name and email address of a parent or guardian."))
     with transaction.atomic():
@@ -390,7 +392,10 @@ def submit_screen(
 def _intake_has_risk(client: User) -> bool:
     """A risk answer in the client's sent intake (it alerted no therapist: there was none)."""
     submission = (
-        IntakeSubmission.objects.filter(client=client).select_related("form").order_by("-pk").first()
+        IntakeSubmission.objects.filter(client=client)
+        .select_related("form")
+        .order_by("-pk")
+        .first()
     )
     if submission is None:
         return False

@@ -28,11 +28,7 @@ def _screen_forms(request: HttpRequest) -> list[QuestionnaireForm]:
     for instrument in services.screen_instruments():
         definition = definition_of(instrument)
         definition = definition.in_language(definition.language_for(language))
-        forms.append(
-            QuestionnaireForm(
-                definition, request.POST or None, prefix=instrument.key
-            )
-        )
+        forms.append(QuestionnaireForm(definition, request.POST or None, prefix=instrument.key))
     return forms
 
 
@@ -50,9 +46,7 @@ def screen(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
         for form in forms:
             form.is_valid()
-        answers = {
-            form.prefix or "": form.answers() for form in forms
-        }
+        answers = {form.prefix or "": form.answers() for form in forms}
         try:
             result = services.submit_screen(
                 user, answers, request=request, language=forms[0].definition.language
@@ -106,7 +100,9 @@ def guardian_consent(request: HttpRequest, token: str) -> HttpResponse:
 @require_http_methods(["GET"])
 def queue(request: HttpRequest) -> HttpResponse:
     user: User = request.user  # type: ignore[assignment]
-    return render(request, "signup/intake_queue.html", {"rows": intake_queue(user, request=request)})
+    return render(
+        request, "signup/intake_queue.html", {"rows": intake_queue(user, request=request)}
+    )
 
 
 @role_required(Role.ADMIN)
@@ -120,7 +116,9 @@ def alert(request: HttpRequest, alert_id: int) -> HttpResponse:
     if request.method == "POST":
         if form.is_valid():
             try:
-                services.acknowledge(found, user, form.cleaned_data["action_taken"], request=request)
+                services.acknowledge(
+                    found, user, form.cleaned_data["action_taken"], request=request
+                )
             except services.SignupError as exc:
                 if getattr(exc, "code", None) != "done":
                     form.add_error("action_taken", exc)

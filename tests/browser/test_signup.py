@@ -27,7 +27,12 @@ SHORT_FORM = {
         {
             "title": "About you",
             "fields": [
-                {"key": "reason", "type": "long_text", "label": "What brings you here?", "required": True}
+                {
+                    "key": "reason",
+                    "type": "long_text",
+                    "label": "What brings you here?",
+                    "required": True,
+                }
             ],
         }
     ],
@@ -67,7 +72,9 @@ print(json.dumps({{
     "region": request.region,
     "modalities": request.modalities,
     "availability": request.availability,
-    "screens": sorted(Response.objects.filter(client=user).values_list("instrument__key", flat=True)),
+    "screens": sorted(
+        Response.objects.filter(client=user).values_list("instrument__key", flat=True)
+    ),
 }}))
 """
 

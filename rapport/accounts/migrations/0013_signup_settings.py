@@ -7,25 +7,47 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('accounts', '0012_practice_outcomes_settings'),
+        ("accounts", "0012_practice_outcomes_settings"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='practice',
-            name='age_of_majority',
-            field=models.PositiveSmallIntegerField(default=18, validators=[django.core.validators.MinValueValidator(14), django.core.validators.MaxValueValidator(21)], verbose_name='age of majority'),
+            model_name="practice",
+            name="age_of_majority",
+            field=models.PositiveSmallIntegerField(
+                default=18,
+                validators=[
+                    django.core.validators.MinValueValidator(14),
+                    django.core.validators.MaxValueValidator(21),
+                ],
+                verbose_name="age of majority",
+            ),
         ),
         migrations.AddField(
-            model_name='practice',
-            name='minors_policy',
-            field=models.CharField(choices=[('refuse', 'Refuse: point them to crisis help and to an adult they trust'), ('guardian', 'Ask a parent or guardian to consent before matching')], default='refuse', max_length=10, verbose_name='people under the age of majority who sign up'),
+            model_name="practice",
+            name="minors_policy",
+            field=models.CharField(
+                choices=[
+                    ("refuse", "Refuse: point them to crisis help and to an adult they trust"),
+                    ("guardian", "Ask a parent or guardian to consent before matching"),
+                ],
+                default="refuse",
+                max_length=10,
+                verbose_name="people under the age of majority who sign up",
+            ),
         ),
         migrations.AddField(
-            model_name='practice',
-            name='on_call_admin',
-            field=models.ForeignKey(blank=True, limit_choices_to={'is_active': True, 'role': 'admin'}, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL, verbose_name="on-call admin for new clients' safety alerts"),
+            model_name="practice",
+            name="on_call_admin",
+            field=models.ForeignKey(
+                blank=True,
+                limit_choices_to={"is_active": True, "role": "admin"},
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                related_name="+",
+                to=settings.AUTH_USER_MODEL,
+                verbose_name="on-call admin for new clients' safety alerts",
+            ),
         ),
     ]

@@ -2,51 +2,109 @@
 
 import django.db.models.deletion
 import django.utils.timezone
-import rapport.core.encryption
 from django.conf import settings
 from django.db import migrations, models
 
+import rapport.core.encryption
+
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('measures', '0007_response_language'),
+        ("measures", "0007_response_language"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='GuardianConsent',
+            name="GuardianConsent",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('guardian_name', rapport.core.encryption.EncryptedTextField()),
-                ('guardian_email', rapport.core.encryption.EncryptedTextField()),
-                ('message', rapport.core.encryption.EncryptedTextField(blank=True, default='')),
-                ('token_hash', models.CharField(blank=True, db_index=True, default='', max_length=64)),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('asked_at', models.DateTimeField(blank=True, null=True)),
-                ('consented_at', models.DateTimeField(blank=True, null=True)),
-                ('signed_name', rapport.core.encryption.EncryptedTextField(blank=True, default='')),
-                ('client', models.OneToOneField(on_delete=django.db.models.deletion.PROTECT, related_name='guardian_consent', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("guardian_name", rapport.core.encryption.EncryptedTextField()),
+                ("guardian_email", rapport.core.encryption.EncryptedTextField()),
+                ("message", rapport.core.encryption.EncryptedTextField(blank=True, default="")),
+                (
+                    "token_hash",
+                    models.CharField(blank=True, db_index=True, default="", max_length=64),
+                ),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("asked_at", models.DateTimeField(blank=True, null=True)),
+                ("consented_at", models.DateTimeField(blank=True, null=True)),
+                ("signed_name", rapport.core.encryption.EncryptedTextField(blank=True, default="")),
+                (
+                    "client",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="guardian_consent",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='IntakeAlert',
+            name="IntakeAlert",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('source', models.CharField(choices=[('screen', 'Screen'), ('intake', 'Intake form')], default='screen', max_length=10)),
-                ('opened_at', models.DateTimeField(db_index=True, default=django.utils.timezone.now)),
-                ('notified', models.JSONField(default=list)),
-                ('acknowledged_at', models.DateTimeField(blank=True, null=True)),
-                ('action_taken', rapport.core.encryption.EncryptedTextField(blank=True, default='')),
-                ('acknowledged_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('client', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('response', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='measures.response')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "source",
+                    models.CharField(
+                        choices=[("screen", "Screen"), ("intake", "Intake form")],
+                        default="screen",
+                        max_length=10,
+                    ),
+                ),
+                (
+                    "opened_at",
+                    models.DateTimeField(db_index=True, default=django.utils.timezone.now),
+                ),
+                ("notified", models.JSONField(default=list)),
+                ("acknowledged_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "action_taken",
+                    rapport.core.encryption.EncryptedTextField(blank=True, default=""),
+                ),
+                (
+                    "acknowledged_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "client",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "response",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="measures.response",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-opened_at'],
+                "ordering": ["-opened_at"],
             },
         ),
     ]
