@@ -160,7 +160,7 @@ def test_sign_up_creates_the_named_client_their_profile_and_request(smtp: Inbox)
     from django.conf import settings
 
     assert f"{settings.SITE_URL}/accounts/confirm-email/" in mail
-    assert "Confirma" in mail  # Spanish, the language chosen
+    assert "Confirme su correo electrónico para Riverside Counselling" in mail  # Spanish
 
 
 @pytest.mark.django_db(transaction=True)
