@@ -566,3 +566,27 @@ def test_an_admin_invites_a_client_who_is_in_nobodys_care(admin: User) -> None:
     pat = User.objects.get(email="pat@example.test")
     assert pat.role == Role.CLIENT
     assert not CareRelationship.objects.filter(client=pat).exists()
+
+
+@pytest.mark.django_db
+def test_the_intake_queue_reads_a_fixed_number_of_queries(admin: User) -> None:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    def queries() -> int:
+        browser = signed_in(admin)
+        with CaptureQueriesContext(connection) as captured:
+            assert browser.get(reverse("intake_queue")).status_code == 200
+        return len(captured)
+
+    for n in range(2):
+        screened_client = new_client(f"early{n}@example.test")
+        finish_intake(browser_of(screened_client), screened_client)
+        services.submit_screen(
+            screened_client,
+            {"phq9": {str(i): 2 for i in range(1, 10)}, "gad7": {str(i): 1 for i in range(1, 8)}},
+        )
+    few = queries()
+    for n in range(3):
+        new_client(f"later{n}@example.test")
+    assert queries() == few

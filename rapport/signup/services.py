@@ -28,8 +28,6 @@ from rapport.accounts.models import MinorsPolicy, Practice, Role, User, hash_tok
 from rapport.audit.services import Action, record
 from rapport.care.models import ClientProfile
 from rapport.core import outbox
-from rapport.crisis.models import CrisisResource, Kind
-from rapport.crisis.resources import CrisisHelp, KnownFrom
 from rapport.intake import answers as intake_answers
 from rapport.intake.catalogue import default_form, definition_of, newest_version
 from rapport.intake.models import Intake, IntakeSubmission
@@ -166,19 +164,6 @@ def on_email_confirmed(user: User) -> None:
         consent = GuardianConsent.objects.filter(client=user, asked_at=None).first()
         if consent is not None:
             ask_guardian(consent)
-
-
-def crisis_help_in(country: str) -> CrisisHelp:
-    """The crisis help of a country (the practice's own text when it lists none there)."""
-    listed = list(CrisisResource.objects.filter(country=country)) if country else []
-    if not listed:
-        return CrisisHelp(country, KnownFrom.PROFILE, practice_text=Practice.get().crisis_resources)
-    return CrisisHelp(
-        country,
-        KnownFrom.PROFILE,
-        emergency=[r for r in listed if r.kind == Kind.EMERGENCY],
-        lines=[r for r in listed if r.kind == Kind.CRISIS_LINE],
-    )
 
 
 # --- The guardian -------------------------------------------------------------------------------

@@ -8,6 +8,7 @@ from typing import Any
 from django import template
 
 from rapport.accounts.models import User
+from rapport.crisis.resources import resources_in
 from rapport.signup import services
 
 register = template.Library()
@@ -28,4 +29,4 @@ def intake_queue_card(context: dict[str, Any]) -> dict[str, Any]:
 @register.inclusion_tag("crisis/_help.html")
 def crisis_help_in(region: str) -> dict[str, Any]:
     """Crisis help for where someone not yet a client said they live (a refused minor)."""
-    return {"help": services.crisis_help_in(region.partition("-")[0])}
+    return {"help": resources_in(region.partition("-")[0])}
