@@ -115,7 +115,9 @@ def mails(smtp: Inbox) -> dict[str, list[str]]:
 
 
 @pytest.mark.django_db(transaction=True)
-def test_sign_up_creates_the_named_client_their_profile_and_request(smtp: Inbox) -> None:
+def test_sign_up_creates_the_named_client_their_profile_and_request(
+    smtp: Inbox, admin: User
+) -> None:
     open_registration(name="Riverside Counselling")
     response = sign_up(signup_form())
     assert response.status_code == 302, page(response)
@@ -147,6 +149,8 @@ def test_sign_up_creates_the_named_client_their_profile_and_request(smtp: Inbox)
         )
         assert "exams" not in cursor.fetchone()[0]
     assert events(Action.SIGNUP_REGISTERED, actor=robin)
+    queue = page(signed_in(admin).get(reverse("intake_queue")))
+    assert "Robin Newcomer" in queue and "Email address not confirmed yet" in queue
 
     # The verification email is the practice's own, in Spanish, linking to the real site.
     got = mails(smtp)
@@ -534,6 +538,7 @@ def test_intake_queue_lists_new_clients_with_state_and_is_audited(
     assert "first@example.test" in text
     assert "second@example.test" not in text or "Choosing a therapist" in text
     assert "Completing the intake and screen" in text
+    assert "Email address not confirmed yet" not in text  # new_client confirmed theirs
     assert "PHQ-9: 8" in text and "GAD-7: 7" in text
     assert "3\xa0hours" in text or "3 hours" in text
     assert client_a.email not in text  # invited clients without a request are not in it

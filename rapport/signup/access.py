@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from allauth.account.models import EmailAddress
 from django.http import Http404, HttpRequest
 from django.utils import timezone
 
@@ -42,7 +43,7 @@ class QueueRow:
     open_alert: IntakeAlert | None
     risk: bool
     guardian_pending: bool
-    intake_sent: bool
+    email_confirmed: bool
     waiting: timedelta
 
     @property
@@ -82,6 +83,11 @@ def intake_queue(
             "client_id", flat=True
         )
     )
+    confirmed = set(
+        EmailAddress.objects.filter(user_id__in=client_ids, verified=True).values_list(
+            "user_id", flat=True
+        )
+    )
     rows = []
     for care_request in requests:
         own = responses.get(care_request.client_id, [])
@@ -101,7 +107,7 @@ def intake_queue(
                 open_alert=alerts.get(care_request.client_id),
                 risk=any(r.risk_positive for r in own),
                 guardian_pending=care_request.client_id in pending,
-                intake_sent=bool(own),
+                email_confirmed=care_request.client_id in confirmed,
                 waiting=now - care_request.created_at,
             )
         )

@@ -49,7 +49,7 @@ def screen(request: HttpRequest) -> HttpResponse:
         answers = {form.prefix or "": form.answers() for form in forms}
         try:
             result = services.submit_screen(
-                user, answers, request=request, language=forms[0].definition.language
+                user, answers, request=request, language=get_language() or "en"
             )
         except services.SignupError as exc:
             if getattr(exc, "code", None) == "done":
