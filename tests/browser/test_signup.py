@@ -1,11 +1,13 @@
-"""A newcomer signs up on a phone, confirms their address, sends the practice's intake and the
-PHQ-9 + GAD-7 screen, and their request moves on to matching; every page passes axe."""
+"""A newcomer signs up on a phone (a mistake, and a date of birth that makes them a minor the
+practice refuses, first), confirms their address, sends the practice's intake and the PHQ-9 +
+GAD-7 screen with a risk answer: crisis help at once, every admin alerted, and the request moves
+on to matching. Every page passes axe and fits the phone."""
 
 from __future__ import annotations
 
 import json
 import re
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from playwright.sync_api import expect
@@ -65,7 +67,15 @@ from rapport.matching.models import CareRequest
 from rapport.measures.models import Response
 user = User.objects.get(email={email!r})
 request = CareRequest.objects.get(client=user)
+from rapport.core.models import EmailDelivery
+from rapport.signup.models import IntakeAlert
+admins = list(User.objects.filter(role="admin", is_active=True).values_list("pk", flat=True))
+alert = IntakeAlert.objects.get(client=user)
 print(json.dumps({{
+    "alert_to_every_admin": sorted(alert.notified) == sorted(admins),
+    "alert_emails": EmailDelivery.objects.filter(
+        key__startswith=f"intake-alert:{{alert.pk}}:"
+    ).count() == len(admins),
     "name": user.full_name,
     "time_zone": user.time_zone,
     "status": request.status,
@@ -101,7 +111,9 @@ def _sign_up_and_screen(visitor: MakeVisitor, server: DemoServer) -> None:
 
     page.get_by_label("Full name").fill("Casey Newcomer")
     page.get_by_label("What should we call you?").fill("Casey")
-    page.get_by_label("Date of birth").fill(date(1994, 5, 17).isoformat())
+    page.get_by_label("Date of birth").fill(
+        (datetime.now(UTC) - timedelta(days=15 * 365)).date().isoformat()
+    )
     page.get_by_label("Email address").fill(EMAIL)
     page.get_by_label("Password", exact=True).fill(PASSPHRASE)
     page.get_by_label("Password (again)").fill(PASSPHRASE)
@@ -117,6 +129,12 @@ def _sign_up_and_screen(visitor: MakeVisitor, server: DemoServer) -> None:
     summary = page.locator("[data-error-summary]")
     expect(summary).to_contain_text("The end must be after the start.")
     expect(page.get_by_label("Full name")).to_have_value("Casey Newcomer")
+    # Fifteen, and this practice takes adults only: told kindly, with help where they live.
+    refused = page.get_by_role("region", name="We cannot take you on, but help is there")
+    expect(refused).to_contain_text("works only with people aged 18 or older")
+    expect(refused.locator('a[href="tel:988"]').first).to_be_visible()
+    newcomer.assert_fits(PHONE["width"])
+    page.get_by_label("Date of birth").fill(date(1994, 5, 17).isoformat())
     page.get_by_label("Password", exact=True).fill(PASSPHRASE)
     page.get_by_label("Password (again)").fill(PASSPHRASE)
     page.get_by_role("group", name="Free time 1").get_by_label("Until").fill("20:30")
@@ -140,15 +158,19 @@ def _sign_up_and_screen(visitor: MakeVisitor, server: DemoServer) -> None:
     for questionnaire in page.locator("section.card").all():
         for question in questionnaire.get_by_role("group").all():
             question.get_by_role("radio").nth(1).check()
-    page.get_by_role("group", name=re.compile("better off dead")).get_by_role("radio").first.check()
+    # "Several days" to the question about being better off dead: a risk answer.
     newcomer.click(page.get_by_role("button", name="Send my answers"))
-    assert newcomer.path == "/"
-    expect(page.get_by_text("Thank you. Your answers are sent.")).to_be_visible()
-    expect(page.get_by_role("region", name="Your next step")).to_have_count(0)
+    told = page.get_by_role("alert").filter(has_text="The practice has been told")
+    expect(told).to_be_visible()
+    expect(told.locator('a[href="tel:988"]').first).to_be_visible()
     newcomer.assert_fits(PHONE["width"])
+    newcomer.click(page.get_by_role("link", name="Go to my home page"))
+    expect(page.get_by_role("region", name="Your next step")).to_have_count(0)
 
     state = json.loads(server.shell(STATE.format(email=EMAIL)))
     assert state == {
+        "alert_to_every_admin": True,
+        "alert_emails": True,
         "name": "Casey Newcomer",
         "time_zone": "America/Denver",
         "status": "choosing",
