@@ -595,3 +595,17 @@ def test_the_intake_queue_reads_a_fixed_number_of_queries(admin: User) -> None:
     for n in range(3):
         new_client(f"later{n}@example.test")
     assert queries() == few
+
+
+@pytest.mark.django_db(transaction=True)
+def test_signing_up_with_a_known_address_creates_nothing_and_tells_its_owner(
+    smtp: Inbox, client_a: User
+) -> None:
+    open_registration(name="Riverside Counselling")
+    response = sign_up(signup_form(email=client_a.email, language="en"))
+    assert response.status_code == 302  # answered as for a new address (no enumeration)
+    assert not CareRequest.objects.exists()
+    assert User.objects.filter(email=client_a.email).count() == 1
+    [mail] = mails(smtp)[client_a.email]
+    assert "You already have an account with Riverside Counselling" in mail
+    assert "/accounts/login/" in mail and "localhost" not in mail
