@@ -609,3 +609,21 @@ def test_signing_up_with_a_known_address_creates_nothing_and_tells_its_owner(
     [mail] = mails(smtp)[client_a.email]
     assert "You already have an account with Riverside Counselling" in mail
     assert "/accounts/login/" in mail and "localhost" not in mail
+
+
+@pytest.mark.django_db
+def test_erasing_a_signed_up_client_takes_their_request_guardian_and_alert(admin: User) -> None:
+    from rapport.records.erasure import destroy, gather
+
+    open_registration(minors_policy=MinorsPolicy.GUARDIAN)
+    data = signup_form(date_of_birth=born_years_ago(16), language="en")
+    data.update(guardian_name="Sam Parent", guardian_email="sam@example.test")
+    assert sign_up(data).status_code == 302
+    robin = User.objects.get(email="robin@example.test")
+    services.on_email_confirmed(robin)
+    services.raise_intake_alert(robin, IntakeAlert.Source.INTAKE)
+    destroy(gather(robin), "erased-1")
+    assert not CareRequest.objects.filter(client=robin).exists()
+    assert not GuardianConsent.objects.filter(client=robin).exists()
+    assert not IntakeAlert.objects.filter(client=robin).exists()
+    assert not ClientProfile.objects.filter(client=robin).exists()
