@@ -151,6 +151,7 @@ def _sign_up_and_screen(visitor: MakeVisitor, server: DemoServer) -> None:
     newcomer.click(step.get_by_role("link", name="Complete your intake"))
     page.get_by_label("What brings you here?").fill("Worry keeps me awake.")
     newcomer.click(page.get_by_role("button", name="Send the form"))
+    expect(page.get_by_text("Thank you. Your form is sent to the practice.")).to_be_visible()
     newcomer.goto("/")
     step = page.get_by_role("region", name="Your next step")
     newcomer.click(step.get_by_role("link", name="Complete the screen"))
