@@ -43,8 +43,9 @@ from rapport.signup.models import GuardianConsent, IntakeAlert
 
 # The screen every new client sends: depression and anxiety (PHQ-9 item 9 is the risk item).
 SCREEN_KEYS = ("phq9", "gad7")
-# The built-in intake sent when the practice has not chosen a default form.
-BUILTIN_INTAKE = {"adult": "adult", "minor": "minor"}
+# The built-in intake sent when the practice has not chosen a default form: the client's own
+# (the built-in "minor" form is filled by a parent or guardian, who has no account here).
+BUILTIN_INTAKE = "adult"
 ACTION_TAKEN_MAX = 2000
 
 
@@ -246,12 +247,8 @@ def give_guardian_consent(
 
 
 def intake_form_for(client: User) -> Any:
-    """The practice's default intake form, else the built-in one for the client's age."""
-    form = default_form()
-    if form is not None:
-        return form
-    minor = GuardianConsent.objects.filter(client=client).exists()
-    return newest_version(BUILTIN_INTAKE["minor" if minor else "adult"])
+    """The practice's default intake form, else the built-in one the client fills in."""
+    return default_form() or newest_version(BUILTIN_INTAKE)
 
 
 def send_intake_if_needed(client: User) -> Intake | None:
