@@ -327,6 +327,8 @@ ACCOUNT_ADAPTER = "rapport.accounts.adapter.AccountAdapter"
 ACCOUNT_USER_MODEL_USERNAME_FIELD = None
 ACCOUNT_LOGIN_METHODS = {"email"}
 ACCOUNT_SIGNUP_FIELDS = ["email*", "password1*", "password2*"]
+# A client signing up also asks for a therapist: name, age, where, how (rapport.signup).
+ACCOUNT_FORMS = {"signup": "rapport.signup.forms.ClientSignupForm"}
 ACCOUNT_UNIQUE_EMAIL = True
 ACCOUNT_EMAIL_VERIFICATION = "mandatory"
 ACCOUNT_LOGIN_ON_EMAIL_CONFIRMATION = False

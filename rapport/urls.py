@@ -71,6 +71,7 @@ urlpatterns = [
     path("", include("rapport.records.urls")),
     path("", include("rapport.push.urls")),
     path("", include("rapport.matching.urls")),
+    path("", include("rapport.signup.urls")),
     path("outcomes/", include("rapport.outcomes.urls")),
 ]
 

@@ -57,6 +57,10 @@ def rule(
     )
 
 
+def intake_alert_id(p: dict[str, Any]) -> dict[str, Any]:
+    return {"alert_id": p["intake_alert"].pk}
+
+
 def client_a_id(p: dict[str, Any]) -> dict[str, Any]:
     return {"client_id": p["client_a"].pk}
 
@@ -468,6 +472,13 @@ MATRIX: dict[str, tuple[dict[str, Expect], Kwargs | None]] = {
     "intake_correct": rule(LOGIN, 200, 404, 200, 404, 403, submission_id),
     "client_intakes": rule(LOGIN, 403, 403, 200, 404, 404, client_a_id),
     "intake_forms": rule(LOGIN, 403, 403, 403, 403, 200),
+    # Sign-up: the screen is a signed-up client's own step (others are sent home: they have no
+    # request waiting on it); the guardian's page needs its link (an unknown one is 404 for
+    # everyone); the intake queue and new clients' alerts are the practice admins'.
+    "signup_screen": rule(LOGIN, HOME, HOME, 403, 403, 403),
+    "guardian_consent": rule(404, 404, 404, 404, 404, 404, lambda p: {"token": "not-a-token"}),
+    "intake_queue": rule(LOGIN, 403, 403, 403, 403, 200),
+    "intake_alert": rule(LOGIN, 403, 403, 403, 403, 200, intake_alert_id),
     # Messages: each person's own inbox; the conversation of therapist_x and client_a is theirs
     # alone (404 for outsiders); admins take part in no conversation (403).
     "inbox": rule(LOGIN, 200, 200, 200, 200, 403),
@@ -577,6 +588,7 @@ def world(personas: dict[str, Any], settings: Any, tmp_path: Path) -> dict[str, 
         "erasure": erasure_of(personas["client_b"], personas["admin"]),
         **between_sessions_of(personas["therapist_x"], personas["client_a"]),
         **billing_of(personas["therapist_x"], personas["client_a"]),
+        "intake_alert": intake_alert_of(personas["client_b"]),
         **matching_of(personas["therapist_x"], personas["therapist_y"], personas["client_b"]),
     }
 
@@ -604,6 +616,13 @@ def matching_of(therapist: Any, other: Any, client_in_care: Any) -> dict[str, An
     )
     rematch = RematchRequest.objects.create(client=client_in_care, therapist=other)
     return {"offer": offer, "rematch": rematch}
+
+
+def intake_alert_of(client: Any) -> Any:
+    """A new client's safety alert (from their intake form), still open."""
+    from rapport.signup.models import IntakeAlert
+
+    return IntakeAlert.objects.create(client=client, source=IntakeAlert.Source.INTAKE)
 
 
 def billing_of(therapist: Any, client: Any) -> dict[str, Any]:
@@ -1200,6 +1219,21 @@ POST_MATRIX: dict[str, tuple[dict[str, Expect], Kwargs, FormData]] = {
     # nothing (signing in, lockout, sign-up and MFA are tested in test_accounts.py).
     "account_login": ({"anonymous": 200}, no_kwargs, {}),
     "account_signup": ({"anonymous": 200}, no_kwargs, {}),
+    "guardian_consent": (
+        {"anonymous": 404, "client_a": 404},
+        lambda p: {"token": "not-a-token"},
+        {"agree": "on", "signed_name": "Someone"},
+    ),
+    "signup_screen": (
+        {"therapist_x": 403, "admin": 403, "client_a": HOME},
+        no_kwargs,
+        {"phq9-q-1": "1"},
+    ),
+    "intake_alert": (
+        {"client_a": 403, "client_b": 403, "therapist_x": 403, "therapist_y": 403},
+        intake_alert_id,
+        {"action_taken": "Taken over"},
+    ),
     "account_reset_password": ({"anonymous": 200}, no_kwargs, {}),
     "account_reset_password_from_key": (
         {"anonymous": 200},
@@ -1401,6 +1435,7 @@ def test_state_changing_routes_refuse_outsiders(world: dict[str, Any]) -> None:
         SessionType,
         WeeklyWindow,
     )
+    from rapport.signup.models import GuardianConsent, IntakeAlert
     from rapport.visits.models import SafetyCheckIn, Visit
 
     def snapshot() -> tuple[Any, ...]:
@@ -1468,6 +1503,8 @@ def test_state_changing_routes_refuse_outsiders(world: dict[str, Any]) -> None:
             list(InvoiceLine.objects.values_list("pk", "live")),
             list(Payment.objects.values_list("pk", "amount", "allocated", "refunded")),
             Allocation.objects.count() + WriteOff.objects.count() + Refund.objects.count(),
+            list(IntakeAlert.objects.values_list("pk", "acknowledged_at", "action_taken")),
+            list(GuardianConsent.objects.values_list("pk", "consented_at")),
         )
 
     before = snapshot()

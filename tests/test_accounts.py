@@ -623,15 +623,23 @@ def test_therapist_cannot_invite_a_therapist(therapist_x: User) -> None:
     assert not events(Action.INVITATION_SENT)
 
 
-def test_admin_can_invite_admin_but_not_client(admin: User) -> None:
+def test_admin_can_invite_a_client_but_not_an_unknown_role(admin: User) -> None:
+    """Admins invite clients too (issue 21: a client the practice will match, in nobody's care
+    yet; tests/test_signup.py follows one in)."""
     browser = signed_in(admin)
     response = browser.post(
         "/invitations/",
-        {"full_name": "Cal Client", "email": "cal@example.test", "role": Role.CLIENT},
+        {"full_name": "Cal Client", "email": "cal@example.test", "role": "superuser"},
     )
     assert response.status_code == 200
     assert "Select a valid choice." in page(response)
     assert not Invitation.objects.exists()
+    response = browser.post(
+        "/invitations/",
+        {"full_name": "Cal Client", "email": "cal@example.test", "role": Role.CLIENT},
+    )
+    assert response.status_code == 302
+    assert Invitation.objects.get().role == Role.CLIENT
 
 
 def test_client_cannot_open_invitations(client_a: User) -> None:
@@ -782,6 +790,26 @@ def test_self_registration_when_open_needs_verified_email(
     response = browser.post(
         "/accounts/signup/",
         {"email": "walkin@example.test", "password1": PASSPHRASE, "password2": PASSPHRASE},
+    )
+    # Email and password are not enough: a client also asks for a therapist (rapport.signup,
+    # tested in tests/test_signup.py).
+    assert response.status_code == 200
+    assert "How you prefer to meet: Choose at least one way to meet." in page(response)
+    assert not User.objects.filter(email="walkin@example.test").exists()
+    response = browser.post(
+        "/accounts/signup/",
+        {
+            "email": "walkin@example.test",
+            "password1": PASSPHRASE,
+            "password2": PASSPHRASE,
+            "full_name": "Wally Walkin",
+            "date_of_birth": "1990-04-23",
+            "region": "GB",
+            "time_zone": "Europe/London",
+            "language": "en",
+            "modalities": ["video"],
+            "payment_route": "self_pay",
+        },
     )
     assert response.status_code == 302
     assert response["Location"] == "/accounts/confirm-email/"

@@ -5,15 +5,18 @@ from __future__ import annotations
 import time
 import uuid
 from typing import Any
+from urllib.parse import quote
 
 from allauth.account.adapter import DefaultAccountAdapter
 from allauth.core import context as allauth_context
 from allauth.mfa.adapter import DefaultMFAAdapter
 from allauth.mfa.models import Authenticator
+from django.conf import settings
 from django.contrib.sites.shortcuts import get_current_site
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.http import HttpRequest
+from django.urls import reverse
 from django.utils import translation
 
 from rapport.accounts.models import Practice, Role, User
@@ -56,6 +59,9 @@ class AccountAdapter(DefaultAccountAdapter):  # type: ignore[misc]
             "request": request,
             "email": email,
             "current_site": get_current_site(request),
+            # The practice's own name and address, never the host a request happened to use.
+            "practice": Practice.get(),
+            "site_url": settings.SITE_URL,
             **context,
         }
         # In the account holder's language, not the language of whoever's browser asked.
@@ -65,6 +71,14 @@ class AccountAdapter(DefaultAccountAdapter):  # type: ignore[misc]
             message = self.render_mail(template_prefix, email, context)
         kind = template_prefix.rsplit("/", 1)[-1].replace("_", " ")
         outbox.record(message, key=f"account:{uuid.uuid4()}", kind=kind)
+
+    def get_email_confirmation_url(self, request: HttpRequest, emailconfirmation: Any) -> str:
+        path = reverse("account_confirm_email", args=[emailconfirmation.key])
+        return f"{settings.SITE_URL}{path}"
+
+    def get_reset_password_from_key_url(self, key: str) -> str:
+        path = reverse("account_reset_password_from_key", kwargs={"uidb36": "UID", "key": "KEY"})
+        return settings.SITE_URL + path.replace("UID-KEY", quote(key))
 
     def pre_authenticate(self, request: HttpRequest, **credentials: Any) -> None:
         try:
@@ -81,6 +95,10 @@ class AccountAdapter(DefaultAccountAdapter):  # type: ignore[misc]
         user = super().save_user(request, user, form, commit=False)
         user.role = Role.CLIENT
         user.full_name = form.cleaned_data.get("full_name", "") or user.email.split("@")[0]
+        # The client sign-up form (rapport.signup) asks for these too.
+        for field in ("time_zone", "language"):
+            if form.cleaned_data.get(field):
+                setattr(user, field, form.cleaned_data[field])
         if commit:
             user.save()
         return user

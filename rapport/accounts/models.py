@@ -176,6 +176,13 @@ _practice_of_request: ContextVar[dict[str, Practice] | None] = ContextVar(
 )
 
 
+class MinorsPolicy(models.TextChoices):
+    """What sign-up does with someone younger than the practice's age of majority."""
+
+    REFUSE = "refuse", _("Refuse: point them to crisis help and to an adult they trust")
+    GUARDIAN = "guardian", _("Ask a parent or guardian to consent before matching")
+
+
 class Practice(models.Model):
     """The practice running this Rapport instance (one row)."""
 
@@ -283,6 +290,29 @@ class Practice(models.Model):
         _("hours to answer before the request passes on"),
         default=48,
         validators=[MinValueValidator(1), MaxValueValidator(24 * 14)],
+    )
+
+    # Sign-up (rapport.signup): minors, and who hears of a risk answer before any therapist
+    # is assigned (blank: every active admin).
+    minors_policy = models.CharField(
+        _("people under the age of majority who sign up"),
+        max_length=10,
+        choices=MinorsPolicy.choices,
+        default=MinorsPolicy.REFUSE,
+    )
+    age_of_majority = models.PositiveSmallIntegerField(
+        _("age of majority"),
+        default=18,
+        validators=[MinValueValidator(14), MaxValueValidator(21)],
+    )
+    on_call_admin = models.ForeignKey(
+        User,
+        verbose_name=_("on-call admin for new clients' safety alerts"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        limit_choices_to={"role": Role.ADMIN, "is_active": True},
     )
 
     def __str__(self) -> str:

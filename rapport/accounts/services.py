@@ -20,7 +20,8 @@ from rapport.core.encryption import key_ring
 
 # Who may invite whom: admins bring in therapists (and other admins), therapists their clients.
 INVITABLE_ROLES: dict[str, set[str]] = {
-    Role.ADMIN: {Role.THERAPIST, Role.ADMIN, Role.BILLING},
+    # Admins invite clients too (a new client who will be matched, not one of their own).
+    Role.ADMIN: {Role.THERAPIST, Role.ADMIN, Role.BILLING, Role.CLIENT},
     Role.THERAPIST: {Role.CLIENT},
     Role.CLIENT: set(),
 }

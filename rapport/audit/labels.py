@@ -110,6 +110,15 @@ ACTION_LABELS = {
     Action.INTAKE_VIEWED: _("Opened an intake form"),
     Action.INTAKE_FORM_ADDED: _("Added an intake form"),
     Action.INTAKE_DEFAULT_CHOSEN: _("Chose the default intake form"),
+    # Sign-up (issue 21)
+    Action.SIGNUP_REGISTERED: _("Signed up as a new client"),
+    Action.SIGNUP_SCREENED: _("Sent the sign-up screen"),
+    Action.GUARDIAN_ASKED: _("Asked a guardian to consent"),
+    Action.GUARDIAN_CONSENTED: _("A guardian consented"),
+    Action.INTAKE_ALERT_RAISED: _("Raised a new client's safety alert"),
+    Action.INTAKE_ALERT_VIEWED: _("Opened a new client's safety alert"),
+    Action.INTAKE_ALERT_ACKNOWLEDGED: _("Acknowledged a new client's safety alert"),
+    Action.INTAKE_QUEUE_VIEWED: _("Opened the intake queue"),
     # Notes: one word for every kind of note.
     Action.NOTE_STARTED: _("Started a note"),
     Action.NOTE_SIGNED: _("Signed a note"),

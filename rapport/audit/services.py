@@ -94,6 +94,15 @@ class Action:
     INTAKE_VIEWED = "intake.viewed"
     INTAKE_FORM_ADDED = "intake.form_added"
     INTAKE_DEFAULT_CHOSEN = "intake.default_chosen"
+    # Sign-up (issue 21): a new client's way in, and the practice's intake queue.
+    SIGNUP_REGISTERED = "signup.registered"
+    SIGNUP_SCREENED = "signup.screened"
+    GUARDIAN_ASKED = "signup.guardian_asked"
+    GUARDIAN_CONSENTED = "signup.guardian_consented"
+    INTAKE_ALERT_RAISED = "signup.alert_raised"
+    INTAKE_ALERT_VIEWED = "signup.alert_viewed"
+    INTAKE_ALERT_ACKNOWLEDGED = "signup.alert_acknowledged"
+    INTAKE_QUEUE_VIEWED = "signup.queue_viewed"
     ALERT_ACKNOWLEDGED = "alert.acknowledged"
     ALERT_ESCALATED = "alert.escalated"
     # Diagnoses and treatment plans (issue 15)

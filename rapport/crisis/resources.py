@@ -57,6 +57,12 @@ def resources_for(client: User) -> CrisisHelp:
     """The crisis help to show ``client`` (already reached through an accessor), or to show
     their therapist on their behalf."""
     country, known_from = client_country(client)
+    return resources_in(country, known_from)
+
+
+def resources_in(country: str, known_from: str = KnownFrom.PROFILE) -> CrisisHelp:
+    """The crisis help of ``country`` (the practice's own text when it lists none there), e.g.
+    for someone who is not a client yet and said where they live."""
     listed = list(CrisisResource.objects.filter(country=country)) if country else []
     if not listed:
         return CrisisHelp(country, known_from, practice_text=Practice.get().crisis_resources)

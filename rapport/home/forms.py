@@ -10,6 +10,8 @@ from django.utils.translation import gettext_lazy as _
 from rapport.accounts.models import Practice
 from rapport.measures.models import Instrument
 
+KEPT_WHEN_ABSENT = ("minors_policy", "age_of_majority", "on_call_admin")
+
 
 class PracticeForm(forms.ModelForm):  # type: ignore[type-arg]
     class Meta:
@@ -34,6 +36,9 @@ class PracticeForm(forms.ModelForm):  # type: ignore[type-arg]
             "outcomes_episode_gap_days",
             "offers_answered_by",
             "offer_answer_hours",
+            "minors_policy",
+            "age_of_majority",
+            "on_call_admin",
         ]
         widgets = {"crisis_resources": forms.Textarea(attrs={"rows": 4})}
         labels = {"crisis_resources": _("Crisis text when no listed resource fits")}
@@ -49,6 +54,10 @@ class PracticeForm(forms.ModelForm):  # type: ignore[type-arg]
             "offer_answer_hours": _(
                 "From 1 to 336 hours. With no answer by then, the request goes to the client's "
                 "next choice, or to the practice."
+            ),
+            "on_call_admin": _(
+                "Hears at once of a risk answer in a new client's screen, before any therapist "
+                "is assigned. Leave blank to tell every active admin."
             ),
             "crisis_resources": _(
                 "Clients whose country is not known, or has no crisis resources listed, see "
@@ -71,3 +80,9 @@ class PracticeForm(forms.ModelForm):  # type: ignore[type-arg]
             + [(key, name) for key, name in imported],
             help_text=_("An imported, licensed alliance measure can replace Rapport's form."),
         )
+        # The sign-up settings came later: a form posted without them leaves them as they are.
+        if self.is_bound:
+            for name in KEPT_WHEN_ABSENT:
+                if name not in self.data:
+                    self.fields[name].required = False
+                    self.fields[name].disabled = True

@@ -18,7 +18,7 @@ from django.views.decorators.http import require_http_methods
 
 from rapport.accounts.decorators import role_required
 from rapport.accounts.models import Role, User
-from rapport.care.access import Reach
+from rapport.care.access import Reach, therapists_of
 from rapport.crisis.resources import resources_for
 from rapport.intake import answers as a
 from rapport.intake.access import access_intake_to_fill, access_submission
@@ -89,7 +89,10 @@ def intake_fill(request: HttpRequest, intake_id: int) -> HttpResponse:
             messages.info(request, _("This form has already been sent."))
             return redirect("home")
         else:
-            messages.success(request, _("Thank you. Your form is sent to your therapist."))
+            if therapists_of(user).exists():
+                messages.success(request, _("Thank you. Your form is sent to your therapist."))
+            else:  # a new client (rapport.signup): the practice reads it before matching
+                messages.success(request, _("Thank you. Your form is sent to the practice."))
             return redirect("intake_detail", submission.pk)
     context = {
         "intake": intake,

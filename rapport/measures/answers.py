@@ -25,7 +25,7 @@ from rapport.measures.definitions import SOURCE_LANGUAGE, Definition
 from rapport.measures.errors import MeasureError
 from rapport.measures.feedback import feedback_drop
 from rapport.measures.instruments import definition_of, is_feedback
-from rapport.measures.models import AlertKind, MeasureTask, Response, TaskStatus
+from rapport.measures.models import AlertKind, Instrument, MeasureTask, Response, TaskStatus
 from rapport.measures.scoring import Score, ScoringError, score
 
 
@@ -143,6 +143,43 @@ def submit(
         )
         _act_on(response, locked.therapist, definition, result)
     task.status, task.completed_at, task.draft = locked.status, locked.completed_at, ""
+    return response
+
+
+def submit_unassigned(
+    client: User,
+    instrument: Instrument,
+    answers: Mapping[str, Any],
+    *,
+    request: HttpRequest | None = None,
+    language: str = SOURCE_LANGUAGE,
+) -> Response:
+    """Score and store answers no therapist asked for: a new client's screen at sign-up
+    (``rapport.signup``). Stored and audited like any response, so the progress charts show it;
+    no alert is raised here: with no therapist yet, the caller decides who hears of a risk
+    answer. Answers that do not fit the instrument raise ``ScoringError``."""
+    definition = definition_of(instrument)
+    clean = _clean_answers(definition, answers)
+    result = score(definition, clean)
+    with transaction.atomic():
+        response = Response.objects.create(
+            client=client,
+            instrument=instrument,
+            answers=json.dumps(clean),
+            result=json.dumps(result.to_json()),
+            submitted_by=client,
+            language=definition.language_for(language),
+        )
+        record(
+            Action.MEASURE_SUBMITTED,
+            actor=client,
+            request=request,
+            obj=response,
+            client=client,
+            instrument=definition.key,
+            version=definition.version,
+            language=response.language,
+        )
     return response
 
 

@@ -1,0 +1,183 @@
+"""A newcomer signs up on a phone (a mistake, and a date of birth that makes them a minor the
+practice refuses, first), confirms their address, sends the practice's intake and the PHQ-9 +
+GAD-7 screen with a risk answer: crisis help at once, every admin alerted, and the request moves
+on to matching. Every page passes axe and fits the phone."""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import UTC, date, datetime, timedelta
+
+import pytest
+from playwright.sync_api import expect
+
+from tests.browser.conftest import MakeVisitor
+from tests.browser.server import DemoServer
+
+pytestmark = pytest.mark.browser
+
+PHONE = {"width": 375, "height": 812}
+EMAIL = "casey.newcomer@signup.test"
+PASSPHRASE = "paper lanterns over the river"
+SHORT_FORM = {
+    "key": "welcome",
+    "version": "1",
+    "name": "Welcome form",
+    "audience": "adult",
+    "sections": [
+        {
+            "title": "About you",
+            "fields": [
+                {
+                    "key": "reason",
+                    "type": "long_text",
+                    "label": "What brings you here?",
+                    "required": True,
+                }
+            ],
+        }
+    ],
+}
+
+SETUP = """
+from rapport.accounts.models import Practice, User
+from rapport.intake.catalogue import add_form, choose_default
+practice = Practice.get()
+practice.allow_client_self_registration = {open}
+practice.save()
+admin = User.objects.get(email="admin@demo.rapport.test")
+if {open}:
+    add_form({form!r}, admin)
+    choose_default("welcome", admin)
+else:
+    from rapport.intake.models import IntakeForm
+    IntakeForm.objects.update(is_default=False)
+"""
+
+CONFIRMATION_KEY = """
+from allauth.account.models import EmailAddress, EmailConfirmationHMAC
+print(EmailConfirmationHMAC(EmailAddress.objects.get(email={email!r})).key)
+"""
+
+STATE = """
+import json
+from rapport.accounts.models import User
+from rapport.matching.models import CareRequest
+from rapport.measures.models import Response
+user = User.objects.get(email={email!r})
+request = CareRequest.objects.get(client=user)
+from rapport.core.models import EmailDelivery
+from rapport.signup.models import IntakeAlert
+admins = list(User.objects.filter(role="admin", is_active=True).values_list("pk", flat=True))
+alert = IntakeAlert.objects.get(client=user)
+print(json.dumps({{
+    "alert_to_every_admin": sorted(alert.notified) == sorted(admins),
+    "alert_emails": EmailDelivery.objects.filter(
+        key__startswith=f"intake-alert:{{alert.pk}}:"
+    ).count() == len(admins),
+    "name": user.full_name,
+    "time_zone": user.time_zone,
+    "status": request.status,
+    "region": request.region,
+    "modalities": request.modalities,
+    "availability": request.availability,
+    "screens": sorted(
+        Response.objects.filter(client=user).values_list("instrument__key", flat=True)
+    ),
+}}))
+"""
+
+
+def test_a_newcomer_signs_up_on_a_phone_and_finishes_the_screen(
+    visitor: MakeVisitor, server: DemoServer
+) -> None:
+    server.shell(SETUP.format(open=True, form=json.dumps(SHORT_FORM)))
+    try:
+        _sign_up_and_screen(visitor, server)
+    finally:
+        server.shell(SETUP.format(open=False, form=""))
+
+
+def _sign_up_and_screen(visitor: MakeVisitor, server: DemoServer) -> None:
+    newcomer = visitor("newcomer on a phone", viewport=PHONE, timezone_id="America/Denver")
+    page = newcomer.page
+    newcomer.goto("/accounts/login/")
+    newcomer.click(page.get_by_role("link", name="Create a client account"))
+    assert newcomer.path == "/accounts/signup/"
+    newcomer.assert_fits(PHONE["width"])
+    # The time zone comes from the device, and stays editable.
+    expect(page.get_by_label("Your time zone")).to_have_value("America/Denver")
+
+    page.get_by_label("Full name").fill("Casey Newcomer")
+    page.get_by_label("What should we call you?").fill("Casey")
+    page.get_by_label("Date of birth").fill(
+        (datetime.now(UTC) - timedelta(days=15 * 365)).date().isoformat()
+    )
+    page.get_by_label("Email address").fill(EMAIL)
+    page.get_by_label("Password", exact=True).fill(PASSPHRASE)
+    page.get_by_label("Password (again)").fill(PASSPHRASE)
+    page.get_by_label("Where you live").select_option("US-CO")
+    page.get_by_label("Video").check()
+    page.get_by_label("Anxiety or worry").check()
+    # A mistake first: an evening that ends before it starts. Nothing is lost.
+    first_time = page.get_by_role("group", name="Free time 1")
+    first_time.get_by_label("Day").select_option(label="Tuesday")
+    first_time.get_by_label("From").fill("18:00")
+    first_time.get_by_label("Until").fill("17:00")
+    newcomer.click(page.get_by_role("button", name="Create my account"))
+    summary = page.locator("[data-error-summary]")
+    expect(summary).to_contain_text("The end must be after the start.")
+    expect(page.get_by_label("Full name")).to_have_value("Casey Newcomer")
+    # Fifteen, and this practice takes adults only: told kindly, with help where they live.
+    refused = page.get_by_role("region", name="We cannot take you on, but help is there")
+    expect(refused).to_contain_text("works only with people aged 18 or older")
+    expect(refused.locator('a[href="tel:988"]').first).to_be_visible()
+    newcomer.assert_fits(PHONE["width"])
+    page.get_by_label("Date of birth").fill(date(1994, 5, 17).isoformat())
+    page.get_by_label("Password", exact=True).fill(PASSPHRASE)
+    page.get_by_label("Password (again)").fill(PASSPHRASE)
+    page.get_by_role("group", name="Free time 1").get_by_label("Until").fill("20:30")
+    newcomer.click(page.get_by_role("button", name="Create my account"))
+    assert newcomer.path == "/accounts/confirm-email/", page.content()[:2000]
+
+    key = server.shell(CONFIRMATION_KEY.format(email=EMAIL)).strip()
+    newcomer.goto(f"/accounts/confirm-email/{key}/")
+    newcomer.click(page.get_by_role("button", name=re.compile("Confirm")))
+    newcomer.sign_in(EMAIL, PASSPHRASE)
+    assert newcomer.path == "/"
+
+    step = page.get_by_role("region", name="Your next step")
+    newcomer.click(step.get_by_role("link", name="Complete your intake"))
+    page.get_by_label("What brings you here?").fill("Worry keeps me awake.")
+    newcomer.click(page.get_by_role("button", name="Send the form"))
+    expect(page.get_by_text("Thank you. Your form is sent to the practice.")).to_be_visible()
+    newcomer.goto("/")
+    step = page.get_by_role("region", name="Your next step")
+    newcomer.click(step.get_by_role("link", name="Complete the screen"))
+    newcomer.assert_fits(PHONE["width"])
+    for questionnaire in page.locator("section.card").all():
+        for question in questionnaire.get_by_role("group").all():
+            question.get_by_role("radio").nth(1).check()
+    # "Several days" to the question about being better off dead: a risk answer.
+    newcomer.click(page.get_by_role("button", name="Send my answers"))
+    told = page.get_by_role("alert").filter(has_text="The practice has been told")
+    expect(told).to_be_visible()
+    expect(told.locator('a[href="tel:988"]').first).to_be_visible()
+    newcomer.assert_fits(PHONE["width"])
+    newcomer.click(page.get_by_role("link", name="Go to my home page"))
+    expect(page.get_by_role("region", name="Your next step")).to_have_count(0)
+
+    state = json.loads(server.shell(STATE.format(email=EMAIL)))
+    assert state == {
+        "alert_to_every_admin": True,
+        "alert_emails": True,
+        "name": "Casey Newcomer",
+        "time_zone": "America/Denver",
+        "status": "choosing",
+        "region": "US-CO",
+        "modalities": ["video"],
+        "availability": [{"weekday": 1, "start": "18:00", "end": "20:30"}],
+        "screens": ["gad7", "phq9"],
+    }
+    newcomer.finish()
