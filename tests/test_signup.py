@@ -317,7 +317,8 @@ def test_a_minor_with_a_guardian_waits_for_their_consent(smtp: Inbox, admin: Use
     assert guardian.post(link, {"agree": "on", "signed_name": "Sam Parent"}).status_code == 200
     consent.refresh_from_db()
     assert consent.consented_at is not None and consent.signed_name == "Sam Parent"
-    assert request_of(robin).status == CareRequest.Status.CHOOSING  # type: ignore[union-attr]
+    # Handed to matching once the guardian said yes (nobody fits here: the waitlist).
+    assert request_of(robin).status == CareRequest.Status.WAITLISTED  # type: ignore[union-attr]
     assert events(Action.GUARDIAN_CONSENTED)
     assert guardian.get(link).status_code == 404  # the link works once
 
@@ -388,7 +389,8 @@ def test_intake_then_screen_then_matching(therapist_x: User) -> None:
     assert (phq9.instrument.key, gad7.instrument.key) == ("phq9", "gad7")
     assert phq9.result_data()["total"] == 8 and gad7.result_data()["total"] == 14
     assert not phq9.risk_positive
-    assert request_of(robin).status == CareRequest.Status.CHOOSING  # type: ignore[union-attr]
+    # Handed to matching: nobody in this practice has a profile that fits, so it waits.
+    assert request_of(robin).status == CareRequest.Status.WAITLISTED  # type: ignore[union-attr]
     assert not IntakeAlert.objects.exists() and not SafetyAlert.objects.exists()
     assert "Your next step" not in page(browser.get("/"))
     # Sent once: the page is gone.
@@ -536,7 +538,8 @@ def test_intake_queue_lists_new_clients_with_state_and_is_audited(
         )
         text = page(signed_in(admin).get(reverse("intake_queue")))
     assert "first@example.test" in text
-    assert "second@example.test" not in text or "Choosing a therapist" in text
+    # The second has been through matching (nobody fits here): listed with that state.
+    assert "second@example.test" in text and "On the waitlist" in text
     assert "Completing the intake and screen" in text
     assert "Email address not confirmed yet" not in text  # new_client confirmed theirs
     assert "PHQ-9: 8" in text and "GAD-7: 7" in text

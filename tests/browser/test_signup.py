@@ -1,13 +1,18 @@
-"""A newcomer signs up on a phone (a mistake, and a date of birth that makes them a minor the
-practice refuses, first), confirms their address, sends the practice's intake and the PHQ-9 +
-GAD-7 screen with a risk answer: crisis help at once, every admin alerted, and the request moves
-on to matching. Every page passes axe and fits the phone."""
+"""From "I need help" to a booked first session, on a phone.
+
+A newcomer signs up (a mistake, and a date of birth that makes them a minor the practice
+refuses, first), confirms their address, sends the practice's intake and the PHQ-9 + GAD-7
+screen with a risk answer: crisis help at once, every admin alerted, and the request moves on to
+matching. They choose the therapist suggested to them (licensed where they live, with the
+reasons in words), the therapist accepts, and they book their first session, of the therapist's
+intake type. Every page passes axe and fits the phone."""
 
 from __future__ import annotations
 
 import json
 import re
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
 import pytest
 from playwright.sync_api import expect
@@ -43,6 +48,7 @@ SHORT_FORM = {
 SETUP = """
 from rapport.accounts.models import Practice, User
 from rapport.intake.catalogue import add_form, choose_default
+from rapport.matching.models import TherapistProfile
 practice = Practice.get()
 practice.allow_client_self_registration = {open}
 practice.save()
@@ -53,7 +59,50 @@ if {open}:
 else:
     from rapport.intake.models import IntakeForm
     IntakeForm.objects.update(is_default=False)
+    TherapistProfile.objects.filter(therapist__email={therapist!r}).update(
+        accepting_new_clients=False
+    )
 """
+
+# A therapist licensed in Colorado, open every hour of the week (so the test does not depend on
+# the day it runs), with an intake session type.
+THERAPIST = """
+import json
+from datetime import time
+from allauth.account.models import EmailAddress
+from allauth.mfa.totp.internal.auth import TOTP, generate_totp_secret
+from rapport.accounts.models import User
+from rapport.billing.models import SessionKind, SessionTypeBilling
+from rapport.matching.models import TherapistProfile
+from rapport.scheduling.models import SessionType, WeeklyWindow
+from tests.sessions import session_cookie
+therapist = User.objects.create_user(
+    {email!r}, None, full_name="Dr Avery Stone", role="therapist", time_zone="America/Denver"
+)
+EmailAddress.objects.create(user=therapist, email={email!r}, verified=True, primary=True)
+TOTP.activate(therapist, generate_totp_secret())
+for day in range(7):
+    WeeklyWindow.objects.create(therapist=therapist, weekday=day, start_time=time(0),
+                                end_time=time(23, 45), time_zone="America/Denver")
+intake = SessionType.objects.create(therapist=therapist, name="First consultation", minutes=60,
+                                    min_notice_hours=1)
+SessionTypeBilling.objects.create(session_type=intake, kind=SessionKind.INTAKE)
+TherapistProfile.objects.create(
+    therapist=therapist, pronouns="she/her", bio="I work with worry and sleep.",
+    languages=["en"], licensed_regions=["US-CO"], modalities=["video"], specialties=["anxiety"],
+    accepting_new_clients=True,
+)
+print(json.dumps({{"intake": intake.pk, "session": session_cookie(therapist)}}))
+"""
+
+BOOKED = """
+from rapport.care.models import CareRelationship
+from rapport.scheduling.models import Appointment
+a = Appointment.objects.get(client__email={client!r})
+print(a.session_type_id, a.therapist.email,
+      CareRelationship.objects.filter(client__email={client!r}, status="active").count())
+"""
+THERAPIST_EMAIL = "avery.stone@signup.test"
 
 CONFIRMATION_KEY = """
 from allauth.account.models import EmailAddress, EmailConfirmationHMAC
@@ -89,14 +138,18 @@ print(json.dumps({{
 """
 
 
-def test_a_newcomer_signs_up_on_a_phone_and_finishes_the_screen(
+def test_a_newcomer_signs_up_on_a_phone_and_books_a_first_session(
     visitor: MakeVisitor, server: DemoServer
 ) -> None:
-    server.shell(SETUP.format(open=True, form=json.dumps(SHORT_FORM)))
+    server.shell(SETUP.format(open=True, form=json.dumps(SHORT_FORM), therapist=THERAPIST_EMAIL))
+    made = json.loads(
+        server.shell(THERAPIST.format(email=THERAPIST_EMAIL)).strip().splitlines()[-1]
+    )
     try:
         _sign_up_and_screen(visitor, server)
+        _choose_and_book(visitor, server, made)
     finally:
-        server.shell(SETUP.format(open=False, form=""))
+        server.shell(SETUP.format(open=False, form="", therapist=THERAPIST_EMAIL))
 
 
 def _sign_up_and_screen(visitor: MakeVisitor, server: DemoServer) -> None:
@@ -181,3 +234,48 @@ def _sign_up_and_screen(visitor: MakeVisitor, server: DemoServer) -> None:
         "screens": ["gad7", "phq9"],
     }
     newcomer.finish()
+
+
+def _choose_and_book(visitor: MakeVisitor, server: DemoServer, made: dict[str, Any]) -> None:
+    """The newcomer (signed in) chooses the suggested therapist; she accepts; they book."""
+    newcomer = visitor("newcomer back on their phone", viewport=PHONE, timezone_id="America/Denver")
+    page = newcomer.page
+    newcomer.goto("/accounts/login/")
+    newcomer.sign_in(EMAIL, PASSPHRASE)
+    card = page.get_by_role("region", name="Your request for a therapist")
+    newcomer.click(card.get_by_role("link", name="Choose your therapist"))
+    newcomer.assert_fits(PHONE["width"])
+    suggestion = page.get_by_role("region", name=re.compile("Dr Avery Stone"))
+    expect(suggestion).to_contain_text("licensed in Colorado")
+    expect(suggestion).to_contain_text("works with anxiety or worry")
+    page.get_by_label("Your first choice").select_option(label="Dr Avery Stone")
+    newcomer.click(page.get_by_role("button", name="Send my choice"))
+    expect(page.get_by_role("status")).to_contain_text("Your choice was sent")
+
+    therapist = visitor("therapist")
+    name, value = made["session"].split("=", 1)
+    therapist.context.add_cookies([{"name": name, "value": value, "url": therapist.base_url}])
+    therapist.goto("/")
+    tpage = therapist.page
+    therapist.click(tpage.get_by_role("link", name="1 request waits for your answer"))
+    therapist.click(tpage.get_by_role("link", name=re.compile(r"^Request \d+$")))
+    expect(tpage.get_by_role("heading", level=1)).to_have_text("Casey asks to work with you")
+    assert EMAIL not in tpage.locator("main").inner_text()  # only what the request shows
+    therapist.click(tpage.get_by_role("button", name="Accept"))
+    expect(tpage.get_by_role("status")).to_contain_text("Accepted")
+
+    newcomer.goto("/")
+    card = page.get_by_role("region", name="Your request for a therapist")
+    expect(card).to_contain_text("Dr Avery Stone accepted your request.")
+    newcomer.click(card.get_by_role("link", name="Book your first session"))
+    if newcomer.path.startswith("/consent/"):
+        page.get_by_label("Type your full name to sign").fill("Casey Newcomer")
+        newcomer.click(page.get_by_role("button", name="Sign", exact=True))
+    assert newcomer.path == f"/book/?type={made['intake']}", newcomer.path
+    page.locator("input[name=slot]").first.check()
+    newcomer.click(page.get_by_role("button", name="Book this time"))
+    expect(page.get_by_role("status")).to_contain_text("Your session is booked.")
+    newcomer.assert_fits(PHONE["width"])
+
+    type_id, who, in_care = server.shell(BOOKED.format(client=EMAIL)).split()
+    assert (int(type_id), who, int(in_care)) == (made["intake"], THERAPIST_EMAIL, 1)
