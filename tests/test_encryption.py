@@ -82,6 +82,9 @@ def test_record_contents_never_reach_the_disk_in_plaintext(
     if connection.vendor == "sqlite":
         with connection.cursor() as cursor:
             cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        # Reading the files outside SQLite drops this process's locks on them: no connection
+        # may stay open meanwhile (see tests/test_erasure.py, ``files_holding``).
+        connection.close()
         database = Path(connection.settings_dict["NAME"])
         files = [
             path

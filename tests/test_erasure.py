@@ -18,7 +18,7 @@ import time_machine
 from django.apps import apps
 from django.conf import settings
 from django.core.management import call_command
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, connection, connections, transaction
 from django.utils import timezone
 
 from rapport.accounts.models import Practice, User
@@ -81,6 +81,12 @@ def decrypted_values_holding(needle: str) -> list[str]:
 
 
 def files_holding(needle: str) -> list[str]:
+    # Reading the database file here opens and closes it outside SQLite, which drops every lock
+    # this process holds on it (POSIX locks belong to the process): a connection left open
+    # would then run on without its locks, and a worker process sharing the file could remove
+    # the shared-memory index under it ("database disk image is malformed" later on). So no
+    # connection stays open while the files are read; the next query opens a new one.
+    connections.close_all()
     found = []
     roots = {Path(settings.DATA_DIR), Path(settings.RAPPORT_ATTACHMENTS_DIR)}
     for root in roots:

@@ -3,12 +3,15 @@
 
 from __future__ import annotations
 
+import importlib
 import io
 import random
 from datetime import UTC, datetime, timedelta
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
+from django.apps import apps as django_apps
 from django.core.management import call_command
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
@@ -433,15 +436,16 @@ def test_upgrading_to_session_facts_rebuilds_in_the_worker(
     care_a: CareRelationship, client_a: User, admin: User
 ) -> None:
     """Episodes built before the per-session facts existed are marked and rebuilt by the worker
-    (migration outcomes.0002): the page says so meanwhile."""
+    (the data step of migration outcomes.0002): the page says so meanwhile.
+
+    The step runs on the test database as it is: migrating a shared SQLite test database back
+    and forth left later tests that share it with a worker process reading "database disk image
+    is malformed"."""
     _course(care_a, timezone.now() - timedelta(days=300), [16, 12, 9], [12, 9, 7])
-    try:
-        call_command("migrate", "outcomes", "0001", verbosity=0)  # no session facts then
-        call_command("migrate", "outcomes", verbosity=0)
-    finally:
-        call_command("migrate", verbosity=0)
+    SessionOutcome.objects.all().delete()  # as before the migration: no session facts
+    upgrade = importlib.import_module("rapport.outcomes.migrations.0002_session_outcomes")
+    upgrade.rebuild_in_the_worker(django_apps, SimpleNamespace(connection=connection))
     assert EpisodeOutcome.objects.get(client=client_a).gap_days == 0
-    assert not SessionOutcome.objects.exists()
     assert "being rebuilt" in signed_in(admin).get("/outcomes/").content.decode()
     TaskWorker(interval=0, batch=True).run()
     assert EpisodeOutcome.objects.get(client=client_a).gap_days == 90

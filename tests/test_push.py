@@ -245,7 +245,8 @@ def test_safety_alerts_reach_the_therapist_then_the_admins(
         assert escalate(alert.pk)
         run_task_worker()
         notice = the_notice(service, admin_phone)
-        assert notice["url"] == reverse("escalated_alerts")
+        # The practice's page, which shows escalated alerts and new clients' alerts alike.
+        assert notice["url"] == reverse("home")
         check_content_free(notice, client_a, therapist_x, admin)
 
 

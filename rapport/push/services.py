@@ -237,7 +237,9 @@ def payload(user: User, kind: str) -> dict[str, str]:
             ),
             NoticeKind.SAFETY_ALERT: (
                 _("A safety alert in Rapport needs your attention."),
-                reverse("escalated_alerts" if user.is_practice_admin else "alerts"),
+                # An admin's alert is an escalated one or a new client's (before any
+                # therapist): the practice's home page shows both, with their links.
+                reverse("home" if user.is_practice_admin else "alerts"),
             ),
             # A client hears about their own request; a therapist or admin that one waits.
             NoticeKind.CARE_REQUEST: (
