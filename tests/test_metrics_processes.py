@@ -3,6 +3,7 @@ reports the requests of both (prometheus_client's multiprocess mode, ``rapport.c
 
 from __future__ import annotations
 
+import http.client
 import signal
 import subprocess
 import time
@@ -87,11 +88,25 @@ def test_every_process_reports_the_requests_of_all(tmp_path: Path) -> None:
         assert not (folder / "counter_1.db").exists()  # a restart starts from empty files
         assert _get(f"{base}/metrics")[0] == 403
         requests = 1  # the probe that answered above
-        # Until both processes have answered some (the kernel spreads the connections).
-        while _processes_that_answered(folder) < 2 and requests < 2000:
-            assert _get(f"{base}/healthz")[0] == 200
-            requests += 1
-        assert _processes_that_answered(folder) == 2
+        # The parent hands each connection to the process holding the fewest open ones, so
+        # connections held open together land on both processes. (One request after another,
+        # each closed before the next, may all go to the first: a tie goes to it.)
+        held: list[http.client.HTTPConnection] = []
+        deadline = time.monotonic() + 60
+        try:
+            while _processes_that_answered(folder) < 2:
+                assert time.monotonic() < deadline, (tmp_path / "server.log").read_text()
+                connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+                held.append(connection)
+                connection.request("GET", "/healthz")
+                with connection.getresponse() as response:
+                    assert response.status == 200
+                    response.read()
+                requests += 1
+                time.sleep(0.05)  # the process writes its metrics after the response
+        finally:
+            for connection in held:
+                connection.close()
         print(f"both processes answered after {requests} requests")
         for _ in range(10):  # scrapes land on either process: each sees every request
             status, text = _get(f"{base}/metrics", TOKEN)
