@@ -195,24 +195,27 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
-def _sweeps() -> list[tuple[str, Any]]:
+def worker_sweeps() -> list[tuple[str, Any]]:
     """What the worker does every interval besides tasks: email the people whose unread-message
     delay is over (the send path queues no task for them, see ``rapport.messaging.notifications``),
     tell therapists of risk answers left unsent past the practice's limit
     (``rapport.measures.unsent``), pass on offers of a client left unanswered past the practice's
-    limit and match the waitlist again once a day (``rapport.matching.services``), and send
-    emails due again (``rapport.core.outbox``)."""
+    limit and match the waitlist again once a day (``rapport.matching.services``), remind a minor's
+    guardian once of an unanswered consent (``rapport.signup.services``), and send emails due
+    again (``rapport.core.outbox``)."""
     # Models load once Django is set up for this command's environment (cmd_worker).
     from rapport.core import outbox
     from rapport.matching.services import expire_overdue, nightly_rematch
     from rapport.measures.unsent import notice_unsent_risk_answers
     from rapport.messaging.notifications import send_due_notices
+    from rapport.signup.services import remind_guardians
 
     return [
         ("unread-message emails", send_due_notices),
         ("unsent risk answer notices", notice_unsent_risk_answers),
         ("unanswered offers of a client", expire_overdue),
         ("waitlist matched again daily", nightly_rematch),
+        ("guardians reminded of their consent", remind_guardians),
         ("emails due again", outbox.send_due),
     ]
 
@@ -254,7 +257,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
         print(f"rapport worker: escalated {escalated} overdue safety alert(s)", file=sys.stderr)
     stop = threading.Event()
     threads = [start_heartbeat(stop)]
-    for what, sweep in _sweeps():
+    for what, sweep in worker_sweeps():
         threads.append(
             threading.Thread(target=every, args=(args.interval, stop, what, sweep), name=what)
         )

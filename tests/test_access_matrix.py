@@ -61,6 +61,10 @@ def intake_alert_id(p: dict[str, Any]) -> dict[str, Any]:
     return {"alert_id": p["intake_alert"].pk}
 
 
+def guardian_id(p: dict[str, Any]) -> dict[str, Any]:
+    return {"consent_id": p["guardian"].pk}
+
+
 def client_a_id(p: dict[str, Any]) -> dict[str, Any]:
     return {"client_id": p["client_a"].pk}
 
@@ -479,6 +483,10 @@ MATRIX: dict[str, tuple[dict[str, Expect], Kwargs | None]] = {
     "guardian_consent": rule(404, 404, 404, 404, 404, 404, lambda p: {"token": "not-a-token"}),
     "intake_queue": rule(LOGIN, 403, 403, 403, 403, 200),
     "intake_alert": rule(LOGIN, 403, 403, 403, 403, 200, intake_alert_id),
+    # A minor's page about their guardian's consent is theirs alone (no consent: 404); an admin
+    # sends a guardian a new link from the intake queue (a POST).
+    "signup_guardian": rule(LOGIN, 404, 404, 403, 403, 403),
+    "intake_guardian_send": rule(LOGIN, 403, 403, 403, 403, 405, guardian_id),
     # Messages: each person's own inbox; the conversation of therapist_x and client_a is theirs
     # alone (404 for outsiders); admins take part in no conversation (403).
     "inbox": rule(LOGIN, 200, 200, 200, 200, 403),
@@ -589,6 +597,7 @@ def world(personas: dict[str, Any], settings: Any, tmp_path: Path) -> dict[str, 
         **between_sessions_of(personas["therapist_x"], personas["client_a"]),
         **billing_of(personas["therapist_x"], personas["client_a"]),
         "intake_alert": intake_alert_of(personas["client_b"]),
+        "guardian": guardian_of(),
         **matching_of(personas["therapist_x"], personas["therapist_y"], personas["client_b"]),
     }
 
@@ -616,6 +625,23 @@ def matching_of(therapist: Any, other: Any, client_in_care: Any) -> dict[str, An
     )
     rematch = RematchRequest.objects.create(client=client_in_care, therapist=other)
     return {"offer": offer, "rematch": rematch}
+
+
+def guardian_of() -> Any:
+    """A minor who signed up, whose guardian was asked and has not answered."""
+    from rapport.accounts.models import User
+    from rapport.signup.models import GuardianConsent
+
+    minor = User.objects.create_user(
+        "minor@example.test", None, full_name="Mo Minor", role="client"
+    )
+    return GuardianConsent.objects.create(
+        client=minor,
+        guardian_name="Pat Parent",
+        guardian_email="pat@example.test",
+        token_hash="0" * 64,
+        asked_at=timezone.now() - timedelta(hours=1),
+    )
 
 
 def intake_alert_of(client: Any) -> Any:
@@ -1234,6 +1260,16 @@ POST_MATRIX: dict[str, tuple[dict[str, Expect], Kwargs, FormData]] = {
         intake_alert_id,
         {"action_taken": "Taken over"},
     ),
+    "signup_guardian": (
+        {"client_a": 404, "client_b": 404, "therapist_x": 403, "therapist_y": 403, "admin": 403},
+        no_kwargs,
+        {"guardian_name": "Someone Else", "guardian_email": "someone@example.test"},
+    ),
+    "intake_guardian_send": (
+        {"client_a": 403, "client_b": 403, "therapist_x": 403, "therapist_y": 403},
+        guardian_id,
+        {},
+    ),
     "account_reset_password": ({"anonymous": 200}, no_kwargs, {}),
     "account_reset_password_from_key": (
         {"anonymous": 200},
@@ -1504,7 +1540,11 @@ def test_state_changing_routes_refuse_outsiders(world: dict[str, Any]) -> None:
             list(Payment.objects.values_list("pk", "amount", "allocated", "refunded")),
             Allocation.objects.count() + WriteOff.objects.count() + Refund.objects.count(),
             list(IntakeAlert.objects.values_list("pk", "acknowledged_at", "action_taken")),
-            list(GuardianConsent.objects.values_list("pk", "consented_at")),
+            list(
+                GuardianConsent.objects.values_list(
+                    "pk", "consented_at", "token_hash", "asked_at", "guardian_email"
+                )
+            ),
         )
 
     before = snapshot()

@@ -323,6 +323,127 @@ def test_a_minor_with_a_guardian_waits_for_their_consent(smtp: Inbox, admin: Use
     assert guardian.get(link).status_code == 404  # the link works once
 
 
+def signed_up_minor(smtp: Inbox) -> tuple[User, GuardianConsent, Client, str]:
+    """A 16-year-old signed up with a guardian, their own address confirmed (the guardian was
+    asked): the minor, the consent, the minor's browser and the guardian's email."""
+    open_registration(minors_policy=MinorsPolicy.GUARDIAN, name="Riverside Counselling")
+    data = signup_form(date_of_birth=born_years_ago(16), language="en")
+    data.update(guardian_name="Sam Parent", guardian_email="sam@exmaple.test")  # a typo
+    assert sign_up(data).status_code == 302
+    robin = User.objects.get(email="robin@example.test")
+    browser = confirm_email(robin, mails(smtp)[robin.email])
+    [guardian_mail] = mails(smtp)["sam@exmaple.test"]
+    return robin, GuardianConsent.objects.get(client=robin), browser, guardian_mail
+
+
+def link_in(mail: str) -> str:
+    match = re.search(r"/guardian/([^/\s]+)/", mail)
+    assert match is not None, mail
+    return f"/guardian/{match.group(1)}/"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_minor_corrects_the_guardians_address_and_sends_a_new_link(
+    smtp: Inbox, admin: User
+) -> None:
+    robin, consent, browser, first_mail = signed_up_minor(smtp)
+    old_link = link_in(first_mail)
+    home = page(browser.get(reverse("home")))
+    assert "Send the link again or correct their address" in home
+    shown = page(browser.get(reverse("signup_guardian")))
+    assert "We emailed Sam Parent at sam@exmaple.test" in shown
+    assert "The link works for 14 days." in shown
+
+    # Too soon after the first link: refused, and what was typed stays in the form.
+    fixed = {"guardian_name": "Sam Parent", "guardian_email": "sam@example.test"}
+    refused = browser.post(reverse("signup_guardian"), fixed)
+    assert refused.status_code == 400
+    assert "You can send it again in 10 minutes." in page(refused)
+    assert 'value="sam@example.test"' in page(refused)
+    # Bad input is explained, and nothing is sent.
+    with time_machine.travel(timezone.now() + timedelta(minutes=11)):
+        bad = browser.post(reverse("signup_guardian"), {**fixed, "guardian_email": "sam@"})
+        assert bad.status_code == 400 and "does not look right" in page(bad)
+        own = browser.post(reverse("signup_guardian"), {**fixed, "guardian_email": robin.email})
+        assert own.status_code == 400 and "not yours" in page(own)
+        assert mails(smtp) == {}
+
+        sent = browser.post(reverse("signup_guardian"), fixed, follow=True)
+        assert "We sent a new link to sam@example.test." in page(sent)
+        got = mails(smtp)
+    consent.refresh_from_db()
+    assert consent.guardian_email == "sam@example.test"
+    [changed] = events(Action.GUARDIAN_CHANGED)
+    assert changed.actor_id == robin.pk and changed.detail["fields"] == ["guardian_email"]
+    assert "sam@" not in str(changed.detail)  # identifiers only in the audit trail
+    assert list(got) == ["sam@example.test"]
+    new_link = link_in(got["sam@example.test"][0])
+    guardian = Client()
+    assert guardian.get(old_link).status_code == 404  # the mistyped address's link is dead
+    assert guardian.post(new_link, {"agree": "on", "signed_name": "Sam Parent"}).status_code == 200
+    shown = page(browser.get(reverse("signup_guardian")))
+    assert "Sam Parent consented on" in shown and "Send a new link" not in shown
+    assert browser.post(reverse("signup_guardian"), fixed).status_code == 200  # nothing to send
+    assert mails(smtp) == {}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_guardian_is_reminded_once_and_an_old_link_expires(smtp: Inbox, admin: User) -> None:
+    robin, consent, _browser, first_mail = signed_up_minor(smtp)
+    assert services.remind_guardians() == 0  # not yet due
+    later = timezone.now() + timedelta(days=services.GUARDIAN_REMINDER_DAYS, minutes=1)
+    with time_machine.travel(later):
+        assert services.remind_guardians() == 1
+        assert services.remind_guardians() == 0  # once
+        [reminder] = mails(smtp)["sam@exmaple.test"]
+    assert "Subject: Reminder: Riverside Counselling asks for your consent" in reminder
+    assert "Rob is still waiting for your answer" in reminder
+    assert "works once, for 14 days" in reminder
+    assert Client().get(link_in(first_mail)).status_code == 404  # replaced by the reminder's
+    consent.refresh_from_db()
+    assert consent.reminded_at is not None
+    [asked] = events(Action.GUARDIAN_ASKED, detail__reminder=True)
+    assert asked.actor_id is None and asked.actor_label == "rapport"
+
+    # Past its time, the link explains itself instead of a bare "not found".
+    expired_at = later + timedelta(days=services.GUARDIAN_LINK_DAYS, minutes=1)
+    with time_machine.travel(expired_at):
+        gone = Client().get(link_in(reminder))
+        assert gone.status_code == 410
+        assert "This link has expired" in page(gone)
+        assert "Riverside Counselling" in page(gone) and "Rob" not in page(gone)
+        refused = Client().post(link_in(reminder), {"agree": "on", "signed_name": "Sam"})
+        assert refused.status_code == 410
+        assert services.remind_guardians() == 0  # one reminder only, however long it waits
+        assert "That link has expired" in page(signed_in(robin).get(reverse("signup_guardian")))
+    consent.refresh_from_db()
+    assert consent.consented_at is None
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_admin_sends_a_guardian_a_new_link_from_the_intake_queue(
+    smtp: Inbox, admin: User
+) -> None:
+    _robin, consent, _browser, first_mail = signed_up_minor(smtp)
+    staff = signed_in(admin)
+    send = reverse("intake_guardian_send", kwargs={"consent_id": consent.pk})
+    queue = page(staff.get(reverse("intake_queue")))
+    assert f'action="{send}"' in queue and "Send the guardian of Robin Newcomer" in queue
+    too_soon = staff.post(send, follow=True)
+    assert "You can send it again in" in page(too_soon)
+    with time_machine.travel(timezone.now() + timedelta(minutes=11)):
+        assert "A new link went to the guardian." in page(staff.post(send, follow=True))
+        [again] = mails(smtp)["sam@exmaple.test"]
+    assert link_in(again) != link_in(first_mail)
+    assert events(Action.GUARDIAN_ASKED, actor=admin)
+    # A consent given cannot be asked for again.
+    Client().post(link_in(again), {"agree": "on", "signed_name": "Sam Parent"})
+    with time_machine.travel(timezone.now() + timedelta(minutes=30)):
+        done = staff.post(send, follow=True)
+    assert "already consented" in page(done)
+    assert mails(smtp) == {}
+
+
 # --- Intake and screen --------------------------------------------------------------------------
 
 

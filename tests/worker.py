@@ -5,25 +5,20 @@ from __future__ import annotations
 
 from django_tasks_db.models import DBTaskResult
 
-from rapport.core import outbox
+from rapport.cli import worker_sweeps
 from rapport.core.worker import TaskWorker
-from rapport.matching.services import expire_overdue, nightly_rematch
-from rapport.measures.unsent import notice_unsent_risk_answers
-from rapport.messaging.notifications import send_due_notices
 
 
 def run_task_worker() -> None:
-    """Do what ``rapport worker`` does while the clock stands still: its sweeps (the unread-message
-    emails that are due, risk answers left unsent, unanswered offers of a client, the waitlist's
-    daily matching, emails due again), then run queued tasks until
-    nothing is ready; fail on a failed task, or one waiting to be tried again.
+    """Do what ``rapport worker`` does while the clock stands still: its sweeps, the same list
+    (``rapport.cli.worker_sweeps``: unread-message emails that are due, risk answers left unsent,
+    unanswered offers of a client, the waitlist's daily matching, guardians' reminders, emails
+    due again), then run queued tasks until nothing is ready; fail on a failed task, or one
+    waiting to be tried again.
 
     Tasks deferred to later run once time has been moved past them (time-machine)."""
-    send_due_notices()
-    notice_unsent_risk_answers()
-    expire_overdue()
-    nightly_rematch()
-    outbox.send_due()
+    for _what, sweep in worker_sweeps():
+        sweep()
     TaskWorker(interval=0, batch=True).run()
     failed = list(
         DBTaskResult.objects.exclude(exception_class_path="")

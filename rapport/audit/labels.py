@@ -115,6 +115,7 @@ ACTION_LABELS = {
     Action.SIGNUP_SCREENED: _("Sent the sign-up screen"),
     Action.GUARDIAN_ASKED: _("Asked a guardian to consent"),
     Action.GUARDIAN_CONSENTED: _("A guardian consented"),
+    Action.GUARDIAN_CHANGED: _("Changed the guardian's name or address"),
     Action.INTAKE_ALERT_RAISED: _("Raised a new client's safety alert"),
     Action.INTAKE_ALERT_VIEWED: _("Opened a new client's safety alert"),
     Action.INTAKE_ALERT_ACKNOWLEDGED: _("Acknowledged a new client's safety alert"),

@@ -99,6 +99,7 @@ class Action:
     SIGNUP_SCREENED = "signup.screened"
     GUARDIAN_ASKED = "signup.guardian_asked"
     GUARDIAN_CONSENTED = "signup.guardian_consented"
+    GUARDIAN_CHANGED = "signup.guardian_changed"
     INTAKE_ALERT_RAISED = "signup.alert_raised"
     INTAKE_ALERT_VIEWED = "signup.alert_viewed"
     INTAKE_ALERT_ACKNOWLEDGED = "signup.alert_acknowledged"

@@ -18,7 +18,7 @@ from rapport.matching.models import CareRequest
 from rapport.matching.services import OPEN_STATUSES
 from rapport.measures.models import Response
 from rapport.signup.models import GuardianConsent, IntakeAlert
-from rapport.signup.services import SCREEN_KEYS
+from rapport.signup.services import SCREEN_KEYS, link_expired
 
 QUEUE_LIMIT = 200
 
@@ -42,9 +42,14 @@ class QueueRow:
     bands: list[ScreenBand]
     open_alert: IntakeAlert | None
     risk: bool
-    guardian_pending: bool
+    # The guardian's consent still awaited (a minor's request), else None.
+    guardian: GuardianConsent | None
     email_confirmed: bool
     waiting: timedelta
+
+    @property
+    def guardian_pending(self) -> bool:
+        return self.guardian is not None
 
     @property
     def status_label(self) -> str:
@@ -78,11 +83,12 @@ def intake_queue(
         "action_taken"
     ):
         alerts.setdefault(alert.client_id, alert)
-    pending = set(
-        GuardianConsent.objects.filter(client_id__in=client_ids, consented_at=None).values_list(
-            "client_id", flat=True
-        )
-    )
+    pending = {
+        consent.client_id: consent
+        for consent in GuardianConsent.objects.filter(
+            client_id__in=client_ids, consented_at=None
+        ).only("pk", "client_id", "asked_at", "reminded_at")
+    }
     confirmed = set(
         EmailAddress.objects.filter(user_id__in=client_ids, verified=True).values_list(
             "user_id", flat=True
@@ -106,7 +112,7 @@ def intake_queue(
                 bands=bands,
                 open_alert=alerts.get(care_request.client_id),
                 risk=any(r.risk_positive for r in own),
-                guardian_pending=care_request.client_id in pending,
+                guardian=pending.get(care_request.client_id),
                 email_confirmed=care_request.client_id in confirmed,
                 waiting=now - care_request.created_at,
             )
@@ -132,14 +138,39 @@ def access_intake_alert(
     return alert
 
 
+class GuardianLinkExpired(Exception):
+    """A guardian's link that was real but is past ``GUARDIAN_LINK_DAYS``: a new one must be
+    sent (the page says so, rather than a bare "not found")."""
+
+
 def consent_by_token(token: str) -> GuardianConsent:
-    """The guardian consent a link names, still waiting; otherwise 404."""
+    """The guardian consent a link names, still waiting and within its time; otherwise 404
+    (or ``GuardianLinkExpired``)."""
     consent = (
         GuardianConsent.objects.select_related("client")
         .filter(token_hash=hash_token(token), consented_at=None)
         .exclude(token_hash="")
         .first()
     )
-    if consent is None:
+    if consent is None or not consent.client.is_active:
         raise Http404("This link is not valid or was already used.")
+    if link_expired(consent):
+        raise GuardianLinkExpired
+    return consent
+
+
+def own_guardian_consent(user: User) -> GuardianConsent:
+    """A signed-in minor's own guardian request (404 for anyone else)."""
+    consent = GuardianConsent.objects.filter(client=user, client__is_active=True).first()
+    if consent is None or not user.is_client:
+        raise Http404("No guardian to ask.")
+    return consent
+
+
+def guardian_consent_for_admin(user: User, consent_id: int) -> GuardianConsent:
+    """A guardian request, for a practice admin acting from the intake queue."""
+    _require_admin(user)
+    consent = GuardianConsent.objects.select_related("client").filter(pk=consent_id).first()
+    if consent is None:
+        raise Http404("No such guardian request.")
     return consent

@@ -271,6 +271,24 @@ class GuardianConsentForm(forms.Form):
     )
 
 
+class GuardianResendForm(forms.Form):
+    """A minor's own fix of their guardian's details, with a new link sent."""
+
+    guardian_name = forms.CharField(
+        label=_("Parent or guardian's full name"),
+        max_length=150,
+        error_messages={"required": _("Give the name of your parent or guardian.")},
+    )
+    guardian_email = forms.EmailField(
+        label=_("Parent or guardian's email address"),
+        max_length=254,
+        error_messages={
+            "required": _("Give your parent or guardian's email address."),
+            "invalid": _("That email address does not look right: check it for typing mistakes."),
+        },
+    )
+
+
 class AcknowledgeForm(forms.Form):
     action_taken = forms.CharField(
         label=_("Action taken"),

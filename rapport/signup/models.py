@@ -29,6 +29,8 @@ class GuardianConsent(models.Model):
     created_at = models.DateTimeField(default=timezone.now)
     # When the email went out: once the minor has confirmed their own address.
     asked_at = models.DateTimeField(null=True, blank=True)
+    # When the one reminder went out (a new request by hand clears it).
+    reminded_at = models.DateTimeField(null=True, blank=True)
     consented_at = models.DateTimeField(null=True, blank=True)
     # The name the guardian typed as their signature (encrypted).
     signed_name = EncryptedTextField(blank=True, default="")

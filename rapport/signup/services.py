@@ -11,7 +11,7 @@ import secrets
 import zoneinfo
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from django.conf import settings
@@ -47,6 +47,12 @@ SCREEN_KEYS = ("phq9", "gad7")
 # (the built-in "minor" form is filled by a parent or guardian, who has no account here).
 BUILTIN_INTAKE = "adult"
 ACTION_TAKEN_MAX = 2000
+# A guardian's link works this long; one reminder (with a new link) goes out when they have not
+# answered after GUARDIAN_REMINDER_DAYS; the minor or an admin may send the link again, at most
+# once every GUARDIAN_RESEND_MINUTES.
+GUARDIAN_LINK_DAYS = 14
+GUARDIAN_REMINDER_DAYS = 3
+GUARDIAN_RESEND_MINUTES = 10
 
 
 class SignupError(ValidationError):
@@ -187,25 +193,143 @@ def _email(to: str, language: str, template: str, context: dict[str, Any]) -> Em
     )
 
 
-def ask_guardian(consent: GuardianConsent) -> str:
-    """Email the guardian a single-use link to consent (a new link replaces an older one).
-    Returns the link's token (kept only as its hash)."""
+def ask_guardian(
+    consent: GuardianConsent, *, actor: User | None = None, reminder: bool = False
+) -> str:
+    """Email the guardian a single-use link to consent (a new link replaces an older one and
+    works ``GUARDIAN_LINK_DAYS``). ``actor``: who asked (the minor by default); ``reminder``:
+    the one reminder of an unanswered request. Returns the link's token (kept only as its
+    hash)."""
     token = secrets.token_urlsafe(32)
     with transaction.atomic():
+        now = timezone.now()
         consent.token_hash = hash_token(token)
-        consent.asked_at = timezone.now()
-        consent.save(update_fields=["token_hash", "asked_at"])
+        consent.asked_at = now
+        consent.reminded_at = now if reminder else None  # a new request earns its own reminder
+        consent.save(update_fields=["token_hash", "asked_at", "reminded_at"])
         client = consent.client
         link = _link(reverse("guardian_consent", kwargs={"token": token}))
-        message = _email(
-            consent.guardian_email,
-            client.language,
-            "guardian",
-            {"consent": consent, "client": client, "first_name": first_name(client), "link": link},
-        )
+        context = {
+            "consent": consent,
+            "client": client,
+            "first_name": first_name(client),
+            "link": link,
+            "days": GUARDIAN_LINK_DAYS,
+            "reminder": reminder,
+        }
+        message = _email(consent.guardian_email, client.language, "guardian", context)
         outbox.record(message, key=f"guardian:{consent.pk}:{consent.token_hash}", kind="guardian")
-        record(Action.GUARDIAN_ASKED, actor=client, obj=consent, client=client)
+        if reminder:
+            record(
+                Action.GUARDIAN_ASKED,
+                actor_label="rapport",
+                obj=consent,
+                client=client,
+                reminder=True,
+            )
+        else:
+            record(Action.GUARDIAN_ASKED, actor=actor or client, obj=consent, client=client)
     return token
+
+
+def link_expired(consent: GuardianConsent, now: datetime | None = None) -> bool:
+    """Whether the guardian's latest link is past ``GUARDIAN_LINK_DAYS``."""
+    if consent.asked_at is None:
+        return True
+    return consent.asked_at < (now or timezone.now()) - timedelta(days=GUARDIAN_LINK_DAYS)
+
+
+def can_resend_at(consent: GuardianConsent) -> datetime | None:
+    """When the link may next be sent again by hand (None: now)."""
+    if consent.asked_at is None:
+        return None
+    allowed = consent.asked_at + timedelta(minutes=GUARDIAN_RESEND_MINUTES)
+    return allowed if allowed > timezone.now() else None
+
+
+def resend_guardian_link(
+    consent: GuardianConsent,
+    actor: User,
+    *,
+    guardian_name: str = "",
+    guardian_email: str = "",
+    request: HttpRequest | None = None,
+) -> GuardianConsent:
+    """Send the guardian a new link, optionally to a corrected name or address (the minor's
+    fix of a typing mistake). The old link stops working. Only while consent is awaited, only
+    once the minor has confirmed their own address, and at most once every
+    ``GUARDIAN_RESEND_MINUTES``."""
+    with transaction.atomic():
+        locked = (
+            GuardianConsent.objects.select_for_update().select_related("client").get(pk=consent.pk)
+        )
+        client = locked.client
+        if locked.consented_at is not None:
+            raise SignupError(_("Your parent or guardian has already consented."), code="done")
+        if locked.asked_at is None:
+            raise SignupError(
+                _("Confirm your own email address first: we write to your guardian after that.")
+            )
+        wait_until = can_resend_at(locked)
+        if wait_until is not None:
+            minutes = max(1, round((wait_until - timezone.now()).total_seconds() / 60))
+            raise SignupError(
+                _("The link went out a moment ago. You can send it again in %(n)d minutes.")
+                % {"n": minutes},
+                code="too_soon",
+            )
+        name = " ".join(guardian_name.split())[:150]
+        email = guardian_email.strip().lower()
+        if email and email == client.email.lower():
+            raise SignupError(
+                _("Give your parent or guardian's own address, not yours."), code="own_address"
+            )
+        changed = [
+            field
+            for field, value, old in (
+                ("guardian_name", name, locked.guardian_name),
+                ("guardian_email", email, locked.guardian_email),
+            )
+            if value and value != old
+        ]
+        if changed:
+            if name:
+                locked.guardian_name = name
+            if email:
+                locked.guardian_email = email
+            locked.save(update_fields=changed)
+            record(
+                Action.GUARDIAN_CHANGED,
+                actor=actor,
+                request=request,
+                obj=locked,
+                client=client,
+                fields=changed,
+            )
+        ask_guardian(locked, actor=actor)
+    return locked
+
+
+def remind_guardians(now: datetime | None = None) -> int:
+    """The worker's sweep: one reminder, with a new link, to each guardian who has not answered
+    ``GUARDIAN_REMINDER_DAYS`` after being asked. Returns how many were reminded."""
+    due = (now or timezone.now()) - timedelta(days=GUARDIAN_REMINDER_DAYS)
+    reminded = 0
+    for pk in GuardianConsent.objects.filter(
+        consented_at=None, reminded_at=None, asked_at__lte=due
+    ).values_list("pk", flat=True)[:100]:
+        with transaction.atomic():
+            consent = (
+                GuardianConsent.objects.select_for_update(skip_locked=True)
+                .select_related("client")
+                .filter(pk=pk, consented_at=None, reminded_at=None, asked_at__lte=due)
+                .first()
+            )
+            if consent is None or not consent.client.is_active:
+                continue
+            ask_guardian(consent, reminder=True)
+            reminded += 1
+    return reminded
 
 
 def first_name(client: User) -> str:

@@ -18,8 +18,15 @@ from rapport.crisis.resources import resources_for
 from rapport.measures.forms import QuestionnaireForm
 from rapport.measures.instruments import definition_of
 from rapport.signup import services
-from rapport.signup.access import access_intake_alert, consent_by_token, intake_queue
-from rapport.signup.forms import AcknowledgeForm, GuardianConsentForm
+from rapport.signup.access import (
+    GuardianLinkExpired,
+    access_intake_alert,
+    consent_by_token,
+    guardian_consent_for_admin,
+    intake_queue,
+    own_guardian_consent,
+)
+from rapport.signup.forms import AcknowledgeForm, GuardianConsentForm, GuardianResendForm
 
 
 def _screen_forms(request: HttpRequest) -> list[QuestionnaireForm]:
@@ -72,7 +79,15 @@ def screen(request: HttpRequest) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def guardian_consent(request: HttpRequest, token: str) -> HttpResponse:
     """The page a guardian's email links to (no account needed): who asks, and the consent."""
-    consent = consent_by_token(token)
+    try:
+        consent = consent_by_token(token)
+    except GuardianLinkExpired:
+        return render(
+            request,
+            "signup/guardian_expired.html",
+            {"practice": Practice.get(), "days": services.GUARDIAN_LINK_DAYS},
+            status=410,
+        )
     form = GuardianConsentForm(request.POST or None)
     status = 200
     if request.method == "POST":
@@ -94,6 +109,62 @@ def guardian_consent(request: HttpRequest, token: str) -> HttpResponse:
         "practice": Practice.get(),
     }
     return render(request, "signup/guardian_consent.html", context, status=status)
+
+
+@role_required(Role.CLIENT)
+@require_http_methods(["GET", "POST"])
+def guardian(request: HttpRequest) -> HttpResponse:
+    """A minor's page about their guardian's consent: where the link went, and a new link,
+    to a corrected name or address if need be."""
+    user: User = request.user  # type: ignore[assignment]
+    consent = own_guardian_consent(user)
+    form = GuardianResendForm(
+        request.POST or None,
+        initial={"guardian_name": consent.guardian_name, "guardian_email": consent.guardian_email},
+    )
+    status = 200
+    if request.method == "POST" and consent.is_pending:
+        if form.is_valid():
+            try:
+                consent = services.resend_guardian_link(
+                    consent,
+                    user,
+                    guardian_name=form.cleaned_data["guardian_name"],
+                    guardian_email=form.cleaned_data["guardian_email"],
+                    request=request,
+                )
+            except services.SignupError as exc:
+                form.add_error("guardian_email" if exc.code == "own_address" else None, exc)
+            else:
+                messages.success(
+                    request,
+                    _("We sent a new link to %(email)s. The earlier link no longer works.")
+                    % {"email": consent.guardian_email},
+                )
+                return redirect("signup_guardian")
+        status = 400
+    context = {
+        "consent": consent,
+        "form": form,
+        "expired": consent.is_pending and services.link_expired(consent),
+        "days": services.GUARDIAN_LINK_DAYS,
+    }
+    return render(request, "signup/guardian.html", context, status=status)
+
+
+@role_required(Role.ADMIN)
+@require_http_methods(["POST"])
+def guardian_send(request: HttpRequest, consent_id: int) -> HttpResponse:
+    """An admin sends a minor's guardian a new link, from the intake queue."""
+    user: User = request.user  # type: ignore[assignment]
+    consent = guardian_consent_for_admin(user, consent_id)
+    try:
+        services.resend_guardian_link(consent, user, request=request)
+    except services.SignupError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, _("A new link went to the guardian."))
+    return redirect("intake_queue")
 
 
 @role_required(Role.ADMIN)

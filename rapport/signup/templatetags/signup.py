@@ -18,7 +18,9 @@ register = template.Library()
 def next_step(context: dict[str, Any]) -> dict[str, Any]:
     user = context["request"].user
     step = services.next_step(user) if isinstance(user, User) and user.is_client else None
-    return {"step": step}
+    # A minor's guardian is asked alongside the intake and screen, not after them.
+    guardian = step is not None and step.key != "guardian" and services.guardian_pending(user)
+    return {"step": step, "guardian": guardian}
 
 
 @register.inclusion_tag("signup/queue_card.html", takes_context=True)
