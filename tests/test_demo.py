@@ -21,14 +21,14 @@ def test_seed_creates_the_practice_once(db: Any) -> None:
     counts = {
         role: User.objects.filter(role=role).count() for role in ("admin", "therapist", "client")
     }
-    assert counts == {"admin": 1, "therapist": 3, "client": 6}
+    assert counts == {"admin": 1, "therapist": 3, "client": 7}  # Noor Haddad is new
     assert CareRelationship.objects.filter(status="active").count() == 6
     profile = ClientProfile.objects.get(client__email="client@demo.rapport.test")
     profile.preferred_name = "Changed by a visitor"
     profile.save()
 
     assert seed_demo() is False
-    assert User.objects.count() == 10
+    assert User.objects.count() == 11
     profile.refresh_from_db()
     assert profile.preferred_name == "Changed by a visitor", "a second run keeps the data"
 
@@ -78,7 +78,7 @@ def test_seed_gives_every_therapist_hours_types_and_two_weeks_of_sessions(db: An
     unsigned = [
         c.full_name for c in User.objects.filter(role="client") if not has_current_consent(c)
     ]
-    assert unsigned == ["Sam Rivera"]
+    assert sorted(unsigned) == ["Noor Haddad", "Sam Rivera"]  # Noor is not in care yet
     signatures = ConsentSignature.objects.count()
 
     assert seed_demo() is False
@@ -345,3 +345,32 @@ def test_demo_billing_pages_show_the_account(db: Any) -> None:
     assert signed_in(jordan).get("/my/billing/statement/").status_code == 200
     superbills = signed_in(jordan).get("/my/superbills/")
     assert superbills.status_code == 200
+
+
+def test_demo_shows_the_way_in_for_new_clients(db: Any) -> None:
+    from rapport.accounts.models import Practice
+    from rapport.matching.models import CareRequest, Offer, TherapistProfile
+
+    seed_demo()
+    assert TherapistProfile.objects.filter(accepting_new_clients=True).count() == 3
+    assert Practice.get().allow_client_self_registration
+    signup = Client().get("/accounts/signup/")
+    assert signup.status_code == 200 and 'name="date_of_birth"' in signup.content.decode()
+
+    # Noor signed up, sent the intake and screen, and chose the therapist matching suggested.
+    noor = User.objects.get(email="n.haddad@demo.rapport.test")
+    request = CareRequest.objects.get(client=noor)
+    assert request.status == CareRequest.Status.OFFERED
+    [suggestion] = request.suggestions
+    assert suggestion["facts"]["region"] == "US-NY" and suggestion["facts"]["times"] > 0
+    offer = Offer.objects.get(request=request)
+    okafor = User.objects.get(email="therapist@demo.rapport.test")
+    assert offer.therapist == okafor and offer.status == "pending"
+    TOTP.activate(okafor, generate_totp_secret())  # as the demo therapist does on first sign-in
+    shown = signed_in(okafor).get(f"/care-offers/{offer.pk}/").content.decode()
+    assert "Noor" in shown and "Haddad" not in shown  # the first name only before accepting
+    admin = User.objects.get(email="admin@demo.rapport.test")
+    TOTP.activate(admin, generate_totp_secret())
+    queue = signed_in(admin).get("/practice/intake-queue/")
+    assert "Noor Haddad" in queue.content.decode()
+    assert any(email == noor.email for _role, email, _password in demo_logins())

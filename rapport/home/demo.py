@@ -8,7 +8,9 @@ therapist and a short, read exchange between Dr. Okafor and Jordan Chen. History
 feedback, PHQ-9 and GAD-7 improving reliably) and Sam Rivera's first questionnaires. Record
 (``rapport.home.demo_record``): Jordan Chen's clinical record, homework and journal. Billing
 (``rapport.home.demo_billing``): the fee schedule, the practice's and Dr. Okafor's billing
-details, and Jordan Chen's lines, invoices and a payment.
+details, and Jordan Chen's lines, invoices and a payment. Matching (``rapport.home.demo_matching``):
+the therapists' profiles, self-registration switched on, and Noor Haddad's new request waiting on
+a therapist's answer.
 
 Each part is a small function called from ``_seed_parts``; a part that finds its data already
 there does nothing, so running the seeding again keeps what visitors changed.
@@ -28,7 +30,7 @@ from django.utils import timezone
 from rapport.accounts.models import Practice, Role, User
 from rapport.care.models import CareRelationship, ClientProfile
 from rapport.care.services import start_care
-from rapport.home import demo_billing, demo_history, demo_record
+from rapport.home import demo_billing, demo_history, demo_matching, demo_record
 from rapport.lib.intervals import local_to_utc
 from rapport.messaging import services
 from rapport.messaging.access import conversation_for
@@ -151,7 +153,19 @@ def _seed_parts() -> bool:
     created = _seed_record() or created
     created = _seed_between_sessions() or created
     created = _seed_billing() or created
+    created = _seed_matching() or created
     return created
+
+
+def _seed_matching() -> bool:
+    """Therapists' profiles, self-registration, a new client's request (``demo_matching``).
+    False if the profiles are there."""
+    therapists = [User.objects.get(email=p.email) for p in THERAPISTS]
+    if demo_matching.has_profiles(therapists):
+        return False
+    admin = User.objects.get(email=ADMIN.email)
+    demo_matching.seed_matching(admin, therapists, DEMO_PASSWORD)
+    return True
 
 
 def _seed_billing() -> bool:
@@ -339,4 +353,5 @@ def demo_logins() -> list[tuple[str, str, str]]:
     rows = [("Practice admin", ADMIN.email, DEMO_PASSWORD)]
     rows += [("Therapist", p.email, DEMO_PASSWORD) for p in THERAPISTS[:1]]
     rows += [("Client", p.email, DEMO_PASSWORD) for p in CLIENTS[:1]]
+    rows += [("New client", demo_matching.NEW_CLIENT_EMAIL, DEMO_PASSWORD)]
     return rows
