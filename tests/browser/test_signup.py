@@ -279,3 +279,83 @@ def _choose_and_book(visitor: MakeVisitor, server: DemoServer, made: dict[str, A
 
     type_id, who, in_care = server.shell(BOOKED.format(client=EMAIL)).split()
     assert (int(type_id), who, int(in_care)) == (made["intake"], THERAPIST_EMAIL, 1)
+
+
+MINOR = """
+import json
+from datetime import date, timedelta
+from allauth.account.models import EmailAddress
+from django.utils import timezone
+from rapport.accounts.models import MinorsPolicy, Practice, User
+from rapport.signup import services
+from rapport.signup.models import GuardianConsent
+from tests.sessions import session_cookie
+Practice.objects.update(minors_policy=MinorsPolicy.GUARDIAN)
+today = timezone.localdate()
+minor = User.objects.create_user({email!r}, None, full_name="Jo Young", role="client",
+                                 time_zone="America/Chicago")
+EmailAddress.objects.create(user=minor, email={email!r}, verified=True, primary=True)
+services.register_client(minor, services.Registration(
+    preferred_name="Jo", date_of_birth=date(today.year - 15, 1, 2), region="US-IL",
+    language="en", modalities=["video"], time_zone="America/Chicago",
+    guardian=services.Guardian("Lee Young", "lee@exmaple.test"),
+))
+consent = GuardianConsent.objects.get(client=minor)
+token = services.ask_guardian(consent)
+GuardianConsent.objects.filter(pk=consent.pk).update(
+    asked_at=timezone.now() - timedelta(days=services.GUARDIAN_LINK_DAYS + 1)
+)
+print(json.dumps({{"token": token, "session": session_cookie(minor)}}))
+"""
+
+REFUSE_MINORS = """
+from rapport.accounts.models import MinorsPolicy, Practice
+Practice.objects.update(minors_policy=MinorsPolicy.REFUSE)
+"""
+
+GUARDIAN_STATE = """
+from rapport.core.models import EmailDelivery
+from rapport.signup.models import GuardianConsent
+consent = GuardianConsent.objects.get(client__email={email!r})
+sent = EmailDelivery.objects.filter(key__startswith=f"guardian:{{consent.pk}}:").count()
+print(consent.guardian_email, sent)
+"""
+
+
+def test_an_expired_guardian_link_and_a_minor_sending_a_new_one_on_a_phone(
+    visitor: MakeVisitor, server: DemoServer
+) -> None:
+    email = "jo.young@signup.test"
+    try:
+        made = json.loads(server.shell(MINOR.format(email=email)).strip().splitlines()[-1])
+    finally:
+        server.shell(REFUSE_MINORS)
+
+    # The guardian's old link says what happened and who can send a new one.
+    guardian = visitor("guardian on a phone", viewport=PHONE)
+    guardian.goto(f"/guardian/{made['token']}/", status=410)
+    expect(guardian.page.get_by_role("heading", level=1)).to_have_text("This link has expired")
+    guardian.assert_fits(PHONE["width"])
+    guardian.finish()
+
+    # The minor sees it on their page, corrects the mistyped address and sends a new link.
+    minor = visitor("minor on a phone", viewport=PHONE)
+    name, value = made["session"].split("=", 1)
+    minor.context.add_cookies([{"name": name, "value": value, "url": minor.base_url}])
+    page = minor.goto("/")
+    step = page.get_by_role("region", name="Your next step")
+    minor.click(step.get_by_role("link", name="Send the link again or correct their address"))
+    expect(page.get_by_text("That link has expired: send a new one below.")).to_be_visible()
+    address = page.get_by_label("Parent or guardian's email address")
+    expect(address).to_have_value("lee@exmaple.test")
+    address.fill("lee@")
+    minor.click(page.get_by_role("button", name="Send a new link"))
+    expect(page.locator("[data-error-summary]")).to_contain_text("does not look right")
+    page.get_by_label("Parent or guardian's email address").fill("lee@example.test")
+    minor.click(page.get_by_role("button", name="Send a new link"))
+    expect(page.get_by_role("status").first).to_contain_text(
+        "We sent a new link to lee@example.test."
+    )
+    minor.assert_fits(PHONE["width"])
+    minor.finish()
+    assert server.shell(GUARDIAN_STATE.format(email=email)).split() == ["lee@example.test", "2"]
