@@ -6,6 +6,7 @@ read-only hook ``window.rapportRoom``, documented in ``rapport/visits/static/vis
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -24,6 +25,7 @@ MODES = {
 }
 START_AS = {"video": "Video", "audio": "Audio only", "text": "Live text"}
 CALL_TIMEOUT_MS = 30_000
+TIMELINE_WAIT_S = 10.0  # for a page's last report over its socket to be stored
 
 
 def start_session(therapist: Visitor, pair: Pair, mode: str = "video") -> str:
@@ -204,15 +206,30 @@ def wait_for_modality(page: Page, modality: str, timeout: float = CALL_TIMEOUT_M
     )
 
 
-def timeline_rows(therapist: Visitor, visit: str) -> list[dict[str, str]]:
-    """The visit's timeline as the therapist sees it: one dict per row."""
-    page = therapist.goto(f"/visits/{visit}/timeline/")
-    rows: list[dict[str, str]] = page.evaluate(
-        """() => [...document.querySelectorAll('#timeline tbody tr')].map((tr) => ({
-            kind: tr.dataset.kind, reason: tr.dataset.reason || '',
-            what: tr.cells[1].innerText, details: tr.cells[3].innerText}))"""
-    )
-    return rows
+Rows = list[dict[str, str]]
+
+
+def timeline_rows(
+    therapist: Visitor,
+    visit: str,
+    until: Callable[[Rows], bool] | None = None,
+    timeout: float = TIMELINE_WAIT_S,
+) -> Rows:
+    """The visit's timeline as the therapist sees it: one dict per row. With ``until``, read
+    again until it holds of the rows or ``timeout`` seconds pass (the rows as they are then):
+    the pages report their events over their sockets, so a page may have sent its last report
+    a moment before the test reads the timeline and the server not yet stored it."""
+    deadline = time.monotonic() + timeout
+    while True:
+        page = therapist.goto(f"/visits/{visit}/timeline/")
+        rows: Rows = page.evaluate(
+            """() => [...document.querySelectorAll('#timeline tbody tr')].map((tr) => ({
+                kind: tr.dataset.kind, reason: tr.dataset.reason || '',
+                what: tr.cells[1].innerText, details: tr.cells[3].innerText}))"""
+        )
+        if until is None or until(rows) or time.monotonic() > deadline:
+            return rows
+        time.sleep(0.25)
 
 
 @dataclass

@@ -378,8 +378,17 @@ def test_a_reloaded_page_rejoins_the_same_call(
         assert "Reconnecting…" in seen, seen
         assert not any("ended" in text for text in seen), seen
 
-    rows = timeline_rows(therapist, call.visit)
-    reloads = [r for r in rows if r["kind"] == "reconnecting" and r["reason"] == "page_reload"]
+    def reloads_of(rows: list[dict[str, str]]) -> list[dict[str, str]]:
+        return [r for r in rows if r["kind"] == "reconnecting" and r["reason"] == "page_reload"]
+
+    rows = timeline_rows(
+        therapist,
+        call.visit,
+        until=lambda rows: (
+            len(reloads_of(rows)) >= 2 and sum(r["kind"] == "reconnected" for r in rows) >= 2
+        ),
+    )
+    reloads = reloads_of(rows)
     assert len(reloads) == 2, rows
     assert sum(r["kind"] == "reconnected" for r in rows) >= 2, rows
     visits = server.shell(

@@ -203,8 +203,16 @@ def expect_recovered(call: Call) -> None:
         expect(person.page.get_by_role("status").filter(has_text="connected again")).to_be_visible()
 
 
+def media_back_rows(rows: list[dict[str, str]]) -> list[dict[str, str]]:
+    return [r for r in rows if r["reason"] == "media_lost" and r["kind"] == "reconnected"]
+
+
 def reconnect_rows(call: Call) -> list[dict[str, str]]:
-    rows = timeline_rows(call.therapist, call.visit)
+    """The timeline's reconnect lines, once both pages' ends of the media loss are stored (a
+    page whose socket died in the blackout reports it when its socket is back)."""
+    rows = timeline_rows(
+        call.therapist, call.visit, until=lambda rows: len(media_back_rows(rows)) >= 2
+    )
     return [r for r in rows if r["kind"] in ("reconnecting", "reconnected", "reconnect_failed")]
 
 
@@ -219,7 +227,7 @@ def test_a_blackout_is_shown_at_once_and_the_call_comes_back_within_seconds(
     expect_recovered(call)
     # The timeline: each page's loss, how long no media arrived, the ICE restarts it took.
     rows = reconnect_rows(call)
-    back_rows = [r for r in rows if r["reason"] == "media_lost" and r["kind"] == "reconnected"]
+    back_rows = media_back_rows(rows)
     assert len(back_rows) == 2, rows
     for row in back_rows:
         found = re.search(r"no media for (\d+\.\d) s, \d+ ICE restarts?", row["details"])

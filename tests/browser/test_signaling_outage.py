@@ -68,6 +68,10 @@ def wait_for_sockets(person: Visitor) -> None:
     )
 
 
+def outage_of_both(rows: list[dict[str, str]]) -> bool:
+    return any(r["kind"] == "signaling_back" and r["reason"] == "both" for r in rows)
+
+
 def test_a_killed_signaling_server_does_not_interrupt_the_call(
     media_visitor: MakeVisitor, server: DemoServer
 ) -> None:
@@ -112,7 +116,8 @@ def test_a_killed_signaling_server_does_not_interrupt_the_call(
         assert state["peerConnections"] == 1, (person.name, state)
         assert state["peer"] == "admitted" and state["socket"], (person.name, state)
 
-    rows = timeline_rows(therapist, call.visit)
+    # Both pages report the outage; the second report narrows the pair to "both".
+    rows = timeline_rows(therapist, call.visit, until=outage_of_both)
     outage = [r for r in rows if r["kind"] in ("signaling_lost", "signaling_back")]
     assert [r["kind"] for r in outage] == ["signaling_lost", "signaling_back"], rows
     assert all(r["reason"] == "both" for r in outage), outage
