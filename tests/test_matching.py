@@ -21,7 +21,7 @@ from rapport.care.models import CareRelationship, ClientProfile
 from rapport.core.models import EmailDelivery
 from rapport.matching import services
 from rapport.matching.models import CareRequest, Offer, RematchRequest, TherapistProfile
-from rapport.scheduling.models import SessionType, WeeklyWindow
+from rapport.scheduling.models import OfferedTo, SessionType, WeeklyWindow
 from tests.conftest import make_user, signed_in
 from tests.matching_data import client_asking, therapist_for_matching
 from tests.measures_data import builtin_instrument, response
@@ -197,6 +197,10 @@ def test_accepting_starts_care_and_opens_the_intake_booking(three: list[User]) -
     assert card is not None and card.book_url == f"/book/?type={intake.pk}"
     home = signed_in(client).get("/").content.decode()
     assert "Book your first session" in home and f"/book/?type={intake.pk}" in home
+    # An intake kept for returning clients only is not the first session's.
+    SessionType.objects.filter(pk=intake.pk).update(offered_to=OfferedTo.RETURNING)
+    card = services.card_for(client)
+    assert card is not None and card.book_url == "/book/"
     # The other therapists cannot answer an offer that is not theirs.
     assert signed_in(three[1]).get(reverse("care_offer", args=[offer.pk])).status_code == 404
 

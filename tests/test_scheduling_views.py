@@ -13,17 +13,20 @@ from typing import Any
 
 import pytest
 import time_machine
+from django.core.exceptions import ValidationError
 from django.test import Client
 
 from rapport.accounts.models import Practice, User
 from rapport.audit.models import AuditEvent
 from rapport.care.models import CareRelationship
+from rapport.scheduling.booking import BookingRequest, book_appointment
 from rapport.scheduling.models import (
     Appointment,
     AppointmentStatus,
     AvailabilityChange,
     ConsentDocument,
     ConsentSignature,
+    OfferedTo,
     SessionType,
     WeeklyWindow,
 )
@@ -267,6 +270,7 @@ def session_type_data(prefix: str, **values: str) -> dict[str, str]:
         "buffer_minutes": "10",
         "min_notice_hours": "24",
         "horizon_days": "28",
+        "offered_to": "all",
         "is_active": "on",
         **values,
     }
@@ -302,6 +306,22 @@ def test_session_types_are_added_and_edited_with_their_rules(
     assert response.status_code == 302
     session_type.refresh_from_db()
     assert (session_type.minutes, session_type.is_active) == (45, False)
+    response = browser.post(
+        f"/schedule/session-types/{session_type.pk}/",
+        session_type_data(prefix, name="Individual session", offered_to="returning"),
+    )
+    assert response.status_code == 302
+    session_type.refresh_from_db()
+    assert session_type.offered_to == OfferedTo.RETURNING
+    listed = text(browser.get("/schedule/availability/"))
+    assert "Individual session, 80 min — offered · Returning clients only" in listed
+    response = browser.post(
+        f"/schedule/session-types/{session_type.pk}/",
+        session_type_data(prefix, name="Individual session", offered_to="everyone"),
+    )
+    assert "Select a valid choice" in text(response)
+    session_type.refresh_from_db()
+    assert session_type.offered_to == OfferedTo.RETURNING
 
 
 # --- The therapist's day and week ------------------------------------------------------------
@@ -601,6 +621,58 @@ def test_foreign_or_tampered_session_types_book_nothing(
     SessionType.objects.filter(pk=session_type.pk).update(allow_text=False)
     assert "not held this way" in text(book(browser, session_type, FIRST_OPEN, "text"))
     assert not Appointment.objects.exists()
+
+
+def test_new_clients_book_the_first_session_kinds_and_returning_clients_the_others(
+    session_type: SessionType, client_a: User, therapist_x: User
+) -> None:
+    intake = SessionType.objects.create(
+        therapist=therapist_x, name="Intake", minutes=60, offered_to=OfferedTo.NEW
+    )
+    SessionType.objects.filter(pk=session_type.pk).update(offered_to=OfferedTo.RETURNING)
+    session_type.refresh_from_db()
+    browser = signed_in(client_a)
+
+    def kinds() -> list[str]:
+        return re.findall(r"(\w[\w ]*), \d+ minutes with", text(browser.get("/book/")))
+
+    # New: only the intake, and the follow-up cannot be booked by address or by form.
+    assert kinds() == ["Intake"]
+    assert "Individual session" not in text(browser.get(f"/book/?type={session_type.pk}"))
+    assert "not offered to you" in text(book(browser, session_type, FIRST_OPEN))
+    assert not Appointment.objects.exists()
+    with pytest.raises(ValidationError) as refused:
+        book_appointment(
+            client_a,
+            BookingRequest(client_a, session_type, "video", datetime.fromisoformat(FIRST_OPEN)),
+        )
+    assert "follows a first session" in str(refused.value)
+
+    # Booked (not yet held), the intake makes the client returning: now only the follow-up.
+    assert book(browser, intake, FIRST_OPEN).status_code == 302
+    first = Appointment.objects.get()
+    assert kinds() == ["Individual session"]
+    with pytest.raises(ValidationError) as refused:
+        book_appointment(
+            client_a,
+            BookingRequest(client_a, intake, "video", datetime(2030, 1, 9, 14, tzinfo=UTC)),
+        )
+    assert "is for a first session" in str(refused.value)
+
+    # A cancelled first session or a no-show leaves the client new.
+    for status in (AppointmentStatus.CANCELLED, AppointmentStatus.NO_SHOW):
+        Appointment.objects.filter(pk=first.pk).update(status=status)
+        assert kinds() == ["Intake"], status
+    Appointment.objects.filter(pk=first.pk).update(status=AppointmentStatus.COMPLETED)
+    assert kinds() == ["Individual session"]
+
+    # The therapist books any kind for anyone, new or returning.
+    Appointment.objects.all().delete()
+    booked = book_appointment(
+        therapist_x,
+        BookingRequest(client_a, session_type, "video", datetime.fromisoformat(FIRST_OPEN)),
+    )
+    assert booked.session_type == session_type
 
 
 def test_a_client_without_active_care_cannot_book(

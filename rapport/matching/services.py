@@ -33,7 +33,7 @@ from rapport.matching.models import CareRequest, Offer, RematchRequest, Therapis
 from rapport.matching.screens import ScreenBand, latest_screens
 from rapport.matching.tasks import rematch_waitlist
 from rapport.scheduling.availability import open_slots
-from rapport.scheduling.models import Appointment, SessionType
+from rapport.scheduling.models import Appointment, OfferedTo, SessionType
 
 OPEN_STATUSES = (
     CareRequest.Status.INTAKE,
@@ -645,8 +645,8 @@ def save_profile(
 
 def first_session_type(therapist: User) -> SessionType | None:
     """The therapist's intake session type (billed as a diagnostic evaluation, 90791), offered
-    for the first session; None when they keep none."""
-    return intake_session_types(therapist).first()
+    for the first session; None when they keep none a new client may book."""
+    return intake_session_types(therapist).exclude(offered_to=OfferedTo.RETURNING).first()
 
 
 def waitlist_groups() -> list[tuple[int, list[str]]]:

@@ -19,14 +19,14 @@ from datetime import datetime, timedelta
 
 from django.core.exceptions import PermissionDenied
 from django.db import DatabaseError, connection, transaction
-from django.db.models import Q
+from django.db.models import Q, QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from rapport.accounts.models import Practice, User
 from rapport.audit.services import Action, record
-from rapport.care.access import active_relationship
+from rapport.care.access import active_relationship, therapists_of
 from rapport.core.clock import day_and_time
 from rapport.lib.intervals import local_to_utc
 from rapport.scheduling import notifications
@@ -35,9 +35,11 @@ from rapport.scheduling.consent import has_current_consent
 from rapport.scheduling.errors import SchedulingError, SlotTaken
 from rapport.scheduling.models import (
     LIVE_STATUSES,
+    TAKEN_STATUSES,
     Appointment,
     AppointmentSeries,
     AppointmentStatus,
+    OfferedTo,
     SessionType,
 )
 
@@ -77,6 +79,41 @@ def check_overlap(
         raise SlotTaken()
 
 
+def bookable_types(client: User) -> QuerySet[SessionType]:
+    """The kinds of session ``client`` may book themselves: those their therapists offer, less
+    the ones for new clients with a therapist they have had a session with (``OfferedTo``) and
+    the ones for returning clients with a therapist they have not."""
+    taken = Appointment.objects.filter(client=client, status__in=TAKEN_STATUSES).values("therapist")
+    return SessionType.objects.filter(therapist__in=therapists_of(client), is_active=True).filter(
+        Q(offered_to=OfferedTo.ALL)
+        | (Q(offered_to=OfferedTo.NEW) & ~Q(therapist__in=taken))
+        | Q(offered_to=OfferedTo.RETURNING, therapist__in=taken)
+    )
+
+
+def _check_offered(session_type: SessionType, client: User) -> None:
+    """A client books a kind for new clients only before their first session with its
+    therapist, and one for returning clients only after it."""
+    if session_type.offered_to == OfferedTo.ALL:
+        return
+    returning = Appointment.objects.filter(
+        client=client, therapist=session_type.therapist, status__in=TAKEN_STATUSES
+    ).exists()
+    if returning and session_type.offered_to == OfferedTo.NEW:
+        raise SchedulingError(
+            _("This kind of session is for a first session. Please choose another kind."),
+            code="offered_to",
+        )
+    if not returning and session_type.offered_to == OfferedTo.RETURNING:
+        raise SchedulingError(
+            _(
+                "This kind of session follows a first session. Please book your first "
+                "session first."
+            ),
+            code="offered_to",
+        )
+
+
 def _busy_span(session_type: SessionType, starts_at: datetime) -> tuple[datetime, datetime]:
     """When a session starting at ``starts_at`` ends, and when the buffer after it ends."""
     ends_at = starts_at + timedelta(minutes=session_type.minutes)
@@ -110,6 +147,8 @@ def validate_booking(
             _("This kind of session is not held as %(modality)s.") % {"modality": booking.modality},
             code="modality",
         )
+    if actor.pk == client.pk:
+        _check_offered(session_type, client)
     if booking.starts_at <= now:
         raise SchedulingError(_("That time has already passed."), code="past")
     # Free first: called under the schedule lock, the loser of a race for a slot learns it from

@@ -20,10 +20,16 @@ from django.views.decorators.http import require_http_methods
 
 from rapport.accounts.decorators import role_required
 from rapport.accounts.models import Role, User
-from rapport.care.access import clients_of, therapists_of
+from rapport.care.access import clients_of
 from rapport.lib.intervals import local_to_utc
 from rapport.scheduling import availability
-from rapport.scheduling.booking import BookingRequest, book_appointment, book_series, duplicate_of
+from rapport.scheduling.booking import (
+    BookingRequest,
+    book_appointment,
+    book_series,
+    bookable_types,
+    duplicate_of,
+)
 from rapport.scheduling.consent import has_current_consent
 from rapport.scheduling.forms import ClientBookingForm, ScheduleByTherapistForm
 from rapport.scheduling.models import Appointment, AppointmentStatus, Modality, SessionType
@@ -94,7 +100,7 @@ def book_for_client(request: HttpRequest) -> HttpResponse:
 
 def _client_session_types(client: User) -> Any:
     return (
-        SessionType.objects.filter(therapist__in=therapists_of(client), is_active=True)
+        bookable_types(client)
         .select_related("therapist")
         .order_by("therapist__full_name", "minutes", "name")
     )

@@ -60,6 +60,7 @@ class SessionTypeForm(forms.ModelForm):  # type: ignore[type-arg]
             "buffer_minutes",
             "min_notice_hours",
             "horizon_days",
+            "offered_to",
             "is_active",
         ]
 

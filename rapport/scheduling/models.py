@@ -25,6 +25,17 @@ class Modality(models.TextChoices):
     TEXT = "text", _("Live text")
 
 
+class OfferedTo(models.TextChoices):
+    """Which of a therapist's clients may book a kind of session themselves. A client is new to
+    a therapist until they have a session with them that is booked, held or under way (a
+    cancelled one or a no-show does not count): a new client books the intake, the others the
+    follow-ups. The therapist books any kind for anyone."""
+
+    ALL = "all", _("All clients")
+    NEW = "new", _("New clients only (their first session)")
+    RETURNING = "returning", _("Returning clients only")
+
+
 class SessionType(models.Model):
     """A kind of session a therapist offers: its length, modalities and booking rules."""
 
@@ -50,6 +61,16 @@ class SessionType(models.Model):
         validators=[MinValueValidator(1), MaxValueValidator(365)],
     )
     is_active = models.BooleanField(_("offered"), default=True)
+    offered_to = models.CharField(
+        _("clients can book it"),
+        max_length=10,
+        choices=OfferedTo.choices,
+        default=OfferedTo.ALL,
+        help_text=_(
+            "A client is new until they have a session with you booked or held. You can book "
+            "any kind of session for any client yourself."
+        ),
+    )
 
     class Meta:
         ordering = ["minutes", "name"]
@@ -147,6 +168,9 @@ LIVE_STATUSES = [
     AppointmentStatus.CONFIRMED,
     AppointmentStatus.IN_PROGRESS,
 ]
+
+# Appointments that make a client "returning" to their therapist (``OfferedTo``).
+TAKEN_STATUSES = [*LIVE_STATUSES, AppointmentStatus.COMPLETED]
 
 
 class AppointmentSeries(models.Model):
