@@ -21,10 +21,17 @@ from rapport.care.models import CareRelationship, ClientProfile
 from rapport.core.models import EmailDelivery
 from rapport.matching import services
 from rapport.matching.models import CareRequest, Offer, RematchRequest, TherapistProfile
-from rapport.scheduling.models import OfferedTo, SessionType, WeeklyWindow
+from rapport.scheduling.models import (
+    Appointment,
+    AppointmentStatus,
+    OfferedTo,
+    SessionType,
+    WeeklyWindow,
+)
 from tests.conftest import make_user, signed_in
 from tests.matching_data import client_asking, therapist_for_matching
 from tests.measures_data import builtin_instrument, response
+from tests.scheduling_data import direct_appointment
 from tests.worker import run_task_worker
 
 pytestmark = pytest.mark.django_db
@@ -392,6 +399,69 @@ def test_rematch_is_private_until_the_practice_acts(three: list[User]) -> None:
     RematchRequest.objects.create(client=client, therapist=three[0])
     response = signed_in(client).post(reverse("ask_rematch"), {"reason": ""})
     assert "already with the practice" in response.content.decode()
+
+
+@pytest.mark.parametrize("hand_over", [True, False])
+def test_a_handover_ends_the_old_care_when_the_new_therapist_accepts(
+    three: list[User], hand_over: bool
+) -> None:
+    admin = make_user("adm@t.test", "admin", "Ada")
+    client, request = client_asking("c@c.test", "Cara Client")
+    services.ready_for_matching(request)
+    request.refresh_from_db()
+    left = three[0]
+    services.accept(services.choose(request, [left.pk], actor=client), actor=left)
+    individual = SessionType.objects.get(therapist=left, name="Individual session")
+    now = timezone.now()
+    held = direct_appointment(
+        individual, client, now - timedelta(days=7), status=AppointmentStatus.COMPLETED
+    )
+    soon = direct_appointment(individual, client, now + timedelta(hours=2))  # a late window
+    later = direct_appointment(individual, client, now + timedelta(days=7))
+    rematch = services.ask_for_rematch(client, reason="")
+
+    admin_page = signed_in(admin).get(reverse("care_requests")).content.decode()
+    assert "End care with Ana Able once a new therapist accepts" in admin_page
+    response = signed_in(admin).post(
+        reverse("handle_rematch", args=[rematch.pk]), {"hand_over": "1"} if hand_over else {}
+    )
+    assert response.status_code == 302
+    rematch.refresh_from_db()
+    assert rematch.hand_over is hand_over
+    old = CareRelationship.objects.get(therapist=left, client=client)
+    # Nothing changes before a new therapist accepts: the client is never without a therapist.
+    assert old.status == CareRelationship.Status.ACTIVE
+    new = CareRequest.objects.filter(client=client).exclude(pk=request.pk).get()
+    chosen = User.objects.get(pk=new.suggested_ids()[0])
+    services.accept(services.choose(new, [chosen.pk], actor=client), actor=chosen)
+
+    old.refresh_from_db()
+    assert CareRelationship.objects.get(therapist=chosen, client=client).status == "active"
+    statuses = {a.pk: a for a in Appointment.objects.filter(client=client)}
+    assert statuses[held.pk].status == AppointmentStatus.COMPLETED
+    ended = AuditEvent.objects.filter(action=Action.CARE_ENDED, client=client)
+    if not hand_over:
+        assert old.status == CareRelationship.Status.ACTIVE
+        assert {statuses[a.pk].status for a in (soon, later)} == {AppointmentStatus.CONFIRMED}
+        assert not ended.exists()
+        return
+    # The old care ended in the name of the admin who chose the handover; its sessions still to
+    # come are cancelled, never as late cancellations (nobody chose to miss them).
+    assert (old.status, old.ended_by) == (CareRelationship.Status.ENDED, admin)
+    for appointment in (soon, later):
+        cancelled = statuses[appointment.pk]
+        assert cancelled.status == AppointmentStatus.CANCELLED
+        assert (cancelled.cancelled_by, cancelled.late_cancellation) == (admin, False)
+    event = ended.get()
+    assert (event.actor, event.detail.get("handover")) == (admin, True)
+    assert (
+        AuditEvent.objects.filter(
+            action=Action.APPOINTMENT_CANCELLED, actor=admin, detail__handover=True
+        ).count()
+        == 2
+    )
+    # The old therapist no longer reaches the client's record.
+    assert signed_in(left).get(reverse("client_record", args=[client.pk])).status_code == 404
 
 
 def image_upload(format_: str = "PNG", **save: Any) -> SimpleUploadedFile:

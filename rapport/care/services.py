@@ -82,19 +82,53 @@ def care_for_invited_client(
 def end_care(relationship_id: int, *, actor: User, request: HttpRequest) -> CareRelationship:
     with transaction.atomic():
         relationship = access_relationship(actor, relationship_id, lock=True)
-        if relationship.status == CareRelationship.Status.ACTIVE:
-            relationship.status = CareRelationship.Status.ENDED
-            relationship.ended_at = timezone.now()
-            relationship.ended_by = actor
-            relationship.save(update_fields=["status", "ended_at", "ended_by"])
-            record(
-                Action.CARE_ENDED,
-                actor=actor,
-                request=request,
-                obj=relationship,
-                client=relationship.client,
-            )
+        _end(relationship, actor=actor, request=request)
     return relationship
+
+
+def end_care_for_handover(
+    therapist: User, client: User, *, decided_by: User, request: HttpRequest | None = None
+) -> CareRelationship | None:
+    """Care with ``therapist`` ends because the client moved to another therapist, as the
+    practice admin ``decided_by`` chose when acting on the client's re-match request. Carried out
+    when the new therapist accepts, whoever that answer comes from. None if there was no
+    active care left to end."""
+    if not decided_by.is_practice_admin:
+        raise PermissionDenied("only a practice admin hands a client over")
+    with transaction.atomic():
+        relationship = (
+            CareRelationship.objects.select_for_update()
+            .filter(therapist=therapist, client=client, status=CareRelationship.Status.ACTIVE)
+            .first()
+        )
+        if relationship is None:
+            return None
+        _end(relationship, actor=decided_by, request=request, handover=True)
+    return relationship
+
+
+def _end(
+    relationship: CareRelationship,
+    *,
+    actor: User,
+    request: HttpRequest | None,
+    handover: bool = False,
+) -> None:
+    if relationship.status != CareRelationship.Status.ACTIVE:
+        return
+    relationship.status = CareRelationship.Status.ENDED
+    relationship.ended_at = timezone.now()
+    relationship.ended_by = actor
+    relationship.save(update_fields=["status", "ended_at", "ended_by"])
+    detail: dict[str, Any] = {"handover": True} if handover else {}
+    record(
+        Action.CARE_ENDED,
+        actor=actor,
+        request=request,
+        obj=relationship,
+        client=relationship.client,
+        **detail,
+    )
 
 
 def update_client_profile(

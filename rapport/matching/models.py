@@ -172,6 +172,9 @@ class RematchRequest(models.Model):
     care_request = models.ForeignKey(
         CareRequest, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
+    # The admin's choice when acting: care with ``therapist`` ends (and their sessions still to
+    # come are cancelled) once a new therapist accepts; or both go on until ended by hand.
+    hand_over = models.BooleanField(default=True)
 
     class Meta:
         ordering = ["created_at"]

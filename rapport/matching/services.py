@@ -27,12 +27,13 @@ from rapport.audit.services import Action, record
 from rapport.billing.services import intake_session_types
 from rapport.care.access import therapists_of
 from rapport.care.models import CareRelationship, ClientProfile
-from rapport.care.services import start_care
+from rapport.care.services import end_care_for_handover, start_care
 from rapport.matching import notifications, rules
 from rapport.matching.models import CareRequest, Offer, RematchRequest, TherapistProfile
 from rapport.matching.screens import ScreenBand, latest_screens
 from rapport.matching.tasks import rematch_waitlist
 from rapport.scheduling.availability import open_slots
+from rapport.scheduling.changes import cancel_for_handover
 from rapport.scheduling.models import Appointment, OfferedTo, SessionType
 
 OPEN_STATUSES = (
@@ -427,6 +428,7 @@ def accept(
         request.choices = [offer.therapist_id]
         request.save(update_fields=["choices"])
         set_status(request, CareRequest.Status.MATCHED)
+        _hand_over(request, to=offer.therapist, http_request=http_request)
         record(
             Action.OFFER_ANSWERED,
             actor=actor,
@@ -437,6 +439,23 @@ def accept(
         )
         notifications.tell(request.client, notifications.CLIENT_NEWS, f"accepted:{offer.pk}")
     return relationship
+
+
+def _hand_over(request: CareRequest, *, to: User, http_request: HttpRequest | None) -> None:
+    """A request opened by a re-match with a handover: care with the therapist the client
+    asked to leave ends now that ``to`` has accepted, and their sessions still to come are
+    cancelled, in the name of the admin who chose the handover."""
+    rematch = (
+        RematchRequest.objects.filter(care_request=request, hand_over=True)
+        .select_related("therapist", "handled_by", "client")
+        .first()
+    )
+    if rematch is None or rematch.handled_by is None or rematch.therapist_id == to.pk:
+        return
+    decided_by, left = rematch.handled_by, rematch.therapist
+    ended = end_care_for_handover(left, rematch.client, decided_by=decided_by, request=http_request)
+    if ended is not None:
+        cancel_for_handover(left, rematch.client, actor=decided_by, request=http_request)
 
 
 def decline(
@@ -562,10 +581,16 @@ def ask_for_rematch(
 
 
 def handle_rematch(
-    rematch: RematchRequest, *, actor: User, http_request: HttpRequest | None = None
+    rematch: RematchRequest,
+    *,
+    actor: User,
+    hand_over: bool = True,
+    http_request: HttpRequest | None = None,
 ) -> CareRequest | None:
     """The practice acts on a re-match request: a new request, like the client's last one,
-    goes through matching (the current therapist is never suggested)."""
+    goes through matching (the current therapist is never suggested). With ``hand_over``, care
+    with the current therapist ends when a new therapist accepts (``accept``); without it, both
+    go on until someone ends one (a handover with an overlap is a clinical choice)."""
     if not actor.is_practice_admin:
         raise PermissionDenied("only admins handle re-match requests")
     with transaction.atomic():
@@ -594,13 +619,15 @@ def handle_rematch(
         rematch.handled_at = timezone.now()
         rematch.handled_by = actor
         rematch.care_request = new
-        rematch.save(update_fields=["handled_at", "handled_by", "care_request"])
+        rematch.hand_over = hand_over
+        rematch.save(update_fields=["handled_at", "handled_by", "care_request", "hand_over"])
         record(
             Action.REMATCH_HANDLED,
             actor=actor,
             request=http_request,
             obj=rematch,
             client=rematch.client,
+            hand_over=hand_over,
         )
     return new
 

@@ -334,8 +334,12 @@ def ask_rematch(request: HttpRequest) -> HttpResponse:
 def handle_rematch(request: HttpRequest, rematch_id: int) -> HttpResponse:
     user = _user(request)
     rematch = access_rematch(user, rematch_id)
+    # An unticked box sends nothing: no handover unless asked for.
+    hand_over = request.POST.get("hand_over") == "1"
     try:
-        new = services.handle_rematch(rematch, actor=user, http_request=request)
+        new = services.handle_rematch(
+            rematch, actor=user, hand_over=hand_over, http_request=request
+        )
     except ValidationError as exc:
         messages.error(request, " ".join(exc.messages))
     else:
@@ -343,6 +347,15 @@ def handle_rematch(request: HttpRequest, rematch_id: int) -> HttpResponse:
             messages.info(
                 request,
                 _("Marked as handled. The client had no earlier request to match again from."),
+            )
+        elif hand_over:
+            messages.success(
+                request,
+                _(
+                    "A new request was matched for the client. Care with %(therapist)s ends "
+                    "when a new therapist accepts."
+                )
+                % {"therapist": rematch.therapist.full_name},
             )
         else:
             messages.success(request, _("A new request was matched for the client."))

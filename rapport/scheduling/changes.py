@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import zoneinfo
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.core.exceptions import PermissionDenied
 from django.db import DatabaseError, transaction
@@ -75,33 +76,60 @@ def cancel_appointment(
             raise SchedulingError(_("This session is no longer booked."), code="not_live")
         if locked.starts_at <= now:
             raise SchedulingError(_("This session has already started."), code="started")
-        cancelled = []
-        for item in _scope(locked, scope):
-            item.status = AppointmentStatus.CANCELLED
-            item.cancelled_by = actor
-            item.cancelled_at = now
-            item.late_cancellation = is_late(item, now)
-            item.revision += 1
-            item.save(
-                update_fields=[
-                    "status",
-                    "cancelled_by",
-                    "cancelled_at",
-                    "late_cancellation",
-                    "revision",
-                ]
-            )
-            record(
-                Action.APPOINTMENT_CANCELLED,
-                actor=actor,
-                request=request,
-                obj=item,
-                client=item.client,
-                late=item.late_cancellation,
-            )
-            queue_change_emails(item, "cancelled")
-            cancelled.append(item)
-    return cancelled
+        items = _scope(locked, scope)
+        for item in items:
+            _cancel(item, actor=actor, now=now, late=is_late(item, now), request=request)
+    return items
+
+
+def cancel_for_handover(
+    therapist: User, client: User, *, actor: User, request: HttpRequest | None = None
+) -> list[Appointment]:
+    """The practice moved ``client`` from ``therapist`` to another therapist (``actor``: the
+    admin who decided it): their sessions with ``therapist`` still to come are cancelled, never
+    as late cancellations (nobody chose to miss them). Both people get the usual emails."""
+    if not actor.is_practice_admin:
+        raise PermissionDenied("only a practice admin hands a client over")
+    now = timezone.now()
+    with transaction.atomic():
+        items = list(
+            Appointment.objects.select_for_update()
+            .filter(therapist=therapist, client=client, status__in=LIVE_STATUSES, starts_at__gt=now)
+            .order_by("starts_at", "pk")
+        )
+        for item in items:
+            _cancel(item, actor=actor, now=now, late=False, request=request, handover=True)
+    return items
+
+
+def _cancel(
+    item: Appointment,
+    *,
+    actor: User,
+    now: datetime,
+    late: bool,
+    request: HttpRequest | None,
+    handover: bool = False,
+) -> None:
+    item.status = AppointmentStatus.CANCELLED
+    item.cancelled_by = actor
+    item.cancelled_at = now
+    item.late_cancellation = late
+    item.revision += 1
+    item.save(
+        update_fields=["status", "cancelled_by", "cancelled_at", "late_cancellation", "revision"]
+    )
+    detail: dict[str, Any] = {"handover": True} if handover else {}
+    record(
+        Action.APPOINTMENT_CANCELLED,
+        actor=actor,
+        request=request,
+        obj=item,
+        client=item.client,
+        late=late,
+        **detail,
+    )
+    queue_change_emails(item, "cancelled")
 
 
 def reschedule_appointment(

@@ -1,5 +1,6 @@
 """A new client on a phone chooses a suggested therapist, the therapist accepts, and the client
-books the first session, which is the therapist's intake type.
+books the first session, which is the therapist's intake type; later the client asks for someone
+else and the practice hands them over.
 
 The client's request is made on the server as sign-up leaves it (intake and screen done,
 ``ready_for_matching`` called); the therapist keeps every hour of the week open, so the test does
@@ -48,10 +49,10 @@ for day in range(7):
     WeeklyWindow.objects.create(therapist=therapist, weekday=day, start_time=time(0),
                                 end_time=time(23, 45), time_zone="Europe/London")
 intake = SessionType.objects.create(therapist=therapist, name="First consultation", minutes=60,
-                                    min_notice_hours=1)
+                                    min_notice_hours=1, offered_to="new")
 SessionTypeBilling.objects.create(session_type=intake, kind=SessionKind.INTAKE)
 SessionType.objects.create(therapist=therapist, name="Weekly session", minutes=50,
-                           min_notice_hours=1)
+                           min_notice_hours=1, offered_to="returning")
 TherapistProfile.objects.create(
     therapist=therapist, pronouns="they/them", bio="I help people with worry and sleep.",
     languages=["en"], licensed_regions=["GB"], modalities=["video"], specialties=["anxiety"],
@@ -151,3 +152,144 @@ def test_client_chooses_therapist_accepts_client_books_the_intake(
 
     type_id, who, in_care = server.shell(CHECK.format(client=client_email)).split()
     assert (int(type_id), who, int(in_care)) == (made["intake"], therapist_email, 1)
+
+    # Booked, the intake is behind the client: "Book a session" now offers the weekly session
+    # alone (the therapist keeps the first consultation for new clients, the other for returning
+    # ones).
+    client.goto("/book/")
+    kinds = page.get_by_role("group", name="What kind of session?").get_by_role("radio")
+    expect(kinds).to_have_count(1)
+    expect(kinds.first).to_have_accessible_name(re.compile(r"^Weekly session, 50 minutes"))
+
+
+HANDOVER_SETUP = """
+import json
+from datetime import time, timedelta
+from django.utils import timezone
+from allauth.account.models import EmailAddress
+from allauth.mfa.totp.internal.auth import TOTP, generate_totp_secret
+from rapport.accounts.models import User
+from rapport.matching.models import TherapistProfile
+from rapport.matching.services import accept, choose, open_request, ready_for_matching
+from rapport.scheduling.models import SessionType, WeeklyWindow
+from tests.scheduling_data import direct_appointment
+from tests.sessions import session_cookie
+
+def person(email, name, role):
+    user = User.objects.create_user(
+        email, {password!r}, full_name=name, role=role, time_zone="Europe/London"
+    )
+    EmailAddress.objects.create(user=user, email=email, verified=True, primary=True)
+    if role != "client":
+        TOTP.activate(user, generate_totp_secret())
+    return user
+
+def therapist(email, name):
+    user = person(email, name, "therapist")
+    for day in range(7):
+        WeeklyWindow.objects.create(therapist=user, weekday=day, start_time=time(0),
+                                    end_time=time(23, 45), time_zone="Europe/London")
+    TherapistProfile.objects.create(
+        therapist=user, bio="I help people with worry.", languages=["en"],
+        licensed_regions=["GB"], modalities=["video"], specialties=["anxiety"],
+        accepting_new_clients=True,
+    )
+    return user, SessionType.objects.create(therapist=user, name="Weekly session", minutes=50,
+                                            min_notice_hours=1)
+
+first, weekly = therapist({first!r}, {first_name!r})
+client = person({client!r}, {client_name!r}, "client")
+request = open_request(client, region="GB", language="en", modalities=["video"],
+                       time_zone="Europe/London", concerns=["anxiety"])
+ready_for_matching(request)
+request.refresh_from_db()
+accept(choose(request, [first.pk], actor=client), actor=first)
+# Only now is the second therapist there: the first request's suggestions named the first alone.
+second, _ = therapist({second!r}, {second_name!r})
+admin = person({admin!r}, "Ada {tag}", "admin")
+upcoming = direct_appointment(weekly, client, timezone.now() + timedelta(days=3))
+print(json.dumps({{"upcoming": upcoming.pk,
+                   "sessions": {{u.email: session_cookie(u)
+                                for u in (client, second, admin)}}}}))
+"""
+
+HANDOVER_CHECK = """
+from rapport.care.models import CareRelationship
+from rapport.scheduling.models import Appointment
+cares = CareRelationship.objects.filter(client__email={client!r})
+care = {{c.therapist.email: c.status for c in cares}}
+a = Appointment.objects.get(pk={upcoming})
+print(care[{first!r}], care[{second!r}], a.status, a.late_cancellation, a.cancelled_by.role)
+"""
+
+
+def test_a_client_asks_for_someone_else_and_the_practice_hands_them_over(
+    visitor: MakeVisitor, server: DemoServer
+) -> None:
+    tag = uuid.uuid4().hex[:8]
+    emails = {
+        "first": f"t1-{tag}@match.test",
+        "second": f"t2-{tag}@match.test",
+        "client": f"c-{tag}@match.test",
+        "admin": f"a-{tag}@match.test",
+    }
+    names = {"first_name": f"Dr First {tag}", "second_name": f"Dr Second {tag}"}
+    made = json.loads(
+        server.shell(
+            HANDOVER_SETUP.format(
+                password=DEMO_PASSWORD,
+                tag=tag,
+                client_name=f"Kai {tag}",
+                **emails,
+                **names,
+            )
+        )
+        .strip()
+        .splitlines()[-1]
+    )
+
+    # The client, on a phone, asks privately for someone else.
+    client = visitor("client on a phone", viewport=PHONE)
+    let_in(client, made["sessions"][emails["client"]])
+    page = client.page
+    card = page.get_by_role("region", name="Your request for a therapist")
+    client.click(card.get_by_role("link", name="Ask for a different therapist"))
+    page.get_by_label(re.compile("Anything the practice should know")).fill("We do not click.")
+    client.click(page.get_by_role("button", name="Send to the practice"))
+    expect(page.get_by_role("status")).to_contain_text("Your request was sent to the practice")
+
+    # The admin matches again and hands the client over (ticked unless they untick it).
+    admin = visitor("admin")
+    let_in(admin, made["sessions"][emails["admin"]])
+    admin.goto("/practice/care-requests/")
+    asking = admin.page.get_by_role("listitem").filter(has_text=f"Kai {tag}")
+    expect(asking).to_contain_text("We do not click.")
+    hand_over = asking.get_by_role(
+        "checkbox", name=f"End care with {names['first_name']} once a new therapist accepts"
+    )
+    expect(hand_over).to_be_checked()
+    admin.click(asking.get_by_role("button", name="Match again"))
+    expect(admin.page.get_by_role("status")).to_contain_text(
+        f"Care with {names['first_name']} ends when a new therapist accepts."
+    )
+
+    # The client chooses again; the first therapist is not among the suggestions.
+    client.goto("/")
+    client.click(card.get_by_role("link", name="Choose your therapist"))
+    expect(page.get_by_role("region", name=re.compile(names["first_name"]))).to_have_count(0)
+    page.get_by_label("Your first choice").select_option(label=names["second_name"])
+    client.click(page.get_by_role("button", name="Send my choice"))
+    expect(page.get_by_role("status")).to_contain_text("Your choice was sent")
+
+    # Until the new therapist accepts, the first one still has the client; then care moves.
+    second = visitor("second therapist")
+    let_in(second, made["sessions"][emails["second"]])
+    second.click(second.page.get_by_role("link", name="1 request waits for your answer"))
+    second.click(second.page.get_by_role("link", name=re.compile(r"^Request \d+$")))
+    second.click(second.page.get_by_role("button", name="Accept"))
+    expect(second.page.get_by_role("status")).to_contain_text("Accepted")
+
+    check = HANDOVER_CHECK.format(upcoming=made["upcoming"], **emails)
+    assert server.shell(check).split() == ["ended", "active", "cancelled", "False", "admin"]
+    client.goto("/")
+    expect(card).to_contain_text(f"{names['second_name']} accepted your request.")
