@@ -374,3 +374,14 @@ def test_demo_shows_the_way_in_for_new_clients(db: Any) -> None:
     queue = signed_in(admin).get("/practice/intake-queue/")
     assert "Noor Haddad" in queue.content.decode()
     assert any(email == noor.email for _role, email, _password in demo_logins())
+
+    # Dr. Okafor's intake is for new clients, her weekly session for returning ones.
+    from rapport.matching.services import accept
+    from rapport.scheduling.booking import bookable_types
+
+    def kinds(client: User) -> list[str]:
+        return [t.name for t in bookable_types(client)]
+
+    assert kinds(User.objects.get(email="j.chen@demo.rapport.test")) == ["Individual session"]
+    accept(offer, actor=okafor)
+    assert kinds(noor) == ["Intake"]

@@ -7,6 +7,7 @@ visitor can try the whole path from "I need help" (emails are printed in the dem
 Noor Haddad signed up through the same services the sign-up form uses: the intake and the
 PHQ-9 + GAD-7 screen are sent, matching explained its suggestions, and Noor chose the first, who
 now has an offer to answer (the therapist's home page; the admin's intake queue lists Noor).
+Dr. Okafor offers her intake to new clients only and her weekly session to returning ones.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from rapport.intake import services as intake
 from rapport.intake.models import Intake
 from rapport.matching import services as matching
 from rapport.matching.models import CareRequest, TherapistProfile
+from rapport.scheduling.models import OfferedTo, SessionType
 from rapport.signup import services as signup
 
 # Profiles of the demo's therapists, in the order of ``demo.THERAPISTS``.
@@ -108,6 +110,12 @@ def seed_matching(admin: User, therapists: list[User], password: str) -> None:
     practice = Practice.get()
     practice.allow_client_self_registration = True
     practice.save(update_fields=["allow_client_self_registration"])
+    # Dr. Okafor keeps her intake for new clients and her weekly sessions for returning ones:
+    # once she accepts Noor, Noor is offered the intake; her other clients, the weekly session.
+    okafor = therapists[0]
+    kinds = SessionType.objects.filter(therapist=okafor)
+    kinds.filter(name="Intake").update(offered_to=OfferedTo.NEW)
+    kinds.filter(name="Individual session").update(offered_to=OfferedTo.RETURNING)
     if not User.objects.filter(email=NEW_CLIENT_EMAIL).exists():
         _new_client(password)
 
